@@ -1,0 +1,27 @@
+"""The policy file: schema, loader and the embedded default."""
+
+from swisscheese.config._loader import Issue as Issue
+from swisscheese.config._loader import LoadedPolicy as LoadedPolicy
+from swisscheese.config._loader import PolicyError as PolicyError
+from swisscheese.config._loader import default_policy as default_policy
+from swisscheese.config._loader import default_policy_text as default_policy_text
+from swisscheese.config._loader import load_policy as load_policy
+from swisscheese.config._loader import parse_policy as parse_policy
+from swisscheese.config._schema import FprThreshold as FprThreshold
+from swisscheese.config._schema import Layer as Layer
+from swisscheese.config._schema import Policy as Policy
+from swisscheese.config._schema import Rule as Rule
+
+__all__ = [
+    "FprThreshold",
+    "Issue",
+    "Layer",
+    "LoadedPolicy",
+    "Policy",
+    "PolicyError",
+    "Rule",
+    "default_policy",
+    "default_policy_text",
+    "load_policy",
+    "parse_policy",
+]

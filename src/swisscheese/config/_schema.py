@@ -1,0 +1,128 @@
+"""The policy file: typed, validated, and digested canonically."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from swisscheese.core import Action, Stage, digest
+from swisscheese.core.taxonomy import is_known
+
+# Fail closed where a miss lets an attack in; flag where the content is already produced and
+# only a human can judge (reasoning traces, training corpora).
+DEFAULT_ON_ERROR: dict[Stage, Action] = {
+    Stage.INPUT: Action.BLOCK,
+    Stage.RETRIEVED: Action.BLOCK,
+    Stage.TOOL_CALL: Action.BLOCK,
+    Stage.OUTPUT: Action.BLOCK,
+    Stage.REASONING: Action.FLAG,
+    Stage.CORPUS: Action.FLAG,
+}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FprThreshold(_Strict):
+    target_fpr: float = Field(gt=0.0, lt=1.0)
+    """Pick the score at which the monitor's calibration shows this false-positive rate."""
+
+
+class Rule(_Strict):
+    monitor: str = Field(min_length=1)
+    """Registered monitor name (``swisscheese monitors`` lists them)."""
+    action: Action = Action.FLAG
+    """What happens when the rule fires."""
+    threshold: float | FprThreshold = 0.5
+    """A finding fires the rule when its score is at least this (or a calibrated FPR)."""
+    categories: tuple[str, ...] = ()
+    """Only findings in these taxonomy categories (or nested under them); empty: all."""
+    stages: tuple[Stage, ...] = ()
+    """Only at these stages of the layer; empty: all of the layer's stages."""
+    config: dict[str, Any] = Field(default_factory=dict)
+    """The monitor's own settings (validated against its config schema)."""
+    timeout_ms: float | None = Field(default=None, gt=0)
+    """Deadline for this monitor; default: the layer's."""
+    on_error: Action | None = None
+    """Action when this monitor errors or times out; default: the layer's."""
+
+    @field_validator("threshold")
+    @classmethod
+    def _score_range(cls, v: float | FprThreshold) -> float | FprThreshold:
+        if isinstance(v, float) and not 0.0 <= v <= 1.0:
+            raise ValueError("a score threshold lies in [0, 1]")
+        return v
+
+    @field_validator("categories")
+    @classmethod
+    def _known_categories(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [c for c in v if not is_known(c)]
+        if unknown:
+            raise ValueError(f"unknown categories {unknown} (see swisscheese.core.taxonomy)")
+        return v
+
+
+class Layer(_Strict):
+    stages: tuple[Stage, ...] = ()
+    """Stages this layer screens; default: the stage named by the layer's key."""
+    on_error: Action | None = None
+    """Action when a monitor errors or times out (default: block, flag for reasoning/corpus)."""
+    timeout_ms: float = Field(default=1000.0, gt=0)
+    """Default per-monitor deadline."""
+    refusal: str = "I can't help with that request."
+    """Message a gateway returns in place of blocked content."""
+    rules: tuple[Rule, ...] = Field(min_length=1)
+
+
+class Policy(_Strict):
+    version: Literal[1]
+    deployment: str = Field(min_length=1)
+    """Name of the deployment this policy protects."""
+    unconfigured: Action = Action.LOG
+    """Action for a stage that no layer screens (recorded as unscreened, never as a pass)."""
+    layers: dict[str, Layer] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _resolve_stages(self) -> Policy:
+        seen: dict[Stage, str] = {}
+        resolved: dict[str, Layer] = {}
+        for name, layer in self.layers.items():
+            stages = layer.stages
+            if not stages:
+                try:
+                    stages = (Stage(name),)
+                except ValueError:
+                    raise ValueError(
+                        f"layer {name!r} is not a stage name; give it 'stages: [...]'"
+                    ) from None
+            for stage in stages:
+                if stage in seen:
+                    raise ValueError(
+                        f"stage {stage.value!r} is screened by both {seen[stage]!r} and {name!r}"
+                    )
+                seen[stage] = name
+            for i, rule in enumerate(layer.rules):
+                extra = set(rule.stages) - set(stages)
+                if extra:
+                    raise ValueError(
+                        f"rule {i} of layer {name!r} names stages {sorted(extra)} "
+                        f"outside the layer's {[s.value for s in stages]}"
+                    )
+            on_error = layer.on_error or DEFAULT_ON_ERROR[stages[0]]
+            resolved[name] = layer.model_copy(update={"stages": stages, "on_error": on_error})
+        object.__setattr__(self, "layers", resolved)
+        return self
+
+    def layer_for(self, stage: Stage) -> tuple[str, Layer] | None:
+        for name, layer in self.layers.items():
+            if stage in layer.stages:
+                return name, layer
+        return None
+
+    @cached_property
+    def digest(self) -> str:
+        """``sha256:`` of the RFC 8785 canonical JSON of the effective policy."""
+        return digest(self.model_dump(mode="json"))

@@ -1,0 +1,235 @@
+"""The pure value types every layer speaks: stages, actions, content, findings, verdicts."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+
+class Stage(enum.StrEnum):
+    """Where in the life of a request the content is inspected."""
+
+    INPUT = "input"
+    RETRIEVED = "retrieved"
+    REASONING = "reasoning"
+    OUTPUT = "output"
+    TOOL_CALL = "tool_call"
+    CORPUS = "corpus"
+
+
+_ACTION_ORDER = ("allow", "log", "flag", "modify", "escalate", "block", "halt")
+
+
+@enum.unique
+class Action(enum.StrEnum):
+    """An intervention, totally ordered by severity: the verdict of a layer is the maximum."""
+
+    ALLOW = "allow"
+    LOG = "log"
+    FLAG = "flag"
+    MODIFY = "modify"
+    ESCALATE = "escalate"
+    BLOCK = "block"
+    HALT = "halt"
+
+    @property
+    def rank(self) -> int:
+        return _ACTION_ORDER.index(self.value)
+
+    def __lt__(self, other: object) -> bool:
+        if not isinstance(other, Action):
+            return NotImplemented
+        return self.rank < other.rank
+
+    def __le__(self, other: object) -> bool:
+        if not isinstance(other, Action):
+            return NotImplemented
+        return self.rank <= other.rank
+
+    def __gt__(self, other: object) -> bool:
+        if not isinstance(other, Action):
+            return NotImplemented
+        return self.rank > other.rank
+
+    def __ge__(self, other: object) -> bool:
+        if not isinstance(other, Action):
+            return NotImplemented
+        return self.rank >= other.rank
+
+    @property
+    def stops(self) -> bool:
+        """True when the content must not go further (ESCALATE, BLOCK, HALT)."""
+        return self.rank >= _ACTION_ORDER.index("escalate")
+
+
+Role = Literal["system", "user", "assistant", "tool", "developer"]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A tool invocation proposed by a model: the name and its JSON arguments."""
+
+    name: str
+    arguments: Mapping[str, Any] = field(default_factory=dict)
+    id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Content:
+    """What is under inspection: text (or a tool call), with its role, stage and origin."""
+
+    text: str
+    role: Role = "user"
+    stage: Stage = Stage.INPUT
+    source: str | None = None
+    tool_call: ToolCall | None = None
+    trace: tuple[Content, ...] = ()
+
+    def with_text(self, text: str) -> Content:
+        return Content(
+            text=text,
+            role=self.role,
+            stage=self.stage,
+            source=self.source,
+            tool_call=self.tool_call,
+            trace=self.trace,
+        )
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Span:
+    """Half-open character offsets [start, end) into the inspected text."""
+
+    start: int
+    end: int
+
+    def __post_init__(self) -> None:
+        if self.start < 0 or self.end < self.start:
+            raise ValueError(f"invalid span [{self.start}, {self.end})")
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One thing a monitor found: which monitor, what category, how sure, and where.
+
+    ``spans`` are offsets into the text the caller passed in, whatever normalising or
+    decoding happened on the way. ``detail`` holds monitor-specific, JSON-serialisable facts;
+    the key ``replacement`` (if present) is what a MODIFY action puts in place of the spans.
+    """
+
+    monitor: str
+    category: str
+    score: float
+    spans: tuple[Span, ...] = ()
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.score <= 1.0:
+            raise ValueError(f"score {self.score} outside [0, 1]")
+
+
+class RunStatus(enum.StrEnum):
+    """How one monitor's run ended. Only OK means the content was actually inspected."""
+
+    OK = "ok"
+    ERROR = "error"
+    TIMEOUT = "timeout"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True, slots=True)
+class MonitorRun:
+    """The record of one monitor's run on one text: status and wall time."""
+
+    monitor: str
+    status: RunStatus
+    duration_ms: float
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RuleDecision:
+    """What one policy rule decided, and why."""
+
+    rule: int
+    monitor: str
+    action: Action
+    reason: str
+    findings: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The outcome of a layer on one piece of content."""
+
+    action: Action
+    stage: Stage
+    layer: str | None
+    findings: tuple[Finding, ...]
+    decisions: tuple[RuleDecision, ...]
+    runs: tuple[MonitorRun, ...]
+    policy_digest: str
+    content_digest: str
+    modified: str | None = None
+    duration_ms: float = 0.0
+    id: str = ""
+    record: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def allowed(self) -> bool:
+        """True when the content may go on (possibly modified)."""
+        return not self.action.stops
+
+    @property
+    def timings_ms(self) -> dict[str, float]:
+        """Wall time per monitor, summed over the texts it inspected."""
+        out: dict[str, float] = {}
+        for run in self.runs:
+            out[run.monitor] = out.get(run.monitor, 0.0) + run.duration_ms
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready view (the one the CLI prints and the recorder stores)."""
+        return {
+            "id": self.id,
+            "action": self.action.value,
+            "stage": self.stage.value,
+            "layer": self.layer,
+            "findings": [
+                {
+                    "monitor": f.monitor,
+                    "category": f.category,
+                    "score": round(f.score, 6),
+                    "spans": [[s.start, s.end] for s in f.spans],
+                    "detail": dict(f.detail),
+                }
+                for f in self.findings
+            ],
+            "decisions": [
+                {
+                    "rule": d.rule,
+                    "monitor": d.monitor,
+                    "action": d.action.value,
+                    "reason": d.reason,
+                    "findings": d.findings,
+                }
+                for d in self.decisions
+            ],
+            "runs": [
+                {
+                    "monitor": r.monitor,
+                    "status": r.status.value,
+                    "duration_ms": round(r.duration_ms, 4),
+                    **({"error": r.error} if r.error else {}),
+                }
+                for r in self.runs
+            ],
+            "timings_ms": {k: round(v, 4) for k, v in self.timings_ms.items()},
+            "duration_ms": round(self.duration_ms, 4),
+            "modified": self.modified,
+            "policy_digest": self.policy_digest,
+            "content_digest": self.content_digest,
+            **({"record": dict(self.record)} if self.record else {}),
+        }

@@ -1,0 +1,33 @@
+"""Monitors: the registry, the plugin contract and the built-in tier-0 monitors."""
+
+from swisscheese.monitors import canary as _canary
+from swisscheese.monitors import obfuscation as _obfuscation
+from swisscheese.monitors import pii as _pii
+from swisscheese.monitors import secrets as _secrets
+from swisscheese.monitors import signatures as _signatures
+from swisscheese.monitors import unicode as _unicode
+from swisscheese.monitors._registry import ENTRY_POINT_GROUP as ENTRY_POINT_GROUP
+from swisscheese.monitors._registry import REGISTRY as REGISTRY
+from swisscheese.monitors._registry import MonitorConfig as MonitorConfig
+from swisscheese.monitors._registry import MonitorSpec as MonitorSpec
+from swisscheese.monitors._registry import Registry as Registry
+from swisscheese.monitors._registry import UnknownMonitorError as UnknownMonitorError
+from swisscheese.monitors._registry import monitor as monitor
+from swisscheese.monitors._roles import Decoder as Decoder
+from swisscheese.monitors._roles import Normalizer as Normalizer
+from swisscheese.monitors.obfuscation import Decoded as Decoded
+
+BUILTIN_MODULES = (_unicode, _obfuscation, _signatures, _secrets, _pii, _canary)
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "REGISTRY",
+    "Decoded",
+    "Decoder",
+    "MonitorConfig",
+    "MonitorSpec",
+    "Normalizer",
+    "Registry",
+    "UnknownMonitorError",
+    "monitor",
+]

@@ -1,0 +1,296 @@
+"""Text views with offset maps: normalise or fold text and still report spans in the original.
+
+Printable ASCII never changes length under our transforms, so the common case (an ASCII
+prompt) costs one ``str.translate`` and no map at all. Only characters outside printable ASCII
+are visited one by one, and each is looked up in a cached per-character table.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from bisect import bisect_right
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+
+# Characters that can change under any of our transforms: everything but printable ASCII,
+# tab, newline and carriage return.
+_IRREGULAR = re.compile(r"[^\t\n\r\x20-\x7e]+")
+
+
+@dataclass(frozen=True, slots=True)
+class OffsetMap:
+    """Maps offsets in a derived view back to the source text.
+
+    Stored as the non-identity segments only: view ``[vs[i], ve[i])`` came from source
+    ``[ss[i], se[i])``. Between segments the two texts advance together.
+    """
+
+    vs: tuple[int, ...]
+    ve: tuple[int, ...]
+    ss: tuple[int, ...]
+    se: tuple[int, ...]
+
+    def start(self, v: int) -> int:
+        i = bisect_right(self.vs, v) - 1
+        if i < 0:
+            return v
+        if v < self.ve[i]:
+            return self.ss[i]
+        return self.se[i] + (v - self.ve[i])
+
+    def end(self, v: int) -> int:
+        """Source offset just after view character ``v - 1``."""
+        if v <= 0:
+            return 0
+        p = v - 1
+        i = bisect_right(self.vs, p) - 1
+        if i < 0:
+            return v
+        if p < self.ve[i]:
+            return self.se[i]
+        return self.se[i] + (p - self.ve[i]) + 1
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        s = self.start(start)
+        e = max(self.end(end), s)
+        return s, e
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """A derived text and the way back to the source offsets."""
+
+    text: str
+    source_len: int
+    offsets: OffsetMap | None = None
+
+    def to_source(self, start: int, end: int) -> tuple[int, int]:
+        if self.offsets is None:
+            return start, end
+        s, e = self.offsets.span(start, end)
+        return min(s, self.source_len), min(e, self.source_len)
+
+
+class CharTable(dict[str, str]):
+    """A lazily filled character → replacement table (shared, append-only, so thread-safe)."""
+
+    def __init__(self, fn: Callable[[str], str]) -> None:
+        super().__init__()
+        self._fn = fn
+
+    def __missing__(self, key: str) -> str:
+        value = self._fn(key)
+        self[key] = value
+        return value
+
+
+_PRINTABLE_ASCII = bytes(range(0x20, 0x7F)) + b"\t\n\r"
+
+
+def has_irregular(text: str) -> bool:
+    """True when the text holds anything but printable ASCII, tab, newline and return."""
+    if text.isascii():
+        return bool(text.encode("ascii").translate(None, _PRINTABLE_ASCII))
+    return True
+
+
+def transform(
+    text: str, table: CharTable, ascii_table: bytes | None = None
+) -> View:
+    """Apply ``table`` to every irregular character and ``ascii_table`` (1:1) to the result."""
+    if not has_irregular(text):
+        out = text if ascii_table is None else _ascii_translate(text, ascii_table)
+        return View(out, len(text), None)
+    pieces: list[str] = []
+    vs: list[int] = []
+    ve: list[int] = []
+    ss: list[int] = []
+    se: list[int] = []
+    pos = 0
+    vpos = 0
+    for match in _IRREGULAR.finditer(text):
+        start = match.start()
+        if start > pos:
+            pieces.append(text[pos:start])
+            vpos += start - pos
+        for i, ch in enumerate(match.group(), start):
+            rep = table[ch]
+            if rep != ch:
+                vs.append(vpos)
+                ve.append(vpos + len(rep))
+                ss.append(i)
+                se.append(i + 1)
+            pieces.append(rep)
+            vpos += len(rep)
+        pos = match.end()
+    if not vs:
+        out = text
+        offsets = None
+    else:
+        pieces.append(text[pos:])
+        out = "".join(pieces)
+        offsets = OffsetMap(tuple(vs), tuple(ve), tuple(ss), tuple(se))
+    if ascii_table is not None:
+        out = _ascii_translate(out, ascii_table)
+    return View(out, len(text), offsets)
+
+
+def _ascii_translate(text: str, table: bytes) -> str:
+    """Translate the ASCII characters of ``text`` by a 128-byte table (1:1, so offsets hold)."""
+    if text.isascii():
+        return text.encode("ascii").translate(table + bytes(range(128, 256))).decode("ascii")
+    return text.translate(_table_dict(table))
+
+
+@lru_cache(maxsize=8)
+def _table_dict(table: bytes) -> dict[int, int]:
+    return dict(enumerate(table))
+
+
+# --- character classes -------------------------------------------------------------------
+
+TAG_BASE = 0xE0000
+BIDI_OVERRIDES = frozenset("\u202a\u202b\u202c\u202d\u202e")
+BIDI_ISOLATES = frozenset("\u2066\u2067\u2068\u2069")
+BIDI_MARKS = frozenset("\u200e\u200f\u061c")
+ZERO_WIDTH = frozenset("\u200b\u200c\u200d\u2060\ufeff\u180e\u034f\u00ad")
+VARIATION_SELECTORS = frozenset(chr(c) for c in range(0xFE00, 0xFE10))
+FILLERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+
+def is_tag(ch: str) -> bool:
+    return 0xE0000 <= ord(ch) <= 0xE007F
+
+
+def is_invisible(ch: str) -> bool:
+    """Characters that render as nothing (or nothing readable) but reach the model."""
+    if ch in ZERO_WIDTH or ch in VARIATION_SELECTORS or ch in FILLERS:
+        return True
+    cp = ord(ch)
+    if 0xE0100 <= cp <= 0xE01EF or 0x2061 <= cp <= 0x2064:
+        return True
+    if ch in "\t\n\r":
+        return False
+    cat = unicodedata.category(ch)
+    return cat in ("Cc", "Cf") and not is_tag(ch) and ch not in BIDI_OVERRIDES | BIDI_ISOLATES
+
+
+def is_bidi_control(ch: str) -> bool:
+    return ch in BIDI_OVERRIDES or ch in BIDI_ISOLATES or ch in BIDI_MARKS
+
+
+# Confusables folded to Latin: only letters whose upper and lower case both look like the same
+# Latin letter, so that folding commutes with case folding (a property the tests check).
+_CONFUSABLE_PAIRS = (
+    # Cyrillic
+    ("А", "а", "A", "a"),
+    ("Е", "е", "E", "e"),
+    ("О", "о", "O", "o"),
+    ("Р", "р", "P", "p"),
+    ("С", "с", "C", "c"),
+    ("Х", "х", "X", "x"),
+    ("У", "у", "Y", "y"),
+    ("І", "і", "I", "i"),
+    ("Ј", "ј", "J", "j"),
+    ("Ѕ", "ѕ", "S", "s"),
+    ("Һ", "һ", "H", "h"),
+    ("Ԛ", "ԛ", "Q", "q"),
+    ("Ԝ", "ԝ", "W", "w"),
+    ("Ԁ", "ԁ", "D", "d"),
+    ("Ү", "ү", "Y", "y"),
+    ("Ӏ", "ӏ", "I", "l"),
+    # Greek
+    ("Α", "α", "A", "a"),
+    ("Ο", "ο", "O", "o"),
+    ("Ι", "ι", "I", "i"),
+    ("Κ", "κ", "K", "k"),
+    ("Ρ", "ρ", "P", "p"),
+    ("Χ", "χ", "X", "x"),
+    # Armenian and others that have a single case
+    ("", "օ", "", "o"),
+    ("", "ս", "", "u"),
+    ("", "ց", "", "g"),
+    ("", "ı", "", "i"),
+    ("", "ɑ", "", "a"),
+    ("", "ɡ", "", "g"),
+    ("", "ɩ", "", "i"),
+    ("", "ʏ", "", "y"),
+)
+
+CONFUSABLES: dict[str, str] = {}
+for _up, _lo, _lat_up, _lat_lo in _CONFUSABLE_PAIRS:
+    if _up:
+        CONFUSABLES[_up] = _lat_up
+    CONFUSABLES[_lo] = _lat_lo
+
+_LATIN_SCRIPTS = ("LATIN",)
+
+
+def script_of(ch: str) -> str:
+    """A coarse script name from the character's Unicode name (LATIN, CYRILLIC, GREEK, …)."""
+    if ch.isascii():
+        return "LATIN" if ch.isalpha() else "COMMON"
+    try:
+        name = unicodedata.name(ch)
+    except ValueError:
+        return "UNKNOWN"
+    return name.split(" ", 1)[0]
+
+
+def _normal_char(ch: str) -> str:
+    if is_tag(ch):
+        cp = ord(ch) - TAG_BASE
+        # Tag characters mirror ASCII: the hidden text is what the model reads.
+        return chr(cp) if 0x20 <= cp <= 0x7E else ""
+    if is_invisible(ch) or is_bidi_control(ch):
+        return ""
+    folded = CONFUSABLES.get(ch)
+    if folded is not None:
+        return folded
+    nfkc = unicodedata.normalize("NFKC", ch)
+    return "".join(CONFUSABLES.get(c, c) for c in nfkc)
+
+
+NORMAL_TABLE = CharTable(_normal_char)
+
+
+def normalize(text: str) -> View:
+    """NFKC, invisible and control characters removed, tags revealed, confusables folded.
+
+    Case is kept: this is the view that later monitors (secrets, PII, classifiers) read.
+    """
+    return transform(text, NORMAL_TABLE)
+
+
+def _fold_char(ch: str) -> str:
+    lowered = ch if is_tag(ch) else ch.casefold()
+    base = "".join(_normal_char(c) for c in lowered).casefold()
+    out: list[str] = []
+    for c in unicodedata.normalize("NFKD", base):
+        if unicodedata.category(c) == "Mn":
+            continue
+        c = CONFUSABLES.get(c, c)
+        if c.isalnum() or c == " ":
+            out.append(c.casefold())
+        elif c.isascii():
+            out.append(c.casefold() if c.isalpha() else " ")
+        else:
+            out.append(" ")
+    return "".join(out)
+
+
+FOLD_TABLE = CharTable(_fold_char)
+_ASCII_FOLD = bytes(
+    c + 32 if 65 <= c <= 90 else c if chr(c).isalnum() else 32 for c in range(128)
+)
+
+
+def fold(text: str) -> View:
+    """The matching view: case-folded, accents dropped, confusables folded, punctuation to spaces.
+
+    Every transform is per character, so the same function applied to a pattern's literal words
+    and to an input agrees, in every script.
+    """
+    return transform(text, FOLD_TABLE, _ASCII_FOLD)

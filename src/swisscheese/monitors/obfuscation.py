@@ -1,0 +1,279 @@
+"""Decode-and-rescan: find encoded or disguised text and hand the plain text back to the layer.
+
+The monitor itself only decodes. The guard rescans every decoded view with the layer's other
+monitors; what they find there is reported against the span of the encoded segment, and this
+monitor adds an ``obfuscation`` finding naming the encoding chain that hid it.
+
+Work is bounded: at most ``max_depth`` nested decodings, ``max_segments`` decoded views and
+``max_decoded_chars`` characters of decoded text per input, whatever the input looks like.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import codecs
+import re
+import urllib.parse
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from swisscheese.core import Content, Context, Finding, Span, Stage
+from swisscheese.monitors._registry import MonitorConfig, monitor
+
+_BASE64 = re.compile(r"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/_-]{12,}={0,2}(?![A-Za-z0-9+/=_-])")
+_BASE32 = re.compile(r"(?<![A-Z2-7=])[A-Z2-7]{16,}={0,6}(?![A-Z2-7=])")
+_HEX = re.compile(
+    r"(?<![0-9A-Fa-f])(?:[0-9A-Fa-f]{2}){8,}(?![0-9A-Fa-f])"
+    r"|(?:\\x[0-9A-Fa-f]{2}){6,}"
+    r"|(?<![0-9A-Fa-f])[0-9A-Fa-f]{2}(?:[ :,-][0-9A-Fa-f]{2}){7,}(?![0-9A-Fa-f])"
+)
+_URL = re.compile(r"[^\s%]*(?:%[0-9A-Fa-f]{2}[^\s%]*){3,}")
+# Cheap tests that decide whether the expensive scans can find anything at all. ASCII text is
+# mapped to character classes with one bytes.translate, then searched with bytes.find: both run
+# at memory speed, where a regex with a leading character class walks every position.
+_MAYBE_ENCODED = re.compile(
+    r"[A-Za-z0-9+/_=-]{12}|\\x[0-9A-Fa-f]{2}|[0-9A-Fa-f]{2}[ :,-][0-9A-Fa-f]{2}[ :,-][0-9A-Fa-f]{2}"
+)
+_MAYBE_LEET = re.compile(r"[A-Za-z][0134578@$!|+]|[0134578@$|+][A-Za-z]")
+
+
+def _class_table(classes: dict[str, str]) -> bytes:
+    table = bytearray(b" " * 256)
+    for chars, label in classes.items():
+        for ch in chars:
+            table[ord(ch)] = ord(label)
+    return bytes(table)
+
+
+_B64_CLASSES = _class_table(
+    {"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_=-": "b", "\\": "x"}
+)
+_HEX_CLASSES = _class_table({"0123456789abcdefABCDEF": "h", " :,-": "s"})
+_LEET_CLASSES = _class_table(
+    {"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz": "a", "0134578@$!|+": "1"}
+)
+
+
+def _maybe_encoded(text: str) -> bool:
+    if not text.isascii():
+        return _MAYBE_ENCODED.search(text) is not None
+    raw = text.encode("ascii")
+    b64 = raw.translate(_B64_CLASSES)
+    if b64.find(b"b" * 12) >= 0 or raw.find(b"\\x") >= 0:
+        return True
+    return raw.translate(_HEX_CLASSES).find(b"hhshhshh") >= 0
+
+
+def _maybe_leet(text: str) -> bool:
+    if not text.isascii():
+        return _MAYBE_LEET.search(text) is not None
+    classes = text.encode("ascii").translate(_LEET_CLASSES)
+    return classes.find(b"a1") >= 0 or classes.find(b"1a") >= 0
+
+
+_ENGLISH_CUES = (" the ", " and ", " to ", " of ", " is ", " you ", " a ", " in ", " that ")
+_LEET_TOKEN = re.compile(r"(?=[A-Za-z0-9@$!|+]*[A-Za-z])(?=[A-Za-z0-9@$!|+]*[0134578@$!|+])"
+                         r"[A-Za-z0-9@$!|+]{3,}")
+_LEET = str.maketrans(
+    {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "@": "a", "$": "s",
+     "!": "i", "|": "l", "+": "t"}
+)
+
+# Frequent English words: a cheap test of whether a candidate decoding reads as language.
+_COMMON = frozenset(
+    ["the", "be", "to", "of", "and", "a", "in", "that", "have", "i", "it", "for", "not", "on", "with", "he", "as", "you", "do", "at", "this", "but", "his", "by", "from", "they", "we", "say", "her", "she", "or", "an", "will", "my", "one", "all", "would", "there", "their", "what", "so", "up", "out", "if", "about", "who", "get", "which", "go", "me", "when", "make", "can", "like", "time", "no", "just", "him", "know", "take", "people", "into", "year", "your", "good", "some", "could", "them", "see", "other", "than", "then", "now", "look", "only", "come", "its", "over", "think", "also", "back", "after", "use", "two", "how", "our", "work", "first", "well", "way", "even", "new", "want", "because", "any", "these", "give", "day", "most", "us", "is", "are", "was", "were", "been", "has", "had", "did", "said", "tell", "write", "ignore", "instructions", "previous", "prompt", "system", "rules", "now", "act", "pretend", "answer", "reveal", "secret", "password", "show", "print", "output", "respond", "must", "never", "always", "should", "please", "assistant", "user", "model"]
+)
+
+
+class ObfuscationConfig(MonitorConfig):
+    max_depth: int = 3
+    """Nested decodings followed (base64 of hex of ROT13 is depth 3)."""
+    max_segments: int = 32
+    """Decoded views handed back for rescanning, per input."""
+    max_decoded_chars: int = 65536
+    """Total decoded characters per input."""
+    min_printable: float = 0.85
+    """Share of printable characters a decoding must have to count as text."""
+    report_all: bool = False
+    """Also report encoded text whose decoding nothing else flagged (score 0.3)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    """A decoded view: the plain text, how it was hidden, and where in the source it sits."""
+
+    text: str
+    chain: tuple[str, ...]
+    span: Span
+
+
+def _printable_text(raw: bytes, min_printable: float) -> str | None:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if len(text) < 4:
+        return None
+    printable = sum(1 for c in text if c.isprintable() or c in "\n\r\t")
+    if printable / len(text) < min_printable:
+        return None
+    if sum(1 for c in text if c.isalpha()) < 3:
+        return None
+    return text
+
+
+def _is_leet(text: str, m: re.Match[str]) -> bool:
+    """Digits standing in for letters, not version numbers, hashes or URL escapes."""
+    token = m.group()
+    if m.start() > 0 and text[m.start() - 1] == "%":
+        return False
+    core = token.rstrip("0123456789")
+    letters = sum(1 for c in token if c.isalpha())
+    if len(core) < 2 or letters * 2 < len(token) or core.isalpha():
+        return False
+    return not (len(token) >= 8 and all(c in "0123456789abcdefABCDEF" for c in token))
+
+
+def _englishness(text: str) -> float:
+    words = text.lower().split()
+    if not words:
+        return 0.0
+    return sum(1 for w in words if w.strip(".,;:!?'\"()") in _COMMON) / len(words)
+
+
+class ObfuscationMonitor:
+    name = "obfuscation"
+    stages = frozenset(Stage)
+
+    def __init__(self, config: ObfuscationConfig) -> None:
+        self.config = config
+
+    async def inspect(self, content: Content, ctx: Context) -> list[Finding]:
+        return self.inspect_sync(content, ctx)
+
+    def inspect_sync(self, content: Content, ctx: Context) -> list[Finding]:
+        """Standalone use: report what decodes. In a layer the guard also rescans it."""
+        if not self.config.report_all:
+            return []
+        return [self.summarize(d, ()) for d in self.decode(content.text)]
+
+    def summarize(self, decoded: Decoded, inner: Sequence[Finding]) -> Finding:
+        """The obfuscation finding for a decoded view, given what the rescan found in it."""
+        score = max((f.score for f in inner), default=0.3)
+        return Finding(
+            self.name,
+            "obfuscation",
+            score,
+            (decoded.span,),
+            {
+                "encoding": list(decoded.chain),
+                "hidden": sorted({f.category for f in inner}),
+                "preview": decoded.text[:120],
+            },
+        )
+
+    def decode(self, text: str) -> list[Decoded]:
+        out: list[Decoded] = []
+        self._decode_into(text, None, (), out, [self.config.max_decoded_chars])
+        return out
+
+    def _decode_into(
+        self,
+        text: str,
+        parent: Span | None,
+        chain: tuple[str, ...],
+        out: list[Decoded],
+        budget: list[int],
+    ) -> None:
+        if len(chain) >= self.config.max_depth:
+            return
+        for start, end, kind, plain in self._candidates(text):
+            if len(out) >= self.config.max_segments or budget[0] <= 0:
+                return
+            plain = plain[: budget[0]]
+            budget[0] -= len(plain)
+            # A nested decoding keeps the outermost segment as its span: that is what the
+            # caller sent, and what a redaction must remove.
+            span = parent if parent is not None else Span(start, end)
+            decoded = Decoded(plain, (*chain, kind), span)
+            out.append(decoded)
+            self._decode_into(plain, span, decoded.chain, out, budget)
+
+    def _candidates(self, text: str) -> list[tuple[int, int, str, str]]:
+        found: list[tuple[int, int, str, str]] = []
+        if _maybe_encoded(text):
+            self._encodings(text, found)
+        if "%" in text:
+            for m in _URL.finditer(text):
+                plain = urllib.parse.unquote(m.group())
+                if plain != m.group():
+                    found.append((m.start(), m.end(), "url", plain))
+        self._language_views(text, found)
+        return found
+
+    def _encodings(self, text: str, found: list[tuple[int, int, str, str]]) -> None:
+        min_p = self.config.min_printable
+        for m in _BASE64.finditer(text):
+            token = m.group()
+            stripped = token.rstrip("=")
+            padded = stripped + "=" * (-len(stripped) % 4)
+            try:
+                raw = base64.b64decode(padded.replace("-", "+").replace("_", "/"), validate=True)
+            except (binascii.Error, ValueError):
+                continue
+            plain = _printable_text(raw, min_p)
+            if plain is not None:
+                found.append((m.start(), m.end(), "base64", plain))
+        for m in _BASE32.finditer(text):
+            token = m.group()
+            try:
+                stripped = token.rstrip("=")
+                raw = base64.b32decode(stripped + "=" * (-len(stripped) % 8))
+            except (binascii.Error, ValueError):
+                continue
+            plain = _printable_text(raw, min_p)
+            if plain is not None and not any(s <= m.start() < e for s, e, _, _ in found):
+                found.append((m.start(), m.end(), "base32", plain))
+        for m in _HEX.finditer(text):
+            digits = re.sub(r"\\x|[ :,-]", "", m.group())
+            try:
+                raw = bytes.fromhex(digits)
+            except ValueError:
+                continue
+            plain = _printable_text(raw, min_p)
+            if plain is not None and not any(s <= m.start() < e for s, e, _, _ in found):
+                found.append((m.start(), m.end(), "hex", plain))
+
+    def _language_views(self, text: str, found: list[tuple[int, int, str, str]]) -> None:
+        """ROT13, reversed text and leetspeak: decodings of the whole text that read better."""
+        if len(text) < 12:
+            return
+        padded = f" {text.lower()} "
+        plainly_english = any(cue in padded for cue in _ENGLISH_CUES)
+        base = 1.0 if plainly_english else _englishness(text)
+        if base < 0.25:
+            rot = codecs.encode(text, "rot13")
+            if _englishness(rot) >= max(0.3, base + 0.2):
+                found.append((0, len(text), "rot13", rot))
+            rev = text[::-1]
+            if _englishness(rev) >= max(0.3, base + 0.2):
+                found.append((0, len(text), "reversed", rev))
+        if not _maybe_leet(text):
+            return
+        real_leet = [m.group() for m in _LEET_TOKEN.finditer(text) if _is_leet(text, m)]
+        if len(real_leet) >= 2:
+            decoded = _LEET_TOKEN.sub(lambda m: m.group().translate(_LEET).lower(), text)
+            if decoded != text:
+                found.append((0, len(text), "leetspeak", decoded))
+
+
+@monitor(
+    "obfuscation",
+    stages=list(Stage),
+    categories=("obfuscation",),
+    config=ObfuscationConfig,
+    description="Decodes base64/base32/hex/URL/ROT13/leetspeak/reversed text and rescans it",
+)
+def obfuscation_monitor(config: ObfuscationConfig) -> ObfuscationMonitor:
+    return ObfuscationMonitor(config)

@@ -1,0 +1,283 @@
+"""Signatures of known attack phrasing: instruction override, jailbreak personas, prompt
+extraction and delimiter spoofing, in several languages.
+
+Phrases are matched on a folded view of the text (see ``_text.fold``) so case, accents,
+confusables, invisible characters and punctuation between words do not matter. Text whose words
+were split into single characters ("i g n o r e", "i.g.n.o.r.e") is also matched with the spaces
+taken out. An Aho-Corasick pass over one anchor word per phrase picks the few phrases worth
+running, so the cost grows with what the text contains, not with the size of the catalogue.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import ahocorasick
+import yaml
+
+from swisscheese.core import Content, Context, Finding, Span, Stage
+from swisscheese.monitors._registry import MonitorConfig, monitor
+from swisscheese.monitors._text import View, fold, normalize
+
+_GAPS = {"~": 3, "~~": 6}
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
+# Four or more single-character tokens in a row: words spelled out to dodge filters.
+_SPLIT_WORDS = re.compile(r" [^ ] [^ ] [^ ] [^ ] ")
+
+
+class SignatureSyntaxError(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class _Item:
+    alternatives: tuple[str, ...]  # folded literal words (may contain spaces)
+    stems: tuple[bool, ...]
+    optional: bool
+    gap_before: int
+
+
+@dataclass(frozen=True, slots=True)
+class Signature:
+    id: str
+    category: str
+    score: float
+    lang: str
+    phrase: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    signature: Signature
+    token: re.Pattern[str]
+    compact: re.Pattern[str]
+
+
+def _fold_literal(word: str) -> str:
+    return " ".join(fold(word.replace("_", " ")).text.split())
+
+
+def parse_phrase(phrase: str) -> list[_Item]:
+    """Parse the phrase syntax described in ``data/signatures.yaml``."""
+    items: list[_Item] = []
+    gap = 0
+    for raw in phrase.split():
+        if raw in _GAPS:
+            if not items:
+                raise SignatureSyntaxError(f"phrase starts with a gap: {phrase!r}")
+            gap = max(gap, _GAPS[raw])
+            continue
+        optional = raw.endswith("?") and len(raw) > 1
+        body = raw[:-1] if optional else raw
+        alternatives: list[str] = []
+        stems: list[bool] = []
+        for alt in body.split("|"):
+            stem = alt.endswith("*")
+            literal = _fold_literal(alt[:-1] if stem else alt)
+            if not literal:
+                raise SignatureSyntaxError(f"empty word in {raw!r} of {phrase!r}")
+            alternatives.append(literal)
+            stems.append(stem)
+        if optional and not items:
+            raise SignatureSyntaxError(f"phrase starts with an optional item: {phrase!r}")
+        items.append(_Item(tuple(alternatives), tuple(stems), optional, gap))
+        gap = 0
+    if gap:
+        raise SignatureSyntaxError(f"phrase ends with a gap: {phrase!r}")
+    if not items:
+        raise SignatureSyntaxError("empty phrase")
+    return items
+
+
+def _item_regex(item: _Item, *, compact: bool) -> str:
+    parts = []
+    for literal, stem in zip(item.alternatives, item.stems, strict=True):
+        word = re.escape(literal.replace(" ", "")) if compact else re.escape(literal)
+        word = word.replace(r"\ ", " +")
+        if stem:
+            word += ".{0,6}?" if compact else "[^ ]*"
+        parts.append(word)
+    # Longest first, so that "instructions" is preferred to "instruct" at the same place.
+    parts.sort(key=len, reverse=True)
+    return "(?:" + "|".join(parts) + ")"
+
+
+def compile_phrase(phrase: str, *, cjk: bool) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """The token-view and compact-view regexes of one phrase."""
+    items = parse_phrase(phrase)
+    token: list[str] = []
+    compact: list[str] = []
+    for i, item in enumerate(items):
+        if cjk:
+            sep = f".{{0,{item.gap_before * 2}}}?" if item.gap_before else " ?"
+        else:
+            sep = f" +(?:[^ ]+ +){{0,{item.gap_before}}}" if item.gap_before else " +"
+        csep = f".{{0,{item.gap_before * 8}}}?" if item.gap_before else ""
+        t = _item_regex(item, compact=False)
+        c = _item_regex(item, compact=True)
+        if i == 0:
+            token.append(t)
+            compact.append(c)
+        elif item.optional:
+            token.append(f"(?:{sep}{t})?")
+            compact.append(f"(?:{csep}{c})?")
+        else:
+            token.append(sep + t)
+            compact.append(csep + c)
+    body = "".join(token)
+    if not cjk:
+        body = f"(?<![^ ]){body}(?![^ ])"
+    return re.compile(body), re.compile("".join(compact))
+
+
+def _anchors(phrase: str) -> tuple[str, ...]:
+    """The alternatives of the most selective required item: one of them must occur."""
+    items = [i for i in parse_phrase(phrase) if not i.optional]
+    best = max(items, key=lambda i: min(len(a.split(" ")[0]) for a in i.alternatives))
+    # The first word only: the token view may hold several spaces where the text had
+    # punctuation, and the squeezed view none at all.
+    return tuple(a.split(" ")[0] for a in best.alternatives)
+
+
+class SignaturesConfig(MonitorConfig):
+    files: tuple[Path, ...] = ()
+    """Extra signature files (same YAML format as the built-in catalogue), added to it."""
+    builtin: bool = True
+    """Use the built-in catalogue."""
+    languages: tuple[str, ...] = ()
+    """Restrict phrase signatures to these languages (empty: all)."""
+
+
+def load_catalogue(config: SignaturesConfig) -> list[dict[str, Any]]:
+    entries: list[dict[str, Any]] = []
+    if config.builtin:
+        text = resources.files("swisscheese.monitors").joinpath("data/signatures.yaml")
+        entries.extend(yaml.safe_load(text.read_text(encoding="utf-8")))
+    for path in config.files:
+        loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or []
+        if not isinstance(loaded, list):
+            raise SignatureSyntaxError(f"{path}: expected a list of signatures")
+        entries.extend(loaded)
+    return entries
+
+
+class SignaturesMonitor:
+    name = "signatures"
+    stages = frozenset(Stage)
+
+    def __init__(self, config: SignaturesConfig) -> None:
+        self.config = config
+        self._phrases: list[_Compiled] = []
+        # Raw regexes with their cues: lower-case substrings one of which must occur.
+        self._raw: list[tuple[Signature, re.Pattern[str], tuple[str, ...]]] = []
+        self._automaton = ahocorasick.Automaton()
+        anchors: dict[str, list[int]] = {}
+        for entry in load_catalogue(config):
+            self._add(entry, anchors)
+        for anchor, indexes in anchors.items():
+            self._automaton.add_word(anchor, tuple(indexes))
+        if anchors:
+            self._automaton.make_automaton()
+        self._has_anchors = bool(anchors)
+
+    def _add(self, entry: dict[str, Any], anchors: dict[str, list[int]]) -> None:
+        sid = str(entry["id"])
+        category = str(entry["category"])
+        score = float(entry["score"])
+        lang = str(entry.get("lang", ""))
+        if "regex" in entry:
+            sig = Signature(sid, category, score, lang, str(entry["regex"]))
+            pattern = re.compile(str(entry["regex"]), re.IGNORECASE | re.MULTILINE)
+            cues = tuple(str(a).lower() for a in entry.get("anchors", ()))
+            self._raw.append((sig, pattern, cues))
+            return
+        if self.config.languages and lang not in self.config.languages:
+            return
+        for phrase in entry["phrases"]:
+            cjk = bool(_CJK.search(phrase))
+            token, compact = compile_phrase(phrase, cjk=cjk)
+            index = len(self._phrases)
+            self._phrases.append(
+                _Compiled(Signature(sid, category, score, lang, phrase), token, compact)
+            )
+            for anchor in _anchors(phrase):
+                anchors.setdefault(anchor, []).append(index)
+
+    @property
+    def signatures(self) -> list[Signature]:
+        return [c.signature for c in self._phrases] + [s for s, _, _ in self._raw]
+
+    async def inspect(self, content: Content, ctx: Context) -> list[Finding]:
+        return self.inspect_sync(content, ctx)
+
+    def inspect_sync(self, content: Content, ctx: Context) -> list[Finding]:
+        text = content.text
+        hits: dict[str, Finding] = {}
+        view = fold(text)
+        self._match_view(view, view.text, None, hits)
+        if _SPLIT_WORDS.search(f" {view.text} "):
+            positions = [i for i, ch in enumerate(view.text) if ch != " "]
+            squeezed = "".join(view.text[i] for i in positions)
+            self._match_view(view, squeezed, positions, hits)
+        if self._raw:
+            normal = normalize(text)
+            lowered = normal.text.lower()
+            for sig, pattern, cues in self._raw:
+                if cues and not any(cue in lowered for cue in cues):
+                    continue
+                m = pattern.search(normal.text)
+                if m is not None:
+                    self._hit(hits, sig, normal, m.start(), m.end(), "regex")
+        return list(hits.values())
+
+    def _match_view(
+        self, view: View, text: str, positions: list[int] | None, hits: dict[str, Finding]
+    ) -> None:
+        if not self._has_anchors:
+            return
+        candidates: set[int] = set()
+        for _, indexes in self._automaton.iter(text):
+            candidates.update(indexes)
+        for index in sorted(candidates):
+            compiled = self._phrases[index]
+            if compiled.signature.id in hits:
+                continue
+            pattern = compiled.compact if positions is not None else compiled.token
+            m = pattern.search(text)
+            if m is None or m.end() == m.start():
+                continue
+            start, end = m.start(), m.end()
+            if positions is not None:
+                start, end = positions[start], positions[end - 1] + 1
+            self._hit(hits, compiled.signature, view, start, end,
+                      "split" if positions is not None else "phrase")
+
+    def _hit(
+        self, hits: dict[str, Finding], sig: Signature, view: View, start: int, end: int,
+        how: str,
+    ) -> None:
+        if sig.id in hits:
+            return
+        s, e = view.to_source(start, end)
+        hits[sig.id] = Finding(
+            self.name,
+            sig.category,
+            sig.score,
+            (Span(s, e),),
+            {"signature": sig.id, "lang": sig.lang, "match": how},
+        )
+
+
+@monitor(
+    "signatures",
+    stages=list(Stage),
+    categories=("injection.direct", "injection.delimiter", "jailbreak", "prompt_extraction"),
+    config=SignaturesConfig,
+    description="Curated phrasing of injection, jailbreak and prompt extraction (6+ languages)",
+)
+def signatures_monitor(config: SignaturesConfig) -> SignaturesMonitor:
+    return SignaturesMonitor(config)

@@ -1,0 +1,225 @@
+"""Safeguards as code: a validated policy compiled against the monitor registry, and the pure
+function that turns monitor outcomes into rule decisions and a layer's action.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from swisscheese.config import FprThreshold, LoadedPolicy, Policy, Rule
+from swisscheese.config._schema import Layer
+from swisscheese.core import (
+    Action,
+    Finding,
+    InlineMonitor,
+    Monitor,
+    RuleDecision,
+    RunStatus,
+    Stage,
+    canonical_json,
+)
+from swisscheese.core.taxonomy import matches_any
+from swisscheese.monitors import REGISTRY, Decoder, Normalizer, Registry, UnknownMonitorError
+
+
+@dataclass(frozen=True, slots=True)
+class Instance:
+    """One built monitor, shared by every rule that names it with the same config."""
+
+    key: str
+    label: str
+    monitor: Monitor
+    inline: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRule:
+    index: int
+    rule: Rule
+    instance: Instance
+    stages: frozenset[Stage]
+    threshold: float
+    timeout_s: float
+    on_error: Action
+
+    @property
+    def action(self) -> Action:
+        return self.rule.action
+
+    def selects(self, finding: Finding) -> bool:
+        if finding.score < self.threshold:
+            return False
+        return not self.rule.categories or matches_any(finding.category, self.rule.categories)
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledLayer:
+    name: str
+    layer: Layer
+    rules: tuple[CompiledRule, ...]
+    normalizer: Instance | None = None
+    decoder: Instance | None = None
+
+    def rules_for(self, stage: Stage) -> tuple[CompiledRule, ...]:
+        return tuple(r for r in self.rules if stage in r.stages)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one monitor instance produced on one text (all its views together)."""
+
+    status: RunStatus
+    findings: tuple[Finding, ...] = ()
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class CompiledPolicy:
+    policy: Policy
+    digest: str
+    source: str
+    layers: Mapping[str, CompiledLayer]
+    by_stage: Mapping[Stage, CompiledLayer]
+    instances: Mapping[str, Instance]
+
+    def layer_for(self, stage: Stage) -> CompiledLayer | None:
+        return self.by_stage.get(stage)
+
+    def monitor(self, name: str) -> Monitor | None:
+        for instance in self.instances.values():
+            if instance.monitor.name == name:
+                return instance.monitor
+        return None
+
+
+def _threshold(rule: Rule, monitor: Monitor, loaded: LoadedPolicy, loc: tuple[Any, ...]) -> float:
+    if not isinstance(rule.threshold, FprThreshold):
+        return float(rule.threshold)
+    calibrate = getattr(monitor, "threshold_for_fpr", None)
+    if calibrate is None:
+        raise loaded.error(
+            (*loc, "threshold"),
+            f"monitor {rule.monitor!r} has no calibration for a target FPR; use a score",
+        )
+    value = calibrate(rule.threshold.target_fpr)
+    if value is None:
+        raise loaded.error(
+            (*loc, "threshold"),
+            f"monitor {rule.monitor!r} has no threshold for FPR {rule.threshold.target_fpr}",
+        )
+    return float(value)
+
+
+def compile_policy(loaded: LoadedPolicy, registry: Registry = REGISTRY) -> CompiledPolicy:
+    """Build every monitor the policy names (once per distinct config) and bind the rules."""
+    policy = loaded.policy
+    instances: dict[str, Instance] = {}
+    labels: dict[str, int] = {}
+    layers: dict[str, CompiledLayer] = {}
+    by_stage: dict[Stage, CompiledLayer] = {}
+    for layer_name, layer in policy.layers.items():
+        compiled: list[CompiledRule] = []
+        for i, rule in enumerate(layer.rules):
+            loc: tuple[Any, ...] = ("layers", layer_name, "rules", i)
+            try:
+                spec = registry.get(rule.monitor)
+            except UnknownMonitorError as exc:
+                raise loaded.error((*loc, "monitor"), str(exc)) from None
+            try:
+                config = spec.config.model_validate(rule.config)
+            except ValidationError as exc:
+                raise loaded.errors_from(exc, (*loc, "config")) from None
+            key = rule.monitor + ":" + canonical_json(config.model_dump(mode="json")).decode()
+            instance = instances.get(key)
+            if instance is None:
+                try:
+                    monitor = spec.build(config)
+                except Exception as exc:
+                    raise loaded.error(loc, f"monitor {rule.monitor!r} failed to start: {exc}")
+                n = labels.get(rule.monitor, 0) + 1
+                labels[rule.monitor] = n
+                label = rule.monitor if n == 1 else f"{rule.monitor}#{n}"
+                instance = Instance(key, label, monitor, isinstance(monitor, InlineMonitor))
+                instances[key] = instance
+            stages = frozenset(rule.stages or layer.stages)
+            unsupported = stages - instance.monitor.stages
+            if unsupported:
+                raise loaded.error(
+                    loc,
+                    f"monitor {rule.monitor!r} does not support stage(s) "
+                    f"{sorted(s.value for s in unsupported)}",
+                )
+            compiled.append(
+                CompiledRule(
+                    index=i,
+                    rule=rule,
+                    instance=instance,
+                    stages=stages,
+                    threshold=_threshold(rule, instance.monitor, loaded, loc),
+                    timeout_s=(rule.timeout_ms or layer.timeout_ms) / 1000.0,
+                    on_error=rule.on_error or layer.on_error or Action.BLOCK,
+                )
+            )
+        cl = CompiledLayer(
+            layer_name,
+            layer,
+            tuple(compiled),
+            normalizer=next((r.instance for r in compiled if is_normalizer(r.instance)), None),
+            decoder=next((r.instance for r in compiled if is_decoder(r.instance)), None),
+        )
+        layers[layer_name] = cl
+        for stage in layer.stages:
+            by_stage[stage] = cl
+    return CompiledPolicy(policy, policy.digest, loaded.source, layers, by_stage, instances)
+
+
+def is_normalizer(instance: Instance) -> bool:
+    return isinstance(instance.monitor, Normalizer)
+
+
+def is_decoder(instance: Instance) -> bool:
+    return isinstance(instance.monitor, Decoder)
+
+
+def decide(rule: CompiledRule, outcome: Outcome) -> tuple[RuleDecision, list[Finding]]:
+    """One rule's decision on one monitor outcome. A failed run never reads as a pass."""
+    name = rule.rule.monitor
+    if outcome.status is not RunStatus.OK:
+        reason = f"monitor {outcome.status.value}" + (f": {outcome.error}" if outcome.error else "")
+        return RuleDecision(rule.index, name, rule.on_error, reason), []
+    selected = [f for f in outcome.findings if rule.selects(f)]
+    if not selected:
+        return RuleDecision(rule.index, name, Action.ALLOW, "no finding selected"), []
+    top = max(selected, key=lambda f: f.score)
+    reason = f"{len(selected)} finding(s), top {top.category} at {top.score:.2f}"
+    return RuleDecision(rule.index, name, rule.action, reason, len(selected)), selected
+
+
+def redact(text: str, findings: Sequence[Finding]) -> str:
+    """Replace every span of ``findings`` by its ``replacement`` (overlaps merged, first wins)."""
+    edits: list[tuple[int, int, str]] = []
+    for f in findings:
+        replacement = str(f.detail.get("replacement", f"[REDACTED:{f.category}]"))
+        edits.extend((s.start, s.end, replacement) for s in f.spans if s.end > s.start)
+    if not edits:
+        return text
+    edits.sort(key=lambda e: (e[0], -e[1]))
+    merged: list[tuple[int, int, str]] = []
+    for start, end, rep in edits:
+        if merged and start < merged[-1][1]:
+            prev = merged[-1]
+            merged[-1] = (prev[0], max(prev[1], end), prev[2])
+        else:
+            merged.append((start, end, rep))
+    out: list[str] = []
+    pos = 0
+    for start, end, rep in merged:
+        out.append(text[pos:start])
+        out.append(rep)
+        pos = end
+    out.append(text[pos:])
+    return "".join(out)
