@@ -90,6 +90,37 @@ class _Task:
     raw: bool = False  # reads the caller's text itself, so its spans need no mapping
 
 
+def _fragment(text: str, f: Finding) -> str:
+    return "\x00".join(text[s.start : s.end] for s in f.spans)
+
+
+def _on_modified(f: Finding) -> Finding:
+    return Finding(f.monitor, f.category, f.score, f.spans, {**f.detail, "text": "modified"})
+
+
+def _drop_echoes(acc: dict[str, _Accumulator], decoder_key: str) -> None:
+    """Drop what a decoded view found that its monitor also found in plain sight there
+    (leetspeak decoding leaves an e-mail address an e-mail address)."""
+    for key, a in acc.items():
+        if key == decoder_key:
+            continue
+        plain = [f for f in a.findings if "decoded_from" not in f.detail]
+        if len(plain) == len(a.findings):
+            continue
+        kept = list(plain)
+        for f in a.findings:
+            if "decoded_from" not in f.detail:
+                continue
+            start, end = f.detail["decoded_from"]
+            echo = any(
+                p.category == f.category and any(s.start < end and start < s.end for s in p.spans)
+                for p in plain
+            )
+            if not echo:
+                kept.append(f)
+        a.findings = kept
+
+
 class _NeedsLoop(Exception):
     pass
 
@@ -258,8 +289,9 @@ class Guard:
                 role = "tool"
             return Content(content, role=role, stage=stage)  # type: ignore[arg-type]
         if content.stage is not stage:
-            return Content(content.text, content.role, stage, content.source,
-                           content.tool_call, content.trace)
+            return Content(
+                content.text, content.role, stage, content.source, content.tool_call, content.trace
+            )
         return content
 
     def _context(self, stage: Stage) -> Context:
@@ -272,50 +304,81 @@ class Guard:
         layer = self.compiled.layer_for(stage)
         if layer is None:
             return self._verdict(
-                stage, None, original, started,
-                decisions=[RuleDecision(-1, "", self.compiled.policy.unconfigured,
-                                        "no layer screens this stage")],
-                findings=[], runs=[], modified=None,
+                stage,
+                None,
+                original,
+                started,
+                decisions=[
+                    RuleDecision(
+                        -1, "", self.compiled.policy.unconfigured, "no layer screens this stage"
+                    )
+                ],
+                findings=[],
+                runs=[],
+                modified=None,
             )
         rules = layer.rules_for(stage)
         if not rules:
             return self._verdict(
-                stage, layer.name, original, started,
-                decisions=[RuleDecision(-1, "", self.compiled.policy.unconfigured,
-                                        "no rule of the layer applies to this stage")],
-                findings=[], runs=[], modified=None,
+                stage,
+                layer.name,
+                original,
+                started,
+                decisions=[
+                    RuleDecision(
+                        -1,
+                        "",
+                        self.compiled.policy.unconfigured,
+                        "no rule of the layer applies to this stage",
+                    )
+                ],
+                findings=[],
+                runs=[],
+                modified=None,
             )
         text = original
         outcomes, runs = await self._screen(layer, rules, content, text, ctx)
         decisions: list[RuleDecision] = []
-        findings: list[Finding] = []
-        seen_findings: set[str] = set()
+        # Per instance, what its scans found. After a MODIFY the later rules' monitors rescan
+        # the modified text; what that rescan finds anew is added, marked as such.
+        reported: dict[str, list[Finding]] = {k: list(o.findings) for k, o in outcomes.items()}
         i = 0
         while i < len(rules):
             rule = rules[i]
-            outcome = outcomes[rule.instance.key]
-            decision, selected = decide(rule, outcome)
+            decision, selected = decide(rule, outcomes[rule.instance.key])
             decisions.append(decision)
-            if rule.instance.key not in seen_findings:
-                seen_findings.add(rule.instance.key)
-                findings.extend(outcome.findings)
             i += 1
-            if decision.action is Action.MODIFY and selected:
-                new_text = redact(text, selected)
-                if new_text != text and i < len(rules):
-                    # Later rules read the modified text: rescan for them alone.
-                    text = new_text
-                    later = rules[i:]
-                    more, more_runs = await self._screen(layer, later, content, text, ctx)
-                    outcomes.update(more)
-                    runs.extend(more_runs)
-                    for r in later:
-                        seen_findings.discard(r.instance.key)
-                else:
-                    text = new_text
+            if decision.action is not Action.MODIFY or not selected:
+                continue
+            new_text = redact(text, selected)
+            if new_text == text:
+                continue
+            text = new_text
+            if i < len(rules):
+                more, more_runs = await self._screen(layer, rules[i:], content, text, ctx)
+                outcomes.update(more)
+                runs.extend(more_runs)
+                for key, o in more.items():
+                    seen = {(f.category, _fragment(original, f)) for f in reported[key]}
+                    reported[key].extend(
+                        _on_modified(f)
+                        for f in o.findings
+                        if (f.category, _fragment(text, f)) not in seen
+                    )
+        findings: list[Finding] = []
+        for key in dict.fromkeys(r.instance.key for r in rules):
+            findings.extend(reported[key])
         modified = text if text != original else None
-        return self._verdict(stage, layer.name, original, started, decisions=decisions,
-                             findings=findings, runs=runs, modified=modified)
+        return self._verdict(
+            stage,
+            layer.name,
+            original,
+            started,
+            decisions=decisions,
+            findings=findings,
+            runs=runs,
+            modified=modified,
+        )
 
     def _verdict(
         self,
@@ -382,7 +445,7 @@ class Guard:
             decoded = self._decode(decoder, view, acc.get(decoder.key))
 
         tasks: list[_Task] = []
-        for key, (instance, timeout) in instances.items():
+        for instance, timeout in instances.values():
             if instance is decoder:
                 continue
             if instance is normalizer:
@@ -405,6 +468,8 @@ class Guard:
                 for task in waiting:
                     tg.start_soon(self._run_async, task, ctx, acc[task.instance.key], view)
 
+        if decoded:
+            _drop_echoes(acc, decoder.key if decoder else "")
         if decoder is not None and decoder.key in acc:
             self._summarize_decoded(decoder, decoded, acc)
         return self._finish(instances, acc)
@@ -484,9 +549,7 @@ class Guard:
             return
         acc.findings.extend(self._place(found, task, view))
 
-    async def _run_async(
-        self, task: _Task, ctx: Context, acc: _Accumulator, view: View
-    ) -> None:
+    async def _run_async(self, task: _Task, ctx: Context, acc: _Accumulator, view: View) -> None:
         t0 = time.perf_counter()
         try:
             with anyio.fail_after(task.timeout_s):
@@ -512,9 +575,12 @@ class Guard:
                     f.category,
                     f.score,
                     (d.span,),
-                    {**f.detail, "encoding": list(d.chain),
-                     "decoded_from": [d.span.start, d.span.end],
-                     "replacement": f.detail.get("replacement", "[REDACTED]")},
+                    {
+                        **f.detail,
+                        "encoding": list(d.chain),
+                        "decoded_from": [d.span.start, d.span.end],
+                        "replacement": f.detail.get("replacement", "[REDACTED]"),
+                    },
                 )
                 for f in found
             ]

@@ -139,7 +139,9 @@ def compile_policy(loaded: LoadedPolicy, registry: Registry = REGISTRY) -> Compi
                 try:
                     monitor = spec.build(config)
                 except Exception as exc:
-                    raise loaded.error(loc, f"monitor {rule.monitor!r} failed to start: {exc}")
+                    raise loaded.error(
+                        loc, f"monitor {rule.monitor!r} failed to start: {exc}"
+                    ) from exc
                 n = labels.get(rule.monitor, 0) + 1
                 labels[rule.monitor] = n
                 label = rule.monitor if n == 1 else f"{rule.monitor}#{n}"

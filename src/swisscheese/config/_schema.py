@@ -23,7 +23,7 @@ DEFAULT_ON_ERROR: dict[Stage, Action] = {
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 class FprThreshold(_Strict):
@@ -75,15 +75,18 @@ class Layer(_Strict):
     refusal: str = "I can't help with that request."
     """Message a gateway returns in place of blocked content."""
     rules: tuple[Rule, ...] = Field(min_length=1)
+    """Rules in order; a MODIFY rule's replacement is what the rules after it read."""
 
 
 class Policy(_Strict):
     version: Literal[1]
+    """Schema version of this file."""
     deployment: str = Field(min_length=1)
     """Name of the deployment this policy protects."""
     unconfigured: Action = Action.LOG
     """Action for a stage that no layer screens (recorded as unscreened, never as a pass)."""
     layers: dict[str, Layer] = Field(min_length=1)
+    """Layers by name; a layer named after a stage screens that stage."""
 
     @model_validator(mode="after")
     def _resolve_stages(self) -> Policy:

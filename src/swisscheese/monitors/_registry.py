@@ -27,7 +27,7 @@ PLUGINS_ENV = "SWISSCHEESE_LOAD_PLUGINS"
 class MonitorConfig(BaseModel):
     """Base of every monitor's config: unknown keys are errors."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 class NoConfig(MonitorConfig):
@@ -91,6 +91,12 @@ class Registry:
         if spec is None:
             raise UnknownMonitorError(name, self._specs)
         return spec
+
+    def copy(self) -> Registry:
+        """A registry holding the same monitors, to which more can be added in isolation."""
+        other = Registry()
+        other._specs = dict(self._specs)
+        return other
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and name in self._specs

@@ -96,9 +96,7 @@ def has_irregular(text: str) -> bool:
     return True
 
 
-def transform(
-    text: str, table: CharTable, ascii_table: bytes | None = None
-) -> View:
+def transform(text: str, table: CharTable, ascii_table: bytes | None = None) -> View:
     """Apply ``table`` to every irregular character and ``ascii_table`` (1:1) to the result."""
     if not has_irregular(text):
         out = text if ascii_table is None else _ascii_translate(text, ascii_table)
@@ -282,9 +280,7 @@ def _fold_char(ch: str) -> str:
 
 
 FOLD_TABLE = CharTable(_fold_char)
-_ASCII_FOLD = bytes(
-    c + 32 if 65 <= c <= 90 else c if chr(c).isalnum() else 32 for c in range(128)
-)
+_ASCII_FOLD = bytes(c + 32 if 65 <= c <= 90 else c if chr(c).isalnum() else 32 for c in range(128))
 
 
 def fold(text: str) -> View:

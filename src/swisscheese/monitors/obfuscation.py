@@ -73,16 +73,37 @@ def _maybe_leet(text: str) -> bool:
 
 
 _ENGLISH_CUES = (" the ", " and ", " to ", " of ", " is ", " you ", " a ", " in ", " that ")
-_LEET_TOKEN = re.compile(r"(?=[A-Za-z0-9@$!|+]*[A-Za-z])(?=[A-Za-z0-9@$!|+]*[0134578@$!|+])"
-                         r"[A-Za-z0-9@$!|+]{3,}")
+_LEET_TOKEN = re.compile(
+    r"(?=[A-Za-z0-9@$!|+]*[A-Za-z])(?=[A-Za-z0-9@$!|+]*[0134578@$!|+])"
+    r"[A-Za-z0-9@$!|+]{3,}"
+)
 _LEET = str.maketrans(
-    {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "@": "a", "$": "s",
-     "!": "i", "|": "l", "+": "t"}
+    {
+        "0": "o",
+        "1": "i",
+        "3": "e",
+        "4": "a",
+        "5": "s",
+        "7": "t",
+        "8": "b",
+        "@": "a",
+        "$": "s",
+        "!": "i",
+        "|": "l",
+        "+": "t",
+    }
 )
 
 # Frequent English words: a cheap test of whether a candidate decoding reads as language.
 _COMMON = frozenset(
-    ["the", "be", "to", "of", "and", "a", "in", "that", "have", "i", "it", "for", "not", "on", "with", "he", "as", "you", "do", "at", "this", "but", "his", "by", "from", "they", "we", "say", "her", "she", "or", "an", "will", "my", "one", "all", "would", "there", "their", "what", "so", "up", "out", "if", "about", "who", "get", "which", "go", "me", "when", "make", "can", "like", "time", "no", "just", "him", "know", "take", "people", "into", "year", "your", "good", "some", "could", "them", "see", "other", "than", "then", "now", "look", "only", "come", "its", "over", "think", "also", "back", "after", "use", "two", "how", "our", "work", "first", "well", "way", "even", "new", "want", "because", "any", "these", "give", "day", "most", "us", "is", "are", "was", "were", "been", "has", "had", "did", "said", "tell", "write", "ignore", "instructions", "previous", "prompt", "system", "rules", "now", "act", "pretend", "answer", "reveal", "secret", "password", "show", "print", "output", "respond", "must", "never", "always", "should", "please", "assistant", "user", "model"]
+    """the be to of and a in that have i it for not on with he as you do at this but his by
+    from they we say her she or an will my one all would there their what so up out if about
+    who get which go me when make can like time no just him know take people into year your
+    good some could them see other than then now look only come its over think also back after
+    use two how our work first well way even new want because any these give day most us is
+    are was were been has had did said tell write ignore instructions previous prompt system
+    rules act pretend answer reveal secret password show print output respond must never
+    always should please assistant user model""".split()  # noqa: SIM905
 )
 
 

@@ -13,6 +13,8 @@ import pkgutil
 import re
 from dataclasses import dataclass
 
+from pydantic import Field
+
 from swisscheese.core import Content, Context, Finding, Span, Stage
 from swisscheese.monitors._registry import MonitorConfig, monitor
 
@@ -21,14 +23,20 @@ _SKIPPED_PLUGINS = frozenset({"IPPublicDetector", "ArtifactoryDetector", "Twilio
 
 # Providers detect-secrets does not cover (formats published by the providers).
 _EXTRA: tuple[tuple[str, str], ...] = (
-    ("OpenAI API key", r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}T3BlbkFJ[A-Za-z0-9_-]{20,}"),
+    (
+        "OpenAI API key",
+        r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}T3BlbkFJ[A-Za-z0-9_-]{20,}",
+    ),
     ("OpenAI project key", r"\bsk-proj-[A-Za-z0-9_-]{40,}"),
     ("Anthropic API key", r"\bsk-ant-(?:api|admin)\d{2}-[A-Za-z0-9_-]{80,}"),
     ("Google API key", r"\bAIza[0-9A-Za-z_-]{35}\b"),
     ("Hugging Face token", r"\bhf_[A-Za-z]{34}\b"),
     ("GitHub fine-grained token", r"\bgithub_pat_[A-Za-z0-9_]{82}\b"),
     ("Twilio API key", r"\bSK[0-9a-fA-F]{32}\b"),
-    ("Private key block", r"-----BEGIN (?:RSA |DSA |EC |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?-----"),
+    (
+        "Private key block",
+        r"-----BEGIN (?:RSA |DSA |EC |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?-----",
+    ),
     ("Password in URL", r"\b[a-z][a-z0-9+.-]{1,20}://[^\s:/@]{1,64}:[^\s:/@]{3,64}@[^\s/]+"),
 )
 
@@ -78,7 +86,7 @@ def _detect_secrets_patterns() -> list[_Pattern]:
 class SecretsConfig(MonitorConfig):
     detect_secrets: bool = True
     """Use the regex plugins of detect-secrets."""
-    extra_patterns: dict[str, str] = {}
+    extra_patterns: dict[str, str] = Field(default_factory=dict)
     """Your own patterns: a name for the kind of secret → a regular expression."""
 
 

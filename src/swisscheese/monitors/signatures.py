@@ -253,11 +253,22 @@ class SignaturesMonitor:
             start, end = m.start(), m.end()
             if positions is not None:
                 start, end = positions[start], positions[end - 1] + 1
-            self._hit(hits, compiled.signature, view, start, end,
-                      "split" if positions is not None else "phrase")
+            self._hit(
+                hits,
+                compiled.signature,
+                view,
+                start,
+                end,
+                "split" if positions is not None else "phrase",
+            )
 
     def _hit(
-        self, hits: dict[str, Finding], sig: Signature, view: View, start: int, end: int,
+        self,
+        hits: dict[str, Finding],
+        sig: Signature,
+        view: View,
+        start: int,
+        end: int,
         how: str,
     ) -> None:
         if sig.id in hits:

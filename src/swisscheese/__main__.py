@@ -1,0 +1,3 @@
+from swisscheese.cli import main
+
+main()

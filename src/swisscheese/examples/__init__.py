@@ -1,0 +1,1 @@
+"""Example inputs screened by `swisscheese scan --examples`."""
