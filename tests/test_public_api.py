@@ -9,20 +9,46 @@ import swisscheese.monitors
 
 
 def test_top_level_exports_are_pinned() -> None:
-    assert sorted(swisscheese.__all__) == sorted([
-        "Action", "Content", "Context", "Finding", "Guard", "Stage", "Verdict", "__version__",
-        "monitor",
-    ])
+    assert sorted(swisscheese.__all__) == sorted(
+        [
+            "Action",
+            "Content",
+            "Context",
+            "Finding",
+            "Guard",
+            "Stage",
+            "Verdict",
+            "__version__",
+            "monitor",
+        ]
+    )
     for name in swisscheese.__all__:
         assert hasattr(swisscheese, name)
 
 
 def test_core_exports_are_pinned() -> None:
-    assert sorted(swisscheese.core.__all__) == sorted([
-        "Action", "BatchMonitor", "Content", "Context", "Finding", "InlineMonitor", "Monitor",
-        "MonitorRun", "Role", "RuleDecision", "RunStatus", "Span", "Stage", "ToolCall",
-        "Verdict", "canonical_json", "digest", "text_digest",
-    ])
+    assert sorted(swisscheese.core.__all__) == sorted(
+        [
+            "Action",
+            "BatchMonitor",
+            "Content",
+            "Context",
+            "Finding",
+            "InlineMonitor",
+            "Monitor",
+            "MonitorRun",
+            "Role",
+            "RuleDecision",
+            "RunStatus",
+            "Span",
+            "Stage",
+            "ToolCall",
+            "Verdict",
+            "canonical_json",
+            "digest",
+            "text_digest",
+        ]
+    )
 
 
 def test_help_imports_no_heavy_dependency() -> None:
@@ -34,6 +60,7 @@ def test_help_imports_no_heavy_dependency() -> None:
         "heavy = {'torch', 'onnxruntime', 'transformers', 'detect_secrets', 'ahocorasick'}\n"
         "print(sorted(heavy & set(sys.modules)))\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip() == "[]"

@@ -33,7 +33,9 @@ def test_default_policy_is_valid_and_covers_the_request_path() -> None:
 
 def test_unknown_key_names_file_line_and_key() -> None:
     text = GOOD.replace("        action: block", "        acton: block")
-    assert issues_of(text) == ["p.yaml:7: layers.input.rules.0.acton: Extra inputs are not permitted"]
+    assert issues_of(text) == [
+        "p.yaml:7: layers.input.rules.0.acton: Extra inputs are not permitted"
+    ]
 
 
 def test_bad_values_name_their_lines() -> None:

@@ -27,7 +27,12 @@ def test_max_of_actions_is_the_most_severe(actions: list[Action]) -> None:
 
 def test_stage_values_are_the_policy_keys() -> None:
     assert [s.value for s in Stage] == [
-        "input", "retrieved", "reasoning", "output", "tool_call", "corpus"
+        "input",
+        "retrieved",
+        "reasoning",
+        "output",
+        "tool_call",
+        "corpus",
     ]
 
 
@@ -40,12 +45,28 @@ def test_invalid_spans_and_scores_are_rejected() -> None:
 
 def test_taxonomy_has_the_ailuminate_hazards_and_attack_classes() -> None:
     assert set(HAZARDS) == {
-        "violent_crimes", "non_violent_crimes", "sex_crimes", "cse", "cbrne", "cyber",
-        "self_harm", "hate", "privacy", "ip", "elections", "specialized_advice", "defamation",
+        "violent_crimes",
+        "non_violent_crimes",
+        "sex_crimes",
+        "cse",
+        "cbrne",
+        "cyber",
+        "self_harm",
+        "hate",
+        "privacy",
+        "ip",
+        "elections",
+        "specialized_advice",
+        "defamation",
         "sexual_content",
     }
-    assert {"injection.direct", "injection.indirect", "jailbreak", "obfuscation",
-            "prompt_extraction"} <= set(ATTACKS)
+    assert {
+        "injection.direct",
+        "injection.indirect",
+        "jailbreak",
+        "obfuscation",
+        "prompt_extraction",
+    } <= set(ATTACKS)
     assert all(code == c.code for code, c in CATEGORIES.items())
 
 
@@ -64,11 +85,13 @@ def test_canonical_json_follows_rfc8785() -> None:
     assert canonical_json([1.0, 1e30, 0.000001]) == b"[1,1e+30,0.000001]"
 
 
-@given(st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**53) + 1, 2**53 - 1) | st.text(),
-    lambda children: st.lists(children) | st.dictionaries(st.text(), children),
-    max_leaves=20,
-))
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers(-(2**53) + 1, 2**53 - 1) | st.text(),
+        lambda children: st.lists(children) | st.dictionaries(st.text(), children),
+        max_leaves=20,
+    )
+)
 def test_canonical_json_round_trips_and_ignores_key_order(value: object) -> None:
     encoded = canonical_json(value)
     assert json.loads(encoded) == value

@@ -270,10 +270,13 @@ class ObfuscationMonitor:
         """ROT13, reversed text and leetspeak: decodings of the whole text that read better."""
         if len(text) < 12:
             return
-        padded = f" {text.lower()} "
-        plainly_english = any(cue in padded for cue in _ENGLISH_CUES)
+        # Long text with everyday English words in it is plainly not ROT13 or reversed; the
+        # word count is only worth doing on the rest.
+        plainly_english = len(text) >= 200 and any(
+            cue in f" {text.lower()} " for cue in _ENGLISH_CUES
+        )
         base = 1.0 if plainly_english else _englishness(text)
-        if base < 0.25:
+        if base < 0.3:
             rot = codecs.encode(text, "rot13")
             if _englishness(rot) >= max(0.3, base + 0.2):
                 found.append((0, len(text), "rot13", rot))

@@ -98,10 +98,14 @@ class SecretsMonitor:
         self.config = config
         patterns = _detect_secrets_patterns() if config.detect_secrets else []
         patterns += [_Pattern(kind, re.compile(rx)) for kind, rx in _EXTRA]
-        patterns += [_Pattern(k, re.compile(rx)) for k, rx in config.extra_patterns.items()]
         cues = dict(_CONTEXT_CUES)
         self._token_patterns = [p for p in patterns if p.kind not in cues]
         self._context_patterns = [(p, cues[p.kind]) for p in patterns if p.kind in cues]
+        # A user's own patterns may match anything, so they read the whole text ("" always
+        # occurs).
+        self._context_patterns += [
+            (_Pattern(kind, re.compile(rx)), "") for kind, rx in config.extra_patterns.items()
+        ]
 
     async def inspect(self, content: Content, ctx: Context) -> list[Finding]:
         return self.inspect_sync(content, ctx)
