@@ -93,7 +93,7 @@ class Rendezvous:
 
 
 def make_registry() -> Registry:
-    registry = REGISTRY.copy()
+    registry = REGISTRY.child()
     monitor(
         "tests/word", stages=ALL, categories=("jailbreak",), config=WordConfig, registry=registry
     )(WordMonitor)

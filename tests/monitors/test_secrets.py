@@ -14,7 +14,8 @@ SECRETS = {
     "stripe": "sk_live_" + "a1B2" * 6,
     "openai": "sk-proj-" + "Ab3" * 20,
     "google": "AIza" + "B" * 35,
-    "jwt": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+    "jwt": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0."
+    "dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
     "private-key": "-----BEGIN RSA PRIVATE KEY-----",
     "url-password": "postgres://admin:hunter22@db.internal:5432/app",
 }

@@ -72,7 +72,8 @@ class UnknownMonitorError(LookupError):
 class Registry:
     """Name → spec. Built-ins register at import of ``swisscheese.monitors``."""
 
-    def __init__(self) -> None:
+    def __init__(self, parent: Registry | None = None) -> None:
+        self._parent = parent
         self._specs: dict[str, MonitorSpec] = {}
         self._loaded_plugins: set[str] = set()
         self._all_plugins_loaded = False
@@ -85,6 +86,8 @@ class Registry:
 
     def get(self, name: str) -> MonitorSpec:
         spec = self._specs.get(name)
+        if spec is None and self._parent is not None:
+            return self._parent.get(name)
         if spec is None:
             self._load_plugins(namespace=name.split("/", 1)[0] if "/" in name else None)
             spec = self._specs.get(name)
@@ -92,19 +95,24 @@ class Registry:
             raise UnknownMonitorError(name, self._specs)
         return spec
 
-    def copy(self) -> Registry:
-        """A registry holding the same monitors, to which more can be added in isolation."""
-        other = Registry()
-        other._specs = dict(self._specs)
-        return other
+    def child(self) -> Registry:
+        """A registry that sees this one's monitors (and plugins) and adds its own apart."""
+        return Registry(parent=self)
 
     def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and name in self._specs
+        if not isinstance(name, str):
+            return False
+        return name in self._specs or (self._parent is not None and name in self._parent)
 
     def specs(self, *, plugins: bool = True) -> list[MonitorSpec]:
         if plugins:
             self._load_plugins(namespace=None)
-        return sorted(self._specs.values(), key=lambda s: (s.origin != "swisscheese", s.name))
+        merged = dict(self._parent._specs_for(plugins)) if self._parent is not None else {}
+        merged.update(self._specs)
+        return sorted(merged.values(), key=lambda s: (s.origin != "swisscheese", s.name))
+
+    def _specs_for(self, plugins: bool) -> dict[str, MonitorSpec]:
+        return {s.name: s for s in self.specs(plugins=plugins)}
 
     def _load_plugins(self, namespace: str | None) -> None:
         if self._all_plugins_loaded:
