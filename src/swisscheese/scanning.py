@@ -127,7 +127,7 @@ def scan(
 def verdict_line(record: Record, verdict: Verdict) -> str:
     out: dict[str, Any] = {"line": record.line}
     if record.id is not None:
-        out["id"] = record.id
+        out["input_id"] = record.id
     if record.expect is not None:
         out["expect"] = record.expect.value
     out.update(verdict.to_dict())
