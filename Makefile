@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench bench-setup clean
 
 $(BIN)/swisscheese: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,14 @@ test: lint
 
 bench: $(BIN)/swisscheese
 	$(BIN)/python bench/guard_overhead.py
+
+# LLM Guard, for the side-by-side comparison, in its own environment (its pins clash with ours;
+# torch 2.13.0 is the CPU build on local disk).
+bench-setup:
+	$(PYTHON) -m venv .venv-bench
+	.venv-bench/bin/pip install --quiet --upgrade pip
+	.venv-bench/bin/pip install --quiet torch==2.13.0
+	.venv-bench/bin/pip install --quiet llm-guard==0.3.16
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

@@ -73,15 +73,32 @@ class View:
         return min(s, self.source_len), min(e, self.source_len)
 
 
-class CharTable(dict[str, str]):
-    """A lazily filled character → replacement table (shared, append-only, so thread-safe)."""
+class CharTable(dict[int, str]):
+    """A lazily filled code point → replacement table, usable by ``str.translate``.
+
+    Shared and append-only, so safe across threads. ``same_length`` is its companion table
+    that deletes every character whose replacement is exactly one character long: what is
+    left of a text after translating by it are the characters that shift offsets.
+    """
 
     def __init__(self, fn: Callable[[str], str]) -> None:
         super().__init__()
         self._fn = fn
+        self.same_length = _LengthTable(self)
 
-    def __missing__(self, key: str) -> str:
-        value = self._fn(key)
+    def __missing__(self, key: int) -> str:
+        value = self._fn(chr(key))
+        self[key] = value
+        return value
+
+
+class _LengthTable(dict[int, str | None]):
+    def __init__(self, table: CharTable) -> None:
+        super().__init__()
+        self._table = table
+
+    def __missing__(self, key: int) -> str | None:
+        value = None if len(self._table[key]) == 1 else chr(key)
         self[key] = value
         return value
 
@@ -113,8 +130,15 @@ def transform(text: str, table: CharTable, ascii_table: bytes | None = None) -> 
         if start > pos:
             pieces.append(text[pos:start])
             vpos += start - pos
-        for i, ch in enumerate(match.group(), start):
-            rep = table[ch]
+        run = match.group()
+        if not run.translate(table.same_length):
+            # Every character maps to exactly one: offsets are unchanged, no segments.
+            pieces.append(run.translate(table))
+            vpos += len(run)
+            pos = match.end()
+            continue
+        for i, ch in enumerate(run, start):
+            rep = table[ord(ch)]
             if rep != ch:
                 vs.append(vpos)
                 ve.append(vpos + len(rep))
@@ -123,13 +147,9 @@ def transform(text: str, table: CharTable, ascii_table: bytes | None = None) -> 
             pieces.append(rep)
             vpos += len(rep)
         pos = match.end()
-    if not vs:
-        out = text
-        offsets = None
-    else:
-        pieces.append(text[pos:])
-        out = "".join(pieces)
-        offsets = OffsetMap(tuple(vs), tuple(ve), tuple(ss), tuple(se))
+    pieces.append(text[pos:])
+    out = "".join(pieces)
+    offsets = OffsetMap(tuple(vs), tuple(ve), tuple(ss), tuple(se)) if vs else None
     if ascii_table is not None:
         out = _ascii_translate(out, ascii_table)
     return View(out, len(text), offsets)

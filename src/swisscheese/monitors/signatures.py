@@ -134,13 +134,88 @@ def compile_phrase(phrase: str, *, cjk: bool) -> tuple[re.Pattern[str], re.Patte
     return re.compile(body), re.compile("".join(compact))
 
 
-def _anchors(phrase: str) -> tuple[str, ...]:
-    """The alternatives of the most selective required item: one of them must occur."""
+# Words too common to tell a phrase is worth trying.
+_STOP = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "you",
+        "your",
+        "yours",
+        "to",
+        "all",
+        "any",
+        "my",
+        "me",
+        "is",
+        "are",
+        "be",
+        "it",
+        "do",
+        "not",
+        "no",
+        "and",
+        "of",
+        "in",
+        "on",
+        "for",
+        "with",
+        "that",
+        "this",
+        "what",
+        "which",
+        "was",
+        "were",
+        "will",
+    ]
+)
+
+
+def _selectivity(item: _Item) -> int:
+    return min(0 if (w := a.split(" ")[0]) in _STOP else len(w) for a in item.alternatives)
+
+
+def _anchors(phrase: str) -> tuple[tuple[str, bool], ...]:
+    """The alternatives of the most selective required item, one of which must occur, each
+    with whether it must end a word (a stem need not)."""
     items = [i for i in parse_phrase(phrase) if not i.optional]
-    best = max(items, key=lambda i: min(len(a.split(" ")[0]) for a in i.alternatives))
+    best = max(items, key=_selectivity)
     # The first word only: the token view may hold several spaces where the text had
     # punctuation, and the squeezed view none at all.
-    return tuple(a.split(" ")[0] for a in best.alternatives)
+    return tuple(
+        (a.split(" ")[0], not stem and " " not in a)
+        for a, stem in zip(best.alternatives, best.stems, strict=True)
+    )
+
+
+# How far from its anchor a phrase may start or end: a phrase is a handful of words and gaps.
+_NEAR = 240
+
+
+def _search_near(pattern: re.Pattern[str], text: str, anchors: list[int]) -> re.Match[str] | None:
+    """Search only the stretches of text around the anchor hits (merged), not all of it."""
+    start = end = -1
+    for hit in anchors:
+        lo, hi = max(0, hit - _NEAR), min(len(text), hit + _NEAR)
+        if lo <= end:
+            end = hi
+            continue
+        if end >= 0:
+            m = _search_window(pattern, text, start, end)
+            if m is not None:
+                return m
+        start, end = lo, hi
+    return _search_window(pattern, text, start, end) if end >= 0 else None
+
+
+def _search_window(pattern: re.Pattern[str], text: str, lo: int, hi: int) -> re.Match[str] | None:
+    # Cut windows at spaces so no word is split at the edge (a split word could match a
+    # shorter alternative).
+    if hi < len(text):
+        space = text.rfind(" ", lo, hi)
+        hi = space if space > lo else hi
+    return pattern.search(text, lo, hi)
 
 
 class SignaturesConfig(MonitorConfig):
@@ -175,16 +250,16 @@ class SignaturesMonitor:
         # Raw regexes with their cues: lower-case substrings one of which must occur.
         self._raw: list[tuple[Signature, re.Pattern[str], tuple[str, ...]]] = []
         self._automaton = ahocorasick.Automaton()
-        anchors: dict[str, list[int]] = {}
+        anchors: dict[str, list[tuple[int, bool]]] = {}
         for entry in load_catalogue(config):
             self._add(entry, anchors)
         for anchor, indexes in anchors.items():
-            self._automaton.add_word(anchor, tuple(indexes))
+            self._automaton.add_word(anchor, (len(anchor), tuple(indexes)))
         if anchors:
             self._automaton.make_automaton()
         self._has_anchors = bool(anchors)
 
-    def _add(self, entry: dict[str, Any], anchors: dict[str, list[int]]) -> None:
+    def _add(self, entry: dict[str, Any], anchors: dict[str, list[tuple[int, bool]]]) -> None:
         sid = str(entry["id"])
         category = str(entry["category"])
         score = float(entry["score"])
@@ -204,8 +279,8 @@ class SignaturesMonitor:
             self._phrases.append(
                 _Compiled(Signature(sid, category, score, lang, phrase), token, compact)
             )
-            for anchor in _anchors(phrase):
-                anchors.setdefault(anchor, []).append(index)
+            for anchor, whole_word in _anchors(phrase):
+                anchors.setdefault(anchor, []).append((index, whole_word and not cjk))
 
     @property
     def signatures(self) -> list[Signature]:
@@ -239,15 +314,30 @@ class SignaturesMonitor:
     ) -> None:
         if not self._has_anchors:
             return
-        candidates: set[int] = set()
-        for _, indexes in self._automaton.iter(text):
-            candidates.update(indexes)
+        # Where each candidate phrase's anchor occurs: the phrase can only match near there.
+        candidates: dict[int, list[int]] = {}
+        squeezed = positions is not None
+        n = len(text)
+        for end, (length, indexes) in self._automaton.iter(text):
+            start = end - length + 1
+            if (
+                not squeezed
+                and start > 0
+                and text[start - 1] != " "
+                and not _CJK.match(text[start])
+            ):
+                continue  # inside a word: "aim" in "claim"
+            ends_word = end + 1 >= n or text[end + 1] == " "
+            for index, whole_word in indexes:
+                if whole_word and not squeezed and not ends_word:
+                    continue
+                candidates.setdefault(index, []).append(end)
         for index in sorted(candidates):
             compiled = self._phrases[index]
             if compiled.signature.id in hits:
                 continue
             pattern = compiled.compact if positions is not None else compiled.token
-            m = pattern.search(text)
+            m = _search_near(pattern, text, candidates[index])
             if m is None or m.end() == m.start():
                 continue
             start, end = m.start(), m.end()

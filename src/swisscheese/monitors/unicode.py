@@ -27,6 +27,15 @@ from swisscheese.monitors._text import (
 )
 
 _WORD = re.compile(r"\w+")
+# Printable characters that still hide: variation selectors, fillers, the grapheme joiner.
+_PRINTABLE_INVISIBLE = re.compile(
+    "[\ufe00-\ufe0f\U000e0100-\U000e01ef\u115f\u1160\u3164\uffa0\u2800\u034f]"
+)
+_CONFUSABLE_CHAR = re.compile("[" + "".join(sorted(CONFUSABLES)) + "]")
+_MIXED_WORD = re.compile(
+    "\\w*(?:[A-Za-z]\\w*[{c}]|[{c}]\\w*[A-Za-z])\\w*".format(c="".join(sorted(CONFUSABLES)))
+)
+_STYLED = re.compile("[\U0001d400-\U0001d7ff]")
 _EMOJI_JOINERS = frozenset("\u200d\ufe0e\ufe0f")
 _JOINING_SCRIPT_CONTROLS = frozenset("\u200c\u200d")
 _CANCEL_TAG = "\U000e007f"
@@ -72,18 +81,14 @@ class UnicodeMonitor:
         if not has_irregular(text):
             return []
         findings: list[Finding] = []
-        has_confusable = False
-        has_styled = False
         for run in _IRREGULAR.finditer(text):
-            self._scan_run(text, run.start(), run.group(), findings)
             chars = run.group()
-            if not has_confusable and any(c in CONFUSABLES for c in chars):
-                has_confusable = True
-            if not has_styled and any(0x1D400 <= ord(c) <= 0x1D7FF for c in chars):
-                has_styled = True
-        if self.config.confusables and has_confusable:
+            # Letters of any script are printable: only runs with something else need a look.
+            if not chars.isprintable() or _PRINTABLE_INVISIBLE.search(chars):
+                self._scan_run(text, run.start(), chars, findings)
+        if self.config.confusables and _CONFUSABLE_CHAR.search(text):
             findings.extend(self._mixed_script_words(text))
-        if self.config.styled_text and has_styled:
+        if self.config.styled_text and _STYLED.search(text):
             findings.extend(self._styled_runs(text))
         return findings
 
@@ -183,16 +188,10 @@ class UnicodeMonitor:
 
     def _mixed_script_words(self, text: str) -> list[Finding]:
         findings = []
-        for m in _WORD.finditer(text):
+        for m in _MIXED_WORD.finditer(text):
             word = m.group()
-            if word.isascii():
-                continue
-            confusable = [c for c in word if c in CONFUSABLES]
-            if not confusable:
-                continue
-            latin = any(c.isascii() and c.isalpha() for c in word)
             scripts = {script_of(c) for c in word if c.isalpha()}
-            if latin or (len(scripts) > 1 and len(confusable) == len(word)):
+            if len(scripts) > 1:
                 folded = "".join(CONFUSABLES.get(c, c) for c in word)
                 findings.append(
                     Finding(
