@@ -48,7 +48,8 @@ BANNED = [
 
 
 def main() -> None:
-    prompts = json.load(open(sys.argv[1], encoding="utf-8"))
+    with open(sys.argv[1], encoding="utf-8") as f:
+        prompts = json.load(f)
     repeat = int(sys.argv[2])
     scanners = {
         "InvisibleText": InvisibleText(),

@@ -103,7 +103,7 @@ _COMMON = frozenset(
     use two how our work first well way even new want because any these give day most us is
     are was were been has had did said tell write ignore instructions previous prompt system
     rules act pretend answer reveal secret password show print output respond must never
-    always should please assistant user model""".split()  # noqa: SIM905
+    always should please assistant user model""".split()
 )
 
 

@@ -136,39 +136,8 @@ def compile_phrase(phrase: str, *, cjk: bool) -> tuple[re.Pattern[str], re.Patte
 
 # Words too common to tell a phrase is worth trying.
 _STOP = frozenset(
-    [
-        "a",
-        "an",
-        "the",
-        "you",
-        "your",
-        "yours",
-        "to",
-        "all",
-        "any",
-        "my",
-        "me",
-        "is",
-        "are",
-        "be",
-        "it",
-        "do",
-        "not",
-        "no",
-        "and",
-        "of",
-        "in",
-        "on",
-        "for",
-        "with",
-        "that",
-        "this",
-        "what",
-        "which",
-        "was",
-        "were",
-        "will",
-    ]
+    """a an the you your yours to all any my me is are be it do not no and of in on for with
+    that this what which was were will""".split()
 )
 
 
