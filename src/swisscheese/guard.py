@@ -13,7 +13,8 @@ import time
 import uuid
 from collections.abc import Coroutine, Iterable, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -88,6 +89,17 @@ class _Task:
     content: Content
     decoded: Decoded | None  # None: the main view
     raw: bool = False  # reads the caller's text itself, so its spans need no mapping
+
+
+@lru_cache(maxsize=256)
+def _instances_of(rules: tuple[CompiledRule, ...]) -> dict[str, tuple[Instance, float]]:
+    """Each distinct monitor of ``rules`` once, with the tightest deadline of its rules."""
+    instances: dict[str, tuple[Instance, float]] = {}
+    for r in rules:
+        prev = instances.get(r.instance.key)
+        timeout = min(prev[1], r.timeout_s) if prev else r.timeout_s
+        instances[r.instance.key] = (r.instance, timeout)
+    return instances
 
 
 def _fragment(text: str, f: Finding) -> str:
@@ -410,18 +422,13 @@ class Guard:
     async def _screen(
         self,
         layer: CompiledLayer,
-        rules: Sequence[CompiledRule],
+        rules: tuple[CompiledRule, ...],
         content: Content,
         text: str,
         ctx: Context,
     ) -> tuple[dict[str, Outcome], list[MonitorRun]]:
         """Run each distinct monitor of ``rules`` once on ``text`` and its decoded views."""
-        instances: dict[str, tuple[Instance, float]] = {}
-        for r in rules:
-            prev = instances.get(r.instance.key)
-            # Shared instances get the tightest deadline of the rules that use them.
-            timeout = min(prev[1], r.timeout_s) if prev else r.timeout_s
-            instances[r.instance.key] = (r.instance, timeout)
+        instances = _instances_of(rules)
         acc = {key: _Accumulator() for key in instances}
 
         if len(text) > self.max_chars:
@@ -438,12 +445,19 @@ class Guard:
         view = View(text, len(text))
         if normalizer is not None:
             view = self._normalize(normalizer, text, acc.get(normalizer.key))
+            ctx = replace(ctx, normalized=True)
         detect = content.with_text(view.text) if view.text != content.text else content
 
         decoded: list[Decoded] = []
         if decoder is not None:
             decoded = self._decode(decoder, view, acc.get(decoder.key))
 
+        plains = [
+            normalizer.monitor.normalize(d.text).text  # type: ignore[attr-defined]
+            if normalizer is not None
+            else d.text
+            for d in decoded
+        ]
         tasks: list[_Task] = []
         for instance, timeout in instances.values():
             if instance is decoder:
@@ -453,11 +467,10 @@ class Guard:
                 tasks.append(_Task(instance, timeout, content.with_text(text), None, raw=True))
                 continue
             tasks.append(_Task(instance, timeout, detect, None))
-            for d in decoded:
-                plain = d.text
-                if normalizer is not None:
-                    plain = normalizer.monitor.normalize(plain).text  # type: ignore[attr-defined]
-                tasks.append(_Task(instance, timeout, content.with_text(plain), d))
+            tasks.extend(
+                _Task(instance, timeout, content.with_text(plain), d)
+                for d, plain in zip(decoded, plains, strict=True)
+            )
 
         inline = [t for t in tasks if t.instance.inline]
         waiting = [t for t in tasks if not t.instance.inline]

@@ -5,7 +5,7 @@ function that turns monitor outcomes into rule decisions and a layer's action.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
@@ -36,7 +36,7 @@ class Instance:
     inline: bool
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class CompiledRule:
     index: int
     rule: Rule
@@ -63,9 +63,14 @@ class CompiledLayer:
     rules: tuple[CompiledRule, ...]
     normalizer: Instance | None = None
     decoder: Instance | None = None
+    _by_stage: dict[Stage, tuple[CompiledRule, ...]] = field(default_factory=dict)
 
     def rules_for(self, stage: Stage) -> tuple[CompiledRule, ...]:
-        return tuple(r for r in self.rules if stage in r.stages)
+        return self._by_stage.get(stage, ())
+
+    def __post_init__(self) -> None:
+        by_stage = {s: tuple(r for r in self.rules if s in r.stages) for s in self.layer.stages}
+        object.__setattr__(self, "_by_stage", by_stage)
 
 
 @dataclass(frozen=True, slots=True)

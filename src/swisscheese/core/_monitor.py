@@ -17,6 +17,9 @@ class Context:
     layer: str = ""
     request_id: str | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    normalized: bool = False
+    """The text was already normalised by the layer (NFKC, invisibles removed, confusables
+    folded), so a monitor need not do it again."""
 
 
 @runtime_checkable

@@ -34,9 +34,10 @@ class Action(enum.StrEnum):
     BLOCK = "block"
     HALT = "halt"
 
-    @property
-    def rank(self) -> int:
-        return _ACTION_ORDER.index(self.value)
+    # Set on each member below: comparisons sit on the hot path, so no lookups per call.
+    rank: int
+    stops: bool
+    """True when the content must not go further (ESCALATE, BLOCK, HALT)."""
 
     def __lt__(self, other: object) -> bool:
         if not isinstance(other, Action):
@@ -58,10 +59,10 @@ class Action(enum.StrEnum):
             return NotImplemented
         return self.rank >= other.rank
 
-    @property
-    def stops(self) -> bool:
-        """True when the content must not go further (ESCALATE, BLOCK, HALT)."""
-        return self.rank >= _ACTION_ORDER.index("escalate")
+
+for _member in Action:
+    _member.rank = _ACTION_ORDER.index(_member.value)
+    _member.stops = _member.rank >= _ACTION_ORDER.index("escalate")
 
 
 Role = Literal["system", "user", "assistant", "tool", "developer"]

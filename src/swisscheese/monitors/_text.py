@@ -17,6 +17,9 @@ from functools import lru_cache
 # Characters that can change under any of our transforms: everything but printable ASCII,
 # tab, newline and carriage return.
 _IRREGULAR = re.compile(r"[^\t\n\r\x20-\x7e]+")
+# Stretches of them, taking in short runs of printable ASCII between (spaces between Cyrillic
+# words, say): each stretch then costs two C-level translates instead of one per word.
+_STRETCH = re.compile(r"[^\t\n\r\x20-\x7e]+(?:[\t\n\r\x20-\x7e]{1,16}[^\t\n\r\x20-\x7e]+)*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,18 +76,22 @@ class View:
         return min(s, self.source_len), min(e, self.source_len)
 
 
+# Stands for "this character does not map to exactly one character" in CharTable.one_to_one.
+_SHIFTS = "\uffff"
+
+
 class CharTable(dict[int, str]):
     """A lazily filled code point → replacement table, usable by ``str.translate``.
 
-    Shared and append-only, so safe across threads. ``same_length`` is its companion table
-    that deletes every character whose replacement is exactly one character long: what is
-    left of a text after translating by it are the characters that shift offsets.
+    Shared and append-only, so safe across threads. ``one_to_one`` is its companion: the same
+    replacements where they are one character long and ``_SHIFTS`` where they are not, so one
+    translate tells whether a stretch of text keeps its offsets.
     """
 
     def __init__(self, fn: Callable[[str], str]) -> None:
         super().__init__()
         self._fn = fn
-        self.same_length = _LengthTable(self)
+        self.one_to_one = _OneToOne(self)
 
     def __missing__(self, key: int) -> str:
         value = self._fn(chr(key))
@@ -92,13 +99,14 @@ class CharTable(dict[int, str]):
         return value
 
 
-class _LengthTable(dict[int, str | None]):
+class _OneToOne(dict[int, str]):
     def __init__(self, table: CharTable) -> None:
         super().__init__()
         self._table = table
 
-    def __missing__(self, key: int) -> str | None:
-        value = None if len(self._table[key]) == 1 else chr(key)
+    def __missing__(self, key: int) -> str:
+        rep = self._table[key]
+        value = rep if len(rep) == 1 else _SHIFTS
         self[key] = value
         return value
 
@@ -125,15 +133,16 @@ def transform(text: str, table: CharTable, ascii_table: bytes | None = None) -> 
     se: list[int] = []
     pos = 0
     vpos = 0
-    for match in _IRREGULAR.finditer(text):
+    for match in _STRETCH.finditer(text):
         start = match.start()
         if start > pos:
             pieces.append(text[pos:start])
             vpos += start - pos
         run = match.group()
-        if not run.translate(table.same_length):
+        same = run.translate(table.one_to_one)
+        if _SHIFTS not in same:
             # Every character maps to exactly one: offsets are unchanged, no segments.
-            pieces.append(run.translate(table))
+            pieces.append(same)
             vpos += len(run)
             pos = match.end()
             continue

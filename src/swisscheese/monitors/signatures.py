@@ -55,6 +55,7 @@ class _Compiled:
     signature: Signature
     token: re.Pattern[str]
     compact: re.Pattern[str]
+    leading: bool  # its anchor is its first word: try a match where the anchor starts
 
 
 def _fold_literal(word: str) -> str:
@@ -145,14 +146,20 @@ def _selectivity(item: _Item) -> int:
     return min(0 if (w := a.split(" ")[0]) in _STOP else len(w) for a in item.alternatives)
 
 
-def _anchors(phrase: str) -> tuple[tuple[str, bool], ...]:
-    """The alternatives of the most selective required item, one of which must occur, each
-    with whether it must end a word (a stem need not)."""
-    items = [i for i in parse_phrase(phrase) if not i.optional]
-    best = max(items, key=_selectivity)
+# A first item at least this selective anchors the phrase at its own start (a match attempt
+# where the anchor occurs, instead of a search around it).
+_LEADING_ANCHOR = 4
+
+
+def _anchors(phrase: str) -> tuple[bool, tuple[tuple[str, bool], ...]]:
+    """Whether the anchor is the phrase's first item, and the alternatives of the anchoring
+    item (one of which must occur), each with whether it must end a word (a stem need not)."""
+    items = parse_phrase(phrase)
+    leading = _selectivity(items[0]) >= _LEADING_ANCHOR
+    best = items[0] if leading else max((i for i in items if not i.optional), key=_selectivity)
     # The first word only: the token view may hold several spaces where the text had
     # punctuation, and the squeezed view none at all.
-    return tuple(
+    return leading, tuple(
         (a.split(" ")[0], not stem and " " not in a)
         for a, stem in zip(best.alternatives, best.stems, strict=True)
     )
@@ -244,11 +251,12 @@ class SignaturesMonitor:
         for phrase in entry["phrases"]:
             cjk = bool(_CJK.search(phrase))
             token, compact = compile_phrase(phrase, cjk=cjk)
+            leading, anchor_words = _anchors(phrase)
             index = len(self._phrases)
             self._phrases.append(
-                _Compiled(Signature(sid, category, score, lang, phrase), token, compact)
+                _Compiled(Signature(sid, category, score, lang, phrase), token, compact, leading)
             )
-            for anchor, whole_word in _anchors(phrase):
+            for anchor, whole_word in anchor_words:
                 anchors.setdefault(anchor, []).append((index, whole_word and not cjk))
 
     @property
@@ -268,7 +276,7 @@ class SignaturesMonitor:
             squeezed = "".join(view.text[i] for i in positions)
             self._match_view(view, squeezed, positions, hits)
         if self._raw:
-            normal = normalize(text)
+            normal = View(text, len(text)) if ctx.normalized else normalize(text)
             lowered = normal.text.lower()
             for sig, pattern, cues in self._raw:
                 if cues and not any(cue in lowered for cue in cues):
@@ -300,13 +308,20 @@ class SignaturesMonitor:
             for index, whole_word in indexes:
                 if whole_word and not squeezed and not ends_word:
                     continue
-                candidates.setdefault(index, []).append(end)
+                candidates.setdefault(index, []).append(
+                    start if self._phrases[index].leading else end
+                )
         for index in sorted(candidates):
             compiled = self._phrases[index]
             if compiled.signature.id in hits:
                 continue
             pattern = compiled.compact if positions is not None else compiled.token
-            m = _search_near(pattern, text, candidates[index])
+            if compiled.leading:
+                m = next(
+                    (hit for at in candidates[index] if (hit := pattern.match(text, at))), None
+                )
+            else:
+                m = _search_near(pattern, text, candidates[index])
             if m is None or m.end() == m.start():
                 continue
             start, end = m.start(), m.end()
