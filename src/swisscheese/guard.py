@@ -300,6 +300,8 @@ class Guard:
             if stage is Stage.RETRIEVED:
                 role = "tool"
             return Content(content, role=role, stage=stage)  # type: ignore[arg-type]
+        if not isinstance(content, Content):
+            raise TypeError(f"content must be a str or a Content, not {type(content).__name__}")
         if content.stage is not stage:
             return Content(
                 content.text, content.role, stage, content.source, content.tool_call, content.trace

@@ -72,7 +72,8 @@ def _maybe_leet(text: str) -> bool:
     return classes.find(b"a1") >= 0 or classes.find(b"1a") >= 0
 
 
-_ENGLISH_CUES = (" the ", " and ", " to ", " of ", " is ", " you ", " a ", " in ", " that ")
+# None of these reads as another of them backwards, so reversed text never passes for English.
+_ENGLISH_CUES = (" the ", " and ", " to ", " of ", " is ", " you ", " in ", " that ")
 _LEET_TOKEN = re.compile(
     r"(?=[A-Za-z0-9@$!|+]*[A-Za-z])(?=[A-Za-z0-9@$!|+]*[0134578@$!|+])"
     r"[A-Za-z0-9@$!|+]{3,}"
@@ -153,7 +154,24 @@ def _is_leet(text: str, m: re.Match[str]) -> bool:
     letters = sum(1 for c in token if c.isalpha())
     if len(core) < 2 or letters * 2 < len(token) or core.isalpha():
         return False
-    return not (len(token) >= 8 and all(c in "0123456789abcdefABCDEF" for c in token))
+    return not _looks_like_data(token)
+
+
+def _looks_like_data(token: str) -> bool:
+    """Hashes and long numbers stay as they are even in a leetspeak text."""
+    if len(token) >= 8 and all(c in "0123456789abcdefABCDEF" for c in token):
+        return True
+    return token.isdigit() and len(token) >= 5
+
+
+_LEET_WORD = re.compile(r"[A-Za-z0-9@$!|+]{2,}")
+
+
+def _unleet(m: re.Match[str]) -> str:
+    token = m.group()
+    if _looks_like_data(token) or not any(c in "0134578@$!|+" for c in token):
+        return token
+    return token.translate(_LEET).lower()
 
 
 def _englishness(text: str) -> float:
@@ -287,7 +305,8 @@ class ObfuscationMonitor:
             return
         real_leet = [m.group() for m in _LEET_TOKEN.finditer(text) if _is_leet(text, m)]
         if len(real_leet) >= 2:
-            decoded = _LEET_TOKEN.sub(lambda m: m.group().translate(_LEET).lower(), text)
+            # Once the text is plainly leetspeak, short words ("7h3", "15") are decoded too.
+            decoded = _LEET_WORD.sub(_unleet, text)
             if decoded != text:
                 found.append((0, len(text), "leetspeak", decoded))
 
