@@ -8,6 +8,7 @@ from swisscheese.monitors import signatures as _signatures
 from swisscheese.monitors import unicode as _unicode
 from swisscheese.monitors._registry import ENTRY_POINT_GROUP as ENTRY_POINT_GROUP
 from swisscheese.monitors._registry import REGISTRY as REGISTRY
+from swisscheese.monitors._registry import Inline as Inline
 from swisscheese.monitors._registry import MonitorConfig as MonitorConfig
 from swisscheese.monitors._registry import MonitorSpec as MonitorSpec
 from swisscheese.monitors._registry import Registry as Registry
@@ -24,6 +25,7 @@ __all__ = [
     "REGISTRY",
     "Decoded",
     "Decoder",
+    "Inline",
     "MonitorConfig",
     "MonitorSpec",
     "Normalizer",

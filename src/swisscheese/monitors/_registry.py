@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from swisscheese.core import Monitor, Stage
+from swisscheese.core import Content, Context, Finding, Monitor, Stage
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +32,17 @@ class MonitorConfig(BaseModel):
 
 class NoConfig(MonitorConfig):
     pass
+
+
+class Inline:
+    """Base of monitors whose work is pure, bounded CPU: ``inspect`` just calls
+    ``inspect_sync``, which the guard calls directly on the hot path."""
+
+    def inspect_sync(self, content: Content, ctx: Context) -> list[Finding]:
+        raise NotImplementedError
+
+    async def inspect(self, content: Content, ctx: Context) -> list[Finding]:
+        return self.inspect_sync(content, ctx)
 
 
 ConfigT = TypeVar("ConfigT", bound=MonitorConfig)

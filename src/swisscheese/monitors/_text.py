@@ -318,3 +318,11 @@ def fold(text: str) -> View:
     and to an input agrees, in every script.
     """
     return transform(text, FOLD_TABLE, _ASCII_FOLD)
+
+
+def claim(taken: list[tuple[int, int]], start: int, end: int) -> bool:
+    """Record ``[start, end)`` unless it overlaps a span already taken; True if recorded."""
+    if any(s < end and start < e for s, e in taken):
+        return False
+    taken.append((start, end))
+    return True

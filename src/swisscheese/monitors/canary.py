@@ -18,7 +18,7 @@ import secrets
 from pydantic import SecretStr
 
 from swisscheese.core import Content, Context, Finding, Span, Stage
-from swisscheese.monitors._registry import MonitorConfig, monitor
+from swisscheese.monitors._registry import Inline, MonitorConfig, monitor
 
 _NOT_ALNUM = re.compile(r"[^0-9a-z]+")
 _CORE_HEX = 20
@@ -38,7 +38,7 @@ def derive_token(secret: str, label: str) -> str:
     return f"sc-{mac[:_CORE_HEX]}"
 
 
-class CanaryMonitor:
+class CanaryMonitor(Inline):
     name = "canary"
     stages = frozenset({Stage.OUTPUT, Stage.REASONING, Stage.TOOL_CALL, Stage.RETRIEVED})
 
@@ -68,9 +68,6 @@ class CanaryMonitor:
     def embed(self, system_prompt: str) -> str:
         """The system prompt with the canary placed where a leak would carry it along."""
         return f"{system_prompt.rstrip()}\n\n[ref:{self.token}]"
-
-    async def inspect(self, content: Content, ctx: Context) -> list[Finding]:
-        return self.inspect_sync(content, ctx)
 
     def inspect_sync(self, content: Content, ctx: Context) -> list[Finding]:
         text = content.text

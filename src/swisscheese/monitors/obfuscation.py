@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from swisscheese.core import Content, Context, Finding, Span, Stage
-from swisscheese.monitors._registry import MonitorConfig, monitor
+from swisscheese.monitors._registry import Inline, MonitorConfig, monitor
 
 _BASE64 = re.compile(r"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/_-]{12,}={0,2}(?![A-Za-z0-9+/=_-])")
 _BASE32 = re.compile(r"(?<![A-Z2-7=])[A-Z2-7]{16,}={0,6}(?![A-Z2-7=])")
@@ -181,15 +181,12 @@ def _englishness(text: str) -> float:
     return sum(1 for w in words if w.strip(".,;:!?'\"()") in _COMMON) / len(words)
 
 
-class ObfuscationMonitor:
+class ObfuscationMonitor(Inline):
     name = "obfuscation"
     stages = frozenset(Stage)
 
     def __init__(self, config: ObfuscationConfig) -> None:
         self.config = config
-
-    async def inspect(self, content: Content, ctx: Context) -> list[Finding]:
-        return self.inspect_sync(content, ctx)
 
     def inspect_sync(self, content: Content, ctx: Context) -> list[Finding]:
         """Standalone use: report what decodes. In a layer the guard also rescans it."""

@@ -10,7 +10,8 @@ from collections.abc import Callable, Iterator
 from typing import Literal
 
 from swisscheese.core import Content, Context, Finding, Span, Stage
-from swisscheese.monitors._registry import MonitorConfig, monitor
+from swisscheese.monitors._registry import Inline, MonitorConfig, monitor
+from swisscheese.monitors._text import claim
 
 Kind = Literal["email", "phone", "payment_card", "iban", "us_ssn", "ip_address"]
 ALL_KINDS: tuple[Kind, ...] = ("email", "phone", "payment_card", "iban", "us_ssn", "ip_address")
@@ -85,7 +86,7 @@ class PiiConfig(MonitorConfig):
 Match = tuple[int, int, float, dict[str, str]]
 
 
-class PiiMonitor:
+class PiiMonitor(Inline):
     name = "pii"
     stages = frozenset(Stage)
 
@@ -102,9 +103,6 @@ class PiiMonitor:
         # Order matters: earlier kinds claim their spans first (a card is not also a phone).
         self._finders = [(k, finders[k]) for k in finders if k in config.kinds]
 
-    async def inspect(self, content: Content, ctx: Context) -> list[Finding]:
-        return self.inspect_sync(content, ctx)
-
     def inspect_sync(self, content: Content, ctx: Context) -> list[Finding]:
         text = content.text
         findings: list[Finding] = []
@@ -115,9 +113,8 @@ class PiiMonitor:
             if not numeric and kind != "email" and not (kind == "ip_address" and ":" in text):
                 continue
             for start, end, score, detail in finder(text):
-                if any(s < end and start < e for s, e in taken):
+                if not claim(taken, start, end):
                     continue
-                taken.append((start, end))
                 findings.append(
                     Finding(
                         self.name,

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pydantic import Field
 
 from swisscheese.core import Content, Context, Finding, Span, Stage
-from swisscheese.monitors._registry import MonitorConfig, monitor
+from swisscheese.monitors._registry import Inline, MonitorConfig, monitor
+from swisscheese.monitors._text import claim
 
 # Plugins whose patterns fire on ordinary text or belong to another monitor (IP addresses: pii).
 _SKIPPED_PLUGINS = frozenset({"IPPublicDetector", "ArtifactoryDetector", "TwilioKeyDetector"})
@@ -90,7 +91,7 @@ class SecretsConfig(MonitorConfig):
     """Your own patterns: a name for the kind of secret → a regular expression."""
 
 
-class SecretsMonitor:
+class SecretsMonitor(Inline):
     name = "secrets"
     stages = frozenset(Stage)
 
@@ -106,9 +107,6 @@ class SecretsMonitor:
         self._context_patterns += [
             (_Pattern(kind, re.compile(rx)), "") for kind, rx in config.extra_patterns.items()
         ]
-
-    async def inspect(self, content: Content, ctx: Context) -> list[Finding]:
-        return self.inspect_sync(content, ctx)
 
     def inspect_sync(self, content: Content, ctx: Context) -> list[Finding]:
         text = content.text
@@ -139,9 +137,8 @@ class SecretsMonitor:
             if start < 0 or end <= start:
                 start, end = m.start(), m.end()
             start, end = start + offset, end + offset
-            if any(s < end and start < e for s, e in taken):
+            if not claim(taken, start, end):
                 continue
-            taken.append((start, end))
             findings.append(
                 Finding(
                     self.name,

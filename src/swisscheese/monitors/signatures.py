@@ -20,7 +20,7 @@ import ahocorasick
 import yaml
 
 from swisscheese.core import Content, Context, Finding, Span, Stage
-from swisscheese.monitors._registry import MonitorConfig, monitor
+from swisscheese.monitors._registry import Inline, MonitorConfig, monitor
 from swisscheese.monitors._text import View, fold, normalize
 
 _GAPS = {"~": 3, "~~": 6}
@@ -216,7 +216,7 @@ def load_catalogue(config: SignaturesConfig) -> list[dict[str, Any]]:
     return entries
 
 
-class SignaturesMonitor:
+class SignaturesMonitor(Inline):
     name = "signatures"
     stages = frozenset(Stage)
 
@@ -262,9 +262,6 @@ class SignaturesMonitor:
     @property
     def signatures(self) -> list[Signature]:
         return [c.signature for c in self._phrases] + [s for s, _, _ in self._raw]
-
-    async def inspect(self, content: Content, ctx: Context) -> list[Finding]:
-        return self.inspect_sync(content, ctx)
 
     def inspect_sync(self, content: Content, ctx: Context) -> list[Finding]:
         text = content.text

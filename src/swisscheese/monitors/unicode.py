@@ -11,7 +11,7 @@ import re
 import unicodedata
 
 from swisscheese.core import Content, Context, Finding, Span, Stage
-from swisscheese.monitors._registry import MonitorConfig, monitor
+from swisscheese.monitors._registry import Inline, MonitorConfig, monitor
 from swisscheese.monitors._text import (
     _IRREGULAR,
     BIDI_ISOLATES,
@@ -63,7 +63,7 @@ def _is_letter_of_joining_script(ch: str) -> bool:
     return ch.isalpha() and not ch.isascii() and script_of(ch) != "LATIN"
 
 
-class UnicodeMonitor:
+class UnicodeMonitor(Inline):
     name = "unicode"
     stages = frozenset(Stage)
 
@@ -72,9 +72,6 @@ class UnicodeMonitor:
 
     def normalize(self, text: str) -> View:
         return normalize(text)
-
-    async def inspect(self, content: Content, ctx: Context) -> list[Finding]:
-        return self.inspect_sync(content, ctx)
 
     def inspect_sync(self, content: Content, ctx: Context) -> list[Finding]:
         text = content.text
