@@ -40,7 +40,7 @@ def test_inclusion_proofs_match_the_rfc_and_verify(n: int, draw: st.DataObject) 
     assert rfc9162.root_from_inclusion(data[index], index, size, audit) == root
     assert merkle.verify_inclusion(merkle.leaf_hash(data[index]), index, size, audit, root)
     if audit:
-        bad = [bytes(32)] + audit[1:]
+        bad = [bytes(32), *audit[1:]]
         assert not merkle.verify_inclusion(merkle.leaf_hash(data[index]), index, size, bad, root)
 
 

@@ -1,0 +1,27 @@
+"""The flight recorder: a tamper-evident Merkle log (RFC 9162) with C2SP signed checkpoints.
+
+``merkle`` and ``note`` are pure; the Recorder itself (which needs the store) loads on first use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from swisscheese.recorder._recorder import (
+        InclusionProof,
+        Receipt,
+        Recorder,
+        RecordError,
+        VerifyReport,
+    )
+
+__all__ = ["InclusionProof", "Receipt", "RecordError", "Recorder", "VerifyReport"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        from swisscheese.recorder import _recorder
+
+        return getattr(_recorder, name)
+    raise AttributeError(f"module 'swisscheese.recorder' has no attribute {name!r}")

@@ -105,9 +105,7 @@ def keys_for(ranges: Iterable[tuple[int, int]]) -> list[NodeKey]:
     return list(dict.fromkeys(k for r in ranges for k in perfect_subtrees(*r)))
 
 
-def hashes_for(
-    ranges: Sequence[tuple[int, int]], nodes: Mapping[NodeKey, bytes]
-) -> list[bytes]:
+def hashes_for(ranges: Sequence[tuple[int, int]], nodes: Mapping[NodeKey, bytes]) -> list[bytes]:
     return [fold([nodes[k] for k in perfect_subtrees(a, b)]) for a, b in ranges]
 
 

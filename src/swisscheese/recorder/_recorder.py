@@ -1,0 +1,412 @@
+"""The flight recorder: an append-only Merkle log of events with signed checkpoints.
+
+Appends go through one writer thread that commits whatever is queued in one transaction (group
+commit); an append is acknowledged only after its transaction is durable. Payloads are stored
+apart from the leaves, keyed by digest, so erasing one leaves every proof intact.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime as dt
+import hashlib
+import queue
+import threading
+from collections.abc import Mapping
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from swisscheese.core import canonical_json
+from swisscheese.recorder import merkle
+from swisscheese.recorder.note import Checkpoint, NoteError, Signer, Verifier, open_checkpoint
+from swisscheese.store import LogStore, NewEntry
+
+EVENT_VERSION = 1
+KEY_ENV = "SWISSCHEESE_LOG_KEY"
+DEFAULT_KEY = Path(".swisscheese") / "log.key"
+DEFAULT_ORIGIN = "swisscheese.local/log"
+_BATCH = 1024
+
+
+class RecordError(RuntimeError):
+    """The recorder could not make an event durable; the caller must not assume it was."""
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    index: int
+    leaf_hash: bytes
+    payload_digest: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "leaf_hash": self.leaf_hash.hex(),
+            **({"payload": self.payload_digest} if self.payload_digest else {}),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class InclusionProof:
+    leaf_index: int
+    tree_size: int
+    leaf_hash: bytes
+    audit_path: tuple[bytes, ...]
+    root_hash: bytes
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "leaf_index": self.leaf_index,
+            "tree_size": self.tree_size,
+            "leaf_hash": self.leaf_hash.hex(),
+            "audit_path": [h.hex() for h in self.audit_path],
+            "root_hash": self.root_hash.hex(),
+        }
+
+
+@dataclass
+class VerifyReport:
+    size: int = 0
+    ok: bool = True
+    first_bad_index: int | None = None
+    problems: list[str] = field(default_factory=list)
+    payloads_checked: int = 0
+    payloads_erased: int = 0
+    checkpoints_checked: int = 0
+    root_hash: bytes = merkle.EMPTY_ROOT
+
+    def fail(self, message: str, index: int | None = None) -> None:
+        self.ok = False
+        if index is not None and (self.first_bad_index is None or index < self.first_bad_index):
+            self.first_bad_index = index
+        if len(self.problems) < 100:
+            self.problems.append(message)
+
+
+def payload_digest(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def utc_now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def load_signer(path: str | Path | None = None) -> Signer:
+    import os
+
+    location = Path(path or os.environ.get(KEY_ENV) or DEFAULT_KEY)
+    try:
+        return Signer.parse(location.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RecordError(
+            f"no log key at {location}; create one with `swisscheese keys init`"
+        ) from None
+    except NoteError as exc:
+        raise RecordError(f"{location}: {exc}") from None
+
+
+def write_signer(signer: Signer, path: str | Path | None = None, *, force: bool = False) -> Path:
+    import os
+
+    location = Path(path or os.environ.get(KEY_ENV) or DEFAULT_KEY)
+    if location.exists() and not force:
+        raise RecordError(f"{location} exists; refusing to replace a log key")
+    location.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(location, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(signer.encode() + "\n")
+    return location
+
+
+class _Writer(threading.Thread):
+    """Drains the append queue in batches, one durable transaction per batch."""
+
+    def __init__(self, store: LogStore) -> None:
+        super().__init__(name="swisscheese-recorder", daemon=True)
+        self.store = store
+        self.queue: queue.Queue[tuple[NewEntry, Future[int]] | None] = queue.Queue()
+
+    def run(self) -> None:
+        while True:
+            item = self.queue.get()
+            if item is None:
+                return
+            batch = [item]
+            stop = False
+            while len(batch) < _BATCH:
+                try:
+                    nxt = self.queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    stop = True
+                    break
+                batch.append(nxt)
+            self._commit(batch)
+            if stop:
+                return
+
+    def _commit(self, batch: list[tuple[NewEntry, Future[int]]]) -> None:
+        try:
+            first = self.store.append([entry for entry, _ in batch])
+        except Exception as exc:
+            self.store.forget_frontier()
+            error = RecordError(f"append failed: {type(exc).__name__}: {exc}")
+            for _, future in batch:
+                future.set_exception(error)
+            return
+        for offset, (_, future) in enumerate(batch):
+            future.set_result(first + offset)
+
+
+class Recorder:
+    """Append events, sign checkpoints, prove inclusion and consistency, verify everything."""
+
+    def __init__(
+        self,
+        store: LogStore,
+        *,
+        signer: Signer | None = None,
+        origin: str = DEFAULT_ORIGIN,
+    ) -> None:
+        self.store = store
+        self.signer = signer
+        self.origin = origin
+        self._writer: _Writer | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(
+        cls,
+        db: str | None = None,
+        *,
+        key: str | Path | None = None,
+        origin: str = DEFAULT_ORIGIN,
+        require_key: bool = False,
+    ) -> Recorder:
+        signer: Signer | None = None
+        try:
+            signer = load_signer(key)
+        except RecordError:
+            if require_key:
+                raise
+        return cls(LogStore(db), signer=signer, origin=origin)
+
+    def close(self) -> None:
+        with self._lock:
+            writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.queue.put(None)
+            writer.join(timeout=30)
+        self.store.close()
+
+    def __enter__(self) -> Recorder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- appending ----------------------------------------------------------------------------
+
+    def prepare(self, type: str, event: Mapping[str, Any], payload: Any | None = None) -> NewEntry:
+        """Canonicalise an event and its payload into a leaf (no I/O)."""
+        body: dict[str, Any] = {"v": EVENT_VERSION, "type": type, "time": utc_now(), **event}
+        blob: bytes | None = None
+        digest: str | None = None
+        if payload is not None:
+            blob = payload if isinstance(payload, bytes) else canonical_json(payload)
+            digest = payload_digest(blob)
+            body["payload"] = digest
+        data = canonical_json(body)
+        return NewEntry(data, merkle.leaf_hash(data), type, digest, blob)
+
+    def submit(self, entry: NewEntry) -> Future[int]:
+        future: Future[int] = Future()
+        with self._lock:
+            if self._writer is None:
+                self._writer = _Writer(self.store)
+                self._writer.start()
+            self._writer.queue.put((entry, future))
+        return future
+
+    def append_sync(
+        self, type: str, event: Mapping[str, Any], payload: Any | None = None
+    ) -> Receipt:
+        entry = self.prepare(type, event, payload)
+        index = self.submit(entry).result()
+        return Receipt(index, entry.leaf_hash, entry.payload_digest)
+
+    async def append(
+        self, type: str, event: Mapping[str, Any], payload: Any | None = None
+    ) -> Receipt:
+        entry = self.prepare(type, event, payload)
+        index = await asyncio.wrap_future(self.submit(entry))
+        return Receipt(index, entry.leaf_hash, entry.payload_digest)
+
+    def erase(self, digest: str, reason: str = "") -> tuple[bool, Receipt]:
+        """Delete a payload; the erasure itself is an event in the log."""
+        receipt = self.append_sync("erasure", {"digest": digest, "reason": reason})
+        return self.store.delete_payload(digest), receipt
+
+    # -- tree ---------------------------------------------------------------------------------
+
+    def size(self) -> int:
+        return self.store.size()
+
+    def root(self, size: int | None = None) -> bytes:
+        size = self.store.size() if size is None else size
+        if size == 0:
+            return merkle.EMPTY_ROOT
+        return merkle.root_from(size, self.store.nodes)
+
+    def _check_size(self, size: int | None) -> int:
+        current = self.store.size()
+        if size is None:
+            return current
+        if not 0 < size <= current:
+            raise ValueError(f"tree size {size} is outside 1..{current}")
+        return size
+
+    def prove_inclusion(self, index: int, size: int | None = None) -> InclusionProof:
+        size = self._check_size(size)
+        ranges = merkle.inclusion_ranges(index, size)
+        keys = merkle.keys_for(ranges) + merkle.perfect_subtrees(0, size) + [(0, index)]
+        nodes = self.store.nodes(list(dict.fromkeys(keys)))
+        path = merkle.hashes_for(ranges, nodes)
+        root = merkle.fold([nodes[k] for k in merkle.perfect_subtrees(0, size)])
+        return InclusionProof(index, size, nodes[(0, index)], tuple(path), root)
+
+    def prove_consistency(self, old: int, new: int | None = None) -> list[bytes]:
+        new = self._check_size(new)
+        ranges = merkle.consistency_ranges(old, new)
+        nodes = self.store.nodes(merkle.keys_for(ranges))
+        return merkle.hashes_for(ranges, nodes)
+
+    # -- checkpoints --------------------------------------------------------------------------
+
+    def checkpoint(self) -> str:
+        """Sign the current tree head as a C2SP checkpoint note, store it, return it."""
+        if self.signer is None:
+            raise RecordError("no log key: create one with `swisscheese keys init`")
+        size = self.store.size()
+        note = self.signer.sign(Checkpoint(self.origin, size, self.root(size)).text())
+        self.store.add_checkpoint(size, note)
+        return note
+
+    # -- verification -------------------------------------------------------------------------
+
+    def verify(
+        self, checkpoint_note: str | None = None, verifier: Verifier | None = None
+    ) -> VerifyReport:
+        """Recompute every leaf from its stored event and every subtree from the leaves; check
+        payloads against their digests and checkpoints against the recomputed roots."""
+        report = VerifyReport(size=self.store.size())
+        verifier = verifier or (self.signer.verifier if self.signer else None)
+        wanted: dict[int, list[tuple[str, bytes]]] = {}
+        stored_notes = self.store.checkpoints()
+        if checkpoint_note is not None:
+            stored_notes.append((-1, checkpoint_note))
+        for size, note in stored_notes:
+            label = "given checkpoint" if size < 0 else f"stored checkpoint {size}"
+            if verifier is None:
+                report.fail(f"{label}: no verifier key to check its signature")
+                continue
+            try:
+                cp = open_checkpoint(note, verifier)
+            except NoteError as exc:
+                report.fail(f"{label}: {exc}")
+                continue
+            if cp.origin != self.origin:
+                report.fail(f"{label}: origin {cp.origin!r} is not {self.origin!r}")
+            elif cp.size > report.size:
+                report.fail(f"{label}: size {cp.size} exceeds the log's {report.size}")
+            elif size >= 0 and cp.size != size:
+                report.fail(f"{label}: note says size {cp.size}")
+            else:
+                wanted.setdefault(cp.size, []).append((label, cp.root))
+        if 0 in wanted:
+            for label, root in wanted.pop(0):
+                if root != merkle.EMPTY_ROOT:
+                    report.fail(f"{label}: root does not match the empty tree")
+
+        frontier = merkle.Frontier()
+        erased: set[str] = set()
+        referenced: dict[str, int] = {}
+        level_buffers: dict[int, dict[int, bytes]] = {}
+        expected = 0
+        for entry in self.store.entries():
+            if entry.index != expected:
+                report.fail(f"entry {expected} is missing", expected)
+                break
+            expected += 1
+            leaf = merkle.leaf_hash(entry.event)
+            if leaf != entry.leaf_hash:
+                report.fail(
+                    f"entry {entry.index}: stored leaf hash does not match its event", entry.index
+                )
+            for (level, idx), h in frontier.append(leaf):
+                if level:
+                    self._check_node(report, level, idx, h, level_buffers)
+            if frontier.size in wanted:
+                root = frontier.root()
+                for label, expected_root in wanted.pop(frontier.size):
+                    report.checkpoints_checked += 1
+                    if root != expected_root:
+                        report.fail(
+                            f"{label}: root does not match the recomputed tree", frontier.size - 1
+                        )
+            if entry.payload_digest:
+                referenced.setdefault(entry.payload_digest, entry.index)
+            if entry.type == "erasure":
+                try:
+                    import json
+
+                    erased.add(str(json.loads(entry.event)["digest"]))
+                except (ValueError, KeyError):
+                    report.fail(f"entry {entry.index}: malformed erasure event", entry.index)
+        if expected != report.size:
+            report.fail(f"log head says {report.size} entries, found {expected}", expected)
+        report.root_hash = frontier.root()
+        for label_roots in wanted.values():
+            for label, _ in label_roots:
+                report.fail(f"{label}: tree size not reached")
+
+        present: set[str] = set()
+        for digest, data in self.store.payloads():
+            present.add(digest)
+            report.payloads_checked += 1
+            if payload_digest(data) != digest:
+                report.fail(f"payload {digest} does not match its digest", referenced.get(digest))
+        for digest, index in referenced.items():
+            if digest not in present:
+                if digest in erased:
+                    report.payloads_erased += 1
+                else:
+                    report.fail(f"payload {digest} of entry {index} is missing (not erased)", index)
+        return report
+
+    def _check_node(
+        self,
+        report: VerifyReport,
+        level: int,
+        idx: int,
+        recomputed: bytes,
+        buffers: dict[int, dict[int, bytes]],
+    ) -> None:
+        buffer = buffers.get(level)
+        if buffer is None or idx not in buffer:
+            buffer = self.store.stored_nodes(level, idx, idx + 4096)
+            buffers[level] = buffer
+        stored = buffer.pop(idx, None)
+        if stored != recomputed:
+            first_leaf = idx << level
+            report.fail(
+                f"subtree hash at level {level}, index {idx} does not match its leaves", first_leaf
+            )
+
+
+def root_b64(root: bytes) -> str:
+    return base64.b64encode(root).decode()

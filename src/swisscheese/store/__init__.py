@@ -1,0 +1,10 @@
+"""Persistence: SQLite by default, PostgreSQL for several writers; Alembic migrations."""
+
+from swisscheese.store._engine import DB_ENV as DB_ENV
+from swisscheese.store._engine import StoreError as StoreError
+from swisscheese.store._engine import resolve_url as resolve_url
+from swisscheese.store._log import LogStore as LogStore
+from swisscheese.store._log import NewEntry as NewEntry
+from swisscheese.store._log import StoredEntry as StoredEntry
+
+__all__ = ["DB_ENV", "LogStore", "NewEntry", "StoreError", "StoredEntry", "resolve_url"]

@@ -1,0 +1,98 @@
+"""Database URLs, engines and migrations; the SQLite and PostgreSQL differences in one place."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql import Insert
+
+DB_ENV = "SWISSCHEESE_DB"
+DEFAULT_DB = Path(".swisscheese") / "swisscheese.db"
+_MIN_SQLITE = (3, 35, 0)
+
+
+class StoreError(RuntimeError):
+    pass
+
+
+def resolve_url(url: str | os.PathLike[str] | None = None) -> str:
+    """A SQLAlchemy URL from ``--db``, ``SWISSCHEESE_DB`` or the default file.
+
+    A plain path is an SQLite file (its folder is created); ``postgres://`` and
+    ``postgresql://`` use psycopg 3.
+    """
+    raw = str(url) if url is not None else os.environ.get(DB_ENV) or str(DEFAULT_DB)
+    if raw.startswith(("postgres://", "postgresql://")):
+        return "postgresql+psycopg://" + raw.split("://", 1)[1]
+    if "://" in raw:
+        return raw
+    if raw == ":memory:":
+        return "sqlite://"
+    path = Path(raw).expanduser().resolve()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{path}"
+
+
+def create_engines(url: str) -> tuple[Engine, Engine]:
+    """(writer, reader) engines. SQLite writers begin IMMEDIATE; readers never block them."""
+    if url.startswith("sqlite"):
+        return _sqlite_engine(url, immediate=True), _sqlite_engine(url, immediate=False)
+    engine = create_engine(
+        url, pool_pre_ping=True, isolation_level="READ COMMITTED", pool_size=5, max_overflow=5
+    )
+    return engine, engine
+
+
+def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
+    memory = url in ("sqlite://", "sqlite:///:memory:")
+    kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 30}}
+    if memory:
+        from sqlalchemy.pool import StaticPool
+
+        kwargs["poolclass"] = StaticPool
+    engine = create_engine(url, **kwargs)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        import sqlite3
+
+        if sqlite3.sqlite_version_info < _MIN_SQLITE:
+            raise StoreError(f"SQLite {sqlite3.sqlite_version} is older than 3.35")
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        if not memory:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        # FULL: a commit is on disk before it is acknowledged, even across a power cut.
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+def insert_ignoring_duplicates(engine: Engine, table: Any) -> Insert:
+    if engine.dialect.name == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    return sqlite.insert(table).on_conflict_do_nothing()
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest revision (Alembic, one migration tree for both)."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    with engine.connect() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+        connection.commit()

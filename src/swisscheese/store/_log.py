@@ -1,0 +1,237 @@
+"""The log repository: appends under one global order, node and entry reads, payloads,
+checkpoints. Synchronous; the recorder's writer thread owns the appends."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, and_, delete, insert, or_, select, text, update
+
+from swisscheese.recorder.merkle import Frontier, NodeKey
+from swisscheese.store._engine import (
+    StoreError,
+    create_engines,
+    insert_ignoring_duplicates,
+    migrate,
+    resolve_url,
+)
+from swisscheese.store._schema import checkpoints, log_entries, log_head, log_nodes, payloads
+
+_MIGRATION_LOCK = 0x5C15C7EE5E  # PostgreSQL advisory lock id for schema upgrades
+
+
+@dataclass(frozen=True, slots=True)
+class NewEntry:
+    """One leaf to append: its canonical event bytes and hash, and an optional payload."""
+
+    event: bytes
+    leaf_hash: bytes
+    type: str
+    payload_digest: str | None = None
+    payload: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEntry:
+    index: int
+    leaf_hash: bytes
+    event: bytes
+    type: str
+    payload_digest: str | None
+
+
+class LogStore:
+    """The flight recorder's tables on SQLite or PostgreSQL, behind one interface."""
+
+    def __init__(self, url: str | None = None) -> None:
+        self.url = resolve_url(url)
+        self.writer, self.reader = create_engines(self.url)
+        self.dialect = self.writer.dialect.name
+        self._migrate()
+        self._frontier: Frontier | None = None  # the writer's cache of the tree's right edge
+
+    def _migrate(self) -> None:
+        if self.dialect == "postgresql":
+            with self.writer.connect() as conn:
+                conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _MIGRATION_LOCK})
+                try:
+                    migrate(self.writer)
+                finally:
+                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _MIGRATION_LOCK})
+                    conn.commit()
+        else:
+            migrate(self.writer)
+
+    def close(self) -> None:
+        self.writer.dispose()
+        if self.reader is not self.writer:
+            self.reader.dispose()
+
+    # -- appends ------------------------------------------------------------------------------
+
+    def append(self, entries: Sequence[NewEntry]) -> int:
+        """Append in one transaction; returns the index of the first. Durable on return."""
+        with self.writer.begin() as conn:
+            head = select(log_head.c.size).where(log_head.c.id == 1)
+            if self.dialect == "postgresql":
+                head = head.with_for_update()
+            size = conn.execute(head).scalar_one()
+            frontier = self._frontier
+            if frontier is None or frontier.size != size:
+                # Another writer appended since (or first use): rebuild the right edge.
+                frontier = self._load_frontier(conn, size)
+            first = int(size)
+            rows = []
+            node_rows = []
+            for offset, entry in enumerate(entries):
+                rows.append(
+                    {
+                        "idx": first + offset,
+                        "leaf_hash": entry.leaf_hash,
+                        "event": entry.event,
+                        "type": entry.type,
+                        "payload_digest": entry.payload_digest,
+                    }
+                )
+                for (level, idx), h in frontier.append(entry.leaf_hash):
+                    if level:
+                        node_rows.append({"level": level, "idx": idx, "hash": h})
+            conn.execute(insert(log_entries), rows)
+            if node_rows:
+                conn.execute(insert(log_nodes), node_rows)
+            blobs = {e.payload_digest: e.payload for e in entries if e.payload is not None}
+            if blobs:
+                conn.execute(
+                    insert_ignoring_duplicates(self.writer, payloads),
+                    [{"digest": d, "data": b} for d, b in blobs.items()],
+                )
+            conn.execute(
+                update(log_head).where(log_head.c.id == 1).values(size=first + len(entries))
+            )
+        self._frontier = frontier
+        return first
+
+    def forget_frontier(self) -> None:
+        """After a failed append the cached edge may be ahead of the database."""
+        self._frontier = None
+
+    def _load_frontier(self, conn: Connection, size: int) -> Frontier:
+        keys = Frontier.keys_for_size(size)
+        nodes = self._nodes(conn, keys)
+        return Frontier(size, [nodes[k] for k in keys])
+
+    # -- reads --------------------------------------------------------------------------------
+
+    def size(self) -> int:
+        with self.reader.connect() as conn:
+            return int(conn.execute(select(log_head.c.size)).scalar_one())
+
+    def nodes(self, keys: Sequence[NodeKey]) -> dict[NodeKey, bytes]:
+        with self.reader.connect() as conn:
+            return self._nodes(conn, keys)
+
+    @staticmethod
+    def _nodes(conn: Connection, keys: Sequence[NodeKey]) -> dict[NodeKey, bytes]:
+        if not keys:
+            return {}
+        by_level: dict[int, list[int]] = {}
+        for level, idx in keys:
+            by_level.setdefault(level, []).append(idx)
+        found: dict[NodeKey, bytes] = {}
+        leaves = by_level.pop(0, None)
+        if leaves:
+            q = select(log_entries.c.idx, log_entries.c.leaf_hash).where(
+                log_entries.c.idx.in_(leaves)
+            )
+            found.update({(0, i): h for i, h in conn.execute(q)})
+        if by_level:
+            cond = or_(
+                *(
+                    and_(log_nodes.c.level == lv, log_nodes.c.idx.in_(ix))
+                    for lv, ix in by_level.items()
+                )
+            )
+            q2 = select(log_nodes.c.level, log_nodes.c.idx, log_nodes.c.hash).where(cond)
+            found.update({(lv, i): h for lv, i, h in conn.execute(q2)})
+        missing = [k for k in keys if k not in found]
+        if missing:
+            raise StoreError(f"log is missing subtree hashes {missing[:5]} (damaged or truncated)")
+        return found
+
+    def entry(self, index: int) -> StoredEntry | None:
+        with self.reader.connect() as conn:
+            row = conn.execute(select(log_entries).where(log_entries.c.idx == index)).first()
+        return None if row is None else StoredEntry(*row)
+
+    def entries(
+        self, start: int = 0, end: int | None = None, chunk: int = 10_000
+    ) -> Iterator[StoredEntry]:
+        """Entries in index order, read in chunks (memory stays bounded)."""
+        position = start
+        while end is None or position < end:
+            stop = position + chunk if end is None else min(end, position + chunk)
+            with self.reader.connect() as conn:
+                rows = conn.execute(
+                    select(log_entries)
+                    .where(log_entries.c.idx >= position, log_entries.c.idx < stop)
+                    .order_by(log_entries.c.idx)
+                ).all()
+            if not rows:
+                return
+            for row in rows:
+                yield StoredEntry(*row)
+            position = stop
+
+    def stored_nodes(self, level: int, start: int, end: int) -> dict[int, bytes]:
+        with self.reader.connect() as conn:
+            rows = conn.execute(
+                select(log_nodes.c.idx, log_nodes.c.hash).where(
+                    log_nodes.c.level == level, log_nodes.c.idx >= start, log_nodes.c.idx < end
+                )
+            )
+            return {i: h for i, h in rows}
+
+    def payload(self, digest: str) -> bytes | None:
+        with self.reader.connect() as conn:
+            return conn.execute(
+                select(payloads.c.data).where(payloads.c.digest == digest)
+            ).scalar_one_or_none()
+
+    def payloads(self, chunk: int = 1000) -> Iterator[tuple[str, bytes]]:
+        last = ""
+        while True:
+            with self.reader.connect() as conn:
+                rows = conn.execute(
+                    select(payloads.c.digest, payloads.c.data)
+                    .where(payloads.c.digest > last)
+                    .order_by(payloads.c.digest)
+                    .limit(chunk)
+                ).all()
+            if not rows:
+                return
+            for digest, data in rows:
+                yield str(digest), bytes(data)
+            last = rows[-1][0]
+
+    def delete_payload(self, digest: str) -> bool:
+        with self.writer.begin() as conn:
+            result = conn.execute(delete(payloads).where(payloads.c.digest == digest))
+        return bool(result.rowcount)
+
+    # -- checkpoints --------------------------------------------------------------------------
+
+    def add_checkpoint(self, size: int, note: str) -> None:
+        with self.writer.begin() as conn:
+            conn.execute(
+                insert_ignoring_duplicates(self.writer, checkpoints),
+                [{"size": size, "note": note, "created_at": dt.datetime.now(dt.UTC)}],
+            )
+
+    def checkpoints(self) -> list[tuple[int, str]]:
+        with self.reader.connect() as conn:
+            rows = conn.execute(
+                select(checkpoints.c.size, checkpoints.c.note).order_by(checkpoints.c.size)
+            )
+            return [(int(s), str(n)) for s, n in rows]

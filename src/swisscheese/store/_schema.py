@@ -1,0 +1,61 @@
+"""Tables of the store. Portable types only; the log is append-only."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+# One row per leaf: the canonical event (what the leaf hash is computed from) and the hash.
+log_entries = Table(
+    "log_entries",
+    metadata,
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("leaf_hash", LargeBinary(32), nullable=False),
+    Column("event", LargeBinary, nullable=False),
+    Column("type", String(64), nullable=False),
+    Column("payload_digest", String(80), nullable=True, index=True),
+)
+
+# Hashes of complete subtrees above the leaves: level >= 1, index within the level.
+log_nodes = Table(
+    "log_nodes",
+    metadata,
+    Column("level", SmallInteger, primary_key=True, autoincrement=False),
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("hash", LargeBinary(32), nullable=False),
+)
+
+# The tree size; its row is the lock that gives every writer one global order.
+log_head = Table(
+    "log_head",
+    metadata,
+    Column("id", SmallInteger, primary_key=True, autoincrement=False),
+    Column("size", BigInteger, nullable=False),
+)
+
+# Payloads apart from the leaves, so they can be erased without breaking the log.
+payloads = Table(
+    "payloads",
+    metadata,
+    Column("digest", String(80), primary_key=True),
+    Column("data", LargeBinary, nullable=False),
+)
+
+checkpoints = Table(
+    "checkpoints",
+    metadata,
+    Column("size", BigInteger, primary_key=True, autoincrement=False),
+    Column("note", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
