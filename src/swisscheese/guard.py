@@ -16,7 +16,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 
@@ -37,6 +37,11 @@ from swisscheese.core import (
 )
 from swisscheese.monitors import REGISTRY, Decoded, Registry
 from swisscheese.monitors._text import View
+
+if TYPE_CHECKING:
+    from swisscheese.recorder import Recorder
+import contextlib
+
 from swisscheese.policy import (
     CompiledLayer,
     CompiledPolicy,
@@ -196,9 +201,25 @@ class Guard:
         *,
         registry: Registry = REGISTRY,
         max_chars: int = DEFAULT_MAX_CHARS,
+        recorder: Recorder | None = None,
     ) -> None:
-        self.compiled: CompiledPolicy = compile_policy(policy or default_policy(), registry)
+        """``recorder``: every verdict (and the policy, once) becomes an event in this flight
+        recorder; a verdict is returned only once its event is durable (or durably spooled,
+        when the recorder has a spool). A recorder failure raises RecordError."""
+        loaded = policy or default_policy()
+        self.compiled: CompiledPolicy = compile_policy(loaded, registry)
         self.max_chars = max_chars
+        self.recorder = recorder
+        if recorder is not None:
+            recorder.append_sync(
+                "policy",
+                {
+                    "deployment": self.deployment,
+                    "policy": self.compiled.digest,
+                    "source": loaded.source,
+                },
+                loaded.policy.model_dump(mode="json"),
+            )
         self._portal = _Portal()
         self._inline_layers = {
             name: all(r.instance.inline for r in layer.rules)
@@ -232,7 +253,15 @@ class Guard:
     ) -> Verdict:
         stage = Stage(stage)
         content = self._content(stage, content)
-        return await self._check(stage, content, ctx or self._context(stage))
+        return await self._check_and_record(stage, content, ctx or self._context(stage))
+
+    async def _check_and_record(self, stage: Stage, content: Content, ctx: Context) -> Verdict:
+        verdict = await self._check(stage, content, ctx)
+        if self.recorder is None:
+            return verdict
+        kind, event, payload = self._event(verdict, content)
+        receipt = await self.recorder.append(kind, event, payload)
+        return replace(verdict, record=receipt.to_dict())
 
     def check_sync(
         self, stage: Stage | str, content: Content | str, ctx: Context | None = None
@@ -242,12 +271,34 @@ class Guard:
         content = self._content(stage, content)
         ctx = ctx or self._context(stage)
         layer = self.compiled.layer_for(stage)
+        verdict: Verdict | None = None
         if layer is None or self._inline_layers[layer.name]:
-            try:
-                return _drive_inline(self._check(stage, content, ctx))
-            except _NeedsLoop:
-                pass
-        return self._portal.call(self._check(stage, content, ctx))
+            with contextlib.suppress(_NeedsLoop):
+                verdict = _drive_inline(self._check(stage, content, ctx))
+        if verdict is None:
+            verdict = self._portal.call(self._check(stage, content, ctx))
+        if self.recorder is None:
+            return verdict
+        kind, event, payload = self._event(verdict, content)
+        receipt = self.recorder.append_sync(kind, event, payload)
+        return replace(verdict, record=receipt.to_dict())
+
+    def _event(
+        self, verdict: Verdict, content: Content
+    ) -> tuple[str, dict[str, Any], dict[str, Any]]:
+        """The leaf (no content, only digests) and the erasable payload of a verdict."""
+        event = {
+            "deployment": self.deployment,
+            "verdict": verdict.id,
+            "stage": verdict.stage.value,
+            "layer": verdict.layer,
+            "action": verdict.action.value,
+            "policy": verdict.policy_digest,
+            "content": verdict.content_digest,
+            "runs": {r.monitor: r.status.value for r in verdict.runs},
+        }
+        payload = {"verdict": verdict.to_dict(), "text": text_of(content)}
+        return "verdict", event, payload
 
     async def check_many(
         self,
@@ -262,7 +313,7 @@ class Guard:
         items = [self._content(stage, c) for c in contents]
         ctx = ctx or self._context(stage)
         layer = self.compiled.layer_for(stage)
-        if layer is None or self._inline_layers[layer.name]:
+        if self.recorder is None and (layer is None or self._inline_layers[layer.name]):
             # Inline work cannot overlap on one thread: plain iteration is fastest.
             return [await self._check(stage, c, ctx) for c in items]
         results: list[Verdict | None] = [None] * len(items)
@@ -270,7 +321,7 @@ class Guard:
 
         async def one(i: int, c: Content) -> None:
             async with limiter:
-                results[i] = await self._check(stage, c, ctx)
+                results[i] = await self._check_and_record(stage, c, ctx)
 
         async with anyio.create_task_group() as tg:
             for i, c in enumerate(items):
@@ -283,6 +334,7 @@ class Guard:
         return [self.check_sync(stage, c, ctx) for c in contents]
 
     def close(self) -> None:
+        """Stop the guard's loop thread (the recorder, if any, belongs to the caller)."""
         self._portal.close()
 
     def __enter__(self) -> Guard:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -13,6 +13,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsed
 from rich.progress import Progress as RichProgress
 from rich.table import Table
 
+from swisscheese.cli._common import EXIT_OK, EXIT_STOPPED, err, fail, out
+from swisscheese.cli._log import DEFAULT_ORIGIN, DbOption, keys_app, log_app, open_recorder
 from swisscheese.core import Action, Stage, Verdict
 
 if TYPE_CHECKING:
@@ -27,10 +29,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-out = Console()
-err = Console(stderr=True)
-
-EXIT_OK, EXIT_STOPPED, EXIT_USAGE = 0, 1, 2
+app.add_typer(keys_app, name="keys")
+app.add_typer(log_app, name="log")
 
 PolicyOption = Annotated[
     Path | None,
@@ -56,19 +56,32 @@ _ACTION_STYLE = {
 }
 
 
-def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
-    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
+RecordOption = Annotated[
+    bool, typer.Option("--record", help="Record every verdict in the flight recorder.")
+]
 
 
-def _guard(policy: Path | None) -> Guard:
+def _guard(policy: Path | None, record: bool = False, db: str | None = None) -> Guard:
     from swisscheese.config import PolicyError
     from swisscheese.guard import Guard
+    from swisscheese.recorder import RecordError
 
+    recorder = open_recorder(db, None, DEFAULT_ORIGIN) if record else None
     try:
-        return Guard.from_policy(policy) if policy else Guard()
+        return Guard.from_policy(policy, recorder=recorder) if policy else Guard(recorder=recorder)
     except PolicyError as exc:
         fail("\n       ".join(str(i) for i in exc.issues))
+    except RecordError as exc:
+        fail(f"flight recorder: {exc}")
+
+
+def _checked(guard: Guard, stage: Stage, text: str) -> Verdict:
+    from swisscheese.recorder import RecordError
+
+    try:
+        return guard.check_sync(stage, text)
+    except RecordError as exc:
+        fail(f"flight recorder: {exc}")
 
 
 def exit_code(action: Action) -> int:
@@ -112,12 +125,14 @@ def check(
     stage: StageOption = Stage.INPUT,
     policy: PolicyOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the verdict as JSON.")] = False,
+    record: RecordOption = False,
+    db: DbOption = None,
 ) -> None:
     """Screen one text: exit 0 if it may go on, 1 if stopped, 2 on a usage error."""
     if text == "-":
         text = sys.stdin.read()
-    guard = _guard(policy)
-    verdict = guard.check_sync(stage, text)
+    guard = _guard(policy, record, db)
+    verdict = _checked(guard, stage, text)
     if as_json:
         print(json.dumps(verdict.to_dict(), ensure_ascii=False))
     else:
@@ -141,8 +156,11 @@ def scan(
     policy: PolicyOption = None,
     field: Annotated[str, typer.Option(help="Name of the text field.")] = "text",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    record: RecordOption = False,
+    db: DbOption = None,
 ) -> None:
     """Screen every record of a JSONL file; print a summary, write verdicts as JSONL."""
+    from swisscheese.recorder import RecordError
     from swisscheese.scanning import (
         InputError,
         NullProgress,
@@ -161,7 +179,7 @@ def scan(
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
         fail(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}")
-    guard = _guard(policy)
+    guard = _guard(policy, record, db)
     summary = ScanSummary()
     sink = None
     if output is not None:
@@ -195,12 +213,14 @@ def scan(
 
             progress = _Bar() if show else NullProgress()
             records = read_jsonl(lines, str(path), field_name=field, stage=stage)
-            for record, verdict in run_scan(guard, records, progress):
-                summary.add(record, verdict)
+            for item, verdict in run_scan(guard, records, progress):
+                summary.add(item, verdict)
                 if sink is not None:
-                    sink.write(verdict_line(record, verdict) + "\n")
+                    sink.write(verdict_line(item, verdict) + "\n")
     except InputError as exc:
         fail(str(exc))
+    except RecordError as exc:
+        fail(f"flight recorder: {exc}")
     finally:
         if sink is not None and sink is not sys.stdout:
             sink.close()

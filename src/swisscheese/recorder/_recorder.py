@@ -35,18 +35,81 @@ class RecordError(RuntimeError):
     """The recorder could not make an event durable; the caller must not assume it was."""
 
 
+QUEUED = -1
+
+
 @dataclass(frozen=True, slots=True)
 class Receipt:
+    """Where an event landed: its leaf index, or QUEUED when it waits durably in the spool."""
+
     index: int
     leaf_hash: bytes
     payload_digest: str | None = None
 
+    @property
+    def queued(self) -> bool:
+        return self.index == QUEUED
+
     def to_dict(self) -> dict[str, Any]:
         return {
-            "index": self.index,
+            **({"queued": True} if self.queued else {"index": self.index}),
             "leaf_hash": self.leaf_hash.hex(),
             **({"payload": self.payload_digest} if self.payload_digest else {}),
         }
+
+
+class Spool:
+    """A local, fsynced JSONL file of entries the store could not take; replayed in order."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def write(self, entries: list[NewEntry]) -> None:
+        import json
+        import os
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        lines = "".join(
+            json.dumps(
+                {
+                    "event": base64.b64encode(e.event).decode(),
+                    "type": e.type,
+                    "payload_digest": e.payload_digest,
+                    "payload": None if e.payload is None else base64.b64encode(e.payload).decode(),
+                }
+            )
+            + "\n"
+            for e in entries
+        )
+        with self.path.open("a", encoding="utf-8") as f:
+            f.write(lines)
+            f.flush()
+            os.fsync(f.fileno())
+
+    def read(self) -> list[NewEntry]:
+        import json
+
+        if not self.path.exists():
+            return []
+        entries = []
+        for line in self.path.read_text(encoding="utf-8").splitlines():
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except ValueError:
+                break  # a torn last line from a crash mid-write: it was never acknowledged
+            event = base64.b64decode(row["event"])
+            payload = None if row["payload"] is None else base64.b64decode(row["payload"])
+            entries.append(
+                NewEntry(
+                    event, merkle.leaf_hash(event), row["type"], row["payload_digest"], payload
+                )
+            )
+        return entries
+
+    def clear(self) -> None:
+        self.path.unlink(missing_ok=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,9 +187,10 @@ def write_signer(signer: Signer, path: str | Path | None = None, *, force: bool 
 class _Writer(threading.Thread):
     """Drains the append queue in batches, one durable transaction per batch."""
 
-    def __init__(self, store: LogStore) -> None:
+    def __init__(self, store: LogStore, spool: Spool | None) -> None:
         super().__init__(name="swisscheese-recorder", daemon=True)
         self.store = store
+        self.spool = spool
         self.queue: queue.Queue[tuple[NewEntry, Future[int]] | None] = queue.Queue()
 
     def run(self) -> None:
@@ -150,11 +214,27 @@ class _Writer(threading.Thread):
                 return
 
     def _commit(self, batch: list[tuple[NewEntry, Future[int]]]) -> None:
+        entries = [entry for entry, _ in batch]
         try:
-            first = self.store.append([entry for entry, _ in batch])
+            if self.spool is not None:
+                # Whatever waits in the spool goes first, so the log keeps the original order.
+                spooled = self.spool.read()
+                if spooled:
+                    self.store.append(spooled)
+                    self.spool.clear()
+            first = self.store.append(entries)
         except Exception as exc:
             self.store.forget_frontier()
             error = RecordError(f"append failed: {type(exc).__name__}: {exc}")
+            if self.spool is not None:
+                try:
+                    self.spool.write(entries)
+                except OSError as spool_exc:
+                    error = RecordError(f"{error}; spool failed too: {spool_exc}")
+                else:
+                    for _, future in batch:
+                        future.set_result(QUEUED)
+                    return
             for _, future in batch:
                 future.set_exception(error)
             return
@@ -171,10 +251,12 @@ class Recorder:
         *,
         signer: Signer | None = None,
         origin: str = DEFAULT_ORIGIN,
+        spool: Path | None = None,
     ) -> None:
         self.store = store
         self.signer = signer
         self.origin = origin
+        self.spool = Spool(spool) if spool is not None else None
         self._writer: _Writer | None = None
         self._lock = threading.Lock()
 
@@ -227,7 +309,7 @@ class Recorder:
         future: Future[int] = Future()
         with self._lock:
             if self._writer is None:
-                self._writer = _Writer(self.store)
+                self._writer = _Writer(self.store, self.spool)
                 self._writer.start()
             self._writer.queue.put((entry, future))
         return future
@@ -246,10 +328,14 @@ class Recorder:
         index = await asyncio.wrap_future(self.submit(entry))
         return Receipt(index, entry.leaf_hash, entry.payload_digest)
 
-    def erase(self, digest: str, reason: str = "") -> tuple[bool, Receipt]:
-        """Delete a payload; the erasure itself is an event in the log."""
+    def erase(self, digest: str, reason: str = "") -> Receipt | None:
+        """Delete a payload; the erasure itself is an event in the log (recorded first, so a
+        crash in between leaves a payload that is merely still there). None: no such payload."""
+        if self.store.payload(digest) is None:
+            return None
         receipt = self.append_sync("erasure", {"digest": digest, "reason": reason})
-        return self.store.delete_payload(digest), receipt
+        self.store.delete_payload(digest)
+        return receipt
 
     # -- tree ---------------------------------------------------------------------------------
 
@@ -329,6 +415,7 @@ class Recorder:
                 wanted.setdefault(cp.size, []).append((label, cp.root))
         if 0 in wanted:
             for label, root in wanted.pop(0):
+                report.checkpoints_checked += 1
                 if root != merkle.EMPTY_ROOT:
                     report.fail(f"{label}: root does not match the empty tree")
 

@@ -53,7 +53,7 @@ class Verifier:
 
     @classmethod
     def parse(cls, text: str) -> Verifier:
-        parts = text.strip().split("+")
+        parts = text.strip().split("+", 2)  # base64 may hold "+"
         if len(parts) != 3 or not _valid_name(parts[0]):
             raise NoteError("a verifier key is NAME+HASH+KEY")
         name, hex_hash, blob = parts
@@ -106,7 +106,7 @@ class Signer:
 
     @classmethod
     def parse(cls, text: str) -> Signer:
-        parts = text.strip().split("+")
+        parts = text.strip().split("+", 4)  # base64 may hold "+"
         if len(parts) != 5 or parts[:2] != ["PRIVATE", "KEY"]:
             raise NoteError("a signer key is PRIVATE+KEY+NAME+HASH+KEY")
         raw = base64.b64decode(parts[4])

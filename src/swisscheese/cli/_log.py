@@ -1,0 +1,263 @@
+"""``swisscheese keys`` and ``swisscheese log``: the flight recorder from the shell."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from swisscheese.cli._common import err, fail, out
+
+if TYPE_CHECKING:
+    from swisscheese.recorder import Recorder
+
+keys_app = typer.Typer(help="The log's signing key.", no_args_is_help=True)
+log_app = typer.Typer(
+    help="The flight recorder: checkpoints, proofs, verification.", no_args_is_help=True
+)
+
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        envvar="SWISSCHEESE_DB",
+        help="Database URL or SQLite path (default .swisscheese/swisscheese.db).",
+    ),
+]
+KeyOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--key",
+        envvar="SWISSCHEESE_LOG_KEY",
+        help="Log signing key (default .swisscheese/log.key).",
+    ),
+]
+OriginOption = Annotated[
+    str,
+    typer.Option("--origin", envvar="SWISSCHEESE_LOG_ORIGIN", help="The log's origin line."),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+def open_recorder(
+    db: str | None, key: Path | None, origin: str, *, need_key: bool = False
+) -> Recorder:
+    from swisscheese.recorder import Recorder, RecordError
+    from swisscheese.store import StoreError
+
+    try:
+        return Recorder.open(db, key=key, origin=origin, require_key=need_key)
+    except RecordError as exc:
+        fail(str(exc))
+    except (StoreError, OSError, ValueError) as exc:
+        fail(f"cannot open the log at {db or 'the default database'}: {exc}")
+    except Exception as exc:  # driver errors (connection refused, bad URL) are usage errors here
+        fail(f"cannot open the log: {type(exc).__name__}: {exc}")
+
+
+DEFAULT_ORIGIN = "swisscheese.local/log"
+
+
+@keys_app.command("init")
+def keys_init(
+    key: KeyOption = None,
+    name: Annotated[str, typer.Option(help="Key name (no spaces or '+').")] = "swisscheese-log",
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing key.")] = False,
+) -> None:
+    """Create the Ed25519 key that signs checkpoints; print its verifier key."""
+    from swisscheese.recorder._recorder import RecordError, write_signer
+    from swisscheese.recorder.note import NoteError, Signer
+
+    try:
+        signer = Signer.generate(name)
+        path = write_signer(signer, key, force=force)
+    except (RecordError, NoteError) as exc:
+        fail(str(exc))
+    err.print(f"wrote {path} (keep it secret); verifier key:", highlight=False)
+    print(signer.verifier.encode())
+
+
+@keys_app.command("public")
+def keys_public(key: KeyOption = None) -> None:
+    """Print the verifier key (C2SP note format: name+hash+key) for auditors."""
+    from swisscheese.recorder._recorder import RecordError, load_signer
+
+    try:
+        print(load_signer(key).verifier.encode())
+    except RecordError as exc:
+        fail(str(exc))
+
+
+@log_app.command("checkpoint")
+def log_checkpoint(
+    db: DbOption = None, key: KeyOption = None, origin: OriginOption = DEFAULT_ORIGIN
+) -> None:
+    """Sign the current tree head and print it as a C2SP checkpoint note."""
+    with open_recorder(db, key, origin, need_key=True) as recorder:
+        print(recorder.checkpoint(), end="")
+
+
+@log_app.command("prove")
+def log_prove(
+    index: Annotated[int, typer.Argument(help="Leaf index.")],
+    size: Annotated[int | None, typer.Option(help="Tree size (default: current).")] = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Inclusion proof of leaf INDEX in the tree of the given size."""
+    with open_recorder(db, None, DEFAULT_ORIGIN) as recorder:
+        try:
+            proof = recorder.prove_inclusion(index, size)
+        except ValueError as exc:
+            fail(str(exc))
+    data = proof.to_dict()
+    if as_json:
+        print(json.dumps(data))
+        return
+    for k, v in data.items():
+        out.print(f"{k}: {v}", highlight=False, soft_wrap=True)
+
+
+@log_app.command("consistency")
+def log_consistency(
+    old: Annotated[int, typer.Argument(help="Older tree size.")],
+    new: Annotated[int, typer.Argument(help="Newer tree size.")],
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Consistency proof that the tree of size NEW extends the tree of size OLD."""
+    with open_recorder(db, None, DEFAULT_ORIGIN) as recorder:
+        try:
+            proof = recorder.prove_consistency(old, new)
+            old_root, new_root = recorder.root(old), recorder.root(new)
+        except ValueError as exc:
+            fail(str(exc))
+    data = {
+        "old_size": old,
+        "new_size": new,
+        "old_root": old_root.hex(),
+        "new_root": new_root.hex(),
+        "proof": [h.hex() for h in proof],
+    }
+    if as_json:
+        print(json.dumps(data))
+        return
+    for k, v in data.items():
+        out.print(f"{k}: {v}", highlight=False, soft_wrap=True)
+
+
+@log_app.command("verify")
+def log_verify(
+    checkpoint: Annotated[
+        Path | None, typer.Option(help="A checkpoint note the log must be consistent with.")
+    ] = None,
+    verifier: Annotated[
+        str | None, typer.Option(help="Verifier key (default: from the log key).")
+    ] = None,
+    db: DbOption = None,
+    key: KeyOption = None,
+    origin: OriginOption = DEFAULT_ORIGIN,
+    as_json: JsonOption = False,
+) -> None:
+    """Recompute every leaf, subtree, payload digest and checkpoint; exit 1 on any mismatch."""
+    from swisscheese.recorder.note import NoteError, Verifier
+
+    note = None
+    if checkpoint is not None:
+        try:
+            note = checkpoint.read_text(encoding="utf-8")
+        except OSError as exc:
+            fail(f"{checkpoint}: cannot read: {exc.strerror}")
+    parsed = None
+    if verifier:
+        try:
+            parsed = Verifier.parse(verifier)
+        except NoteError as exc:
+            fail(f"verifier key: {exc}")
+    with open_recorder(db, key, origin) as recorder:
+        report = recorder.verify(note, parsed)
+    data = {
+        "ok": report.ok,
+        "size": report.size,
+        "root_hash": report.root_hash.hex(),
+        "first_bad_index": report.first_bad_index,
+        "payloads_checked": report.payloads_checked,
+        "payloads_erased": report.payloads_erased,
+        "checkpoints_checked": report.checkpoints_checked,
+        "problems": report.problems,
+    }
+    if as_json:
+        print(json.dumps(data))
+    else:
+        status = "[green]OK[/green]" if report.ok else "[bold red]FAILED[/bold red]"
+        out.print(
+            f"{status} {report.size} entries, root {report.root_hash.hex()}, "
+            f"{report.payloads_checked} payloads ({report.payloads_erased} erased), "
+            f"{report.checkpoints_checked} checkpoints",
+            highlight=False,
+        )
+        if report.first_bad_index is not None:
+            out.print(f"first bad index: {report.first_bad_index}", highlight=False)
+        for problem in report.problems:
+            out.print(f"  {problem}", highlight=False)
+    raise typer.Exit(0 if report.ok else 1)
+
+
+def _show(recorder: Recorder, start: int, end: int, as_json: bool) -> None:
+    for entry in recorder.store.entries(start, end):
+        event = json.loads(entry.event)
+        if as_json:
+            print(
+                json.dumps(
+                    {"index": entry.index, "leaf_hash": entry.leaf_hash.hex(), "event": event}
+                )
+            )
+            continue
+        summary = " ".join(
+            f"{k}={v}" for k, v in event.items() if k not in ("v", "type", "time", "payload")
+        )
+        out.print(
+            f"{entry.index:>8}  {event.get('time', '')}  {entry.type:<10} {summary}",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+@log_app.command("show")
+def log_show(
+    start: Annotated[int, typer.Argument(help="First index.")] = 0,
+    count: Annotated[int, typer.Option("--count", "-n", help="How many entries.")] = 20,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show entries from START on."""
+    with open_recorder(db, None, DEFAULT_ORIGIN) as recorder:
+        _show(recorder, start, start + count, as_json)
+
+
+@log_app.command("tail")
+def log_tail(
+    count: Annotated[int, typer.Option("--count", "-n", help="How many entries.")] = 20,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show the newest entries."""
+    with open_recorder(db, None, DEFAULT_ORIGIN) as recorder:
+        size = recorder.size()
+        _show(recorder, max(0, size - count), size, as_json)
+
+
+@log_app.command("erase")
+def log_erase(
+    digest: Annotated[str, typer.Argument(help="Payload digest (sha256:...).")],
+    reason: Annotated[str, typer.Option(help="Why (recorded in the log).")] = "",
+    db: DbOption = None,
+) -> None:
+    """Delete a payload (personal data); the log records the erasure and still verifies."""
+    with open_recorder(db, None, DEFAULT_ORIGIN) as recorder:
+        receipt = recorder.erase(digest, reason)
+    if receipt is None:
+        fail(f"no payload {digest} in the log")
+    out.print(f"erased {digest}; the erasure is entry {receipt.index}", highlight=False)
