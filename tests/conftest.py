@@ -16,3 +16,43 @@ def guard() -> Iterator[Guard]:
     g = Guard()
     yield g
     g.close()
+
+
+POSTGRES_ENV = "SWISSCHEESE_TEST_POSTGRES"
+_TABLES = ("checkpoints", "payloads", "log_head", "log_nodes", "log_entries", "alembic_version")
+
+
+def postgres_url() -> str | None:
+    """The test server's URL; in CI (CI=true) a missing server fails instead of skipping."""
+    url = os.environ.get(POSTGRES_ENV)
+    if url:
+        return url
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI needs PostgreSQL: set {POSTGRES_ENV} (see .ci/postgres.sh)")
+    pytest.skip(f"PostgreSQL tests need {POSTGRES_ENV} (see .ci/postgres.sh)")
+    return None
+
+
+def reset_postgres(url: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    from swisscheese.store import resolve_url
+
+    engine = create_engine(resolve_url(url))
+    with engine.begin() as conn:
+        for table in _TABLES:
+            conn.execute(text(f"DROP TABLE IF EXISTS {table} CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite-memory", "sqlite-file", "postgres"])
+def db_url(request: pytest.FixtureRequest, tmp_path: object) -> str:
+    """Every store test runs on in-memory SQLite, file SQLite (WAL) and real PostgreSQL."""
+    if request.param == "sqlite-memory":
+        return ":memory:"
+    if request.param == "sqlite-file":
+        return str(tmp_path) + "/log.db"  # type: ignore[operator]
+    url = postgres_url()
+    assert url is not None
+    reset_postgres(url)
+    return url

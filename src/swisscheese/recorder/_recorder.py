@@ -423,6 +423,7 @@ class Recorder:
         erased: set[str] = set()
         referenced: dict[str, int] = {}
         level_buffers: dict[int, dict[int, bytes]] = {}
+        bad_leaves: list[int] = []  # in increasing order
         expected = 0
         for entry in self.store.entries():
             if entry.index != expected:
@@ -434,9 +435,10 @@ class Recorder:
                 report.fail(
                     f"entry {entry.index}: stored leaf hash does not match its event", entry.index
                 )
+                bad_leaves.append(entry.index)
             for (level, idx), h in frontier.append(leaf):
                 if level:
-                    self._check_node(report, level, idx, h, level_buffers)
+                    self._check_node(report, level, idx, h, level_buffers, bad_leaves)
             if frontier.size in wanted:
                 root = frontier.root()
                 for label, expected_root in wanted.pop(frontier.size):
@@ -482,6 +484,7 @@ class Recorder:
         idx: int,
         recomputed: bytes,
         buffers: dict[int, dict[int, bytes]],
+        bad_leaves: list[int],
     ) -> None:
         buffer = buffers.get(level)
         if buffer is None or idx not in buffer:
@@ -490,8 +493,11 @@ class Recorder:
         stored = buffer.pop(idx, None)
         if stored != recomputed:
             first_leaf = idx << level
+            # A changed leaf below already names the first bad index more precisely.
+            explained = bool(bad_leaves) and bad_leaves[-1] >= first_leaf
             report.fail(
-                f"subtree hash at level {level}, index {idx} does not match its leaves", first_leaf
+                f"subtree hash at level {level}, index {idx} does not match its leaves",
+                None if explained else first_leaf,
             )
 
 

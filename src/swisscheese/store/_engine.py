@@ -39,6 +39,11 @@ def resolve_url(url: str | os.PathLike[str] | None = None) -> str:
 
 def create_engines(url: str) -> tuple[Engine, Engine]:
     """(writer, reader) engines. SQLite writers begin IMMEDIATE; readers never block them."""
+    if url in ("sqlite://", "sqlite:///:memory:"):
+        # One in-memory database lives in one connection: reads share the writer's. For tests
+        # and throwaway use only.
+        engine = _sqlite_engine(url, immediate=True)
+        return engine, engine
     if url.startswith("sqlite"):
         return _sqlite_engine(url, immediate=True), _sqlite_engine(url, immediate=False)
     engine = create_engine(
