@@ -51,7 +51,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: object) -> str:
     if request.param == "sqlite-memory":
         return ":memory:"
     if request.param == "sqlite-file":
-        return str(tmp_path) + "/log.db"  # type: ignore[operator]
+        return str(tmp_path) + "/log.db"
     url = postgres_url()
     assert url is not None
     reset_postgres(url)

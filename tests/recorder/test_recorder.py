@@ -230,7 +230,7 @@ def test_spool_keeps_events_durable_and_in_order(tmp_path: object) -> None:
 
 
 def test_reopening_continues_the_same_tree(tmp_path: object) -> None:
-    path = str(tmp_path) + "/log.db"  # type: ignore[operator]
+    path = str(tmp_path) + "/log.db"
     with Recorder(LogStore(path)) as rec:
         data = fill(rec, 13)
     with Recorder(LogStore(path)) as rec:
