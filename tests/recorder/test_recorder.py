@@ -205,7 +205,7 @@ class FlakyStore(LogStore):
 
 
 def test_failure_is_an_error_the_caller_sees(tmp_path: object) -> None:
-    store = FlakyStore(str(tmp_path) + "/x.db")  # type: ignore[operator]
+    store = FlakyStore(str(tmp_path) + "/x.db")
     with Recorder(store) as rec, pytest.raises(RecordError, match="disk unplugged"):
         rec.append_sync("test", {"i": 1})
 
