@@ -65,8 +65,10 @@ def keys_init(
     key: KeyOption = None,
     name: Annotated[str, typer.Option(help="Key name (no spaces or '+').")] = "swisscheese-log",
     force: Annotated[bool, typer.Option("--force", help="Replace an existing key.")] = False,
+    db: DbOption = None,
 ) -> None:
-    """Create the Ed25519 key that signs checkpoints; print its verifier key."""
+    """Create the Ed25519 key that signs checkpoints, record it in the log, print its verifier
+    key."""
     from swisscheese.recorder._recorder import RecordError, write_signer
     from swisscheese.recorder.note import NoteError, Signer
 
@@ -75,7 +77,13 @@ def keys_init(
         path = write_signer(signer, key, force=force)
     except (RecordError, NoteError) as exc:
         fail(str(exc))
-    err.print(f"wrote {path} (keep it secret); verifier key:", highlight=False)
+    with open_recorder(db, key, DEFAULT_ORIGIN) as recorder:
+        # Key history is part of the record: an auditor sees which key signed from when.
+        receipt = recorder.append_sync("key", {"verifier": signer.verifier.encode()})
+    err.print(
+        f"wrote {path} (keep it secret), recorded as entry {receipt.index}; verifier key:",
+        highlight=False,
+    )
     print(signer.verifier.encode())
 
 
