@@ -120,12 +120,7 @@ def log_prove(
             proof = recorder.prove_inclusion(index, size)
         except ValueError as exc:
             fail(str(exc))
-    data = proof.to_dict()
-    if as_json:
-        print(json.dumps(data))
-        return
-    for k, v in data.items():
-        out.print(f"{k}: {v}", highlight=False, soft_wrap=True)
+    _print_fields(proof.to_dict(), as_json)
 
 
 @log_app.command("consistency")
@@ -149,6 +144,10 @@ def log_consistency(
         "new_root": new_root.hex(),
         "proof": [h.hex() for h in proof],
     }
+    _print_fields(data, as_json)
+
+
+def _print_fields(data: dict[str, object], as_json: bool) -> None:
     if as_json:
         print(json.dumps(data))
         return

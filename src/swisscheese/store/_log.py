@@ -6,8 +6,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
-from sqlalchemy import Connection, and_, delete, insert, or_, select, text, update
+from sqlalchemy import Connection, TextClause, delete, insert, select, text, update
 
 from swisscheese.recorder.merkle import Frontier, NodeKey
 from swisscheese.store._engine import (
@@ -40,6 +41,19 @@ class StoredEntry:
     event: bytes
     type: str
     payload_digest: str | None
+
+
+@lru_cache(maxsize=128)
+def _point_lookups(n: int) -> TextClause:
+    """UNION ALL of n primary-key lookups: planned as n index probes on both databases, where
+    an OR of IN lists costs more to build in SQLAlchemy than to run."""
+    parts = [
+        f"SELECT 0 AS level, idx, leaf_hash AS hash FROM log_entries"
+        f" WHERE :l{i} = 0 AND idx = :i{i}"
+        f" UNION ALL SELECT level, idx, hash FROM log_nodes WHERE level = :l{i} AND idx = :i{i}"
+        for i in range(n)
+    ]
+    return text(" UNION ALL ".join(parts))
 
 
 class LogStore:
@@ -134,27 +148,15 @@ class LogStore:
 
     @staticmethod
     def _nodes(conn: Connection, keys: Sequence[NodeKey]) -> dict[NodeKey, bytes]:
+        """Hashes of the given perfect subtrees in one round trip of point lookups."""
         if not keys:
             return {}
-        by_level: dict[int, list[int]] = {}
-        for level, idx in keys:
-            by_level.setdefault(level, []).append(idx)
-        found: dict[NodeKey, bytes] = {}
-        leaves = by_level.pop(0, None)
-        if leaves:
-            q = select(log_entries.c.idx, log_entries.c.leaf_hash).where(
-                log_entries.c.idx.in_(leaves)
-            )
-            found.update({(0, i): h for i, h in conn.execute(q)})
-        if by_level:
-            cond = or_(
-                *(
-                    and_(log_nodes.c.level == lv, log_nodes.c.idx.in_(ix))
-                    for lv, ix in by_level.items()
-                )
-            )
-            q2 = select(log_nodes.c.level, log_nodes.c.idx, log_nodes.c.hash).where(cond)
-            found.update({(lv, i): h for lv, i, h in conn.execute(q2)})
+        params: dict[str, int] = {}
+        for n, (level, idx) in enumerate(keys):
+            params[f"l{n}"] = level
+            params[f"i{n}"] = idx
+        rows = conn.execute(_point_lookups(len(keys)), params)
+        found = {(int(level), int(idx)): bytes(h) for level, idx, h in rows}
         missing = [k for k in keys if k not in found]
         if missing:
             raise StoreError(f"log is missing subtree hashes {missing[:5]} (damaged or truncated)")
