@@ -425,7 +425,7 @@ class Recorder:
         level_buffers: dict[int, dict[int, bytes]] = {}
         bad_leaves: list[int] = []  # in increasing order
         expected = 0
-        for entry in self.store.entries():
+        for entry in self.store.entries(0, report.size):  # a snapshot: later appends wait
             if entry.index != expected:
                 report.fail(f"entry {expected} is missing", expected)
                 break
@@ -458,6 +458,11 @@ class Recorder:
                     report.fail(f"entry {entry.index}: malformed erasure event", entry.index)
         if expected != report.size:
             report.fail(f"log head says {report.size} entries, found {expected}", expected)
+        # Entries and head move together in one transaction, so none may lie past the head
+        # (read again: appends may have landed meanwhile).
+        head = self.store.size()
+        if self.store.entry(head) is not None:
+            report.fail(f"entries exist past the log head ({head}): the head was rolled back", head)
         report.root_hash = frontier.root()
         for label_roots in wanted.values():
             for label, _ in label_roots:
