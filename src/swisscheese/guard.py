@@ -221,6 +221,7 @@ class Guard:
                 loaded.policy.model_dump(mode="json"),
             )
         self._portal = _Portal()
+        self._contexts: dict[Stage, Context] = {}
         self._inline_layers = {
             name: all(r.instance.inline for r in layer.rules)
             for name, layer in self.compiled.layers.items()
@@ -361,8 +362,12 @@ class Guard:
         return content
 
     def _context(self, stage: Stage) -> Context:
-        layer = self.compiled.layer_for(stage)
-        return Context(deployment=self.deployment, layer=layer.name if layer else "")
+        ctx = self._contexts.get(stage)
+        if ctx is None:
+            layer = self.compiled.layer_for(stage)
+            ctx = Context(deployment=self.deployment, layer=layer.name if layer else "")
+            self._contexts[stage] = ctx
+        return ctx
 
     async def _check(self, stage: Stage, content: Content, ctx: Context) -> Verdict:
         started = time.perf_counter()
@@ -499,7 +504,8 @@ class Guard:
         view = View(text, len(text))
         if normalizer is not None:
             view = self._normalize(normalizer, text, acc.get(normalizer.key))
-            ctx = replace(ctx, normalized=True)
+            # Direct construction: dataclasses.replace costs ~10 µs on this path.
+            ctx = Context(ctx.deployment, ctx.layer, ctx.request_id, ctx.metadata, True)
         detect = content.with_text(view.text) if view.text != content.text else content
 
         decoded: list[Decoded] = []
