@@ -308,3 +308,41 @@ def monitors(
     for s in specs:
         table.add_row(s.name, str(s.tier), s.origin, ", ".join(s.categories), s.description)
     out.print(table)
+
+
+@app.command()
+def serve(
+    upstream: Annotated[
+        str | None,
+        typer.Option(
+            envvar="SWISSCHEESE_UPSTREAM",
+            help="OpenAI-compatible base URL of the model, e.g. http://host:8080/v1.",
+        ),
+    ] = None,
+    policy: PolicyOption = None,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    db: DbOption = None,
+) -> None:
+    """Run the OpenAI-compatible gateway: every request and answer passes the policy and is
+    recorded."""
+    import os
+
+    import uvicorn
+
+    from swisscheese.gateway import HttpUpstream, create_app
+
+    if not upstream:
+        fail(
+            "give --upstream URL (an OpenAI-compatible endpoint); the embedded local model "
+            "is not available yet"
+        )
+    guard = _guard(policy, True, db)
+    api_key = os.environ.get("SWISSCHEESE_UPSTREAM_API_KEY")
+    app_ = create_app(guard, HttpUpstream(upstream, api_key))
+    err.print(
+        f"swisscheese gateway on http://{host}:{port}/v1 → {upstream} "
+        f"(policy {guard.policy_digest[:19]}…)",
+        highlight=False,
+    )
+    uvicorn.run(app_, host=host, port=port, log_level="warning")

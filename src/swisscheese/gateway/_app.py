@@ -1,0 +1,407 @@
+"""The OpenAI-compatible gateway: every request and response passes the policy's layers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from swisscheese.core import Action, Content, Stage, ToolCall, Verdict
+from swisscheese.gateway._errors import ApiError, error_response
+from swisscheese.gateway._metrics import Metrics
+from swisscheese.gateway._upstream import Upstream
+from swisscheese.guard import Guard
+from swisscheese.recorder import RecordError
+
+_INPUT_ROLES = {"system", "developer", "user"}
+_RETRIEVED_ROLES = {"tool", "function"}
+
+
+@dataclass(frozen=True)
+class GatewaySettings:
+    max_body_bytes: int = 1 << 20
+    max_messages: int = 256
+    stream_mode: Literal["buffer"] = "buffer"
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    role: Literal["system", "developer", "user", "assistant", "tool", "function"]
+    content: str | list[dict[str, Any]] | None = None
+
+
+class ChatRequest(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    model: str = Field(min_length=1)
+    messages: list[ChatMessage] = Field(min_length=1)
+    stream: bool = False
+
+
+class GuardCheckRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    stage: Stage
+    content: str
+
+
+def _text(content: str | list[dict[str, Any]] | None) -> str:
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    return "\n".join(str(p.get("text", "")) for p in content if p.get("type") == "text")
+
+
+@dataclass
+class _Screened:
+    verdicts: list[Verdict]
+
+    @property
+    def action(self) -> Action:
+        return max((v.action for v in self.verdicts), default=Action.ALLOW)
+
+
+def _summary(parts: dict[str, Sequence[Verdict]]) -> str:
+    fields = []
+    overall = Action.ALLOW
+    for stage, verdicts in parts.items():
+        if verdicts:
+            action = max(v.action for v in verdicts)
+            overall = max(overall, action)
+            fields.append(f"{stage}={action.value}")
+    return "; ".join([f"action={overall.value}", *fields])
+
+
+def _records(verdicts: Sequence[Verdict]) -> str:
+    return ",".join(str(v.record.get("index", "queued")) for v in verdicts if v.record)
+
+
+def create_app(
+    guard: Guard, upstream: Upstream, settings: GatewaySettings | None = None
+) -> FastAPI:
+    settings = settings or GatewaySettings()
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await upstream.aclose()
+
+    app = FastAPI(title="swisscheese gateway", lifespan=lifespan, docs_url=None, redoc_url=None)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return error_response(exc.status_code, str(exc.detail))
+
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+        metrics.errors.labels(kind=str(exc.status)).inc()
+        return exc.response()
+
+    async def read_json(request: Request) -> Any:
+        if "json" not in request.headers.get("content-type", ""):
+            raise ApiError(415, "send the body as application/json")
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > settings.max_body_bytes:
+            raise ApiError(413, f"request body over {settings.max_body_bytes} bytes")
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > settings.max_body_bytes:
+                raise ApiError(413, f"request body over {settings.max_body_bytes} bytes")
+        try:
+            return json.loads(body)
+        except ValueError as exc:
+            raise ApiError(400, f"invalid JSON: {exc}") from None
+
+    async def screen(items: list[tuple[Stage, Content]]) -> list[Verdict]:
+        t0 = time.perf_counter()
+        try:
+            verdicts = await asyncio.gather(*(guard.check(s, c) for s, c in items))
+        except RecordError as exc:
+            # Fail closed: nothing goes on that the record cannot prove.
+            raise ApiError(503, f"the flight recorder is unavailable: {exc}") from None
+        elapsed = time.perf_counter() - t0
+        for (stage, _), verdict in zip(items, verdicts, strict=True):
+            metrics.observe(verdict, stage, elapsed)
+        return list(verdicts)
+
+    def refusal(stage: Stage) -> str:
+        layer = guard.compiled.layer_for(stage)
+        return layer.layer.refusal if layer is not None else "I can't help with that request."
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, Any]:
+        return {"status": "ok", "deployment": guard.deployment, "policy": guard.policy_digest}
+
+    @app.get("/metrics")
+    async def prometheus() -> Response:
+        body, content_type = metrics.render()
+        return Response(body, media_type=content_type)
+
+    @app.get("/v1/models")
+    async def models() -> dict[str, Any]:
+        return await upstream.models()
+
+    @app.post("/v1/guard/check")
+    async def detect_only(request: Request) -> JSONResponse:
+        raw = await read_json(request)
+        try:
+            body = GuardCheckRequest.model_validate(raw)
+        except ValidationError as exc:
+            raise ApiError(422, _first_error(exc), param=_first_param(exc)) from None
+        (verdict,) = await screen([(body.stage, Content(body.content, stage=body.stage))])
+        return JSONResponse(
+            verdict.to_dict(),
+            headers={
+                "x-swisscheese-verdict": _summary({body.stage.value: [verdict]}),
+                "x-swisscheese-record": _records([verdict]),
+            },
+        )
+
+    @app.post("/v1/chat/completions", response_model=None)
+    async def chat(request: Request) -> Response:
+        started = time.perf_counter()
+        raw = await read_json(request)
+        try:
+            body = ChatRequest.model_validate(raw)
+        except ValidationError as exc:
+            raise ApiError(422, _first_error(exc), param=_first_param(exc)) from None
+        if len(body.messages) > settings.max_messages:
+            raise ApiError(400, f"more than {settings.max_messages} messages", param="messages")
+
+        # Input side: user/system text at INPUT, tool results at RETRIEVED.
+        items: list[tuple[Stage, Content]] = []
+        positions: list[int] = []
+        for i, message in enumerate(body.messages):
+            if message.role in _INPUT_ROLES:
+                stage = Stage.INPUT
+            elif message.role in _RETRIEVED_ROLES:
+                stage = Stage.RETRIEVED
+            else:
+                continue
+            text = _text(message.content)
+            if text:
+                role = "tool" if message.role == "function" else message.role
+                items.append((stage, Content(text, role=role, stage=stage)))
+                positions.append(i)
+        incoming = await screen(items)
+        input_action = max((v.action for v in incoming), default=Action.ALLOW)
+        headers = {"x-swisscheese-verdict": _summary({"input": incoming})}
+        if input_action.stops:
+            stage = max(zip(incoming, items, strict=True), key=lambda p: p[0].action.rank)[1][0]
+            headers["x-swisscheese-record"] = _records(incoming)
+            metrics.requests.labels(outcome="blocked_input").inc()
+            return _refused(body, refusal(stage), headers)
+        messages = [m.model_dump(exclude_none=True) for m in body.messages]
+        for position, verdict in zip(positions, incoming, strict=True):
+            if verdict.modified is not None:
+                messages[position]["content"] = verdict.modified
+        forward = {**body.model_dump(exclude_none=True), "messages": messages}
+
+        if body.stream:
+            return await _streamed(forward, incoming, headers, started)
+        t_up = time.perf_counter()
+        answer = await upstream.chat(forward)
+        metrics.upstream_latency.observe(time.perf_counter() - t_up)
+        outgoing = await _screen_answer(answer)
+        headers["x-swisscheese-verdict"] = _summary({"input": incoming, "output": outgoing})
+        headers["x-swisscheese-record"] = _records([*incoming, *outgoing])
+        metrics.requests.labels(outcome="completed").inc()
+        return JSONResponse(answer, headers=headers)
+
+    async def _screen_answer(answer: dict[str, Any]) -> list[Verdict]:
+        """Screen every choice's text, reasoning and tool calls; apply the verdicts in place."""
+        choices = answer.get("choices")
+        if not isinstance(choices, list):
+            raise ApiError(502, "the upstream model answered without choices")
+        verdicts: list[Verdict] = []
+        for choice in choices:
+            message = choice.get("message") or {}
+            checks: list[tuple[Stage, Content, str]] = []
+            text = _text(message.get("content"))
+            if text:
+                checks.append(
+                    (Stage.OUTPUT, Content(text, role="assistant", stage=Stage.OUTPUT), "content")
+                )
+            for key in ("reasoning_content", "reasoning"):
+                if isinstance(message.get(key), str) and message[key]:
+                    checks.append(
+                        (
+                            Stage.REASONING,
+                            Content(message[key], role="assistant", stage=Stage.REASONING),
+                            key,
+                        )
+                    )
+            for call in message.get("tool_calls") or []:
+                checks.append((Stage.TOOL_CALL, _tool_call_content(call), "tool_calls"))
+            found = await screen([(s, c) for s, c, _ in checks])
+            verdicts += found
+            stops = [v for v in found if v.action.stops]
+            if stops:
+                stage = stops[0].stage
+                choice["message"] = {"role": "assistant", "content": refusal(stage)}
+                choice["finish_reason"] = "content_filter"
+                continue
+            for (_, _, key), verdict in zip(checks, found, strict=True):
+                if verdict.modified is not None and key != "tool_calls":
+                    message[key] = verdict.modified
+        return verdicts
+
+    async def _streamed(
+        forward: dict[str, Any], incoming: list[Verdict], headers: dict[str, str], started: float
+    ) -> StreamingResponse:
+        # Buffer mode: the whole answer is collected and screened before a byte of it leaves.
+        t_up = time.perf_counter()
+        chunks = [chunk async for chunk in upstream.stream(forward)]
+        metrics.upstream_latency.observe(time.perf_counter() - t_up)
+        answer = _assemble(chunks)
+        original = json.dumps(answer["choices"])
+        outgoing = await _screen_answer(answer)
+        headers["x-swisscheese-verdict"] = _summary({"input": incoming, "output": outgoing})
+        headers["x-swisscheese-record"] = _records([*incoming, *outgoing])
+        replay = chunks if json.dumps(answer["choices"]) == original else _rechunk(answer)
+        metrics.requests.labels(outcome="completed").inc()
+
+        async def events() -> AsyncIterator[bytes]:
+            for chunk in replay:
+                yield b"data: " + json.dumps(chunk).encode() + b"\n\n"
+            yield b"data: [DONE]\n\n"
+
+        return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
+
+    return app
+
+
+def _tool_call_content(call: dict[str, Any]) -> Content:
+    function = call.get("function") or {}
+    raw = function.get("arguments") or "{}"
+    try:
+        arguments = json.loads(raw) if isinstance(raw, str) else raw
+    except ValueError:
+        arguments = {"_raw": raw}
+    if not isinstance(arguments, dict):
+        arguments = {"_value": arguments}
+    tool_call = ToolCall(str(function.get("name", "")), arguments, call.get("id"))
+    return Content("", role="assistant", stage=Stage.TOOL_CALL, tool_call=tool_call)
+
+
+def _refused(body: ChatRequest, message: str, headers: dict[str, str]) -> Response:
+    completion = {
+        "id": f"chatcmpl-refused-{int(time.time() * 1000)}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": body.model,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": message},
+                "finish_reason": "content_filter",
+            }
+        ],
+        "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+    }
+    if not body.stream:
+        return JSONResponse(completion, headers=headers)
+    return StreamingResponse(
+        _sse(_rechunk(completion)), media_type="text/event-stream", headers=headers
+    )
+
+
+async def _sse(chunks: list[dict[str, Any]]) -> AsyncIterator[bytes]:
+    for chunk in chunks:
+        yield b"data: " + json.dumps(chunk).encode() + b"\n\n"
+    yield b"data: [DONE]\n\n"
+
+
+def _assemble(chunks: list[dict[str, Any]]) -> dict[str, Any]:
+    """A streamed answer put together as one completion (content, reasoning, tool calls)."""
+    first = chunks[0] if chunks else {}
+    choices: dict[int, dict[str, Any]] = {}
+    for chunk in chunks:
+        for c in chunk.get("choices") or []:
+            slot = choices.setdefault(
+                int(c.get("index", 0)),
+                {
+                    "index": int(c.get("index", 0)),
+                    "message": {"role": "assistant"},
+                    "finish_reason": None,
+                },
+            )
+            delta = c.get("delta") or {}
+            message = slot["message"]
+            for key in ("content", "reasoning_content", "reasoning"):
+                if isinstance(delta.get(key), str):
+                    message[key] = message.get(key, "") + delta[key]
+            for tc in delta.get("tool_calls") or []:
+                calls = message.setdefault("tool_calls", [])
+                i = int(tc.get("index", len(calls)))
+                while len(calls) <= i:
+                    calls.append(
+                        {"id": None, "type": "function", "function": {"name": "", "arguments": ""}}
+                    )
+                target = calls[i]
+                if tc.get("id"):
+                    target["id"] = tc["id"]
+                fn = tc.get("function") or {}
+                target["function"]["name"] += fn.get("name") or ""
+                target["function"]["arguments"] += fn.get("arguments") or ""
+            if c.get("finish_reason"):
+                slot["finish_reason"] = c["finish_reason"]
+    return {
+        "id": first.get("id", "chatcmpl-stream"),
+        "object": "chat.completion",
+        "created": first.get("created", int(time.time())),
+        "model": first.get("model", ""),
+        "choices": [choices[i] for i in sorted(choices)],
+    }
+
+
+def _rechunk(answer: dict[str, Any]) -> list[dict[str, Any]]:
+    """A completion as stream chunks: one delta per choice, then its finish reason."""
+    base = {
+        "id": answer.get("id"),
+        "object": "chat.completion.chunk",
+        "created": answer.get("created"),
+        "model": answer.get("model"),
+    }
+    chunks = []
+    for choice in answer["choices"]:
+        delta = {k: v for k, v in choice["message"].items() if v is not None}
+        for call_index, call in enumerate(delta.get("tool_calls") or []):
+            call["index"] = call_index
+        chunks.append(
+            {**base, "choices": [{"index": choice["index"], "delta": delta, "finish_reason": None}]}
+        )
+        chunks.append(
+            {
+                **base,
+                "choices": [
+                    {
+                        "index": choice["index"],
+                        "delta": {},
+                        "finish_reason": choice.get("finish_reason"),
+                    }
+                ],
+            }
+        )
+    return chunks
+
+
+def _first_error(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    where = ".".join(str(p) for p in error["loc"])
+    return f"{where}: {error['msg']}" if where else str(error["msg"])
+
+
+def _first_param(exc: ValidationError) -> str | None:
+    loc = exc.errors()[0]["loc"]
+    return ".".join(str(p) for p in loc) or None
