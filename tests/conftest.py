@@ -19,7 +19,6 @@ def guard() -> Iterator[Guard]:
 
 
 POSTGRES_ENV = "SWISSCHEESE_TEST_POSTGRES"
-_TABLES = ("checkpoints", "payloads", "log_head", "log_nodes", "log_entries", "alembic_version")
 
 
 def postgres_url() -> str | None:
@@ -37,10 +36,11 @@ def reset_postgres(url: str) -> None:
     from sqlalchemy import create_engine, text
 
     from swisscheese.store import resolve_url
+    from swisscheese.store._schema import metadata
 
     engine = create_engine(resolve_url(url))
     with engine.begin() as conn:
-        for table in _TABLES:
+        for table in [*reversed(metadata.sorted_tables), "alembic_version"]:
             conn.execute(text(f"DROP TABLE IF EXISTS {table} CASCADE"))
     engine.dispose()
 

@@ -74,6 +74,8 @@ class Layer(_Strict):
     """Default per-monitor deadline."""
     refusal: str = "I can't help with that request."
     """Message a gateway returns in place of blocked content."""
+    approval_timeout: float = Field(default=0.0, ge=0.0, le=3600.0)
+    """Seconds an ESCALATE verdict waits for a human approval; 0 treats it as a block."""
     rules: tuple[Rule, ...] = Field(min_length=1)
     """Rules in order; a MODIFY rule's replacement is what the rules after it read."""
 

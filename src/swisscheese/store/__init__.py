@@ -1,10 +1,25 @@
 """Persistence: SQLite by default, PostgreSQL for several writers; Alembic migrations."""
 
+from swisscheese.store._access import AccessStore as AccessStore
+from swisscheese.store._access import Approval as Approval
+from swisscheese.store._access import ClientKey as ClientKey
 from swisscheese.store._engine import DB_ENV as DB_ENV
+from swisscheese.store._engine import Database as Database
 from swisscheese.store._engine import StoreError as StoreError
 from swisscheese.store._engine import resolve_url as resolve_url
 from swisscheese.store._log import LogStore as LogStore
 from swisscheese.store._log import NewEntry as NewEntry
 from swisscheese.store._log import StoredEntry as StoredEntry
 
-__all__ = ["DB_ENV", "LogStore", "NewEntry", "StoreError", "StoredEntry", "resolve_url"]
+__all__ = [
+    "DB_ENV",
+    "AccessStore",
+    "Approval",
+    "ClientKey",
+    "Database",
+    "LogStore",
+    "NewEntry",
+    "StoreError",
+    "StoredEntry",
+    "resolve_url",
+]

@@ -101,3 +101,33 @@ def migrate(engine: Engine) -> None:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
         connection.commit()
+
+
+_MIGRATION_LOCK = 0x5C15C7EE5E  # PostgreSQL advisory lock id for schema upgrades
+
+
+class Database:
+    """One database: its engines, its dialect, its schema brought up to date on open."""
+
+    def __init__(self, url: str | os.PathLike[str] | None = None) -> None:
+        self.url = resolve_url(url)
+        self.writer, self.reader = create_engines(self.url)
+        self.dialect = self.writer.dialect.name
+        if self.dialect == "postgresql":
+            # Several replicas may start at once: one upgrades, the others wait.
+            from sqlalchemy import text
+
+            with self.writer.connect() as conn:
+                conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _MIGRATION_LOCK})
+                try:
+                    migrate(self.writer)
+                finally:
+                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _MIGRATION_LOCK})
+                    conn.commit()
+        else:
+            migrate(self.writer)
+
+    def close(self) -> None:
+        self.writer.dispose()
+        if self.reader is not self.writer:
+            self.reader.dispose()

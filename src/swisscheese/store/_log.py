@@ -11,16 +11,8 @@ from functools import lru_cache
 from sqlalchemy import Connection, TextClause, delete, insert, select, text, update
 
 from swisscheese.recorder.merkle import Frontier, NodeKey
-from swisscheese.store._engine import (
-    StoreError,
-    create_engines,
-    insert_ignoring_duplicates,
-    migrate,
-    resolve_url,
-)
+from swisscheese.store._engine import Database, StoreError, insert_ignoring_duplicates
 from swisscheese.store._schema import checkpoints, log_entries, log_head, log_nodes, payloads
-
-_MIGRATION_LOCK = 0x5C15C7EE5E  # PostgreSQL advisory lock id for schema upgrades
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,29 +51,14 @@ def _point_lookups(n: int) -> TextClause:
 class LogStore:
     """The flight recorder's tables on SQLite or PostgreSQL, behind one interface."""
 
-    def __init__(self, url: str | None = None) -> None:
-        self.url = resolve_url(url)
-        self.writer, self.reader = create_engines(self.url)
-        self.dialect = self.writer.dialect.name
-        self._migrate()
+    def __init__(self, db: Database | str | None = None) -> None:
+        self.db = db if isinstance(db, Database) else Database(db)
+        self.url, self.writer, self.reader = self.db.url, self.db.writer, self.db.reader
+        self.dialect = self.db.dialect
         self._frontier: Frontier | None = None  # the writer's cache of the tree's right edge
 
-    def _migrate(self) -> None:
-        if self.dialect == "postgresql":
-            with self.writer.connect() as conn:
-                conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _MIGRATION_LOCK})
-                try:
-                    migrate(self.writer)
-                finally:
-                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _MIGRATION_LOCK})
-                    conn.commit()
-        else:
-            migrate(self.writer)
-
     def close(self) -> None:
-        self.writer.dispose()
-        if self.reader is not self.writer:
-            self.reader.dispose()
+        self.db.close()
 
     # -- appends ------------------------------------------------------------------------------
 
