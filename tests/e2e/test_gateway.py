@@ -221,6 +221,21 @@ def test_swisscheese_serve_command(tmp_path: Path) -> None:
     upstream_app, _ = make_upstream()
     exe = shutil.which("swisscheese") or str(Path(sys.executable).parent / "swisscheese")
     port = free_port()
+    db = str(tmp_path / "gw.db")
+    made = subprocess.run(
+        [exe, "keys", "create-client", "app-1", "--db", db],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    key = made.stdout.strip()
+    refused = subprocess.run(
+        [exe, "serve", "--upstream", "http://x/v1", "--host", "0.0.0.0", "--no-auth", "--db", db],
+        capture_output=True,
+        text=True,
+    )
+    assert refused.returncode == 2
+    assert "loopback" in refused.stderr
     with serve(upstream_app) as upstream_url:
         proc = subprocess.Popen(
             [
@@ -248,8 +263,16 @@ def test_swisscheese_serve_command(tmp_path: Path) -> None:
                 assert proc.poll() is None, proc.communicate()[1]
                 assert time.monotonic() < deadline, "gateway did not start"
                 time.sleep(0.1)
+            anonymous = openai.OpenAI(
+                base_url=f"http://127.0.0.1:{port}/v1", api_key="wrong", max_retries=0
+            )
+            with pytest.raises(openai.AuthenticationError):
+                anonymous.chat.completions.create(
+                    model="stub-1", messages=[{"role": "user", "content": "hi"}]
+                )
+            anonymous.close()
             client = openai.OpenAI(
-                base_url=f"http://127.0.0.1:{port}/v1", api_key="t", max_retries=0
+                base_url=f"http://127.0.0.1:{port}/v1", api_key=key, max_retries=0
             )
             completion = client.chat.completions.create(
                 model="stub-1", messages=[{"role": "user", "content": "hi"}]
@@ -260,5 +283,5 @@ def test_swisscheese_serve_command(tmp_path: Path) -> None:
             proc.terminate()
             proc.communicate(timeout=30)
     with Recorder(LogStore(str(tmp_path / "gw.db"))) as recorder:
-        assert recorder.size() == 3  # policy, input verdict, output verdict
+        assert recorder.size() == 3  # policy, input verdict, output verdict (none for the 401)
         assert recorder.verify().ok

@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsed
 from rich.progress import Progress as RichProgress
 from rich.table import Table
 
+from swisscheese.cli._access import approvals_app, deployment_app
 from swisscheese.cli._common import EXIT_OK, EXIT_STOPPED, err, fail, out
 from swisscheese.cli._log import DEFAULT_ORIGIN, DbOption, keys_app, log_app, open_recorder
 from swisscheese.core import Action, Stage, Verdict
@@ -31,6 +32,8 @@ app = typer.Typer(
 
 app.add_typer(keys_app, name="keys")
 app.add_typer(log_app, name="log")
+app.add_typer(deployment_app, name="deployment")
+app.add_typer(approvals_app, name="approvals")
 
 PolicyOption = Annotated[
     Path | None,
@@ -323,26 +326,53 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     db: DbOption = None,
+    no_auth: Annotated[
+        bool, typer.Option("--no-auth", help="No API keys (only on a loopback address).")
+    ] = False,
+    rate: Annotated[float | None, typer.Option(help="Default requests/s per client key.")] = None,
 ) -> None:
     """Run the OpenAI-compatible gateway: every request and answer passes the policy and is
     recorded."""
+    import ipaddress
     import os
 
     import uvicorn
 
-    from swisscheese.gateway import HttpUpstream, create_app
+    from swisscheese.config import PolicyError
+    from swisscheese.gateway import AccessControl, HttpUpstream, create_app
+    from swisscheese.guard import Guard
+    from swisscheese.recorder import Recorder
+    from swisscheese.store import AccessStore, Database, LogStore
 
     if not upstream:
         fail(
             "give --upstream URL (an OpenAI-compatible endpoint); the embedded local model "
             "is not available yet"
         )
-    guard = _guard(policy, True, db)
+    if no_auth:
+        try:
+            loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = False
+        if not loopback:
+            fail(f"--no-auth is only allowed on a loopback address, not {host}")
+    try:
+        database = Database(db)
+    except Exception as exc:
+        fail(f"cannot open the store: {type(exc).__name__}: {exc}")
+    recorder = Recorder(LogStore(database))
+    try:
+        guard = Guard.from_policy(policy, recorder=recorder) if policy else Guard(recorder=recorder)
+    except PolicyError as exc:
+        fail("\n       ".join(str(i) for i in exc.issues))
+    access = AccessControl(
+        AccessStore(database), guard.deployment, require_auth=not no_auth, default_rate=rate
+    )
     api_key = os.environ.get("SWISSCHEESE_UPSTREAM_API_KEY")
-    app_ = create_app(guard, HttpUpstream(upstream, api_key))
+    app_ = create_app(guard, HttpUpstream(upstream, api_key), access=access)
     err.print(
         f"swisscheese gateway on http://{host}:{port}/v1 → {upstream} "
-        f"(policy {guard.policy_digest[:19]}…)",
+        f"(policy {guard.policy_digest[:19]}…, auth {'off' if no_auth else 'on'})",
         highlight=False,
     )
     uvicorn.run(app_, host=host, port=port, log_level="warning")

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from swisscheese.core import Action, Content, Stage, ToolCall, Verdict
+from swisscheese.gateway._access import AccessControl
 from swisscheese.gateway._errors import ApiError, error_response
 from swisscheese.gateway._metrics import Metrics
 from swisscheese.gateway._upstream import Upstream
@@ -85,10 +86,15 @@ def _records(verdicts: Sequence[Verdict]) -> str:
 
 
 def create_app(
-    guard: Guard, upstream: Upstream, settings: GatewaySettings | None = None
+    guard: Guard,
+    upstream: Upstream,
+    settings: GatewaySettings | None = None,
+    access: AccessControl | None = None,
 ) -> FastAPI:
+    """The gateway app. Without ``access`` it needs no API keys (embed it behind your own)."""
     settings = settings or GatewaySettings()
     metrics = Metrics()
+    access = access or AccessControl(None, guard.deployment, require_auth=False)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -138,6 +144,35 @@ def create_app(
         layer = guard.compiled.layer_for(stage)
         return layer.layer.refusal if layer is not None else "I can't help with that request."
 
+    async def admit(request: Request) -> None:
+        key = await access.authenticate(request.headers.get("authorization"))
+        access.limit(key)
+        await access.check_halt()
+
+    async def intervene(verdicts: Sequence[Verdict], headers: dict[str, str]) -> str | None:
+        """The refusal to send instead of the content, or None to go on (HALT stops the
+        deployment; ESCALATE waits for a human up to the layer's approval_timeout)."""
+        stopping = [v for v in verdicts if v.action.stops]
+        if not stopping:
+            return None
+        worst = max(stopping, key=lambda v: v.action.rank)
+        message = refusal(worst.stage)
+        if worst.action is Action.HALT:
+            await access.halt(worst)
+            headers["x-swisscheese-reason"] = "deployment halted"
+            return message
+        if worst.action is Action.BLOCK:
+            return message
+        layer = guard.compiled.layer_for(worst.stage)
+        timeout = layer.layer.approval_timeout if layer is not None else 0.0
+        approved, approval_id = await access.escalate(worst, timeout)
+        if approval_id:
+            headers["x-swisscheese-approval"] = approval_id
+        if approved:
+            return None
+        headers["x-swisscheese-reason"] = "approval required"
+        return message
+
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:
         return {"status": "ok", "deployment": guard.deployment, "policy": guard.policy_digest}
@@ -148,11 +183,13 @@ def create_app(
         return Response(body, media_type=content_type)
 
     @app.get("/v1/models")
-    async def models() -> dict[str, Any]:
+    async def models(request: Request) -> dict[str, Any]:
+        await admit(request)
         return await upstream.models()
 
     @app.post("/v1/guard/check")
     async def detect_only(request: Request) -> JSONResponse:
+        await admit(request)
         raw = await read_json(request)
         try:
             body = GuardCheckRequest.model_validate(raw)
@@ -170,6 +207,7 @@ def create_app(
     @app.post("/v1/chat/completions", response_model=None)
     async def chat(request: Request) -> Response:
         started = time.perf_counter()
+        await admit(request)
         raw = await read_json(request)
         try:
             body = ChatRequest.model_validate(raw)
@@ -194,13 +232,12 @@ def create_app(
                 items.append((stage, Content(text, role=role, stage=stage)))
                 positions.append(i)
         incoming = await screen(items)
-        input_action = max((v.action for v in incoming), default=Action.ALLOW)
         headers = {"x-swisscheese-verdict": _summary({"input": incoming})}
-        if input_action.stops:
-            stage = max(zip(incoming, items, strict=True), key=lambda p: p[0].action.rank)[1][0]
+        refused = await intervene(incoming, headers)
+        if refused is not None:
             headers["x-swisscheese-record"] = _records(incoming)
             metrics.requests.labels(outcome="blocked_input").inc()
-            return _refused(body, refusal(stage), headers)
+            return _refused(body, refused, headers)
         messages = [m.model_dump(exclude_none=True) for m in body.messages]
         for position, verdict in zip(positions, incoming, strict=True):
             if verdict.modified is not None:
@@ -212,13 +249,13 @@ def create_app(
         t_up = time.perf_counter()
         answer = await upstream.chat(forward)
         metrics.upstream_latency.observe(time.perf_counter() - t_up)
-        outgoing = await _screen_answer(answer)
+        outgoing = await _screen_answer(answer, headers)
         headers["x-swisscheese-verdict"] = _summary({"input": incoming, "output": outgoing})
         headers["x-swisscheese-record"] = _records([*incoming, *outgoing])
         metrics.requests.labels(outcome="completed").inc()
         return JSONResponse(answer, headers=headers)
 
-    async def _screen_answer(answer: dict[str, Any]) -> list[Verdict]:
+    async def _screen_answer(answer: dict[str, Any], headers: dict[str, str]) -> list[Verdict]:
         """Screen every choice's text, reasoning and tool calls; apply the verdicts in place."""
         choices = answer.get("choices")
         if not isinstance(choices, list):
@@ -245,10 +282,9 @@ def create_app(
                 checks.append((Stage.TOOL_CALL, _tool_call_content(call), "tool_calls"))
             found = await screen([(s, c) for s, c, _ in checks])
             verdicts += found
-            stops = [v for v in found if v.action.stops]
-            if stops:
-                stage = stops[0].stage
-                choice["message"] = {"role": "assistant", "content": refusal(stage)}
+            refused = await intervene(found, headers)
+            if refused is not None:
+                choice["message"] = {"role": "assistant", "content": refused}
                 choice["finish_reason"] = "content_filter"
                 continue
             for (_, _, key), verdict in zip(checks, found, strict=True):
@@ -265,7 +301,7 @@ def create_app(
         metrics.upstream_latency.observe(time.perf_counter() - t_up)
         answer = _assemble(chunks)
         original = json.dumps(answer["choices"])
-        outgoing = await _screen_answer(answer)
+        outgoing = await _screen_answer(answer, headers)
         headers["x-swisscheese-verdict"] = _summary({"input": incoming, "output": outgoing})
         headers["x-swisscheese-record"] = _records([*incoming, *outgoing])
         replay = chunks if json.dumps(answer["choices"]) == original else _rechunk(answer)

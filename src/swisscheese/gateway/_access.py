@@ -1,0 +1,144 @@
+"""Who may call the gateway and how often; halts and human approvals.
+
+State lives in the shared store so every replica agrees; reads are cached briefly in memory so
+the database is not on every request's path (a revoked key stops working within ``cache_ttl``).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import anyio
+
+from swisscheese.core import Verdict
+from swisscheese.gateway._errors import ApiError
+from swisscheese.store import AccessStore, ClientKey
+
+
+@dataclass
+class TokenBucket:
+    rate: float
+    burst: float
+    tokens: float = -1.0
+    updated: float = field(default_factory=time.monotonic)
+
+    def take(self) -> float:
+        """0 if a request may go now, else the seconds until one may."""
+        now = time.monotonic()
+        if self.tokens < 0:
+            self.tokens = self.burst
+        self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return 0.0
+        return (1 - self.tokens) / self.rate
+
+
+class AccessControl:
+    def __init__(
+        self,
+        store: AccessStore | None,
+        deployment: str,
+        *,
+        require_auth: bool = True,
+        default_rate: float | None = None,
+        default_burst: int | None = None,
+        cache_ttl: float = 10.0,
+        poll_interval: float = 0.2,
+    ) -> None:
+        if require_auth and store is None:
+            raise ValueError("authentication needs a store holding the client keys")
+        self.store = store
+        self.deployment = deployment
+        self.require_auth = require_auth
+        self.default_rate = default_rate
+        self.default_burst = default_burst
+        self.cache_ttl = cache_ttl
+        self.poll_interval = poll_interval
+        self._keys: dict[str, tuple[ClientKey | None, float]] = {}
+        self._buckets: dict[str, TokenBucket] = {}
+        self._halt: tuple[str | None, float] = (None, 0.0)
+
+    async def authenticate(self, authorization: str | None) -> ClientKey | None:
+        if not self.require_auth or self.store is None:
+            return None
+        if not authorization or not authorization.lower().startswith("bearer "):
+            raise ApiError(
+                401, "missing API key: send Authorization: Bearer <key>", code="invalid_api_key"
+            )
+        secret = authorization[7:].strip()
+        cached = self._keys.get(secret)
+        now = time.monotonic()
+        if cached is None or cached[1] < now:
+            key = await anyio.to_thread.run_sync(self.store.authenticate, secret)
+            self._keys[secret] = (key, now + self.cache_ttl)
+        else:
+            key = cached[0]
+        if key is None:
+            raise ApiError(401, "invalid API key", code="invalid_api_key")
+        if key.deployment and key.deployment != self.deployment:
+            raise ApiError(
+                403, f"this key is for deployment {key.deployment!r}", code="wrong_deployment"
+            )
+        return key
+
+    def limit(self, key: ClientKey | None) -> None:
+        rate = key.rate if key and key.rate else self.default_rate
+        if not rate:
+            return
+        burst = key.burst if key and key.burst else self.default_burst or max(1, int(rate))
+        name = key.id if key else "anonymous"
+        bucket = self._buckets.get(name)
+        if bucket is None or bucket.rate != rate:
+            bucket = self._buckets[name] = TokenBucket(rate, float(burst))
+        wait = bucket.take()
+        if wait > 0:
+            raise ApiError(
+                429,
+                f"rate limit of {rate:g} requests/s exceeded; retry in {wait:.2f} s",
+                code="rate_limit_exceeded",
+            )
+
+    async def check_halt(self) -> None:
+        if self.store is None:
+            return
+        reason, until = self._halt
+        now = time.monotonic()
+        if until < now:
+            reason = await anyio.to_thread.run_sync(self.store.halted, self.deployment)
+            self._halt = (reason, now + 1.0)
+        if reason is not None:
+            raise ApiError(
+                503,
+                f"deployment {self.deployment!r} is halted: {reason}; "
+                f"an operator resumes it with `swisscheese deployment resume`",
+                code="deployment_halted",
+            )
+
+    async def halt(self, verdict: Verdict) -> None:
+        reason = f"HALT verdict {verdict.id} at {verdict.stage.value}"
+        self._halt = (reason, time.monotonic() + 1.0)
+        if self.store is not None:
+            await anyio.to_thread.run_sync(self.store.set_halted, self.deployment, True, reason)
+
+    async def escalate(self, verdict: Verdict, wait_seconds: float) -> tuple[bool, str]:
+        """Ask a human; (approved, approval id). Waits up to ``wait_seconds``."""
+        if self.store is None:
+            return False, ""
+        top = max(verdict.findings, key=lambda f: f.score, default=None)
+        summary = f"{verdict.action.value} at {verdict.stage.value}" + (
+            f": {top.category} ({top.monitor}, {top.score:.2f})" if top else ""
+        )
+        store = self.store
+        approval_id = await anyio.to_thread.run_sync(
+            store.request_approval, self.deployment, verdict.stage.value, verdict.id, summary
+        )
+        deadline = time.monotonic() + wait_seconds
+        while time.monotonic() < deadline:
+            await anyio.sleep(self.poll_interval)
+            approval = await anyio.to_thread.run_sync(store.approval, approval_id)
+            if approval is not None and approval.status != "pending":
+                return approval.status == "approved", approval_id
+        return False, approval_id
