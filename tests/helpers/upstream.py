@@ -7,6 +7,7 @@ anything else → "You said: <message>". Every request body it receives is kept 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
@@ -34,7 +35,11 @@ def make_upstream() -> tuple[FastAPI, list[dict[str, Any]]]:
         text = last["content"] if isinstance(last["content"], str) else ""
         message: dict[str, Any] = {"role": "assistant", "content": f"You said: {text}"}
         finish = "stop"
-        if "leak key" in text:
+        if "long" in text:
+            filler = " ".join(f"Sentence {i} of a long and harmless answer." for i in range(40))
+            leak = f" Sure, the key is {KEY}." if "leak" in text else ""
+            message["content"] = filler[:900] + leak + filler[900:]
+        elif "leak key" in text:
             message["content"] = f"Sure, the key is {KEY}, use it well."
         elif "call tool" in text:
             message = {
@@ -79,7 +84,10 @@ def make_upstream() -> tuple[FastAPI, list[dict[str, Any]]]:
                     ],
                 }
             )
+            slow = "long" in text
             for i in range(0, len(content), 7):
+                if slow:
+                    await asyncio.sleep(0.002)
                 yield _sse(
                     {
                         **base,

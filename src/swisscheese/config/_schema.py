@@ -76,6 +76,11 @@ class Layer(_Strict):
     """Message a gateway returns in place of blocked content."""
     approval_timeout: float = Field(default=0.0, ge=0.0, le=3600.0)
     """Seconds an ESCALATE verdict waits for a human approval; 0 treats it as a block."""
+    stream_mode: Literal["buffer", "window"] = "buffer"
+    """Streamed answers: ``buffer`` holds everything until the whole answer passed; ``window``
+    releases text once the next ``stream_window`` characters after it have been checked."""
+    stream_window: int = Field(default=256, ge=16, le=65536)
+    """Characters held back and checked ahead of what is released, in ``window`` mode."""
     rules: tuple[Rule, ...] = Field(min_length=1)
     """Rules in order; a MODIFY rule's replacement is what the rules after it read."""
 

@@ -295,6 +295,9 @@ def create_app(
     async def _streamed(
         forward: dict[str, Any], incoming: list[Verdict], headers: dict[str, str], started: float
     ) -> StreamingResponse:
+        layer = guard.compiled.layer_for(Stage.OUTPUT)
+        if layer is not None and layer.layer.stream_mode == "window" and forward.get("n", 1) == 1:
+            return _windowed(forward, headers, layer.layer.stream_window)
         # Buffer mode: the whole answer is collected and screened before a byte of it leaves.
         t_up = time.perf_counter()
         chunks = [chunk async for chunk in upstream.stream(forward)]
@@ -311,6 +314,119 @@ def create_app(
             for chunk in replay:
                 yield b"data: " + json.dumps(chunk).encode() + b"\n\n"
             yield b"data: [DONE]\n\n"
+
+        return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
+
+    def _windowed(
+        forward: dict[str, Any], headers: dict[str, str], window: int
+    ) -> StreamingResponse:
+        """Window mode: text leaves once the ``window`` characters after it were checked too;
+        a violation ends the stream with finish_reason content_filter. Tool calls and
+        reasoning are held to the end and screened whole."""
+        headers["x-swisscheese-stream"] = f"window={window}"
+
+        async def events() -> AsyncIterator[bytes]:
+            text = ""
+            released = 0
+            raw: list[dict[str, Any]] = []
+            base: dict[str, Any] = {}
+            outcome = "aborted"  # until the end is reached
+            finish: str | None = None
+            checked: list[Verdict] = []
+
+            def chunk(delta: dict[str, Any], reason: str | None = None) -> bytes:
+                body = {
+                    **base,
+                    "object": "chat.completion.chunk",
+                    "choices": [{"index": 0, "delta": delta, "finish_reason": reason}],
+                }
+                return b"data: " + json.dumps(body).encode() + b"\n\n"
+
+            async def check(upto: int) -> bool:
+                """Screen the text from a window before what is released; False: cut."""
+                nonlocal text
+                start = max(0, released - window)
+                region = text[start:]
+                (verdict,) = await screen(
+                    [(Stage.OUTPUT, Content(region, role="assistant", stage=Stage.OUTPUT))]
+                )
+                checked.append(verdict)
+                if await intervene([verdict], {}) is not None:
+                    return False
+                if verdict.modified is not None:
+                    keep = released - start
+                    if verdict.modified[:keep] != region[:keep]:
+                        return False  # a change reaches text already sent: stop instead
+                    text = text[:start] + verdict.modified
+                return True
+
+            try:
+                yield chunk({"role": "assistant"})
+                async for piece in upstream.stream(forward):
+                    base = base or {k: piece.get(k) for k in ("id", "created", "model")}
+                    raw.append(piece)
+                    for c in piece.get("choices") or []:
+                        delta = c.get("delta") or {}
+                        if isinstance(delta.get("content"), str):
+                            text += delta["content"]
+                        finish = c.get("finish_reason") or finish
+                    if len(text) - released >= 2 * window:
+                        if not await check(len(text)):
+                            outcome, finish = "cut", "content_filter"
+                            yield chunk({}, "content_filter")
+                            break
+                        upto = len(text) - window
+                        yield chunk({"content": text[released:upto]})
+                        released = upto
+                else:
+                    if text and not await check(len(text)):
+                        outcome, finish = "cut", "content_filter"
+                        yield chunk({}, "content_filter")
+                    else:
+                        if len(text) > released:
+                            yield chunk({"content": text[released:]})
+                            released = len(text)
+                        held = _assemble(raw)["choices"]
+                        message = held[0]["message"] if held else {}
+                        message.pop("content", None)
+                        extra = {k: v for k, v in message.items() if k != "role"}
+                        if extra:
+                            choice: dict[str, Any] = {
+                                "index": 0,
+                                "message": message,
+                                "finish_reason": finish,
+                            }
+                            checked += await _screen_answer({"choices": [choice]}, {})
+                            if choice["finish_reason"] == "content_filter":
+                                finish = "content_filter"
+                            else:
+                                held_delta: dict[str, Any] = {
+                                    k: v for k, v in choice["message"].items() if k != "role"
+                                }
+                                for i, call in enumerate(held_delta.get("tool_calls") or []):
+                                    call["index"] = i
+                                yield chunk(held_delta)
+                        outcome = "cut" if finish == "content_filter" else "completed"
+                        yield chunk({}, finish or "stop")
+                yield b"data: [DONE]\n\n"
+            finally:
+                # What was emitted, next to the verdicts on what was checked.
+                if guard.recorder is not None:
+                    recorder = guard.recorder
+                    recorder.submit(
+                        recorder.prepare(
+                            "stream",
+                            {
+                                "deployment": guard.deployment,
+                                "outcome": outcome,
+                                "finish_reason": finish,
+                                "emitted_chars": released,
+                                "checks": [v.id for v in checked],
+                            },
+                            {"emitted": text[:released]},
+                        )
+                    )
+                metrics.requests.labels(outcome=f"stream_{outcome}").inc()
 
         return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
 
