@@ -36,9 +36,11 @@ def gateway(tmp_path: Path, action: str) -> Iterator[tuple[str, Recorder]]:
     recorder = Recorder(LogStore(str(tmp_path / "w.db")))
     guard = Guard(parse_policy(POLICY.format(action=action)), recorder=recorder)
     upstream_app, _ = make_upstream()
-    with serve(upstream_app) as upstream_url:
-        with serve(create_app(guard, HttpUpstream(upstream_url + "/v1"))) as url:
-            yield url, recorder
+    with (
+        serve(upstream_app) as upstream_url,
+        serve(create_app(guard, HttpUpstream(upstream_url + "/v1"))) as url,
+    ):
+        yield url, recorder
     guard.close()
     recorder.close()
 
