@@ -162,6 +162,15 @@ def test_every_request_is_recorded(stack: Stack) -> None:
             413,
             "bytes",
         ),
+        (
+            b'{"model": "m", "messages": [{"role": "user", "content": "x", "x": '
+            + b"[" * 40
+            + b"]" * 40
+            + b"}]}",
+            {"content-type": "application/json"},
+            400,
+            "nested deeper",
+        ),
     ],
 )
 def test_malformed_requests_get_openai_errors(

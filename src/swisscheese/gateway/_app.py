@@ -31,6 +31,7 @@ _RETRIEVED_ROLES = {"tool", "function"}
 class GatewaySettings:
     max_body_bytes: int = 1 << 20
     max_messages: int = 256
+    max_depth: int = 32
     stream_mode: Literal["buffer"] = "buffer"
 
 
@@ -124,9 +125,14 @@ def create_app(
             if len(body) > settings.max_body_bytes:
                 raise ApiError(413, f"request body over {settings.max_body_bytes} bytes")
         try:
-            return json.loads(body)
+            value = json.loads(body)
         except ValueError as exc:
             raise ApiError(400, f"invalid JSON: {exc}") from None
+        except RecursionError:
+            raise ApiError(400, f"JSON nested deeper than {settings.max_depth}") from None
+        if _depth(value, settings.max_depth) > settings.max_depth:
+            raise ApiError(400, f"JSON nested deeper than {settings.max_depth}")
+        return value
 
     async def screen(items: list[tuple[Stage, Content]]) -> list[Verdict]:
         t0 = time.perf_counter()
@@ -431,6 +437,21 @@ def create_app(
         return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
 
     return app
+
+
+def _depth(value: Any, limit: int) -> int:
+    """Nesting depth of parsed JSON, counted without recursion (stops past ``limit``)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            if depth > limit:
+                return depth
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def _tool_call_content(call: dict[str, Any]) -> Content:
