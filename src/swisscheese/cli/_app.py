@@ -330,6 +330,7 @@ def serve(
         bool, typer.Option("--no-auth", help="No API keys (only on a loopback address).")
     ] = False,
     rate: Annotated[float | None, typer.Option(help="Default requests/s per client key.")] = None,
+    workers: Annotated[int, typer.Option(help="Worker processes.", min=1)] = 1,
 ) -> None:
     """Run the OpenAI-compatible gateway: every request and answer passes the policy and is
     recorded."""
@@ -360,6 +361,29 @@ def serve(
         database = Database(db)
     except Exception as exc:
         fail(f"cannot open the store: {type(exc).__name__}: {exc}")
+    if workers > 1:
+        # Each worker process builds its own app (and monitors) from the same settings.
+        os.environ.update(
+            SWISSCHEESE_UPSTREAM=upstream,
+            SWISSCHEESE_DB=database.url,
+            SWISSCHEESE_NO_AUTH="1" if no_auth else "0",
+            **({"SWISSCHEESE_POLICY": str(policy)} if policy else {}),
+            **({"SWISSCHEESE_RATE": str(rate)} if rate else {}),
+        )
+        database.close()
+        err.print(
+            f"swisscheese gateway on http://{host}:{port}/v1 → {upstream} ({workers} workers)",
+            highlight=False,
+        )
+        uvicorn.run(
+            "swisscheese.gateway._factory:app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="warning",
+        )
+        return
     recorder = Recorder(LogStore(database))
     try:
         guard = Guard.from_policy(policy, recorder=recorder) if policy else Guard(recorder=recorder)
