@@ -11,7 +11,7 @@ import asyncio
 import threading
 import time
 import uuid
-from collections.abc import Coroutine, Iterable, Sequence
+from collections.abc import Awaitable, Coroutine, Iterable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -255,6 +255,32 @@ class Guard:
         stage = Stage(stage)
         content = self._content(stage, content)
         return await self._check_and_record(stage, content, ctx or self._context(stage))
+
+    async def check_deferred(
+        self, stage: Stage | str, content: Content | str, ctx: Context | None = None
+    ) -> tuple[Verdict, Awaitable[Verdict] | None]:
+        """The verdict at once, and an awaitable of its recorded form (None without a recorder).
+
+        For callers that can overlap the durable write with other work (the gateway forwards
+        to the model meanwhile); they must await it before acting on the verdict outside.
+        """
+        stage = Stage(stage)
+        content = self._content(stage, content)
+        verdict = await self._check(stage, content, ctx or self._context(stage))
+        if self.recorder is None:
+            return verdict, None
+        kind, event, payload = self._event(verdict, content)
+        entry = self.recorder.prepare(kind, event, payload)
+        future = self.recorder.submit(entry)
+
+        async def recorded() -> Verdict:
+            from swisscheese.recorder._recorder import Receipt
+
+            index = await asyncio.wrap_future(future)
+            receipt = Receipt(index, entry.leaf_hash, entry.payload_digest)
+            return replace(verdict, record=receipt.to_dict())
+
+        return verdict, recorded()
 
     async def _check_and_record(self, stage: Stage, content: Content, ctx: Context) -> Verdict:
         verdict = await self._check(stage, content, ctx)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -60,6 +60,25 @@ def _text(content: str | list[dict[str, Any]] | None) -> str:
     if isinstance(content, str):
         return content
     return "\n".join(str(p.get("text", "")) for p in content if p.get("type") == "text")
+
+
+class _Records:
+    """The durable writes of one request's verdicts, settled before it is answered."""
+
+    def __init__(self) -> None:
+        self.waiting: list[Awaitable[Verdict]] = []
+
+    async def settle(self) -> list[Verdict]:
+        waiting, self.waiting = self.waiting, []
+        try:
+            return list(await asyncio.gather(*waiting))
+        except RecordError as exc:
+            raise ApiError(503, f"the flight recorder is unavailable: {exc}") from None
+
+    async def discard(self) -> None:
+        """On an error path: let pending writes finish (they stay in the record)."""
+        waiting, self.waiting = self.waiting, []
+        await asyncio.gather(*waiting, return_exceptions=True)
 
 
 @dataclass
@@ -134,17 +153,26 @@ def create_app(
             raise ApiError(400, f"JSON nested deeper than {settings.max_depth}")
         return value
 
-    async def screen(items: list[tuple[Stage, Content]]) -> list[Verdict]:
+    async def screen(
+        items: list[tuple[Stage, Content]], records: _Records | None = None
+    ) -> list[Verdict]:
+        """Screen concurrently. With ``records`` the durable writes go on in the background
+        and the caller settles them before answering; without, each is awaited here."""
         t0 = time.perf_counter()
-        try:
-            verdicts = await asyncio.gather(*(guard.check(s, c) for s, c in items))
-        except RecordError as exc:
-            # Fail closed: nothing goes on that the record cannot prove.
-            raise ApiError(503, f"the flight recorder is unavailable: {exc}") from None
+        if records is None:
+            try:
+                verdicts = list(await asyncio.gather(*(guard.check(s, c) for s, c in items)))
+            except RecordError as exc:
+                # Fail closed: nothing goes on that the record cannot prove.
+                raise ApiError(503, f"the flight recorder is unavailable: {exc}") from None
+        else:
+            results = await asyncio.gather(*(guard.check_deferred(s, c) for s, c in items))
+            verdicts = [v for v, _ in results]
+            records.waiting += [r for _, r in results if r is not None]
         elapsed = time.perf_counter() - t0
         for (stage, _), verdict in zip(items, verdicts, strict=True):
             metrics.observe(verdict, stage, elapsed)
-        return list(verdicts)
+        return verdicts
 
     def refusal(stage: Stage) -> str:
         layer = guard.compiled.layer_for(stage)
@@ -237,11 +265,26 @@ def create_app(
                 role = "tool" if message.role == "function" else message.role
                 items.append((stage, Content(text, role=role, stage=stage)))
                 positions.append(i)
-        incoming = await screen(items)
+        records = _Records()
+        try:
+            return await _chat(body, items, positions, records, started)
+        finally:
+            await records.discard()
+
+    async def _chat(
+        body: ChatRequest,
+        items: list[tuple[Stage, Content]],
+        positions: list[int],
+        records: _Records,
+        started: float,
+    ) -> Response:
+        # The input verdicts' durable writes overlap the model call; every write is settled
+        # before the client gets an answer.
+        incoming = await screen(items, records)
         headers = {"x-swisscheese-verdict": _summary({"input": incoming})}
         refused = await intervene(incoming, headers)
         if refused is not None:
-            headers["x-swisscheese-record"] = _records(incoming)
+            headers["x-swisscheese-record"] = _records(await records.settle())
             metrics.requests.labels(outcome="blocked_input").inc()
             return _refused(body, refused, headers)
         messages = [m.model_dump(exclude_none=True) for m in body.messages]
@@ -251,17 +294,19 @@ def create_app(
         forward = {**body.model_dump(exclude_none=True), "messages": messages}
 
         if body.stream:
-            return await _streamed(forward, incoming, headers, started)
+            return await _streamed(forward, incoming, headers, started, records)
         t_up = time.perf_counter()
         answer = await upstream.chat(forward)
         metrics.upstream_latency.observe(time.perf_counter() - t_up)
-        outgoing = await _screen_answer(answer, headers)
+        outgoing = await _screen_answer(answer, headers, records)
         headers["x-swisscheese-verdict"] = _summary({"input": incoming, "output": outgoing})
-        headers["x-swisscheese-record"] = _records([*incoming, *outgoing])
+        headers["x-swisscheese-record"] = _records(await records.settle())
         metrics.requests.labels(outcome="completed").inc()
         return JSONResponse(answer, headers=headers)
 
-    async def _screen_answer(answer: dict[str, Any], headers: dict[str, str]) -> list[Verdict]:
+    async def _screen_answer(
+        answer: dict[str, Any], headers: dict[str, str], records: _Records | None = None
+    ) -> list[Verdict]:
         """Screen every choice's text, reasoning and tool calls; apply the verdicts in place."""
         choices = answer.get("choices")
         if not isinstance(choices, list):
@@ -286,7 +331,7 @@ def create_app(
                     )
             for call in message.get("tool_calls") or []:
                 checks.append((Stage.TOOL_CALL, _tool_call_content(call), "tool_calls"))
-            found = await screen([(s, c) for s, c, _ in checks])
+            found = await screen([(s, c) for s, c, _ in checks], records)
             verdicts += found
             refused = await intervene(found, headers)
             if refused is not None:
@@ -299,10 +344,15 @@ def create_app(
         return verdicts
 
     async def _streamed(
-        forward: dict[str, Any], incoming: list[Verdict], headers: dict[str, str], started: float
+        forward: dict[str, Any],
+        incoming: list[Verdict],
+        headers: dict[str, str],
+        started: float,
+        records: _Records,
     ) -> StreamingResponse:
         layer = guard.compiled.layer_for(Stage.OUTPUT)
         if layer is not None and layer.layer.stream_mode == "window" and forward.get("n", 1) == 1:
+            headers["x-swisscheese-record"] = _records(await records.settle())
             return _windowed(forward, headers, layer.layer.stream_window)
         # Buffer mode: the whole answer is collected and screened before a byte of it leaves.
         t_up = time.perf_counter()
@@ -310,9 +360,9 @@ def create_app(
         metrics.upstream_latency.observe(time.perf_counter() - t_up)
         answer = _assemble(chunks)
         original = json.dumps(answer["choices"])
-        outgoing = await _screen_answer(answer, headers)
+        outgoing = await _screen_answer(answer, headers, records)
         headers["x-swisscheese-verdict"] = _summary({"input": incoming, "output": outgoing})
-        headers["x-swisscheese-record"] = _records([*incoming, *outgoing])
+        headers["x-swisscheese-record"] = _records(await records.settle())
         replay = chunks if json.dumps(answer["choices"]) == original else _rechunk(answer)
         metrics.requests.labels(outcome="completed").inc()
 
