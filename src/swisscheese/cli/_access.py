@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from swisscheese.cli._common import err, fail, out
 from swisscheese.cli._log import DbOption, keys_app
-from swisscheese.store import AccessStore
+
+if TYPE_CHECKING:
+    from swisscheese.store import AccessStore
 
 deployment_app = typer.Typer(help="Halt and resume deployments.", no_args_is_help=True)
 approvals_app = typer.Typer(help="Requests waiting for a human decision.", no_args_is_help=True)
 
 
 def open_access(db: str | None) -> AccessStore:
-    from swisscheese.store import StoreError
+    from swisscheese.store import AccessStore, StoreError
 
     try:
         return AccessStore(db)
