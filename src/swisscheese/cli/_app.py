@@ -340,10 +340,8 @@ def serve(
     import uvicorn
 
     from swisscheese.config import PolicyError
-    from swisscheese.gateway import AccessControl, HttpUpstream, create_app
-    from swisscheese.guard import Guard
-    from swisscheese.recorder import Recorder
-    from swisscheese.store import AccessStore, Database, LogStore
+    from swisscheese.gateway._factory import build_app
+    from swisscheese.store import resolve_url
 
     if not upstream:
         fail(
@@ -357,46 +355,43 @@ def serve(
             loopback = False
         if not loopback:
             fail(f"--no-auth is only allowed on a loopback address, not {host}")
+    url = resolve_url(db)
     try:
-        database = Database(db)
-    except Exception as exc:
-        fail(f"cannot open the store: {type(exc).__name__}: {exc}")
-    if workers > 1:
-        # Each worker process builds its own app (and monitors) from the same settings.
-        os.environ.update(
-            SWISSCHEESE_UPSTREAM=upstream,
-            SWISSCHEESE_DB=database.url,
-            SWISSCHEESE_NO_AUTH="1" if no_auth else "0",
-            **({"SWISSCHEESE_POLICY": str(policy)} if policy else {}),
-            **({"SWISSCHEESE_RATE": str(rate)} if rate else {}),
+        app_, guard = build_app(
+            upstream,
+            policy=policy,
+            db=url,
+            require_auth=not no_auth,
+            rate=rate,
+            upstream_api_key=os.environ.get("SWISSCHEESE_UPSTREAM_API_KEY"),
         )
-        database.close()
-        err.print(
-            f"swisscheese gateway on http://{host}:{port}/v1 → {upstream} ({workers} workers)",
-            highlight=False,
-        )
-        uvicorn.run(
-            "swisscheese.gateway._factory:app_from_env",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            log_level="warning",
-        )
-        return
-    recorder = Recorder(LogStore(database))
-    try:
-        guard = Guard.from_policy(policy, recorder=recorder) if policy else Guard(recorder=recorder)
     except PolicyError as exc:
         fail("\n       ".join(str(i) for i in exc.issues))
-    access = AccessControl(
-        AccessStore(database), guard.deployment, require_auth=not no_auth, default_rate=rate
-    )
-    api_key = os.environ.get("SWISSCHEESE_UPSTREAM_API_KEY")
-    app_ = create_app(guard, HttpUpstream(upstream, api_key), access=access)
+    except Exception as exc:
+        fail(f"cannot start: {type(exc).__name__}: {exc}")
     err.print(
         f"swisscheese gateway on http://{host}:{port}/v1 → {upstream} "
-        f"(policy {guard.policy_digest[:19]}…, auth {'off' if no_auth else 'on'})",
+        f"(policy {guard.policy_digest[:19]}…, auth {'off' if no_auth else 'on'}, "
+        f"{workers} worker{'s' if workers > 1 else ''})",
         highlight=False,
     )
-    uvicorn.run(app_, host=host, port=port, log_level="warning")
+    if workers == 1:
+        uvicorn.run(app_, host=host, port=port, log_level="warning")
+        return
+    # Each worker process builds its own app (and monitors) from the same settings; the one
+    # built above checked them.
+    os.environ.update(
+        SWISSCHEESE_UPSTREAM=upstream,
+        SWISSCHEESE_DB=url,
+        SWISSCHEESE_NO_AUTH="1" if no_auth else "0",
+        **({"SWISSCHEESE_POLICY": str(policy)} if policy else {}),
+        **({"SWISSCHEESE_RATE": str(rate)} if rate else {}),
+    )
+    uvicorn.run(
+        "swisscheese.gateway._factory:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+    )
