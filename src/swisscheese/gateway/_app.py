@@ -8,7 +8,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
@@ -60,6 +60,9 @@ def _text(content: str | list[dict[str, Any]] | None) -> str:
     if isinstance(content, str):
         return content
     return "\n".join(str(p.get("text", "")) for p in content if p.get("type") == "text")
+
+
+_Body = TypeVar("_Body", bound=BaseModel)
 
 
 class _Records:
@@ -183,6 +186,15 @@ def create_app(
         access.limit(key)
         await access.check_halt()
 
+    async def admitted_body(request: Request, model: type[_Body]) -> _Body:
+        """Admit the caller, then read and validate the JSON body (422 names the field)."""
+        await admit(request)
+        raw = await read_json(request)
+        try:
+            return model.model_validate(raw)
+        except ValidationError as exc:
+            raise ApiError(422, _first_error(exc), param=_first_param(exc)) from None
+
     async def intervene(verdicts: Sequence[Verdict], headers: dict[str, str]) -> str | None:
         """The refusal to send instead of the content, or None to go on (HALT stops the
         deployment; ESCALATE waits for a human up to the layer's approval_timeout)."""
@@ -223,12 +235,7 @@ def create_app(
 
     @app.post("/v1/guard/check")
     async def detect_only(request: Request) -> JSONResponse:
-        await admit(request)
-        raw = await read_json(request)
-        try:
-            body = GuardCheckRequest.model_validate(raw)
-        except ValidationError as exc:
-            raise ApiError(422, _first_error(exc), param=_first_param(exc)) from None
+        body = await admitted_body(request, GuardCheckRequest)
         (verdict,) = await screen([(body.stage, Content(body.content, stage=body.stage))])
         return JSONResponse(
             verdict.to_dict(),
@@ -241,12 +248,7 @@ def create_app(
     @app.post("/v1/chat/completions", response_model=None)
     async def chat(request: Request) -> Response:
         started = time.perf_counter()
-        await admit(request)
-        raw = await read_json(request)
-        try:
-            body = ChatRequest.model_validate(raw)
-        except ValidationError as exc:
-            raise ApiError(422, _first_error(exc), param=_first_param(exc)) from None
+        body = await admitted_body(request, ChatRequest)
         if len(body.messages) > settings.max_messages:
             raise ApiError(400, f"more than {settings.max_messages} messages", param="messages")
 
