@@ -19,6 +19,7 @@ from swisscheese.core import Action, Content, Stage, ToolCall, Verdict
 from swisscheese.gateway._access import AccessControl
 from swisscheese.gateway._errors import ApiError, error_response
 from swisscheese.gateway._metrics import Metrics
+from swisscheese.gateway._tracing import Tracing
 from swisscheese.gateway._upstream import Upstream
 from swisscheese.guard import Guard
 from swisscheese.recorder import RecordError
@@ -32,6 +33,10 @@ class GatewaySettings:
     max_body_bytes: int = 1 << 20
     max_messages: int = 256
     max_depth: int = 32
+    otel: bool = True
+    """Emit OpenTelemetry spans when opentelemetry-api is installed."""
+    otel_content: bool = False
+    """Put message content in the spans (off: only models, actions, categories, usage)."""
     stream_mode: Literal["buffer"] = "buffer"
 
 
@@ -117,6 +122,7 @@ def create_app(
     """The gateway app. Without ``access`` it needs no API keys (embed it behind your own)."""
     settings = settings or GatewaySettings()
     metrics = Metrics()
+    tracing = Tracing(settings.otel, settings.otel_content)
     access = access or AccessControl(None, guard.deployment, require_auth=False)
 
     @asynccontextmanager
@@ -268,10 +274,12 @@ def create_app(
                 items.append((stage, Content(text, role=role, stage=stage)))
                 positions.append(i)
         records = _Records()
-        try:
-            return await _chat(body, items, positions, records, started)
-        finally:
-            await records.discard()
+        messages = [m.model_dump(exclude_none=True) for m in body.messages]
+        with tracing.chat(body.model, messages) as span:
+            try:
+                return await _chat(body, items, positions, records, started, span)
+            finally:
+                await records.discard()
 
     async def _chat(
         body: ChatRequest,
@@ -279,10 +287,12 @@ def create_app(
         positions: list[int],
         records: _Records,
         started: float,
+        span: Any,
     ) -> Response:
         # The input verdicts' durable writes overlap the model call; every write is settled
         # before the client gets an answer.
         incoming = await screen(items, records)
+        tracing.verdicts(span, "input", incoming)
         headers = {"x-swisscheese-verdict": _summary({"input": incoming})}
         refused = await intervene(incoming, headers)
         if refused is not None:
@@ -301,6 +311,8 @@ def create_app(
         answer = await upstream.chat(forward)
         metrics.upstream_latency.observe(time.perf_counter() - t_up)
         outgoing = await _screen_answer(answer, headers, records)
+        tracing.verdicts(span, "output", outgoing)
+        tracing.answer(span, answer)
         headers["x-swisscheese-verdict"] = _summary({"input": incoming, "output": outgoing})
         headers["x-swisscheese-record"] = _records(await records.settle())
         metrics.requests.labels(outcome="completed").inc()
