@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
+import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -91,6 +94,47 @@ async def load(url: str, n: int, concurrency: int) -> tuple[list[float], float]:
     return latencies, n / elapsed
 
 
+def wrk_run(url: str, concurrency: int, seconds: int) -> tuple[float, float, float]:
+    """(p50 ms, p99 ms, requests/s) from wrk, a load generator in C that leaves the cores to
+    the servers under test."""
+    body = json.dumps({"model": "stub", "messages": [{"role": "user", "content": PROMPT}]})
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(
+            f'wrk.method = "POST"\nwrk.body = {json.dumps(body)}\n'
+            'wrk.headers["Content-Type"] = "application/json"\n'
+        )
+        script = f.name
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t1",
+            f"-c{concurrency}",
+            f"-d{seconds}s",
+            "--latency",
+            "-s",
+            script,
+            url + "/chat/completions",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    Path(script).unlink()
+
+    def ms(label: str) -> float:
+        value = re.search(rf"^\s*{label}\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        assert value is not None, out
+        number, unit = float(value.group(1)), value.group(2)
+        return number / 1000 if unit == "us" else number * 1000 if unit == "s" else number
+
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if errors:
+        raise RuntimeError(f"{errors.group(1)} failed requests:\n{out}")
+    assert rps is not None, out
+    return ms("50%"), ms("99%"), float(rps.group(1))
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -124,7 +168,9 @@ def start_gateway(upstream: str, workers: int, tmp: Path) -> tuple[subprocess.Po
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--seconds", type=int, default=10, help="per wrk run")
     args = parser.parse_args()
+    use_wrk = shutil.which("wrk") is not None
     tmp = Path(tempfile.mkdtemp(prefix="swisscheese-gw-"))
     stub_port = free_port()
     stub = subprocess.Popen([sys.executable, "-c", STUB, str(stub_port)], env=os.environ.copy())
@@ -138,15 +184,20 @@ def main() -> None:
         gateway, url = start_gateway(upstream, 1, tmp)
         try:
             asyncio.run(load(url, 50, 4))  # warm-up
+            print("load generator:", "wrk" if use_wrk else "httpx (install wrk for less noise)")
             for concurrency in (1, 32):
-                direct, _ = asyncio.run(load(upstream, args.requests, concurrency))
-                proxied, rps = asyncio.run(load(url, args.requests, concurrency))
+                if use_wrk:
+                    d50, d99, _ = wrk_run(upstream, concurrency, args.seconds)
+                    g50, g99, rps = wrk_run(url, concurrency, args.seconds)
+                else:
+                    direct, _ = asyncio.run(load(upstream, args.requests, concurrency))
+                    proxied, rps = asyncio.run(load(url, args.requests, concurrency))
+                    d50, d99 = pct(direct, 0.5), pct(direct, 0.99)
+                    g50, g99 = pct(proxied, 0.5), pct(proxied, 0.99)
                 print(
-                    f"concurrency {concurrency:>2}: direct p50 {pct(direct, 0.5):6.2f} ms "
-                    f"p99 {pct(direct, 0.99):6.2f} ms | through gateway p50 "
-                    f"{pct(proxied, 0.5):6.2f} ms p99 {pct(proxied, 0.99):6.2f} ms | added "
-                    f"p50 {pct(proxied, 0.5) - pct(direct, 0.5):6.2f} ms p99 "
-                    f"{pct(proxied, 0.99) - pct(direct, 0.99):6.2f} ms | {rps:5.0f} req/s"
+                    f"concurrency {concurrency:>2}: direct p50 {d50:6.2f} ms p99 {d99:6.2f} ms"
+                    f" | through gateway p50 {g50:6.2f} ms p99 {g99:6.2f} ms | added p50 "
+                    f"{g50 - d50:6.2f} ms p99 {g99 - d99:6.2f} ms | {rps:5.0f} req/s"
                 )
         finally:
             gateway.terminate()
@@ -154,7 +205,10 @@ def main() -> None:
         gateway, url = start_gateway(upstream, 2, tmp)
         try:
             asyncio.run(load(url, 100, 8))
-            _, rps = asyncio.run(load(url, args.requests, 32))
+            if use_wrk:
+                _, _, rps = wrk_run(url, 32, args.seconds)
+            else:
+                _, rps = asyncio.run(load(url, args.requests, 32))
             print(f"\n2 workers, concurrency 32: {rps:.0f} req/s")
         finally:
             gateway.terminate()

