@@ -89,15 +89,6 @@ class _Records:
         await asyncio.gather(*waiting, return_exceptions=True)
 
 
-@dataclass
-class _Screened:
-    verdicts: list[Verdict]
-
-    @property
-    def action(self) -> Action:
-        return max((v.action for v in self.verdicts), default=Action.ALLOW)
-
-
 def _summary(parts: dict[str, Sequence[Verdict]]) -> str:
     fields = []
     overall = Action.ALLOW

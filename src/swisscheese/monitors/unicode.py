@@ -26,7 +26,6 @@ from swisscheese.monitors._text import (
     script_of,
 )
 
-_WORD = re.compile(r"\w+")
 # Printable characters that still hide: variation selectors, fillers, the grapheme joiner.
 _PRINTABLE_INVISIBLE = re.compile(
     "[\ufe00-\ufe0f\U000e0100-\U000e01ef\u115f\u1160\u3164\uffa0\u2800\u034f]"

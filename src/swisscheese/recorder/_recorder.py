@@ -509,7 +509,3 @@ class Recorder:
                 f"subtree hash at level {level}, index {idx} does not match its leaves",
                 None if explained else first_leaf,
             )
-
-
-def root_b64(root: bytes) -> str:
-    return base64.b64encode(root).decode()
