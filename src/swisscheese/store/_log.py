@@ -8,7 +8,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from sqlalchemy import Connection, TextClause, delete, insert, select, text, update
+from sqlalchemy import Connection, TextClause, delete, select, text, update
 
 from swisscheese.recorder.merkle import Frontier, NodeKey
 from swisscheese.store._engine import Database, StoreError, insert_ignoring_duplicates
@@ -56,6 +56,14 @@ class LogStore:
         self.url, self.writer, self.reader = self.db.url, self.db.writer, self.db.reader
         self.dialect = self.db.dialect
         self._frontier: Frontier | None = None  # the writer's cache of the tree's right edge
+        mark = "?" if self.writer.dialect.paramstyle == "qmark" else "%s"
+        self._sql = {
+            "entries": "INSERT INTO log_entries (idx, leaf_hash, event, type, payload_digest) "
+            f"VALUES ({', '.join([mark] * 5)})",
+            "nodes": f"INSERT INTO log_nodes (level, idx, hash) VALUES ({mark}, {mark}, {mark})",
+            "payloads": f"INSERT INTO payloads (digest, data) VALUES ({mark}, {mark}) "
+            "ON CONFLICT DO NOTHING",
+        }
 
     def close(self) -> None:
         self.db.close()
@@ -78,26 +86,19 @@ class LogStore:
             node_rows = []
             for offset, entry in enumerate(entries):
                 rows.append(
-                    {
-                        "idx": first + offset,
-                        "leaf_hash": entry.leaf_hash,
-                        "event": entry.event,
-                        "type": entry.type,
-                        "payload_digest": entry.payload_digest,
-                    }
+                    (first + offset, entry.leaf_hash, entry.event, entry.type, entry.payload_digest)
                 )
                 for (level, idx), h in frontier.append(entry.leaf_hash):
                     if level:
-                        node_rows.append({"level": level, "idx": idx, "hash": h})
-            conn.execute(insert(log_entries), rows)
+                        node_rows.append((level, idx, h))
+            # Straight to the driver's executemany: on this path SQLAlchemy's statement
+            # compilation and parameter processing cost more than the inserts themselves.
+            conn.exec_driver_sql(self._sql["entries"], rows)
             if node_rows:
-                conn.execute(insert(log_nodes), node_rows)
+                conn.exec_driver_sql(self._sql["nodes"], node_rows)
             blobs = {e.payload_digest: e.payload for e in entries if e.payload is not None}
             if blobs:
-                conn.execute(
-                    insert_ignoring_duplicates(self.writer, payloads),
-                    [{"digest": d, "data": b} for d, b in blobs.items()],
-                )
+                conn.exec_driver_sql(self._sql["payloads"], list(blobs.items()))
             conn.execute(
                 update(log_head).where(log_head.c.id == 1).values(size=first + len(entries))
             )
