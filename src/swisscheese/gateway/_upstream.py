@@ -6,7 +6,7 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
-import httpx
+import aiohttp
 
 from swisscheese.gateway._errors import ApiError
 
@@ -22,34 +22,48 @@ class Upstream(Protocol):
 
 
 class HttpUpstream:
-    """An OpenAI-compatible server reached with one pooled httpx client."""
+    """An OpenAI-compatible server reached through one pooled aiohttp session.
+
+    aiohttp rather than httpx here: under concurrent load httpx's pool bookkeeping cost more
+    than the rest of the proxying (measured with py-spy at 32 concurrent requests).
+    """
 
     def __init__(self, base_url: str, api_key: str | None = None, timeout: float = 120.0) -> None:
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self.base_url = base_url.rstrip("/")
-        self._client = httpx.AsyncClient(
-            base_url=self.base_url, headers=headers, timeout=httpx.Timeout(timeout, connect=10.0)
-        )
+        self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._timeout = aiohttp.ClientTimeout(total=timeout, connect=10.0)
+        self._session: aiohttp.ClientSession | None = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        # Created on first use, inside the server's event loop.
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                headers=self._headers,
+                timeout=self._timeout,
+                connector=aiohttp.TCPConnector(limit=256),
+            )
+        return self._session
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        if self._session is not None:
+            await self._session.close()
 
     async def chat(self, body: dict[str, Any]) -> dict[str, Any]:
         try:
-            response = await self._client.post("/chat/completions", json=body)
-        except httpx.TimeoutException:
+            async with self._client().post(self.base_url + "/chat/completions", json=body) as r:
+                return await _json_or_error(r)
+        except TimeoutError:
             raise ApiError(504, "the upstream model did not answer in time") from None
-        except httpx.HTTPError as exc:
+        except aiohttp.ClientError as exc:
             raise ApiError(502, f"the upstream model is unreachable: {exc}") from None
-        return _json_or_error(response)
 
     async def stream(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
         try:
-            async with self._client.stream("POST", "/chat/completions", json=body) as response:
-                if response.status_code >= 400:
-                    await response.aread()
-                    _json_or_error(response)
-                async for line in response.aiter_lines():
+            async with self._client().post(self.base_url + "/chat/completions", json=body) as r:
+                if r.status >= 400:
+                    await _json_or_error(r)
+                async for raw in r.content:
+                    line = raw.decode("utf-8", "replace").strip()
                     if not line.startswith("data:"):
                         continue
                     data = line[5:].strip()
@@ -59,29 +73,32 @@ class HttpUpstream:
                         yield json.loads(data)
                     except ValueError:
                         raise ApiError(502, "the upstream model sent a malformed chunk") from None
-        except httpx.TimeoutException:
+        except TimeoutError:
             raise ApiError(504, "the upstream model did not answer in time") from None
-        except httpx.HTTPError as exc:
+        except aiohttp.ClientError as exc:
             raise ApiError(502, f"the upstream model is unreachable: {exc}") from None
 
     async def models(self) -> dict[str, Any]:
         try:
-            response = await self._client.get("/models")
-        except httpx.HTTPError as exc:
+            async with self._client().get(self.base_url + "/models") as r:
+                return await _json_or_error(r)
+        except TimeoutError:
+            raise ApiError(504, "the upstream model did not answer in time") from None
+        except aiohttp.ClientError as exc:
             raise ApiError(502, f"the upstream model is unreachable: {exc}") from None
-        return _json_or_error(response)
 
 
-def _json_or_error(response: httpx.Response) -> dict[str, Any]:
-    if response.status_code >= 400:
+async def _json_or_error(response: aiohttp.ClientResponse) -> dict[str, Any]:
+    text = await response.text()
+    if response.status >= 400:
         try:
-            message = response.json()["error"]["message"]
+            message = json.loads(text)["error"]["message"]
         except (ValueError, KeyError, TypeError):
-            message = response.text[:500]
-        status = 502 if response.status_code >= 500 else response.status_code
+            message = text[:500]
+        status = 502 if response.status >= 500 else response.status
         raise ApiError(status, f"upstream: {message}", code="upstream_error")
     try:
-        data = response.json()
+        data = json.loads(text)
     except ValueError:
         raise ApiError(502, "the upstream model answered with invalid JSON") from None
     if not isinstance(data, dict):
