@@ -40,6 +40,7 @@ from swisscheese.monitors._text import View
 
 if TYPE_CHECKING:
     from swisscheese.recorder import Recorder
+    from swisscheese.store import NewEntry
 import contextlib
 
 from swisscheese.policy import (
@@ -105,6 +106,14 @@ def _instances_of(rules: tuple[CompiledRule, ...]) -> dict[str, tuple[Instance, 
         timeout = min(prev[1], r.timeout_s) if prev else r.timeout_s
         instances[r.instance.key] = (r.instance, timeout)
     return instances
+
+
+def _with_record(verdict: Verdict, entry: NewEntry, index: int) -> Verdict:
+    """The verdict carrying its receipt in the flight recorder (or that it is spooled)."""
+    from swisscheese.recorder._recorder import Receipt
+
+    receipt = Receipt(index, entry.leaf_hash, entry.payload_digest)
+    return replace(verdict, record=receipt.to_dict())
 
 
 def _fragment(text: str, f: Finding) -> str:
@@ -269,16 +278,11 @@ class Guard:
         verdict = await self._check(stage, content, ctx or self._context(stage))
         if self.recorder is None:
             return verdict, None
-        kind, event, payload = self._event(verdict, content)
-        entry = self.recorder.prepare(kind, event, payload)
+        entry = self._entry(verdict, content)
         future = self.recorder.submit(entry)
 
         async def recorded() -> Verdict:
-            from swisscheese.recorder._recorder import Receipt
-
-            index = await asyncio.wrap_future(future)
-            receipt = Receipt(index, entry.leaf_hash, entry.payload_digest)
-            return replace(verdict, record=receipt.to_dict())
+            return _with_record(verdict, entry, await asyncio.wrap_future(future))
 
         return verdict, recorded()
 
@@ -286,9 +290,8 @@ class Guard:
         verdict = await self._check(stage, content, ctx)
         if self.recorder is None:
             return verdict
-        kind, event, payload = self._event(verdict, content)
-        receipt = await self.recorder.append(kind, event, payload)
-        return replace(verdict, record=receipt.to_dict())
+        entry = self._entry(verdict, content)
+        return _with_record(verdict, entry, await asyncio.wrap_future(self.recorder.submit(entry)))
 
     def check_sync(
         self, stage: Stage | str, content: Content | str, ctx: Context | None = None
@@ -306,14 +309,12 @@ class Guard:
             verdict = self._portal.call(self._check(stage, content, ctx))
         if self.recorder is None:
             return verdict
-        kind, event, payload = self._event(verdict, content)
-        receipt = self.recorder.append_sync(kind, event, payload)
-        return replace(verdict, record=receipt.to_dict())
+        entry = self._entry(verdict, content)
+        return _with_record(verdict, entry, self.recorder.submit(entry).result())
 
-    def _event(
-        self, verdict: Verdict, content: Content
-    ) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    def _entry(self, verdict: Verdict, content: Content) -> NewEntry:
         """The leaf (no content, only digests) and the erasable payload of a verdict."""
+        assert self.recorder is not None
         event = {
             "deployment": self.deployment,
             "verdict": verdict.id,
@@ -325,7 +326,7 @@ class Guard:
             "runs": {r.monitor: r.status.value for r in verdict.runs},
         }
         payload = {"verdict": verdict.to_dict(), "text": text_of(content)}
-        return "verdict", event, payload
+        return self.recorder.prepare("verdict", event, payload)
 
     async def check_many(
         self,

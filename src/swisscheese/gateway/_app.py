@@ -244,7 +244,6 @@ def create_app(
 
     @app.post("/v1/chat/completions", response_model=None)
     async def chat(request: Request) -> Response:
-        started = time.perf_counter()
         body = await admitted_body(request, ChatRequest)
         if len(body.messages) > settings.max_messages:
             raise ApiError(400, f"more than {settings.max_messages} messages", param="messages")
@@ -268,7 +267,7 @@ def create_app(
         messages = [m.model_dump(exclude_none=True) for m in body.messages]
         with tracing.chat(body.model, messages) as span:
             try:
-                return await _chat(body, items, positions, records, started, span)
+                return await _chat(body, items, positions, records, span)
             finally:
                 await records.discard()
 
@@ -277,7 +276,6 @@ def create_app(
         items: list[tuple[Stage, Content]],
         positions: list[int],
         records: _Records,
-        started: float,
         span: Any,
     ) -> Response:
         # The input verdicts' durable writes overlap the model call; every write is settled
@@ -297,7 +295,7 @@ def create_app(
         forward = {**body.model_dump(exclude_none=True), "messages": messages}
 
         if body.stream:
-            return await _streamed(forward, incoming, headers, started, records)
+            return await _streamed(forward, incoming, headers, records)
         t_up = time.perf_counter()
         answer = await upstream.chat(forward)
         metrics.upstream_latency.observe(time.perf_counter() - t_up)
@@ -352,7 +350,6 @@ def create_app(
         forward: dict[str, Any],
         incoming: list[Verdict],
         headers: dict[str, str],
-        started: float,
         records: _Records,
     ) -> StreamingResponse:
         layer = guard.compiled.layer_for(Stage.OUTPUT)
@@ -403,7 +400,7 @@ def create_app(
                 }
                 return b"data: " + json.dumps(body).encode() + b"\n\n"
 
-            async def check(upto: int) -> bool:
+            async def check() -> bool:
                 """Screen the text from a window before what is released; False: cut."""
                 nonlocal text
                 start = max(0, released - window)
@@ -432,7 +429,7 @@ def create_app(
                             text += delta["content"]
                         finish = c.get("finish_reason") or finish
                     if len(text) - released >= 2 * window:
-                        if not await check(len(text)):
+                        if not await check():
                             outcome, finish = "cut", "content_filter"
                             yield chunk({}, "content_filter")
                             break
@@ -440,7 +437,7 @@ def create_app(
                         yield chunk({"content": text[released:upto]})
                         released = upto
                 else:
-                    if text and not await check(len(text)):
+                    if text and not await check():
                         outcome, finish = "cut", "content_filter"
                         yield chunk({}, "content_filter")
                     else:
