@@ -23,7 +23,7 @@ def _fmt(estimate: Mapping[str, Any] | None, pct: bool = True) -> str:
 
 def _svg(fig: Any) -> str:
     buf = io.StringIO()
-    fig.savefig(buf, format="svg", bbox_inches="tight")
+    fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
     import matplotlib.pyplot as plt
 
     plt.close(fig)
