@@ -23,44 +23,49 @@ def _pct(estimate: dict[str, Any]) -> str:
     return f"{100 * value:.1f}% [{100 * lo:.1f}, {100 * hi:.1f}]"
 
 
+def _point(estimate: dict[str, Any], pct: bool = True) -> str:
+    value = estimate.get("value")
+    if value is None:
+        return "–"
+    return f"{100 * value:.1f}%" if pct else f"{value:.3f}"
+
+
 def _render(results: dict[str, Any], paths: tuple[Path, Path]) -> None:
+    counts = results["counts"]
     table = Table(
         title=(
-            f"{results['counts']['attacks']} attack goals, {results['counts']['benign']} benign "
-            f"prompts; target {results['target']}, judge {results['judge']}"
+            f"{counts['attacks']} attack goals ({counts['attack_prompts']} prompts), "
+            f"{counts['benign']} benign prompts"
         ),
+        caption=f"target {results['target']}, judge {results['judge']}; 95% intervals in "
+        "results.json",
         header_style="bold",
     )
-    for col in ("barrier", "action", "TPR", "FPR", "ROC AUC", "recall@1% FPR"):
-        table.add_column(col, justify="left" if col in {"barrier", "action"} else "right")
-    for name, m in results["layers"].items():
-        auc = m["roc_auc"]["value"]
+    table.add_column("barrier", no_wrap=True)
+    table.add_column("action", no_wrap=True)
+    for col in ("TPR", "FPR", "AUC", "R@1%FPR"):
+        table.add_column(col, justify="right", no_wrap=True)
+    rows = [
+        (name, m["action"] + ("" if m["barrier"] else "*"), m)
+        for name, m in results["layers"].items()
+    ]
+    rows.append(("stack", "", results["stack"]))
+    for name, action, m in rows:
         table.add_row(
             name,
-            m["action"] + ("" if m["barrier"] else " (detects)"),
-            _pct(m["tpr"]),
-            _pct(m["fpr"]),
-            "–" if auc is None else f"{auc:.3f}",
-            _pct(m["recall_at_1pct_fpr"]),
+            action,
+            _point(m["tpr"]),
+            _point(m["fpr"]),
+            _point(m["roc_auc"], pct=False),
+            _point(m["recall_at_1pct_fpr"]),
         )
-    stack = results["stack"]
-    auc = stack["roc_auc"]["value"]
-    table.add_row(
-        "[bold]stack[/bold]",
-        "",
-        _pct(stack["tpr"]),
-        _pct(stack["fpr"]),
-        "–" if auc is None else f"{auc:.3f}",
-        _pct(stack["recall_at_1pct_fpr"]),
-    )
     out.print(table)
+    out.print("* detects only: its action does not stop a request", style="dim")
     asr, sc, lat = results["asr"], results["swiss_cheese"], results["latency_ms"]["stack"]
     ratio = sc.get("ratio")
-    out.print(
-        f"ASR@1 {_pct(asr['at_1'])}; adaptive ASR@{asr['k']} {_pct(asr['at_k'])}; "
-        f"benign refused {_pct(stack['fpr'])}",
-        highlight=False,
-    )
+    out.print(f"ASR@1 {_pct(asr['at_1'])}", highlight=False)
+    out.print(f"adaptive ASR@{asr['k']} {_pct(asr['at_k'])}", highlight=False)
+    out.print(f"benign refused {_pct(results['stack']['fpr'])}", highlight=False)
     out.print(
         f"stack miss rate {_pct(sc['observed_miss'])} observed vs "
         f"{_pct(sc['independent_miss'])} if independent"
