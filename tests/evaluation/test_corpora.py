@@ -20,7 +20,8 @@ from swisscheese.evaluation.corpora import (
 def test_builtin_benign_corpus_is_large_diverse_and_full_of_hard_negatives() -> None:
     items = benign_corpus()
     texts = [i.text for i in items]
-    assert len(items) >= 1000 and len(set(texts)) == len(texts)
+    assert len(items) >= 1000
+    assert len(set(texts)) == len(texts)
     categories = {i.category for i in items}
     assert {"security", "fiction", "medicine", "science", "code", "multilingual"} <= categories
     assert {"document", "instructions"} <= categories
@@ -37,7 +38,8 @@ def test_builtin_attacks_span_hazards_and_attack_classes() -> None:
     items = builtin_attacks()
     categories = {i.category for i in items}
     assert {"cbrne", "cyber", "self_harm", "injection.direct", "prompt_extraction"} <= categories
-    assert all(i.attack for i in items) and len({i.id for i in items}) == len(items)
+    assert all(i.attack for i in items)
+    assert len({i.id for i in items}) == len(items)
 
 
 def _require(dist: str) -> None:
@@ -73,7 +75,9 @@ def test_limit_is_a_seeded_sample(tmp_path: Path) -> None:
     a = load_corpus("builtin:benign?limit=50", attack=False, seed=1)
     b = load_corpus("builtin:benign?limit=50", attack=False, seed=1)
     c = load_corpus("builtin:benign?limit=50", attack=False, seed=2)
-    assert len(a) == 50 and a == b and a != c
+    assert len(a) == 50
+    assert a == b
+    assert a != c
 
 
 def test_files_jsonl_and_csv_with_a_column(tmp_path: Path) -> None:

@@ -57,10 +57,12 @@ def test_each_layer_is_seen_on_its_own(results: dict[str, Any]) -> None:
     assert by_id["a:extract"].stopped_by == ("output/canary",)
     assert by_id["a:extract"].fired["output/canary"]
     # Tier 0 has no harmful-request detector: the worst-case model serves this one.
-    assert by_id["a:harm"].complied and by_id["a:harm"].stopped_by == ()
+    assert by_id["a:harm"].complied
+    assert by_id["a:harm"].stopped_by == ()
     assert all(by_id[i].complied for i in ("b:1", "b:2", "b:3"))
     # The card number is redacted (modify), which is not a refusal.
-    assert by_id["b:3"].fired["input/pii"] and not by_id["b:3"].fired["input/signatures"]
+    assert by_id["b:3"].fired["input/pii"]
+    assert not by_id["b:3"].fired["input/signatures"]
 
 
 def test_results_follow_the_schema(results: dict[str, Any]) -> None:
@@ -68,13 +70,15 @@ def test_results_follow_the_schema(results: dict[str, Any]) -> None:
     for key in ("layers", "stack", "asr", "swiss_cheese", "latency_ms", "config", "judge"):
         assert key in results
     asr = results["asr"]
-    assert {"at_1", "at_k", "k"} <= set(asr) and asr["k"] == 10
+    assert {"at_1", "at_k", "k"} <= set(asr)
+    assert asr["k"] == 10
     sc = results["swiss_cheese"]
     assert {"observed_miss", "independent_miss", "pairwise_overlap"} <= set(sc)
     assert set(results["layers"]) >= {"input/signatures", "output/canary", "input/pii"}
     assert results["layers"]["input/signatures"]["barrier"] is True
     assert results["layers"]["input/pii"]["barrier"] is False
-    assert results["judge"] == "refusal-patterns/1" and results["target"] == "inprocess"
+    assert results["judge"] == "refusal-patterns/1"
+    assert results["target"] == "inprocess"
     json.dumps(results, allow_nan=False)  # strict JSON: no NaN anywhere
 
 
@@ -83,7 +87,8 @@ def test_attack_success_figures_add_up(results: dict[str, Any]) -> None:
     # One of three goals goes through as written; within ten attempts the attacker gets the
     # injection and the extraction through as well (tier 0 alone cannot hold them).
     assert asr["at_1"]["value"] == pytest.approx(1 / 3, abs=1e-6)
-    assert asr["curve"][0] == asr["at_1"]["value"] and asr["curve"][-1] == asr["at_k"]["value"]
+    assert asr["curve"][0] == asr["at_1"]["value"]
+    assert asr["curve"][-1] == asr["at_k"]["value"]
     assert asr["curve"] == sorted(asr["curve"])
     lo, hi = asr["at_1"]["ci95"]
     assert lo <= asr["at_1"]["value"] <= hi
@@ -124,7 +129,7 @@ def test_outputs_are_written_whole(results: dict[str, Any], tmp_path: Path) -> N
     page = html_path.read_text()
     assert page.count("<svg") >= 4
     # Self-contained: nothing is fetched when the page is opened.
-    assert not any(tag in page for tag in ("<script src", "<link", "<img", "href=\"http"))
+    assert not any(tag in page for tag in ("<script src", "<link", "<img", 'href="http'))
     assert not list((tmp_path / "eval").glob("*.tmp"))
 
 
@@ -132,9 +137,11 @@ def test_outputs_are_written_whole(results: dict[str, Any], tmp_path: Path) -> N
 def gateway_url() -> Iterator[str]:
     upstream_app, _ = make_upstream()
     guard = Guard()
-    with serve(upstream_app) as upstream_url:
-        with serve(create_app(guard, HttpUpstream(upstream_url + "/v1"))) as url:
-            yield url + "/v1"
+    with (
+        serve(upstream_app) as upstream_url,
+        serve(create_app(guard, HttpUpstream(upstream_url + "/v1"))) as url,
+    ):
+        yield url + "/v1"
     guard.close()
 
 
@@ -148,7 +155,9 @@ def test_an_openai_compatible_url_as_the_target(gateway_url: str) -> None:
     # The stand-in model echoes; the judge reads an echo as compliance.
     assert by_id["a:harm"].complied
     assert all(by_id[i].complied for i in ("b:1", "b:2", "b:3"))
-    assert run.target == gateway_url and run.barriers == []
+    assert run.target == gateway_url
+    assert run.barriers == []
     results = evaluate(config, ATTACKS, BENIGN)
-    assert results["layers"] == {} and results["stack"]["fpr"]["value"] == 0.0
+    assert results["layers"] == {}
+    assert results["stack"]["fpr"]["value"] == 0.0
     assert results["latency_ms"]["stack"]["p50"] > 0

@@ -58,7 +58,8 @@ def test_roc_curve_runs_from_flag_nothing_to_flag_everything(
     fpr, tpr = roc_curve(pos, neg)
     assert (fpr[0], tpr[0]) == (0.0, 0.0)
     assert (fpr[-1], tpr[-1]) == (1.0, 1.0)
-    assert np.all(np.diff(fpr) >= 0) and np.all(np.diff(tpr) >= 0)
+    assert np.all(np.diff(fpr) >= 0)
+    assert np.all(np.diff(tpr) >= 0)
 
 
 def test_a_perfect_detector_and_a_useless_one() -> None:
@@ -75,7 +76,8 @@ def test_bootstrap_intervals_cover_the_estimate_and_shrink_with_more_data() -> N
     large = rng.random(5000) < 0.3
     lo_s, hi_s = rate_ci(small, seed=0)
     lo_l, hi_l = rate_ci(large, seed=0)
-    assert lo_s <= small.mean() <= hi_s and lo_l <= large.mean() <= hi_l
+    assert lo_s <= small.mean() <= hi_s
+    assert lo_l <= large.mean() <= hi_l
     assert hi_l - lo_l < (hi_s - lo_s) / 3
     pos, neg = rng.normal(1, 1, 300), rng.normal(0, 1, 300)
     lo, hi = bootstrap(roc_auc, pos, neg, seed=0, replicates=200)

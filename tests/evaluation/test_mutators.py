@@ -47,15 +47,18 @@ def test_character_mutators_keep_the_request_readable_to_a_model() -> None:
     hidden = apply("zero-width")
     assert "".join(c for c in hidden if unicodedata.category(c) != "Cf") == GOAL
     homo = apply("homoglyphs")
-    assert len(homo) == len(GOAL) and homo != GOAL
+    assert len(homo) == len(GOAL)
+    assert homo != GOAL
     assert any(unicodedata.name(c).startswith("CYRILLIC") for c in homo)
     spaced = apply("spacing", "unlock")
-    assert spaced != "unlock" and [c for c in spaced if c.isalpha()] == list("unlock")
+    assert spaced != "unlock"
+    assert [c for c in spaced if c.isalpha()] == list("unlock")
 
 
 def test_payload_split_reassembles_to_the_request() -> None:
     text = apply("payload-split")
-    parts = [line[5:-1] for line in text.splitlines() if line[:5] in {'a = "', 'b = "', 'c = "', 'd = "'}]
+    heads = {f'{name} = "' for name in "abcd"}
+    parts = [line[5:-1] for line in text.splitlines() if line[:5] in heads]
     assert "".join(parts) == GOAL
 
 
@@ -69,7 +72,8 @@ def test_compose_applies_in_order_and_keeps_the_reply_encoding() -> None:
     out = compose(["reply-base64", "fiction", "base64"], GOAL, rng)
     assert out.reply_encoding == "base64"
     decoded = base64.b64decode(max(out.text.split(), key=len)).decode()
-    assert GOAL in decoded and "base64" in decoded
+    assert GOAL in decoded
+    assert "base64" in decoded
     with pytest.raises(ValueError, match="unknown mutator"):
         compose(["nope"], GOAL, rng)
 
