@@ -13,12 +13,15 @@ __all__ = ["render_html"]
 def _fmt(estimate: Mapping[str, Any] | None, pct: bool = True) -> str:
     if not estimate or estimate.get("value") is None:
         return "–"
-    scale, unit = (100.0, "%") if pct else (1.0, "")
+    scale, unit, digits = (100.0, "%", 1) if pct else (1.0, "", 3)
     value = estimate["value"] * scale
     lo, hi = estimate.get("ci95") or [None, None]
     if lo is None or hi is None:
-        return f"{value:.1f}{unit}"
-    return f"{value:.1f}{unit} <small>[{lo * scale:.1f}, {hi * scale:.1f}]</small>"
+        return f"{value:.{digits}f}{unit}"
+    return (
+        f"{value:.{digits}f}{unit} "
+        f"<small>[{lo * scale:.{digits}f}, {hi * scale:.{digits}f}]</small>"
+    )
 
 
 def _svg(fig: Any) -> str:
@@ -36,6 +39,7 @@ def _plots(results: Mapping[str, Any]) -> dict[str, str]:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
     import numpy as np
 
     plt.rcParams.update({"svg.fonttype": "none", "font.size": 9})
@@ -52,7 +56,7 @@ def _plots(results: Mapping[str, Any]) -> dict[str, str]:
     ax.set_yticks(y, names)
     ax.invert_yaxis()
     ax.set_xlim(0, 100)
-    ax.set_xlabel("% of items (first attempt, as written)")
+    ax.set_xlabel("% of attack prompts (every attempt) / of benign prompts")
     ax.legend(loc="lower right")
     plots["catch"] = _svg(fig)
 
@@ -73,7 +77,7 @@ def _plots(results: Mapping[str, Any]) -> dict[str, str]:
     ax.plot([0, 1], [0, 1], ":", color="grey")
     ax.set_xlabel("false-positive rate")
     ax.set_ylabel("true-positive rate")
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=6, loc="center left", bbox_to_anchor=(1.02, 0.5))
     plots["roc"] = _svg(fig)
 
     sc = results["swiss_cheese"]
@@ -92,7 +96,10 @@ def _plots(results: Mapping[str, Any]) -> dict[str, str]:
         for i in range(len(barriers)):
             for j in range(len(barriers)):
                 if not np.isnan(grid[i, j]):
-                    ax.text(j, i, f"{grid[i, j]:.2f}", ha="center", va="center", fontsize=7)
+                    shade = "white" if grid[i, j] > 0.6 else "black"
+                    ax.text(
+                        j, i, f"{grid[i, j]:.2f}", ha="center", va="center", fontsize=7, color=shade
+                    )
         fig.colorbar(im, ax=ax, label="Jaccard overlap of misses")
         plots["overlap"] = _svg(fig)
 
@@ -102,6 +109,8 @@ def _plots(results: Mapping[str, Any]) -> dict[str, str]:
         xs = np.sort(np.asarray(samples))
         ax.plot(xs, np.arange(1, len(xs) + 1) / len(xs), color="#2c3e50")
         ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
         ax.set_xlabel("stack latency per exchange (ms, log)")
         ax.set_ylabel("share of exchanges")
         ax.grid(alpha=0.3)
