@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint bench bench-setup clean
+.PHONY: run test lint bench bench-setup garak-setup clean
 
 $(BIN)/swisscheese: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,5 +38,14 @@ bench-setup:
 	.venv-bench/bin/pip install --quiet torch==2.13.0
 	.venv-bench/bin/pip install --quiet llm-guard==0.3.16
 
+# garak, for the red-teaming recipe against the gateway (README, tests/e2e/test_garak.py), in its
+# own environment: it pulls in torch (the CPU build on local disk) and transformers.
+garak-setup: .venv-garak/bin/garak
+
+.venv-garak/bin/garak:
+	$(PYTHON) -m venv .venv-garak
+	.venv-garak/bin/pip install --quiet --upgrade pip
+	.venv-garak/bin/pip install --quiet torch==2.13.0 garak==0.17.1
+
 clean:
-	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-garak out .pytest_cache .mypy_cache .ruff_cache
