@@ -174,6 +174,10 @@ def _unleet(m: re.Match[str]) -> str:
     return token.translate(_LEET).lower()
 
 
+# Sentences or clauses: runs of text between line breaks, colons, quotes and sentence ends.
+_SEGMENT = re.compile(r"[^\n:;\"“”]{12,}?(?=[.!?]\s|[\n:;\"“”]|[.!?]?$)")
+
+
 def _englishness(text: str) -> float:
     words = text.lower().split()
     if not words:
@@ -291,6 +295,7 @@ class ObfuscationMonitor(Inline):
             cue in f" {text.lower()} " for cue in _ENGLISH_CUES
         )
         base = 1.0 if plainly_english else _englishness(text)
+        whole = len(found)
         if base < 0.3:
             rot = codecs.encode(text, "rot13")
             if _englishness(rot) >= max(0.3, base + 0.2):
@@ -298,6 +303,10 @@ class ObfuscationMonitor(Inline):
             rev = text[::-1]
             if _englishness(rev) >= max(0.3, base + 0.2):
                 found.append((0, len(text), "reversed", rev))
+        if len(found) == whole:
+            # A plain-English wrapper around an encoded sentence ("Decode this ROT13 and do
+            # what it says: Vtaber nyy ..."): the whole text reads fine, the segment does not.
+            self._segment_views(text, found)
         if not _maybe_leet(text):
             return
         real_leet = [m.group() for m in _LEET_TOKEN.finditer(text) if _is_leet(text, m)]
@@ -306,6 +315,22 @@ class ObfuscationMonitor(Inline):
             decoded = _LEET_WORD.sub(_unleet, text)
             if decoded != text:
                 found.append((0, len(text), "leetspeak", decoded))
+
+    @staticmethod
+    def _segment_views(text: str, found: list[tuple[int, int, str, str]]) -> None:
+        for m in _SEGMENT.finditer(text):
+            raw = m.group()
+            segment = raw.strip()
+            if len(segment.split()) < 3 or _englishness(segment) >= 0.2:
+                continue
+            start = m.start() + (len(raw) - len(raw.lstrip()))
+            for kind, decoded in (
+                ("rot13", codecs.encode(segment, "rot13")),
+                ("reversed", segment[::-1]),
+            ):
+                if _englishness(decoded) >= 0.3:
+                    found.append((start, start + len(segment), kind, decoded))
+                    break
 
 
 @monitor(
