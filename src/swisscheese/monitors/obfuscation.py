@@ -175,7 +175,11 @@ def _unleet(m: re.Match[str]) -> str:
 
 
 # Sentences or clauses: runs of text between line breaks, colons, quotes and sentence ends.
-_SEGMENT = re.compile(r"[^\n:;\"“”]{12,}?(?=[.!?]\s|[\n:;\"“”]|[.!?]?$)")
+_SEGMENT = re.compile(r"[^\n:;\"“”.!?]{12,}[.!?]*")
+# The commonest words as ROT13 or reversed text spells them (minus real words such as "be").
+_ENCODED_COMMON = (
+    frozenset({codecs.encode(w, "rot13") for w in _COMMON} | {w[::-1] for w in _COMMON}) - _COMMON
+)
 
 
 def _englishness(text: str) -> float:
@@ -318,6 +322,16 @@ class ObfuscationMonitor(Inline):
 
     @staticmethod
     def _segment_views(text: str, found: list[tuple[int, int, str, str]]) -> None:
+        # Cheap gate: an encoded English sentence carries encoded forms of the commonest
+        # words; without two of them there is nothing to look for.
+        hints = 0
+        for token in text.lower().split():
+            if token in _ENCODED_COMMON:
+                hints += 1
+                if hints == 2:
+                    break
+        else:
+            return
         for m in _SEGMENT.finditer(text):
             raw = m.group()
             segment = raw.strip()
