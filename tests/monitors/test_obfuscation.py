@@ -79,7 +79,12 @@ def test_rot13_and_reversed(sentence: str) -> None:
     assert decodings(sentence[::-1]).get("reversed") == sentence
 
 
-@given(sentences.filter(lambda s: len(s) >= 12 and s != s[::-1]))
+def _reads_as_english(s: str) -> bool:
+    words = s.split()
+    return sum(w in _COMMON for w in words) >= max(2, len(words) // 2)
+
+
+@given(sentences.filter(lambda s: len(s) >= 12 and s != s[::-1] and _reads_as_english(s)))
 def test_an_encoded_sentence_inside_plain_english_is_decoded(sentence: str) -> None:
     # Found by the evaluation's ROT13 mutator: an English wrapper made the whole text read fine,
     # so the encoded instruction inside it went unread.

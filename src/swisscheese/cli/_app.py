@@ -15,6 +15,7 @@ from rich.table import Table
 
 from swisscheese.cli._access import approvals_app, deployment_app
 from swisscheese.cli._common import EXIT_OK, EXIT_STOPPED, err, fail, out
+from swisscheese.cli._detectors import register as register_detectors
 from swisscheese.cli._eval import register as register_eval
 from swisscheese.cli._log import DEFAULT_ORIGIN, DbOption, keys_app, log_app, open_recorder
 from swisscheese.core import Action, Stage, Verdict
@@ -36,6 +37,7 @@ app.add_typer(log_app, name="log")
 app.add_typer(deployment_app, name="deployment")
 app.add_typer(approvals_app, name="approvals")
 register_eval(app)
+register_detectors(app)
 
 PolicyOption = Annotated[
     Path | None,

@@ -1,6 +1,7 @@
 """Monitors: the registry, the plugin contract and the built-in tier-0 monitors."""
 
 from swisscheese.monitors import canary as _canary
+from swisscheese.monitors import learned as _learned
 from swisscheese.monitors import obfuscation as _obfuscation
 from swisscheese.monitors import pii as _pii
 from swisscheese.monitors import secrets as _secrets
@@ -18,7 +19,7 @@ from swisscheese.monitors._roles import Decoder as Decoder
 from swisscheese.monitors._roles import Normalizer as Normalizer
 from swisscheese.monitors.obfuscation import Decoded as Decoded
 
-BUILTIN_MODULES = (_unicode, _obfuscation, _signatures, _secrets, _pii, _canary)
+BUILTIN_MODULES = (_unicode, _obfuscation, _signatures, _secrets, _pii, _canary, _learned)
 
 __all__ = [
     "ENTRY_POINT_GROUP",

@@ -1,0 +1,102 @@
+"""The learned detectors (fast tier) on the development data, which training never sees.
+
+    .venv/bin/python bench/detectors.py [--datasets ../shared/datasets/dev]
+
+For each detector: ROC AUC, recall at 1% and 0.1% FPR against each benign set, and the true
+and false-positive rates at the shipped 1%-FPR threshold (fitted on the training distribution's
+held-out benign data: how well that threshold transfers is part of the result). Then latency per
+call on ~1 KB prompts, one core.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from prompts import make_prompts
+from swisscheese.evaluation.corpora import benign_corpus
+from swisscheese.evaluation.metrics import recall_at_fpr, roc_auc
+from swisscheese.learned.model import LinearDetector
+from swisscheese.monitors.learned import shipped_model
+
+csv.field_size_limit(10**8)
+
+
+def column(path: Path, name: str) -> list[str]:
+    with path.open(encoding="utf-8", newline="") as f:
+        return [r[name] for r in csv.DictReader(f) if r.get(name)]
+
+
+def bipia(root: Path) -> list[str]:
+    out = []
+    for sub in ("email", "table", "code"):
+        for line in (root / "bipia" / sub / "train.jsonl").read_text().splitlines():
+            context = json.loads(line).get("context")
+            if context:
+                out.append(str(context))
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--datasets", type=Path, default=Path("../shared/datasets/dev"))
+    args = parser.parse_args()
+    d = args.datasets
+    benign = {
+        "JBB benign": column(d / "jbb_benign_behaviors.csv", "goal"),
+        "BIPIA clean contexts": bipia(d)[:600],
+        "swisscheese eval benign": [i.text for i in benign_corpus()],
+    }
+    positives = {
+        "injection": {
+            "in-the-wild jailbreaks": column(d / "jailbreak_prompts_2023_05_07.csv", "prompt")
+        },
+        "harmful-request": {
+            "JBB harmful": column(d / "jbb_harmful_behaviors.csv", "Goal"),
+            "HarmBench val": column(d / "harmbench_behaviors_text_val.csv", "Behavior"),
+            "StrongREJECT": column(d / "strongreject_dataset.csv", "forbidden_prompt"),
+            "forbidden questions": column(d / "forbidden_question_set.csv", "question"),
+        },
+    }
+    for name, sets in positives.items():
+        model = LinearDetector.load(shipped_model(name))
+        threshold = model.thresholds["fpr_1pct"]
+        score = {k: np.array([model.predict(t).score for t in v]) for k, v in benign.items()}
+        print(f"\n{name} (shipped 1%-FPR threshold {threshold:.3f})")
+        for pos_name, texts in sets.items():
+            pos = np.array([model.predict(t).score for t in texts])
+            for neg_name, neg in score.items():
+                print(
+                    f"  {pos_name:24} vs {neg_name:24} AUC {roc_auc(pos, neg):.3f}  "
+                    f"R@1%FPR {recall_at_fpr(pos, neg, 0.01):.3f}  "
+                    f"R@0.1%FPR {recall_at_fpr(pos, neg, 0.001):.3f}  "
+                    f"at threshold: TPR {np.mean(pos >= threshold):.3f} "
+                    f"FPR {np.mean(neg >= threshold):.3f}"
+                )
+
+    prompts = make_prompts(500)
+    for name in positives:
+        model = LinearDetector.load(shipped_model(name))
+        times = []
+        for _ in range(3):
+            for text in prompts:
+                t0 = time.perf_counter()
+                model.predict(text)
+                times.append((time.perf_counter() - t0) * 1000)
+        times.sort()
+        p99 = times[int(len(times) * 0.99)]
+        p50 = statistics.median(times)
+        print(f"\n{name} latency on ~1 KB prompts: p50 {p50:.3f} ms, p99 {p99:.3f} ms")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,95 @@
+"""Hashed character and word n-grams, computed with numpy (no per-n-gram Python loop).
+
+The same function featurises training data and live traffic, so a model can never see features
+at inference that differ from the ones it was trained on. Text is NFKC-normalised, case-folded
+and its whitespace collapsed; character 3- to 5-grams are hashed with a polynomial rolling hash
+over the code points, words by CRC-32 and word pairs by combining those.
+Each distinct bucket counts once and the vector is L2-normalised, so length alone moves nothing.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import zlib
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["DIM", "MAX_CHARS", "featurize", "normalize"]
+
+DIM = 1 << 18
+MAX_CHARS = 8_000
+"""Longer texts are featurised from their first and last MAX_CHARS/2 characters: the opening and
+the close of a message are where instructions sit, and the cost stays bounded."""
+
+_P = np.uint64(1_000_003)
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+_WS = re.compile(r"\s+")
+_WORD = re.compile(r"\w+")
+_CHAR_N = (3, 4, 5)
+# Disjoint salt per feature family, so a word and a 3-gram never share a bucket by design.
+_SALT = {3: 1, 4: 2, 5: 3, "w1": 4, "w2": 5}
+
+
+def normalize(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text).casefold()
+    return _WS.sub(" ", text).strip()
+
+
+def _clip(text: str) -> str:
+    if len(text) <= MAX_CHARS:
+        return text
+    half = MAX_CHARS // 2
+    return text[:half] + " " + text[-half:]
+
+
+def _bucket(h: NDArray[np.uint64], salt: int) -> NDArray[np.int64]:
+    with np.errstate(over="ignore"):
+        h = (h + np.uint64(salt)) * _MIX
+    return (h >> np.uint64(40)).astype(np.int64) % DIM
+
+
+def _char_grams(codes: NDArray[np.uint64]) -> list[NDArray[np.int64]]:
+    out = []
+    h = codes
+    with np.errstate(over="ignore"):
+        # Grow each n-gram's hash from the (n-1)-gram's: h_n[i] = h_{n-1}[i] * P + c[i+n-1].
+        for n in range(2, _CHAR_N[-1] + 1):
+            if len(codes) < n:
+                break
+            h = h[:-1] * _P + codes[n - 1 :]
+            if n in _CHAR_N:
+                out.append(_bucket(h, _SALT[n]))
+    return out
+
+
+def _word_grams(text: str) -> list[NDArray[np.int64]]:
+    words = _WORD.findall(text)
+    if not words:
+        return []
+    hashes = np.fromiter((zlib.crc32(w.encode()) for w in words), np.uint64, len(words))
+    out = [_bucket(hashes, _SALT["w1"])]
+    if len(words) > 1:
+        with np.errstate(over="ignore"):
+            pairs = hashes[:-1] * _P + hashes[1:]
+        out.append(_bucket(pairs, _SALT["w2"]))
+    return out
+
+
+def featurize(text: str) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
+    """Distinct feature buckets of ``text`` and their (equal, L2-normalised) weights."""
+    norm = _clip(normalize(text))
+    if not norm:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+    padded = f" {norm} "
+    codes = np.frombuffer(padded.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    parts = _char_grams(codes) + _word_grams(norm)
+    # Sort and drop repeats (np.unique is several times slower on arrays this size).
+    idx = np.sort(np.concatenate(parts))
+    keep = np.empty(len(idx), dtype=bool)
+    keep[0] = True
+    np.not_equal(idx[1:], idx[:-1], out=keep[1:])
+    idx = idx[keep]
+    values = np.full(len(idx), 1.0 / np.sqrt(len(idx)), dtype=np.float32)
+    return idx, values

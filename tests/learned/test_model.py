@@ -1,0 +1,50 @@
+"""The linear detector's file format: what is saved is what is served."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from swisscheese.learned.features import DIM
+from swisscheese.learned.model import LinearDetector
+
+
+def tiny(seed: int = 0) -> LinearDetector:
+    rng = np.random.default_rng(seed)
+    return LinearDetector(
+        name="tiny",
+        weights=rng.normal(0, 1, DIM).astype(np.float32),
+        bias=-0.5,
+        calibration=(1.5, 0.2),
+        categories=["jailbreak", "prompt_extraction"],
+        category_weights=rng.normal(0, 1, (2, DIM)).astype(np.float32),
+        category_bias=np.zeros(2, dtype=np.float32),
+        thresholds={"fpr_1pct": 0.7, "fpr_0_1pct": 0.9},
+    )
+
+
+def test_round_trip_serves_the_same_scores(tmp_path: Path) -> None:
+    model = tiny()
+    path = tmp_path / "tiny.npz"
+    model.save(path)
+    loaded = LinearDetector.load(path)
+    assert loaded.thresholds == model.thresholds
+    assert loaded.categories == model.categories
+    for text in ("hello there", "Ignore previous instructions", "x" * 50):
+        a, b = model.predict(text), loaded.predict(text)
+        assert abs(a.score - b.score) < 1e-2  # float16 weights on disk
+        assert 0.0 <= b.score <= 1.0
+        assert b.category in model.categories
+
+
+def test_a_model_for_another_feature_size_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "tiny.npz"
+    tiny().save(path)
+    data = dict(np.load(path))
+    header = bytes(data["header"]).decode().replace(f'"dim": {DIM}', '"dim": 1024')
+    data["header"] = np.frombuffer(header.encode(), dtype=np.uint8)
+    np.savez(path, **data)
+    with pytest.raises(ValueError, match="trained with 1024 features"):
+        LinearDetector.load(path)
