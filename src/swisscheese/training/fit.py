@@ -24,6 +24,8 @@ from swisscheese.training.sources import LICENSES, Example, load_source, package
 __all__ = ["TrainReport", "train"]
 
 HARD_NEGATIVE_WEIGHT = 3.0
+# Benign sources kept out of training and used only to set the FPR thresholds.
+THRESHOLD_SOURCES = frozenset({"inspect-evals:tau2"})
 
 
 @dataclass
@@ -115,6 +117,8 @@ def train(
 
     if sample is not None:  # a seeded subset (after the leakage check), for quick runs and tests
         data = random.Random(seed).sample(data, min(sample, len(data)))
+    threshold_texts = [ex.text for ex in data if ex.label == 0 and ex.source in THRESHOLD_SOURCES]
+    data = [ex for ex in data if ex.source not in THRESHOLD_SOURCES]
     texts = [ex.text for ex in data]
     y = np.array([ex.label for ex in data])
     weights = np.array(
@@ -144,13 +148,19 @@ def train(
         out: np.ndarray = 1.0 / (1.0 + np.exp(-(a * m + b)))
         return out
 
+    def score_texts(items: list[str]) -> np.ndarray:
+        m = np.asarray(_matrix(items) @ w + bias, dtype=np.float64)
+        out: np.ndarray = 1.0 / (1.0 + np.exp(-(a * m + b)))
+        return out
+
     test_scores = score(test_i)
     pos, neg = test_scores[y[test_i] == 1], test_scores[y[test_i] == 0]
-    benign_calib = score(calib_i)[y[calib_i] == 0]
-    benign_all = np.concatenate([benign_calib, neg])
+    # Thresholds from benign text the model never trained on: sources held out whole (real
+    # questions and tasks) plus the test split.
+    benign_unseen = np.concatenate([score_texts(threshold_texts), neg])
     thresholds = {
-        "fpr_1pct": _fpr_threshold(benign_all, 0.01),
-        "fpr_0_1pct": _fpr_threshold(benign_all, 0.001),
+        "fpr_1pct": _fpr_threshold(benign_unseen, 0.01),
+        "fpr_0_1pct": _fpr_threshold(benign_unseen, 0.001),
     }
 
     # Category head: which kind of positive it is.
@@ -198,6 +208,11 @@ def train(
             else "not run (--no-leakage-check)"
         ),
         "split": "80% train / 10% calibration (Platt) / 10% test, seeded",
+        "threshold_sources": {
+            "sources": sorted(THRESHOLD_SOURCES),
+            "items": len(threshold_texts),
+            "use": "benign items never trained on; they set the FPR thresholds",
+        },
     }
     model = LinearDetector(
         name=detector,
@@ -240,7 +255,7 @@ exact duplicates and near-duplicates of the development data:
 - recall at 1% FPR {metrics["recall_at_1pct_fpr"]}, at 0.1% FPR {metrics["recall_at_0_1pct_fpr"]}
 - test items: {metrics["test_items"]}
 
-## Thresholds (benign calibration + test splits)
+## Thresholds (benign text never trained on: tau2 customer tasks, and the test split)
 - 1% FPR: score >= {thresholds["fpr_1pct"]:.4f}
 - 0.1% FPR: score >= {thresholds["fpr_0_1pct"]:.4f}
 
