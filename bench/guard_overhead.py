@@ -1,12 +1,10 @@
-"""Latency of the tier-0 stack: per monitor, whole stack and orchestration overhead, on 1,000
-mixed ~1 KB prompts, single thread; and, in the same run, LLM Guard's offline scanners
-(InvisibleText, Secrets, Regex, BanSubstrings) on the same prompts, printed as a ratio.
-
-    .venv/bin/python bench/guard_overhead.py [--n 1000] [--repeat 3]
-
-LLM Guard pins versions that clash with ours (regex, its own detect-secrets fork, torch), so it
-runs in its own virtual environment: `make bench-setup` creates `.venv-bench`. Without it the
-comparison is skipped and says so.
+"""Latency of the default policy's input stack (tier 0 and the learned injection detector): per
+monitor, whole stack and orchestration overhead, on 1,000 mixed ~1 KB prompts, single thread;
+and, in the same run, LLM Guard's offline scanners (InvisibleText, Secrets, Regex, BanSubstrings)
+on the same prompts, printed as a ratio. .venv/bin/python bench/guard_overhead.py [--n 1000]
+[--repeat 3] LLM Guard pins versions that clash with ours (regex, its own detect-secrets fork,
+torch), so it runs in its own virtual environment: `make bench-setup` creates `.venv-bench`.
+Without it the comparison is skipped and says so.
 """
 
 from __future__ import annotations
@@ -58,7 +56,7 @@ def measure_swisscheese(prompts: list[str], repeat: int) -> dict[str, list[float
             for run in verdict.runs:
                 per_monitor.setdefault(f"monitor {run.monitor}", []).append(run.duration_ms)
             overhead.append(max(0.0, elapsed - sum(r.duration_ms for r in verdict.runs)))
-    return {**per_monitor, "tier-0 stack (Guard)": stack, "orchestration overhead": overhead}
+    return {**per_monitor, "default stack (Guard)": stack, "orchestration overhead": overhead}
 
 
 def measure_llm_guard(prompts: list[str], repeat: int) -> dict[str, list[float]] | None:
@@ -103,9 +101,9 @@ def main() -> None:
     print()
     for name, values in theirs.items():
         print(row(f"llm-guard {name}", values))
-    ours_p50 = pct(ours["tier-0 stack (Guard)"], 0.5)
+    ours_p50 = pct(ours["default stack (Guard)"], 0.5)
     theirs_p50 = pct(theirs["stack"], 0.5)
-    ours_p99 = pct(ours["tier-0 stack (Guard)"], 0.99)
+    ours_p99 = pct(ours["default stack (Guard)"], 0.99)
     theirs_p99 = pct(theirs["stack"], 0.99)
     print(
         f"\nratio LLM Guard / swisscheese stack: p50 {theirs_p50 / ours_p50:.1f}x, "
