@@ -1,10 +1,13 @@
 """Latency of the default policy's input stack (tier 0 and the learned injection detector): per
 monitor, whole stack and orchestration overhead, on 1,000 mixed ~1 KB prompts, single thread;
 and, in the same run, LLM Guard's offline scanners (InvisibleText, Secrets, Regex, BanSubstrings)
-on the same prompts, printed as a ratio. .venv/bin/python bench/guard_overhead.py [--n 1000]
-[--repeat 3] LLM Guard pins versions that clash with ours (regex, its own detect-secrets fork,
-torch), so it runs in its own virtual environment: `make bench-setup` creates `.venv-bench`.
-Without it the comparison is skipped and says so.
+on the same prompts, printed as a ratio.
+
+    .venv/bin/python bench/guard_overhead.py [--n 1000] [--repeat 3]
+
+LLM Guard pins versions that clash with ours (regex, its own detect-secrets fork, torch), so it
+runs in its own virtual environment: `make bench-setup` creates `.venv-bench`. Without it the
+comparison is skipped and says so.
 """
 
 from __future__ import annotations
