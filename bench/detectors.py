@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import random
 import statistics
 import sys
 import time
@@ -46,6 +47,30 @@ def bipia(root: Path) -> list[str]:
     return out
 
 
+def bipia_attacked(root: Path, contexts: list[str], seed: int = 0) -> list[str]:
+    """BIPIA's procedure: one of its attack instructions inserted at the start, the middle or
+    the end of a clean context."""
+    rng = random.Random(seed)
+    attacks = [
+        a
+        for name in ("text_attack_train.json", "code_attack_train.json")
+        for group in json.loads((root / "bipia" / name).read_text()).values()
+        for a in group
+    ]
+    out = []
+    for context in contexts:
+        attack = rng.choice(attacks)
+        where = rng.choice(("start", "middle", "end"))
+        if where == "start":
+            out.append(f"{attack}\n{context}")
+        elif where == "end":
+            out.append(f"{context}\n{attack}")
+        else:
+            cut = context.rfind(". ", 0, len(context) // 2) + 1 or len(context) // 2
+            out.append(f"{context[:cut]} {attack} {context[cut:]}")
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--datasets", type=Path, default=Path("../shared/datasets/dev"))
@@ -53,7 +78,7 @@ def main() -> None:
     d = args.datasets
     benign = {
         "JBB benign": column(d / "jbb_benign_behaviors.csv", "goal"),
-        "BIPIA clean contexts": bipia(d)[:600],
+        "BIPIA clean contexts": bipia(d)[::2],
         "swisscheese eval benign": [i.text for i in benign_corpus()],
     }
     positives = {
@@ -67,6 +92,20 @@ def main() -> None:
             "forbidden questions": column(d / "forbidden_question_set.csv", "question"),
         },
     }
+    contexts = bipia(d)
+    clean, held = contexts[::2], contexts[1::2]
+    model = LinearDetector.load(shipped_model("indirect-injection"))
+    threshold = model.thresholds["fpr_1pct"]
+    pos = np.array([model.predict(t).score for t in bipia_attacked(d, held)])
+    neg = np.array([model.predict(t).score for t in clean])
+    print(f"\nindirect-injection (shipped 1%-FPR threshold {threshold:.3f})")
+    print(
+        f"  BIPIA attacked contexts ({len(pos)}) vs clean contexts ({len(neg)}): "
+        f"AUC {roc_auc(pos, neg):.3f}  R@1%FPR {recall_at_fpr(pos, neg, 0.01):.3f}  "
+        f"R@0.1%FPR {recall_at_fpr(pos, neg, 0.001):.3f}  at threshold: "
+        f"TPR {np.mean(pos >= threshold):.3f} FPR {np.mean(neg >= threshold):.3f}"
+    )
+
     for name, sets in positives.items():
         model = LinearDetector.load(shipped_model(name))
         threshold = model.thresholds["fpr_1pct"]
@@ -84,7 +123,7 @@ def main() -> None:
                 )
 
     prompts = make_prompts(500)
-    for name in positives:
+    for name in [*positives, "indirect-injection"]:
         model = LinearDetector.load(shipped_model(name))
         times = []
         for _ in range(3):

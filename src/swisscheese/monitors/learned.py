@@ -48,7 +48,10 @@ class LearnedMonitor(Inline):
     def inspect_sync(self, content: Content, ctx: Context) -> list[Finding]:
         if not content.text.strip():
             return []
-        prediction = self.model.predict(content.text)
+        prediction = max(
+            (self.model.predict(window) for window in _windows(content.text)),
+            key=lambda p: p.score,
+        )
         if prediction.score < self.min_score:
             return []
         return [
@@ -60,6 +63,17 @@ class LearnedMonitor(Inline):
                 {"model": self.model.name, "tier": "fast"},
             )
         ]
+
+
+WINDOW = 3_000
+STRIDE = 2_000
+
+
+def _windows(text: str) -> list[str]:
+    """Long text in overlapping windows, so an instruction buried mid-document is read whole."""
+    if len(text) <= WINDOW + STRIDE:
+        return [text]
+    return [text[i : i + WINDOW] for i in range(0, len(text) - WINDOW + STRIDE, STRIDE)]
 
 
 _TEXT_STAGES = [Stage.INPUT, Stage.RETRIEVED, Stage.OUTPUT, Stage.REASONING, Stage.CORPUS]
@@ -76,6 +90,19 @@ _TEXT_STAGES = [Stage.INPUT, Stage.RETRIEVED, Stage.OUTPUT, Stage.REASONING, Sta
 )
 def injection_monitor(config: LearnedConfig) -> LearnedMonitor:
     return LearnedMonitor("injection", frozenset(_TEXT_STAGES), config)
+
+
+@monitor(
+    "indirect-injection",
+    stages=[Stage.RETRIEVED, Stage.CORPUS],
+    categories=("injection.indirect",),
+    config=LearnedConfig,
+    tier=1,
+    calibrated=True,
+    description="Learned detector of instructions to the assistant hidden in retrieved content",
+)
+def indirect_injection_monitor(config: LearnedConfig) -> LearnedMonitor:
+    return LearnedMonitor("indirect-injection", frozenset({Stage.RETRIEVED, Stage.CORPUS}), config)
 
 
 @monitor(

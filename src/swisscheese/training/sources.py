@@ -353,8 +353,66 @@ def harmful_request_data(rng: random.Random) -> list[Example]:
     return pos + neg
 
 
+def _agentdojo_documents() -> list[str]:
+    """Every longer text of AgentDojo's environments (e-mails, files, pages, events), with its
+    injection placeholders filled with their benign defaults."""
+    root = _package_file("agentdojo", "agentdojo/data/suites")
+    defaults: dict[str, str] = {}
+    for path in root.rglob("injection_vectors.yaml"):
+        for key, spec in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).items():
+            defaults[key] = str(spec.get("default", ""))
+    texts: list[str] = []
+    for path in sorted(root.rglob("*.yaml")):
+        if path.name == "injection_vectors.yaml":
+            continue
+        raw = path.read_text(encoding="utf-8")
+        for key, value in defaults.items():
+            raw = raw.replace("{" + key + "}", value)
+        try:
+            data = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            continue
+        stack: list[object] = [data]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, str) and len(node) >= 80:
+                texts.append(node)
+            elif isinstance(node, dict):
+                stack.extend(node.values())
+            elif isinstance(node, list):
+                stack.extend(node)
+    return texts
+
+
+def _insert(doc: str, snippet: str, rng: random.Random) -> str:
+    """``snippet`` placed at the start, the end or a line or sentence break of ``doc``."""
+    cuts = [0, len(doc)] + [m.end() for m in re.finditer(r"\n|(?<=[.!?]) ", doc)]
+    at = rng.choice(cuts)
+    return f"{doc[:at]} {snippet} {doc[at:]}".strip()
+
+
+def indirect_injection_data(rng: random.Random) -> list[Example]:
+    gen = _Grammar("injection.yaml")
+    docs = _agentdojo_documents() + _writingbench(rng, 400) + _chitchat(rng, 600)
+    # Documents as a retriever hands them over: chunks of at most 3,000 characters.
+    docs = [d[:3000] for d in docs if len(d) >= 80]
+    attacks = gen.expand("indirect", rng, 3000) + gen.expand("attacks", rng, 600)
+    notes = gen.expand("reader_notes", rng, 400)
+    pos = [_insert(rng.choice(docs), a, rng) for a in attacks]
+    clean = [rng.choice(docs) for _ in range(1500)]
+    with_notes = [_insert(rng.choice(docs), n, rng) for n in notes * 3]
+    return [
+        *_examples(pos, 1, "injection.indirect", "swisscheese:inserted-attacks"),
+        *_examples(docs, 0, "benign", "agentdojo+writingbench+chitchat documents"),
+        *_examples(clean, 0, "benign", "agentdojo+writingbench+chitchat documents"),
+        *_examples(with_notes, 0, "benign", "swisscheese:documents-with-reader-instructions"),
+        *_examples(_tau2(), 0, "benign", "inspect-evals:tau2"),
+    ]
+
+
 DETECTORS: dict[str, Loader] = {
     "injection": injection_data,
+    "indirect-injection": indirect_injection_data,
     "harmful-request": harmful_request_data,
 }
 
