@@ -1,6 +1,7 @@
 """Gateway overhead: latency added over calling a stub upstream directly (p50, p99) at
-concurrency 1 and 32, and requests per second through the gateway with 1 and 2 workers.
-Tier-0 default policy; every verdict recorded (SQLite). Side by side in one run.
+concurrency 1 and 32, and requests per second through the gateway with 1 and 2 workers, for the
+tier-0 rules alone and for the default policy (tier 0 + the learned injection detector). Every
+verdict recorded (SQLite). Side by side in one run.
 
     .venv/bin/python bench/gateway.py [--requests 2000]
 
@@ -140,13 +141,28 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def start_gateway(upstream: str, workers: int, tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
+def tier0_policy(tmp: Path) -> Path:
+    """The default policy without its learned rules."""
+    from swisscheese.config import default_policy_text
+
+    text = re.sub(
+        r"      - monitor: injection[^\n]*\n(?:        [^\n]*\n)*", "", default_policy_text()
+    )
+    path = tmp / "tier0.yaml"
+    path.write_text(text)
+    return path
+
+
+def start_gateway(
+    upstream: str, workers: int, tmp: Path, policy: Path | None
+) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     exe = str(Path(sys.executable).parent / "swisscheese")
     proc = subprocess.Popen(
         [
             exe,
             "serve",
+            *(["--policy", str(policy)] if policy else []),
             "--upstream",
             upstream,
             "--port",
@@ -176,43 +192,42 @@ def main() -> None:
     stub = subprocess.Popen([sys.executable, "-c", STUB, str(stub_port)], env=os.environ.copy())
     upstream = f"http://127.0.0.1:{stub_port}/v1"
     wait(f"http://127.0.0.1:{stub_port}/")
-    print(
-        f"{args.requests} requests of {len(PROMPT)} characters; default tier-0 policy; "
-        "verdicts recorded\n"
-    )
+    print(f"{args.requests} requests of {len(PROMPT)} characters; verdicts recorded")
+    print("load generator:", "wrk" if use_wrk else "httpx (install wrk for less noise)")
     try:
-        gateway, url = start_gateway(upstream, 1, tmp)
-        try:
-            asyncio.run(load(url, 50, 4))  # warm-up
-            print("load generator:", "wrk" if use_wrk else "httpx (install wrk for less noise)")
-            for concurrency in (1, 32):
+        for label, policy in (("tier 0", tier0_policy(tmp)), ("tier 0 + learned (default)", None)):
+            print(f"\n{label}")
+            gateway, url = start_gateway(upstream, 1, tmp, policy)
+            try:
+                asyncio.run(load(url, 50, 4))  # warm-up
+                for concurrency in (1, 32):
+                    if use_wrk:
+                        d50, d99, _ = wrk_run(upstream, concurrency, args.seconds)
+                        g50, g99, rps = wrk_run(url, concurrency, args.seconds)
+                    else:
+                        direct, _ = asyncio.run(load(upstream, args.requests, concurrency))
+                        proxied, rps = asyncio.run(load(url, args.requests, concurrency))
+                        d50, d99 = pct(direct, 0.5), pct(direct, 0.99)
+                        g50, g99 = pct(proxied, 0.5), pct(proxied, 0.99)
+                    print(
+                        f"concurrency {concurrency:>2}: direct p50 {d50:6.2f} ms p99 {d99:6.2f} ms"
+                        f" | through gateway p50 {g50:6.2f} ms p99 {g99:6.2f} ms | added p50 "
+                        f"{g50 - d50:6.2f} ms p99 {g99 - d99:6.2f} ms | {rps:5.0f} req/s"
+                    )
+            finally:
+                gateway.terminate()
+                gateway.wait()
+            gateway, url = start_gateway(upstream, 2, tmp, policy)
+            try:
+                asyncio.run(load(url, 100, 8))
                 if use_wrk:
-                    d50, d99, _ = wrk_run(upstream, concurrency, args.seconds)
-                    g50, g99, rps = wrk_run(url, concurrency, args.seconds)
+                    _, _, rps = wrk_run(url, 32, args.seconds)
                 else:
-                    direct, _ = asyncio.run(load(upstream, args.requests, concurrency))
-                    proxied, rps = asyncio.run(load(url, args.requests, concurrency))
-                    d50, d99 = pct(direct, 0.5), pct(direct, 0.99)
-                    g50, g99 = pct(proxied, 0.5), pct(proxied, 0.99)
-                print(
-                    f"concurrency {concurrency:>2}: direct p50 {d50:6.2f} ms p99 {d99:6.2f} ms"
-                    f" | through gateway p50 {g50:6.2f} ms p99 {g99:6.2f} ms | added p50 "
-                    f"{g50 - d50:6.2f} ms p99 {g99 - d99:6.2f} ms | {rps:5.0f} req/s"
-                )
-        finally:
-            gateway.terminate()
-            gateway.wait()
-        gateway, url = start_gateway(upstream, 2, tmp)
-        try:
-            asyncio.run(load(url, 100, 8))
-            if use_wrk:
-                _, _, rps = wrk_run(url, 32, args.seconds)
-            else:
-                _, rps = asyncio.run(load(url, args.requests, 32))
-            print(f"\n2 workers, concurrency 32: {rps:.0f} req/s")
-        finally:
-            gateway.terminate()
-            gateway.wait()
+                    _, rps = asyncio.run(load(url, args.requests, 32))
+                print(f"2 workers, concurrency 32: {rps:.0f} req/s")
+            finally:
+                gateway.terminate()
+                gateway.wait()
     finally:
         stub.terminate()
         stub.wait()
