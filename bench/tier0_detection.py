@@ -1,11 +1,11 @@
-"""How the tier-0 input layer does on the development data: share of in-the-wild jailbreak
-prompts stopped, whether obfuscated copies of the caught ones are caught as reliably, and how
-often benign traffic is stopped.
+"""How the default policy's input layer does on the development data: share of in-the-wild
+jailbreak prompts stopped, whether obfuscated copies of the caught ones are caught as reliably,
+and how often benign traffic is stopped.
 
     .venv/bin/python bench/tier0_detection.py [--datasets ../shared/datasets/dev]
 
-Figures are "dev" figures: tier 0 is curated phrasing, not a learned detector, so the recall on
-in-the-wild jailbreaks is bounded by what the catalogue names.
+The default input layer is tier 0 (curated phrasing) plus the learned injection detector, which
+was trained with every development item removed; its figures here are on data it never saw.
 """
 
 from __future__ import annotations
