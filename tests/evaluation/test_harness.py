@@ -108,6 +108,7 @@ def test_the_swiss_cheese_analysis_matches_its_definition(results: dict[str, Any
     assert sum(sc["last_line"].values()) <= results["counts"]["attack_prompts"]
 
 
+@pytest.mark.timeout(300)
 def test_same_results_in_one_process_and_in_a_pool(results: dict[str, Any]) -> None:
     pooled = evaluate(EvalConfig(k=10, seed=0), ATTACKS, BENIGN, workers=2)
     assert volatile(pooled) == volatile(results)
@@ -116,6 +117,7 @@ def test_same_results_in_one_process_and_in_a_pool(results: dict[str, Any]) -> N
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(300)
 def test_same_results_as_ray_tasks_in_local_mode(results: dict[str, Any]) -> None:
     pytest.importorskip("ray")
     on_ray = evaluate(EvalConfig(k=10, seed=0), ATTACKS, BENIGN, workers=2, ray_address="local")

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from swisscheese.cli._common import err, fail, out
 
-DETECTORS = ("injection", "indirect-injection", "harmful-request")
+DETECTORS = ("injection", "indirect-injection", "harmful-request")  # monitors/learned.py
 DEFAULT_DEV = Path("../shared/datasets/dev")
 
 ModelOption = Annotated[

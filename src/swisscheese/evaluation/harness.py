@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
-from typing import Any
 
 from swisscheese.config import load_policy
 from swisscheese.evaluation.attacker import AdaptiveAttacker
@@ -246,14 +245,5 @@ def run_items(
             progress(len(batch))
     # The barrier list comes from the policy, not from a worker, so it is known even for an
     # empty run; remote targets expose no barriers.
-    target, judge = _describe(config)
+    target, judge = _worker_parts(config)
     return RunOutput(target.name, judge.name, list(target.barriers), outcomes)
-
-
-def _describe(config: EvalConfig) -> tuple[Target, Judge]:
-    return _worker_parts(config)
-
-
-def target_summary(config: EvalConfig) -> dict[str, Any]:
-    target, judge = _describe(config)
-    return {"target": target.name, "judge": judge.name}

@@ -7,6 +7,7 @@ a start-up error, never a mid-request one. Scores are calibrated probabilities; 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from swisscheese.core import Content, Context, Finding, Stage
 from swisscheese.learned.model import LinearDetector
 from swisscheese.monitors._registry import Inline, MonitorConfig, monitor
 
-__all__ = ["LearnedConfig", "LearnedMonitor", "shipped_model"]
+__all__ = ["DETECTORS", "LearnedConfig", "LearnedMonitor", "shipped_model"]
 
 
 class LearnedConfig(MonitorConfig):
@@ -76,58 +77,55 @@ def _windows(text: str) -> list[str]:
     return [text[i : i + WINDOW] for i in range(0, len(text) - WINDOW + STRIDE, STRIDE)]
 
 
-_TEXT_STAGES = [Stage.INPUT, Stage.RETRIEVED, Stage.OUTPUT, Stage.REASONING, Stage.CORPUS]
+@dataclass(frozen=True)
+class _Detector:
+    name: str
+    stages: tuple[Stage, ...]
+    categories: tuple[str, ...]
+    description: str
 
 
-@monitor(
-    "injection",
-    stages=_TEXT_STAGES,
-    categories=("injection", "jailbreak", "prompt_extraction"),
-    config=LearnedConfig,
-    tier=1,
-    calibrated=True,
-    description="Learned prompt-injection and jailbreak detector (fast tier, in-package weights)",
-)
-def injection_monitor(config: LearnedConfig) -> LearnedMonitor:
-    return LearnedMonitor("injection", frozenset(_TEXT_STAGES), config)
+_HAZARDS = (
+    "cbrne", "cyber", "violent_crimes", "non_violent_crimes", "sex_crimes", "cse", "self_harm",
+    "hate", "privacy", "ip", "elections", "specialized_advice", "defamation", "sexual_content",
+)  # fmt: skip
 
-
-@monitor(
-    "indirect-injection",
-    stages=[Stage.RETRIEVED, Stage.CORPUS],
-    categories=("injection.indirect",),
-    config=LearnedConfig,
-    tier=1,
-    calibrated=True,
-    description="Learned detector of instructions to the assistant hidden in retrieved content",
-)
-def indirect_injection_monitor(config: LearnedConfig) -> LearnedMonitor:
-    return LearnedMonitor("indirect-injection", frozenset({Stage.RETRIEVED, Stage.CORPUS}), config)
-
-
-@monitor(
-    "harmful-request",
-    stages=[Stage.INPUT, Stage.CORPUS],
-    categories=(
-        "cbrne",
-        "cyber",
-        "violent_crimes",
-        "non_violent_crimes",
-        "sex_crimes",
-        "cse",
-        "self_harm",
-        "hate",
-        "privacy",
-        "ip",
-        "elections",
-        "specialized_advice",
-        "defamation",
-        "sexual_content",
+DETECTORS = (
+    _Detector(
+        "injection",
+        (Stage.INPUT, Stage.RETRIEVED, Stage.OUTPUT, Stage.REASONING, Stage.CORPUS),
+        ("injection", "jailbreak", "prompt_extraction"),
+        "Learned prompt-injection and jailbreak detector (fast tier, in-package weights)",
     ),
-    config=LearnedConfig,
-    tier=1,
-    calibrated=True,
-    description="Learned harmful-request detector by hazard category (fast tier)",
+    _Detector(
+        "indirect-injection",
+        (Stage.RETRIEVED, Stage.CORPUS),
+        ("injection.indirect",),
+        "Learned detector of instructions to the assistant hidden in retrieved content",
+    ),
+    _Detector(
+        "harmful-request",
+        (Stage.INPUT, Stage.CORPUS),
+        _HAZARDS,
+        "Learned harmful-request detector by hazard category (fast tier)",
+    ),
 )
-def harmful_request_monitor(config: LearnedConfig) -> LearnedMonitor:
-    return LearnedMonitor("harmful-request", frozenset({Stage.INPUT, Stage.CORPUS}), config)
+
+
+def _register(d: _Detector) -> None:
+    def build(config: LearnedConfig) -> LearnedMonitor:
+        return LearnedMonitor(d.name, frozenset(d.stages), config)
+
+    monitor(
+        d.name,
+        stages=d.stages,
+        categories=d.categories,
+        config=LearnedConfig,
+        tier=1,
+        calibrated=True,
+        description=d.description,
+    )(build)
+
+
+for _detector in DETECTORS:
+    _register(_detector)
