@@ -51,6 +51,8 @@ def test_every_builtin_monitor_conforms(spec: object) -> None:
     assert spec.description
     assert spec.config.model_json_schema()["type"] == "object"
     assert f"`{spec.name}`" in README, "documented in the README"
+    if spec.tier == 2:
+        return  # adapters need a model or an endpoint: tests/monitors/test_adapters.py
     stage, positive, negative = FIXTURES[spec.name]
     built = spec.build({"report_all": True} if spec.name == "obfuscation" else None)
     if spec.name == "canary":

@@ -1,5 +1,6 @@
 """Monitors: the registry, the plugin contract and the built-in tier-0 monitors."""
 
+from swisscheese.monitors import adapters as _adapters
 from swisscheese.monitors import canary as _canary
 from swisscheese.monitors import learned as _learned
 from swisscheese.monitors import obfuscation as _obfuscation
@@ -19,7 +20,16 @@ from swisscheese.monitors._roles import Decoder as Decoder
 from swisscheese.monitors._roles import Normalizer as Normalizer
 from swisscheese.monitors.obfuscation import Decoded as Decoded
 
-BUILTIN_MODULES = (_unicode, _obfuscation, _signatures, _secrets, _pii, _canary, _learned)
+BUILTIN_MODULES = (
+    _unicode,
+    _obfuscation,
+    _signatures,
+    _secrets,
+    _pii,
+    _canary,
+    _learned,
+    _adapters,
+)
 
 __all__ = [
     "ENTRY_POINT_GROUP",
