@@ -129,7 +129,8 @@ class EndpointConfig(MonitorConfig):
 
 
 class _Endpoint:
-    """One pooled HTTP session per monitor, created inside the loop that first uses it."""
+    """A chat-completions call. A session per call: these models answer in hundreds of
+    milliseconds, and nothing is left open when the guard goes away."""
 
     def __init__(self, config: EndpointConfig) -> None:
         self.url = config.url.rstrip("/") + "/chat/completions"
@@ -139,22 +140,18 @@ class _Endpoint:
             raise ValueError(f"environment variable {config.api_key_env} is not set")
         self.headers = {"Authorization": f"Bearer {key}"} if key else {}
         self.timeout = aiohttp.ClientTimeout(total=config.timeout_s)
-        self._sessions: dict[int, aiohttp.ClientSession] = {}
 
     async def ask(self, prompt: str, max_tokens: int) -> str:
-        loop = id(asyncio.get_running_loop())
-        session = self._sessions.get(loop)
-        if session is None or session.closed:
-            session = self._sessions[loop] = aiohttp.ClientSession(
-                headers=self.headers, timeout=self.timeout
-            )
         body = {
             "model": self.model,
             "temperature": 0,
             "max_tokens": max_tokens,
             "messages": [{"role": "user", "content": prompt}],
         }
-        async with session.post(self.url, json=body) as response:
+        async with (
+            aiohttp.ClientSession(headers=self.headers, timeout=self.timeout) as session,
+            session.post(self.url, json=body) as response,
+        ):
             if response.status >= 400:
                 raise RuntimeError(f"{self.url} answered HTTP {response.status}")
             answer = await response.json(content_type=None)
