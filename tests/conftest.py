@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 
 import pytest
@@ -9,6 +10,8 @@ from swisscheese import Guard
 
 # No third-party plugins leak into the tests from the environment.
 os.environ.setdefault("SWISSCHEESE_LOAD_PLUGINS", "")
+# The embedding tier's ONNX export is cached per test session, never in the user's cache.
+os.environ.setdefault("SWISSCHEESE_CACHE_DIR", tempfile.mkdtemp(prefix="swisscheese-cache-"))
 
 
 @pytest.fixture(scope="session")

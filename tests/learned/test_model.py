@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from swisscheese.learned.features import DIM
-from swisscheese.learned.model import LinearDetector
+from swisscheese.learned.model import EMBEDDING, LinearDetector
 
 
 def tiny(seed: int = 0) -> LinearDetector:
@@ -46,5 +46,29 @@ def test_a_model_for_another_feature_size_is_refused(tmp_path: Path) -> None:
     header = bytes(data["header"]).decode().replace(f'"dim": {DIM}', '"dim": 1024')
     data["header"] = np.frombuffer(header.encode(), dtype=np.uint8)
     np.savez(path, **data)
-    with pytest.raises(ValueError, match="trained with 1024 features"):
+    with pytest.raises(ValueError, match="trained with 1024 hashed-ngrams/1 features"):
         LinearDetector.load(path)
+
+
+def test_an_embedding_head_scores_vectors_and_refuses_text(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    head = LinearDetector(
+        name="tiny-embedding",
+        weights=rng.normal(0, 1, 384).astype(np.float32),
+        bias=0.0,
+        calibration=(1.0, 0.0),
+        categories=["jailbreak", "prompt_extraction"],
+        category_weights=np.vstack([np.ones(384), -np.ones(384)]).astype(np.float32),
+        category_bias=np.zeros(2, dtype=np.float32),
+        features=EMBEDDING,
+    )
+    head.save(tmp_path / "h.npz")
+    loaded = LinearDetector.load(tmp_path / "h.npz")
+    assert loaded.features == EMBEDDING
+    vectors = np.vstack([np.full(384, 0.05), np.full(384, -0.05)]).astype(np.float32)
+    first, second = loaded.predict_vectors(vectors)
+    assert (first.category, second.category) == ("jailbreak", "prompt_extraction")
+    margin = float(vectors[0] @ head.weights)
+    assert abs(first.score - 1 / (1 + np.exp(-margin))) < 1e-2
+    with pytest.raises(ValueError, match="scores embeddings, not text"):
+        loaded.predict("some text")

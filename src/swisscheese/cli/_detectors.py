@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from swisscheese.cli._common import err, fail, out
+
+if TYPE_CHECKING:
+    from swisscheese.learned.model import LinearDetector, Prediction
 
 DETECTORS = ("injection", "indirect-injection", "harmful-request")  # monitors/learned.py
 DEFAULT_DEV = Path("../shared/datasets/dev")
@@ -18,19 +21,32 @@ DEFAULT_DEV = Path("../shared/datasets/dev")
 ModelOption = Annotated[
     Path | None, typer.Option("--model", help="A trained .npz (default: the shipped model).")
 ]
+TierOption = Annotated[
+    str, typer.Option(help="fast (hashed n-grams) or embedding (MiniLM; the [ml] extra).")
+]
 
 
-def _detector(name: str, model: Path | None) -> object:
-    from swisscheese.learned.model import LinearDetector
-    from swisscheese.monitors.learned import shipped_model
+def _detector(name: str, tier: str, model: Path | None) -> LinearDetector:
+    from swisscheese.monitors.learned import load_detector
 
     if name not in DETECTORS:
         fail(f"unknown detector {name!r} (known: {', '.join(DETECTORS)})")
-    path = model or shipped_model(name)
+    if tier not in ("fast", "embedding"):
+        fail(f"unknown tier {tier!r} (known: fast, embedding)")
     try:
-        return LinearDetector.load(path)
-    except (OSError, ValueError, KeyError) as exc:
-        fail(f"{path}: cannot load the model: {exc}")
+        return load_detector(name, tier, model)  # type: ignore[arg-type]
+    except ValueError as exc:
+        fail(str(exc))
+
+
+def _predict(det: LinearDetector, texts: list[str]) -> list[Prediction]:
+    from swisscheese.learned.embedding import EmbeddingError
+    from swisscheese.learned.predict import predict_many
+
+    try:
+        return predict_many(det, texts)
+    except EmbeddingError as exc:
+        fail(str(exc))
 
 
 def train_command(
@@ -44,10 +60,12 @@ def train_command(
     no_leakage_check: Annotated[
         bool, typer.Option("--no-leakage-check", help="Train without development data at hand.")
     ] = False,
+    tier: TierOption = "fast",
 ) -> None:
     """Train a fast-tier detector from data in installed packages plus generated data; write
     the model, its data card and its model card."""
     try:
+        from swisscheese.learned.embedding import EmbeddingError
         from swisscheese.training.fit import train
         from swisscheese.training.leakage import LeakageError
     except ImportError as exc:
@@ -60,8 +78,14 @@ def train_command(
 
     started = time.perf_counter()
     try:
-        report = train(detector, out_dir, dev_root=None if no_leakage_check else dev, seed=seed)
-    except LeakageError as exc:
+        report = train(
+            detector,
+            out_dir,
+            dev_root=None if no_leakage_check else dev,
+            tier=tier,
+            seed=seed,
+        )
+    except (LeakageError, EmbeddingError, ValueError) as exc:
         fail(str(exc))
     except CorpusError as exc:
         fail(f"training data: {exc}")
@@ -75,12 +99,16 @@ def train_command(
     out.print(f"wrote {report.model_path} and its data and model cards", highlight=False)
 
 
-def _read_jsonl(path: Path, field: str) -> list[dict[str, object]]:
-    records = []
+def _read_jsonl(path: Path, detector: str) -> tuple[list[dict[str, object]], list[str]]:
+    """The records of a JSONL file and the text each one gives the detector to score."""
+    records: list[dict[str, object]] = []
+    texts: list[str] = []
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
         fail(f"{path}: cannot read: {exc.strerror}")
+    except UnicodeDecodeError:
+        fail(f"{path}: not UTF-8 text")
     for n, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -89,67 +117,93 @@ def _read_jsonl(path: Path, field: str) -> list[dict[str, object]]:
         except json.JSONDecodeError as exc:
             fail(f"{path}:{n}: not valid JSON ({exc.msg})")
         if isinstance(record, str):
-            record = {field: record}
-        if not isinstance(record, dict) or not isinstance(record.get(field), str):
-            fail(f"{path}:{n}: expected an object with a string {field!r}")
+            record = {"text": record}
+        text = _scored_text(detector, record)
+        if text is None:
+            fail(f"{path}:{n}: expected an object with {_FIELDS[detector]}")
         records.append(record)
-    return records
+        texts.append(text)
+    return records, texts
+
+
+_FIELDS = {
+    "injection": "a string 'text'",
+    "harmful-request": "a string 'text'",
+    "indirect-injection": "a string 'context' (the retrieved content) or 'text'",
+}
+
+
+def _scored_text(detector: str, record: object) -> str | None:
+    if not isinstance(record, dict):
+        return None
+    keys = ("context", "text") if detector == "indirect-injection" else ("text",)
+    for key in keys:
+        if isinstance(record.get(key), str):
+            return str(record[key])
+    return None
 
 
 def score_command(
     detector: Annotated[str, typer.Argument(help=f"One of: {', '.join(DETECTORS)}.")],
-    input_path: Annotated[Path, typer.Option("--input", help="JSONL with a 'text' per line.")],
+    input_path: Annotated[
+        Path,
+        typer.Option("--input", help="JSONL: 'text' per line ('context' for indirect-injection)."),
+    ],
     output: Annotated[Path, typer.Option("--output", help="JSONL out: each line + score.")],
-    tier: Annotated[str, typer.Option(help="fast (the embedding tier is not built yet).")] = "fast",
+    tier: TierOption = "fast",
     model: ModelOption = None,
 ) -> None:
     """Score every line of a JSONL file; write it back with ``score`` and ``category``."""
-    if tier != "fast":
-        fail(f"--tier {tier}: only the fast tier exists so far")
-    det = _detector(detector, model)
-    records = _read_jsonl(input_path, "text")
+    det = _detector(detector, tier, model)
+    records, texts = _read_jsonl(input_path, detector)
+    predictions = _predict(det, texts)
     output.parent.mkdir(parents=True, exist_ok=True)
     with output.open("w", encoding="utf-8") as sink:
-        for record in records:
-            p = det.predict(str(record["text"]))  # type: ignore[attr-defined]
-            sink.write(
-                json.dumps({**record, "score": round(p.score, 6), "category": p.category}) + "\n"
-            )
+        for record, p in zip(records, predictions, strict=True):
+            line = {**record, "score": round(p.score, 6), "category": p.category, "tier": tier}
+            sink.write(json.dumps(line) + "\n")
     out.print(f"scored {len(records)} lines into {output}", highlight=False)
+
+
+LATENCY_SAMPLE = 200
 
 
 def eval_detector_command(
     detector: Annotated[str, typer.Argument(help=f"One of: {', '.join(DETECTORS)}.")],
     positives: Annotated[Path, typer.Option(help="JSONL of texts that should be flagged.")],
     negatives: Annotated[Path, typer.Option(help="JSONL of texts that should pass.")],
+    tier: TierOption = "fast",
     model: ModelOption = None,
 ) -> None:
     """ROC AUC, recall at 1% and 0.1% FPR, per-category recall and latency on your own data."""
+    import random
+
     import numpy as np
 
     from swisscheese.evaluation.metrics import percentiles, recall_at_fpr, roc_auc
 
-    det = _detector(detector, model)
-    pos = _read_jsonl(positives, "text")
-    neg = _read_jsonl(negatives, "text")
-    if not pos or not neg:
+    det = _detector(detector, tier, model)
+    pos_records, pos_texts = _read_jsonl(positives, detector)
+    _, neg_texts = _read_jsonl(negatives, detector)
+    if not pos_texts or not neg_texts:
         fail("need at least one positive and one negative")
+    pos_pred = _predict(det, pos_texts)
+    p_scores = np.array([p.score for p in pos_pred])
+    n_scores = np.array([p.score for p in _predict(det, neg_texts)])
+    # Latency as a request sees it: one text per call, on a seeded sample.
+    sample = random.Random(0).sample(
+        pos_texts + neg_texts, min(LATENCY_SAMPLE, len(pos_texts) + len(neg_texts))
+    )
     times: list[float] = []
+    for text in sample:
+        t0 = time.perf_counter()
+        _predict(det, [text])
+        times.append((time.perf_counter() - t0) * 1000)
 
-    def run(records: list[dict[str, object]]) -> list[tuple[float, str]]:
-        out_ = []
-        for r in records:
-            t0 = time.perf_counter()
-            p = det.predict(str(r["text"]))  # type: ignore[attr-defined]
-            times.append((time.perf_counter() - t0) * 1000)
-            out_.append((p.score, str(r.get("category") or p.category)))
-        return out_
-
-    ps, ns = run(pos), run(neg)
-    p_scores = np.array([s for s, _ in ps])
-    n_scores = np.array([s for s, _ in ns])
-    threshold = det.thresholds.get("fpr_1pct", 0.5)  # type: ignore[attr-defined]
-    table = Table(title=f"{detector}: {len(pos)} positives, {len(neg)} negatives")
+    threshold = det.thresholds.get("fpr_1pct", 0.5)
+    table = Table(
+        title=f"{detector} ({tier}): {len(pos_texts)} positives, {len(neg_texts)} negatives"
+    )
     table.add_column("metric")
     table.add_column("value", justify="right")
     table.add_row("ROC AUC", f"{roc_auc(p_scores, n_scores):.4f}")
@@ -161,11 +215,11 @@ def eval_detector_command(
         f"{np.mean(p_scores >= threshold):.4f} / {np.mean(n_scores >= threshold):.4f}",
     )
     lat = percentiles(times)
-    table.add_row("latency p50 / p99 (ms)", f"{lat['p50']} / {lat['p99']}")
+    table.add_row(f"latency p50 / p99 (ms, {len(times)} calls)", f"{lat['p50']} / {lat['p99']}")
     out.print(table)
     cats: dict[str, list[bool]] = {}
-    for s, c in ps:
-        cats.setdefault(c, []).append(s >= threshold)
+    for record, p in zip(pos_records, pos_pred, strict=True):
+        cats.setdefault(str(record.get("category") or p.category), []).append(p.score >= threshold)
     if len(cats) > 1:
         per = Table(title="recall at the 1%-FPR threshold, per category")
         per.add_column("category")

@@ -1,7 +1,8 @@
-"""A shipped linear detector: hashed n-gram features, a calibrated score, a category head.
+"""A shipped linear detector: a calibrated score and a category head over one kind of features.
 
-Stored as one ``.npz`` (weights as float16) plus the model card beside it. Inference is a gather
-and a sum over the text's feature buckets: numpy only, no scikit-learn at run time.
+Two kinds: the fast tier's hashed n-grams (inference is a gather and a sum over the text's
+buckets) and the embedding tier's sentence embeddings (a dot product with a 384-vector). Stored
+as one ``.npz`` (weights as float16) plus the model card beside it; numpy only at run time.
 """
 
 from __future__ import annotations
@@ -14,9 +15,14 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from swisscheese.learned import embedding
 from swisscheese.learned.features import DIM, featurize
 
-__all__ = ["LinearDetector", "Prediction"]
+__all__ = ["EMBEDDING", "FAST", "FEATURE_DIMS", "LinearDetector", "Prediction"]
+
+FAST = "hashed-ngrams/1"
+EMBEDDING = embedding.ENCODER_ID
+FEATURE_DIMS = {FAST: DIM, EMBEDDING: embedding.DIM}
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,18 +47,30 @@ class LinearDetector:
     thresholds: dict[str, float] = field(default_factory=dict)
     """Score thresholds measured on held-out benign data, e.g. ``{"fpr_1pct": 0.83}``."""
     meta: dict[str, Any] = field(default_factory=dict)
-
-    def margin(self, text: str) -> tuple[float, NDArray[np.int64], NDArray[np.float32]]:
-        idx, values = featurize(text)
-        return float(self.bias + self.weights[idx] @ values), idx, values
+    features: str = FAST
+    """Which features the weights read: ``FAST`` (text in) or ``EMBEDDING`` (vectors in)."""
 
     def predict(self, text: str) -> Prediction:
-        margin, idx, values = self.margin(text)
+        """Fast tier: score a text."""
+        if self.features != FAST:
+            raise ValueError(f"{self.name}: an {self.features} head scores embeddings, not text")
+        idx, values = featurize(text)
+        logits = None
+        if len(self.categories) > 1:
+            logits = self.category_bias + self.category_weights[:, idx] @ values
+        return self._prediction(float(self.bias + self.weights[idx] @ values), logits)
+
+    def predict_vectors(self, vectors: NDArray[np.float32]) -> list[Prediction]:
+        """Embedding tier: score each row of ``vectors`` (shape (n, 384))."""
+        margins = vectors @ self.weights + self.bias
+        logits = vectors @ self.category_weights.T + self.category_bias
+        return [self._prediction(float(m), row) for m, row in zip(margins, logits, strict=True)]
+
+    def _prediction(self, margin: float, logits: NDArray[np.float32] | None) -> Prediction:
         a, b = self.calibration
         score = 1.0 / (1.0 + np.exp(-(a * margin + b)))
         category = self.categories[0]
-        if len(self.categories) > 1:
-            logits = self.category_bias + self.category_weights[:, idx] @ values
+        if logits is not None and len(self.categories) > 1:
             category = self.categories[int(np.argmax(logits))]
         return Prediction(float(score), category)
 
@@ -67,7 +85,8 @@ class LinearDetector:
             "categories": self.categories,
             "thresholds": self.thresholds,
             "meta": self.meta,
-            "dim": DIM,
+            "features": self.features,
+            "dim": FEATURE_DIMS[self.features],
         }
         with path.open("wb") as f:
             np.savez_compressed(
@@ -82,8 +101,14 @@ class LinearDetector:
     def load(cls, path: Path) -> LinearDetector:
         with np.load(path, allow_pickle=False) as data:
             header = json.loads(bytes(data["header"]).decode())
-            if header["dim"] != DIM:
-                raise ValueError(f"{path}: trained with {header['dim']} features, not {DIM}")
+            features = header.get("features", FAST)
+            if features not in FEATURE_DIMS:
+                raise ValueError(f"{path}: unknown features {features!r}")
+            if header["dim"] != FEATURE_DIMS[features]:
+                raise ValueError(
+                    f"{path}: trained with {header['dim']} {features} features, "
+                    f"not {FEATURE_DIMS[features]}"
+                )
             return cls(
                 name=header["name"],
                 weights=data["weights"].astype(np.float32),
@@ -94,4 +119,5 @@ class LinearDetector:
                 category_bias=data["category_bias"].astype(np.float32),
                 thresholds={k: float(v) for k, v in header["thresholds"].items()},
                 meta=header.get("meta", {}),
+                features=features,
             )

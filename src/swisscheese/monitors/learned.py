@@ -1,80 +1,127 @@
-"""Tier 1: the project's own learned detectors (fast tier), served from weights in the package.
+"""Tier 1: the project's own learned detectors, served from weights in the package.
 
-Each monitor loads its model once, at policy compile time; a missing or unreadable model file is
-a start-up error, never a mid-request one. Scores are calibrated probabilities; ``threshold:
-{target_fpr: 0.01}`` in a rule picks the score measured to flag 1% of held-out benign traffic.
+Two tiers per detector: ``fast`` (hashed n-grams, numpy, runs inline) and ``embedding``
+(all-MiniLM-L6-v2 in ONNX Runtime plus a head trained here; the ``[ml]`` extra; runs in a worker
+thread). Each monitor loads its model once, at policy compile time; a missing or unreadable model
+file, or a missing extra, is a start-up error, never a mid-request one. Scores are calibrated
+probabilities; ``threshold: {target_fpr: 0.01}`` in a rule picks the score measured to flag 1% of
+held-out benign traffic.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 
-from swisscheese.core import Content, Context, Finding, Stage
-from swisscheese.learned.model import LinearDetector
+from swisscheese.core import Content, Context, Finding, Monitor, Stage
+from swisscheese.learned.embedding import EmbeddingError, Encoder
+from swisscheese.learned.model import EMBEDDING, FAST, LinearDetector, Prediction
+from swisscheese.learned.predict import best, windows
 from swisscheese.monitors._registry import Inline, MonitorConfig, monitor
 
-__all__ = ["DETECTORS", "LearnedConfig", "LearnedMonitor", "shipped_model"]
+__all__ = [
+    "DETECTORS",
+    "EmbeddingMonitor",
+    "LearnedConfig",
+    "LearnedMonitor",
+    "load_detector",
+    "shipped_model",
+]
+
+Tier = Literal["fast", "embedding"]
+_FEATURES = {"fast": FAST, "embedding": EMBEDDING}
 
 
 class LearnedConfig(MonitorConfig):
+    tier: Tier = "fast"
+    """``fast`` (n-grams, ~0.5 ms) or ``embedding`` (MiniLM, tens of ms; needs ``[ml]``)."""
     model: Path | None = None
     """A model trained by ``swisscheese train`` (its .npz file); default: the shipped one."""
     min_score: float = Field(default=0.1, ge=0.0, le=1.0)
     """Scores below this are not reported (so a rule threshold below it acts as this value)."""
 
 
-def shipped_model(name: str) -> Path:
-    return Path(str(resources.files("swisscheese.monitors") / "models" / f"{name}.npz"))
+def shipped_model(name: str, tier: Tier = "fast") -> Path:
+    filename = f"{name}.npz" if tier == "fast" else f"{name}.{tier}.npz"
+    return Path(str(resources.files("swisscheese.monitors") / "models" / filename))
 
 
-class LearnedMonitor(Inline):
-    def __init__(self, name: str, stages: frozenset[Stage], config: LearnedConfig) -> None:
-        self.name = name
-        self.stages = stages
-        self.min_score = config.min_score
-        path = config.model or shipped_model(name)
-        try:
-            self.model = LinearDetector.load(path)
-        except (OSError, ValueError, KeyError) as exc:
-            raise ValueError(f"cannot load the {name} model from {path}: {exc}") from exc
+def load_detector(name: str, tier: Tier, path: Path | None) -> LinearDetector:
+    path = path or shipped_model(name, tier)
+    try:
+        model = LinearDetector.load(path)
+    except (OSError, ValueError, KeyError) as exc:
+        raise ValueError(f"cannot load the {name} model from {path}: {exc}") from exc
+    if model.features != _FEATURES[tier]:
+        raise ValueError(f"{path}: a {model.features} model, not one for the {tier} tier")
+    return model
+
+
+class _Learned:
+    name: str
+    stages: frozenset[Stage]
+    model: LinearDetector
+    min_score: float
+    tier: Tier
 
     def threshold_for_fpr(self, fpr: float) -> float | None:
         key = {0.01: "fpr_1pct", 0.001: "fpr_0_1pct"}.get(fpr)
         return self.model.thresholds.get(key) if key else None
 
+    def _findings(self, predictions: list[Prediction]) -> list[Finding]:
+        top = best(predictions)
+        if top.score < self.min_score:
+            return []
+        details = {"model": self.model.name, "tier": self.tier}
+        return [Finding(self.name, top.category, top.score, (), details)]
+
+
+class LearnedMonitor(_Learned, Inline):
+    """Fast tier: bounded numpy work, run inline by the guard."""
+
+    tier: Tier = "fast"
+
+    def __init__(self, name: str, stages: frozenset[Stage], config: LearnedConfig) -> None:
+        self.name = name
+        self.stages = stages
+        self.min_score = config.min_score
+        self.model = load_detector(name, "fast", config.model)
+
     def inspect_sync(self, content: Content, ctx: Context) -> list[Finding]:
         if not content.text.strip():
             return []
-        prediction = max(
-            (self.model.predict(window) for window in _windows(content.text)),
-            key=lambda p: p.score,
-        )
-        if prediction.score < self.min_score:
+        return self._findings([self.model.predict(w) for w in windows(content.text)])
+
+
+class EmbeddingMonitor(_Learned):
+    """Embedding tier: the encoder runs in a worker thread (ONNX Runtime releases the GIL)."""
+
+    tier: Tier = "embedding"
+
+    def __init__(self, name: str, stages: frozenset[Stage], config: LearnedConfig) -> None:
+        self.name = name
+        self.stages = stages
+        self.min_score = config.min_score
+        self.model = load_detector(name, "embedding", config.model)
+        try:
+            self.encoder = Encoder.shared()
+        except EmbeddingError as exc:
+            raise ValueError(f"{name} (embedding tier): {exc}") from exc
+
+    def score(self, text: str) -> list[Prediction]:
+        vectors, _ = self.encoder.encode_windows([text])
+        return self.model.predict_vectors(vectors)
+
+    async def inspect(self, content: Content, ctx: Context) -> list[Finding]:
+        if not content.text.strip():
             return []
-        return [
-            Finding(
-                self.name,
-                prediction.category,
-                prediction.score,
-                (),
-                {"model": self.model.name, "tier": "fast"},
-            )
-        ]
-
-
-WINDOW = 3_000
-STRIDE = 2_000
-
-
-def _windows(text: str) -> list[str]:
-    """Long text in overlapping windows, so an instruction buried mid-document is read whole."""
-    if len(text) <= WINDOW + STRIDE:
-        return [text]
-    return [text[i : i + WINDOW] for i in range(0, len(text) - WINDOW + STRIDE, STRIDE)]
+        return self._findings(await asyncio.to_thread(self.score, content.text))
 
 
 @dataclass(frozen=True)
@@ -112,9 +159,15 @@ DETECTORS = (
 )
 
 
+_TIERS: dict[Tier, Callable[[str, frozenset[Stage], LearnedConfig], Monitor]] = {
+    "fast": LearnedMonitor,
+    "embedding": EmbeddingMonitor,
+}
+
+
 def _register(d: _Detector) -> None:
-    def build(config: LearnedConfig) -> LearnedMonitor:
-        return LearnedMonitor(d.name, frozenset(d.stages), config)
+    def build(config: LearnedConfig) -> Monitor:
+        return _TIERS[config.tier](d.name, frozenset(d.stages), config)
 
     monitor(
         d.name,

