@@ -1,11 +1,13 @@
-"""The learned detectors (fast tier) on the development data, which training never sees.
+"""The learned detectors on the development data, which training never sees.
 
     .venv/bin/python bench/detectors.py [--datasets ../shared/datasets/dev]
+        [--tier fast|embedding|both] [--models DIR]
 
 For each detector: ROC AUC, recall at 1% and 0.1% FPR against each benign set, and the true
 and false-positive rates at the shipped 1%-FPR threshold (fitted on the training distribution's
 held-out benign data: how well that threshold transfers is part of the result). Then latency per
-call on ~1 KB prompts, one core.
+call on ~1 KB prompts, one core (the embedding tier's encoder is given one thread). ``--models``
+reads candidate models from a training output directory instead of the shipped ones.
 """
 
 from __future__ import annotations
@@ -27,7 +29,9 @@ from prompts import make_prompts
 from swisscheese.evaluation.corpora import benign_corpus
 from swisscheese.evaluation.metrics import recall_at_fpr, roc_auc
 from swisscheese.learned.model import LinearDetector
-from swisscheese.monitors.learned import shipped_model
+from swisscheese.learned.predict import pair_text, predict_many
+from swisscheese.monitors.learned import load_detector
+from swisscheese.training.fit import model_filename
 
 csv.field_size_limit(10**8)
 
@@ -71,9 +75,34 @@ def bipia_attacked(root: Path, contexts: list[str], seed: int = 0) -> list[str]:
     return out
 
 
+def scores(model: LinearDetector, texts: list[str]) -> np.ndarray:
+    return np.array([p.score for p in predict_many(model, texts)])
+
+
+def report(
+    name: str,
+    model: LinearDetector,
+    positives: dict[str, np.ndarray],
+    negatives: dict[str, np.ndarray],
+) -> None:
+    threshold = model.thresholds["fpr_1pct"]
+    print(f"\n{name} (shipped 1%-FPR threshold {threshold:.3f})")
+    for pos_name, pos in positives.items():
+        for neg_name, neg in negatives.items():
+            print(
+                f"  {pos_name:24} vs {neg_name:24} AUC {roc_auc(pos, neg):.3f}  "
+                f"R@1%FPR {recall_at_fpr(pos, neg, 0.01):.3f}  "
+                f"R@0.1%FPR {recall_at_fpr(pos, neg, 0.001):.3f}  "
+                f"at threshold: TPR {np.mean(pos >= threshold):.3f} "
+                f"FPR {np.mean(neg >= threshold):.3f}"
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--datasets", type=Path, default=Path("../shared/datasets/dev"))
+    parser.add_argument("--tier", choices=("fast", "embedding", "both"), default="both")
+    parser.add_argument("--models", type=Path, help="a `swisscheese train --out` directory")
     args = parser.parse_args()
     d = args.datasets
     benign = {
@@ -94,47 +123,63 @@ def main() -> None:
     }
     contexts = bipia(d)
     clean, held = contexts[::2], contexts[1::2]
-    model = LinearDetector.load(shipped_model("indirect-injection"))
-    threshold = model.thresholds["fpr_1pct"]
-    pos = np.array([model.predict(t).score for t in bipia_attacked(d, held)])
-    neg = np.array([model.predict(t).score for t in clean])
-    print(f"\nindirect-injection (shipped 1%-FPR threshold {threshold:.3f})")
-    print(
-        f"  BIPIA attacked contexts ({len(pos)}) vs clean contexts ({len(neg)}): "
-        f"AUC {roc_auc(pos, neg):.3f}  R@1%FPR {recall_at_fpr(pos, neg, 0.01):.3f}  "
-        f"R@0.1%FPR {recall_at_fpr(pos, neg, 0.001):.3f}  at threshold: "
-        f"TPR {np.mean(pos >= threshold):.3f} FPR {np.mean(neg >= threshold):.3f}"
-    )
-
-    for name, sets in positives.items():
-        model = LinearDetector.load(shipped_model(name))
-        threshold = model.thresholds["fpr_1pct"]
-        score = {k: np.array([model.predict(t).score for t in v]) for k, v in benign.items()}
-        print(f"\n{name} (shipped 1%-FPR threshold {threshold:.3f})")
-        for pos_name, texts in sets.items():
-            pos = np.array([model.predict(t).score for t in texts])
-            for neg_name, neg in score.items():
-                print(
-                    f"  {pos_name:24} vs {neg_name:24} AUC {roc_auc(pos, neg):.3f}  "
-                    f"R@1%FPR {recall_at_fpr(pos, neg, 0.01):.3f}  "
-                    f"R@0.1%FPR {recall_at_fpr(pos, neg, 0.001):.3f}  "
-                    f"at threshold: TPR {np.mean(pos >= threshold):.3f} "
-                    f"FPR {np.mean(neg >= threshold):.3f}"
-                )
-
+    attacked = bipia_attacked(d, held)
     prompts = make_prompts(500)
-    for name in [*positives, "indirect-injection"]:
-        model = LinearDetector.load(shipped_model(name))
-        times = []
-        for _ in range(3):
-            for text in prompts:
-                t0 = time.perf_counter()
-                model.predict(text)
-                times.append((time.perf_counter() - t0) * 1000)
-        times.sort()
-        p99 = times[int(len(times) * 0.99)]
-        p50 = statistics.median(times)
-        print(f"\n{name} latency on ~1 KB prompts: p50 {p50:.3f} ms, p99 {p99:.3f} ms")
+    tiers = ("fast", "embedding") if args.tier == "both" else (args.tier,)
+    for tier in tiers:
+        print(f"\n===== {tier} tier =====")
+
+        def load(name: str, tier: str = tier) -> LinearDetector:
+            path = args.models / model_filename(name, tier) if args.models else None
+            return load_detector(name, tier, path)  # type: ignore[arg-type]
+
+        model = load("indirect-injection")
+        report(
+            "indirect-injection",
+            model,
+            {"BIPIA attacked contexts": scores(model, attacked)},
+            {"BIPIA clean contexts": scores(model, clean)},
+        )
+        model = load("harmful-output")
+        judged = list(csv.DictReader((d / "jbb_judge_comparison.csv").open(encoding="utf-8")))
+        pairs = [pair_text(r["goal"], r["target_response"]) for r in judged]
+        harmful = np.array([r["human_majority"] == "1" for r in judged])
+        got = scores(model, pairs)
+        report(
+            "harmful-output",
+            model,
+            {"JBB judged: harmful": got[harmful]},
+            {"JBB judged: not harmful": got[~harmful]},
+        )
+        agree = np.mean((got >= 0.5) == harmful)
+        print(f"  agreement with the human majority at score 0.5: {agree:.3f}", end="")
+        for judge in ("llama_guard", "gpt_4"):
+            verdicts = np.array([r[judge] == "1" for r in judged])
+            print(f"; {judge} {np.mean(verdicts == harmful):.3f}", end="")
+        print()
+
+        for name, sets in positives.items():
+            model = load(name)
+            report(
+                name,
+                model,
+                {k: scores(model, v) for k, v in sets.items()},
+                {k: scores(model, v) for k, v in benign.items()},
+            )
+
+        rounds, sample = (3, prompts) if tier == "fast" else (1, prompts[:100])
+        for name in [*positives, "indirect-injection", "harmful-output"]:
+            model = load(name)
+            times = []
+            for _ in range(rounds):
+                for text in sample:
+                    t0 = time.perf_counter()
+                    predict_many(model, [text])
+                    times.append((time.perf_counter() - t0) * 1000)
+            times.sort()
+            p99 = times[int(len(times) * 0.99)]
+            p50 = statistics.median(times)
+            print(f"{name} ({tier}) latency on ~1 KB prompts: p50 {p50:.3f} ms, p99 {p99:.3f} ms")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from swisscheese.cli._common import err, fail, out
 if TYPE_CHECKING:
     from swisscheese.learned.model import LinearDetector, Prediction
 
-DETECTORS = ("injection", "indirect-injection", "harmful-request")  # monitors/learned.py
+DETECTORS = ("injection", "indirect-injection", "harmful-request", "harmful-output")
 DEFAULT_DEV = Path("../shared/datasets/dev")
 
 ModelOption = Annotated[
@@ -130,12 +130,18 @@ _FIELDS = {
     "injection": "a string 'text'",
     "harmful-request": "a string 'text'",
     "indirect-injection": "a string 'context' (the retrieved content) or 'text'",
+    "harmful-output": "a string 'response' (and 'request') or 'text'",
 }
 
 
 def _scored_text(detector: str, record: object) -> str | None:
     if not isinstance(record, dict):
         return None
+    if detector == "harmful-output" and isinstance(record.get("response"), str):
+        from swisscheese.learned.predict import pair_text
+
+        request = record.get("request")
+        return pair_text(request if isinstance(request, str) else "", record["response"])
     keys = ("context", "text") if detector == "indirect-injection" else ("text",)
     for key in keys:
         if isinstance(record.get(key), str):
@@ -147,7 +153,11 @@ def score_command(
     detector: Annotated[str, typer.Argument(help=f"One of: {', '.join(DETECTORS)}.")],
     input_path: Annotated[
         Path,
-        typer.Option("--input", help="JSONL: 'text' per line ('context' for indirect-injection)."),
+        typer.Option(
+            "--input",
+            help="JSONL: 'text' per line ('context' for indirect-injection, 'request' and "
+            "'response' for harmful-output).",
+        ),
     ],
     output: Annotated[Path, typer.Option("--output", help="JSONL out: each line + score.")],
     tier: TierOption = "fast",

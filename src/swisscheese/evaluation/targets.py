@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from swisscheese.config import LoadedPolicy
-from swisscheese.core import Action, Stage, Verdict
+from swisscheese.core import Action, Content, Stage, Verdict
 from swisscheese.core.taxonomy import matches_any
 from swisscheese.evaluation.judges import Reply
 from swisscheese.evaluation.mutators import encode_reply
@@ -143,7 +143,13 @@ class InProcessTarget:
         answer = worst_case_reply(
             goal, attack=attack, category=category, system_prompt=self.system_prompt
         )
-        outgoing = self.guard.check_sync(Stage.OUTPUT, encode_reply(answer, reply_encoding))
+        reply = Content(
+            encode_reply(answer, reply_encoding),
+            role="assistant",
+            stage=Stage.OUTPUT,
+            trace=(Content(text),),
+        )
+        outgoing = self.guard.check_sync(Stage.OUTPUT, reply)
         ex = Exchange(
             Reply("", "stop"),
             latency_ms=incoming.duration_ms + outgoing.duration_ms,

@@ -294,12 +294,14 @@ def create_app(
                 messages[position]["content"] = verdict.modified
         forward = {**body.model_dump(exclude_none=True), "messages": messages}
 
+        # The request the answer responds to: monitors of responses read it (harmful-output).
+        asked = tuple(c for _, c in items if c.role == "user")[-1:]
         if body.stream:
-            return await _streamed(forward, incoming, headers, records)
+            return await _streamed(forward, incoming, headers, records, asked)
         t_up = time.perf_counter()
         answer = await upstream.chat(forward)
         metrics.upstream_latency.observe(time.perf_counter() - t_up)
-        outgoing = await _screen_answer(answer, headers, records)
+        outgoing = await _screen_answer(answer, headers, records, asked)
         tracing.verdicts(span, "output", outgoing)
         tracing.answer(span, answer)
         headers["x-swisscheese-verdict"] = _summary({"input": incoming, "output": outgoing})
@@ -308,7 +310,10 @@ def create_app(
         return JSONResponse(answer, headers=headers)
 
     async def _screen_answer(
-        answer: dict[str, Any], headers: dict[str, str], records: _Records | None = None
+        answer: dict[str, Any],
+        headers: dict[str, str],
+        records: _Records | None = None,
+        asked: tuple[Content, ...] = (),
     ) -> list[Verdict]:
         """Screen every choice's text, reasoning and tool calls; apply the verdicts in place."""
         choices = answer.get("choices")
@@ -320,9 +325,8 @@ def create_app(
             checks: list[tuple[Stage, Content, str]] = []
             text = _text(message.get("content"))
             if text:
-                checks.append(
-                    (Stage.OUTPUT, Content(text, role="assistant", stage=Stage.OUTPUT), "content")
-                )
+                output = Content(text, role="assistant", stage=Stage.OUTPUT, trace=asked)
+                checks.append((Stage.OUTPUT, output, "content"))
             for key in ("reasoning_content", "reasoning"):
                 if isinstance(message.get(key), str) and message[key]:
                     checks.append(
@@ -351,18 +355,19 @@ def create_app(
         incoming: list[Verdict],
         headers: dict[str, str],
         records: _Records,
+        asked: tuple[Content, ...],
     ) -> StreamingResponse:
         layer = guard.compiled.layer_for(Stage.OUTPUT)
         if layer is not None and layer.layer.stream_mode == "window" and forward.get("n", 1) == 1:
             headers["x-swisscheese-record"] = _records(await records.settle())
-            return _windowed(forward, headers, layer.layer.stream_window)
+            return _windowed(forward, headers, layer.layer.stream_window, asked)
         # Buffer mode: the whole answer is collected and screened before a byte of it leaves.
         t_up = time.perf_counter()
         chunks = [chunk async for chunk in upstream.stream(forward)]
         metrics.upstream_latency.observe(time.perf_counter() - t_up)
         answer = _assemble(chunks)
         original = json.dumps(answer["choices"])
-        outgoing = await _screen_answer(answer, headers, records)
+        outgoing = await _screen_answer(answer, headers, records, asked)
         headers["x-swisscheese-verdict"] = _summary({"input": incoming, "output": outgoing})
         headers["x-swisscheese-record"] = _records(await records.settle())
         replay = chunks if json.dumps(answer["choices"]) == original else _rechunk(answer)
@@ -376,7 +381,7 @@ def create_app(
         return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
 
     def _windowed(
-        forward: dict[str, Any], headers: dict[str, str], window: int
+        forward: dict[str, Any], headers: dict[str, str], window: int, asked: tuple[Content, ...]
     ) -> StreamingResponse:
         """Window mode: text leaves once the ``window`` characters after it were checked too;
         a violation ends the stream with finish_reason content_filter. Tool calls and
@@ -405,9 +410,8 @@ def create_app(
                 nonlocal text
                 start = max(0, released - window)
                 region = text[start:]
-                (verdict,) = await screen(
-                    [(Stage.OUTPUT, Content(region, role="assistant", stage=Stage.OUTPUT))]
-                )
+                region_content = Content(region, role="assistant", stage=Stage.OUTPUT, trace=asked)
+                (verdict,) = await screen([(Stage.OUTPUT, region_content)])
                 checked.append(verdict)
                 if await intervene([verdict], {}) is not None:
                     return False
@@ -454,7 +458,7 @@ def create_app(
                                 "message": message,
                                 "finish_reason": finish,
                             }
-                            checked += await _screen_answer({"choices": [choice]}, {})
+                            checked += await _screen_answer({"choices": [choice]}, {}, None, asked)
                             if choice["finish_reason"] == "content_filter":
                                 finish = "content_filter"
                             else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from swisscheese.learned.model import FAST, LinearDetector, Prediction
 
-__all__ = ["STRIDE", "WINDOW", "best", "predict_many", "windows"]
+__all__ = ["RESPONSE_MARK", "STRIDE", "WINDOW", "best", "pair_text", "predict_many", "windows"]
 
 WINDOW = 3_000
 STRIDE = 2_000
@@ -32,3 +32,12 @@ def predict_many(model: LinearDetector, texts: list[str]) -> list[Prediction]:
     for prediction, i in zip(model.predict_vectors(vectors), owner, strict=True):
         per_text[int(i)].append(prediction)
     return [best(p) for p in per_text]
+
+
+RESPONSE_MARK = "\n\n[response]\n"
+
+
+def pair_text(request: str, response: str) -> str:
+    """What ``harmful-output`` reads: the request, then the response (the response alone when
+    the request is unknown). Training and serving build it the same way."""
+    return f"{request.strip()}{RESPONSE_MARK}{response.strip()}" if request.strip() else response

@@ -22,7 +22,7 @@ from pydantic import Field
 from swisscheese.core import Content, Context, Finding, Monitor, Stage
 from swisscheese.learned.embedding import EmbeddingError, Encoder
 from swisscheese.learned.model import EMBEDDING, FAST, LinearDetector, Prediction
-from swisscheese.learned.predict import best, windows
+from swisscheese.learned.predict import best, pair_text, windows
 from swisscheese.monitors._registry import Inline, MonitorConfig, monitor
 
 __all__ = [
@@ -69,6 +69,15 @@ class _Learned:
     model: LinearDetector
     min_score: float
     tier: Tier
+    reads_request: bool = False
+
+    def text_of(self, content: Content) -> str:
+        """The text to score; a response detector reads it after the request it answers (the
+        last user message in the content's trace, when the caller gave one)."""
+        if not self.reads_request:
+            return content.text
+        asked = [c.text for c in content.trace if c.role == "user"]
+        return pair_text(asked[-1] if asked else "", content.text)
 
     def threshold_for_fpr(self, fpr: float) -> float | None:
         key = {0.01: "fpr_1pct", 0.001: "fpr_0_1pct"}.get(fpr)
@@ -87,16 +96,24 @@ class LearnedMonitor(_Learned, Inline):
 
     tier: Tier = "fast"
 
-    def __init__(self, name: str, stages: frozenset[Stage], config: LearnedConfig) -> None:
+    def __init__(
+        self,
+        name: str,
+        stages: frozenset[Stage],
+        config: LearnedConfig,
+        reads_request: bool = False,
+    ) -> None:
         self.name = name
         self.stages = stages
+        self.reads_request = reads_request
         self.min_score = config.min_score
         self.model = load_detector(name, "fast", config.model)
 
     def inspect_sync(self, content: Content, ctx: Context) -> list[Finding]:
         if not content.text.strip():
             return []
-        return self._findings([self.model.predict(w) for w in windows(content.text)])
+        text = self.text_of(content)
+        return self._findings([self.model.predict(w) for w in windows(text)])
 
 
 class EmbeddingMonitor(_Learned):
@@ -104,9 +121,16 @@ class EmbeddingMonitor(_Learned):
 
     tier: Tier = "embedding"
 
-    def __init__(self, name: str, stages: frozenset[Stage], config: LearnedConfig) -> None:
+    def __init__(
+        self,
+        name: str,
+        stages: frozenset[Stage],
+        config: LearnedConfig,
+        reads_request: bool = False,
+    ) -> None:
         self.name = name
         self.stages = stages
+        self.reads_request = reads_request
         self.min_score = config.min_score
         self.model = load_detector(name, "embedding", config.model)
         try:
@@ -121,7 +145,7 @@ class EmbeddingMonitor(_Learned):
     async def inspect(self, content: Content, ctx: Context) -> list[Finding]:
         if not content.text.strip():
             return []
-        return self._findings(await asyncio.to_thread(self.score, content.text))
+        return self._findings(await asyncio.to_thread(self.score, self.text_of(content)))
 
 
 @dataclass(frozen=True)
@@ -130,6 +154,7 @@ class _Detector:
     stages: tuple[Stage, ...]
     categories: tuple[str, ...]
     description: str
+    reads_request: bool = False
 
 
 _HAZARDS = (
@@ -154,12 +179,19 @@ DETECTORS = (
         "harmful-request",
         (Stage.INPUT, Stage.CORPUS),
         _HAZARDS,
-        "Learned harmful-request detector by hazard category (fast tier)",
+        "Learned harmful-request detector by hazard category",
+    ),
+    _Detector(
+        "harmful-output",
+        (Stage.OUTPUT, Stage.REASONING),
+        _HAZARDS,
+        "Learned detector of responses that give harmful assistance (reads the request too)",
+        reads_request=True,
     ),
 )
 
 
-_TIERS: dict[Tier, Callable[[str, frozenset[Stage], LearnedConfig], Monitor]] = {
+_TIERS: dict[Tier, Callable[[str, frozenset[Stage], LearnedConfig, bool], Monitor]] = {
     "fast": LearnedMonitor,
     "embedding": EmbeddingMonitor,
 }
@@ -167,7 +199,7 @@ _TIERS: dict[Tier, Callable[[str, frozenset[Stage], LearnedConfig], Monitor]] = 
 
 def _register(d: _Detector) -> None:
     def build(config: LearnedConfig) -> Monitor:
-        return _TIERS[config.tier](d.name, frozenset(d.stages), config)
+        return _TIERS[config.tier](d.name, frozenset(d.stages), config, d.reads_request)
 
     monitor(
         d.name,

@@ -353,6 +353,91 @@ def harmful_request_data(rng: random.Random) -> list[Example]:
     return pos + neg
 
 
+def _pyrit_scored_responses() -> list[tuple[str, str, float, str]]:
+    """PyRIT's human-labelled scorer evaluations: (request, response, harm in [0, 1], file).
+    ``objective/`` rows say whether the response achieved a harmful objective (0/1); ``harm/``
+    rows grade harm 0..1 by up to three raters (averaged); refusal rows that are refusals are
+    harmless answers."""
+    root = _package_file("pyrit", "pyrit/datasets/scorer_evals")
+    out: list[tuple[str, str, float, str]] = []
+    for sub in ("objective", "harm", "refusal_scorer"):
+        for path in sorted((root / sub).glob("*.csv")):
+            lines = [
+                ln for ln in path.read_text(encoding="utf-8").splitlines(True) if ln[:1] != "#"
+            ]
+            for row in csv.DictReader(lines):
+                raters = [v for k, v in row.items() if k and k.startswith("human_score") and v]
+                request, response = row.get("objective") or "", row.get("assistant_response") or ""
+                if not (raters and request.strip() and response.strip()):
+                    continue
+                score = sum(float(v) for v in raters) / len(raters)
+                if sub == "refusal_scorer":
+                    if score < 1:
+                        continue  # not a refusal: harm unknown
+                    score = 0.0
+                out.append((request, response, score, f"{sub}/{path.stem}"))
+    return out
+
+
+def _chitchat_pairs(rng: random.Random, n: int) -> list[tuple[str, str]]:
+    """Consecutive turns of real chats: a message and the reply to it."""
+    path = _package_file("chitchat-dataset", "chitchat_dataset/dataset.json")
+    convos = list(json.loads(path.read_text(encoding="utf-8")).values())
+    rng.shuffle(convos)
+    out = []
+    for convo in convos:
+        turns = [" ".join(m["text"] for m in group) for group in convo["messages"]]
+        if len(turns) >= 2:
+            i = rng.randrange(len(turns) - 1)
+            out.append((turns[i], turns[i + 1]))
+        if len(out) >= n:
+            break
+    return out
+
+
+def harmful_output_data(rng: random.Random) -> list[Example]:
+    """Request/response pairs (``pair_text``): positive when the response gives harmful
+    assistance. Labelled pairs from PyRIT; generated refusals to harmful requests and real chat
+    replies as negatives."""
+    from swisscheese.learned.predict import pair_text
+
+    out: list[Example] = []
+    for request, response, harm, origin in _pyrit_scored_responses():
+        if 0.25 < harm < 0.75:
+            continue  # raters in between: neither a clear positive nor a clear negative
+        label = int(harm >= 0.75)
+        category = hazard_of(request + " " + response) if label else "benign"
+        out.append(Example(pair_text(request, response), label, category, f"pyrit:{origin}"))
+    gen = _Grammar("harmful_output.yaml")
+    requests_grammar = _Grammar("harmful.yaml")
+    harmful = [
+        *_pyrit_objectives("pyrit/datasets/seed_datasets/local/adv_bench.prompt"),
+        *requests_grammar.expand("harmful", rng, 600),
+    ]
+    ordinary = [*requests_grammar.expand("safe", rng, 800), *_writingbench(rng, 400)]
+    refusals = gen.expand("refusal", rng, 1500)
+    complies = gen.expand("comply", rng, 1500)
+    for requests, label in ((harmful, 1), (ordinary, 0)):
+        for r in rng.sample(requests, min(600, len(requests))):
+            out.append(
+                Example(
+                    pair_text(r, rng.choice(complies)),
+                    label,
+                    hazard_of(r) if label else "benign",
+                    "swisscheese:compliance",
+                )
+            )
+        for r in rng.sample(requests, min(600, len(requests))):
+            out.append(
+                Example(pair_text(r, rng.choice(refusals)), 0, "benign", "swisscheese:refusals")
+            )
+    out.extend(
+        Example(pair_text(q, a), 0, "benign", "chitchat-dataset:pairs")
+        for q, a in _chitchat_pairs(rng, 1500)
+    )
+    return out
+
+
 def _agentdojo_documents() -> list[str]:
     """Every longer text of AgentDojo's environments (e-mails, files, pages, events), with its
     injection placeholders filled with their benign defaults."""
@@ -414,6 +499,7 @@ DETECTORS: dict[str, Loader] = {
     "injection": injection_data,
     "indirect-injection": indirect_injection_data,
     "harmful-request": harmful_request_data,
+    "harmful-output": harmful_output_data,
 }
 
 
