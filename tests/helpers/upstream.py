@@ -2,7 +2,8 @@
 
 The last user message decides the answer: "leak key" → an answer holding an AWS key,
 "call tool" → a tool call whose arguments hold the key, "think" → reasoning that leaks a word,
-anything else → "You said: <message>". Every request body it receives is kept in ``received``.
+"how to" → a compliant step-by-step answer (whatever was asked), anything else → "You said:
+<message>". Every request body it receives is kept in ``received``.
 """
 
 from __future__ import annotations
@@ -39,6 +40,12 @@ def make_upstream() -> tuple[FastAPI, list[dict[str, Any]]]:
             filler = " ".join(f"Sentence {i} of a long and harmless answer." for i in range(40))
             leak = f" Sure, the key is {KEY}." if "leak" in text else ""
             message["content"] = filler[:900] + leak + filler[900:]
+        elif "how to" in text:
+            message["content"] = (
+                "Sure, here is how to do it:\n\n1. First, gather everything on the list below.\n"
+                "2. Combine the components in the order given, carefully.\n"
+                "3. Test it once before the real thing.\n\nGood luck!"
+            )
         elif "leak key" in text:
             message["content"] = f"Sure, the key is {KEY}, use it well."
         elif "call tool" in text:
