@@ -28,10 +28,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 from prompts import make_prompts
 from swisscheese.evaluation.corpora import benign_corpus
 from swisscheese.evaluation.metrics import recall_at_fpr, roc_auc
-from swisscheese.learned.model import LinearDetector
+from swisscheese.learned.model import LinearDetector, model_filename
 from swisscheese.learned.predict import pair_text, predict_many
 from swisscheese.monitors.learned import load_detector
-from swisscheese.training.fit import model_filename
 
 csv.field_size_limit(10**8)
 

@@ -18,11 +18,16 @@ from numpy.typing import NDArray
 from swisscheese.learned import embedding
 from swisscheese.learned.features import DIM, featurize
 
-__all__ = ["EMBEDDING", "FAST", "FEATURE_DIMS", "LinearDetector", "Prediction"]
+__all__ = ["EMBEDDING", "FAST", "FEATURE_DIMS", "LinearDetector", "Prediction", "model_filename"]
 
 FAST = "hashed-ngrams/1"
 EMBEDDING = embedding.ENCODER_ID
 FEATURE_DIMS = {FAST: DIM, EMBEDDING: embedding.DIM}
+
+
+def model_filename(detector: str, tier: str) -> str:
+    """``injection.npz`` for the fast tier, ``injection.embedding.npz`` for the embedding tier."""
+    return f"{detector}.npz" if tier == "fast" else f"{detector}.{tier}.npz"
 
 
 @dataclass(frozen=True, slots=True)

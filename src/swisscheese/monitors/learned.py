@@ -21,7 +21,13 @@ from pydantic import Field
 
 from swisscheese.core import Content, Context, Finding, Monitor, Stage
 from swisscheese.learned.embedding import EmbeddingError, Encoder
-from swisscheese.learned.model import EMBEDDING, FAST, LinearDetector, Prediction
+from swisscheese.learned.model import (
+    EMBEDDING,
+    FAST,
+    LinearDetector,
+    Prediction,
+    model_filename,
+)
 from swisscheese.learned.predict import best, pair_text, windows
 from swisscheese.monitors._registry import Inline, MonitorConfig, monitor
 
@@ -48,8 +54,8 @@ class LearnedConfig(MonitorConfig):
 
 
 def shipped_model(name: str, tier: Tier = "fast") -> Path:
-    filename = f"{name}.npz" if tier == "fast" else f"{name}.{tier}.npz"
-    return Path(str(resources.files("swisscheese.monitors") / "models" / filename))
+    models = resources.files("swisscheese.monitors") / "models"
+    return Path(str(models / model_filename(name, tier)))
 
 
 def load_detector(name: str, tier: Tier, path: Path | None) -> LinearDetector:
@@ -64,12 +70,20 @@ def load_detector(name: str, tier: Tier, path: Path | None) -> LinearDetector:
 
 
 class _Learned:
-    name: str
-    stages: frozenset[Stage]
-    model: LinearDetector
-    min_score: float
     tier: Tier
-    reads_request: bool = False
+
+    def __init__(
+        self,
+        name: str,
+        stages: frozenset[Stage],
+        config: LearnedConfig,
+        reads_request: bool = False,
+    ) -> None:
+        self.name = name
+        self.stages = stages
+        self.reads_request = reads_request
+        self.min_score = config.min_score
+        self.model = load_detector(name, self.tier, config.model)
 
     def text_of(self, content: Content) -> str:
         """The text to score; a response detector reads it after the request it answers (the
@@ -96,19 +110,6 @@ class LearnedMonitor(_Learned, Inline):
 
     tier: Tier = "fast"
 
-    def __init__(
-        self,
-        name: str,
-        stages: frozenset[Stage],
-        config: LearnedConfig,
-        reads_request: bool = False,
-    ) -> None:
-        self.name = name
-        self.stages = stages
-        self.reads_request = reads_request
-        self.min_score = config.min_score
-        self.model = load_detector(name, "fast", config.model)
-
     def inspect_sync(self, content: Content, ctx: Context) -> list[Finding]:
         if not content.text.strip():
             return []
@@ -128,11 +129,7 @@ class EmbeddingMonitor(_Learned):
         config: LearnedConfig,
         reads_request: bool = False,
     ) -> None:
-        self.name = name
-        self.stages = stages
-        self.reads_request = reads_request
-        self.min_score = config.min_score
-        self.model = load_detector(name, "embedding", config.model)
+        super().__init__(name, stages, config, reads_request)
         try:
             self.encoder = Encoder.shared()
         except EmbeddingError as exc:
@@ -167,7 +164,7 @@ DETECTORS = (
         "injection",
         (Stage.INPUT, Stage.RETRIEVED, Stage.OUTPUT, Stage.REASONING, Stage.CORPUS),
         ("injection", "jailbreak", "prompt_extraction"),
-        "Learned prompt-injection and jailbreak detector (fast tier, in-package weights)",
+        "Learned prompt-injection and jailbreak detector (in-package weights)",
     ),
     _Detector(
         "indirect-injection",

@@ -17,11 +17,11 @@ import numpy as np
 
 from swisscheese.evaluation.metrics import recall_at_fpr, roc_auc
 from swisscheese.learned.features import featurize
-from swisscheese.learned.model import EMBEDDING, FAST, FEATURE_DIMS, LinearDetector
+from swisscheese.learned.model import EMBEDDING, FAST, FEATURE_DIMS, LinearDetector, model_filename
 from swisscheese.training.leakage import DevIndex, LeakageError, fingerprint
 from swisscheese.training.sources import LICENSES, Example, load_source, package_versions
 
-__all__ = ["TIERS", "TrainReport", "model_filename", "train"]
+__all__ = ["TIERS", "TrainReport", "train"]
 
 TIERS = {"fast": FAST, "embedding": EMBEDDING}
 
@@ -39,10 +39,6 @@ class TrainReport:
     model_path: Path
     metrics: dict[str, Any]
     data_card: dict[str, Any]
-
-
-def model_filename(detector: str, tier: str) -> str:
-    return f"{detector}.npz" if tier == "fast" else f"{detector}.{tier}.npz"
 
 
 def _features(texts: list[str], tier: str) -> Any:
