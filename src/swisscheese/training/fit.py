@@ -30,6 +30,10 @@ HARD_NEGATIVE_WEIGHT = 3.0
 # held-out split and the dev data's benign sets; anything unlisted uses DEFAULT_C.
 DEFAULT_C = 4.0
 C_BY_DETECTOR = {("injection", "fast"): 8.0}
+# all-MiniLM-L6-v2 was trained on English: text in other languages lands in one corner of its
+# space whatever it says, and training on it cost the English recall (measured: in-the-wild
+# jailbreaks recall at 1% FPR 81% -> 73%). The embedding tier leaves those sources out.
+SKIPPED_BY_TIER = {"embedding": ("multilingual",)}
 # Benign sources kept out of training and used only to set the FPR thresholds.
 THRESHOLD_SOURCES = frozenset({"inspect-evals:tau2"})
 
@@ -115,7 +119,8 @@ def train(
     unique: dict[str, Example] = {}
     for ex in sorted(examples, key=lambda e: -e.label):
         unique.setdefault(fingerprint(ex.text), ex)
-    data = list(unique.values())
+    skipped = SKIPPED_BY_TIER.get(tier, ())
+    data = [ex for ex in unique.values() if not any(word in ex.source for word in skipped)]
     random.Random(seed).shuffle(data)
 
     removed: Counter[str] = Counter()
