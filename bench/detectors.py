@@ -1,7 +1,7 @@
 """The learned detectors on the development data, which training never sees.
 
     .venv/bin/python bench/detectors.py [--datasets ../shared/datasets/dev]
-        [--tier fast|embedding|both] [--models DIR]
+        [--tier fast|embedding|both] [--models DIR] [--only DETECTOR ...]
 
 For each detector: ROC AUC, recall at 1% and 0.1% FPR against each benign set, and the true
 and false-positive rates at the shipped 1%-FPR threshold (fitted on the training distribution's
@@ -74,6 +74,9 @@ def bipia_attacked(root: Path, contexts: list[str], seed: int = 0) -> list[str]:
     return out
 
 
+ALL = ("injection", "harmful-request", "indirect-injection", "harmful-output")
+
+
 def scores(model: LinearDetector, texts: list[str]) -> np.ndarray:
     return np.array([p.score for p in predict_many(model, texts)])
 
@@ -102,7 +105,11 @@ def main() -> None:
     parser.add_argument("--datasets", type=Path, default=Path("../shared/datasets/dev"))
     parser.add_argument("--tier", choices=("fast", "embedding", "both"), default="both")
     parser.add_argument("--models", type=Path, help="a `swisscheese train --out` directory")
+    parser.add_argument(
+        "--only", action="append", choices=ALL, help="these detectors only (repeatable)"
+    )
     args = parser.parse_args()
+    wanted = set(args.only or ALL)
     d = args.datasets
     benign = {
         "JBB benign": column(d / "jbb_benign_behaviors.csv", "goal"),
@@ -132,32 +139,20 @@ def main() -> None:
             path = args.models / model_filename(name, tier) if args.models else None
             return load_detector(name, tier, path)  # type: ignore[arg-type]
 
-        model = load("indirect-injection")
-        report(
-            "indirect-injection",
-            model,
-            {"BIPIA attacked contexts": scores(model, attacked)},
-            {"BIPIA clean contexts": scores(model, clean)},
-        )
-        model = load("harmful-output")
-        judged = list(csv.DictReader((d / "jbb_judge_comparison.csv").open(encoding="utf-8")))
-        pairs = [pair_text(r["goal"], r["target_response"]) for r in judged]
-        harmful = np.array([r["human_majority"] == "1" for r in judged])
-        got = scores(model, pairs)
-        report(
-            "harmful-output",
-            model,
-            {"JBB judged: harmful": got[harmful]},
-            {"JBB judged: not harmful": got[~harmful]},
-        )
-        agree = np.mean((got >= 0.5) == harmful)
-        print(f"  agreement with the human majority at score 0.5: {agree:.3f}", end="")
-        for judge in ("llama_guard", "gpt_4"):
-            verdicts = np.array([r[judge] == "1" for r in judged])
-            print(f"; {judge} {np.mean(verdicts == harmful):.3f}", end="")
-        print()
+        if "indirect-injection" in wanted:
+            model = load("indirect-injection")
+            report(
+                "indirect-injection",
+                model,
+                {"BIPIA attacked contexts": scores(model, attacked)},
+                {"BIPIA clean contexts": scores(model, clean)},
+            )
+        if "harmful-output" in wanted:
+            harmful_output(load("harmful-output"), d)
 
         for name, sets in positives.items():
+            if name not in wanted:
+                continue
             model = load(name)
             report(
                 name,
@@ -167,18 +162,44 @@ def main() -> None:
             )
 
         rounds, sample = (3, prompts) if tier == "fast" else (1, prompts[:100])
-        for name in [*positives, "indirect-injection", "harmful-output"]:
-            model = load(name)
-            times = []
-            for _ in range(rounds):
-                for text in sample:
-                    t0 = time.perf_counter()
-                    predict_many(model, [text])
-                    times.append((time.perf_counter() - t0) * 1000)
-            times.sort()
-            p99 = times[int(len(times) * 0.99)]
-            p50 = statistics.median(times)
-            print(f"{name} ({tier}) latency on ~1 KB prompts: p50 {p50:.3f} ms, p99 {p99:.3f} ms")
+        for name in sorted(wanted):
+            latency(load(name), name, tier, rounds, sample)
+
+
+def harmful_output(model: LinearDetector, d: Path) -> None:
+    """JBB's judged responses: score, and agreement with the human majority next to the
+    published judges' agreement."""
+    judged = list(csv.DictReader((d / "jbb_judge_comparison.csv").open(encoding="utf-8")))
+    pairs = [pair_text(r["goal"], r["target_response"]) for r in judged]
+    harmful = np.array([r["human_majority"] == "1" for r in judged])
+    got = scores(model, pairs)
+    report(
+        "harmful-output",
+        model,
+        {"JBB judged: harmful": got[harmful]},
+        {"JBB judged: not harmful": got[~harmful]},
+    )
+    agree = np.mean((got >= 0.5) == harmful)
+    print(f"  agreement with the human majority at score 0.5: {agree:.3f}", end="")
+    for judge in ("llama_guard", "gpt_4"):
+        verdicts = np.array([r[judge] == "1" for r in judged])
+        print(f"; {judge} {np.mean(verdicts == harmful):.3f}", end="")
+    print()
+
+
+def latency(model: LinearDetector, name: str, tier: str, rounds: int, sample: list[str]) -> None:
+    times = []
+    for _ in range(rounds):
+        for text in sample:
+            t0 = time.perf_counter()
+            predict_many(model, [text])
+            times.append((time.perf_counter() - t0) * 1000)
+    times.sort()
+    p99 = times[int(len(times) * 0.99)]
+    print(
+        f"{name} ({tier}) latency on ~1 KB prompts: p50 {statistics.median(times):.3f} ms, "
+        f"p99 {p99:.3f} ms"
+    )
 
 
 if __name__ == "__main__":
