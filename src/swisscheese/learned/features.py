@@ -5,6 +5,10 @@ at inference that differ from the ones it was trained on. Text is NFKC-normalise
 and its whitespace collapsed; character 3- to 5-grams are hashed with a polynomial rolling hash
 over the code points, words by CRC-32 and word pairs by combining those.
 Each distinct bucket counts once and the vector is L2-normalised, so length alone moves nothing.
+
+A request/response pair (``pair_text``) can be featurised with the request's n-grams in buckets
+of their own (``featurize_pair``): a linear model then weighs what the *response* says apart
+from what was asked, which is the whole question for a harmful-output detector.
 """
 
 from __future__ import annotations
@@ -16,7 +20,15 @@ import zlib
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["DIM", "MAX_CHARS", "featurize", "normalize"]
+__all__ = [
+    "DIM",
+    "MAX_CHARS",
+    "RESPONSE_MARK",
+    "featurize",
+    "featurize_pair",
+    "normalize",
+    "pair_text",
+]
 
 DIM = 1 << 18
 MAX_CHARS = 8_000
@@ -30,6 +42,16 @@ _WORD = re.compile(r"\w+")
 _CHAR_N = (3, 4, 5)
 # Disjoint salt per feature family, so a word and a 3-gram never share a bucket by design.
 _SALT = {3: 1, 4: 2, 5: 3, "w1": 4, "w2": 5}
+_REQUEST_SALT = 16
+"""Added to every salt for the request side of a pair: its n-grams never share a response's."""
+
+RESPONSE_MARK = "\n\n[response]\n"
+
+
+def pair_text(request: str, response: str) -> str:
+    """What a response detector reads: the request, then the response (the response alone when
+    the request is unknown). Training and serving build it the same way."""
+    return f"{request.strip()}{RESPONSE_MARK}{response.strip()}" if request.strip() else response
 
 
 def normalize(text: str) -> str:
@@ -50,7 +72,7 @@ def _bucket(h: NDArray[np.uint64], salt: int) -> NDArray[np.int64]:
     return (h >> np.uint64(40)).astype(np.int64) % DIM
 
 
-def _char_grams(codes: NDArray[np.uint64]) -> list[NDArray[np.int64]]:
+def _char_grams(codes: NDArray[np.uint64], offset: int) -> list[NDArray[np.int64]]:
     out = []
     h = codes
     with np.errstate(over="ignore"):
@@ -60,31 +82,35 @@ def _char_grams(codes: NDArray[np.uint64]) -> list[NDArray[np.int64]]:
                 break
             h = h[:-1] * _P + codes[n - 1 :]
             if n in _CHAR_N:
-                out.append(_bucket(h, _SALT[n]))
+                out.append(_bucket(h, _SALT[n] + offset))
     return out
 
 
-def _word_grams(text: str) -> list[NDArray[np.int64]]:
+def _word_grams(text: str, offset: int) -> list[NDArray[np.int64]]:
     words = _WORD.findall(text)
     if not words:
         return []
     hashes = np.fromiter((zlib.crc32(w.encode()) for w in words), np.uint64, len(words))
-    out = [_bucket(hashes, _SALT["w1"])]
+    out = [_bucket(hashes, _SALT["w1"] + offset)]
     if len(words) > 1:
         with np.errstate(over="ignore"):
             pairs = hashes[:-1] * _P + hashes[1:]
-        out.append(_bucket(pairs, _SALT["w2"]))
+        out.append(_bucket(pairs, _SALT["w2"] + offset))
     return out
 
 
-def featurize(text: str) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
-    """Distinct feature buckets of ``text`` and their (equal, L2-normalised) weights."""
+def _grams(text: str, offset: int = 0) -> list[NDArray[np.int64]]:
     norm = _clip(normalize(text))
     if not norm:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        return []
     padded = f" {norm} "
     codes = np.frombuffer(padded.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
-    parts = _char_grams(codes) + _word_grams(norm)
+    return _char_grams(codes, offset) + _word_grams(norm, offset)
+
+
+def _vector(parts: list[NDArray[np.int64]]) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
+    if not parts:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
     # Sort and drop repeats (np.unique is several times slower on arrays this size).
     idx = np.sort(np.concatenate(parts))
     keep = np.empty(len(idx), dtype=bool)
@@ -93,3 +119,17 @@ def featurize(text: str) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
     idx = idx[keep]
     values = np.full(len(idx), 1.0 / np.sqrt(len(idx)), dtype=np.float32)
     return idx, values
+
+
+def featurize(text: str) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
+    """Distinct feature buckets of ``text`` and their (equal, L2-normalised) weights."""
+    return _vector(_grams(text))
+
+
+def featurize_pair(text: str) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
+    """Like ``featurize``, for a ``pair_text``: the request's n-grams in buckets of their own
+    (each side clipped on its own). Text without the mark is all response."""
+    request, mark, response = text.partition(RESPONSE_MARK)
+    if not mark:
+        request, response = "", text
+    return _vector(_grams(response) + _grams(request, _REQUEST_SALT))

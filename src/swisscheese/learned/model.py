@@ -16,13 +16,26 @@ import numpy as np
 from numpy.typing import NDArray
 
 from swisscheese.learned import embedding
-from swisscheese.learned.features import DIM, featurize
+from swisscheese.learned.features import DIM, featurize, featurize_pair
 
-__all__ = ["EMBEDDING", "FAST", "FEATURE_DIMS", "LinearDetector", "Prediction", "model_filename"]
+__all__ = [
+    "EMBEDDING",
+    "FAST",
+    "FAST_PAIRS",
+    "FEATURE_DIMS",
+    "TIER_OF",
+    "LinearDetector",
+    "Prediction",
+    "model_filename",
+]
 
 FAST = "hashed-ngrams/1"
+FAST_PAIRS = "hashed-ngram-pairs/1"
+"""Fast-tier features of a request/response pair, the request's n-grams apart."""
 EMBEDDING = embedding.ENCODER_ID
-FEATURE_DIMS = {FAST: DIM, EMBEDDING: embedding.DIM}
+FEATURE_DIMS = {FAST: DIM, FAST_PAIRS: DIM, EMBEDDING: embedding.DIM}
+TIER_OF = {FAST: "fast", FAST_PAIRS: "fast", EMBEDDING: "embedding"}
+_FEATURIZERS = {FAST: featurize, FAST_PAIRS: featurize_pair}
 
 
 def model_filename(detector: str, tier: str) -> str:
@@ -53,13 +66,15 @@ class LinearDetector:
     """Score thresholds measured on held-out benign data, e.g. ``{"fpr_1pct": 0.83}``."""
     meta: dict[str, Any] = field(default_factory=dict)
     features: str = FAST
-    """Which features the weights read: ``FAST`` (text in) or ``EMBEDDING`` (vectors in)."""
+    """Which features the weights read: ``FAST`` or ``FAST_PAIRS`` (text in) or ``EMBEDDING``
+    (vectors in)."""
 
     def predict(self, text: str) -> Prediction:
         """Fast tier: score a text."""
-        if self.features != FAST:
+        featurizer = _FEATURIZERS.get(self.features)
+        if featurizer is None:
             raise ValueError(f"{self.name}: an {self.features} head scores embeddings, not text")
-        idx, values = featurize(text)
+        idx, values = featurizer(text)
         logits = None
         if len(self.categories) > 1:
             logits = self.category_bias + self.category_weights[:, idx] @ values

@@ -3,9 +3,18 @@ the highest window wins. The embedding tier batches texts through the encoder.""
 
 from __future__ import annotations
 
-from swisscheese.learned.model import FAST, LinearDetector, Prediction
+from swisscheese.learned.features import pair_text
+from swisscheese.learned.model import FAST_PAIRS, TIER_OF, LinearDetector, Prediction
 
-__all__ = ["RESPONSE_MARK", "STRIDE", "WINDOW", "best", "pair_text", "predict_many", "windows"]
+__all__ = [
+    "STRIDE",
+    "WINDOW",
+    "best",
+    "pair_text",
+    "predict_many",
+    "predict_text",
+    "windows",
+]
 
 WINDOW = 3_000
 STRIDE = 2_000
@@ -22,9 +31,15 @@ def best(predictions: list[Prediction]) -> Prediction:
     return max(predictions, key=lambda p: p.score)
 
 
+def predict_text(model: LinearDetector, text: str) -> Prediction:
+    """Fast tier: the best window (a request/response pair is read whole, each side clipped)."""
+    parts = [text] if model.features == FAST_PAIRS else windows(text)
+    return best([model.predict(w) for w in parts])
+
+
 def predict_many(model: LinearDetector, texts: list[str]) -> list[Prediction]:
-    if model.features == FAST:
-        return [best([model.predict(w) for w in windows(t)]) for t in texts]
+    if TIER_OF[model.features] == "fast":
+        return [predict_text(model, t) for t in texts]
     from swisscheese.learned.embedding import Encoder
 
     vectors, owner = Encoder.shared().encode_windows(texts)
@@ -32,12 +47,3 @@ def predict_many(model: LinearDetector, texts: list[str]) -> list[Prediction]:
     for prediction, i in zip(model.predict_vectors(vectors), owner, strict=True):
         per_text[int(i)].append(prediction)
     return [best(p) for p in per_text]
-
-
-RESPONSE_MARK = "\n\n[response]\n"
-
-
-def pair_text(request: str, response: str) -> str:
-    """What ``harmful-output`` reads: the request, then the response (the response alone when
-    the request is unknown). Training and serving build it the same way."""
-    return f"{request.strip()}{RESPONSE_MARK}{response.strip()}" if request.strip() else response

@@ -21,14 +21,8 @@ from pydantic import Field
 
 from swisscheese.core import Content, Context, Finding, Monitor, Stage
 from swisscheese.learned.embedding import EmbeddingError, Encoder
-from swisscheese.learned.model import (
-    EMBEDDING,
-    FAST,
-    LinearDetector,
-    Prediction,
-    model_filename,
-)
-from swisscheese.learned.predict import best, pair_text, windows
+from swisscheese.learned.model import TIER_OF, LinearDetector, Prediction, model_filename
+from swisscheese.learned.predict import best, pair_text, predict_text
 from swisscheese.monitors._registry import Inline, MonitorConfig, monitor
 
 __all__ = [
@@ -41,7 +35,6 @@ __all__ = [
 ]
 
 Tier = Literal["fast", "embedding"]
-_FEATURES = {"fast": FAST, "embedding": EMBEDDING}
 
 
 class LearnedConfig(MonitorConfig):
@@ -64,7 +57,7 @@ def load_detector(name: str, tier: Tier, path: Path | None) -> LinearDetector:
         model = LinearDetector.load(path)
     except (OSError, ValueError, KeyError) as exc:
         raise ValueError(f"cannot load the {name} model from {path}: {exc}") from exc
-    if model.features != _FEATURES[tier]:
+    if TIER_OF[model.features] != tier:
         raise ValueError(f"{path}: a {model.features} model, not one for the {tier} tier")
     return model
 
@@ -113,8 +106,7 @@ class LearnedMonitor(_Learned, Inline):
     def inspect_sync(self, content: Content, ctx: Context) -> list[Finding]:
         if not content.text.strip():
             return []
-        text = self.text_of(content)
-        return self._findings([self.model.predict(w) for w in windows(text)])
+        return self._findings([predict_text(self.model, self.text_of(content))])
 
 
 class EmbeddingMonitor(_Learned):

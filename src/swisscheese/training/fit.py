@@ -16,14 +16,22 @@ from typing import Any
 import numpy as np
 
 from swisscheese.evaluation.metrics import recall_at_fpr, roc_auc
-from swisscheese.learned.features import featurize
-from swisscheese.learned.model import EMBEDDING, FAST, FEATURE_DIMS, LinearDetector, model_filename
+from swisscheese.learned.model import (
+    EMBEDDING,
+    FAST,
+    FAST_PAIRS,
+    FEATURE_DIMS,
+    LinearDetector,
+    model_filename,
+)
 from swisscheese.training.leakage import DevIndex, LeakageError, fingerprint
 from swisscheese.training.sources import LICENSES, Example, load_source, package_versions
 
 __all__ = ["TIERS", "TrainReport", "train"]
 
 TIERS = {"fast": FAST, "embedding": EMBEDDING}
+# Detectors that read request/response pairs: their fast tier keeps the request's n-grams apart.
+PAIR_DETECTORS = frozenset({"harmful-output"})
 
 HARD_NEGATIVE_WEIGHT = 3.0
 # Inverse regularisation strength per detector and tier, chosen on the training distribution's
@@ -45,22 +53,31 @@ class TrainReport:
     data_card: dict[str, Any]
 
 
-def _features(texts: list[str], tier: str) -> Any:
-    if tier == "embedding":
+def features_for(detector: str, tier: str) -> str:
+    if tier == "fast" and detector in PAIR_DETECTORS:
+        return FAST_PAIRS
+    return TIERS[tier]
+
+
+def _features(texts: list[str], features: str) -> Any:
+    if features == EMBEDDING:
         from swisscheese.learned.embedding import Encoder
 
         return Encoder.shared().encode(texts)
-    return _matrix(texts)
+    return _matrix(texts, features)
 
 
-def _matrix(texts: list[str]) -> Any:
+def _matrix(texts: list[str], features: str) -> Any:
     from scipy.sparse import csr_matrix
 
+    from swisscheese.learned.features import featurize, featurize_pair
+
+    featurizer = featurize_pair if features == FAST_PAIRS else featurize
     indptr = [0]
     indices: list[np.ndarray] = []
     data: list[np.ndarray] = []
     for text in texts:
-        idx, values = featurize(text)
+        idx, values = featurizer(text)
         indices.append(idx)
         data.append(values)
         indptr.append(indptr[-1] + len(idx))
@@ -70,7 +87,7 @@ def _matrix(texts: list[str]) -> Any:
             np.concatenate(indices) if indices else np.zeros(0, np.int64),
             np.asarray(indptr),
         ),
-        shape=(len(texts), FEATURE_DIMS[FAST]),
+        shape=(len(texts), FEATURE_DIMS[features]),
         dtype=np.float32,
     )
 
@@ -111,7 +128,8 @@ def train(
 
     if tier not in TIERS:
         raise ValueError(f"unknown tier {tier!r} (known: {', '.join(TIERS)})")
-    dim = FEATURE_DIMS[TIERS[tier]]
+    features = features_for(detector, tier)
+    dim = FEATURE_DIMS[features]
     c = c if c is not None else C_BY_DETECTOR.get((detector, tier), DEFAULT_C)
 
     examples = load_source(detector, seed)
@@ -153,7 +171,7 @@ def train(
             for ex in data
         ]
     )
-    x = _features(texts, tier)
+    x = _features(texts, features)
     train_i, calib_i, test_i = _split(len(data), seed)
 
     head = LogisticRegression(
@@ -175,7 +193,7 @@ def train(
         return out
 
     def score_texts(items: list[str]) -> np.ndarray:
-        m = np.asarray(_features(items, tier) @ w + bias, dtype=np.float64)
+        m = np.asarray(_features(items, features) @ w + bias, dtype=np.float64)
         out: np.ndarray = 1.0 / (1.0 + np.exp(-(a * m + b)))
         return out
 
@@ -214,7 +232,7 @@ def train(
     data_card = {
         "detector": detector,
         "tier": tier,
-        "features": TIERS[tier],
+        "features": features,
         "seed": seed,
         "regularisation_c": c,
         "items": len(data),
@@ -253,7 +271,7 @@ def train(
         category_bias=cat_b,
         thresholds=thresholds,
         meta={"metrics": metrics},
-        features=TIERS[tier],
+        features=features,
     )
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / model_filename(detector, tier)

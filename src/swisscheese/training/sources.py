@@ -21,6 +21,8 @@ import yaml
 
 from swisscheese.evaluation.corpora import CorpusError, _package_file
 from swisscheese.evaluation.mutators import MUTATORS
+from swisscheese.learned.features import pair_text
+from swisscheese.training.restate import restate
 
 __all__ = ["LICENSES", "Example", "hazard_of", "load_source"]
 
@@ -422,8 +424,6 @@ def harmful_output_data(rng: random.Random) -> list[Example]:
     """Request/response pairs (``pair_text``): positive when the response gives harmful
     assistance. Labelled pairs from PyRIT; generated refusals to harmful requests and real chat
     replies as negatives."""
-    from swisscheese.learned.predict import pair_text
-
     out: list[Example] = []
     for request, response, harm, origin in _pyrit_scored_responses():
         if 0.25 < harm < 0.75:
@@ -440,11 +440,18 @@ def harmful_output_data(rng: random.Random) -> list[Example]:
     ordinary = [*requests_grammar.expand("safe", rng, 800), *_writingbench(rng, 400)]
     refusals = gen.expand("refusal", rng, 1500)
     complies = gen.expand("comply", rng, 1500)
+    bodies = [b.strip() for b in gen.expand("comply_body", rng, 1000)]
+
+    def comply(request: str) -> str:
+        # Most real answers restate the request first; the rest open with a stock phrase.
+        opening = restate(request, rng.randrange(6)) if rng.random() < 0.6 else None
+        return f"{opening}:\n\n{rng.choice(bodies)}" if opening else rng.choice(complies)
+
     for requests, label in ((harmful, 1), (ordinary, 0)):
         for r in rng.sample(requests, min(600, len(requests))):
             out.append(
                 Example(
-                    pair_text(r, rng.choice(complies)),
+                    pair_text(r, comply(r)),
                     label,
                     hazard_of(r) if label else "benign",
                     "swisscheese:compliance",
