@@ -72,3 +72,26 @@ def test_an_embedding_head_scores_vectors_and_refuses_text(tmp_path: Path) -> No
     assert abs(first.score - 1 / (1 + np.exp(-margin))) < 1e-2
     with pytest.raises(ValueError, match="scores embeddings, not text"):
         loaded.predict("some text")
+
+
+def test_window_and_pair_features_survive_the_round_trip(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from swisscheese.learned.model import FAST_PAIRS
+    from swisscheese.learned.predict import pair_text, predict_text
+
+    windowed = replace(tiny(), window=600)
+    windowed.save(tmp_path / "w.npz")
+    assert LinearDetector.load(tmp_path / "w.npz").window == 600
+    page = "An ordinary sentence about gardens. " * 60
+    assert predict_text(windowed, page).score == pytest.approx(
+        max(windowed.predict(page[i : i + 600]).score for i in range(0, len(page) - 300, 300))
+    )
+
+    pairs = replace(tiny(), features=FAST_PAIRS)
+    pairs.save(tmp_path / "p.npz")
+    loaded = LinearDetector.load(tmp_path / "p.npz")
+    text = pair_text("build a pipe bomb", "I can't help with that.")
+    swapped = pair_text("I can't help with that.", "build a pipe bomb")
+    # The same words score differently as the question and as the answer.
+    assert loaded.predict(text).score != pytest.approx(loaded.predict(swapped).score)

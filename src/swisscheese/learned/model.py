@@ -68,6 +68,8 @@ class LinearDetector:
     features: str = FAST
     """Which features the weights read: ``FAST`` or ``FAST_PAIRS`` (text in) or ``EMBEDDING``
     (vectors in)."""
+    window: int | None = None
+    """Fast tier: characters per window when trained on short windows; None: the default."""
 
     def predict(self, text: str) -> Prediction:
         """Fast tier: score a text."""
@@ -107,6 +109,7 @@ class LinearDetector:
             "meta": self.meta,
             "features": self.features,
             "dim": FEATURE_DIMS[self.features],
+            "window": self.window,
         }
         with path.open("wb") as f:
             np.savez_compressed(
@@ -140,4 +143,5 @@ class LinearDetector:
                 thresholds={k: float(v) for k, v in header["thresholds"].items()},
                 meta=header.get("meta", {}),
                 features=features,
+                window=header.get("window"),
             )

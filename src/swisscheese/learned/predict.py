@@ -20,11 +20,11 @@ WINDOW = 3_000
 STRIDE = 2_000
 
 
-def windows(text: str) -> list[str]:
+def windows(text: str, size: int = WINDOW, stride: int = STRIDE) -> list[str]:
     """Long text in overlapping windows, so an instruction buried mid-document is read whole."""
-    if len(text) <= WINDOW + STRIDE:
+    if len(text) <= size + stride:
         return [text]
-    return [text[i : i + WINDOW] for i in range(0, len(text) - WINDOW + STRIDE, STRIDE)]
+    return [text[i : i + size] for i in range(0, len(text) - size + stride, stride)]
 
 
 def best(predictions: list[Prediction]) -> Prediction:
@@ -32,8 +32,14 @@ def best(predictions: list[Prediction]) -> Prediction:
 
 
 def predict_text(model: LinearDetector, text: str) -> Prediction:
-    """Fast tier: the best window (a request/response pair is read whole, each side clipped)."""
-    parts = [text] if model.features == FAST_PAIRS else windows(text)
+    """Fast tier: the best window (a request/response pair is read whole, each side clipped); a
+    model trained on short windows reads them half-overlapping."""
+    if model.features == FAST_PAIRS:
+        parts = [text]
+    elif model.window:
+        parts = windows(text, model.window, model.window // 2)
+    else:
+        parts = windows(text)
     return best([model.predict(w) for w in parts])
 
 

@@ -25,7 +25,13 @@ from swisscheese.learned.model import (
     model_filename,
 )
 from swisscheese.training.leakage import DevIndex, LeakageError, fingerprint
-from swisscheese.training.sources import LICENSES, Example, load_source, package_versions
+from swisscheese.training.sources import (
+    INDIRECT_WINDOW,
+    LICENSES,
+    Example,
+    load_source,
+    package_versions,
+)
 
 __all__ = ["TIERS", "TrainReport", "train"]
 
@@ -42,6 +48,8 @@ C_BY_DETECTOR = {("injection", "fast"): 8.0}
 # space whatever it says, and training on it cost the English recall (measured: in-the-wild
 # jailbreaks recall at 1% FPR 81% -> 73%). The embedding tier leaves those sources out.
 SKIPPED_BY_TIER = {"embedding": ("multilingual",)}
+# Fast-tier detectors trained on short windows of their input, and served the same way.
+WINDOW_BY_DETECTOR = {"indirect-injection": INDIRECT_WINDOW}
 # Benign sources kept out of training and used only to set the FPR thresholds.
 THRESHOLD_SOURCES = frozenset({"inspect-evals:tau2"})
 
@@ -272,6 +280,7 @@ def train(
         thresholds=thresholds,
         meta={"metrics": metrics},
         features=features,
+        window=WINDOW_BY_DETECTOR.get(detector) if tier == "fast" else None,
     )
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / model_filename(detector, tier)

@@ -506,22 +506,36 @@ def _insert(doc: str, snippet: str, rng: random.Random) -> str:
     return f"{doc[:at]} {snippet} {doc[at:]}".strip()
 
 
+INDIRECT_WINDOW = 600
+"""Characters per window for ``indirect-injection`` (fast tier), in training and in serving."""
+
+
+def _chunks(text: str, size: int) -> list[str]:
+    return [text[i : i + size] for i in range(0, len(text), size)]
+
+
 def indirect_injection_data(rng: random.Random) -> list[Example]:
     gen = _Grammar("injection.yaml")
     docs = _agentdojo_documents() + _writingbench(rng, 400) + _chitchat(rng, 600)
-    # Documents as a retriever hands them over: chunks of at most 3,000 characters.
-    docs = [d[:3000] for d in docs if len(d) >= 80]
-    attacks = gen.expand("indirect", rng, 3000) + gen.expand("attacks", rng, 600)
+    # The first 3,000 characters of each document, cut into the windows the detector reads: a
+    # planted sentence is then a fifth of a window, not a thirtieth of a page.
+    docs = [chunk for d in docs for chunk in _chunks(d[:3000], INDIRECT_WINDOW) if len(chunk) >= 80]
+    attacks = [
+        *gen.expand("indirect", rng, 3000),
+        *gen.expand("hijack", rng, 1500),
+        *gen.expand("attacks", rng, 600),
+    ]
     notes = gen.expand("reader_notes", rng, 400)
     pos = [_insert(rng.choice(docs), a, rng) for a in attacks]
     clean = [rng.choice(docs) for _ in range(1500)]
     with_notes = [_insert(rng.choice(docs), n, rng) for n in notes * 3]
+    # Not tau2's tasks: they are instructions to an agent ("if the agent asks, say ..."), the
+    # very thing this detector finds, so as benign text they would set its threshold at ~1.0.
     return [
         *_examples(pos, 1, "injection.indirect", "swisscheese:inserted-attacks"),
         *_examples(docs, 0, "benign", "agentdojo+writingbench+chitchat documents"),
         *_examples(clean, 0, "benign", "agentdojo+writingbench+chitchat documents"),
         *_examples(with_notes, 0, "benign", "swisscheese:documents-with-reader-instructions"),
-        *_examples(_tau2(), 0, "benign", "inspect-evals:tau2"),
     ]
 
 
