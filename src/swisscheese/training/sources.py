@@ -437,7 +437,7 @@ def harmful_output_data(rng: random.Random) -> list[Example]:
         *_pyrit_objectives("pyrit/datasets/seed_datasets/local/adv_bench.prompt"),
         *requests_grammar.expand("harmful", rng, 600),
     ]
-    ordinary = [*requests_grammar.expand("safe", rng, 800), *_writingbench(rng, 400)]
+    ordinary = [*requests_grammar.expand("safe", rng, 1000), *_writingbench(rng, 400)]
     refusals = gen.expand("refusal", rng, 1500)
     complies = gen.expand("comply", rng, 1500)
     bodies = [b.strip() for b in gen.expand("comply_body", rng, 1000)]
@@ -447,8 +447,10 @@ def harmful_output_data(rng: random.Random) -> list[Example]:
         opening = restate(request, rng.randrange(6)) if rng.random() < 0.6 else None
         return f"{opening}:\n\n{rng.choice(bodies)}" if opening else rng.choice(complies)
 
-    for requests, label in ((harmful, 1), (ordinary, 0)):
-        for r in rng.sample(requests, min(600, len(requests))):
+    # Compliance with ordinary requests outnumbers compliance with harmful ones, so the shape of
+    # an answer carries no weight of its own: only what it helps with does.
+    for requests, label, n in ((harmful, 1, 600), (ordinary, 0, 1200)):
+        for r in rng.sample(requests, min(n, len(requests))):
             out.append(
                 Example(
                     pair_text(r, comply(r)),
