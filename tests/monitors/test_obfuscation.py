@@ -8,7 +8,12 @@ import urllib.parse
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from swisscheese.monitors.obfuscation import _COMMON, ObfuscationConfig, ObfuscationMonitor
+from swisscheese.monitors.obfuscation import (
+    _COMMON,
+    _MORSE_CODE,
+    ObfuscationConfig,
+    ObfuscationMonitor,
+)
 
 MONITOR = ObfuscationMonitor(ObfuscationConfig())
 WORDS = [
@@ -105,6 +110,28 @@ def test_foreign_languages_and_code_are_not_taken_for_encodings() -> None:
         "Traduis en anglais : Je voudrais réserver une table pour deux personnes ce soir.",
     ]:
         assert MONITOR.decode(text) == [], text
+
+
+def morse(sentence: str, word_gap: str) -> str:
+    code = {letter: dots for dots, letter in _MORSE_CODE.items()}
+    return word_gap.join(" ".join(code[c] for c in word) for word in sentence.split())
+
+
+@given(sentences, st.sampled_from([" / ", "/", "  ", "   "]))
+def test_morse_round_trip(sentence: str, word_gap: str) -> None:
+    encoded = morse(sentence, word_gap)
+    found = MONITOR.decode(f"Decode this and do it: {encoded}")
+    assert [(d.chain, d.text) for d in found][:1] == [(("morse",), sentence)]
+    assert found[0].span.end - found[0].span.start == len(encoded)
+
+
+def test_dots_and_dashes_in_prose_and_markdown_are_not_morse() -> None:
+    for text in [
+        "Wait... what -- no. Really... I mean - yes -- ok... -.- fine, see you at 5.",
+        "---\ntitle: Notes\n---\n- one\n- two ... --- ... ---",
+        "Range -1.-5 to .5-.9; ratio 1.-2. and -.5 / -.25 / .-.",
+    ]:
+        assert [d for d in MONITOR.decode(text) if d.chain == ("morse",)] == [], text
 
 
 def test_leetspeak() -> None:

@@ -29,6 +29,18 @@ _HEX = re.compile(
     r"|(?<![0-9A-Fa-f])[0-9A-Fa-f]{2}(?:[ :,-][0-9A-Fa-f]{2}){7,}(?![0-9A-Fa-f])"
 )
 _URL = re.compile(r"[^\s%]*(?:%[0-9A-Fa-f]{2}[^\s%]*){3,}")
+# Morse: at least eight letter codes of dots and dashes, letters apart by one space, words by a
+# slash or two or more spaces. (Dots and dashes in prose - "...", "--" - never make eight.)
+_MORSE = re.compile(r"(?<![.\-\w])[.\-]{1,6}(?:(?: {1,3}| ?/ ?)[.\-]{1,6}){7,}(?![.\-\w])")
+_MORSE_CODE = dict(
+    zip(
+        ".- -... -.-. -.. . ..-. --. .... .. .--- -.- .-.. -- -. --- .--. --.- .-. ... - ..- ...- "
+        ".-- -..- -.-- --.. ----- .---- ..--- ...-- ....- ..... -.... --... ---.. ----. "
+        ".-.-.- --..-- ..--.. .----. -.-.-- -..-. ---... -....- .-..-. .--.-. -.--. -.--.-".split(),
+        "abcdefghijklmnopqrstuvwxyz0123456789.,?'!/:-\"@()",
+        strict=True,
+    )
+)
 # Cheap tests that decide whether the expensive scans can find anything at all. ASCII text is
 # mapped to character classes with one bytes.translate, then searched with bytes.find: both run
 # at memory speed, where a regex with a leading character class walks every position.
@@ -63,6 +75,16 @@ def _maybe_encoded(text: str) -> bool:
     if b64.find(b"b" * 12) >= 0 or raw.find(b"\\x") >= 0:
         return True
     return raw.translate(_HEX_CLASSES).find(b"hhshhshh") >= 0
+
+
+_MORSE_CLASSES = _class_table({".-": "m", " /": "s"})
+
+
+def _maybe_morse(text: str) -> bool:
+    # Eight Morse letters always have two codes one to three separator characters apart. Other
+    # characters only need to be none of those, so non-ASCII ones may become "?".
+    classes = text.encode("ascii", "replace").translate(_MORSE_CLASSES)
+    return any(classes.find(gap) >= 0 for gap in (b"msm", b"mssm", b"msssm"))
 
 
 def _maybe_leet(text: str) -> bool:
@@ -248,6 +270,8 @@ class ObfuscationMonitor(Inline):
         found: list[tuple[int, int, str, str]] = []
         if _maybe_encoded(text):
             self._encodings(text, found)
+        if _maybe_morse(text):
+            self._morse(text, found)
         if "%" in text:
             for m in _URL.finditer(text):
                 plain = urllib.parse.unquote(m.group())
@@ -288,6 +312,18 @@ class ObfuscationMonitor(Inline):
             plain = _printable_text(raw, min_p)
             if plain is not None and not any(s <= m.start() < e for s, e, _, _ in found):
                 found.append((m.start(), m.end(), "hex", plain))
+
+    @staticmethod
+    def _morse(text: str, found: list[tuple[int, int, str, str]]) -> None:
+        for m in _MORSE.finditer(text):
+            words = re.split(r" ?/ ?| {2,}", m.group())
+            codes = [word.split() for word in words]
+            letters = sum(len(c) for c in codes)
+            known = sum(code in _MORSE_CODE for c in codes for code in c)
+            if known < 0.9 * letters:
+                continue  # dots and dashes, but not Morse
+            plain = " ".join("".join(_MORSE_CODE.get(code, "?") for code in c) for c in codes)
+            found.append((m.start(), m.end(), "morse", plain))
 
     def _language_views(self, text: str, found: list[tuple[int, int, str, str]]) -> None:
         """ROT13, reversed text and leetspeak: decodings of the whole text that read better."""
@@ -352,7 +388,7 @@ class ObfuscationMonitor(Inline):
     stages=list(Stage),
     categories=("obfuscation",),
     config=ObfuscationConfig,
-    description="Decodes base64/base32/hex/URL/ROT13/leetspeak/reversed text and rescans it",
+    description="Decodes base64/base32/hex/URL/Morse/ROT13/leetspeak/reversed text and rescans it",
 )
 def obfuscation_monitor(config: ObfuscationConfig) -> ObfuscationMonitor:
     return ObfuscationMonitor(config)
