@@ -10,10 +10,10 @@ from hypothesis import strategies as st
 
 from swisscheese.monitors.obfuscation import (
     _COMMON,
-    _MORSE_CODE,
     ObfuscationConfig,
     ObfuscationMonitor,
 )
+from tests.helpers.encodings import morse
 
 MONITOR = ObfuscationMonitor(ObfuscationConfig())
 WORDS = [
@@ -110,11 +110,6 @@ def test_foreign_languages_and_code_are_not_taken_for_encodings() -> None:
         "Traduis en anglais : Je voudrais réserver une table pour deux personnes ce soir.",
     ]:
         assert MONITOR.decode(text) == [], text
-
-
-def morse(sentence: str, word_gap: str) -> str:
-    code = {letter: dots for dots, letter in _MORSE_CODE.items()}
-    return word_gap.join(" ".join(code[c] for c in word) for word in sentence.split())
 
 
 @given(sentences, st.sampled_from([" / ", "/", "  ", "   "]))
