@@ -34,6 +34,7 @@ from swisscheese.core import (
     Verdict,
     canonical_json,
     text_digest,
+    valid_text,
 )
 from swisscheese.monitors import REGISTRY, Decoded, Registry
 from swisscheese.monitors._text import View
@@ -375,17 +376,19 @@ class Guard:
 
     @staticmethod
     def _content(stage: Stage, content: Content | str) -> Content:
+        """The content to screen, at ``stage``, its text made valid Unicode: a lone surrogate
+        becomes U+FFFD (which the unicode monitor reports), never a crash or a lost record."""
         if isinstance(content, str):
+            content = valid_text(content)
             role = "assistant" if stage in (Stage.OUTPUT, Stage.REASONING) else "user"
             if stage is Stage.RETRIEVED:
                 role = "tool"
             return Content(content, role=role, stage=stage)  # type: ignore[arg-type]
         if not isinstance(content, Content):
             raise TypeError(f"content must be a str or a Content, not {type(content).__name__}")
-        if content.stage is not stage:
-            return Content(
-                content.text, content.role, stage, content.source, content.tool_call, content.trace
-            )
+        text = valid_text(content.text)
+        if content.stage is not stage or text is not content.text:
+            return Content(text, content.role, stage, content.source, content.tool_call, content.trace)
         return content
 
     def _context(self, stage: Stage) -> Context:

@@ -18,7 +18,7 @@ from swisscheese.cli._common import EXIT_OK, EXIT_STOPPED, err, fail, out
 from swisscheese.cli._detectors import register as register_detectors
 from swisscheese.cli._eval import register as register_eval
 from swisscheese.cli._log import DEFAULT_ORIGIN, DbOption, keys_app, log_app, open_recorder
-from swisscheese.core import Action, Stage, Verdict
+from swisscheese.core import Action, Stage, Verdict, decode_bytes, valid_text
 
 if TYPE_CHECKING:
     from swisscheese.guard import Guard
@@ -137,7 +137,8 @@ def check(
 ) -> None:
     """Screen one text: exit 0 if it may go on, 1 if stopped, 2 on a usage error."""
     if text == "-":
-        text = sys.stdin.read()
+        text = decode_bytes(sys.stdin.buffer.read())
+    text = valid_text(text)
     guard = _guard(policy, record, db)
     verdict = _checked(guard, stage, text)
     if as_json:

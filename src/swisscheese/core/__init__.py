@@ -18,6 +18,8 @@ from swisscheese.core._types import Verdict as Verdict
 from swisscheese.core.canonical import canonical_json as canonical_json
 from swisscheese.core.canonical import digest as digest
 from swisscheese.core.canonical import text_digest as text_digest
+from swisscheese.core.text import decode_bytes as decode_bytes
+from swisscheese.core.text import valid_text as valid_text
 
 __all__ = [
     "Action",
@@ -36,6 +38,8 @@ __all__ = [
     "ToolCall",
     "Verdict",
     "canonical_json",
+    "decode_bytes",
     "digest",
     "text_digest",
+    "valid_text",
 ]

@@ -65,6 +65,7 @@ _CATEGORIES: tuple[Category, ...] = (
     Category("unicode.tag", Kind.INTEGRITY, "Unicode tag characters (hidden ASCII)"),
     Category("unicode.bidi", Kind.INTEGRITY, "Bidirectional control characters"),
     Category("unicode.confusable", Kind.INTEGRITY, "Mixed-script confusable characters"),
+    Category("unicode.invalid", Kind.INTEGRITY, "Text that was not valid Unicode (replaced)"),
     # tool use
     Category("tool", Kind.INTEGRITY, "Tool-call policy"),
     Category("tool.denied", Kind.INTEGRITY, "Tool not permitted"),

@@ -11,6 +11,7 @@ import re
 import unicodedata
 
 from swisscheese.core import Content, Context, Finding, Span, Stage
+from swisscheese.core.text import REPLACEMENT
 from swisscheese.monitors._registry import Inline, MonitorConfig, monitor
 from swisscheese.monitors._text import (
     _IRREGULAR,
@@ -77,6 +78,8 @@ class UnicodeMonitor(Inline):
         if not has_irregular(text):
             return []
         findings: list[Finding] = []
+        if REPLACEMENT in text:
+            findings.extend(self._replaced(text))
         for run in _IRREGULAR.finditer(text):
             chars = run.group()
             # Letters of any script are printable: only runs with something else need a look.
@@ -182,6 +185,20 @@ class UnicodeMonitor(Inline):
             return 0.8  # splits a word: the classic filter evasion
         return 0.6
 
+    def _replaced(self, text: str) -> list[Finding]:
+        """U+FFFD: what the entry points leave where the text was not valid Unicode (a lone
+        surrogate, bytes that are not UTF-8). Legitimate text rarely holds it."""
+        return [
+            Finding(
+                self.name,
+                "unicode.invalid",
+                0.6,
+                (Span(m.start(), m.end()),),
+                {"count": m.end() - m.start(), "replacement": ""},
+            )
+            for m in re.finditer(REPLACEMENT + "+", text)
+        ]
+
     def _mixed_script_words(self, text: str) -> list[Finding]:
         findings = []
         for m in _MIXED_WORD.finditer(text):
@@ -219,7 +236,13 @@ class UnicodeMonitor(Inline):
 @monitor(
     "unicode",
     stages=list(Stage),
-    categories=("unicode.invisible", "unicode.tag", "unicode.bidi", "unicode.confusable"),
+    categories=(
+        "unicode.invisible",
+        "unicode.tag",
+        "unicode.bidi",
+        "unicode.confusable",
+        "unicode.invalid",
+    ),
     config=UnicodeConfig,
     description="Invisible, tag and bidi characters and confusables; normalises what others read",
 )

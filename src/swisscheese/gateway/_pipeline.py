@@ -1,0 +1,365 @@
+"""One chat request through the layers: screen what the model reads, call it, screen what it
+answers, intervene, and build the client's answer from screened text.
+
+Each step returns a typed decision (``Intervention``); HTTP headers are made from them once, at
+the end, by the route.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from swisscheese.core import Action, Content, Stage, Verdict
+from swisscheese.gateway import _wire as wire
+from swisscheese.gateway._access import AccessControl
+from swisscheese.gateway._errors import ApiError
+from swisscheese.gateway._metrics import Metrics
+from swisscheese.gateway._upstream import Upstream
+from swisscheese.guard import Guard
+from swisscheese.recorder import RecordError
+
+
+class Records:
+    """The durable writes of one request's verdicts, settled before it is answered."""
+
+    def __init__(self) -> None:
+        self.waiting: list[Awaitable[Verdict]] = []
+
+    async def settle(self) -> list[Verdict]:
+        waiting, self.waiting = self.waiting, []
+        try:
+            return list(await asyncio.gather(*waiting))
+        except RecordError as exc:
+            raise ApiError(503, f"the flight recorder is unavailable: {exc}") from None
+
+    async def discard(self) -> None:
+        """On an error path: let pending writes finish (they stay in the record)."""
+        waiting, self.waiting = self.waiting, []
+        await asyncio.gather(*waiting, return_exceptions=True)
+
+
+@dataclass
+class Intervention:
+    """What the policy's verdicts mean for this request."""
+
+    refusal: str | None = None
+    """The text to send instead of the content; None: go on."""
+    reason: str | None = None
+    approval: str | None = None
+
+
+@dataclass
+class Outcome:
+    """A finished (non-streaming or buffered) exchange: the body and what decided it."""
+
+    body: dict[str, Any]
+    verdicts: dict[str, list[Verdict]]
+    intervention: Intervention = field(default_factory=Intervention)
+    label: str = "completed"
+
+
+def summary(parts: Mapping[str, Sequence[Verdict]]) -> str:
+    fields = []
+    overall = Action.ALLOW
+    for stage, verdicts in parts.items():
+        if verdicts:
+            action = max(v.action for v in verdicts)
+            overall = max(overall, action)
+            fields.append(f"{stage}={action.value}")
+    return "; ".join([f"action={overall.value}", *fields])
+
+
+def receipts(verdicts: Sequence[Verdict]) -> str:
+    return ",".join(str(v.record.get("index", "queued")) for v in verdicts if v.record)
+
+
+class ChatPipeline:
+    def __init__(
+        self,
+        guard: Guard,
+        upstream: Upstream,
+        access: AccessControl,
+        metrics: Metrics,
+        *,
+        place_canary: bool = True,
+    ) -> None:
+        self.guard = guard
+        self.upstream = upstream
+        self.access = access
+        self.metrics = metrics
+        canary = guard.compiled.monitor("canary") if place_canary else None
+        self.canary: str | None = getattr(canary, "token", None)
+
+    # -- screening ------------------------------------------------------------------------------
+
+    async def screen(
+        self, items: Sequence[Content], records: Records | None = None
+    ) -> list[Verdict]:
+        """Screen concurrently. With ``records`` the durable writes go on in the background
+        and the caller settles them before answering; without, each is awaited here."""
+        t0 = time.perf_counter()
+        guard = self.guard
+        if records is None:
+            try:
+                verdicts = list(await asyncio.gather(*(guard.check(c.stage, c) for c in items)))
+            except RecordError as exc:
+                # Fail closed: nothing goes on that the record cannot prove.
+                raise ApiError(503, f"the flight recorder is unavailable: {exc}") from None
+        else:
+            results = await asyncio.gather(*(guard.check_deferred(c.stage, c) for c in items))
+            verdicts = [v for v, _ in results]
+            records.waiting += [r for _, r in results if r is not None]
+        elapsed = time.perf_counter() - t0
+        for content, verdict in zip(items, verdicts, strict=True):
+            self.metrics.observe(verdict, content.stage, elapsed)
+        return verdicts
+
+    def refusal(self, stage: Stage) -> str:
+        layer = self.guard.compiled.layer_for(stage)
+        return layer.layer.refusal if layer is not None else "I can't help with that request."
+
+    async def intervene(self, verdicts: Sequence[Verdict]) -> Intervention:
+        """HALT stops the deployment; ESCALATE waits for a human up to the layer's
+        approval_timeout; BLOCK refuses."""
+        stopping = [v for v in verdicts if v.action.stops]
+        if not stopping:
+            return Intervention()
+        worst = max(stopping, key=lambda v: v.action.rank)
+        message = self.refusal(worst.stage)
+        if worst.action is Action.HALT:
+            await self.access.halt(worst)
+            return Intervention(message, "deployment halted")
+        if worst.action is Action.BLOCK:
+            return Intervention(message)
+        layer = self.guard.compiled.layer_for(worst.stage)
+        timeout = layer.layer.approval_timeout if layer is not None else 0.0
+        approved, approval_id = await self.access.escalate(worst, timeout)
+        if approved:
+            return Intervention(approval=approval_id or None)
+        return Intervention(message, "approval required", approval_id or None)
+
+    # -- the request side -------------------------------------------------------------------------
+
+    async def admit_request(
+        self, request: wire.ChatRequest, records: Records
+    ) -> tuple[list[Verdict], Intervention, dict[str, Any] | None]:
+        """Screen everything the model would read; the body to forward, or None if refused."""
+        slots = wire.request_reads(request)
+        verdicts = await self.screen([s.content for s in slots], records)
+        decision = await self.intervene(verdicts)
+        if decision.refusal is not None:
+            return verdicts, decision, None
+        try:
+            forward = wire.forward_body(request, slots, [v.modified for v in verdicts])
+        except wire.Unmappable as exc:
+            return verdicts, Intervention(self.refusal(Stage.INPUT), str(exc)), None
+        if self.canary is not None:
+            forward["messages"] = self._with_canary(forward["messages"])
+        return verdicts, decision, forward
+
+    def _with_canary(self, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The canary goes into the first system (or developer) message: the model carries it
+        along if it ever recites its instructions. Without one there is nothing to leak."""
+        assert self.canary is not None
+        for i, message in enumerate(messages):
+            if message["role"] in ("system", "developer"):
+                text = message.get("content") or ""
+                if isinstance(text, list):
+                    text = "\n".join(p.get("text", "") for p in text)
+                protected = self.guard.protect_system_prompt(text)
+                return [*messages[:i], {**message, "content": protected}, *messages[i + 1 :]]
+        return messages
+
+    # -- the answer side ----------------------------------------------------------------------
+
+    async def screen_answer(
+        self,
+        answer: dict[str, Any],
+        model: str,
+        asked: tuple[Content, ...],
+        records: Records | None,
+    ) -> tuple[dict[str, Any], list[Verdict], Intervention]:
+        """The completion the client receives, built from the screened texts of ``answer``."""
+        try:
+            reads = wire.answer_reads(answer, asked)
+        except ValueError as exc:
+            raise ApiError(502, str(exc)) from None
+        choices = wire.choices_from(answer)
+        verdicts = await self.screen([s.content for _, s in reads], records)
+        decision = Intervention()
+        for choice in choices:
+            mine = [(s, v) for (n, s), v in zip(reads, verdicts, strict=True) if n == choice.index]
+            found = await self.intervene([v for _, v in mine])
+            decision = found if found.refusal is not None or decision.refusal is None else decision
+            if found.refusal is not None:
+                wire.refuse(choice, found.refusal)
+                continue
+            try:
+                for slot, verdict in mine:
+                    if verdict.modified is not None:
+                        wire.apply(choice, slot, verdict.modified)
+            except wire.Unmappable as exc:
+                wire.refuse(choice, self.refusal(Stage.TOOL_CALL))
+                decision = Intervention(choice.content, str(exc))
+        strip = (self.canary,) if self.canary else ()
+        return wire.build_completion(answer, choices, model, strip), verdicts, decision
+
+    async def complete(
+        self, forward: dict[str, Any], asked: tuple[Content, ...], records: Records
+    ) -> tuple[dict[str, Any], list[Verdict], Intervention]:
+        t0 = time.perf_counter()
+        answer = await self.upstream.chat(forward)
+        self.metrics.upstream_latency.observe(time.perf_counter() - t0)
+        return await self.screen_answer(answer, forward["model"], asked, records)
+
+    async def complete_buffered(
+        self,
+        forward: dict[str, Any],
+        asked: tuple[Content, ...],
+        records: Records,
+        gone: Callable[[], Awaitable[bool]],
+    ) -> tuple[dict[str, Any], list[Verdict], Intervention]:
+        """Buffer mode: the whole stream is read and screened before a byte of it leaves;
+        reading stops when the client has gone."""
+        t0 = time.perf_counter()
+        chunks: list[dict[str, Any]] = []
+        checked = time.monotonic()
+        async for piece in self.upstream.stream(forward):
+            chunks.append(piece)
+            if time.monotonic() - checked > 0.25:
+                checked = time.monotonic()
+                if await gone():
+                    raise ApiError(499, "the client closed the connection")
+        self.metrics.upstream_latency.observe(time.perf_counter() - t0)
+        return await self.screen_answer(wire.assemble(chunks), forward["model"], asked, records)
+
+    def record_event(self, type: str, event: dict[str, Any], payload: Any = None) -> None:
+        recorder = self.guard.recorder
+        if recorder is not None:
+            recorder.submit(
+                recorder.prepare(type, {"deployment": self.guard.deployment, **event}, payload)
+            )
+
+
+class WindowedStream:
+    """Window mode: text leaves once the ``window`` characters after it were checked too; a
+    violation ends the stream with finish_reason content_filter, a redaction is applied before
+    release. Tool calls, refusals and reasoning are held to the end and screened whole."""
+
+    def __init__(
+        self,
+        pipeline: ChatPipeline,
+        forward: dict[str, Any],
+        window: int,
+        asked: tuple[Content, ...],
+    ) -> None:
+        self.pipeline = pipeline
+        self.forward = forward
+        self.window = window
+        self.asked = asked
+        self.text = ""
+        self.released = 0
+        self.checked: list[Verdict] = []
+        self.outcome = "aborted"  # until the end is reached
+        self.finish: str | None = None
+
+    async def _check(self) -> bool:
+        """Screen the text from a window before what is released; False: cut."""
+        start = max(0, self.released - self.window)
+        region = self.text[start:]
+        content = Content(region, role="assistant", stage=Stage.OUTPUT, trace=self.asked)
+        (verdict,) = await self.pipeline.screen([content])
+        self.checked.append(verdict)
+        if (await self.pipeline.intervene([verdict])).refusal is not None:
+            return False
+        if verdict.modified is not None:
+            keep = self.released - start
+            if verdict.modified[:keep] != region[:keep]:
+                return False  # a change reaches text already sent: stop instead
+            self.text = self.text[:start] + verdict.modified
+        return True
+
+    def _release(self, upto: int) -> str:
+        out = self.text[self.released : upto]
+        self.released = upto
+        canary = self.pipeline.canary
+        return out.replace(canary, "") if canary else out
+
+    async def events(self) -> AsyncIterator[bytes]:
+        base: dict[str, Any] = {"model": self.forward["model"]}
+        raw: list[dict[str, Any]] = []
+        try:
+            yield wire.sse(wire.chunk(base, {"role": "assistant"}))
+            async for piece in self.pipeline.upstream.stream(self.forward):
+                if len(raw) == 0:
+                    held = wire.build_completion(piece, [], self.forward["model"])
+                    base = {k: held[k] for k in ("id", "created", "model")}
+                raw.append(piece)
+                for c in piece.get("choices") or []:
+                    delta = c.get("delta") if isinstance(c, dict) else None
+                    if isinstance(delta, dict) and isinstance(delta.get("content"), str):
+                        self.text += delta["content"]
+                if len(self.text) - self.released >= 2 * self.window:
+                    if not await self._check():
+                        self.outcome, self.finish = "cut", "content_filter"
+                        yield wire.sse(wire.chunk(base, {}, "content_filter"))
+                        break
+                    yield wire.sse(
+                        wire.chunk(base, {"content": self._release(len(self.text) - self.window)})
+                    )
+            else:
+                async for event in self._finish(base, raw):
+                    yield event
+            yield wire.sse(None)
+        finally:
+            # What was emitted, next to the verdicts on what was checked.
+            self.pipeline.record_event(
+                "stream",
+                {
+                    "outcome": self.outcome,
+                    "finish_reason": self.finish,
+                    "emitted_chars": self.released,
+                    "checks": [v.id for v in self.checked],
+                },
+                {"emitted": self.text[: self.released]},
+            )
+            self.pipeline.metrics.requests.labels(outcome=f"stream_{self.outcome}").inc()
+
+    async def _finish(
+        self, base: dict[str, Any], raw: list[dict[str, Any]]
+    ) -> AsyncIterator[bytes]:
+        if self.text and not await self._check():
+            self.outcome, self.finish = "cut", "content_filter"
+            yield wire.sse(wire.chunk(base, {}, "content_filter"))
+            return
+        if len(self.text) > self.released:
+            yield wire.sse(wire.chunk(base, {"content": self._release(len(self.text))}))
+        assembled = wire.assemble(raw)
+        held = assembled["choices"][:1]
+        finish = held[0]["finish_reason"] if held else None
+        if held:
+            held[0]["message"].pop("content", None)
+        completion, verdicts, _ = await self.pipeline.screen_answer(
+            {**assembled, "choices": held}, self.forward["model"], self.asked, None
+        )
+        self.checked += verdicts
+        for choice in completion["choices"]:
+            if choice["finish_reason"] == "content_filter":
+                finish = "content_filter"
+                continue
+            rest = {
+                k: v
+                for k, v in choice["message"].items()
+                if k not in ("role", "content") and v is not None
+            }
+            for i, call in enumerate(rest.get("tool_calls") or []):
+                rest["tool_calls"][i] = {"index": i, **call}
+            if rest:
+                yield wire.sse(wire.chunk(base, rest))
+        self.finish = finish or "stop"
+        self.outcome = "cut" if self.finish == "content_filter" else "completed"
+        yield wire.sse(wire.chunk(base, {}, self.finish))
