@@ -263,7 +263,9 @@ async def _chat(
         raise
     state.tracing.verdicts(span, "output", outgoing)
     state.tracing.answer(span, completion)
-    verdicts["output"] = outgoing
+    # The answer's verdicts by their stage: output, reasoning, tool_call.
+    for verdict in outgoing:
+        verdicts.setdefault(verdict.stage.value, []).append(verdict)
     if answered.refusal is None and decision.approval:
         answered = decision
     metrics.requests.labels(outcome="completed").inc()

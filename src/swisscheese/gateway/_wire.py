@@ -30,8 +30,11 @@ class FunctionCall(_Strict):
     arguments: str = ""
 
 
+_ID = r"^[A-Za-z0-9_.:\-]{1,128}$"
+
+
 class ToolCallIn(_Strict):
-    id: str
+    id: str = Field(pattern=_ID)
     type: Literal["function"] = "function"
     function: FunctionCall
 
@@ -83,7 +86,7 @@ class ChatMessage(_Strict):
     content: str | list[dict[str, Any]] | None = None
     name: str | None = None
     tool_calls: list[ToolCallIn] | None = None
-    tool_call_id: str | None = None
+    tool_call_id: str | None = Field(default=None, pattern=_ID)
     function_call: FunctionCall | None = None
     refusal: str | None = None
 

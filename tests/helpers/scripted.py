@@ -1,0 +1,64 @@
+"""A stand-in upstream whose next answer a test sets: a real HTTP server that returns exactly
+the completion (or the stream chunks) it is given, with whatever fields they hold."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+
+
+@dataclass
+class Script:
+    answer: dict[str, Any] = field(default_factory=dict)
+    """The completion returned to non-streaming requests."""
+    chunks: list[dict[str, Any]] = field(default_factory=list)
+    """The chunks streamed to streaming requests."""
+    received: list[dict[str, Any]] = field(default_factory=list)
+
+
+def completion(message: dict[str, Any], **choice: Any) -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-scripted",
+        "object": "chat.completion",
+        "created": 1,
+        "model": "stub-1",
+        "choices": [{"index": 0, "message": message, "finish_reason": "stop", **choice}],
+        "usage": {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7},
+    }
+
+
+def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-scripted",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": "stub-1",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        **extra,
+    }
+
+
+def make_scripted() -> tuple[FastAPI, Script]:
+    app = FastAPI()
+    script = Script()
+
+    @app.post("/v1/chat/completions", response_model=None)
+    async def chat(request: Request) -> Any:
+        body = await request.json()
+        script.received.append(body)
+        if not body.get("stream"):
+            return JSONResponse(script.answer)
+
+        async def events() -> AsyncIterator[bytes]:
+            for piece in script.chunks:
+                yield b"data: " + json.dumps(piece).encode() + b"\n\n"
+            yield b"data: [DONE]\n\n"
+
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+    return app, script
