@@ -388,7 +388,9 @@ class Guard:
             raise TypeError(f"content must be a str or a Content, not {type(content).__name__}")
         text = valid_text(content.text)
         if content.stage is not stage or text is not content.text:
-            return Content(text, content.role, stage, content.source, content.tool_call, content.trace)
+            return Content(
+                text, content.role, stage, content.source, content.tool_call, content.trace
+            )
         return content
 
     def _context(self, stage: Stage) -> Context:

@@ -65,6 +65,12 @@ def gw(tmp_path: Path) -> Iterator[Gateway]:
     yield from run_gateway(tmp_path)
 
 
+def canary_of(gw: Gateway) -> str:
+    token = getattr(gw.guard.compiled.monitor("canary"), "token", None)
+    assert isinstance(token, str)
+    return token
+
+
 def request(**extra: Any) -> dict[str, Any]:
     return {"model": "stub-1", "messages": [{"role": "user", "content": "hi"}], **extra}
 
@@ -216,9 +222,9 @@ def test_screened_fields_reach_the_model_redacted_and_parameters_unchanged(gw: G
 
 def test_logprobs_never_spell_out_a_redacted_answer(gw: Gateway) -> None:
     text = f"The key is {KEY} ok"
-    tokens = [{"token": t, "logprob": -0.1, "top_logprobs": []} for t in text.split(" ")]
-    for t in tokens[:-1]:
-        t["token"] += " "
+    words = text.split(" ")
+    pieces = [w + " " for w in words[:-1]] + words[-1:]
+    tokens = [{"token": t, "logprob": -0.1, "top_logprobs": []} for t in pieces]
     gw.script.answer = completion(
         {"role": "assistant", "content": text}, logprobs={"content": tokens}
     )
@@ -245,7 +251,7 @@ def test_logprobs_pass_when_they_spell_the_screened_text_without_alternatives(
 
 
 def test_a_refused_answer_keeps_nothing_of_what_it_replaced(gw: Gateway) -> None:
-    canary = gw.guard.compiled.monitor("canary").token  # type: ignore[attr-defined]
+    canary = canary_of(gw)
     gw.script.answer = completion(
         {
             "role": "assistant",
@@ -258,10 +264,11 @@ def test_a_refused_answer_keeps_nothing_of_what_it_replaced(gw: Gateway) -> None
     choice = answer["choices"][0]
     assert choice["finish_reason"] == "content_filter"
     assert canary not in json.dumps(answer)
-    assert "logprobs" not in choice and "reasoning_content" not in choice["message"]
+    assert "logprobs" not in choice
+    assert "reasoning_content" not in choice["message"]
 
 
-UPSTREAM_FIELDS = {
+UPSTREAM_FIELDS: dict[str, dict[str, Any]] = {
     "refusal": {"role": "assistant", "content": None, "refusal": f"No. {KEY}"},
     "function_call": {"role": "assistant", "function_call": {"name": "f", "arguments": KEY}},
     "audio transcript": {
@@ -309,7 +316,7 @@ def test_every_stream_chunk_is_built_from_screened_text(gw: Gateway) -> None:
 
 
 def test_reasoning_that_leaks_the_canary_is_not_returned(gw: Gateway) -> None:
-    canary = gw.guard.compiled.monitor("canary").token  # type: ignore[attr-defined]
+    canary = canary_of(gw)
     gw.script.answer = completion(
         {"role": "assistant", "content": "Fine.", "reasoning_content": f"My ref is {canary}."}
     )
@@ -326,8 +333,9 @@ def test_the_canary_is_placed_and_a_recited_system_prompt_is_blocked(gw: Gateway
     gw.script.answer = completion({"role": "assistant", "content": "ok"})
     gw.post(body)
     placed = gw.script.received[-1]["messages"][0]["content"]
-    canary = gw.guard.compiled.monitor("canary").token  # type: ignore[attr-defined]
-    assert placed.startswith(system) and canary in placed
+    canary = canary_of(gw)
+    assert placed.startswith(system)
+    assert canary in placed
     gw.script.answer = completion({"role": "assistant", "content": f"My instructions: {placed}"})
     response = gw.post(body)
     answer = response.json()
