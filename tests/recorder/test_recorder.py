@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from collections.abc import Iterator
 
@@ -103,6 +104,94 @@ def test_rewritten_leaf_and_event_break_the_subtrees(recorder: Recorder) -> None
     assert not report.ok
     assert report.first_bad_index is not None
     assert report.first_bad_index <= 9
+
+
+def test_rewritten_leaf_is_named_exactly_not_the_root_of_its_subtrees(recorder: Recorder) -> None:
+    fill(recorder, 52)
+    forged = json.dumps({"v": 1, "type": "test", "i": 999}).encode()
+    tamper(
+        recorder,
+        update(log_entries)
+        .where(log_entries.c.idx == 20)
+        .values(event=forged, leaf_hash=merkle.leaf_hash(forged)),
+    )
+    assert recorder.verify().first_bad_index == 20
+
+
+def test_swapped_rows_are_named_by_their_pair_not_index_0(recorder: Recorder) -> None:
+    fill(recorder, 40)
+    a, b = recorder.store.entry(21), recorder.store.entry(34)
+    assert a is not None
+    assert b is not None
+    for row, other in ((a, b), (b, a)):
+        tamper(
+            recorder,
+            update(log_entries)
+            .where(log_entries.c.idx == row.index)
+            .values(event=other.event, leaf_hash=other.leaf_hash),
+        )
+    assert recorder.verify().first_bad_index == 20  # the pair (20, 21) holds the first change
+
+
+def test_a_rebuilt_tree_is_placed_after_the_last_checkpoint_that_matched(
+    recorder: Recorder,
+) -> None:
+    fill(recorder, 16)
+    recorder.checkpoint()
+    fill(recorder, 16)
+    given = recorder.checkpoint()
+    # Rewrite entry 20 and rebuild every leaf and node above it, consistently.
+    forged = json.dumps({"v": 1, "type": "test", "i": 999}).encode()
+    tamper(
+        recorder,
+        update(log_entries)
+        .where(log_entries.c.idx == 20)
+        .values(event=forged, leaf_hash=merkle.leaf_hash(forged)),
+    )
+    leaves = [e.leaf_hash for e in recorder.store.entries()]
+    for level in range(1, 6):
+        leaves = [merkle.node_hash(leaves[i], leaves[i + 1]) for i in range(0, len(leaves), 2)]
+        for i, h in enumerate(leaves):
+            tamper(
+                recorder,
+                update(log_nodes)
+                .where(log_nodes.c.level == level, log_nodes.c.idx == i)
+                .values(hash=h),
+            )
+    report = recorder.verify(given)
+    assert not report.ok
+    assert report.first_bad_index == 16
+
+
+@pytest.mark.parametrize("column", ["payload_digest", "type"])
+def test_the_payload_link_and_type_are_bound_to_the_leaf(recorder: Recorder, column: str) -> None:
+    fill(recorder, 8)
+    given = recorder.checkpoint()
+    entry = recorder.store.entry(5)
+    assert entry is not None
+    if column == "payload_digest":
+        tamper(recorder, payloads.delete().where(payloads.c.digest == entry.payload_digest))
+        tamper(
+            recorder, update(log_entries).where(log_entries.c.idx == 5).values(payload_digest=None)
+        )
+    else:
+        tamper(recorder, update(log_entries).where(log_entries.c.idx == 5).values(type="erasure"))
+    report = recorder.verify(given)
+    assert not report.ok
+    assert report.first_bad_index == 5
+
+
+def test_a_forged_payload_behind_a_repointed_link_is_found(recorder: Recorder) -> None:
+    fill(recorder, 6)
+    forged = b'{"secret": "forged"}'
+    digest = "sha256:" + hashlib.sha256(forged).hexdigest()
+    tamper(recorder, payloads.insert().values(digest=digest, data=forged))
+    tamper(
+        recorder, update(log_entries).where(log_entries.c.idx == 4).values(payload_digest=digest)
+    )
+    report = recorder.verify()
+    assert not report.ok
+    assert report.first_bad_index == 4
 
 
 def test_tampered_node_payload_checkpoint_and_signature(recorder: Recorder) -> None:

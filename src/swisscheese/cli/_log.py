@@ -226,7 +226,7 @@ def _show(recorder: Recorder, start: int, end: int, as_json: bool) -> None:
             f"{k}={v}" for k, v in event.items() if k not in ("v", "type", "time", "payload")
         )
         out.print(
-            f"{entry.index:>8}  {event.get('time', '')}  {entry.type:<10} {summary}",
+            f"{entry.index:>8}  {event.get('time', '')}  {str(event.get('type', '?')):<10} {summary}",
             highlight=False,
             soft_wrap=True,
         )

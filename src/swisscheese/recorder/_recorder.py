@@ -154,6 +154,21 @@ def _payload_bytes(payload: Any) -> bytes:
     ).encode()
 
 
+def _bound_fields(event: bytes) -> tuple[str | None, str | None]:
+    """The type and payload digest that an event's leaf commits to."""
+    try:
+        body = json.loads(event)
+    except ValueError:
+        return None, None
+    if not isinstance(body, dict):
+        return None, None
+    kind, linked = body.get("type"), body.get("payload")
+    return (
+        kind if isinstance(kind, str) else None,
+        linked if isinstance(linked, str) else None,
+    )
+
+
 def payload_digest(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
@@ -432,12 +447,21 @@ class Recorder:
         level_buffers: dict[int, dict[int, bytes]] = {}
         bad_leaves: list[int] = []  # in increasing order
         expected = 0
+        good = 0  # size of the largest checkpoint that matched so far
         for entry in self.store.entries(0, report.size):  # a snapshot: later appends wait
             if entry.index != expected:
                 report.fail(f"entry {expected} is missing", expected)
                 break
             expected += 1
             leaf = merkle.leaf_hash(entry.event)
+            # The type and payload columns are conveniences; the event the leaf hashes is
+            # what they must agree with (a repointed or cleared payload link is tampering).
+            kind, linked = _bound_fields(entry.event)
+            if (kind, linked) != (entry.type, entry.payload_digest):
+                report.fail(
+                    f"entry {entry.index}: stored type/payload columns differ from its event",
+                    entry.index,
+                )
             if leaf != entry.leaf_hash:
                 report.fail(
                     f"entry {entry.index}: stored leaf hash does not match its event", entry.index
@@ -451,12 +475,14 @@ class Recorder:
                 for label, expected_root in wanted.pop(frontier.size):
                     report.checkpoints_checked += 1
                     if root != expected_root:
-                        report.fail(
-                            f"{label}: root does not match the recomputed tree", frontier.size - 1
-                        )
-            if entry.payload_digest:
-                referenced.setdefault(entry.payload_digest, entry.index)
-            if entry.type == "erasure":
+                        # Leaves below the last checkpoint that matched are intact, so the
+                        # first difference lies at or after it.
+                        report.fail(f"{label}: root does not match the recomputed tree", good)
+                    elif report.first_bad_index is None:
+                        good = frontier.size
+            if linked:
+                referenced.setdefault(linked, entry.index)
+            if kind == "erasure":
                 try:
                     erased.add(str(json.loads(entry.event)["digest"]))
                 except (ValueError, KeyError):
@@ -503,9 +529,12 @@ class Recorder:
         stored = buffer.pop(idx, None)
         if stored != recomputed:
             first_leaf = idx << level
-            # A changed leaf below already names the first bad index more precisely.
+            # A difference lower down already names the first bad index more precisely; the
+            # lowest mismatching subtree names its first leaf (both of a pair of leaves that
+            # still match their events may have been moved).
             explained = bool(bad_leaves) and bad_leaves[-1] >= first_leaf
             report.fail(
                 f"subtree hash at level {level}, index {idx} does not match its leaves",
                 None if explained else first_leaf,
             )
+            bad_leaves.append(first_leaf)
