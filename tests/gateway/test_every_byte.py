@@ -447,3 +447,54 @@ def test_request_fields_are_covered_by_slots_or_are_parameters() -> None:
     for path in strings(forwarded, ()):
         under_slot = any(path[: len(c)] == c for c in covered)
         assert under_slot or path[0] in parameters or path[-1] in parameters, path
+
+
+WINDOWED_SECRETS = """\
+version: 1
+deployment: t
+layers:
+  input:
+    rules:
+      - monitor: secrets
+        action: modify
+  output:
+    stream_mode: {mode}
+    stream_window: 64
+    rules:
+      - monitor: secrets
+        action: modify
+"""
+
+
+def _private_key() -> str:
+    lines = [
+        ("MIIEpAIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gunVTLw" + str(i) * 8)[:64]
+        for i in range(20)
+    ]
+    return (
+        "-----BEGIN RSA PRIVATE KEY-----\n"
+        + "\n".join(lines)
+        + "\nq1w2==\n-----END RSA PRIVATE KEY-----"
+    )
+
+
+@pytest.mark.parametrize("mode", ["buffer", "window"])
+def test_a_private_key_never_crosses_the_gateway_in_either_direction(
+    tmp_path: Path, mode: str
+) -> None:
+    key = _private_key()
+    for gw in run_gateway(tmp_path, WINDOWED_SECRETS.format(mode=mode)):
+        answer = f"Sure, here it is:\n{key}\nStore it safely."
+        gw.script.chunks = [chunk({"role": "assistant"})]
+        gw.script.chunks += [
+            chunk({"content": answer[i : i + 5]}) for i in range(0, len(answer), 5)
+        ]
+        gw.script.chunks.append(chunk({}, "stop"))
+        response, events = gw.stream(request(messages=[{"role": "user", "content": f"use {key}"}]))
+        assert response.status_code == 200
+        received = json.dumps(gw.script.received)
+        text = "".join(c["delta"].get("content") or "" for e in events for c in e["choices"])
+        for line in key.splitlines()[1:-1]:
+            assert line not in received
+            assert line not in text
+        assert text.startswith("Sure, here it is:\n"), text

@@ -261,33 +261,50 @@ class WindowedStream:
         self.forward = forward
         self.window = window
         self.asked = asked
-        self.text = ""
-        self.released = 0
+        self.text = ""  # as the upstream sent it
+        self.sent = 0  # how much of ``text`` has been released (redacted as screened)
+        self.emitted = ""  # what the client got
         self.checked: list[Verdict] = []
         self.outcome = "aborted"  # until the end is reached
         self.finish: str | None = None
 
-    async def _check(self) -> bool:
-        """Screen the text from a window before what is released; False: cut."""
-        start = max(0, self.released - self.window)
+    async def _release(self, final: bool = False) -> str | None:
+        """Screen the unreleased text with a window of released text before it, and return
+        what may leave now (None: cut the stream).
+
+        Text up to ``window`` characters from the end is released, redacted as screened. A
+        redaction that reaches past that point (a secret still arriving, such as a private
+        key whose END line has not come) holds everything from its start back until a later
+        check sees it whole, or the stream ends.
+        """
+        start = max(0, self.sent - self.window)
         region = self.text[start:]
         content = Content(region, role="assistant", stage=Stage.OUTPUT, trace=self.asked)
         (verdict,) = await self.pipeline.screen([content])
         self.checked.append(verdict)
         if (await self.pipeline.intervene([verdict])).refusal is not None:
-            return False
-        if verdict.modified is not None:
-            keep = self.released - start
-            if verdict.modified[:keep] != region[:keep]:
-                return False  # a change reaches text already sent: stop instead
-            self.text = self.text[:start] + verdict.modified
-        return True
-
-    def _release(self, upto: int) -> str:
-        out = self.text[self.released : upto]
-        self.released = upto
+            return None
+        upto = len(self.text) if final else max(self.sent, len(self.text) - self.window)
+        modified = verdict.modified
+        if modified is None:
+            out = self.text[self.sent : upto]
+        else:
+            same = _common_prefix(region, modified)
+            if start + same < self.sent:
+                return None  # a change reaches text already sent: stop instead
+            tail = _common_suffix(region, modified, same)
+            changed_end = start + len(region) - tail  # where the last change ends (raw)
+            if changed_end > upto:
+                upto = start + same  # hold the redacted secret back until it is whole
+                out = self.text[self.sent : upto]
+            else:
+                shift = len(modified) - len(region)
+                out = modified[self.sent - start : upto - start + shift]
+        self.sent = upto
         canary = self.pipeline.canary
-        return out.replace(canary, "") if canary else out
+        out = out.replace(canary, "") if canary else out
+        self.emitted += out
+        return out
 
     async def events(self) -> AsyncIterator[bytes]:
         base: dict[str, Any] = {"model": self.forward["model"]}
@@ -303,14 +320,14 @@ class WindowedStream:
                     delta = c.get("delta") if isinstance(c, dict) else None
                     if isinstance(delta, dict) and isinstance(delta.get("content"), str):
                         self.text += delta["content"]
-                if len(self.text) - self.released >= 2 * self.window:
-                    if not await self._check():
+                if len(self.text) - self.sent >= 2 * self.window:
+                    out = await self._release()
+                    if out is None:
                         self.outcome, self.finish = "cut", "content_filter"
                         yield wire.sse(wire.chunk(base, {}, "content_filter"))
                         break
-                    yield wire.sse(
-                        wire.chunk(base, {"content": self._release(len(self.text) - self.window)})
-                    )
+                    if out:
+                        yield wire.sse(wire.chunk(base, {"content": out}))
             else:
                 async for event in self._finish(base, raw):
                     yield event
@@ -322,22 +339,23 @@ class WindowedStream:
                 {
                     "outcome": self.outcome,
                     "finish_reason": self.finish,
-                    "emitted_chars": self.released,
+                    "emitted_chars": len(self.emitted),
                     "checks": [v.id for v in self.checked],
                 },
-                {"emitted": self.text[: self.released]},
+                {"emitted": self.emitted},
             )
             self.pipeline.metrics.requests.labels(outcome=f"stream_{self.outcome}").inc()
 
     async def _finish(
         self, base: dict[str, Any], raw: list[dict[str, Any]]
     ) -> AsyncIterator[bytes]:
-        if self.text and not await self._check():
+        out = await self._release(final=True) if self.text else ""
+        if out is None:
             self.outcome, self.finish = "cut", "content_filter"
             yield wire.sse(wire.chunk(base, {}, "content_filter"))
             return
-        if len(self.text) > self.released:
-            yield wire.sse(wire.chunk(base, {"content": self._release(len(self.text))}))
+        if out:
+            yield wire.sse(wire.chunk(base, {"content": out}))
         assembled = wire.assemble(raw)
         held = assembled["choices"][:1]
         finish = held[0]["finish_reason"] if held else None
@@ -363,3 +381,20 @@ class WindowedStream:
         self.finish = finish or "stop"
         self.outcome = "cut" if self.finish == "content_filter" else "completed"
         yield wire.sse(wire.chunk(base, {}, self.finish))
+
+
+def _common_prefix(a: str, b: str) -> int:
+    n = min(len(a), len(b))
+    i = 0
+    while i < n and a[i] == b[i]:
+        i += 1
+    return i
+
+
+def _common_suffix(a: str, b: str, floor: int) -> int:
+    """Length of the common ending, not reaching back into the first ``floor`` characters."""
+    n = min(len(a), len(b)) - floor
+    i = 0
+    while i < n and a[-1 - i] == b[-1 - i]:
+        i += 1
+    return i

@@ -22,6 +22,32 @@ from swisscheese.monitors._text import claim
 # Plugins whose patterns fire on ordinary text or belong to another monitor (IP addresses: pii).
 _SKIPPED_PLUGINS = frozenset({"IPPublicDetector", "ArtifactoryDetector", "TwilioKeyDetector"})
 
+_B64 = "A-Za-z0-9+/"
+# Secrets caught whole. A private key is its block from BEGIN to END (or to the end of the
+# text, while a stream is still arriving); credentials that come in pairs are caught with
+# their partner, so that redacting the id does not leave the secret beside it.
+_WHOLE: tuple[tuple[str, str], ...] = (
+    (
+        "Private key block",
+        r"(-----BEGIN ((?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?)-----[\s\S]*?(?:-----END \2-----|\Z))",
+    ),
+    (
+        # The last lines of a key whose BEGIN line lies outside the text read (a window).
+        "Private key material",
+        rf"(?m)(?:^[{_B64}=]{{4,76}}[ \t]*\r?\n)+-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----",
+    ),
+    (
+        "AWS secret access key",
+        rf"(?<![{_B64}])(?=[{_B64}]{{0,39}}[A-Z])(?=[{_B64}]{{0,39}}[a-z])"
+        rf"(?=[{_B64}]{{0,39}}[0-9/+])[{_B64}]{{40}}(?![{_B64}=])",
+    ),
+    ("GCP service-account key id", r'"private_key_id"\s*:\s*"([0-9a-f]{40})"'),
+    (
+        "Azure connection-string key",
+        r"(?i)(?:AccountKey|SharedAccessKey|SharedAccessSignature)\s*=\s*([^;\s\"']{16,})",
+    ),
+)
+
 # Providers detect-secrets does not cover (formats published by the providers).
 _EXTRA: tuple[tuple[str, str], ...] = (
     (
@@ -34,9 +60,11 @@ _EXTRA: tuple[tuple[str, str], ...] = (
     ("Hugging Face token", r"\bhf_[A-Za-z]{34}\b"),
     ("GitHub fine-grained token", r"\bgithub_pat_[A-Za-z0-9_]{82}\b"),
     ("Twilio API key", r"\bSK[0-9a-fA-F]{32}\b"),
+    # Lines of key material: two or more full-length base64 lines in a row (PEM bodies are
+    # 64 characters a line, OpenSSH 70); a key streamed past its BEGIN line is still caught.
     (
-        "Private key block",
-        r"-----BEGIN (?:RSA |DSA |EC |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?-----",
+        "Key material lines",
+        rf"(?m)^[{_B64}]{{60,76}}={{0,2}}\r?$(?:\n^[{_B64}]{{4,76}}={{0,2}}\r?$)+",
     ),
     ("Password in URL", r"\b[a-z][a-z0-9+.-]{1,20}://[^\s:/@]{1,64}:[^\s:/@]{3,64}@[^\s/]+"),
 )
@@ -53,14 +81,18 @@ class _Pattern:
 _TOKEN_RUN = re.compile(r"[A-Za-z0-9_+/=.:-]{16,}")
 _WINDOW_BEFORE = 48
 _WINDOW_AFTER = 4
-# Secrets whose shape is not one long token, each with a cue that must occur first.
-_CONTEXT_CUES: tuple[tuple[str, str], ...] = (
-    ("Private key block", "private key"),
-    ("Private Key", "private key"),
-    ("Password in URL", "://"),
-    ("Basic Auth Credentials", "://"),
-    ("NPM tokens", "_authtoken"),
-)
+# Secrets whose shape is not one long token, each with cues one of which must occur first.
+_CONTEXT_CUES: dict[str, tuple[str, ...]] = {
+    "Private key block": ("private key",),
+    "Private Key": ("private key",),
+    "Private key material": ("private key",),
+    "Password in URL": ("://",),
+    "Basic Auth Credentials": ("://",),
+    "NPM tokens": ("_authtoken",),
+    "AWS secret access key": ("akia", "asia", "aws", "secret"),
+    "GCP service-account key id": ("private_key_id",),
+    "Azure connection-string key": ("accountkey", "sharedaccess"),
+}
 
 
 def _detect_secrets_patterns() -> list[_Pattern]:
@@ -97,15 +129,21 @@ class SecretsMonitor(Inline):
 
     def __init__(self, config: SecretsConfig) -> None:
         self.config = config
-        patterns = _detect_secrets_patterns() if config.detect_secrets else []
+        # Whole secrets first: the first pattern to claim a span keeps it, so a key block is
+        # redacted whole rather than in its BEGIN line alone.
+        patterns = [_Pattern(kind, re.compile(rx)) for kind, rx in _WHOLE]
+        patterns += _detect_secrets_patterns() if config.detect_secrets else []
         patterns += [_Pattern(kind, re.compile(rx)) for kind, rx in _EXTRA]
-        cues = dict(_CONTEXT_CUES)
-        self._token_patterns = [p for p in patterns if p.kind not in cues]
-        self._context_patterns = [(p, cues[p.kind]) for p in patterns if p.kind in cues]
+        cues = _CONTEXT_CUES
+        whole = {kind for kind, _ in _WHOLE}
+        self._token_patterns = [p for p in patterns if p.kind not in cues and p.kind not in whole]
+        self._context_patterns = [
+            (p, cues.get(p.kind, ("",))) for p in patterns if p.kind in cues or p.kind in whole
+        ]
         # A user's own patterns may match anything, so they read the whole text ("" always
         # occurs).
         self._context_patterns += [
-            (_Pattern(kind, re.compile(rx)), "") for kind, rx in config.extra_patterns.items()
+            (_Pattern(kind, re.compile(rx)), ("",)) for kind, rx in config.extra_patterns.items()
         ]
 
     def inspect_sync(self, content: Content, ctx: Context) -> list[Finding]:
@@ -116,7 +154,7 @@ class SecretsMonitor(Inline):
         for pattern, cue in self._context_patterns:
             if lowered is None:
                 lowered = text.lower()
-            if cue in lowered:
+            if any(c in lowered for c in cue):
                 self._scan(pattern, text, 0, findings, taken)
         for offset, window in _windows(text):
             for pattern in self._token_patterns:
