@@ -225,8 +225,9 @@ def _show(recorder: Recorder, start: int, end: int, as_json: bool) -> None:
         summary = " ".join(
             f"{k}={v}" for k, v in event.items() if k not in ("v", "type", "time", "payload")
         )
+        kind = str(event.get("type", "?"))
         out.print(
-            f"{entry.index:>8}  {event.get('time', '')}  {str(event.get('type', '?')):<10} {summary}",
+            f"{entry.index:>8}  {event.get('time', '')}  {kind:<10} {summary}",
             highlight=False,
             soft_wrap=True,
         )

@@ -34,7 +34,8 @@ _WHOLE: tuple[tuple[str, str], ...] = (
     (
         # The last lines of a key whose BEGIN line lies outside the text read (a window).
         "Private key material",
-        rf"(?m)(?:^[{_B64}=]{{4,76}}[ \t]*\r?\n)+-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----",
+        rf"(?m)(?:^[{_B64}=]{{4,76}}[ \t]*\r?\n)+"
+        r"-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----",
     ),
     (
         "AWS secret access key",
