@@ -19,11 +19,14 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(app: Any) -> Iterator[str]:
-    """Run an ASGI app on 127.0.0.1 until the block ends; yields its base URL."""
+def serve(app: Any, **config: Any) -> Iterator[str]:
+    """Run an ASGI app on 127.0.0.1 until the block ends; yields its base URL. ``config``:
+    more uvicorn settings (the gateway's own HTTP protocol, say)."""
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+        uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", **config
+        )
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

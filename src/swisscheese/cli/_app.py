@@ -349,6 +349,7 @@ def serve(
     from swisscheese.config import PolicyError
     from swisscheese.gateway._factory import build_app
     from swisscheese.gateway._local import LocalModelError
+    from swisscheese.gateway._server import GuardedHttpProtocol
     from swisscheese.store import resolve_url
 
     if no_auth:
@@ -381,7 +382,7 @@ def serve(
         highlight=False,
     )
     if workers == 1:
-        uvicorn.run(app_, host=host, port=port, log_level="warning")
+        uvicorn.run(app_, host=host, port=port, log_level="warning", http=GuardedHttpProtocol)
         return
     # Each worker process builds its own app (and monitors) from the same settings; the one
     # built above checked them.
@@ -399,4 +400,5 @@ def serve(
         port=port,
         workers=workers,
         log_level="warning",
+        http=GuardedHttpProtocol,
     )

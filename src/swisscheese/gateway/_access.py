@@ -6,7 +6,9 @@ the database is not on every request's path (a revoked key stops working within 
 
 from __future__ import annotations
 
+import hashlib
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import anyio
@@ -14,6 +16,8 @@ import anyio
 from swisscheese.core import Verdict
 from swisscheese.gateway._errors import ApiError
 from swisscheese.store import AccessStore, ClientKey
+
+MAX_KEY_CHARS = 512  # far above any key `keys create-client` makes
 
 
 @dataclass
@@ -46,6 +50,7 @@ class AccessControl:
         default_rate: float | None = None,
         default_burst: int | None = None,
         cache_ttl: float = 10.0,
+        cache_size: int = 4096,
         poll_interval: float = 0.2,
     ) -> None:
         if require_auth and store is None:
@@ -56,8 +61,11 @@ class AccessControl:
         self.default_rate = default_rate
         self.default_burst = default_burst
         self.cache_ttl = cache_ttl
+        self.cache_size = cache_size
         self.poll_interval = poll_interval
-        self._keys: dict[str, tuple[ClientKey | None, float]] = {}
+        # Keyed by the secret's digest, least recently used first, bounded: bogus keys
+        # neither stay in memory as sent nor grow it without end.
+        self._keys: OrderedDict[bytes, tuple[ClientKey | None, float]] = OrderedDict()
         self._buckets: dict[str, TokenBucket] = {}
         self._halt: tuple[str | None, float] = (None, 0.0)
 
@@ -69,13 +77,19 @@ class AccessControl:
                 401, "missing API key: send Authorization: Bearer <key>", code="invalid_api_key"
             )
         secret = authorization[7:].strip()
-        cached = self._keys.get(secret)
+        if len(secret) > MAX_KEY_CHARS:
+            raise ApiError(401, "invalid API key", code="invalid_api_key")
+        slot = hashlib.sha256(secret.encode("utf-8", "replace")).digest()
+        cached = self._keys.get(slot)
         now = time.monotonic()
         if cached is None or cached[1] < now:
             key = await anyio.to_thread.run_sync(self.store.authenticate, secret)
-            self._keys[secret] = (key, now + self.cache_ttl)
+            self._keys[slot] = (key, now + self.cache_ttl)
+            while len(self._keys) > self.cache_size:
+                self._keys.popitem(last=False)
         else:
             key = cached[0]
+        self._keys.move_to_end(slot)
         if key is None:
             raise ApiError(401, "invalid API key", code="invalid_api_key")
         if key.deployment and key.deployment != self.deployment:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
+import anyio
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ValidationError
@@ -40,6 +43,8 @@ class GatewaySettings:
     """Emit OpenTelemetry spans when opentelemetry-api is installed."""
     otel_content: bool = False
     """Put message content in the spans (off: only models, actions, categories, usage)."""
+    body_timeout_s: float = 30.0
+    """A request body not received in full within this time is refused (408)."""
     canary: Literal["system", "off"] = "system"
     """Where the policy's canary goes: into the request's first system or developer message
     (requests without one have no instructions to leak), or nowhere."""
@@ -127,11 +132,17 @@ async def _read_json(request: Request, settings: GatewaySettings) -> Any:
         raise ApiError(413, f"request body over {limit} bytes")
     parts: list[bytes] = []
     size = 0
-    async for part in request.stream():
-        size += len(part)
-        if size > limit:
-            raise ApiError(413, f"request body over {limit} bytes")
-        parts.append(part)
+    try:
+        with anyio.fail_after(settings.body_timeout_s):
+            async for part in request.stream():
+                size += len(part)
+                if size > limit:
+                    raise ApiError(413, f"request body over {limit} bytes")
+                parts.append(part)
+    except TimeoutError:
+        raise ApiError(
+            408, f"request body not received within {settings.body_timeout_s:g} s"
+        ) from None
     body = b"".join(parts)
     try:
         value = json.loads(body)
@@ -255,11 +266,14 @@ async def _chat(
             completion, outgoing, answered = await pipeline.complete(forward, asked, records)
     except ApiError as exc:
         # The failure is part of the record, next to the input verdicts it followed.
-        pipeline.record_event(
+        written = pipeline.record_event(
             "upstream_error",
             {"status": exc.status, "verdicts": [v.id for v in incoming]},
             {"message": exc.message},
         )
+        if written is not None:
+            with contextlib.suppress(Exception):  # the client still learns of the failure
+                await asyncio.wrap_future(written)
         raise
     state.tracing.verdicts(span, "output", outgoing)
     state.tracing.answer(span, completion)

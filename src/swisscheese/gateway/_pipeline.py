@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -237,12 +238,15 @@ class ChatPipeline:
         self.metrics.upstream_latency.observe(time.perf_counter() - t0)
         return await self.screen_answer(wire.assemble(chunks), forward["model"], asked, records)
 
-    def record_event(self, type: str, event: dict[str, Any], payload: Any = None) -> None:
+    def record_event(
+        self, type: str, event: dict[str, Any], payload: Any = None
+    ) -> Future[int] | None:
+        """Queue an event for the flight recorder; the future settles once it is durable."""
         recorder = self.guard.recorder
-        if recorder is not None:
-            recorder.submit(
-                recorder.prepare(type, {"deployment": self.guard.deployment, **event}, payload)
-            )
+        if recorder is None:
+            return None
+        entry = recorder.prepare(type, {"deployment": self.guard.deployment, **event}, payload)
+        return recorder.submit(entry)
 
 
 class WindowedStream:
