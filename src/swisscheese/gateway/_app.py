@@ -195,7 +195,26 @@ async def models(request: Request) -> dict[str, Any]:
     return await _state(request).upstream.models()
 
 
-@router.post("/v1/guard/check")
+def _json_body(model: type[BaseModel]) -> dict[str, Any]:
+    """The OpenAPI request body of a route that reads JSON itself (for clients and fuzzers)."""
+    schema = model.model_json_schema(by_alias=True)
+    definitions = schema.pop("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return inline(definitions[ref.removeprefix("#/$defs/")])
+            return {k: inline(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [inline(v) for v in node]
+        return node
+
+    content = {"application/json": {"schema": inline(schema)}}
+    return {"requestBody": {"required": True, "content": content}}
+
+
+@router.post("/v1/guard/check", openapi_extra=_json_body(wire.GuardCheckRequest))
 async def detect_only(request: Request) -> JSONResponse:
     body = await _admitted_body(request, wire.GuardCheckRequest)
     pipeline = _state(request).pipeline
@@ -209,7 +228,9 @@ async def detect_only(request: Request) -> JSONResponse:
     )
 
 
-@router.post("/v1/chat/completions", response_model=None)
+@router.post(
+    "/v1/chat/completions", response_model=None, openapi_extra=_json_body(wire.ChatRequest)
+)
 async def chat(request: Request) -> Response:
     state = _state(request)
     body = await _admitted_body(request, wire.ChatRequest)
