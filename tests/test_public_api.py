@@ -45,8 +45,10 @@ def test_core_exports_are_pinned() -> None:
             "ToolCall",
             "Verdict",
             "canonical_json",
+            "decode_bytes",
             "digest",
             "text_digest",
+            "valid_text",
         ]
     )
 

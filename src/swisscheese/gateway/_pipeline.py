@@ -335,6 +335,12 @@ class WindowedStream:
             else:
                 async for event in self._finish(base, raw):
                     yield event
+        except ApiError as exc:
+            # The answer has begun, so the failure goes in the stream, as OpenAI's does;
+            # text not yet released is dropped unseen.
+            self.outcome, self.finish = "error", None
+            yield wire.sse({"error": {"message": exc.message, "type": "upstream_error"}})
+        else:
             yield wire.sse(None)
         finally:
             # What was emitted, next to the verdicts on what was checked.

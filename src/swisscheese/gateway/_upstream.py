@@ -85,9 +85,12 @@ class HttpUpstream:
                     if data == "[DONE]":
                         return
                     try:
-                        yield json.loads(data)
+                        piece = json.loads(data)
                     except ValueError:
                         raise ApiError(502, "the upstream model sent a malformed chunk") from None
+                    if not isinstance(piece, dict):
+                        raise ApiError(502, "the upstream model sent a malformed chunk")
+                    yield piece
         except ValueError:  # aiohttp: a line longer than its buffer
             raise ApiError(502, "the upstream model sent an over-long line") from None
         except TimeoutError:
