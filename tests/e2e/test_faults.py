@@ -5,6 +5,7 @@ answer, never a hang, and afterwards the log verifies and holds every record a r
 from __future__ import annotations
 
 import asyncio
+import glob
 import json
 import os
 import signal
@@ -29,6 +30,7 @@ from swisscheese.config import parse_policy
 from swisscheese.gateway import HttpUpstream, create_app
 from swisscheese.recorder import Recorder
 from swisscheese.store import Database, LogStore
+from tests.conftest import postgres_url, reset_postgres
 from tests.helpers.servers import free_port, serve
 from tests.helpers.upstream import make_upstream
 
@@ -283,3 +285,59 @@ def test_sigkill_under_load_loses_no_acknowledged_record(tmp_path: Path) -> None
         assert len(ok) > 20
     with Recorder(LogStore(str(db))) as recorder:
         assert _check_every_record(ok, recorder) >= len(ok)
+
+
+def _restart_postgres() -> None:
+    """Restart the test server the way an operator would (fast shutdown, then start)."""
+    pg_ctl = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))[-1]
+    data = os.environ.get("PGDATA_TEST", "/tmp/swisscheese-pg")
+    run_as = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    # The server's output goes to its log file: an inherited pipe would never reach EOF.
+    command = [*run_as, pg_ctl, "-D", data, "-l", f"{data}/server.log", "-w", "-m", "fast"]
+    subprocess.run([*command, "restart"], check=True, stdout=subprocess.DEVNULL, timeout=60)
+
+
+def test_postgresql_restarted_under_load_loses_no_record(tmp_path: Path) -> None:
+    url = postgres_url()
+    assert url is not None
+    reset_postgres(url)
+    upstream_app, _ = make_upstream()
+    database = Database(url)
+    recorder = Recorder(LogStore(database))
+    guard = Guard(recorder=recorder)
+    responses: list[httpx.Response] = []
+    with serve(upstream_app) as upstream_url:
+        app = create_app(guard, HttpUpstream(upstream_url + "/v1"))
+        with serve(app) as gateway_url:
+            stop = threading.Event()
+
+            def load() -> None:
+                with httpx.Client(timeout=30) as client:
+                    i = 0
+                    while not stop.is_set():
+                        i += 1
+                        body = {"model": "m", "messages": [{"role": "user", "content": f"q {i}"}]}
+                        responses.append(
+                            client.post(gateway_url + "/v1/chat/completions", json=body)
+                        )
+
+            workers = [threading.Thread(target=load) for _ in range(6)]
+            for w in workers:
+                w.start()
+            time.sleep(1.0)
+            _restart_postgres()
+            restarted = len(responses)
+            time.sleep(2.0)
+            stop.set()
+            for w in workers:
+                w.join(timeout=60)
+    guard.close()
+    statuses = {r.status_code for r in responses}
+    assert statuses <= {200, 503}, statuses
+    assert any(r.status_code == 200 for r in responses[restarted + 6 :]), "no recovery"
+    for r in responses:
+        if r.status_code == 503:
+            assert "flight recorder is unavailable" in r.json()["error"]["message"]
+    assert _check_every_record(responses, recorder) > 0
+    recorder.close()
+    database.close()
