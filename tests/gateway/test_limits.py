@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -24,6 +25,7 @@ from swisscheese.store import AccessStore, LogStore
 from tests.helpers.servers import serve
 
 BODY = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+STOPPED = threading.Event()  # set when the misbehaving upstream's stream is closed
 
 
 class QuickProtocol(GuardedHttpProtocol):
@@ -44,10 +46,16 @@ def misbehaving_upstream() -> FastAPI:
             return JSONResponse({"choices": [{"message": {"content": text}}]})
 
         async def endless() -> AsyncIterator[bytes]:
-            piece = {"choices": [{"index": 0, "delta": {"content": "spam " * 200}}]}
-            while True:
-                yield b"data: " + json.dumps(piece).encode() + b"\n\n"
-                await asyncio.sleep(0)
+            slow = how == "slow endless"
+            piece = {
+                "choices": [{"index": 0, "delta": {"content": "ok " if slow else "spam " * 200}}]
+            }
+            try:
+                while True:
+                    yield b"data: " + json.dumps(piece).encode() + b"\n\n"
+                    await asyncio.sleep(0.05 if slow else 0)
+            finally:
+                STOPPED.set()
 
         return StreamingResponse(endless(), media_type="text/event-stream")
 
@@ -189,3 +197,19 @@ def test_an_internal_error_is_a_counted_500_in_the_openai_format() -> None:
 
 def _recorded_types(recorder: Recorder) -> list[str]:
     return [json.loads(e.event)["type"] for e in recorder.store.entries()]
+
+
+def test_buffering_stops_when_the_client_leaves(gateway: tuple[str, Recorder, AccessStore]) -> None:
+    url, _, store = gateway
+    _, secret = store.create_key("app")
+    STOPPED.clear()
+    body = {**BODY, "messages": [{"role": "user", "content": "slow endless"}], "stream": True}
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(
+            url + "/v1/chat/completions",
+            json=body,
+            headers={"authorization": f"Bearer {secret}"},
+            timeout=httpx.Timeout(5, read=1.0),
+        )
+    # The gateway notices within a poll interval and closes the upstream stream.
+    assert STOPPED.wait(5), "the gateway kept reading after the client left"

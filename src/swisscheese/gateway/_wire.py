@@ -229,6 +229,8 @@ def forward_body(request: ChatRequest, slots: Sequence[Slot], texts: Sequence[st
     """The body sent upstream: the request as validated, each slot's modified text in place."""
     body = request.model_dump(exclude_none=True, by_alias=True)
     for slot, text in zip(slots, texts, strict=True):
+        if text is None and slot.form == "tool_call":
+            text = tool_text(slot)  # re-spelled from what was screened, changed or not
         if text is not None:
             put(body, slot, text)
     return body
@@ -257,13 +259,21 @@ def _call_back(function: dict[str, Any], text: str, slot: Slot) -> dict[str, Any
         name, arguments = value["name"], value["arguments"]
     except (ValueError, KeyError, TypeError):
         raise Unmappable(f"{'.'.join(map(str, slot.path))}: redaction broke the call") from None
-    if set(arguments) == {"_raw"} and isinstance(arguments["_raw"], str):
-        raw = arguments["_raw"]
-    elif set(arguments) == {"_value"}:
-        raw = json.dumps(arguments["_value"])
-    else:
-        raw = json.dumps(arguments, ensure_ascii=False)
+    if not isinstance(arguments, dict):
+        raise Unmappable(f"{'.'.join(map(str, slot.path))}: redaction broke the call")
+    raw = spelled(arguments)
     return {**function, "name": str(name), "arguments": raw}
+
+
+def spelled(arguments: dict[str, Any]) -> str:
+    """Arguments as the JSON text that is forwarded or returned: always re-serialised from what
+    was screened, so a second spelling (a duplicate key that another parser would read
+    first) never travels on."""
+    if set(arguments) == {"_raw"} and isinstance(arguments["_raw"], str):
+        return arguments["_raw"]
+    if set(arguments) == {"_value"}:
+        return json.dumps(arguments["_value"], ensure_ascii=False)
+    return json.dumps(arguments, ensure_ascii=False)
 
 
 def tool_text(slot: Slot) -> str:
@@ -303,7 +313,7 @@ def answer_reads(answer: dict[str, Any], asked: tuple[Content, ...]) -> list[tup
     for n, choice in enumerate(choices):
         if not isinstance(choice, dict):
             raise ValueError("the upstream model answered with a malformed choice")
-        message = choice.get("message") or {}
+        message = _dict(choice.get("message"))
         where: Path = ("choices", n, "message")
         text = joined(message.get("content"))
         if text:
@@ -316,7 +326,7 @@ def answer_reads(answer: dict[str, Any], asked: tuple[Content, ...]) -> list[tup
             if isinstance(message.get(key), str) and message[key]:
                 content = Content(message[key], "assistant", Stage.REASONING)
                 slots.append((n, Slot((*where, key), content)))
-        for j, call in enumerate(message.get("tool_calls") or []):
+        for j, call in enumerate(_list(message.get("tool_calls"))):
             function = _function_of(call)
             slots.append((n, _call_slot((*where, "tool_calls", j, "function"), function, _TC)))
         if isinstance(message.get("function_call"), dict):
@@ -337,6 +347,10 @@ def _function_of(call: Any) -> FunctionCall:
     return FunctionCall(name=str(function.get("name") or ""), arguments=arguments)
 
 
+def _respelled(function: FunctionCall) -> dict[str, Any]:
+    return {"name": function.name, "arguments": spelled(_arguments(function.arguments))}
+
+
 def joined(content: Any) -> str:
     """A message's text: the string, or its text parts joined (other parts are never sent)."""
     if isinstance(content, str):
@@ -353,15 +367,15 @@ def joined(content: Any) -> str:
 def choices_from(answer: dict[str, Any]) -> list[ChoiceOut]:
     """The text fields of each choice as the upstream sent them, before screening applies."""
     out = []
-    for n, choice in enumerate(answer.get("choices") or []):
-        message = choice.get("message") or {}
+    for n, choice in enumerate(_list(answer.get("choices"))):
+        message = _dict(_dict(choice).get("message"))
         calls = [
             {
                 "id": _safe_id(c.get("id") if isinstance(c, dict) else None, f"call_{n}_{j}"),
                 "type": "function",
-                "function": _function_of(c).model_dump(),
+                "function": _respelled(_function_of(c)),
             }
-            for j, c in enumerate(message.get("tool_calls") or [])
+            for j, c in enumerate(_list(message.get("tool_calls")))
         ]
         legacy = message.get("function_call")
         reasoning = next(
@@ -381,7 +395,7 @@ def choices_from(answer: dict[str, Any]) -> list[ChoiceOut]:
                 reasoning=reasoning,
                 tool_calls=calls or None,
                 function_call=(
-                    _function_of({"function": legacy}).model_dump()
+                    _respelled(_function_of({"function": legacy}))
                     if isinstance(legacy, dict)
                     else None
                 ),
@@ -463,6 +477,20 @@ def build_completion(
     return completion
 
 
+def completion_keys() -> frozenset[str]:
+    """The field names a built completion may hold (its only strings besides screened text,
+    fixed words and identifiers)."""
+    return _KEYS
+
+
+_KEYS = frozenset(
+    {"id", "object", "created", "model", "choices", "index", "message", "role", "content",
+     "refusal", "reasoning_content", "tool_calls", "type", "function", "name", "arguments",
+     "function_call", "finish_reason", "logprobs", "token", "logprob", "bytes", "top_logprobs",
+     "usage", "system_fingerprint"}
+)  # fmt: skip
+
+
 def _strip(text: str | None, markers: Sequence[str]) -> str | None:
     if text is None:
         return None
@@ -534,6 +562,10 @@ def _usage(usage: Any) -> dict[str, Any] | None:
 
 def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def _safe_id(value: Any, default: str) -> str:
