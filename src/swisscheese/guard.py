@@ -27,6 +27,7 @@ from swisscheese.core import (
     Context,
     Finding,
     MonitorRun,
+    Receipt,
     RuleDecision,
     RunStatus,
     Span,
@@ -38,6 +39,7 @@ from swisscheese.core import (
 )
 from swisscheese.monitors import REGISTRY, Decoded, Registry
 from swisscheese.monitors._text import View
+from swisscheese.recorder.events import PolicyLoaded, VerdictRecorded
 
 if TYPE_CHECKING:
     from swisscheese.recorder import Recorder
@@ -111,10 +113,7 @@ def _instances_of(rules: tuple[CompiledRule, ...]) -> dict[str, tuple[Instance, 
 
 def _with_record(verdict: Verdict, entry: NewEntry, index: int) -> Verdict:
     """The verdict carrying its receipt in the flight recorder (or that it is spooled)."""
-    from swisscheese.recorder._recorder import Receipt
-
-    receipt = Receipt(index, entry.leaf_hash, entry.payload_digest)
-    return replace(verdict, record=receipt.to_dict())
+    return replace(verdict, receipt=Receipt(index, entry.leaf_hash, entry.payload_digest))
 
 
 def _fragment(text: str, f: Finding) -> str:
@@ -221,13 +220,10 @@ class Guard:
         self.max_chars = max_chars
         self.recorder = recorder
         if recorder is not None:
-            recorder.append_sync(
-                "policy",
-                {
-                    "deployment": self.deployment,
-                    "policy": self.compiled.digest,
-                    "source": loaded.source,
-                },
+            recorder.record(
+                PolicyLoaded(
+                    deployment=self.deployment, policy=self.compiled.digest, source=loaded.source
+                ),
                 loaded.policy.model_dump(mode="json"),
             )
         self._portal = _Portal()
@@ -316,18 +312,8 @@ class Guard:
     def _entry(self, verdict: Verdict, content: Content) -> NewEntry:
         """The leaf (no content, only digests) and the erasable payload of a verdict."""
         assert self.recorder is not None
-        event = {
-            "deployment": self.deployment,
-            "verdict": verdict.id,
-            "stage": verdict.stage.value,
-            "layer": verdict.layer,
-            "action": verdict.action.value,
-            "policy": verdict.policy_digest,
-            "content": verdict.content_digest,
-            "runs": {r.monitor: r.status.value for r in verdict.runs},
-        }
         payload = {"verdict": verdict.to_dict(), "text": text_of(content)}
-        return self.recorder.prepare("verdict", event, payload)
+        return self.recorder.prepare_event(VerdictRecorded.of(verdict, self.deployment), payload)
 
     async def check_many(
         self,

@@ -69,7 +69,7 @@ def keys_init(
 ) -> None:
     """Create the Ed25519 key that signs checkpoints, record it in the log, print its verifier
     key."""
-    from swisscheese.recorder._recorder import RecordError, write_signer
+    from swisscheese.recorder import RecordError, write_signer
     from swisscheese.recorder.note import NoteError, Signer
 
     try:
@@ -78,8 +78,7 @@ def keys_init(
     except (RecordError, NoteError) as exc:
         fail(str(exc))
     with open_recorder(db, key, DEFAULT_ORIGIN) as recorder:
-        # Key history is part of the record: an auditor sees which key signed from when.
-        receipt = recorder.append_sync("key", {"verifier": signer.verifier.encode()})
+        receipt = recorder.adopt_key(signer)
     err.print(
         f"wrote {path} (keep it secret), recorded as entry {receipt.index}; verifier key:",
         highlight=False,
@@ -90,7 +89,7 @@ def keys_init(
 @keys_app.command("public")
 def keys_public(key: KeyOption = None) -> None:
     """Print the verifier key (C2SP note format: name+hash+key) for auditors."""
-    from swisscheese.recorder._recorder import RecordError, load_signer
+    from swisscheese.recorder import RecordError, load_signer
 
     try:
         print(load_signer(key).verifier.encode())

@@ -162,6 +162,29 @@ class RuleDecision:
 
 
 @dataclass(frozen=True, slots=True)
+class Receipt:
+    """Where an event landed in the flight recorder: its leaf index (or QUEUED while it waits
+    durably in a spool), the leaf hash, and the digest of its erasable payload."""
+
+    index: int
+    leaf_hash: bytes
+    payload_digest: str | None = None
+
+    QUEUED = -1
+
+    @property
+    def queued(self) -> bool:
+        return self.index == Receipt.QUEUED
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **({"queued": True} if self.queued else {"index": self.index}),
+            "leaf_hash": self.leaf_hash.hex(),
+            **({"payload": self.payload_digest} if self.payload_digest else {}),
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class Verdict:
     """The outcome of a layer on one piece of content."""
 
@@ -176,12 +199,18 @@ class Verdict:
     modified: str | None = None
     duration_ms: float = 0.0
     id: str = ""
-    record: Mapping[str, Any] = field(default_factory=dict)
+    receipt: Receipt | None = None
+    """Set once the verdict is durable in a flight recorder."""
 
     @property
     def allowed(self) -> bool:
         """True when the content may go on (possibly modified)."""
         return not self.action.stops
+
+    @property
+    def record(self) -> dict[str, Any]:
+        """The receipt as JSON (empty when the verdict was not recorded)."""
+        return self.receipt.to_dict() if self.receipt is not None else {}
 
     @property
     def timings_ms(self) -> dict[str, float]:
@@ -232,5 +261,5 @@ class Verdict:
             "modified": self.modified,
             "policy_digest": self.policy_digest,
             "content_digest": self.content_digest,
-            **({"record": dict(self.record)} if self.record else {}),
+            **({"record": self.record} if self.receipt is not None else {}),
         }

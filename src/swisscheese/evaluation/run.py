@@ -14,6 +14,7 @@ from swisscheese.config import default_policy, load_policy
 from swisscheese.evaluation.corpora import Item, load_corpora
 from swisscheese.evaluation.harness import EvalConfig, run_items
 from swisscheese.evaluation.results import SCHEMA, build_results
+from swisscheese.recorder.events import EvidenceRecorded
 
 if TYPE_CHECKING:
     from swisscheese.recorder import Receipt, Recorder
@@ -131,4 +132,4 @@ def evidence_event(results: Mapping[str, Any]) -> dict[str, Any]:
 
 def record_evidence(results: Mapping[str, Any], recorder: Recorder) -> Receipt:
     """Append the evaluation to the flight recorder: headline event, full results as payload."""
-    return recorder.append_sync("evidence", evidence_event(results), dict(results))
+    return recorder.record(EvidenceRecorded(**evidence_event(results)), dict(results))

@@ -32,6 +32,7 @@ from swisscheese.gateway._pipeline import (
 from swisscheese.gateway._tracing import Tracing
 from swisscheese.gateway._upstream import Upstream
 from swisscheese.guard import Guard
+from swisscheese.recorder.events import UpstreamFailed
 
 
 @dataclass(frozen=True)
@@ -287,11 +288,12 @@ async def _chat(
             completion, outgoing, answered = await pipeline.complete(forward, asked, records)
     except ApiError as exc:
         # The failure is part of the record, next to the input verdicts it followed.
-        written = pipeline.record_event(
-            "upstream_error",
-            {"status": exc.status, "verdicts": [v.id for v in incoming]},
-            {"message": exc.message},
+        failed = UpstreamFailed(
+            deployment=state.guard.deployment,
+            status=exc.status,
+            verdicts=[v.id for v in incoming],
         )
+        written = pipeline.record_event(failed, {"message": exc.message})
         if written is not None:
             with contextlib.suppress(Exception):  # the client still learns of the failure
                 await asyncio.wrap_future(written)

@@ -22,6 +22,7 @@ from swisscheese.gateway._metrics import Metrics
 from swisscheese.gateway._upstream import Upstream
 from swisscheese.guard import Guard
 from swisscheese.recorder import RecordError
+from swisscheese.recorder.events import Event, StreamClosed
 
 
 class Records:
@@ -75,7 +76,11 @@ def summary(parts: Mapping[str, Sequence[Verdict]]) -> str:
 
 
 def receipts(verdicts: Sequence[Verdict]) -> str:
-    return ",".join(str(v.record.get("index", "queued")) for v in verdicts if v.record)
+    return ",".join(
+        "queued" if v.receipt.queued else str(v.receipt.index)
+        for v in verdicts
+        if v.receipt is not None
+    )
 
 
 class ChatPipeline:
@@ -238,15 +243,12 @@ class ChatPipeline:
         self.metrics.upstream_latency.observe(time.perf_counter() - t0)
         return await self.screen_answer(wire.assemble(chunks), forward["model"], asked, records)
 
-    def record_event(
-        self, type: str, event: dict[str, Any], payload: Any = None
-    ) -> Future[int] | None:
+    def record_event(self, event: Event, payload: Any = None) -> Future[int] | None:
         """Queue an event for the flight recorder; the future settles once it is durable."""
         recorder = self.guard.recorder
         if recorder is None:
             return None
-        entry = recorder.prepare(type, {"deployment": self.guard.deployment, **event}, payload)
-        return recorder.submit(entry)
+        return recorder.submit(recorder.prepare_event(event, payload))
 
 
 class WindowedStream:
@@ -345,13 +347,13 @@ class WindowedStream:
         finally:
             # What was emitted, next to the verdicts on what was checked.
             self.pipeline.record_event(
-                "stream",
-                {
-                    "outcome": self.outcome,
-                    "finish_reason": self.finish,
-                    "emitted_chars": len(self.emitted),
-                    "checks": [v.id for v in self.checked],
-                },
+                StreamClosed(
+                    deployment=self.pipeline.guard.deployment,
+                    outcome=self.outcome,
+                    finish_reason=self.finish,
+                    emitted_chars=len(self.emitted),
+                    checks=[v.id for v in self.checked],
+                ),
                 {"emitted": self.emitted},
             )
             self.pipeline.metrics.requests.labels(outcome=f"stream_{self.outcome}").inc()

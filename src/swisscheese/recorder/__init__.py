@@ -7,20 +7,32 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from swisscheese.core import Receipt
+
 if TYPE_CHECKING:
     from swisscheese.recorder._recorder import (
         InclusionProof,
-        Receipt,
         Recorder,
         RecordError,
         VerifyReport,
+        load_signer,
+        write_signer,
     )
 
-__all__ = ["InclusionProof", "Receipt", "RecordError", "Recorder", "VerifyReport"]
+__all__ = [
+    "InclusionProof",
+    "Receipt",
+    "RecordError",
+    "Recorder",
+    "VerifyReport",
+    "load_signer",
+    "write_signer",
+]
+_LAZY = frozenset(__all__) - {"Receipt"}
 
 
 def __getattr__(name: str) -> Any:
-    if name in __all__:
+    if name in _LAZY:
         from swisscheese.recorder import _recorder
 
         return getattr(_recorder, name)

@@ -20,12 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from swisscheese.core import canonical_json
+from swisscheese.core import Receipt, canonical_json
 from swisscheese.recorder import merkle
+from swisscheese.recorder.events import EVENT_VERSION, Erasure, Event, SigningKey
 from swisscheese.recorder.note import Checkpoint, NoteError, Signer, Verifier, open_checkpoint
 from swisscheese.store import LogStore, NewEntry
 
-EVENT_VERSION = 1
 KEY_ENV = "SWISSCHEESE_LOG_KEY"
 DEFAULT_KEY = Path(".swisscheese") / "log.key"
 DEFAULT_ORIGIN = "swisscheese.local/log"
@@ -36,27 +36,7 @@ class RecordError(RuntimeError):
     """The recorder could not make an event durable; the caller must not assume it was."""
 
 
-QUEUED = -1
-
-
-@dataclass(frozen=True, slots=True)
-class Receipt:
-    """Where an event landed: its leaf index, or QUEUED when it waits durably in the spool."""
-
-    index: int
-    leaf_hash: bytes
-    payload_digest: str | None = None
-
-    @property
-    def queued(self) -> bool:
-        return self.index == QUEUED
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            **({"queued": True} if self.queued else {"index": self.index}),
-            "leaf_hash": self.leaf_hash.hex(),
-            **({"payload": self.payload_digest} if self.payload_digest else {}),
-        }
+QUEUED = Receipt.QUEUED
 
 
 class Spool:
@@ -327,6 +307,28 @@ class Recorder:
         data = canonical_json(body)
         return NewEntry(data, merkle.leaf_hash(data), type, digest, blob)
 
+    def adopt_key(self, signer: Signer) -> Receipt:
+        """Sign checkpoints with ``signer`` from now on, and record its verifier key: the key
+        history is part of the record, so an auditor sees which key signed from when."""
+        receipt = self.record(SigningKey(verifier=signer.verifier.encode()))
+        self.signer = signer
+        return receipt
+
+    def prepare_event(self, event: Event, payload: Any | None = None) -> NewEntry:
+        """A typed event (and its erasable payload) as a leaf, ready to submit (no I/O)."""
+        return self.prepare(event.type, event.fields(), payload)
+
+    def record(self, event: Event, payload: Any | None = None) -> Receipt:
+        """Append a typed event; returns once it is durable (raises RecordError if not)."""
+        entry = self.prepare_event(event, payload)
+        index = self.submit(entry).result()
+        return Receipt(index, entry.leaf_hash, entry.payload_digest)
+
+    async def arecord(self, event: Event, payload: Any | None = None) -> Receipt:
+        entry = self.prepare_event(event, payload)
+        index = await asyncio.wrap_future(self.submit(entry))
+        return Receipt(index, entry.leaf_hash, entry.payload_digest)
+
     def submit(self, entry: NewEntry) -> Future[int]:
         future: Future[int] = Future()
         with self._lock:
@@ -355,7 +357,7 @@ class Recorder:
         crash in between leaves a payload that is merely still there). None: no such payload."""
         if self.store.payload(digest) is None:
             return None
-        receipt = self.append_sync("erasure", {"digest": digest, "reason": reason})
+        receipt = self.record(Erasure(digest=digest, reason=reason))
         self.store.delete_payload(digest)
         return receipt
 

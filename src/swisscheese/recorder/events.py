@@ -1,0 +1,172 @@
+"""Every kind of event the flight recorder holds: one versioned, discriminated union.
+
+A leaf is the RFC 8785 canonical JSON of ``{"v": EVENT_VERSION, "type": ..., "time": ...,
+**fields, "payload": digest?}``. Fields hold identifiers and digests, never content: text goes
+in the erasable payload. A later capability adds its own event class here and to ``Event``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from swisscheese.core import Verdict
+
+EVENT_VERSION = 1
+
+
+class _Event(BaseModel):
+    # Leaves carry v, time and payload beside the fields; reading ignores them.
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    def fields(self) -> dict[str, Any]:
+        """What goes into the leaf besides v, type, time and the payload digest."""
+        return self.model_dump(mode="json", exclude={"type"})
+
+
+class PolicyLoaded(_Event):
+    type: Literal["policy"] = "policy"
+    deployment: str
+    policy: str
+    source: str | None = None
+
+
+class VerdictRecorded(_Event):
+    type: Literal["verdict"] = "verdict"
+    deployment: str
+    verdict: str
+    stage: str
+    layer: str | None
+    action: str
+    policy: str
+    content: str
+    runs: dict[str, str]
+
+    @classmethod
+    def of(cls, verdict: Verdict, deployment: str) -> VerdictRecorded:
+        return cls(
+            deployment=deployment,
+            verdict=verdict.id,
+            stage=verdict.stage.value,
+            layer=verdict.layer,
+            action=verdict.action.value,
+            policy=verdict.policy_digest,
+            content=verdict.content_digest,
+            runs={r.monitor: r.status.value for r in verdict.runs},
+        )
+
+
+class StreamClosed(_Event):
+    """What a windowed stream emitted, next to the verdicts on what was checked."""
+
+    type: Literal["stream"] = "stream"
+    deployment: str
+    outcome: str
+    finish_reason: str | None
+    emitted_chars: int
+    checks: list[str]
+
+
+class UpstreamFailed(_Event):
+    type: Literal["upstream_error"] = "upstream_error"
+    deployment: str
+    status: int
+    verdicts: list[str]
+
+
+class EvidenceRecorded(_Event):
+    """Headline figures of an evaluation; the whole results document is the payload."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+    type: Literal["evidence"] = "evidence"
+    kind: str
+
+
+class SigningKey(_Event):
+    type: Literal["key"] = "key"
+    verifier: str
+
+
+class Erasure(_Event):
+    type: Literal["erasure"] = "erasure"
+    digest: str
+    reason: str = ""
+
+
+class ApprovalRequested(_Event):
+    type: Literal["approval_requested"] = "approval_requested"
+    deployment: str
+    approval: str
+    stage: str
+    verdict: str
+    summary: str
+
+
+class ApprovalDecided(_Event):
+    type: Literal["approval_decided"] = "approval_decided"
+    approval: str
+    decision: Literal["approved", "denied"]
+    by: str
+
+
+class Halted(_Event):
+    type: Literal["halt"] = "halt"
+    deployment: str
+    reason: str
+    by: str
+
+
+class Resumed(_Event):
+    type: Literal["resume"] = "resume"
+    deployment: str
+    reason: str
+    by: str
+
+
+class ClientKeyCreated(_Event):
+    type: Literal["client_key_created"] = "client_key_created"
+    name: str
+    key_id: str
+    deployment: str | None
+    rate: float | None
+    burst: int | None
+    by: str
+
+
+class ClientKeyRevoked(_Event):
+    type: Literal["client_key_revoked"] = "client_key_revoked"
+    name: str
+    by: str
+
+
+Event = Annotated[
+    PolicyLoaded
+    | VerdictRecorded
+    | StreamClosed
+    | UpstreamFailed
+    | EvidenceRecorded
+    | SigningKey
+    | Erasure
+    | ApprovalRequested
+    | ApprovalDecided
+    | Halted
+    | Resumed
+    | ClientKeyCreated
+    | ClientKeyRevoked,
+    Field(discriminator="type"),
+]
+
+_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+EVENT_TYPES: frozenset[str] = frozenset(
+    c.model_fields["type"].default for c in _Event.__subclasses__()
+)
+
+
+def parse_event(data: bytes | str) -> Event:
+    """The typed event of a leaf's canonical JSON (raises ValueError on anything else)."""
+    value = json.loads(data)
+    if not isinstance(value, dict) or value.get("v") != EVENT_VERSION:
+        raise ValueError("not a version-1 swisscheese event")
+    return _ADAPTER.validate_python(value)
