@@ -292,5 +292,7 @@ def test_swisscheese_serve_command(tmp_path: Path) -> None:
             proc.terminate()
             proc.communicate(timeout=30)
     with Recorder(LogStore(str(tmp_path / "gw.db"))) as recorder:
-        assert recorder.size() == 3  # policy, input verdict, output verdict (none for the 401)
+        types = [json.loads(e.event)["type"] for e in recorder.store.entries()]
+        # The key's creation, the policy, the input and output verdicts (none for the 401).
+        assert types == ["client_key_created", "policy", "verdict", "verdict"]
         assert recorder.verify().ok

@@ -13,11 +13,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsed
 from rich.progress import Progress as RichProgress
 from rich.table import Table
 
-from swisscheese.cli._access import approvals_app, deployment_app
-from swisscheese.cli._common import EXIT_OK, EXIT_STOPPED, err, fail, out
+from swisscheese.cli._approvals import approvals_app
+from swisscheese.cli._common import EXIT_OK, EXIT_STOPPED, DbOption, err, fail, out
+from swisscheese.cli._deployment import deployment_app
 from swisscheese.cli._detectors import register as register_detectors
 from swisscheese.cli._eval import register as register_eval
-from swisscheese.cli._log import DEFAULT_ORIGIN, DbOption, keys_app, log_app, open_recorder
+from swisscheese.cli._keys import keys_app
+from swisscheese.cli._log import DEFAULT_ORIGIN, log_app, open_recorder
 from swisscheese.core import Action, Stage, Verdict, decode_bytes, valid_text
 
 if TYPE_CHECKING:

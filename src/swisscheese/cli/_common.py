@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from typing import NoReturn
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
+
+if TYPE_CHECKING:
+    from swisscheese.ops import Operations
 
 out = Console()
 err = Console(stderr=True)
@@ -17,3 +22,36 @@ def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     """Print a one-line error naming the problem and exit (2: usage error)."""
     err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
+
+
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        envvar="SWISSCHEESE_DB",
+        help="Database URL or SQLite path (default .swisscheese/swisscheese.db).",
+    ),
+]
+ByOption = Annotated[str, typer.Option("--by", help="Who acts (recorded in the log).")]
+
+
+@contextmanager
+def operations(db: str | None) -> Iterator[Operations]:
+    """The operations service on the store and log of ``db``; a failure to open is a usage
+    error naming the database."""
+    from swisscheese.ops import Operations
+    from swisscheese.recorder import Recorder
+    from swisscheese.store import AccessStore, Database, LogStore, StoreError
+
+    try:
+        database = Database(db)
+    except (StoreError, OSError, ValueError) as exc:
+        fail(f"cannot open the store at {db or 'the default database'}: {exc}")
+    except Exception as exc:  # driver errors (connection refused, bad URL) are usage errors here
+        fail(f"cannot open the store: {type(exc).__name__}: {exc}")
+    recorder = Recorder(LogStore(database))
+    try:
+        yield Operations(AccessStore(database), recorder)
+    finally:
+        recorder.close()
+        database.close()

@@ -11,8 +11,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsed
 from rich.progress import Progress as RichProgress
 from rich.table import Table
 
-from swisscheese.cli._common import err, fail, out
-from swisscheese.cli._log import DEFAULT_ORIGIN, DbOption, open_recorder
+from swisscheese.cli._common import DbOption, err, fail, out
+from swisscheese.cli._log import DEFAULT_ORIGIN, open_recorder
 
 
 def _pct(estimate: dict[str, Any]) -> str:

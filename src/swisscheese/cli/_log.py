@@ -8,24 +8,15 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from swisscheese.cli._common import err, fail, out
+from swisscheese.cli._common import DbOption, fail, out
 
 if TYPE_CHECKING:
     from swisscheese.recorder import Recorder
 
-keys_app = typer.Typer(help="The log's signing key.", no_args_is_help=True)
 log_app = typer.Typer(
     help="The flight recorder: checkpoints, proofs, verification.", no_args_is_help=True
 )
 
-DbOption = Annotated[
-    str | None,
-    typer.Option(
-        "--db",
-        envvar="SWISSCHEESE_DB",
-        help="Database URL or SQLite path (default .swisscheese/swisscheese.db).",
-    ),
-]
 KeyOption = Annotated[
     Path | None,
     typer.Option(
@@ -58,43 +49,6 @@ def open_recorder(
 
 
 DEFAULT_ORIGIN = "swisscheese.local/log"
-
-
-@keys_app.command("init")
-def keys_init(
-    key: KeyOption = None,
-    name: Annotated[str, typer.Option(help="Key name (no spaces or '+').")] = "swisscheese-log",
-    force: Annotated[bool, typer.Option("--force", help="Replace an existing key.")] = False,
-    db: DbOption = None,
-) -> None:
-    """Create the Ed25519 key that signs checkpoints, record it in the log, print its verifier
-    key."""
-    from swisscheese.recorder import RecordError, write_signer
-    from swisscheese.recorder.note import NoteError, Signer
-
-    try:
-        signer = Signer.generate(name)
-        path = write_signer(signer, key, force=force)
-    except (RecordError, NoteError) as exc:
-        fail(str(exc))
-    with open_recorder(db, key, DEFAULT_ORIGIN) as recorder:
-        receipt = recorder.adopt_key(signer)
-    err.print(
-        f"wrote {path} (keep it secret), recorded as entry {receipt.index}; verifier key:",
-        highlight=False,
-    )
-    print(signer.verifier.encode())
-
-
-@keys_app.command("public")
-def keys_public(key: KeyOption = None) -> None:
-    """Print the verifier key (C2SP note format: name+hash+key) for auditors."""
-    from swisscheese.recorder import RecordError, load_signer
-
-    try:
-        print(load_signer(key).verifier.encode())
-    except RecordError as exc:
-        fail(str(exc))
 
 
 @log_app.command("checkpoint")

@@ -15,6 +15,8 @@ import anyio
 
 from swisscheese.core import Verdict
 from swisscheese.gateway._errors import ApiError
+from swisscheese.ops import Operations
+from swisscheese.recorder import Recorder
 from swisscheese.store import AccessStore, ClientKey
 
 MAX_KEY_CHARS = 512  # far above any key `keys create-client` makes
@@ -52,10 +54,14 @@ class AccessControl:
         cache_ttl: float = 10.0,
         cache_size: int = 4096,
         poll_interval: float = 0.2,
+        recorder: Recorder | None = None,
     ) -> None:
+        """``recorder``: where halts and approval requests are recorded (``create_app`` uses
+        the guard's when none is given)."""
         if require_auth and store is None:
             raise ValueError("authentication needs a store holding the client keys")
         self.store = store
+        self.ops = Operations(store, recorder) if store is not None else None
         self.deployment = deployment
         self.require_auth = require_auth
         self.default_rate = default_rate
@@ -134,20 +140,20 @@ class AccessControl:
     async def halt(self, verdict: Verdict) -> None:
         reason = f"HALT verdict {verdict.id} at {verdict.stage.value}"
         self._halt = (reason, time.monotonic() + 1.0)
-        if self.store is not None:
-            await anyio.to_thread.run_sync(self.store.set_halted, self.deployment, True, reason)
+        if self.ops is not None:
+            await anyio.to_thread.run_sync(self.ops.halt, self.deployment, reason, "policy")
 
     async def escalate(self, verdict: Verdict, wait_seconds: float) -> tuple[bool, str]:
         """Ask a human; (approved, approval id). Waits up to ``wait_seconds``."""
-        if self.store is None:
+        if self.ops is None or self.store is None:
             return False, ""
         top = max(verdict.findings, key=lambda f: f.score, default=None)
         summary = f"{verdict.action.value} at {verdict.stage.value}" + (
             f": {top.category} ({top.monitor}, {top.score:.2f})" if top else ""
         )
         store = self.store
-        approval_id = await anyio.to_thread.run_sync(
-            store.request_approval, self.deployment, verdict.stage.value, verdict.id, summary
+        approval_id, _ = await anyio.to_thread.run_sync(
+            self.ops.request_approval, self.deployment, verdict.stage.value, verdict.id, summary
         )
         deadline = time.monotonic() + wait_seconds
         while time.monotonic() < deadline:

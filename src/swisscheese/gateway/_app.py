@@ -76,6 +76,8 @@ def create_app(
     settings = settings or GatewaySettings()
     metrics = Metrics()
     access = access or AccessControl(None, guard.deployment, require_auth=False)
+    if access.ops is not None and access.ops.recorder is None:
+        access.ops.recorder = guard.recorder  # halts and approvals go into the same log
     pipeline = ChatPipeline(
         guard, upstream, access, metrics, place_canary=settings.canary == "system"
     )

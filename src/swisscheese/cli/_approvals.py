@@ -1,0 +1,49 @@
+"""`swisscheese approvals`: requests waiting for a human decision (each decision is recorded)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from swisscheese.cli._common import ByOption, DbOption, fail, operations, out
+
+approvals_app = typer.Typer(help="Requests waiting for a human decision.", no_args_is_help=True)
+IdArgument = Annotated[str, typer.Argument(help="The approval's id (from `approvals list`).")]
+
+
+@approvals_app.command("list")
+def list_approvals(
+    deployment: Annotated[str | None, typer.Option()] = None, db: DbOption = None
+) -> None:
+    """Pending approval requests."""
+    with operations(db) as ops:
+        for a in ops.store.pending(deployment):
+            out.print(f"{a.id}  {a.deployment}  {a.stage}  {a.summary}", highlight=False)
+
+
+def _decide(approval: str, approved: bool, by: str, db: str | None) -> None:
+    from swisscheese.ops import OpsError
+    from swisscheese.recorder import RecordError
+
+    with operations(db) as ops:
+        try:
+            receipt = ops.decide(approval, approved, by)
+        except OpsError as exc:
+            fail(str(exc))
+        except RecordError as exc:
+            fail(f"the log could not record the decision: {exc}")
+    word = "approved" if approved else "denied"
+    out.print(f"{approval} {word} (log entry {receipt.index if receipt else '-'})", highlight=False)
+
+
+@approvals_app.command("approve")
+def approve(approval: IdArgument, by: ByOption = "operator", db: DbOption = None) -> None:
+    """Let a waiting request go on."""
+    _decide(approval, True, by, db)
+
+
+@approvals_app.command("deny")
+def deny(approval: IdArgument, by: ByOption = "operator", db: DbOption = None) -> None:
+    """Refuse a waiting request."""
+    _decide(approval, False, by, db)

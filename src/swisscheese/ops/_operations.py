@@ -1,0 +1,91 @@
+"""The operations service: store writes and their events, together."""
+
+from __future__ import annotations
+
+from swisscheese.core import Receipt
+from swisscheese.recorder import Recorder
+from swisscheese.recorder.events import (
+    ApprovalDecided,
+    ApprovalRequested,
+    ClientKeyCreated,
+    ClientKeyRevoked,
+    Event,
+    Halted,
+    Resumed,
+)
+from swisscheese.store import AccessStore, ClientKey
+
+
+class OpsError(ValueError):
+    """An operation that cannot apply (no such key, no pending approval); nothing changed."""
+
+
+class Operations:
+    def __init__(self, store: AccessStore, recorder: Recorder | None) -> None:
+        """``recorder`` None: the store alone (an embedded gateway without a flight recorder)."""
+        self.store = store
+        self.recorder = recorder
+
+    def _record(self, event: Event) -> Receipt | None:
+        return self.recorder.record(event) if self.recorder is not None else None
+
+    def halt(self, deployment: str, reason: str, by: str) -> Receipt | None:
+        self.store.set_halted(deployment, True, reason)
+        return self._record(Halted(deployment=deployment, reason=reason, by=by))
+
+    def resume(self, deployment: str, reason: str, by: str) -> Receipt | None:
+        receipt = self._record(Resumed(deployment=deployment, reason=reason, by=by))
+        self.store.set_halted(deployment, False, reason)
+        return receipt
+
+    def request_approval(
+        self, deployment: str, stage: str, verdict: str, summary: str
+    ) -> tuple[str, Receipt | None]:
+        approval = self.store.request_approval(deployment, stage, verdict, summary)
+        event = ApprovalRequested(
+            deployment=deployment, approval=approval, stage=stage, verdict=verdict, summary=summary
+        )
+        return approval, self._record(event)
+
+    def decide(self, approval: str, approved: bool, by: str) -> Receipt | None:
+        pending = self.store.approval(approval)
+        if pending is None or pending.status != "pending":
+            raise OpsError(f"no pending approval {approval}")
+        event = ApprovalDecided(
+            approval=approval, decision="approved" if approved else "denied", by=by
+        )
+        if approved:
+            receipt = self._record(event)
+            decided = self.store.decide(approval, True, by)
+        else:
+            decided = self.store.decide(approval, False, by)
+            receipt = self._record(event)
+        if not decided:
+            raise OpsError(f"approval {approval} was decided meanwhile")
+        return receipt
+
+    def create_client_key(
+        self,
+        name: str,
+        *,
+        by: str,
+        deployment: str | None = None,
+        rate: float | None = None,
+        burst: int | None = None,
+    ) -> tuple[ClientKey, str, Receipt | None]:
+        """The key, its secret (shown once, stored hashed) and the receipt of its event."""
+        key, secret = self.store.create_key(name, deployment=deployment, rate=rate, burst=burst)
+        event = ClientKeyCreated(
+            name=name, key_id=key.id, deployment=deployment, rate=rate, burst=burst, by=by
+        )
+        try:
+            receipt = self._record(event)
+        except Exception:
+            self.store.revoke_key(name)  # a key the log cannot prove is not handed out
+            raise
+        return key, secret, receipt
+
+    def revoke_client_key(self, name: str, by: str) -> Receipt | None:
+        if not self.store.revoke_key(name):
+            raise OpsError(f"no active client key named {name!r}")
+        return self._record(ClientKeyRevoked(name=name, by=by))
