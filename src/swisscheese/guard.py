@@ -16,7 +16,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import anyio
 
@@ -26,6 +26,7 @@ from swisscheese.core import (
     Content,
     Context,
     Finding,
+    InlineMonitor,
     MonitorRun,
     Receipt,
     RuleDecision,
@@ -37,8 +38,8 @@ from swisscheese.core import (
     text_digest,
     valid_text,
 )
-from swisscheese.monitors import REGISTRY, Decoded, Registry
-from swisscheese.monitors._text import View
+from swisscheese.core.roles import Decoded, Decoder, Normalizer, View
+from swisscheese.monitors import REGISTRY, Registry
 from swisscheese.recorder.events import PolicyLoaded, VerdictRecorded
 
 if TYPE_CHECKING:
@@ -531,7 +532,7 @@ class Guard:
             decoded = self._decode(decoder, view, acc.get(decoder.key))
 
         plains = [
-            normalizer.monitor.normalize(d.text).text  # type: ignore[attr-defined]
+            cast(Normalizer, normalizer.monitor).normalize(d.text).text
             if normalizer is not None
             else d.text
             for d in decoded
@@ -580,7 +581,7 @@ class Guard:
     def _normalize(instance: Instance, text: str, acc: _Accumulator | None) -> View:
         t0 = time.perf_counter()
         try:
-            view: View = instance.monitor.normalize(text)  # type: ignore[attr-defined]
+            view = cast(Normalizer, instance.monitor).normalize(text)
         except Exception as exc:
             # The layer still screens the raw text; the failure shows in the normaliser's run.
             if acc is not None:
@@ -594,7 +595,7 @@ class Guard:
     def _decode(instance: Instance, view: View, acc: _Accumulator | None) -> list[Decoded]:
         t0 = time.perf_counter()
         try:
-            found: list[Decoded] = instance.monitor.decode(view.text)  # type: ignore[attr-defined]
+            found = cast(Decoder, instance.monitor).decode(view.text)
         except Exception as exc:
             if acc is not None:
                 acc.fail(RunStatus.ERROR, f"decode: {type(exc).__name__}: {exc}")
@@ -621,13 +622,13 @@ class Guard:
                 and f.detail.get("encoding") == list(d.chain)
             ]
             if inner:
-                summary = decoder.monitor.summarize(d, inner)  # type: ignore[attr-defined]
+                summary = cast(Decoder, decoder.monitor).summarize(d, inner)
                 acc[decoder.key].findings.append(summary)
 
     def _run_inline(self, task: _Task, ctx: Context, acc: _Accumulator, view: View) -> None:
         t0 = time.perf_counter()
         try:
-            found = task.instance.monitor.inspect_sync(task.content, ctx)  # type: ignore[attr-defined]
+            found = cast(InlineMonitor, task.instance.monitor).inspect_sync(task.content, ctx)
         except Exception as exc:
             acc.duration_ms += (time.perf_counter() - t0) * 1000.0
             acc.fail(RunStatus.ERROR, f"{type(exc).__name__}: {exc}")

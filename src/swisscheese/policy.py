@@ -10,8 +10,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from swisscheese.config import FprThreshold, LoadedPolicy, Policy, Rule
-from swisscheese.config._schema import Layer
+from swisscheese.config import FprThreshold, Layer, LoadedPolicy, Policy, Rule
 from swisscheese.core import (
     Action,
     Finding,

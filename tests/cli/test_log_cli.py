@@ -7,7 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from swisscheese.cli import app
-from swisscheese.recorder import merkle
+from swisscheese.core import merkle
 from tests.recorder import rfc9162
 
 runner = CliRunner()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 import pathlib
 
+import pytest
+
 import swisscheese.core
 
 CORE = pathlib.Path(swisscheese.core.__file__).parent
@@ -28,3 +30,67 @@ def test_core_depends_on_nothing_else_of_ours() -> None:
             if name.startswith("swisscheese"):
                 assert name.startswith("swisscheese.core"), f"{path.name} imports {name}"
             assert name.split(".")[0] not in FORBIDDEN_STDLIB, f"{path.name} imports {name}"
+
+
+SRC = CORE.parent
+
+# DESIGN's dependency rule, one row per package: what it may import of ours. Arrows point
+# inward (core <- monitors, policy <- guard <- gateway, evaluation, cli; core <- store <-
+# recorder <- ops <- gateway, cli); nothing imports the CLI but ``__main__``.
+ALLOWED: dict[str, set[str]] = {
+    "core": set(),
+    "config": {"core"},
+    "learned": {"core"},
+    "store": {"core"},
+    "monitors": {"core", "learned"},
+    "policy": {"core", "config", "monitors"},
+    "recorder": {"core", "store"},
+    "ops": {"core", "store", "recorder"},
+    "guard": {"core", "config", "monitors", "policy", "recorder", "store"},
+    "scanning": {"core", "guard"},
+    "gateway": {"core", "config", "guard", "ops", "recorder", "store"},
+    "evaluation": {"core", "config", "guard", "policy", "recorder"},
+    "training": {"core", "learned", "evaluation"},
+    "cli": {
+        "core", "config", "evaluation", "gateway", "guard", "learned", "monitors", "ops",
+        "recorder", "scanning", "store", "training",
+    },
+    "__init__": {"core", "guard", "monitors"},
+    "__main__": {"cli"},
+    "examples": set(),
+}  # fmt: skip
+
+
+def _imports_of_ours(path: pathlib.Path) -> set[str]:
+    return {n for n in imported_modules(path) if n.startswith("swisscheese.")}
+
+
+def _package_of(path: pathlib.Path) -> str:
+    return path.relative_to(SRC).parts[0].removesuffix(".py")
+
+
+@pytest.mark.parametrize("package", sorted(ALLOWED))
+def test_each_package_imports_only_what_the_dependency_rule_allows(package: str) -> None:
+    for path in SRC.rglob("*.py"):
+        if _package_of(path) != package:
+            continue
+        for name in _imports_of_ours(path):
+            target = name.split(".")[1]
+            assert target == package or target in ALLOWED[package], (
+                f"{path.relative_to(SRC)} imports {name}: {package} -> {target} is not an arrow "
+                "of the dependency rule"
+            )
+
+
+def test_every_package_is_in_the_rule() -> None:
+    packages = {_package_of(p) for p in SRC.rglob("*.py")}
+    assert packages <= set(ALLOWED), packages - set(ALLOWED)
+
+
+def test_no_package_imports_another_packages_private_modules() -> None:
+    for path in SRC.rglob("*.py"):
+        package = _package_of(path)
+        for name in _imports_of_ours(path):
+            parts = name.split(".")
+            private = any(p.startswith("_") for p in parts[2:])
+            assert not (private and parts[1] != package), f"{path.relative_to(SRC)} imports {name}"

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from swisscheese.core import Receipt
+from swisscheese.core.merkle import verify_inclusion
 from swisscheese.ops import Operations, OpsError
 from swisscheese.recorder import Recorder, RecordError
 from swisscheese.recorder.events import parse_event
-from swisscheese.recorder.merkle import verify_inclusion
 from swisscheese.store import AccessStore, Database, LogStore
 
 

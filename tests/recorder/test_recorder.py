@@ -8,7 +8,8 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import text, update
 
-from swisscheese.recorder import Recorder, RecordError, merkle
+from swisscheese.core import merkle
+from swisscheese.recorder import Recorder, RecordError
 from swisscheese.recorder.note import Signer, Verifier, open_checkpoint
 from swisscheese.store import LogStore
 from swisscheese.store._schema import checkpoints, log_entries, log_head, log_nodes, payloads

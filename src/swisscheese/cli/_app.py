@@ -349,9 +349,7 @@ def serve(
     import uvicorn
 
     from swisscheese.config import PolicyError
-    from swisscheese.gateway._factory import build_app
-    from swisscheese.gateway._local import LocalModelError
-    from swisscheese.gateway._server import GuardedHttpProtocol
+    from swisscheese.gateway import GuardedHttpProtocol, LocalModelError, build_app
     from swisscheese.store import resolve_url
 
     if no_auth:
@@ -396,7 +394,7 @@ def serve(
         **({"SWISSCHEESE_RATE": str(rate)} if rate else {}),
     )
     uvicorn.run(
-        "swisscheese.gateway._factory:app_from_env",
+        "swisscheese.gateway:app_from_env",
         factory=True,
         host=host,
         port=port,

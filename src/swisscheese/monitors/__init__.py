@@ -1,5 +1,6 @@
 """Monitors: the registry, the plugin contract and the built-in tier-0 monitors."""
 
+from swisscheese.core.roles import Decoded as Decoded
 from swisscheese.monitors import adapters as _adapters
 from swisscheese.monitors import canary as _canary
 from swisscheese.monitors import learned as _learned
@@ -18,7 +19,6 @@ from swisscheese.monitors._registry import UnknownMonitorError as UnknownMonitor
 from swisscheese.monitors._registry import monitor as monitor
 from swisscheese.monitors._roles import Decoder as Decoder
 from swisscheese.monitors._roles import Normalizer as Normalizer
-from swisscheese.monitors.obfuscation import Decoded as Decoded
 
 BUILTIN_MODULES = (
     _unicode,

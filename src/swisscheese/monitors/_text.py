@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
+from swisscheese.core.roles import View as View
+
 # Characters that can change under any of our transforms: everything but printable ASCII,
 # tab, newline and carriage return.
 _IRREGULAR = re.compile(r"[^\t\n\r\x20-\x7e]+")
@@ -59,21 +61,6 @@ class OffsetMap:
         s = self.start(start)
         e = max(self.end(end), s)
         return s, e
-
-
-@dataclass(frozen=True, slots=True)
-class View:
-    """A derived text and the way back to the source offsets."""
-
-    text: str
-    source_len: int
-    offsets: OffsetMap | None = None
-
-    def to_source(self, start: int, end: int) -> tuple[int, int]:
-        if self.offsets is None:
-            return start, end
-        s, e = self.offsets.span(start, end)
-        return min(s, self.source_len), min(e, self.source_len)
 
 
 # Stands for "this character does not map to exactly one character" in CharTable.one_to_one.

@@ -16,9 +16,9 @@ import codecs
 import re
 import urllib.parse
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from swisscheese.core import Content, Context, Finding, Span, Stage
+from swisscheese.core.roles import Decoded as Decoded
 from swisscheese.monitors._registry import Inline, MonitorConfig, monitor
 
 _BASE64 = re.compile(r"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/_-]{12,}={0,2}(?![A-Za-z0-9+/=_-])")
@@ -141,15 +141,6 @@ class ObfuscationConfig(MonitorConfig):
     """Share of printable characters a decoding must have to count as text."""
     report_all: bool = False
     """Also report encoded text whose decoding nothing else flagged (score 0.3)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Decoded:
-    """A decoded view: the plain text, how it was hidden, and where in the source it sits."""
-
-    text: str
-    chain: tuple[str, ...]
-    span: Span
 
 
 def _printable_text(raw: bytes, min_printable: float) -> str | None:

@@ -1,6 +1,7 @@
 """The flight recorder: a tamper-evident Merkle log (RFC 9162) with C2SP signed checkpoints.
 
-``merkle`` and ``note`` are pure; the Recorder itself (which needs the store) loads on first use.
+``note`` is pure (the Merkle maths is ``swisscheese.core.merkle``); the Recorder itself
+(which needs the store) loads on first use.
 """
 
 from __future__ import annotations

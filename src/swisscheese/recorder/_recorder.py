@@ -20,8 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from swisscheese.core import Receipt, canonical_json
-from swisscheese.recorder import merkle
+from swisscheese.core import Receipt, canonical_json, merkle
 from swisscheese.recorder.events import EVENT_VERSION, Erasure, Event, SigningKey
 from swisscheese.recorder.note import Checkpoint, NoteError, Signer, Verifier, open_checkpoint
 from swisscheese.store import LogStore, NewEntry

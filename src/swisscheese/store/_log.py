@@ -10,7 +10,7 @@ from functools import lru_cache
 
 from sqlalchemy import Connection, TextClause, delete, select, text, update
 
-from swisscheese.recorder.merkle import Frontier, NodeKey
+from swisscheese.core.merkle import Frontier, NodeKey
 from swisscheese.store._engine import Database, StoreError, insert_ignoring_duplicates
 from swisscheese.store._schema import checkpoints, log_entries, log_head, log_nodes, payloads
 

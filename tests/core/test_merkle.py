@@ -3,7 +3,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from swisscheese.recorder import merkle
+from swisscheese.core import merkle
 from tests.recorder import rfc9162
 
 
