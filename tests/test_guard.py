@@ -224,7 +224,7 @@ def test_sync_call_from_the_guards_own_loop_is_refused() -> None:
         with pytest.raises(RuntimeError, match="await check"):
             guard.check_sync("input", "x")
 
-    guard._portal.call(inner())
+    guard._in_portal(lambda *_: inner())
     guard.close()
 
 

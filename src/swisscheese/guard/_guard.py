@@ -1,8 +1,8 @@
-"""The Guard: runs a layer's monitors on content and returns one explainable Verdict.
+"""The Guard: runs a layer's rules on content and returns one explainable Verdict.
 
-Orchestration lives here and only here: normalising, decode-and-rescan, concurrency, deadlines,
-``on_error``, MODIFY chaining. Inline (pure, bounded) monitors run on the caller's thread with no
-task overhead; async monitors run concurrently under their own deadlines.
+It orchestrates: the entry points (async, sync, batched, deferred recording), the policy's
+decisions and the MODIFY chain (later rules rescan the redacted text), and recording. One
+screening pass (normalise, decode, run the monitors) is ``_screening.screen``.
 """
 
 from __future__ import annotations
@@ -11,14 +11,14 @@ import asyncio
 import threading
 import time
 import uuid
-from collections.abc import Awaitable, Coroutine, Iterable, Sequence
-from concurrent.futures import Future
-from dataclasses import dataclass, field, replace
-from functools import lru_cache
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
+from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from swisscheese.config import LoadedPolicy, default_policy, load_policy
 from swisscheese.core import (
@@ -26,19 +26,15 @@ from swisscheese.core import (
     Content,
     Context,
     Finding,
-    InlineMonitor,
     MonitorRun,
     Receipt,
     RuleDecision,
-    RunStatus,
-    Span,
     Stage,
     Verdict,
     canonical_json,
     text_digest,
     valid_text,
 )
-from swisscheese.core.roles import Decoded, Decoder, Normalizer, View
 from swisscheese.monitors import REGISTRY, Registry
 from swisscheese.recorder.events import PolicyLoaded, VerdictRecorded
 
@@ -47,12 +43,9 @@ if TYPE_CHECKING:
     from swisscheese.store import NewEntry
 import contextlib
 
+from swisscheese.guard._screening import screen
 from swisscheese.policy import (
-    CompiledLayer,
     CompiledPolicy,
-    CompiledRule,
-    Instance,
-    Outcome,
     compile_policy,
     decide,
     redact,
@@ -71,47 +64,6 @@ def text_of(content: Content) -> str:
     return content.text
 
 
-@dataclass
-class _Accumulator:
-    """Findings and timings of one instance over all the views it read."""
-
-    status: RunStatus = RunStatus.OK
-    error: str | None = None
-    findings: list[Finding] = field(default_factory=list)
-    duration_ms: float = 0.0
-
-    def fail(self, status: RunStatus, error: str) -> None:
-        # Timeout outranks error outranks ok; the first message of the worst kind is kept.
-        rank = {RunStatus.OK: 0, RunStatus.SKIPPED: 1, RunStatus.ERROR: 2, RunStatus.TIMEOUT: 3}
-        if rank[status] > rank[self.status]:
-            self.status, self.error = status, error
-
-    def outcome(self) -> Outcome:
-        if self.status is not RunStatus.OK:
-            return Outcome(self.status, (), self.error)
-        return Outcome(RunStatus.OK, tuple(self.findings))
-
-
-@dataclass(frozen=True, slots=True)
-class _Task:
-    instance: Instance
-    timeout_s: float
-    content: Content
-    decoded: Decoded | None  # None: the main view
-    raw: bool = False  # reads the caller's text itself, so its spans need no mapping
-
-
-@lru_cache(maxsize=256)
-def _instances_of(rules: tuple[CompiledRule, ...]) -> dict[str, tuple[Instance, float]]:
-    """Each distinct monitor of ``rules`` once, with the tightest deadline of its rules."""
-    instances: dict[str, tuple[Instance, float]] = {}
-    for r in rules:
-        prev = instances.get(r.instance.key)
-        timeout = min(prev[1], r.timeout_s) if prev else r.timeout_s
-        instances[r.instance.key] = (r.instance, timeout)
-    return instances
-
-
 def _with_record(verdict: Verdict, entry: NewEntry, index: int) -> Verdict:
     """The verdict carrying its receipt in the flight recorder (or that it is spooled)."""
     return replace(verdict, receipt=Receipt(index, entry.leaf_hash, entry.payload_digest))
@@ -123,29 +75,6 @@ def _fragment(text: str, f: Finding) -> str:
 
 def _on_modified(f: Finding) -> Finding:
     return Finding(f.monitor, f.category, f.score, f.spans, {**f.detail, "text": "modified"})
-
-
-def _drop_echoes(acc: dict[str, _Accumulator], decoder_key: str) -> None:
-    """Drop what a decoded view found that its monitor also found in plain sight there
-    (leetspeak decoding leaves an e-mail address an e-mail address)."""
-    for key, a in acc.items():
-        if key == decoder_key:
-            continue
-        plain = [f for f in a.findings if "decoded_from" not in f.detail]
-        if len(plain) == len(a.findings):
-            continue
-        kept = list(plain)
-        for f in a.findings:
-            if "decoded_from" not in f.detail:
-                continue
-            start, end = f.detail["decoded_from"]
-            echo = any(
-                p.category == f.category and any(s.start < end and start < s.end for s in p.spans)
-                for p in plain
-            )
-            if not echo:
-                kept.append(f)
-        a.findings = kept
 
 
 class _NeedsLoop(Exception):
@@ -160,42 +89,6 @@ def _drive_inline(coro: Coroutine[Any, Any, T]) -> T:
         return stop.value  # type: ignore[no-any-return]
     coro.close()
     raise _NeedsLoop
-
-
-class _Portal:
-    """One long-lived event loop on a daemon thread, for sync callers of async monitors."""
-
-    def __init__(self) -> None:
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
-
-    def call(self, coro: Coroutine[Any, Any, T]) -> T:
-        loop = self._ensure()
-        if self._thread is threading.current_thread():
-            coro.close()
-            raise RuntimeError("check_sync called from the guard's own loop; use await check()")
-        future: Future[T] = asyncio.run_coroutine_threadsafe(coro, loop)
-        return future.result()
-
-    def _ensure(self) -> asyncio.AbstractEventLoop:
-        with self._lock:
-            if self._loop is None:
-                loop = asyncio.new_event_loop()
-                thread = threading.Thread(
-                    target=loop.run_forever, name="swisscheese-guard", daemon=True
-                )
-                thread.start()
-                self._loop, self._thread = loop, thread
-            return self._loop
-
-    def close(self) -> None:
-        with self._lock:
-            if self._loop is not None and self._thread is not None:
-                self._loop.call_soon_threadsafe(self._loop.stop)
-                self._thread.join(timeout=5)
-                self._loop.close()
-            self._loop = self._thread = None
 
 
 class Guard:
@@ -227,7 +120,9 @@ class Guard:
                 ),
                 loaded.policy.model_dump(mode="json"),
             )
-        self._portal = _Portal()
+        self._portal: BlockingPortal | None = None
+        self._portal_exit: AbstractContextManager[BlockingPortal] | None = None
+        self._portal_lock = threading.Lock()
         self._contexts: dict[Stage, Context] = {}
         self._inline_layers = {
             name: all(r.instance.inline for r in layer.rules)
@@ -304,7 +199,7 @@ class Guard:
             with contextlib.suppress(_NeedsLoop):
                 verdict = _drive_inline(self._check(stage, content, ctx))
         if verdict is None:
-            verdict = self._portal.call(self._check(stage, content, ctx))
+            verdict = self._in_portal(self._check, stage, content, ctx)
         if self.recorder is None:
             return verdict
         entry = self._entry(verdict, content)
@@ -349,9 +244,29 @@ class Guard:
     ) -> list[Verdict]:
         return [self.check_sync(stage, c, ctx) for c in contents]
 
+    def _in_portal(self, fn: Callable[[Stage, Content, Context], Awaitable[T]], *args: Any) -> T:
+        """Run ``fn`` on the guard's own event-loop thread (anyio's blocking portal, started on
+        first use) for sync callers whose monitors need a loop."""
+        with self._portal_lock:
+            if self._portal is None:
+                self._portal_exit = start_blocking_portal()
+                self._portal = self._portal_exit.__enter__()
+            portal = self._portal
+        try:
+            return portal.call(fn, *args)
+        except RuntimeError as exc:
+            if "event loop thread" in str(exc):
+                raise RuntimeError(
+                    "check_sync called from the guard's own loop; use await check()"
+                ) from None
+            raise
+
     def close(self) -> None:
         """Stop the guard's loop thread (the recorder, if any, belongs to the caller)."""
-        self._portal.close()
+        with self._portal_lock:
+            if self._portal_exit is not None:
+                self._portal_exit.__exit__(None, None, None)
+            self._portal = self._portal_exit = None
 
     def __enter__(self) -> Guard:
         return self
@@ -427,7 +342,7 @@ class Guard:
                 modified=None,
             )
         text = original
-        outcomes, runs = await self._screen(layer, rules, content, text, ctx)
+        outcomes, runs = await screen(layer, rules, content, text, ctx, self.max_chars)
         decisions: list[RuleDecision] = []
         # Per instance, what its scans found. After a MODIFY the later rules' monitors rescan
         # the modified text; what that rescan finds anew is added, marked as such.
@@ -445,7 +360,7 @@ class Guard:
                 continue
             text = new_text
             if i < len(rules):
-                more, more_runs = await self._screen(layer, rules[i:], content, text, ctx)
+                more, more_runs = await screen(layer, rules[i:], content, text, ctx, self.max_chars)
                 outcomes.update(more)
                 runs.extend(more_runs)
                 for key, o in more.items():
@@ -496,190 +411,3 @@ class Guard:
             duration_ms=(time.perf_counter() - started) * 1000.0,
             id=uuid.uuid4().hex,
         )
-
-    async def _screen(
-        self,
-        layer: CompiledLayer,
-        rules: tuple[CompiledRule, ...],
-        content: Content,
-        text: str,
-        ctx: Context,
-    ) -> tuple[dict[str, Outcome], list[MonitorRun]]:
-        """Run each distinct monitor of ``rules`` once on ``text`` and its decoded views."""
-        instances = _instances_of(rules)
-        acc = {key: _Accumulator() for key in instances}
-
-        if len(text) > self.max_chars:
-            reason = f"content of {len(text)} characters exceeds the limit of {self.max_chars}"
-            for a in acc.values():
-                a.fail(RunStatus.SKIPPED, reason)
-            return self._finish(instances, acc)
-
-        # Layer-wide roles run whether or not the current rules include them: a MODIFY rescan
-        # must read the same normalised and decoded text as the first pass.
-        normalizer = layer.normalizer
-        decoder = layer.decoder
-
-        view = View(text, len(text))
-        if normalizer is not None:
-            view = self._normalize(normalizer, text, acc.get(normalizer.key))
-            # Direct construction: dataclasses.replace costs ~10 µs on this path.
-            ctx = Context(ctx.deployment, ctx.layer, ctx.request_id, ctx.metadata, True)
-        detect = content.with_text(view.text) if view.text != content.text else content
-
-        decoded: list[Decoded] = []
-        if decoder is not None:
-            decoded = self._decode(decoder, view, acc.get(decoder.key))
-
-        plains = [
-            cast(Normalizer, normalizer.monitor).normalize(d.text).text
-            if normalizer is not None
-            else d.text
-            for d in decoded
-        ]
-        tasks: list[_Task] = []
-        for instance, timeout in instances.values():
-            if instance is decoder:
-                continue
-            if instance is normalizer:
-                # Its findings concern the raw characters, so it reads the original text.
-                tasks.append(_Task(instance, timeout, content.with_text(text), None, raw=True))
-                continue
-            tasks.append(_Task(instance, timeout, detect, None))
-            tasks.extend(
-                _Task(instance, timeout, content.with_text(plain), d)
-                for d, plain in zip(decoded, plains, strict=True)
-            )
-
-        inline = [t for t in tasks if t.instance.inline]
-        waiting = [t for t in tasks if not t.instance.inline]
-        for task in inline:
-            self._run_inline(task, ctx, acc[task.instance.key], view)
-        if waiting:
-            async with anyio.create_task_group() as tg:
-                for task in waiting:
-                    tg.start_soon(self._run_async, task, ctx, acc[task.instance.key], view)
-
-        if decoded:
-            _drop_echoes(acc, decoder.key if decoder else "")
-        if decoder is not None and decoder.key in acc:
-            self._summarize_decoded(decoder, decoded, acc)
-        return self._finish(instances, acc)
-
-    @staticmethod
-    def _finish(
-        instances: dict[str, tuple[Instance, float]], acc: dict[str, _Accumulator]
-    ) -> tuple[dict[str, Outcome], list[MonitorRun]]:
-        outcomes = {key: a.outcome() for key, a in acc.items()}
-        runs = [
-            MonitorRun(instances[key][0].label, a.status, a.duration_ms, a.error)
-            for key, a in acc.items()
-        ]
-        return outcomes, runs
-
-    @staticmethod
-    def _normalize(instance: Instance, text: str, acc: _Accumulator | None) -> View:
-        t0 = time.perf_counter()
-        try:
-            view = cast(Normalizer, instance.monitor).normalize(text)
-        except Exception as exc:
-            # The layer still screens the raw text; the failure shows in the normaliser's run.
-            if acc is not None:
-                acc.fail(RunStatus.ERROR, f"normalize: {type(exc).__name__}: {exc}")
-            view = View(text, len(text))
-        if acc is not None:
-            acc.duration_ms += (time.perf_counter() - t0) * 1000.0
-        return view
-
-    @staticmethod
-    def _decode(instance: Instance, view: View, acc: _Accumulator | None) -> list[Decoded]:
-        t0 = time.perf_counter()
-        try:
-            found = cast(Decoder, instance.monitor).decode(view.text)
-        except Exception as exc:
-            if acc is not None:
-                acc.fail(RunStatus.ERROR, f"decode: {type(exc).__name__}: {exc}")
-            found = []
-        if acc is not None:
-            acc.duration_ms += (time.perf_counter() - t0) * 1000.0
-        mapped = []
-        for d in found:
-            start, end = view.to_source(d.span.start, d.span.end)
-            mapped.append(Decoded(d.text, d.chain, Span(start, end)))
-        return mapped
-
-    @staticmethod
-    def _summarize_decoded(
-        decoder: Instance, decoded: list[Decoded], acc: dict[str, _Accumulator]
-    ) -> None:
-        for d in decoded:
-            inner = [
-                f
-                for key, a in acc.items()
-                if key != decoder.key
-                for f in a.findings
-                if f.detail.get("decoded_from") == [d.span.start, d.span.end]
-                and f.detail.get("encoding") == list(d.chain)
-            ]
-            if inner:
-                summary = cast(Decoder, decoder.monitor).summarize(d, inner)
-                acc[decoder.key].findings.append(summary)
-
-    def _run_inline(self, task: _Task, ctx: Context, acc: _Accumulator, view: View) -> None:
-        t0 = time.perf_counter()
-        try:
-            found = cast(InlineMonitor, task.instance.monitor).inspect_sync(task.content, ctx)
-        except Exception as exc:
-            acc.duration_ms += (time.perf_counter() - t0) * 1000.0
-            acc.fail(RunStatus.ERROR, f"{type(exc).__name__}: {exc}")
-            return
-        elapsed = time.perf_counter() - t0
-        acc.duration_ms += elapsed * 1000.0
-        if elapsed > task.timeout_s:
-            # Inline work cannot be interrupted, but a missed deadline is still a miss.
-            acc.fail(RunStatus.TIMEOUT, f"took {elapsed * 1000:.1f} ms")
-            return
-        acc.findings.extend(self._place(found, task, view))
-
-    async def _run_async(self, task: _Task, ctx: Context, acc: _Accumulator, view: View) -> None:
-        t0 = time.perf_counter()
-        try:
-            with anyio.fail_after(task.timeout_s):
-                found = await task.instance.monitor.inspect(task.content, ctx)
-        except TimeoutError:
-            acc.fail(RunStatus.TIMEOUT, f"no answer within {task.timeout_s * 1000:.0f} ms")
-            found = None
-        except Exception as exc:
-            acc.fail(RunStatus.ERROR, f"{type(exc).__name__}: {exc}")
-            found = None
-        acc.duration_ms += (time.perf_counter() - t0) * 1000.0
-        if found is not None:
-            acc.findings.extend(self._place(found, task, view))
-
-    @staticmethod
-    def _place(found: list[Finding], task: _Task, view: View) -> list[Finding]:
-        """Move spans back into the caller's text."""
-        if task.decoded is not None:
-            d = task.decoded
-            return [
-                Finding(
-                    f.monitor,
-                    f.category,
-                    f.score,
-                    (d.span,),
-                    {
-                        **f.detail,
-                        "encoding": list(d.chain),
-                        "decoded_from": [d.span.start, d.span.end],
-                        "replacement": f.detail.get("replacement", "[REDACTED]"),
-                    },
-                )
-                for f in found
-            ]
-        if view.offsets is None or task.raw:
-            return list(found)
-        out = []
-        for f in found:
-            spans = tuple(Span(*view.to_source(s.start, s.end)) for s in f.spans)
-            out.append(Finding(f.monitor, f.category, f.score, spans, f.detail))
-        return out

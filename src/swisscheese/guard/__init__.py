@@ -1,0 +1,7 @@
+"""The Guard: one explainable Verdict per content, from a policy's layers."""
+
+from swisscheese.guard._guard import DEFAULT_MAX_CHARS as DEFAULT_MAX_CHARS
+from swisscheese.guard._guard import Guard as Guard
+from swisscheese.guard._guard import text_of as text_of
+
+__all__ = ["DEFAULT_MAX_CHARS", "Guard", "text_of"]
