@@ -58,6 +58,7 @@ ALLOWED: dict[str, set[str]] = {
     "__init__": {"core", "guard", "monitors"},
     "__main__": {"cli"},
     "examples": set(),
+    "testing": {"core", "monitors"},
 }  # fmt: skip
 
 

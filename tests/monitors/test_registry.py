@@ -6,11 +6,21 @@ import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from swisscheese.core import Content, Context, Stage
-from swisscheese.monitors import REGISTRY, Registry, UnknownMonitorError, monitor
+from swisscheese.core import Content, Context, Finding, Span, Stage
+from swisscheese.monitors import (
+    REGISTRY,
+    Inline,
+    MonitorConfig,
+    MonitorSpec,
+    Registry,
+    UnknownMonitorError,
+    monitor,
+)
+from swisscheese.testing import MonitorContractError, check_monitor
 
 README = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
 
@@ -55,33 +65,41 @@ REQUESTS = {
 
 
 @pytest.mark.parametrize("spec", REGISTRY.specs(plugins=False), ids=lambda s: s.name)
-def test_every_builtin_monitor_conforms(spec: object) -> None:
-    from swisscheese.monitors import MonitorSpec
-
-    assert isinstance(spec, MonitorSpec)
-    assert spec.stages, "declares its stages"
-    assert spec.categories, "declares its categories"
-    assert spec.description
-    assert spec.config.model_json_schema()["type"] == "object"
+def test_every_builtin_monitor_conforms(spec: MonitorSpec) -> None:
     assert f"`{spec.name}`" in README, "documented in the README"
     if spec.tier == 2:
         return  # adapters need a model or an endpoint: tests/monitors/test_adapters.py
     stage, positive, negative = FIXTURES[spec.name]
-    built = spec.build({"report_all": True} if spec.name == "obfuscation" else None)
+    config: dict[str, object] | None = {"report_all": True} if spec.name == "obfuscation" else None
     if spec.name == "canary":
-        positive = f"leaked {built.token}"  # type: ignore[attr-defined]
+        config = {"token": "sc-0123456789abcdef0123"}
+        positive = "leaked sc-0123456789abcdef0123"
     trace = (Content(REQUESTS[spec.name]),) if spec.name in REQUESTS else ()
-    ctx = Context()
-    found = built.inspect_sync(Content(positive, stage=stage, trace=trace), ctx)  # type: ignore[attr-defined]
-    assert found, "flags its positive fixture"
-    missed = built.inspect_sync(Content(negative, stage=stage, trace=trace), ctx)  # type: ignore[attr-defined]
-    if not spec.calibrated:
-        assert missed == []
-        return
-    # Learned monitors report scores; what matters is which side of their threshold they fall.
-    threshold = built.threshold_for_fpr(0.01)  # type: ignore[attr-defined]
-    assert max(f.score for f in found) >= threshold
-    assert all(f.score < threshold for f in missed)
+    check_monitor(
+        spec,
+        config,
+        positive=Content(positive, stage=stage, trace=trace),
+        negative=Content(negative, stage=stage, trace=trace),
+    )
+
+
+def test_check_monitor_names_the_broken_check() -> None:
+    registry = Registry()
+
+    @monitor("tests/liar", stages=[Stage.INPUT], categories=("x",), registry=registry,
+             description="reports an undeclared category")  # fmt: skip
+    def liar(config: MonitorConfig) -> Any:
+        class Liar(Inline):
+            name = "tests/liar"
+            stages = frozenset({Stage.INPUT})
+
+            def inspect_sync(self, content: Content, ctx: Context) -> list[Finding]:
+                return [Finding(self.name, "y", 0.9, (Span(0, len(content.text)),))]
+
+        return Liar()
+
+    with pytest.raises(MonitorContractError, match="categories it declares"):
+        check_monitor("tests/liar", registry=registry)
 
 
 @pytest.fixture
