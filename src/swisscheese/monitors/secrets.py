@@ -39,8 +39,9 @@ _WHOLE: tuple[tuple[str, str], ...] = (
     ),
     (
         "AWS secret access key",
-        rf"(?<![{_B64}])(?=[{_B64}]{{0,39}}[A-Z])(?=[{_B64}]{{0,39}}[a-z])"
-        rf"(?=[{_B64}]{{0,39}}[0-9/+])[{_B64}]{{40}}(?![{_B64}=])",
+        # Forty base64 characters, mixed case with a digit or symbol (a git hash is not one);
+        # the mix is checked on each match (_MIXED), cheaper than lookaheads at every position.
+        rf"(?<![{_B64}])[{_B64}]{{40}}(?![{_B64}=])",
     ),
     ("GCP service-account key id", r'"private_key_id"\s*:\s*"([0-9a-f]{40})"'),
     (
@@ -69,6 +70,18 @@ _EXTRA: tuple[tuple[str, str], ...] = (
     ),
     ("Password in URL", r"\b[a-z][a-z0-9+.-]{1,20}://[^\s:/@]{1,64}:[^\s:/@]{3,64}@[^\s/]+"),
 )
+
+
+def _mixed(token: str) -> bool:
+    return (
+        (not token.isalnum() or any(c.isdigit() for c in token))
+        and not token.islower()
+        and not token.isupper()
+    )
+
+
+# Kinds whose matches must also look random (mixed case, a digit or a symbol).
+_MIXED = {"AWS secret access key": _mixed}
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +184,8 @@ class SecretsMonitor(Inline):
         taken: list[tuple[int, int]],
     ) -> None:
         for m in pattern.regex.finditer(text):
+            if pattern.kind in _MIXED and not _MIXED[pattern.kind](m.group()):
+                continue
             # Where a plugin captures the secret in a group, the span is the group.
             start, end = (m.start(1), m.end(1)) if m.lastindex else (m.start(), m.end())
             if start < 0 or end <= start:
