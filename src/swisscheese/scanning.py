@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from swisscheese.core import Action, Content, Stage, Verdict
+from swisscheese.core.errors import InputError as InputError
+from swisscheese.core.jsonl import json_lines
 from swisscheese.guard import Guard
 
 
@@ -26,14 +28,6 @@ class NullProgress:
 
     def complete(self) -> None:
         pass
-
-
-class InputError(ValueError):
-    """A bad input record; names the file and line."""
-
-    def __init__(self, source: str, line: int, message: str) -> None:
-        self.source, self.line = source, line
-        super().__init__(f"{source}:{line}: {message}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,13 +51,7 @@ def read_jsonl(
     A bare JSON string is a record too. Blank lines are skipped; anything else that is not a
     record raises ``InputError`` naming the line.
     """
-    for number, raw in enumerate(lines, 1):
-        if not raw.strip():
-            continue
-        try:
-            value: Any = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise InputError(source, number, f"invalid JSON: {exc.msg}") from None
+    for number, value in json_lines(lines, source):
         if isinstance(value, str):
             yield Record(number, value, stage)
             continue

@@ -18,6 +18,7 @@ from typing import Any
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from swisscheese.core import Content, Context, Finding, InlineMonitor, Monitor, Stage
+from swisscheese.core.errors import SwisscheeseError
 from swisscheese.monitors import REGISTRY, MonitorConfig, MonitorSpec, Registry
 
 # Texts every monitor must survive at every stage it declares: nothing, prose, a long text,
@@ -32,7 +33,7 @@ EDGE_TEXTS: tuple[str, ...] = (
 )
 
 
-class MonitorContractError(AssertionError):
+class MonitorContractError(SwisscheeseError, AssertionError):
     """A monitor broke the plugin contract; the message names the check."""
 
 

@@ -100,7 +100,7 @@ def test_scan_writes_jsonl_verdicts_and_a_summary(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ('{"text": "fine"}\n{"text": \n', "in.jsonl:2: invalid JSON"),
+        ('{"text": "fine"}\n{"text": \n', "in.jsonl:2: not valid JSON"),
         ('{"text": "fine"}\n{"body": "x"}\n', "in.jsonl:2: field 'text' missing"),
         ('{"text": "x", "stage": "lunch"}\n', "in.jsonl:1: 'lunch' is not a valid Stage"),
         ("[1, 2]\n", "in.jsonl:1: expected a JSON object or string"),

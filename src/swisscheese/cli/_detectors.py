@@ -11,6 +11,8 @@ import typer
 from rich.table import Table
 
 from swisscheese.cli._common import err, fail, out
+from swisscheese.core.errors import InputError
+from swisscheese.core.jsonl import json_lines
 
 if TYPE_CHECKING:
     from swisscheese.learned.model import LinearDetector, Prediction
@@ -109,13 +111,11 @@ def _read_jsonl(path: Path, detector: str) -> tuple[list[dict[str, object]], lis
         fail(f"{path}: cannot read: {exc.strerror}")
     except UnicodeDecodeError:
         fail(f"{path}: not UTF-8 text")
-    for n, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            fail(f"{path}:{n}: not valid JSON ({exc.msg})")
+    try:
+        parsed = list(json_lines(lines, str(path)))
+    except InputError as exc:
+        fail(str(exc))
+    for n, record in parsed:
         if isinstance(record, str):
             record = {"text": record}
         text = _scored_text(detector, record)

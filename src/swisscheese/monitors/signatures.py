@@ -20,6 +20,7 @@ import ahocorasick
 import yaml
 
 from swisscheese.core import Content, Context, Finding, Span, Stage
+from swisscheese.core.errors import SwisscheeseError
 from swisscheese.monitors._registry import Inline, MonitorConfig, monitor
 from swisscheese.monitors._text import View, fold, normalize
 
@@ -29,7 +30,7 @@ _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
 _SPLIT_WORDS = re.compile(r" [^ ] [^ ] [^ ] [^ ] ")
 
 
-class SignatureSyntaxError(ValueError):
+class SignatureSyntaxError(SwisscheeseError, ValueError):
     pass
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from swisscheese.core import Receipt
+from swisscheese.core.errors import SwisscheeseError
 from swisscheese.recorder import Recorder
 from swisscheese.recorder.events import (
     ApprovalDecided,
@@ -16,7 +17,7 @@ from swisscheese.recorder.events import (
 from swisscheese.store import AccessStore, ClientKey
 
 
-class OpsError(ValueError):
+class OpsError(SwisscheeseError, ValueError):
     """An operation that cannot apply (no such key, no pending approval); nothing changed."""
 
 

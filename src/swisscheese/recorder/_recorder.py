@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from swisscheese.core import Receipt, canonical_json, merkle
+from swisscheese.core.errors import SwisscheeseError
 from swisscheese.recorder.events import EVENT_VERSION, Erasure, Event, SigningKey
 from swisscheese.recorder.note import Checkpoint, NoteError, Signer, Verifier, open_checkpoint
 from swisscheese.store import LogStore, NewEntry
@@ -31,7 +32,7 @@ DEFAULT_ORIGIN = "swisscheese.local/log"
 _BATCH = 1024
 
 
-class RecordError(RuntimeError):
+class RecordError(SwisscheeseError, RuntimeError):
     """The recorder could not make an event durable; the caller must not assume it was."""
 
 

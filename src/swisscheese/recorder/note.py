@@ -21,11 +21,13 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from swisscheese.core.errors import SwisscheeseError
+
 ED25519 = 0x01
 _DASH = "\u2014 "
 
 
-class NoteError(ValueError):
+class NoteError(SwisscheeseError, ValueError):
     pass
 
 

@@ -10,12 +10,14 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql import Insert
 
+from swisscheese.core.errors import SwisscheeseError
+
 DB_ENV = "SWISSCHEESE_DB"
 DEFAULT_DB = Path(".swisscheese") / "swisscheese.db"
 _MIN_SQLITE = (3, 35, 0)
 
 
-class StoreError(RuntimeError):
+class StoreError(SwisscheeseError, RuntimeError):
     pass
 
 

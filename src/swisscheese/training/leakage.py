@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from swisscheese.core.errors import SwisscheeseError
 from swisscheese.learned.features import normalize
 
 __all__ = ["DevIndex", "LeakageError", "fingerprint"]
@@ -27,7 +28,7 @@ _ALNUM = re.compile(r"[^\w]+")
 SHINGLE = 8
 
 
-class LeakageError(RuntimeError):
+class LeakageError(SwisscheeseError, RuntimeError):
     """Training data contains development items."""
 
 
