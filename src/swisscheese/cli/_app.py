@@ -348,7 +348,7 @@ def serve(
 
     import uvicorn
 
-    from swisscheese.config import PolicyError
+    from swisscheese.config import PolicyError, Settings
     from swisscheese.gateway import GuardedHttpProtocol, LocalModelError, build_app
     from swisscheese.store import resolve_url
 
@@ -360,6 +360,11 @@ def serve(
         if not loopback:
             fail(f"--no-auth is only allowed on a loopback address, not {host}")
     url = resolve_url(db)
+    # The options win over the environment; workers read the result back as settings.
+    settings = Settings().model_copy(
+        update={"upstream": upstream, "db": url, "no_auth": no_auth, "policy": policy, "rate": rate}
+    )
+    key = settings.upstream_api_key
     try:
         app_, guard = build_app(
             upstream,
@@ -367,7 +372,7 @@ def serve(
             db=url,
             require_auth=not no_auth,
             rate=rate,
-            upstream_api_key=os.environ.get("SWISSCHEESE_UPSTREAM_API_KEY"),
+            upstream_api_key=key.get_secret_value() if key else None,
         )
     except PolicyError as exc:
         fail("\n       ".join(str(i) for i in exc.issues))
@@ -386,13 +391,9 @@ def serve(
         return
     # Each worker process builds its own app (and monitors) from the same settings; the one
     # built above checked them.
-    os.environ.update(
-        SWISSCHEESE_UPSTREAM=upstream or "",
-        SWISSCHEESE_DB=url,
-        SWISSCHEESE_NO_AUTH="1" if no_auth else "0",
-        **({"SWISSCHEESE_POLICY": str(policy)} if policy else {}),
-        **({"SWISSCHEESE_RATE": str(rate)} if rate else {}),
-    )
+    for name in [n for n in os.environ if n.startswith("SWISSCHEESE_")]:
+        del os.environ[name]
+    os.environ.update(settings.worker_environment())
     uvicorn.run(
         "swisscheese.gateway:app_from_env",
         factory=True,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,6 +12,7 @@ from rich.table import Table
 
 from swisscheese.cli._common import DbOption, err, fail, out
 from swisscheese.cli._log import DEFAULT_ORIGIN, open_recorder
+from swisscheese.config import Settings
 
 
 def _pct(estimate: dict[str, Any]) -> str:
@@ -165,7 +165,7 @@ def eval_command(
         policy=str(policy) if policy else None,
         target=target,
         model=model,
-        api_key=os.environ.get("SWISSCHEESE_EVAL_API_KEY"),
+        api_key=eval_key.get_secret_value() if (eval_key := Settings().eval_api_key) else None,
         judge=judge,
         k=k,
         seed=seed,

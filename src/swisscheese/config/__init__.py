@@ -11,6 +11,7 @@ from swisscheese.config._schema import FprThreshold as FprThreshold
 from swisscheese.config._schema import Layer as Layer
 from swisscheese.config._schema import Policy as Policy
 from swisscheese.config._schema import Rule as Rule
+from swisscheese.config.settings import Settings as Settings
 
 __all__ = [
     "FprThreshold",
@@ -20,6 +21,7 @@ __all__ = [
     "Policy",
     "PolicyError",
     "Rule",
+    "Settings",
     "default_policy",
     "default_policy_text",
     "load_policy",

@@ -3,12 +3,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from fastapi import FastAPI
 
-from swisscheese.config import load_policy
+from swisscheese.config import Settings, load_policy
 from swisscheese.gateway._access import AccessControl
 from swisscheese.gateway._app import create_app
 from swisscheese.gateway._upstream import HttpUpstream, Upstream
@@ -49,13 +48,15 @@ def build_app(
 
 
 def app_from_env() -> FastAPI:
-    rate = os.environ.get("SWISSCHEESE_RATE")
+    """The app a worker process builds from the SWISSCHEESE_* settings ``serve`` passed on."""
+    settings = Settings()
+    key = settings.upstream_api_key
     app, _ = build_app(
-        os.environ.get("SWISSCHEESE_UPSTREAM") or None,
-        policy=os.environ.get("SWISSCHEESE_POLICY"),
-        db=os.environ.get("SWISSCHEESE_DB"),
-        require_auth=os.environ.get("SWISSCHEESE_NO_AUTH") != "1",
-        rate=float(rate) if rate else None,
-        upstream_api_key=os.environ.get("SWISSCHEESE_UPSTREAM_API_KEY"),
+        settings.upstream,
+        policy=settings.policy,
+        db=settings.db,
+        require_auth=not settings.no_auth,
+        rate=settings.rate,
+        upstream_api_key=key.get_secret_value() if key else None,
     )
     return app

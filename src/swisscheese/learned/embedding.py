@@ -22,6 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from swisscheese.common import package_file
+from swisscheese.config.settings import Settings
 from swisscheese.core.errors import SwisscheeseError
 
 __all__ = [
@@ -63,7 +64,7 @@ def model_dir() -> Path:
 
 
 def cache_dir() -> Path:
-    root = os.environ.get(CACHE_ENV) or os.path.join(
+    root = Settings().cache_dir or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "swisscheese"
     )
     return Path(root)

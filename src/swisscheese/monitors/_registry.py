@@ -8,7 +8,6 @@ could provide the name, and a plugin that fails to load is a warning, not a cras
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
@@ -16,6 +15,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
+from swisscheese.config.settings import Settings
 from swisscheese.core import Content, Context, Finding, Monitor, Stage
 from swisscheese.core.errors import SwisscheeseError
 
@@ -154,7 +154,7 @@ def _dist_name(ep: EntryPoint) -> str:
 
 
 def _allowed_plugins() -> set[str] | None:
-    raw = os.environ.get(PLUGINS_ENV)
+    raw = Settings().load_plugins
     if raw is None:
         return None
     return {p.strip() for p in raw.split(",") if p.strip()}

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from swisscheese.config.settings import Settings
 from swisscheese.core import Receipt, canonical_json, merkle
 from swisscheese.core.errors import SwisscheeseError
 from swisscheese.recorder.events import EVENT_VERSION, Erasure, Event, SigningKey
@@ -158,9 +159,8 @@ def utc_now() -> str:
 
 
 def load_signer(path: str | Path | None = None) -> Signer:
-    import os
 
-    location = Path(path or os.environ.get(KEY_ENV) or DEFAULT_KEY)
+    location = Path(path or Settings().log_key or DEFAULT_KEY)
     try:
         return Signer.parse(location.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -174,7 +174,7 @@ def load_signer(path: str | Path | None = None) -> Signer:
 def write_signer(signer: Signer, path: str | Path | None = None, *, force: bool = False) -> Path:
     import os
 
-    location = Path(path or os.environ.get(KEY_ENV) or DEFAULT_KEY)
+    location = Path(path or Settings().log_key or DEFAULT_KEY)
     if location.exists() and not force:
         raise RecordError(f"{location} exists; refusing to replace a log key")
     location.parent.mkdir(parents=True, exist_ok=True)

@@ -10,6 +10,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql import Insert
 
+from swisscheese.config.settings import Settings
 from swisscheese.core.errors import SwisscheeseError
 
 DB_ENV = "SWISSCHEESE_DB"
@@ -27,7 +28,7 @@ def resolve_url(url: str | os.PathLike[str] | None = None) -> str:
     A plain path is an SQLite file (its folder is created); ``postgres://`` and
     ``postgresql://`` use psycopg 3.
     """
-    raw = str(url) if url is not None else os.environ.get(DB_ENV) or str(DEFAULT_DB)
+    raw = str(url) if url is not None else Settings().db or str(DEFAULT_DB)
     if raw.startswith(("postgres://", "postgresql://")):
         return "postgresql+psycopg://" + raw.split("://", 1)[1]
     if "://" in raw:
