@@ -7,6 +7,7 @@ import pathlib
 import re
 
 import pytest
+from pydantic import SecretStr
 
 from swisscheese.config import Settings
 
@@ -29,7 +30,7 @@ def test_worker_environment_reads_back_as_the_same_settings(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     original = Settings(
-        db="postgresql://u@h/db", upstream="http://127.0.0.1:9/v1", upstream_api_key="k",
+        db="postgresql://u@h/db", upstream="http://127.0.0.1:9/v1", upstream_api_key=SecretStr("k"),
         rate=2.5, no_auth=True, policy=pathlib.Path("p.yaml"),
     )  # fmt: skip
     for name, value in original.worker_environment().items():
