@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from swisscheese.core import Action, Content, Stage, Verdict
 from swisscheese.core.errors import InputError as InputError
 from swisscheese.core.jsonl import json_lines
+from swisscheese.core.stats import percentile
 from swisscheese.guard import Guard
 
 
@@ -93,10 +94,8 @@ class ScanSummary:
                 self.mismatches.append((record, verdict))
 
     def percentile(self, q: float) -> float:
-        if not self.durations_ms:
-            return 0.0
-        ordered = sorted(self.durations_ms)
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+        """The ``q`` quantile (0-1) of the per-record screening time, in ms."""
+        return percentile(self.durations_ms, q * 100)
 
 
 def scan(

@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from swisscheese.core.stats import latency_summary
+
 __all__ = [
     "bootstrap",
     "last_line",
@@ -117,15 +119,7 @@ def with_ci(value: float, ci: tuple[float, float]) -> dict[str, Any]:
 
 
 def percentiles(values: Sequence[float]) -> dict[str, float | int | None]:
-    if not values:
-        return {"p50": None, "p95": None, "p99": None, "n": 0}
-    p50, p95, p99 = np.percentile(np.asarray(values, dtype=np.float64), [50, 95, 99])
-    return {
-        "p50": round(float(p50), 4),
-        "p95": round(float(p95), 4),
-        "p99": round(float(p99), 4),
-        "n": len(values),
-    }
+    return latency_summary(values)
 
 
 def pairwise_overlap(misses: Mapping[str, NDArray[np.bool_]]) -> list[dict[str, Any]]:
