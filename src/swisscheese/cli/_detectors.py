@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from swisscheese.cli._common import err, fail, out
+from swisscheese.cli._common import fail, out
 from swisscheese.core.errors import InputError
 from swisscheese.core.jsonl import json_lines
 
@@ -186,59 +186,44 @@ def eval_detector_command(
     model: ModelOption = None,
 ) -> None:
     """ROC AUC, recall at 1% and 0.1% FPR, per-category recall and latency on your own data."""
-    import random
-
-    import numpy as np
-
-    from swisscheese.evaluation.metrics import percentiles, recall_at_fpr, roc_auc
+    from swisscheese.evaluation.detectors import evaluate_detector
 
     det = _detector(detector, tier, model)
     pos_records, pos_texts = _read_jsonl(positives, detector)
     _, neg_texts = _read_jsonl(negatives, detector)
     if not pos_texts or not neg_texts:
         fail("need at least one positive and one negative")
-    pos_pred = _predict(det, pos_texts)
-    p_scores = np.array([p.score for p in pos_pred])
-    n_scores = np.array([p.score for p in _predict(det, neg_texts)])
-    # Latency as a request sees it: one text per call, on a seeded sample.
-    sample = random.Random(0).sample(
-        pos_texts + neg_texts, min(LATENCY_SAMPLE, len(pos_texts) + len(neg_texts))
+    report = evaluate_detector(
+        lambda texts: [(p.score, p.category) for p in _predict(det, texts)],
+        pos_texts,
+        neg_texts,
+        threshold=det.thresholds.get("fpr_1pct", 0.5),
+        categories=[str(r["category"]) if r.get("category") else None for r in pos_records],
+        latency_sample=LATENCY_SAMPLE,
     )
-    times: list[float] = []
-    for text in sample:
-        t0 = time.perf_counter()
-        _predict(det, [text])
-        times.append((time.perf_counter() - t0) * 1000)
-
-    threshold = det.thresholds.get("fpr_1pct", 0.5)
     table = Table(
-        title=f"{detector} ({tier}): {len(pos_texts)} positives, {len(neg_texts)} negatives"
+        title=f"{detector} ({tier}): {report.positives} positives, {report.negatives} negatives"
     )
     table.add_column("metric")
     table.add_column("value", justify="right")
-    table.add_row("ROC AUC", f"{roc_auc(p_scores, n_scores):.4f}")
-    table.add_row("recall @ 1% FPR", f"{recall_at_fpr(p_scores, n_scores, 0.01):.4f}")
-    table.add_row("recall @ 0.1% FPR", f"{recall_at_fpr(p_scores, n_scores, 0.001):.4f}")
-    table.add_row("shipped 1%-FPR threshold", f"{threshold:.4f}")
+    table.add_row("ROC AUC", f"{report.roc_auc:.4f}")
+    table.add_row("recall @ 1% FPR", f"{report.recall_at_1pct_fpr:.4f}")
+    table.add_row("recall @ 0.1% FPR", f"{report.recall_at_01pct_fpr:.4f}")
+    table.add_row("shipped 1%-FPR threshold", f"{report.threshold:.4f}")
     table.add_row(
-        "  TPR / FPR at it",
-        f"{np.mean(p_scores >= threshold):.4f} / {np.mean(n_scores >= threshold):.4f}",
+        "  TPR / FPR at it", f"{report.tpr_at_threshold:.4f} / {report.fpr_at_threshold:.4f}"
     )
-    lat = percentiles(times)
-    table.add_row(f"latency p50 / p99 (ms, {len(times)} calls)", f"{lat['p50']} / {lat['p99']}")
+    lat = report.latency_ms
+    table.add_row(f"latency p50 / p99 (ms, {lat['n']} calls)", f"{lat['p50']} / {lat['p99']}")
     out.print(table)
-    cats: dict[str, list[bool]] = {}
-    for record, p in zip(pos_records, pos_pred, strict=True):
-        cats.setdefault(str(record.get("category") or p.category), []).append(p.score >= threshold)
-    if len(cats) > 1:
+    if len(report.recall_by_category) > 1:
         per = Table(title="recall at the 1%-FPR threshold, per category")
         per.add_column("category")
         per.add_column("n", justify="right")
         per.add_column("recall", justify="right")
-        for c, hits in sorted(cats.items()):
-            per.add_row(c, str(len(hits)), f"{np.mean(hits):.3f}")
+        for c, (count, recall) in report.recall_by_category.items():
+            per.add_row(c, str(count), f"{recall:.3f}")
         out.print(per)
-    err.print("", end="")
 
 
 def register(app: typer.Typer) -> None:
