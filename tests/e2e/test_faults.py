@@ -98,6 +98,35 @@ def gateway(
     recorder.close()
 
 
+@contextmanager
+def load(url: str, workers: int, timeout: float = 30) -> Iterator[list[httpx.Response]]:
+    """Clients posting chat requests to ``url`` until the block ends; yields their answers
+    (a client stops at its first connection error)."""
+    answered: list[httpx.Response] = []
+    stop = threading.Event()
+
+    def client_loop() -> None:
+        with httpx.Client(timeout=timeout) as client:
+            i = 0
+            while not stop.is_set():
+                i += 1
+                body = {"model": "m", "messages": [{"role": "user", "content": f"q {i}"}]}
+                try:
+                    answered.append(client.post(url + "/v1/chat/completions", json=body))
+                except httpx.HTTPError:
+                    return
+
+    threads = [threading.Thread(target=client_loop) for _ in range(workers)]
+    for t in threads:
+        t.start()
+    try:
+        yield answered
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=60)
+
+
 def _types(recorder: Recorder) -> list[str]:
     return [json.loads(e.event)["type"] for e in recorder.store.entries()]
 
@@ -257,30 +286,11 @@ def test_sigkill_under_load_loses_no_acknowledged_record(tmp_path: Path) -> None
                 assert time.monotonic() < deadline, "the gateway did not start"
                 assert server.poll() is None, (tmp_path / "serve.log").read_text()
                 time.sleep(0.2)
-        answered: list[httpx.Response] = []
-        stop = threading.Event()
-
-        def load() -> None:
-            with httpx.Client(timeout=10) as client:
-                i = 0
-                while not stop.is_set():
-                    i += 1
-                    body = {"model": "m", "messages": [{"role": "user", "content": f"q {i}"}]}
-                    try:
-                        answered.append(client.post(url + "/v1/chat/completions", json=body))
-                    except httpx.HTTPError:
-                        return
-
-        workers = [threading.Thread(target=load) for _ in range(8)]
-        for w in workers:
-            w.start()
-        time.sleep(2.0)
-        server.send_signal(signal.SIGKILL)
-        server.wait(timeout=10)
-        log.close()
-        stop.set()
-        for w in workers:
-            w.join(timeout=20)
+        with load(url, 8, timeout=10) as answered:
+            time.sleep(2.0)
+            server.send_signal(signal.SIGKILL)
+            server.wait(timeout=10)
+            log.close()
         ok = [r for r in answered if r.status_code == 200]
         assert len(ok) > 20
     with Recorder(LogStore(str(db))) as recorder:
@@ -305,32 +315,13 @@ def test_postgresql_restarted_under_load_loses_no_record(tmp_path: Path) -> None
     database = Database(url)
     recorder = Recorder(LogStore(database))
     guard = Guard(recorder=recorder)
-    responses: list[httpx.Response] = []
     with serve(upstream_app) as upstream_url:
         app = create_app(guard, HttpUpstream(upstream_url + "/v1"))
-        with serve(app) as gateway_url:
-            stop = threading.Event()
-
-            def load() -> None:
-                with httpx.Client(timeout=30) as client:
-                    i = 0
-                    while not stop.is_set():
-                        i += 1
-                        body = {"model": "m", "messages": [{"role": "user", "content": f"q {i}"}]}
-                        responses.append(
-                            client.post(gateway_url + "/v1/chat/completions", json=body)
-                        )
-
-            workers = [threading.Thread(target=load) for _ in range(6)]
-            for w in workers:
-                w.start()
+        with serve(app) as gateway_url, load(gateway_url, 6) as responses:
             time.sleep(1.0)
             _restart_postgres()
             restarted = len(responses)
             time.sleep(2.0)
-            stop.set()
-            for w in workers:
-                w.join(timeout=60)
     guard.close()
     statuses = {r.status_code for r in responses}
     assert statuses <= {200, 503}, statuses

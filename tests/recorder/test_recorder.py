@@ -107,15 +107,20 @@ def test_rewritten_leaf_and_event_break_the_subtrees(recorder: Recorder) -> None
     assert report.first_bad_index <= 9
 
 
-def test_rewritten_leaf_is_named_exactly_not_the_root_of_its_subtrees(recorder: Recorder) -> None:
-    fill(recorder, 52)
+def forge_with_its_leaf(recorder: Recorder, index: int) -> None:
+    """Replace an entry's event and re-hash its leaf to match, as a careful forger would."""
     forged = json.dumps({"v": 1, "type": "test", "i": 999}).encode()
     tamper(
         recorder,
         update(log_entries)
-        .where(log_entries.c.idx == 20)
+        .where(log_entries.c.idx == index)
         .values(event=forged, leaf_hash=merkle.leaf_hash(forged)),
     )
+
+
+def test_rewritten_leaf_is_named_exactly_not_the_root_of_its_subtrees(recorder: Recorder) -> None:
+    fill(recorder, 52)
+    forge_with_its_leaf(recorder, 20)
     assert recorder.verify().first_bad_index == 20
 
 
@@ -142,13 +147,7 @@ def test_a_rebuilt_tree_is_placed_after_the_last_checkpoint_that_matched(
     fill(recorder, 16)
     given = recorder.checkpoint()
     # Rewrite entry 20 and rebuild every leaf and node above it, consistently.
-    forged = json.dumps({"v": 1, "type": "test", "i": 999}).encode()
-    tamper(
-        recorder,
-        update(log_entries)
-        .where(log_entries.c.idx == 20)
-        .values(event=forged, leaf_hash=merkle.leaf_hash(forged)),
-    )
+    forge_with_its_leaf(recorder, 20)
     leaves = [e.leaf_hash for e in recorder.store.entries()]
     for level in range(1, 6):
         leaves = [merkle.node_hash(leaves[i], leaves[i + 1]) for i in range(0, len(leaves), 2)]
