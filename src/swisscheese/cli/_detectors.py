@@ -13,11 +13,12 @@ from rich.table import Table
 from swisscheese.cli._common import fail, out
 from swisscheese.core.errors import InputError
 from swisscheese.core.jsonl import json_lines
+from swisscheese.learned.specs import DETECTOR_SPECS
 
 if TYPE_CHECKING:
     from swisscheese.learned.model import LinearDetector, Prediction
 
-DETECTORS = ("injection", "indirect-injection", "harmful-request", "harmful-output")
+DETECTORS = tuple(DETECTOR_SPECS)
 DEFAULT_DEV = Path("../shared/datasets/dev")
 
 ModelOption = Annotated[
@@ -120,18 +121,10 @@ def _read_jsonl(path: Path, detector: str) -> tuple[list[dict[str, object]], lis
             record = {"text": record}
         text = _scored_text(detector, record)
         if text is None:
-            fail(f"{path}:{n}: expected an object with {_FIELDS[detector]}")
+            fail(f"{path}:{n}: expected an object with {DETECTOR_SPECS[detector].input_help}")
         records.append(record)
         texts.append(text)
     return records, texts
-
-
-_FIELDS = {
-    "injection": "a string 'text'",
-    "harmful-request": "a string 'text'",
-    "indirect-injection": "a string 'context' (the retrieved content) or 'text'",
-    "harmful-output": "a string 'response' (and 'request') or 'text'",
-}
 
 
 def _scored_text(detector: str, record: object) -> str | None:
@@ -142,8 +135,7 @@ def _scored_text(detector: str, record: object) -> str | None:
 
         request = record.get("request")
         return pair_text(request if isinstance(request, str) else "", record["response"])
-    keys = ("context", "text") if detector == "indirect-injection" else ("text",)
-    for key in keys:
+    for key in DETECTOR_SPECS[detector].input_fields:
         if isinstance(record.get(key), str):
             return str(record[key])
     return None

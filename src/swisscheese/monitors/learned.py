@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Literal
@@ -23,10 +22,10 @@ from swisscheese.core import Content, Context, Finding, Monitor, Stage
 from swisscheese.learned.embedding import EmbeddingError, Encoder
 from swisscheese.learned.model import TIER_OF, LinearDetector, Prediction, model_filename
 from swisscheese.learned.predict import best, pair_text, predict_text
+from swisscheese.learned.specs import DETECTOR_SPECS, DetectorSpec
 from swisscheese.monitors._registry import Inline, MonitorConfig, monitor
 
 __all__ = [
-    "DETECTORS",
     "EmbeddingMonitor",
     "LearnedConfig",
     "LearnedMonitor",
@@ -137,56 +136,13 @@ class EmbeddingMonitor(_Learned):
         return self._findings(await asyncio.to_thread(self.score, self.text_of(content)))
 
 
-@dataclass(frozen=True)
-class _Detector:
-    name: str
-    stages: tuple[Stage, ...]
-    categories: tuple[str, ...]
-    description: str
-    reads_request: bool = False
-
-
-_HAZARDS = (
-    "cbrne", "cyber", "violent_crimes", "non_violent_crimes", "sex_crimes", "cse", "self_harm",
-    "hate", "privacy", "ip", "elections", "specialized_advice", "defamation", "sexual_content",
-)  # fmt: skip
-
-DETECTORS = (
-    _Detector(
-        "injection",
-        (Stage.INPUT, Stage.RETRIEVED, Stage.OUTPUT, Stage.REASONING, Stage.CORPUS),
-        ("injection", "jailbreak", "prompt_extraction"),
-        "Learned prompt-injection and jailbreak detector (in-package weights)",
-    ),
-    _Detector(
-        "indirect-injection",
-        (Stage.RETRIEVED, Stage.CORPUS),
-        ("injection.indirect",),
-        "Learned detector of instructions to the assistant hidden in retrieved content",
-    ),
-    _Detector(
-        "harmful-request",
-        (Stage.INPUT, Stage.CORPUS),
-        _HAZARDS,
-        "Learned harmful-request detector by hazard category",
-    ),
-    _Detector(
-        "harmful-output",
-        (Stage.OUTPUT, Stage.REASONING),
-        _HAZARDS,
-        "Learned detector of responses that give harmful assistance (reads the request too)",
-        reads_request=True,
-    ),
-)
-
-
 _TIERS: dict[Tier, Callable[[str, frozenset[Stage], LearnedConfig, bool], Monitor]] = {
     "fast": LearnedMonitor,
     "embedding": EmbeddingMonitor,
 }
 
 
-def _register(d: _Detector) -> None:
+def _register(d: DetectorSpec) -> None:
     def build(config: LearnedConfig) -> Monitor:
         return _TIERS[config.tier](d.name, frozenset(d.stages), config, d.reads_request)
 
@@ -201,5 +157,5 @@ def _register(d: _Detector) -> None:
     )(build)
 
 
-for _detector in DETECTORS:
+for _detector in DETECTOR_SPECS.values():
     _register(_detector)

@@ -24,9 +24,9 @@ from swisscheese.learned.model import (
     LinearDetector,
     model_filename,
 )
+from swisscheese.learned.specs import DETECTOR_SPECS
 from swisscheese.training.leakage import DevIndex, LeakageError, fingerprint
 from swisscheese.training.sources import (
-    INDIRECT_WINDOW,
     LICENSES,
     Example,
     load_source,
@@ -37,7 +37,7 @@ __all__ = ["TIERS", "TrainReport", "train"]
 
 TIERS = {"fast": FAST, "embedding": EMBEDDING}
 # Detectors that read request/response pairs: their fast tier keeps the request's n-grams apart.
-PAIR_DETECTORS = frozenset({"harmful-output"})
+PAIR_DETECTORS = frozenset(n for n, s in DETECTOR_SPECS.items() if s.reads_request)
 
 HARD_NEGATIVE_WEIGHT = 3.0
 # Inverse regularisation strength per detector and tier, chosen on the training distribution's
@@ -49,7 +49,7 @@ C_BY_DETECTOR = {("injection", "fast"): 8.0}
 # jailbreaks recall at 1% FPR 81% -> 73%). The embedding tier leaves those sources out.
 SKIPPED_BY_TIER = {"embedding": ("multilingual",)}
 # Fast-tier detectors trained on short windows of their input, and served the same way.
-WINDOW_BY_DETECTOR = {"indirect-injection": INDIRECT_WINDOW}
+WINDOW_BY_DETECTOR = {n: s.window for n, s in DETECTOR_SPECS.items() if s.window}
 # Benign sources kept out of training and used only to set the FPR thresholds.
 THRESHOLD_SOURCES = frozenset({"inspect-evals:tau2"})
 

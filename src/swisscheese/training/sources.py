@@ -23,6 +23,7 @@ from swisscheese.common import package_file
 from swisscheese.evaluation.corpora import CorpusError
 from swisscheese.evaluation.mutators import MUTATORS
 from swisscheese.learned.features import pair_text
+from swisscheese.learned.specs import DETECTOR_SPECS
 from swisscheese.training.restate import restate
 
 __all__ = ["LICENSES", "Example", "hazard_of", "load_source"]
@@ -513,7 +514,7 @@ def _insert(doc: str, snippet: str, rng: random.Random) -> str:
     return f"{doc[:at]} {snippet} {doc[at:]}".strip()
 
 
-INDIRECT_WINDOW = 600
+INDIRECT_WINDOW = DETECTOR_SPECS["indirect-injection"].window or 600
 """Characters per window for ``indirect-injection`` (fast tier), in training and in serving."""
 
 
