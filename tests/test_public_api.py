@@ -37,6 +37,7 @@ def test_core_exports_are_pinned() -> None:
             "InlineMonitor",
             "Monitor",
             "MonitorRun",
+            "Origin",
             "Receipt",
             "Role",
             "RuleDecision",

@@ -8,6 +8,7 @@ from swisscheese.core._types import Action as Action
 from swisscheese.core._types import Content as Content
 from swisscheese.core._types import Finding as Finding
 from swisscheese.core._types import MonitorRun as MonitorRun
+from swisscheese.core._types import Origin as Origin
 from swisscheese.core._types import Receipt as Receipt
 from swisscheese.core._types import Role as Role
 from swisscheese.core._types import RuleDecision as RuleDecision
@@ -31,6 +32,7 @@ __all__ = [
     "InlineMonitor",
     "Monitor",
     "MonitorRun",
+    "Origin",
     "Receipt",
     "Role",
     "RuleDecision",

@@ -112,6 +112,15 @@ class Span:
 
 
 @dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a finding on decoded text came from: the encodings peeled off, outermost first,
+    and the span of the encoded segment in the caller's text."""
+
+    chain: tuple[str, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
 class Finding:
     """One thing a monitor found: which monitor, what category, how sure, and where.
 
@@ -125,6 +134,9 @@ class Finding:
     score: float
     spans: tuple[Span, ...] = ()
     detail: Mapping[str, Any] = field(default_factory=dict)
+    origin: Origin | None = None
+    """Set by the Guard on findings in a decoded view (``detail`` shows the same facts as
+    ``encoding`` and ``decoded_from`` for JSON readers)."""
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.score <= 1.0:

@@ -74,7 +74,9 @@ def _fragment(text: str, f: Finding) -> str:
 
 
 def _on_modified(f: Finding) -> Finding:
-    return Finding(f.monitor, f.category, f.score, f.spans, {**f.detail, "text": "modified"})
+    return Finding(
+        f.monitor, f.category, f.score, f.spans, {**f.detail, "text": "modified"}, f.origin
+    )
 
 
 class _NeedsLoop(Exception):

@@ -21,6 +21,7 @@ from swisscheese.core import (
     Finding,
     InlineMonitor,
     MonitorRun,
+    Origin,
     RunStatus,
     Span,
 )
@@ -75,14 +76,14 @@ def _drop_echoes(acc: dict[str, _Accumulator], decoder_key: str) -> None:
     for key, a in acc.items():
         if key == decoder_key:
             continue
-        plain = [f for f in a.findings if "decoded_from" not in f.detail]
+        plain = [f for f in a.findings if f.origin is None]
         if len(plain) == len(a.findings):
             continue
         kept = list(plain)
         for f in a.findings:
-            if "decoded_from" not in f.detail:
+            if f.origin is None:
                 continue
-            start, end = f.detail["decoded_from"]
+            start, end = f.origin.span.start, f.origin.span.end
             echo = any(
                 p.category == f.category and any(s.start < end and start < s.end for s in p.spans)
                 for p in plain
@@ -213,8 +214,7 @@ def _summarize_decoded(
             for key, a in acc.items()
             if key != decoder.key
             for f in a.findings
-            if f.detail.get("decoded_from") == [d.span.start, d.span.end]
-            and f.detail.get("encoding") == list(d.chain)
+            if f.origin == Origin(d.chain, d.span)
         ]
         if inner:
             summary = cast(Decoder, decoder.monitor).summarize(d, inner)
@@ -270,6 +270,7 @@ def _place(found: list[Finding], task: _Task, view: View) -> list[Finding]:
                     "decoded_from": [d.span.start, d.span.end],
                     "replacement": f.detail.get("replacement", "[REDACTED]"),
                 },
+                Origin(d.chain, d.span),
             )
             for f in found
         ]
@@ -278,5 +279,5 @@ def _place(found: list[Finding], task: _Task, view: View) -> list[Finding]:
     out = []
     for f in found:
         spans = tuple(Span(*view.to_source(s.start, s.end)) for s in f.spans)
-        out.append(Finding(f.monitor, f.category, f.score, spans, f.detail))
+        out.append(Finding(f.monitor, f.category, f.score, spans, f.detail, f.origin))
     return out
