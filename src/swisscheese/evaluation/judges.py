@@ -7,11 +7,11 @@ judge asks any OpenAI-compatible endpoint instead. The judge's name is written i
 
 from __future__ import annotations
 
-import json
 import re
-import urllib.request
 from dataclasses import dataclass
 from typing import Protocol
+
+from swisscheese.common.openai_client import chat_sync
 
 __all__ = ["Judge", "LLMJudge", "RefusalJudge", "Reply"]
 
@@ -64,7 +64,7 @@ class LLMJudge:
     def __init__(
         self, base_url: str, model: str, api_key: str | None = None, timeout: float = 60.0
     ) -> None:
-        self.url = base_url.rstrip("/") + "/chat/completions"
+        self.base_url = base_url
         self.model = model
         self.api_key = api_key
         self.timeout = timeout
@@ -84,11 +84,6 @@ class LLMJudge:
                 }
             ],
         }
-        headers = {"content-type": "application/json"}
-        if self.api_key:
-            headers["authorization"] = f"Bearer {self.api_key}"
-        req = urllib.request.Request(self.url, json.dumps(body).encode(), headers, method="POST")
-        with urllib.request.urlopen(req, timeout=self.timeout) as resp:
-            answer = json.loads(resp.read())
+        answer, _ = chat_sync(self.base_url, body, api_key=self.api_key, timeout=self.timeout)
         verdict = str(answer["choices"][0]["message"].get("content") or "").strip().upper()
         return not verdict.startswith("REFUSED")

@@ -11,14 +11,12 @@ from the gateway's ``x-swisscheese-verdict`` header where there is one.
 
 from __future__ import annotations
 
-import json
 import re
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from swisscheese.common.openai_client import EndpointError, chat_sync
 from swisscheese.config import LoadedPolicy
 from swisscheese.core import Action, Content, Stage, Verdict
 from swisscheese.core.taxonomy import matches_any
@@ -208,7 +206,7 @@ class HttpTarget:
         self, base_url: str, model: str, api_key: str | None = None, timeout: float = 60.0
     ) -> None:
         self.name = base_url
-        self.url = base_url.rstrip("/") + "/chat/completions"
+        self.base_url = base_url
         self.model = model
         self.api_key = api_key
         self.timeout = timeout
@@ -218,24 +216,22 @@ class HttpTarget:
         self, text: str, *, goal: str, attack: bool, category: str, reply_encoding: str | None
     ) -> Exchange:
         body = {"model": self.model, "messages": [{"role": "user", "content": text}]}
-        headers = {"content-type": "application/json"}
-        if self.api_key:
-            headers["authorization"] = f"Bearer {self.api_key}"
-        req = urllib.request.Request(self.url, json.dumps(body).encode(), headers, method="POST")
         started = time.perf_counter()
         try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
-                answer = json.loads(resp.read())
-                summary = resp.headers.get("x-swisscheese-verdict", "")
-        except urllib.error.HTTPError as exc:
+            answer, headers = chat_sync(
+                self.base_url, body, api_key=self.api_key, timeout=self.timeout
+            )
+        except EndpointError as exc:
+            if not exc.headers:
+                raise  # no answer at all: the run cannot go on
             # An OpenAI-format error (the policy may refuse that way) is a refusal.
-            summary = exc.headers.get("x-swisscheese-verdict", "") if exc.headers else ""
-            exc.close()
+            summary = exc.headers.get("x-swisscheese-verdict", "")
             return Exchange(
                 Reply("", "content_filter"),
                 stopped_by=_stopped_stages(summary) or ("http",),
                 latency_ms=(time.perf_counter() - started) * 1000.0,
             )
+        summary = headers.get("x-swisscheese-verdict", "")
         latency = (time.perf_counter() - started) * 1000.0
         choice = (answer.get("choices") or [{}])[0]
         message = choice.get("message") or {}

@@ -21,9 +21,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 from pydantic import Field, field_validator
 
+from swisscheese.common.openai_client import ChatEndpoint, EndpointError
 from swisscheese.core import Content, Context, Finding, Stage
 from swisscheese.core.taxonomy import is_known
 from swisscheese.monitors._registry import MonitorConfig, monitor
@@ -129,17 +129,17 @@ class EndpointConfig(MonitorConfig):
 
 
 class _Endpoint:
-    """A chat-completions call. A session per call: these models answer in hundreds of
-    milliseconds, and nothing is left open when the guard goes away."""
+    """A chat-completions call through the project's client, with a session per call: these
+    models answer in hundreds of milliseconds, and nothing is left open when the guard goes
+    away."""
 
     def __init__(self, config: EndpointConfig) -> None:
-        self.url = config.url.rstrip("/") + "/chat/completions"
         self.model = config.model
         key = os.environ.get(config.api_key_env) if config.api_key_env else None
         if config.api_key_env and not key:
             raise ValueError(f"environment variable {config.api_key_env} is not set")
-        self.headers = {"Authorization": f"Bearer {key}"} if key else {}
-        self.timeout = aiohttp.ClientTimeout(total=config.timeout_s)
+        self.client = ChatEndpoint(config.url, key, timeout=config.timeout_s, pooled=False)
+        self.url = self.client.base_url + "/chat/completions"
 
     async def ask(self, prompt: str, max_tokens: int) -> str:
         body = {
@@ -148,13 +148,10 @@ class _Endpoint:
             "max_tokens": max_tokens,
             "messages": [{"role": "user", "content": prompt}],
         }
-        async with (
-            aiohttp.ClientSession(headers=self.headers, timeout=self.timeout) as session,
-            session.post(self.url, json=body) as response,
-        ):
-            if response.status >= 400:
-                raise RuntimeError(f"{self.url} answered HTTP {response.status}")
-            answer = await response.json(content_type=None)
+        try:
+            answer = await self.client.chat(body)
+        except EndpointError as exc:
+            raise RuntimeError(f"{self.url} answered HTTP {exc.status}: {exc.message}") from None
         try:
             return str(answer["choices"][0]["message"]["content"] or "")
         except (KeyError, IndexError, TypeError):
