@@ -13,7 +13,8 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import aiohttp
@@ -79,21 +80,17 @@ class ChatEndpoint:
     async def stream(self, body: Mapping[str, Any]) -> AsyncIterator[dict[str, Any]]:
         """The chunks of a streamed chat completion, each a JSON object; reading stops at
         ``max_answer_bytes``."""
-        try:
-            if self.pooled:
-                session = self._pooled()
-                async for piece in self._chunks(session, body):
-                    yield piece
-            else:
-                async with self._new_session() as session:
-                    async for piece in self._chunks(session, body):
+        with _network_errors():
+            try:
+                if self.pooled:
+                    async for piece in self._chunks(self._pooled(), body):
                         yield piece
-        except TimeoutError:
-            raise EndpointError(504, "the upstream model did not answer in time") from None
-        except aiohttp.ClientError as exc:
-            raise EndpointError(502, f"the upstream model is unreachable: {exc}") from None
-        except ValueError:  # aiohttp: a line longer than its buffer
-            raise EndpointError(502, "the upstream model sent an over-long line") from None
+                else:
+                    async with self._new_session() as session:
+                        async for piece in self._chunks(session, body):
+                            yield piece
+            except ValueError:  # aiohttp: a line longer than its buffer
+                raise EndpointError(502, "the upstream model sent an over-long line") from None
 
     async def _chunks(
         self, session: aiohttp.ClientSession, body: Mapping[str, Any]
@@ -129,17 +126,24 @@ class ChatEndpoint:
         return self._session
 
     async def _with_session(self, call: Any) -> dict[str, Any]:
-        try:
+        with _network_errors():
             if self.pooled:
                 result: dict[str, Any] = await call(self._pooled())
                 return result
             async with self._new_session() as session:
                 result = await call(session)
                 return result
-        except TimeoutError:
-            raise EndpointError(504, "the upstream model did not answer in time") from None
-        except aiohttp.ClientError as exc:
-            raise EndpointError(502, f"the upstream model is unreachable: {exc}") from None
+
+
+@contextmanager
+def _network_errors() -> Iterator[None]:
+    """aiohttp's failures as the errors to report: a timeout 504, anything else 502."""
+    try:
+        yield
+    except TimeoutError:
+        raise EndpointError(504, "the upstream model did not answer in time") from None
+    except aiohttp.ClientError as exc:
+        raise EndpointError(502, f"the upstream model is unreachable: {exc}") from None
 
 
 async def _json_or_error(response: aiohttp.ClientResponse, limit: int) -> dict[str, Any]:
