@@ -26,6 +26,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 
 from prompts import make_prompts
+from swisscheese.core.jsonl import json_lines
 from swisscheese.evaluation.corpora import benign_corpus
 from swisscheese.evaluation.metrics import recall_at_fpr, roc_auc
 from swisscheese.learned.model import LinearDetector, model_filename
@@ -43,10 +44,10 @@ def column(path: Path, name: str) -> list[str]:
 def bipia(root: Path) -> list[str]:
     out = []
     for sub in ("email", "table", "code"):
-        for line in (root / "bipia" / sub / "train.jsonl").read_text().splitlines():
-            context = json.loads(line).get("context")
-            if context:
-                out.append(str(context))
+        path = root / "bipia" / sub / "train.jsonl"
+        for _, record in json_lines(path.read_text(encoding="utf-8").splitlines(), str(path)):
+            if record.get("context"):
+                out.append(str(record["context"]))
     return out
 
 

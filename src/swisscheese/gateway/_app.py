@@ -10,7 +10,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
-import anyio
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ValidationError
@@ -20,6 +19,7 @@ from swisscheese.core import Content, Stage, Verdict
 from swisscheese.gateway import _wire as wire
 from swisscheese.gateway._access import AccessControl
 from swisscheese.gateway._errors import ApiError, error_response
+from swisscheese.gateway._limits import BodyLimits
 from swisscheese.gateway._metrics import Metrics
 from swisscheese.gateway._pipeline import (
     ChatPipeline,
@@ -101,6 +101,9 @@ def create_app(
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(Exception, _internal_error)
     app.include_router(router)
+    app.add_middleware(
+        BodyLimits, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_s
+    )
     return app
 
 
@@ -127,26 +130,11 @@ async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _read_json(request: Request, settings: GatewaySettings) -> Any:
+    """The body as JSON, no deeper than ``max_depth``, its strings valid Unicode (its size and
+    arrival are limited by ``BodyLimits`` as it is read)."""
     if "json" not in request.headers.get("content-type", ""):
         raise ApiError(415, "send the body as application/json")
-    limit = settings.max_body_bytes
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise ApiError(413, f"request body over {limit} bytes")
-    parts: list[bytes] = []
-    size = 0
-    try:
-        with anyio.fail_after(settings.body_timeout_s):
-            async for part in request.stream():
-                size += len(part)
-                if size > limit:
-                    raise ApiError(413, f"request body over {limit} bytes")
-                parts.append(part)
-    except TimeoutError:
-        raise ApiError(
-            408, f"request body not received within {settings.body_timeout_s:g} s"
-        ) from None
-    body = b"".join(parts)
+    body = await request.body()
     try:
         value = json.loads(body)
     except ValueError as exc:

@@ -1,0 +1,98 @@
+"""`serve`: the OpenAI-compatible gateway."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from swisscheese.cli._common import DbOption, err, fail
+from swisscheese.cli._screen import PolicyOption
+
+
+def serve(
+    upstream: Annotated[
+        str | None,
+        typer.Option(
+            envvar="SWISSCHEESE_UPSTREAM",
+            help="OpenAI-compatible base URL of the model, e.g. http://host:8080/v1; "
+            "local:PATH for a local GGUF file or transformers directory; default: the "
+            "embedded SmolLM2-135M-Instruct (extra [local]).",
+        ),
+    ] = None,
+    policy: PolicyOption = None,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    db: DbOption = None,
+    no_auth: Annotated[
+        bool, typer.Option("--no-auth", help="No API keys (only on a loopback address).")
+    ] = False,
+    rate: Annotated[float | None, typer.Option(help="Default requests/s per client key.")] = None,
+    workers: Annotated[int, typer.Option(help="Worker processes.", min=1)] = 1,
+) -> None:
+    """Run the OpenAI-compatible gateway: every request and answer passes the policy and is
+    recorded."""
+    import ipaddress
+    import os
+
+    import uvicorn
+
+    from swisscheese.config import PolicyError, Settings
+    from swisscheese.gateway import GuardedHttpProtocol, LocalModelError, build_app
+    from swisscheese.store import resolve_url
+
+    if no_auth:
+        try:
+            loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = False
+        if not loopback:
+            fail(f"--no-auth is only allowed on a loopback address, not {host}")
+    url = resolve_url(db)
+    # The options win over the environment; workers read the result back as settings.
+    settings = Settings().model_copy(
+        update={"upstream": upstream, "db": url, "no_auth": no_auth, "policy": policy, "rate": rate}
+    )
+    key = settings.upstream_api_key
+    try:
+        app_, guard = build_app(
+            upstream,
+            policy=policy,
+            db=url,
+            require_auth=not no_auth,
+            rate=rate,
+            upstream_api_key=key.get_secret_value() if key else None,
+        )
+    except PolicyError as exc:
+        fail("\n       ".join(str(i) for i in exc.issues))
+    except LocalModelError as exc:
+        fail(f"cannot start the local model: {exc}")
+    except Exception as exc:
+        fail(f"cannot start: {type(exc).__name__}: {exc}")
+    err.print(
+        f"swisscheese gateway on http://{host}:{port}/v1 → {upstream or 'the embedded model'} "
+        f"(policy {guard.policy_digest[:19]}…, auth {'off' if no_auth else 'on'}, "
+        f"{workers} worker{'s' if workers > 1 else ''})",
+        highlight=False,
+    )
+    if workers == 1:
+        uvicorn.run(app_, host=host, port=port, log_level="warning", http=GuardedHttpProtocol)
+        return
+    # Each worker process builds its own app (and monitors) from the same settings; the one
+    # built above checked them.
+    for name in [n for n in os.environ if n.startswith("SWISSCHEESE_")]:
+        del os.environ[name]
+    os.environ.update(settings.worker_environment())
+    uvicorn.run(
+        "swisscheese.gateway:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        http=GuardedHttpProtocol,
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(serve)

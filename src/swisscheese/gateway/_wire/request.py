@@ -1,0 +1,88 @@
+"""What the model reads: the request's every text, and the body forwarded once they are
+screened."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import BaseModel
+
+from swisscheese.core import Content, Role, Stage, canonical_json, valid_text
+from swisscheese.gateway._wire.models import ChatRequest
+from swisscheese.gateway._wire.slots import Path, Slot, _call_slot, put, tool_text
+
+
+def request_reads(request: ChatRequest) -> list[Slot]:
+    """Everything in ``request`` that the model will read, each with its stage.
+
+    Messages of every role pass the input layer (assistant turns too: the client writes them),
+    tool results the retrieved layer, and definitions the model reads (tools, functions,
+    response schemas) the retrieved layer, where instructions planted in them are looked for.
+    """
+    slots: list[Slot] = []
+    role: Role
+    for i, m in enumerate(request.messages):
+        if m.role != "tool" and m.role != "function":
+            stage, role, source = Stage.INPUT, m.role, None
+        else:
+            stage, role, source = Stage.RETRIEVED, "tool", m.tool_call_id or m.name
+        where: Path = ("messages", i)
+        if isinstance(m.content, str) and m.content:
+            slots.append(Slot((*where, "content"), Content(m.content, role, stage, source)))
+        elif isinstance(m.content, list) and m.content:
+            text = "\n".join(p.get("text") or p.get("refusal") or "" for p in m.content)
+            slots.append(Slot((*where, "content"), Content(text, role, stage, source), "parts"))
+        for key in ("name", "refusal"):
+            value = getattr(m, key)
+            if value:
+                slots.append(Slot((*where, key), Content(value, role, stage, source)))
+        for j, call in enumerate(m.tool_calls or []):
+            slots.append(_call_slot((*where, "tool_calls", j, "function"), call.function, stage))
+        if m.function_call is not None:
+            slots.append(_call_slot((*where, "function_call"), m.function_call, stage))
+    definitions: list[tuple[Path, BaseModel]] = [
+        *((("tools", i), t) for i, t in enumerate(request.tools or [])),
+        *((("functions", i), f) for i, f in enumerate(request.functions or [])),
+    ]
+    if request.response_format is not None and request.response_format.json_schema is not None:
+        definitions.append(
+            (("response_format", "json_schema"), request.response_format.json_schema)
+        )
+    for path, definition in definitions:
+        value = definition.model_dump(exclude_none=True, by_alias=True)
+        text = canonical_json(value).decode()
+        content = Content(text, "system", Stage.RETRIEVED, ".".join(map(str, path)))
+        slots.append(Slot(path, content, "json"))
+    return slots
+
+
+def forward_body(request: ChatRequest, slots: Sequence[Slot], texts: Sequence[str | None]) -> Any:
+    """The body sent upstream: the request as validated, each slot's modified text in place."""
+    body = request.model_dump(exclude_none=True, by_alias=True)
+    for slot, text in zip(slots, texts, strict=True):
+        if text is None and slot.form == "tool_call":
+            text = tool_text(slot)  # re-spelled from what was screened, changed or not
+        if text is not None:
+            put(body, slot, text)
+    return body
+
+
+def clean_json(value: Any) -> tuple[Any, bool]:
+    """The parsed JSON with every string made valid Unicode (lone surrogates become U+FFFD),
+    and whether anything had to change."""
+    changed = False
+
+    def walk(item: Any) -> Any:
+        nonlocal changed
+        if isinstance(item, str):
+            fixed = valid_text(item)
+            changed = changed or fixed is not item
+            return fixed
+        if isinstance(item, list):
+            return [walk(x) for x in item]
+        if isinstance(item, dict):
+            return {walk(k): walk(v) for k, v in item.items()}
+        return item
+
+    return walk(value), changed
