@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 if TYPE_CHECKING:
     from swisscheese.ops import Operations
@@ -16,6 +17,18 @@ out = Console()
 err = Console(stderr=True)
 
 EXIT_OK, EXIT_STOPPED, EXIT_USAGE = 0, 1, 2
+
+
+def progress_bar(label: str, *, show: bool) -> Progress:
+    """The progress bar long commands draw on standard error (when ``show``)."""
+    return Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        disable=not show,
+    )
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:

@@ -6,11 +6,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
-from rich.progress import Progress as RichProgress
 from rich.table import Table
 
-from swisscheese.cli._common import DbOption, err, fail, out
+from swisscheese.cli._common import DbOption, err, fail, out, progress_bar
 from swisscheese.cli._log import DEFAULT_ORIGIN, open_recorder
 from swisscheese.config import Settings
 
@@ -171,14 +169,7 @@ def eval_command(
         seed=seed,
     )
     total = len(attack_items) + len(benign_items)
-    bar = RichProgress(
-        TextColumn("evaluating"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        disable=quiet or not err.is_terminal,
-    )
+    bar = progress_bar("evaluating", show=not quiet and err.is_terminal)
     try:
         with bar:
             task = bar.add_task("eval", total=total)

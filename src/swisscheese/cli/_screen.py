@@ -9,11 +9,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
-from rich.progress import Progress as RichProgress
 from rich.table import Table
 
-from swisscheese.cli._common import EXIT_OK, EXIT_STOPPED, DbOption, err, fail, out
+from swisscheese.cli._common import EXIT_OK, EXIT_STOPPED, DbOption, err, fail, out, progress_bar
 from swisscheese.cli._log import DEFAULT_ORIGIN, open_recorder
 from swisscheese.core import Action, Stage, Verdict, decode_bytes, valid_text
 
@@ -181,14 +179,7 @@ def scan(
             except OSError as exc:
                 fail(f"{output}: cannot write: {exc.strerror}")
     show = not quiet and err.is_terminal
-    bar = RichProgress(
-        TextColumn("screening"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        disable=not show,
-    )
+    bar = progress_bar("screening", show=show)
     try:
         with bar:
             task = bar.add_task("scan", total=len(lines))

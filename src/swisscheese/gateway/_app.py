@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
@@ -32,7 +30,6 @@ from swisscheese.gateway._pipeline import (
 from swisscheese.gateway._tracing import Tracing
 from swisscheese.gateway._upstream import Upstream
 from swisscheese.guard import Guard
-from swisscheese.recorder.events import UpstreamFailed
 
 
 @dataclass(frozen=True)
@@ -145,7 +142,7 @@ async def _read_json(request: Request, settings: GatewaySettings) -> Any:
         raise ApiError(400, f"JSON nested deeper than {settings.max_depth}")
     if b"\\u" in body:
         # Only a \\u escape can spell a lone surrogate in valid UTF-8 JSON.
-        value, _ = wire.clean_json(value)
+        value = wire.clean_json(value)
     return value
 
 
@@ -269,25 +266,10 @@ async def _chat(
         headers["x-swisscheese-stream"] = f"window={layer.layer.stream_window}"
         stream = WindowedStream(pipeline, forward, layer.layer.stream_window, asked)
         return StreamingResponse(stream.events(), media_type="text/event-stream", headers=headers)
-    try:
-        if body.stream:
-            completion, outgoing, answered = await pipeline.complete_buffered(
-                forward, asked, records, request.is_disconnected
-            )
-        else:
-            completion, outgoing, answered = await pipeline.complete(forward, asked, records)
-    except ApiError as exc:
-        # The failure is part of the record, next to the input verdicts it followed.
-        failed = UpstreamFailed(
-            deployment=state.guard.deployment,
-            status=exc.status,
-            verdicts=[v.id for v in incoming],
-        )
-        written = pipeline.record_event(failed, {"message": exc.message})
-        if written is not None:
-            with contextlib.suppress(Exception):  # the client still learns of the failure
-                await asyncio.wrap_future(written)
-        raise
+    gone = request.is_disconnected if body.stream else None
+    completion, outgoing, answered = await pipeline.complete(
+        forward, asked, records, incoming, gone
+    )
     state.tracing.verdicts(span, "output", outgoing)
     state.tracing.answer(span, completion)
     # The answer's verdicts by their stage: output, reasoning, tool_call.

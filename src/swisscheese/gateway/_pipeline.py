@@ -8,6 +8,7 @@ the end, by the route.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import Future
@@ -22,7 +23,7 @@ from swisscheese.gateway._metrics import Metrics
 from swisscheese.gateway._upstream import Upstream
 from swisscheese.guard import Guard
 from swisscheese.recorder import RecordError
-from swisscheese.recorder.events import Event, StreamClosed
+from swisscheese.recorder.events import Event, StreamClosed, UpstreamFailed
 
 
 class Records:
@@ -175,7 +176,7 @@ class ChatPipeline:
             if message["role"] in ("system", "developer"):
                 text = message.get("content") or ""
                 if isinstance(text, list):
-                    text = "\n".join(p.get("text", "") for p in text)
+                    text = wire.parts_text(text)
                 protected = self.guard.protect_system_prompt(text)
                 return [*messages[:i], {**message, "content": protected}, *messages[i + 1 :]]
         return messages
@@ -215,23 +216,40 @@ class ChatPipeline:
         return wire.build_completion(answer, choices, model, strip), verdicts, decision
 
     async def complete(
-        self, forward: dict[str, Any], asked: tuple[Content, ...], records: Records
-    ) -> tuple[dict[str, Any], list[Verdict], Intervention]:
-        t0 = time.perf_counter()
-        answer = await self.upstream.chat(forward)
-        self.metrics.upstream_latency.observe(time.perf_counter() - t0)
-        return await self.screen_answer(answer, forward["model"], asked, records)
-
-    async def complete_buffered(
         self,
         forward: dict[str, Any],
         asked: tuple[Content, ...],
         records: Records,
-        gone: Callable[[], Awaitable[bool]],
+        incoming: Sequence[Verdict],
+        gone: Callable[[], Awaitable[bool]] | None = None,
     ) -> tuple[dict[str, Any], list[Verdict], Intervention]:
-        """Buffer mode: the whole stream is read and screened before a byte of it leaves;
-        reading stops when the client has gone."""
+        """Call the model and screen its answer. With ``gone`` (buffer mode) the answer is
+        streamed and read whole before a byte of it leaves; reading stops when the client has
+        gone. A failure (the upstream's, or an answer that cannot be screened) is recorded,
+        next to the ``incoming`` verdicts it followed, before it is raised."""
         t0 = time.perf_counter()
+        try:
+            if gone is None:
+                answer = await self.upstream.chat(forward)
+            else:
+                answer = wire.assemble(await self._read_stream(forward, gone))
+            self.metrics.upstream_latency.observe(time.perf_counter() - t0)
+            return await self.screen_answer(answer, forward["model"], asked, records)
+        except ApiError as exc:
+            failed = UpstreamFailed(
+                deployment=self.guard.deployment,
+                status=exc.status,
+                verdicts=[v.id for v in incoming],
+            )
+            written = self.record_event(failed, {"message": exc.message})
+            if written is not None:
+                with contextlib.suppress(Exception):  # the client still learns of the failure
+                    await asyncio.wrap_future(written)
+            raise
+
+    async def _read_stream(
+        self, forward: dict[str, Any], gone: Callable[[], Awaitable[bool]]
+    ) -> list[dict[str, Any]]:
         chunks: list[dict[str, Any]] = []
         checked = time.monotonic()
         async for piece in self.upstream.stream(forward):
@@ -240,8 +258,7 @@ class ChatPipeline:
                 checked = time.monotonic()
                 if await gone():
                     raise ApiError(499, "the client closed the connection")
-        self.metrics.upstream_latency.observe(time.perf_counter() - t0)
-        return await self.screen_answer(wire.assemble(chunks), forward["model"], asked, records)
+        return chunks
 
     def record_event(self, event: Event, payload: Any = None) -> Future[int] | None:
         """Queue an event for the flight recorder; the future settles once it is durable."""
@@ -318,9 +335,8 @@ class WindowedStream:
         try:
             yield wire.sse(wire.chunk(base, {"role": "assistant"}))
             async for piece in self.pipeline.upstream.stream(self.forward):
-                if len(raw) == 0:
-                    held = wire.build_completion(piece, [], self.forward["model"])
-                    base = {k: held[k] for k in ("id", "created", "model")}
+                if not raw:
+                    base = wire.envelope(piece, self.forward["model"])
                 raw.append(piece)
                 for c in piece.get("choices") or []:
                     delta = c.get("delta") if isinstance(c, dict) else None
@@ -329,8 +345,7 @@ class WindowedStream:
                 if len(self.text) - self.sent >= 2 * self.window:
                     out = await self._release()
                     if out is None:
-                        self.outcome, self.finish = "cut", "content_filter"
-                        yield wire.sse(wire.chunk(base, {}, "content_filter"))
+                        yield self._cut(base)
                         break
                     if out:
                         yield wire.sse(wire.chunk(base, {"content": out}))
@@ -358,13 +373,17 @@ class WindowedStream:
             )
             self.pipeline.metrics.requests.labels(outcome=f"stream_{self.outcome}").inc()
 
+    def _cut(self, base: dict[str, Any]) -> bytes:
+        """End the stream on a violation: finish_reason content_filter."""
+        self.outcome, self.finish = "cut", "content_filter"
+        return wire.sse(wire.chunk(base, {}, "content_filter"))
+
     async def _finish(
         self, base: dict[str, Any], raw: list[dict[str, Any]]
     ) -> AsyncIterator[bytes]:
         out = await self._release(final=True) if self.text else ""
         if out is None:
-            self.outcome, self.finish = "cut", "content_filter"
-            yield wire.sse(wire.chunk(base, {}, "content_filter"))
+            yield self._cut(base)
             return
         if out:
             yield wire.sse(wire.chunk(base, {"content": out}))
@@ -381,13 +400,7 @@ class WindowedStream:
             if choice["finish_reason"] == "content_filter":
                 finish = "content_filter"
                 continue
-            rest = {
-                k: v
-                for k, v in choice["message"].items()
-                if k not in ("role", "content") and v is not None
-            }
-            for i, call in enumerate(rest.get("tool_calls") or []):
-                rest["tool_calls"][i] = {"index": i, **call}
+            rest = wire.delta_of(choice["message"], leave_out=("role", "content"))
             if rest:
                 yield wire.sse(wire.chunk(base, rest))
         self.finish = finish or "stop"

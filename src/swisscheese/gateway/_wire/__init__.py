@@ -14,6 +14,7 @@ from swisscheese.gateway._wire.answer import apply as apply
 from swisscheese.gateway._wire.answer import build_completion as build_completion
 from swisscheese.gateway._wire.answer import choices_from as choices_from
 from swisscheese.gateway._wire.answer import completion_keys as completion_keys
+from swisscheese.gateway._wire.answer import envelope as envelope
 from swisscheese.gateway._wire.answer import joined as joined
 from swisscheese.gateway._wire.answer import refusal_completion as refusal_completion
 from swisscheese.gateway._wire.answer import refuse as refuse
@@ -21,6 +22,7 @@ from swisscheese.gateway._wire.models import ChatMessage as ChatMessage
 from swisscheese.gateway._wire.models import ChatRequest as ChatRequest
 from swisscheese.gateway._wire.models import GuardCheckRequest as GuardCheckRequest
 from swisscheese.gateway._wire.models import first_error as first_error
+from swisscheese.gateway._wire.models import parts_text as parts_text
 from swisscheese.gateway._wire.request import clean_json as clean_json
 from swisscheese.gateway._wire.request import forward_body as forward_body
 from swisscheese.gateway._wire.request import request_reads as request_reads
@@ -31,5 +33,6 @@ from swisscheese.gateway._wire.slots import spelled as spelled
 from swisscheese.gateway._wire.slots import tool_text as tool_text
 from swisscheese.gateway._wire.stream import assemble as assemble
 from swisscheese.gateway._wire.stream import chunk as chunk
+from swisscheese.gateway._wire.stream import delta_of as delta_of
 from swisscheese.gateway._wire.stream import rechunk as rechunk
 from swisscheese.gateway._wire.stream import sse as sse

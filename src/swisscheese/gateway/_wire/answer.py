@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -191,10 +191,8 @@ def build_completion(
             out["logprobs"] = logprobs
         built.append(out)
     completion: dict[str, Any] = {
-        "id": _safe_id(answer.get("id"), f"chatcmpl-{int(time.time() * 1000)}"),
+        **envelope(answer, model),
         "object": "chat.completion",
-        "created": _int(answer.get("created"), int(time.time())),
-        "model": _safe_id(answer.get("model"), model),
         "choices": built,
     }
     usage = _usage(answer.get("usage"))
@@ -204,6 +202,16 @@ def build_completion(
     if isinstance(fingerprint, str) and SAFE_ID.fullmatch(fingerprint):
         completion["system_fingerprint"] = fingerprint
     return completion
+
+
+def envelope(answer: Mapping[str, Any], model: str) -> dict[str, Any]:
+    """The upstream's ``id``, ``created`` and ``model`` where they are safe to pass on, else
+    the gateway's own."""
+    return {
+        "id": _safe_id(answer.get("id"), f"chatcmpl-{int(time.time() * 1000)}"),
+        "created": _int(answer.get("created"), int(time.time())),
+        "model": _safe_id(answer.get("model"), model),
+    }
 
 
 def completion_keys() -> frozenset[str]:

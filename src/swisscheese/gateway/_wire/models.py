@@ -70,6 +70,11 @@ class StreamOptions(_Strict):
 _TEXT_PARTS = {"text": "text", "refusal": "refusal"}
 
 
+def parts_text(parts: list[dict[str, Any]]) -> str:
+    """The text of validated content parts (``text`` and ``refusal``), one per line."""
+    return "\n".join(p.get("text") or p.get("refusal") or "" for p in parts)
+
+
 class ChatMessage(_Strict):
     role: Literal["system", "developer", "user", "assistant", "tool", "function"]
     content: str | list[dict[str, Any]] | None = None

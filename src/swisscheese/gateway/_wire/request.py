@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from swisscheese.core import Content, Role, Stage, canonical_json, valid_text
-from swisscheese.gateway._wire.models import ChatRequest
+from swisscheese.gateway._wire.models import ChatRequest, parts_text
 from swisscheese.gateway._wire.slots import Path, Slot, _call_slot, put, tool_text
 
 
@@ -31,7 +31,7 @@ def request_reads(request: ChatRequest) -> list[Slot]:
         if isinstance(m.content, str) and m.content:
             slots.append(Slot((*where, "content"), Content(m.content, role, stage, source)))
         elif isinstance(m.content, list) and m.content:
-            text = "\n".join(p.get("text") or p.get("refusal") or "" for p in m.content)
+            text = parts_text(m.content)
             slots.append(Slot((*where, "content"), Content(text, role, stage, source), "parts"))
         for key in ("name", "refusal"):
             value = getattr(m, key)
@@ -68,21 +68,12 @@ def forward_body(request: ChatRequest, slots: Sequence[Slot], texts: Sequence[st
     return body
 
 
-def clean_json(value: Any) -> tuple[Any, bool]:
-    """The parsed JSON with every string made valid Unicode (lone surrogates become U+FFFD),
-    and whether anything had to change."""
-    changed = False
-
-    def walk(item: Any) -> Any:
-        nonlocal changed
-        if isinstance(item, str):
-            fixed = valid_text(item)
-            changed = changed or fixed is not item
-            return fixed
-        if isinstance(item, list):
-            return [walk(x) for x in item]
-        if isinstance(item, dict):
-            return {walk(k): walk(v) for k, v in item.items()}
-        return item
-
-    return walk(value), changed
+def clean_json(value: Any) -> Any:
+    """The parsed JSON with every string made valid Unicode (lone surrogates become U+FFFD)."""
+    if isinstance(value, str):
+        return valid_text(value)
+    if isinstance(value, list):
+        return [clean_json(x) for x in value]
+    if isinstance(value, dict):
+        return {clean_json(k): clean_json(v) for k, v in value.items()}
+    return value

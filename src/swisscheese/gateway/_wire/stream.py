@@ -4,7 +4,7 @@ upstream stream into one completion."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from swisscheese.gateway._wire.answer import _dict, _int
@@ -27,14 +27,19 @@ def chunk(base: dict[str, Any], delta: dict[str, Any], finish: str | None = None
     }
 
 
+def delta_of(message: Mapping[str, Any], leave_out: Sequence[str] = ()) -> dict[str, Any]:
+    """A built message as one stream delta: its set fields, tool calls numbered."""
+    delta = {k: v for k, v in message.items() if v is not None and k not in leave_out}
+    if "tool_calls" in delta:
+        delta["tool_calls"] = [{"index": i, **c} for i, c in enumerate(delta["tool_calls"])]
+    return delta
+
+
 def rechunk(completion: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """A built completion as stream chunks: one delta per choice, then its finish reason."""
     for choice in completion["choices"]:
         base = {**completion, "index": choice["index"]}
-        delta = {k: v for k, v in choice["message"].items() if v is not None}
-        for i, call in enumerate(delta.get("tool_calls") or []):
-            delta["tool_calls"][i] = {"index": i, **call}
-        yield chunk(base, delta)
+        yield chunk(base, delta_of(choice["message"]))
         yield chunk(base, {}, choice["finish_reason"])
     if "usage" in completion:
         yield {**chunk(completion, {}), "choices": [], "usage": completion["usage"]}
