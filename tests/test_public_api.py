@@ -49,6 +49,7 @@ def test_core_exports_are_pinned() -> None:
             "canonical_json",
             "decode_bytes",
             "digest",
+            "json_text",
             "text_digest",
             "valid_text",
         ]

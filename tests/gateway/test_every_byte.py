@@ -544,3 +544,19 @@ def test_the_gateway_and_the_in_process_evaluation_stop_the_same_leaks(gw: Gatew
         assert canary_of(gw) not in response.text
     target.close()
     assert stopped_at_output >= 1  # the canary rule fires through the gateway, not only in-process
+
+
+def test_integers_past_2_to_the_53_are_screened_not_a_500(gw: Gateway) -> None:
+    """RFC 8785 refuses them; a tool schema or a model's tool-call arguments may hold them."""
+    huge = 2**60
+    arguments = json.dumps({"n": huge, "note": f"key {KEY}"})
+    gw.script.answer = completion(
+        {"role": "assistant", "content": None, "tool_calls": [call(arguments)]},
+        finish_reason="tool_calls",
+    )
+    body = request(tools=[tool(parameters={"type": "object", "maximum": huge})])
+    response = gw.post(body)
+    assert response.status_code == 200, response.text
+    assert gw.script.received[-1]["tools"][0]["function"]["parameters"]["maximum"] == huge
+    assert "tool_call=block" in response.headers["x-swisscheese-verdict"]
+    assert KEY not in response.text

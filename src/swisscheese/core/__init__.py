@@ -19,6 +19,7 @@ from swisscheese.core._types import ToolCall as ToolCall
 from swisscheese.core._types import Verdict as Verdict
 from swisscheese.core.canonical import canonical_json as canonical_json
 from swisscheese.core.canonical import digest as digest
+from swisscheese.core.canonical import json_text as json_text
 from swisscheese.core.canonical import text_digest as text_digest
 from swisscheese.core.text import decode_bytes as decode_bytes
 from swisscheese.core.text import valid_text as valid_text
@@ -44,6 +45,7 @@ __all__ = [
     "canonical_json",
     "decode_bytes",
     "digest",
+    "json_text",
     "text_digest",
     "valid_text",
 ]

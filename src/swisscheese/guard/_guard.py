@@ -31,7 +31,7 @@ from swisscheese.core import (
     RuleDecision,
     Stage,
     Verdict,
-    canonical_json,
+    json_text,
     text_digest,
     valid_text,
 )
@@ -60,7 +60,7 @@ def text_of(content: Content) -> str:
     """The text a layer inspects: the content's text, or a tool call as canonical JSON."""
     if content.tool_call is not None and not content.text:
         call = content.tool_call
-        return canonical_json({"name": call.name, "arguments": dict(call.arguments)}).decode()
+        return json_text({"name": call.name, "arguments": dict(call.arguments)})
     return content.text
 
 

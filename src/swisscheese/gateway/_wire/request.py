@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from swisscheese.core import Content, Role, Stage, canonical_json, valid_text
+from swisscheese.core import Content, Role, Stage, json_text, valid_text
 from swisscheese.gateway._wire.models import ChatRequest, parts_text
 from swisscheese.gateway._wire.slots import Path, Slot, _call_slot, put, tool_text
 
@@ -51,7 +51,7 @@ def request_reads(request: ChatRequest) -> list[Slot]:
         )
     for path, definition in definitions:
         value = definition.model_dump(exclude_none=True, by_alias=True)
-        text = canonical_json(value).decode()
+        text = json_text(value)
         content = Content(text, "system", Stage.RETRIEVED, ".".join(map(str, path)))
         slots.append(Slot(path, content, "json"))
     return slots

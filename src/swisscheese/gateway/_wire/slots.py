@@ -7,8 +7,9 @@ import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from swisscheese.core import Content, Stage, ToolCall, canonical_json
+from swisscheese.core import Content, Stage, ToolCall
 from swisscheese.gateway._wire.models import FunctionCall
+from swisscheese.guard import text_of
 
 Path = tuple[str | int, ...]
 Form = Literal["text", "parts", "json", "tool_call"]
@@ -88,7 +89,5 @@ def spelled(arguments: dict[str, Any]) -> str:
 
 
 def tool_text(slot: Slot) -> str:
-    """The text the client would see for a tool-call slot (for logs and tests)."""
-    call = slot.content.tool_call
-    assert call is not None
-    return canonical_json({"name": call.name, "arguments": dict(call.arguments)}).decode()
+    """The text the monitors read for a tool-call slot (as the Guard spells it)."""
+    return text_of(slot.content)
