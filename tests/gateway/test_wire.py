@@ -75,6 +75,7 @@ def test_the_client_gets_only_screened_text(answer: dict[str, Any]) -> None:
     choices = wire.choices_from(answer)
     completion = wire.build_completion(answer, choices, "m")
     json.dumps(completion)  # serialisable
+    assert wire.MODEL_ID.fullmatch(completion.pop("model"))  # a name, not text
     for text in strings(completion):
         if (
             not text

@@ -19,6 +19,8 @@ class Script:
     chunks: list[dict[str, Any]] = field(default_factory=list)
     """The chunks streamed to streaming requests."""
     received: list[dict[str, Any]] = field(default_factory=list)
+    models: dict[str, Any] = field(default_factory=dict)
+    """What ``/v1/models`` returns."""
 
 
 def completion(message: dict[str, Any], **choice: Any) -> dict[str, Any]:
@@ -46,6 +48,10 @@ def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> dic
 def make_scripted() -> tuple[FastAPI, Script]:
     app = FastAPI()
     script = Script()
+
+    @app.get("/v1/models")
+    async def models() -> dict[str, Any]:
+        return script.models
 
     @app.post("/v1/chat/completions", response_model=None)
     async def chat(request: Request) -> Any:

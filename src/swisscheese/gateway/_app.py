@@ -180,7 +180,7 @@ async def prometheus(request: Request) -> Response:
 @router.get("/v1/models")
 async def models(request: Request) -> dict[str, Any]:
     await _admit(request)
-    return await _state(request).upstream.models()
+    return wire.model_list(await _state(request).upstream.models())
 
 
 def _json_body(model: type[BaseModel]) -> dict[str, Any]:

@@ -7,6 +7,7 @@ request models forbid unknown fields at every level, so nothing is forwarded unr
 response is rebuilt field by field, so nothing the upstream adds reaches the client unscreened.
 """
 
+from swisscheese.gateway._wire.answer import MODEL_ID as MODEL_ID
 from swisscheese.gateway._wire.answer import SAFE_ID as SAFE_ID
 from swisscheese.gateway._wire.answer import ChoiceOut as ChoiceOut
 from swisscheese.gateway._wire.answer import answer_reads as answer_reads
@@ -16,6 +17,7 @@ from swisscheese.gateway._wire.answer import choices_from as choices_from
 from swisscheese.gateway._wire.answer import completion_keys as completion_keys
 from swisscheese.gateway._wire.answer import envelope as envelope
 from swisscheese.gateway._wire.answer import joined as joined
+from swisscheese.gateway._wire.answer import model_list as model_list
 from swisscheese.gateway._wire.answer import refusal_completion as refusal_completion
 from swisscheese.gateway._wire.answer import refuse as refuse
 from swisscheese.gateway._wire.models import ChatMessage as ChatMessage

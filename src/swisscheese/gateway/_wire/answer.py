@@ -16,6 +16,8 @@ from swisscheese.gateway._wire.slots import Path, Slot, _arguments, _call_back, 
 
 _FINISH = {"stop", "length", "tool_calls", "content_filter", "function_call"}
 SAFE_ID = re.compile(r"[A-Za-z0-9_.:\-]{1,128}")
+# Model names as servers spell them: "meta-llama/Llama-3.1-8B-Instruct", "org/model@rev".
+MODEL_ID = re.compile(r"[A-Za-z0-9_.:/@+\-]{1,256}")
 
 
 @dataclass(slots=True)
@@ -210,8 +212,27 @@ def envelope(answer: Mapping[str, Any], model: str) -> dict[str, Any]:
     return {
         "id": _safe_id(answer.get("id"), f"chatcmpl-{int(time.time() * 1000)}"),
         "created": _int(answer.get("created"), int(time.time())),
-        "model": _safe_id(answer.get("model"), model),
+        "model": _model_id(answer.get("model"), model),
     }
+
+
+def model_list(answer: Mapping[str, Any]) -> dict[str, Any]:
+    """``/v1/models`` as the client receives it: each model's id, owner and creation time
+    where they are plain identifiers and numbers; nothing else the upstream lists."""
+    models = []
+    for entry in _list(answer.get("data")):
+        entry = _dict(entry)
+        if not isinstance(entry.get("id"), str) or not MODEL_ID.fullmatch(entry["id"]):
+            continue
+        models.append(
+            {
+                "id": entry["id"],
+                "object": "model",
+                "created": _int(entry.get("created"), 0),
+                "owned_by": _safe_id(entry.get("owned_by"), "upstream"),
+            }
+        )
+    return {"object": "list", "data": models}
 
 
 def completion_keys() -> frozenset[str]:
@@ -303,6 +324,10 @@ def _dict(value: Any) -> dict[str, Any]:
 
 def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
+
+
+def _model_id(value: Any, default: str) -> str:
+    return value if isinstance(value, str) and MODEL_ID.fullmatch(value) else default
 
 
 def _safe_id(value: Any, default: str) -> str:
