@@ -135,14 +135,17 @@ def _payload_bytes(payload: Any) -> bytes:
     ).encode()
 
 
-def _bound_fields(event: bytes) -> tuple[str | None, str | None]:
-    """The type and payload digest that an event's leaf commits to."""
+def _event_body(event: bytes) -> dict[str, Any]:
+    """A stored event's JSON object (empty when it is not one: verification then fails on it)."""
     try:
         body = json.loads(event)
     except ValueError:
-        return None, None
-    if not isinstance(body, dict):
-        return None, None
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _bound_fields(body: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """The type and payload digest that an event's leaf commits to."""
     kind, linked = body.get("type"), body.get("payload")
     return (
         kind if isinstance(kind, str) else None,
@@ -458,7 +461,8 @@ class Recorder:
             leaf = merkle.leaf_hash(entry.event)
             # The type and payload columns are conveniences; the event the leaf hashes is
             # what they must agree with (a repointed or cleared payload link is tampering).
-            kind, linked = _bound_fields(entry.event)
+            body = _event_body(entry.event)
+            kind, linked = _bound_fields(body)
             if (kind, linked) != (entry.type, entry.payload_digest):
                 report.fail(
                     f"entry {entry.index}: stored type/payload columns differ from its event",
@@ -485,9 +489,9 @@ class Recorder:
             if linked:
                 referenced.setdefault(linked, entry.index)
             if kind == "erasure":
-                try:
-                    erased.add(str(json.loads(entry.event)["digest"]))
-                except (ValueError, KeyError):
+                if "digest" in body:
+                    erased.add(str(body["digest"]))
+                else:
                     report.fail(f"entry {entry.index}: malformed erasure event", entry.index)
         if expected != report.size:
             report.fail(f"log head says {report.size} entries, found {expected}", expected)
