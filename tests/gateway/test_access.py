@@ -14,7 +14,9 @@ import pytest
 
 from swisscheese import Guard
 from swisscheese.config import parse_policy
+from swisscheese.core import Receipt
 from swisscheese.gateway import AccessControl, HttpUpstream, create_app
+from swisscheese.recorder import Recorder, RecordError
 from swisscheese.store import AccessStore, Database
 from tests.helpers.monitors import make_registry
 from tests.helpers.servers import serve
@@ -145,3 +147,31 @@ def test_escalation_waits_for_a_human(tmp_path: Path, approve: bool) -> None:
             assert choice["message"]["content"] == "You said: escalateme please"
         else:
             assert choice["finish_reason"] == "content_filter"
+
+
+class UnwritableLog(Recorder):
+    """A recorder whose every append fails, as when its disk is full."""
+
+    def __init__(self) -> None:
+        pass
+
+    def record(self, event: object, payload: object = None) -> Receipt:
+        raise RecordError("disk full")
+
+
+def test_a_halt_the_log_cannot_record_still_halts_and_answers_503(tmp_path: Path) -> None:
+    database = Database(str(tmp_path / "access.db"))
+    store = AccessStore(database)
+    _, key = store.create_key("app")
+    guard = Guard(parse_policy(POLICY.format(timeout=0.0)), registry=make_registry())
+    access = AccessControl(store, guard.deployment, cache_ttl=0.0, recorder=UnwritableLog())
+    upstream_app, _ = make_upstream()
+    with serve(upstream_app) as upstream_url:
+        app = create_app(guard, HttpUpstream(upstream_url + "/v1"), access=access)
+        with serve(app) as url:
+            response = chat(Gateway(url, store, key), "haltnow please")
+            assert response.status_code == 503
+            assert "flight recorder is unavailable" in response.json()["error"]["message"]
+            assert store.halted("shop") is not None  # tightening acts first
+    guard.close()
+    database.close()

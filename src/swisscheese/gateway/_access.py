@@ -9,15 +9,19 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import anyio
 
 from swisscheese.core import Verdict
-from swisscheese.gateway._errors import ApiError
+from swisscheese.gateway._errors import ApiError, unrecorded
 from swisscheese.ops import Operations
-from swisscheese.recorder import Recorder
+from swisscheese.recorder import Recorder, RecordError
 from swisscheese.store import AccessStore, ClientKey
+
+T = TypeVar("T")
 
 MAX_KEY_CHARS = 512  # far above any key `keys create-client` makes
 
@@ -141,7 +145,7 @@ class AccessControl:
         reason = f"HALT verdict {verdict.id} at {verdict.stage.value}"
         self._halt = (reason, time.monotonic() + 1.0)
         if self.ops is not None:
-            await anyio.to_thread.run_sync(self.ops.halt, self.deployment, reason, "policy")
+            await _recorded(self.ops.halt, self.deployment, reason, "policy")
 
     async def escalate(self, verdict: Verdict, wait_seconds: float) -> tuple[bool, str]:
         """Ask a human; (approved, approval id). Waits up to ``wait_seconds``."""
@@ -152,7 +156,7 @@ class AccessControl:
             f": {top.category} ({top.monitor}, {top.score:.2f})" if top else ""
         )
         store = self.store
-        approval_id, _ = await anyio.to_thread.run_sync(
+        approval_id, _ = await _recorded(
             self.ops.request_approval, self.deployment, verdict.stage.value, verdict.id, summary
         )
         deadline = time.monotonic() + wait_seconds
@@ -162,3 +166,12 @@ class AccessControl:
             if approval is not None and approval.status != "pending":
                 return approval.status == "approved", approval_id
         return False, approval_id
+
+
+async def _recorded(operation: Callable[..., T], *args: Any) -> T:
+    """Run an operation off the event loop; a log that cannot record it is a 503 (a halt has
+    taken effect all the same: tightening acts first)."""
+    try:
+        return await anyio.to_thread.run_sync(operation, *args)
+    except RecordError as exc:
+        raise unrecorded(exc) from None

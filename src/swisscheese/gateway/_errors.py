@@ -53,3 +53,8 @@ def error_response(
         }
     }
     return JSONResponse(body, status_code=status, headers=headers)
+
+
+def unrecorded(exc: Exception) -> ApiError:
+    """Fail closed: nothing goes on that the flight recorder cannot prove (503)."""
+    return ApiError(503, f"the flight recorder is unavailable: {exc}")

@@ -18,7 +18,7 @@ from typing import Any
 from swisscheese.core import Action, Content, Stage, Verdict
 from swisscheese.gateway import _wire as wire
 from swisscheese.gateway._access import AccessControl
-from swisscheese.gateway._errors import ApiError
+from swisscheese.gateway._errors import ApiError, unrecorded
 from swisscheese.gateway._metrics import Metrics
 from swisscheese.gateway._upstream import Upstream
 from swisscheese.guard import Guard
@@ -37,7 +37,7 @@ class Records:
         try:
             return list(await asyncio.gather(*waiting))
         except RecordError as exc:
-            raise ApiError(503, f"the flight recorder is unavailable: {exc}") from None
+            raise unrecorded(exc) from None
 
     async def discard(self) -> None:
         """On an error path: let pending writes finish (they stay in the record)."""
@@ -114,8 +114,7 @@ class ChatPipeline:
             try:
                 verdicts = list(await asyncio.gather(*(guard.check(c.stage, c) for c in items)))
             except RecordError as exc:
-                # Fail closed: nothing goes on that the record cannot prove.
-                raise ApiError(503, f"the flight recorder is unavailable: {exc}") from None
+                raise unrecorded(exc) from None
         else:
             results = await asyncio.gather(*(guard.check_deferred(c.stage, c) for c in items))
             verdicts = [v for v, _ in results]
