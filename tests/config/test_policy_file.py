@@ -74,6 +74,18 @@ def test_yaml_syntax_error_has_a_line() -> None:
     assert issue.startswith("p.yaml:3: invalid YAML")
 
 
+def test_a_key_given_twice_is_an_error_naming_both_lines() -> None:
+    # YAML keeps the last of two equal keys: the first layer's rules would be lost silently.
+    text = GOOD + "  input:\n    rules:\n      - monitor: pii\n"
+    assert issues_of(text) == [
+        "p.yaml:8: layers.input: duplicate key (first given on line 4)"
+    ]
+    nested = GOOD + "        action: log\n"
+    assert issues_of(nested) == [
+        "p.yaml:8: layers.input.rules.0.action: duplicate key (first given on line 7)"
+    ]
+
+
 def test_unreadable_file(tmp_path: Path) -> None:
     with pytest.raises(PolicyError, match="cannot read"):
         load_policy(tmp_path / "missing.yaml")

@@ -72,17 +72,29 @@ def line_of(lines: dict[Loc, int], loc: Iterable[str | int]) -> int | None:
     return lines.get(())
 
 
-def _index_lines(node: yaml.Node, loc: Loc, out: dict[Loc, int]) -> None:
+def _index_lines(node: yaml.Node, loc: Loc, out: dict[Loc, int], dups: list[Issue]) -> None:
+    """Record each node's line; a key given twice in one mapping goes to ``dups``.
+
+    YAML loaders keep the last of two equal keys, so a repeated ``input:`` would silently
+    drop every rule of the first one.
+    """
     out[loc] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
         for key_node, value_node in node.value:
             key = key_node.value
-            _index_lines(value_node, (*loc, key), out)
+            line = key_node.start_mark.line + 1
+            if isinstance(key, str) and key in seen:
+                message = f"duplicate key (first given on line {seen[key]})"
+                dups.append(Issue("", line, (*loc, key), message))
+            elif isinstance(key, str):
+                seen[key] = line
+            _index_lines(value_node, (*loc, key), out, dups)
             # An error about a value points at its key's line, which is what users read.
-            out[(*loc, key)] = key_node.start_mark.line + 1
+            out[(*loc, key)] = line
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
-            _index_lines(item, (*loc, i), out)
+            _index_lines(item, (*loc, i), out, dups)
 
 
 def parse_policy(text: str, source: str = "<policy>") -> LoadedPolicy:
@@ -96,8 +108,11 @@ def parse_policy(text: str, source: str = "<policy>") -> LoadedPolicy:
     except yaml.YAMLError as exc:
         raise PolicyError([Issue(source, None, (), f"invalid YAML: {exc}")]) from None
     lines: dict[Loc, int] = {}
+    dups: list[Issue] = []
     if node is not None:
-        _index_lines(node, (), lines)
+        _index_lines(node, (), lines, dups)
+    if dups:
+        raise PolicyError([Issue(source, d.line, d.loc, d.message) for d in dups])
     if not isinstance(data, dict):
         raise PolicyError([Issue(source, 1, (), "a policy is a YAML mapping")])
     loaded = LoadedPolicy(Policy.model_construct(), source, lines)
