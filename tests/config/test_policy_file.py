@@ -77,9 +77,7 @@ def test_yaml_syntax_error_has_a_line() -> None:
 def test_a_key_given_twice_is_an_error_naming_both_lines() -> None:
     # YAML keeps the last of two equal keys: the first layer's rules would be lost silently.
     text = GOOD + "  input:\n    rules:\n      - monitor: pii\n"
-    assert issues_of(text) == [
-        "p.yaml:8: layers.input: duplicate key (first given on line 4)"
-    ]
+    assert issues_of(text) == ["p.yaml:8: layers.input: duplicate key (first given on line 4)"]
     nested = GOOD + "        action: log\n"
     assert issues_of(nested) == [
         "p.yaml:8: layers.input.rules.0.action: duplicate key (first given on line 7)"

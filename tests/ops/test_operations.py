@@ -19,7 +19,9 @@ from swisscheese.store import AccessStore, Database, LogStore
 def ops(tmp_path: Path) -> Iterator[Operations]:
     database = Database(str(tmp_path / "ops.db"))
     recorder = Recorder(LogStore(database))
-    yield Operations(AccessStore(database), recorder)
+    store = AccessStore(database)
+    store.register_deployment("shop", "sha256:p", "http://model/v1")
+    yield Operations(store, recorder)
     recorder.close()
     database.close()
 
@@ -52,6 +54,24 @@ def test_halt_and_resume_are_recorded_with_who_and_why(ops: Operations) -> None:
     assert ops.store.halted("shop") is None
 
 
+def test_a_deployment_no_gateway_served_is_an_error_not_a_silent_halt(ops: Operations) -> None:
+    size = ops.recorder.size() if ops.recorder else 0
+    for act in (ops.halt, ops.resume):
+        with pytest.raises(OpsError, match=r"unknown deployment 'shpo' \(known: shop;"):
+            act("shpo", "typo", "alice")
+    assert ops.store.deployment("shpo") is None
+    assert ops.recorder is not None and ops.recorder.size() == size  # nothing recorded
+
+
+def test_registering_again_keeps_the_halt_and_updates_what_is_served(ops: Operations) -> None:
+    ops.halt("shop", "leak", "alice")
+    ops.store.register_deployment("shop", "sha256:q", "local:/m.gguf")
+    found = ops.known("shop")
+    assert (found.halted, found.reason, found.policy_digest, found.model) == (
+        True, "leak", "sha256:q", "local:/m.gguf",
+    )  # fmt: skip
+
+
 def test_an_approval_request_and_its_decision_are_recorded(ops: Operations) -> None:
     approval, receipt = ops.request_approval("shop", "tool_call", "v1", "send_email to x")
     requested = proven(ops, receipt)
@@ -81,6 +101,25 @@ def test_client_keys_are_recorded_without_their_secret(ops: Operations) -> None:
     assert ops.store.authenticate(secret) is None
     with pytest.raises(OpsError):
         ops.revoke_client_key("app", "dave")
+    # The name of a revoked key may be given to a new one.
+    again, second, _ = ops.create_client_key("app", by="dave")
+    assert again.id != key.id and ops.store.authenticate(second) is not None
+
+
+def test_rotation_replaces_the_secret_keeps_the_limits_and_is_recorded(ops: Operations) -> None:
+    old, old_secret, _ = ops.create_client_key("app", by="dave", deployment="shop", rate=2.0)
+    new, new_secret, receipt = ops.rotate_client_key("app", "erin")
+    assert proven(ops, receipt) == {
+        "type": "client_key_rotated", "name": "app", "old_key_id": old.id,
+        "new_key_id": new.id, "by": "erin",
+    }  # fmt: skip
+    assert ops.store.authenticate(old_secret) is None
+    current = ops.store.authenticate(new_secret)
+    assert current is not None and (current.deployment, current.rate) == ("shop", 2.0)
+    assert [k.id for k in ops.store.keys()] == [new.id]
+    assert {k.id for k in ops.store.keys(include_revoked=True)} == {old.id, new.id}
+    with pytest.raises(OpsError, match="no active client key named 'nope'"):
+        ops.rotate_client_key("nope", "erin")
 
 
 class BrokenRecorder(Recorder):
@@ -94,6 +133,7 @@ class BrokenRecorder(Recorder):
 def test_loosening_needs_the_log_tightening_does_not(tmp_path: Path) -> None:
     database = Database(str(tmp_path / "b.db"))
     ops = Operations(AccessStore(database), BrokenRecorder())
+    ops.store.register_deployment("shop", "sha256:p", "m")
     with pytest.raises(RecordError):
         ops.halt("shop", "stop", "alice")
     assert ops.store.halted("shop") == "stop"  # halted all the same

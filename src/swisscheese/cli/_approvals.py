@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
 import typer
 
-from swisscheese.cli._common import ByOption, DbOption, fail, operations, out
+from swisscheese.cli._common import ByOption, DbOption, JsonOption, fail, operations, out
 
 approvals_app = typer.Typer(help="Requests waiting for a human decision.", no_args_is_help=True)
 IdArgument = Annotated[str, typer.Argument(help="The approval's id (from `approvals list`).")]
@@ -14,12 +15,35 @@ IdArgument = Annotated[str, typer.Argument(help="The approval's id (from `approv
 
 @approvals_app.command("list")
 def list_approvals(
-    deployment: Annotated[str | None, typer.Option()] = None, db: DbOption = None
+    deployment: Annotated[str | None, typer.Option(help="Only this deployment's.")] = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
 ) -> None:
-    """Pending approval requests."""
+    """Pending approval requests, oldest first, with what each is about."""
     with operations(db) as ops:
-        for a in ops.store.pending(deployment):
-            out.print(f"{a.id}  {a.deployment}  {a.stage}  {a.summary}", highlight=False)
+        pending = ops.store.pending(deployment)
+    rows = [
+        {
+            "id": a.id,
+            "deployment": a.deployment,
+            "stage": a.stage,
+            "verdict": a.verdict,
+            "summary": a.summary,
+            "content": a.content,
+            "created_at": a.created_at.isoformat() if a.created_at else None,
+        }
+        for a in pending
+    ]
+    if as_json:
+        print(json.dumps(rows, ensure_ascii=False))
+        return
+    for r in rows:
+        out.print(
+            f"{r['id']}  {r['created_at']}  {r['deployment']}  {r['stage']}  {r['summary']}\n"
+            f"    {r['content']!r}",
+            highlight=False,
+            markup=False,
+        )
 
 
 def _decide(approval: str, approved: bool, by: str, db: str | None) -> None:

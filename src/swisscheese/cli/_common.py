@@ -45,19 +45,20 @@ DbOption = Annotated[
         help="Database URL or SQLite path (default .swisscheese/swisscheese.db).",
     ),
 ]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 ByOption = Annotated[str, typer.Option("--by", help="Who acts (recorded in the log).")]
 
 
 @contextmanager
-def operations(db: str | None) -> Iterator[Operations]:
+def operations(db: str | None, *, create: bool = False) -> Iterator[Operations]:
     """The operations service on the store and log of ``db``; a failure to open is a usage
-    error naming the database."""
+    error naming the database. Only commands that create state (``create``) may create it."""
     from swisscheese.ops import Operations
     from swisscheese.recorder import Recorder
     from swisscheese.store import AccessStore, Database, LogStore, StoreError
 
     try:
-        database = Database(db)
+        database = Database(db, create=create)
     except (StoreError, OSError, ValueError) as exc:
         fail(f"cannot open the store at {db or 'the default database'}: {exc}")
     except Exception as exc:  # driver errors (connection refused, bad URL) are usage errors here

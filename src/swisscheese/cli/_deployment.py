@@ -1,12 +1,19 @@
-"""`swisscheese deployment`: halt, resume and inspect deployments (each change is recorded)."""
+"""`swisscheese deployment`: halt, resume and inspect deployments (each change is recorded).
+
+Only deployments a gateway has served are known; any other name is an error, so a typo never
+halts nothing while the real deployment keeps serving."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import json
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from swisscheese.cli._common import ByOption, DbOption, fail, operations, out
+from swisscheese.cli._common import ByOption, DbOption, JsonOption, fail, operations, out
+
+if TYPE_CHECKING:
+    from swisscheese.store import Deployment
 
 deployment_app = typer.Typer(help="Halt and resume deployments.", no_args_is_help=True)
 NameArgument = Annotated[str, typer.Argument(help="Deployment name.")]
@@ -20,11 +27,14 @@ def halt(
     db: DbOption = None,
 ) -> None:
     """Stop a deployment: every gateway replica answers 503 until it is resumed."""
+    from swisscheese.ops import OpsError
     from swisscheese.recorder import RecordError
 
     with operations(db) as ops:
         try:
             receipt = ops.halt(name, reason, by)
+        except OpsError as exc:
+            fail(str(exc))
         except RecordError as exc:
             fail(f"{name} halted, but the log could not record it: {exc}")
     out.print(f"{name} halted (log entry {receipt.index if receipt else '-'})", highlight=False)
@@ -38,19 +48,60 @@ def resume(
     db: DbOption = None,
 ) -> None:
     """Resume a deployment stopped by a HALT verdict or by hand."""
+    from swisscheese.ops import OpsError
     from swisscheese.recorder import RecordError
 
     with operations(db) as ops:
         try:
             receipt = ops.resume(name, reason, by)
+        except OpsError as exc:
+            fail(str(exc))
         except RecordError as exc:
             fail(f"not resumed: the log could not record it: {exc}")
     out.print(f"{name} resumed (log entry {receipt.index if receipt else '-'})", highlight=False)
 
 
+def _as_dict(d: Deployment) -> dict[str, object]:
+    return {
+        "name": d.name,
+        "state": "halted" if d.halted else "running",
+        "reason": d.reason if d.halted else None,
+        "policy_digest": d.policy_digest,
+        "model": d.model,
+        "served_at": d.served_at.isoformat() if d.served_at else None,
+        "changed_at": d.changed_at.isoformat(),
+    }
+
+
+def _line(d: Deployment) -> str:
+    state = f"halted ({d.reason})" if d.halted else "running"
+    policy = (d.policy_digest or "-")[:19]
+    return f"{d.name}: {state}; policy {policy}; model {d.model or '-'}"
+
+
 @deployment_app.command("status")
-def status(name: NameArgument, db: DbOption = None) -> None:
-    """Whether a deployment is halted, and why."""
+def status(name: NameArgument, db: DbOption = None, as_json: JsonOption = False) -> None:
+    """Whether a deployment is halted, and why; what it last served."""
+    from swisscheese.ops import OpsError
+
     with operations(db) as ops:
-        reason = ops.store.halted(name)
-    out.print(f"{name}: " + (f"halted ({reason})" if reason else "running"), highlight=False)
+        try:
+            found = ops.known(name)
+        except OpsError as exc:
+            fail(str(exc))
+    if as_json:
+        print(json.dumps(_as_dict(found)))
+    else:
+        out.print(_line(found), highlight=False, markup=False)
+
+
+@deployment_app.command("list")
+def list_deployments(db: DbOption = None, as_json: JsonOption = False) -> None:
+    """Every deployment a gateway has served, with its state."""
+    with operations(db) as ops:
+        found = ops.store.deployments()
+    if as_json:
+        print(json.dumps([_as_dict(d) for d in found]))
+        return
+    for d in found:
+        out.print(_line(d), highlight=False, markup=False)

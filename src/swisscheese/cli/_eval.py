@@ -158,7 +158,7 @@ def eval_command(
         attack_items, benign_items = load_items(attack_specs, benign_specs, seed)
     except CorpusError as exc:
         fail(str(exc))
-    recorder = open_recorder(db, None, DEFAULT_ORIGIN) if (record or db) else None
+    recorder = open_recorder(db, None, DEFAULT_ORIGIN, create=True) if (record or db) else None
     config = EvalConfig(
         policy=str(policy) if policy else None,
         target=target,

@@ -3,11 +3,12 @@ change is recorded)."""
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
 import typer
 
-from swisscheese.cli._common import ByOption, DbOption, err, fail, operations, out
+from swisscheese.cli._common import ByOption, DbOption, JsonOption, err, fail, operations, out
 from swisscheese.cli._log import DEFAULT_ORIGIN, KeyOption, open_recorder
 
 keys_app = typer.Typer(help="Signing and client keys.", no_args_is_help=True)
@@ -30,7 +31,7 @@ def keys_init(
         path = write_signer(signer, key, force=force)
     except (RecordError, NoteError) as exc:
         fail(str(exc))
-    with open_recorder(db, key, DEFAULT_ORIGIN) as recorder:
+    with open_recorder(db, key, DEFAULT_ORIGIN, create=True) as recorder:
         receipt = recorder.adopt_key(signer)
     err.print(
         f"wrote {path} (keep it secret), recorded as entry {receipt.index}; verifier key:",
@@ -63,7 +64,7 @@ def create_client(
     from swisscheese.recorder import RecordError
     from swisscheese.store import StoreError
 
-    with operations(db) as ops:
+    with operations(db, create=True) as ops:
         try:
             _, secret, _ = ops.create_client_key(
                 name, by=by, deployment=deployment, rate=rate, burst=burst
@@ -74,6 +75,61 @@ def create_client(
             fail(f"no key created: the log could not record it: {exc}")
     err.print(f"client key for {name} (shown once):", highlight=False)
     print(secret)
+
+
+@keys_app.command("rotate-client")
+def rotate_client(
+    name: Annotated[str, typer.Argument()], by: ByOption = "operator", db: DbOption = None
+) -> None:
+    """Give an active key a new secret (same deployment and limits); the old secret stops
+    working at once on this host and within 10 s on other replicas."""
+    from swisscheese.ops import OpsError
+    from swisscheese.recorder import RecordError
+
+    with operations(db) as ops:
+        try:
+            _, secret, _ = ops.rotate_client_key(name, by)
+        except OpsError as exc:
+            fail(str(exc))
+        except RecordError as exc:
+            fail(f"not rotated (both secrets are now revoked): the log could not record it: {exc}")
+    err.print(f"new client key for {name} (shown once):", highlight=False)
+    print(secret)
+
+
+@keys_app.command("list-clients")
+def list_clients(
+    revoked: Annotated[bool, typer.Option("--revoked", help="Include revoked keys.")] = False,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Client keys (names, ids, limits and dates; never the secrets)."""
+    with operations(db) as ops:
+        found = ops.store.keys(include_revoked=revoked)
+    rows = [
+        {
+            "name": k.name,
+            "id": k.id,
+            "deployment": k.deployment,
+            "rate": k.rate,
+            "burst": k.burst,
+            "created_at": k.created_at.isoformat() if k.created_at else None,
+            "revoked_at": k.revoked_at.isoformat() if k.revoked_at else None,
+        }
+        for k in found
+    ]
+    if as_json:
+        print(json.dumps(rows))
+        return
+    for r in rows:
+        limits = f"{r['rate']:g}/s burst {r['burst'] or '-'}" if r["rate"] else "no limit"
+        state = f"revoked {r['revoked_at']}" if r["revoked_at"] else "active"
+        out.print(
+            f"{r['name']}  {r['id']}  deployment {r['deployment'] or 'any'}  {limits}  "
+            f"created {r['created_at']}  {state}",
+            highlight=False,
+            markup=False,
+        )
 
 
 @keys_app.command("revoke-client")

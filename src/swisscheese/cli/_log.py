@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from swisscheese.cli._common import DbOption, fail, out
+from swisscheese.cli._common import DbOption, JsonOption, fail, out
 
 if TYPE_CHECKING:
     from swisscheese.recorder import Recorder
@@ -29,17 +29,17 @@ OriginOption = Annotated[
     str,
     typer.Option("--origin", envvar="SWISSCHEESE_LOG_ORIGIN", help="The log's origin line."),
 ]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 def open_recorder(
-    db: str | None, key: Path | None, origin: str, *, need_key: bool = False
+    db: str | None, key: Path | None, origin: str, *, need_key: bool = False, create: bool = False
 ) -> Recorder:
+    """The log at ``db``; only commands that write (``create``) may create its database."""
     from swisscheese.recorder import Recorder, RecordError
     from swisscheese.store import StoreError
 
     try:
-        return Recorder.open(db, key=key, origin=origin, require_key=need_key)
+        return Recorder.open(db, key=key, origin=origin, require_key=need_key, create=create)
     except RecordError as exc:
         fail(str(exc))
     except (StoreError, OSError, ValueError) as exc:

@@ -54,7 +54,7 @@ def _guard(policy: Path | None, record: bool = False, db: str | None = None) -> 
     from swisscheese.guard import Guard
     from swisscheese.recorder import RecordError
 
-    recorder = open_recorder(db, None, DEFAULT_ORIGIN) if record else None
+    recorder = open_recorder(db, None, DEFAULT_ORIGIN, create=True) if record else None
     try:
         return Guard.from_policy(policy, recorder=recorder) if policy else Guard(recorder=recorder)
     except PolicyError as exc:

@@ -24,6 +24,7 @@ from swisscheese.store import AccessStore, ClientKey
 T = TypeVar("T")
 
 MAX_KEY_CHARS = 512  # far above any key `keys create-client` makes
+APPROVAL_EXCERPT = 4000  # characters of the content an approver is shown
 
 
 @dataclass
@@ -147,8 +148,11 @@ class AccessControl:
         if self.ops is not None:
             await _recorded(self.ops.halt, self.deployment, reason, "policy")
 
-    async def escalate(self, verdict: Verdict, wait_seconds: float) -> tuple[bool, str]:
-        """Ask a human; (approved, approval id). Waits up to ``wait_seconds``."""
+    async def escalate(
+        self, verdict: Verdict, content: str, wait_seconds: float
+    ) -> tuple[bool, str]:
+        """Ask a human about ``content`` (what was screened, redacted if a rule redacted it);
+        (approved, approval id). Waits up to ``wait_seconds``."""
         if self.ops is None or self.store is None:
             return False, ""
         top = max(verdict.findings, key=lambda f: f.score, default=None)
@@ -157,7 +161,12 @@ class AccessControl:
         )
         store = self.store
         approval_id, _ = await _recorded(
-            self.ops.request_approval, self.deployment, verdict.stage.value, verdict.id, summary
+            self.ops.request_approval,
+            self.deployment,
+            verdict.stage.value,
+            verdict.id,
+            summary,
+            content[:APPROVAL_EXCERPT],
         )
         deadline = time.monotonic() + wait_seconds
         while time.monotonic() < deadline:

@@ -75,6 +75,10 @@ def create_app(
     access = access or AccessControl(None, guard.deployment, require_auth=False)
     if access.ops is not None and access.ops.recorder is None:
         access.ops.recorder = guard.recorder  # halts and approvals go into the same log
+    if access.store is not None:
+        # Operators name deployments the gateways registered; a typo is then an error.
+        served = getattr(upstream, "base_url", None) or type(upstream).__name__
+        access.store.register_deployment(guard.deployment, guard.policy_digest, str(served))
     pipeline = ChatPipeline(
         guard, upstream, access, metrics, place_canary=settings.canary == "system"
     )

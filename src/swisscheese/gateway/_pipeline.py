@@ -128,13 +128,13 @@ class ChatPipeline:
         layer = self.guard.compiled.layer_for(stage)
         return layer.layer.refusal if layer is not None else "I can't help with that request."
 
-    async def intervene(self, verdicts: Sequence[Verdict]) -> Intervention:
+    async def intervene(self, screened: Sequence[tuple[Content, Verdict]]) -> Intervention:
         """HALT stops the deployment; ESCALATE waits for a human up to the layer's
         approval_timeout; BLOCK refuses."""
-        stopping = [v for v in verdicts if v.action.stops]
+        stopping = [(c, v) for c, v in screened if v.action.stops]
         if not stopping:
             return Intervention()
-        worst = max(stopping, key=lambda v: v.action.rank)
+        content, worst = max(stopping, key=lambda cv: cv[1].action.rank)
         message = self.refusal(worst.stage)
         if worst.action is Action.HALT:
             await self.access.halt(worst)
@@ -143,7 +143,8 @@ class ChatPipeline:
             return Intervention(message)
         layer = self.guard.compiled.layer_for(worst.stage)
         timeout = layer.layer.approval_timeout if layer is not None else 0.0
-        approved, approval_id = await self.access.escalate(worst, timeout)
+        shown = worst.modified if worst.modified is not None else content.text
+        approved, approval_id = await self.access.escalate(worst, shown, timeout)
         if approved:
             return Intervention(approval=approval_id or None)
         return Intervention(message, "approval required", approval_id or None)
@@ -155,8 +156,9 @@ class ChatPipeline:
     ) -> tuple[list[Verdict], Intervention, dict[str, Any] | None]:
         """Screen everything the model would read; the body to forward, or None if refused."""
         slots = wire.request_reads(request)
-        verdicts = await self.screen([s.content for s in slots], records)
-        decision = await self.intervene(verdicts)
+        contents = [s.content for s in slots]
+        verdicts = await self.screen(contents, records)
+        decision = await self.intervene(list(zip(contents, verdicts, strict=True)))
         if decision.refusal is not None:
             return verdicts, decision, None
         try:
@@ -199,7 +201,7 @@ class ChatPipeline:
         decision = Intervention()
         for choice in choices:
             mine = [(s, v) for (n, s), v in zip(reads, verdicts, strict=True) if n == choice.index]
-            found = await self.intervene([v for _, v in mine])
+            found = await self.intervene([(s.content, v) for s, v in mine])
             decision = found if found.refusal is not None or decision.refusal is None else decision
             if found.refusal is not None:
                 wire.refuse(choice, found.refusal)
@@ -304,7 +306,7 @@ class WindowedStream:
         content = Content(region, role="assistant", stage=Stage.OUTPUT, trace=self.asked)
         (verdict,) = await self.pipeline.screen([content])
         self.checked.append(verdict)
-        if (await self.pipeline.intervene([verdict])).refusal is not None:
+        if (await self.pipeline.intervene([(content, verdict)])).refusal is not None:
             return None
         upto = len(self.text) if final else max(self.sent, len(self.text) - self.window)
         modified = verdict.modified

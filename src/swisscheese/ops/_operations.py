@@ -10,11 +10,12 @@ from swisscheese.recorder.events import (
     ApprovalRequested,
     ClientKeyCreated,
     ClientKeyRevoked,
+    ClientKeyRotated,
     Event,
     Halted,
     Resumed,
 )
-from swisscheese.store import AccessStore, ClientKey
+from swisscheese.store import AccessStore, ClientKey, Deployment
 
 
 class OpsError(SwisscheeseError, ValueError):
@@ -30,19 +31,34 @@ class Operations:
     def _record(self, event: Event) -> Receipt | None:
         return self.recorder.record(event) if self.recorder is not None else None
 
+    def known(self, deployment: str) -> Deployment:
+        """The deployment a gateway registered; OpsError naming the known ones otherwise (a
+        typo must not halt nothing while the real deployment keeps serving)."""
+        found = self.store.deployment(deployment)
+        if found is None:
+            names = ", ".join(d.name for d in self.store.deployments()) or "none yet"
+            raise OpsError(
+                f"unknown deployment {deployment!r} (known: {names}; a deployment is known "
+                "once a gateway has served it)"
+            )
+        return found
+
     def halt(self, deployment: str, reason: str, by: str) -> Receipt | None:
+        self.known(deployment)
         self.store.set_halted(deployment, True, reason)
         return self._record(Halted(deployment=deployment, reason=reason, by=by))
 
     def resume(self, deployment: str, reason: str, by: str) -> Receipt | None:
+        self.known(deployment)
         receipt = self._record(Resumed(deployment=deployment, reason=reason, by=by))
         self.store.set_halted(deployment, False, reason)
         return receipt
 
     def request_approval(
-        self, deployment: str, stage: str, verdict: str, summary: str
+        self, deployment: str, stage: str, verdict: str, summary: str, content: str = ""
     ) -> tuple[str, Receipt | None]:
-        approval = self.store.request_approval(deployment, stage, verdict, summary)
+        """``content``: what the approver must read (kept in the store, not in the log)."""
+        approval = self.store.request_approval(deployment, stage, verdict, summary, content)
         event = ApprovalRequested(
             deployment=deployment, approval=approval, stage=stage, verdict=verdict, summary=summary
         )
@@ -85,6 +101,21 @@ class Operations:
             self.store.revoke_key(name)  # a key the log cannot prove is not handed out
             raise
         return key, secret, receipt
+
+    def rotate_client_key(self, name: str, by: str) -> tuple[ClientKey, str, Receipt | None]:
+        """A new secret for the active key ``name`` (same deployment and limits); the old one
+        stops working at once."""
+        rotated = self.store.rotate_key(name)
+        if rotated is None:
+            raise OpsError(f"no active client key named {name!r}")
+        old, new, secret = rotated
+        event = ClientKeyRotated(name=name, old_key_id=old.id, new_key_id=new.id, by=by)
+        try:
+            receipt = self._record(event)
+        except Exception:
+            self.store.revoke_key(name)  # as for a new key: unrecorded, not handed out
+            raise
+        return new, secret, receipt
 
     def revoke_client_key(self, name: str, by: str) -> Receipt | None:
         if not self.store.revoke_key(name):

@@ -271,14 +271,18 @@ class Recorder:
         key: str | Path | None = None,
         origin: str = DEFAULT_ORIGIN,
         require_key: bool = False,
+        create: bool = True,
     ) -> Recorder:
+        """``create`` False: the database must exist (StoreError otherwise)."""
+        from swisscheese.store import Database
+
         signer: Signer | None = None
         try:
             signer = load_signer(key)
         except RecordError:
             if require_key:
                 raise
-        return cls(LogStore(db), signer=signer, origin=origin)
+        return cls(LogStore(Database(db, create=create)), signer=signer, origin=origin)
 
     def close(self) -> None:
         with self._lock:

@@ -141,6 +141,16 @@ class ClientKeyRevoked(_Event):
     by: str
 
 
+class ClientKeyRotated(_Event):
+    """The active key ``name`` was replaced by a new secret with the same limits."""
+
+    type: Literal["client_key_rotated"] = "client_key_rotated"
+    name: str
+    old_key_id: str
+    new_key_id: str
+    by: str
+
+
 Event = Annotated[
     PolicyLoaded
     | VerdictRecorded
@@ -154,7 +164,8 @@ Event = Annotated[
     | Halted
     | Resumed
     | ClientKeyCreated
-    | ClientKeyRevoked,
+    | ClientKeyRevoked
+    | ClientKeyRotated,
     Field(discriminator="type"),
 ]
 

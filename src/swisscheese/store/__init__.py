@@ -3,6 +3,7 @@
 from swisscheese.store._access import AccessStore as AccessStore
 from swisscheese.store._access import Approval as Approval
 from swisscheese.store._access import ClientKey as ClientKey
+from swisscheese.store._access import Deployment as Deployment
 from swisscheese.store._engine import DB_ENV as DB_ENV
 from swisscheese.store._engine import Database as Database
 from swisscheese.store._engine import StoreError as StoreError
@@ -17,6 +18,7 @@ __all__ = [
     "Approval",
     "ClientKey",
     "Database",
+    "Deployment",
     "LogStore",
     "NewEntry",
     "StoreError",

@@ -8,8 +8,9 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import ColumnElement, Connection, insert, select, update
 
 from swisscheese.store._engine import Database, StoreError
 from swisscheese.store._schema import approvals, client_keys, deployments
@@ -32,6 +33,21 @@ class ClientKey:
     deployment: str | None
     rate: float | None
     burst: int | None
+    created_at: dt.datetime | None = None
+    revoked_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Deployment:
+    """A deployment some gateway has served: its halt state and what it last ran."""
+
+    name: str
+    halted: bool
+    reason: str
+    changed_at: dt.datetime
+    policy_digest: str | None
+    model: str | None
+    served_at: dt.datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +59,8 @@ class Approval:
     summary: str
     status: str  # pending | approved | denied
     decided_by: str | None
+    content: str = ""
+    created_at: dt.datetime | None = None
 
 
 class AccessStore:
@@ -66,20 +84,55 @@ class AccessStore:
         key_id = secrets.token_hex(6)
         secret = f"{KEY_PREFIX}{key_id}.{secrets.token_urlsafe(24)}"
         with self.db.writer.begin() as conn:
-            if conn.execute(select(client_keys.c.id).where(client_keys.c.name == name)).first():
-                raise StoreError(f"a client key named {name!r} exists")
-            conn.execute(
-                insert(client_keys).values(
-                    id=key_id,
-                    name=name,
-                    key_hash=_hash(secret),
-                    deployment=deployment,
-                    rate=rate,
-                    burst=burst,
-                    created_at=_now(),
-                )
+            if conn.execute(select(client_keys.c.id).where(_active(name))).first():
+                raise StoreError(f"an active client key named {name!r} exists")
+            key = self._insert_key(conn, key_id, name, secret, deployment, rate, burst)
+        return key, secret
+
+    @staticmethod
+    def _insert_key(
+        conn: Connection,
+        key_id: str,
+        name: str,
+        secret: str,
+        deployment: str | None,
+        rate: float | None,
+        burst: int | None,
+    ) -> ClientKey:
+        created = _now()
+        conn.execute(
+            insert(client_keys).values(
+                id=key_id,
+                name=name,
+                key_hash=_hash(secret),
+                deployment=deployment,
+                rate=rate,
+                burst=burst,
+                created_at=created,
             )
-        return ClientKey(key_id, name, deployment, rate, burst), secret
+        )
+        return ClientKey(key_id, name, deployment, rate, burst, created)
+
+    def rotate_key(self, name: str) -> tuple[ClientKey, ClientKey, str] | None:
+        """Replace the active key ``name`` with a new secret and the same limits, in one
+        transaction: (old, new, new secret), or None if there is no such active key."""
+        key_id = secrets.token_hex(6)
+        secret = f"{KEY_PREFIX}{key_id}.{secrets.token_urlsafe(24)}"
+        with self.db.writer.begin() as conn:
+            row = conn.execute(select(client_keys).where(_active(name))).first()
+            if row is None:
+                return None
+            old = _client_key(row)
+            conn.execute(update(client_keys).where(_active(name)).values(revoked_at=_now()))
+            new = self._insert_key(conn, key_id, name, secret, old.deployment, old.rate, old.burst)
+        return old, new, secret
+
+    def keys(self, *, include_revoked: bool = False) -> list[ClientKey]:
+        query = select(client_keys).order_by(client_keys.c.name, client_keys.c.created_at)
+        if not include_revoked:
+            query = query.where(client_keys.c.revoked_at.is_(None))
+        with self.db.reader.connect() as conn:
+            return [_client_key(row) for row in conn.execute(query)]
 
     def authenticate(self, secret: str) -> ClientKey | None:
         if not secret.startswith(KEY_PREFIX) or "." not in secret:
@@ -93,20 +146,20 @@ class AccessStore:
             ).first()
         if row is None or not hmac.compare_digest(row.key_hash, _hash(secret)):
             return None
-        return ClientKey(row.id, row.name, row.deployment, row.rate, row.burst)
+        return _client_key(row)
 
     def revoke_key(self, name: str) -> bool:
         with self.db.writer.begin() as conn:
             result = conn.execute(
-                update(client_keys)
-                .where(client_keys.c.name == name, client_keys.c.revoked_at.is_(None))
-                .values(revoked_at=_now())
+                update(client_keys).where(_active(name)).values(revoked_at=_now())
             )
         return bool(result.rowcount)
 
     # -- approvals ----------------------------------------------------------------------------
 
-    def request_approval(self, deployment: str, stage: str, verdict: str, summary: str) -> str:
+    def request_approval(
+        self, deployment: str, stage: str, verdict: str, summary: str, content: str = ""
+    ) -> str:
         approval_id = secrets.token_hex(8)
         with self.db.writer.begin() as conn:
             conn.execute(
@@ -116,6 +169,7 @@ class AccessStore:
                     stage=stage,
                     verdict=verdict,
                     summary=summary,
+                    content=content,
                     status="pending",
                     created_at=_now(),
                 )
@@ -125,11 +179,7 @@ class AccessStore:
     def approval(self, approval_id: str) -> Approval | None:
         with self.db.reader.connect() as conn:
             row = conn.execute(select(approvals).where(approvals.c.id == approval_id)).first()
-        if row is None:
-            return None
-        return Approval(
-            row.id, row.deployment, row.stage, row.verdict, row.summary, row.status, row.decided_by
-        )
+        return None if row is None else _approval(row)
 
     def pending(self, deployment: str | None = None) -> list[Approval]:
         query = select(approvals).where(approvals.c.status == "pending")
@@ -137,10 +187,7 @@ class AccessStore:
             query = query.where(approvals.c.deployment == deployment)
         with self.db.reader.connect() as conn:
             rows = conn.execute(query.order_by(approvals.c.created_at)).all()
-        return [
-            Approval(r.id, r.deployment, r.stage, r.verdict, r.summary, r.status, r.decided_by)
-            for r in rows
-        ]
+        return [_approval(r) for r in rows]
 
     def decide(self, approval_id: str, approved: bool, by: str) -> bool:
         """Approve or deny a pending request; False if there is no such pending request."""
@@ -153,6 +200,35 @@ class AccessStore:
                 )
             )
         return bool(result.rowcount)
+
+    # -- deployments --------------------------------------------------------------------------
+
+    def register_deployment(self, name: str, policy_digest: str, model: str) -> None:
+        """A gateway starts serving ``name``: note what it runs, keep its halt state."""
+        now = _now()
+        served = {"policy_digest": policy_digest, "model": model, "served_at": now}
+        with self.db.writer.begin() as conn:
+            exists = conn.execute(
+                select(deployments.c.name).where(deployments.c.name == name)
+            ).first()
+            if exists:
+                conn.execute(update(deployments).where(deployments.c.name == name).values(**served))
+            else:
+                conn.execute(
+                    insert(deployments).values(
+                        name=name, halted=False, reason="", changed_at=now, **served
+                    )
+                )
+
+    def deployment(self, name: str) -> Deployment | None:
+        with self.db.reader.connect() as conn:
+            row = conn.execute(select(deployments).where(deployments.c.name == name)).first()
+        return None if row is None else Deployment(**row._mapping)
+
+    def deployments(self) -> list[Deployment]:
+        with self.db.reader.connect() as conn:
+            rows = conn.execute(select(deployments).order_by(deployments.c.name)).all()
+        return [Deployment(**row._mapping) for row in rows]
 
     # -- halt ---------------------------------------------------------------------------------
 
@@ -178,3 +254,27 @@ class AccessStore:
                 )
             else:
                 conn.execute(insert(deployments).values(name=deployment, **values))
+
+
+def _active(name: str) -> ColumnElement[bool]:
+    return (client_keys.c.name == name) & client_keys.c.revoked_at.is_(None)
+
+
+def _client_key(row: Any) -> ClientKey:
+    return ClientKey(
+        row.id, row.name, row.deployment, row.rate, row.burst, row.created_at, row.revoked_at
+    )
+
+
+def _approval(row: Any) -> Approval:
+    return Approval(
+        row.id,
+        row.deployment,
+        row.stage,
+        row.verdict,
+        row.summary,
+        row.status,
+        row.decided_by,
+        row.content or "",
+        row.created_at,
+    )

@@ -22,11 +22,12 @@ class StoreError(SwisscheeseError, RuntimeError):
     pass
 
 
-def resolve_url(url: str | os.PathLike[str] | None = None) -> str:
+def resolve_url(url: str | os.PathLike[str] | None = None, *, create: bool = True) -> str:
     """A SQLAlchemy URL from ``--db``, ``SWISSCHEESE_DB`` or the default file.
 
-    A plain path is an SQLite file (its folder is created); ``postgres://`` and
-    ``postgresql://`` use psycopg 3.
+    A plain path is an SQLite file (its folder is created; with ``create`` False a missing
+    file is a StoreError, so a mistyped path is not taken for an empty log); ``postgres://``
+    and ``postgresql://`` use psycopg 3.
     """
     raw = str(url) if url is not None else Settings().db or str(DEFAULT_DB)
     if raw.startswith(("postgres://", "postgresql://")):
@@ -36,6 +37,8 @@ def resolve_url(url: str | os.PathLike[str] | None = None) -> str:
     if raw == ":memory:":
         return "sqlite://"
     path = Path(raw).expanduser().resolve()
+    if not create and not path.is_file():
+        raise StoreError(f"no database at {raw}")
     path.parent.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{path}"
 
@@ -112,8 +115,9 @@ _MIGRATION_LOCK = 0x5C15C7EE5E  # PostgreSQL advisory lock id for schema upgrade
 class Database:
     """One database: its engines, its dialect, its schema brought up to date on open."""
 
-    def __init__(self, url: str | os.PathLike[str] | None = None) -> None:
-        self.url = resolve_url(url)
+    def __init__(self, url: str | os.PathLike[str] | None = None, *, create: bool = True) -> None:
+        """``create`` False: open an existing database only (for commands that only read)."""
+        self.url = resolve_url(url, create=create)
         self.writer, self.reader = create_engines(self.url)
         self.dialect = self.writer.dialect.name
         if self.dialect == "postgresql":

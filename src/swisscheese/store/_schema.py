@@ -8,6 +8,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Float,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -68,13 +69,21 @@ client_keys = Table(
     "client_keys",
     metadata,
     Column("id", String(32), primary_key=True),
-    Column("name", String(128), nullable=False, unique=True),
+    Column("name", String(128), nullable=False),
     Column("key_hash", String(64), nullable=False),
     Column("deployment", String(128), nullable=True),
     Column("rate", Float, nullable=True),
     Column("burst", Integer, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("revoked_at", DateTime(timezone=True), nullable=True),
+)
+# One active key per name; a revoked key's name may be given again.
+Index(
+    "ix_client_keys_active_name",
+    client_keys.c.name,
+    unique=True,
+    sqlite_where=client_keys.c.revoked_at.is_(None),
+    postgresql_where=client_keys.c.revoked_at.is_(None),
 )
 
 approvals = Table(
@@ -85,6 +94,7 @@ approvals = Table(
     Column("stage", String(32), nullable=False),
     Column("verdict", String(64), nullable=False),
     Column("summary", Text, nullable=False),
+    Column("content", Text, nullable=True),
     Column("status", String(16), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("decided_at", DateTime(timezone=True), nullable=True),
@@ -98,4 +108,7 @@ deployments = Table(
     Column("halted", Boolean, nullable=False),
     Column("reason", Text, nullable=False),
     Column("changed_at", DateTime(timezone=True), nullable=False),
+    Column("policy_digest", String(80), nullable=True),
+    Column("model", String(256), nullable=True),
+    Column("served_at", DateTime(timezone=True), nullable=True),
 )
