@@ -245,6 +245,11 @@ def test_swisscheese_serve_command(tmp_path: Path) -> None:
     )
     assert refused.returncode == 2
     assert "loopback" in refused.stderr
+    typo = subprocess.run(
+        [exe, "serve", "--upstream", "notaurl", "--db", db], capture_output=True, text=True
+    )
+    assert typo.returncode == 2
+    assert "the upstream must be an http(s) base URL" in typo.stderr and "'notaurl'" in typo.stderr
     with serve(upstream_app) as upstream_url:
         proc = subprocess.Popen(
             [
@@ -288,6 +293,14 @@ def test_swisscheese_serve_command(tmp_path: Path) -> None:
             )
             assert completion.choices[0].message.content == "You said: hi"
             client.close()
+            taken = subprocess.run(
+                [exe, "serve", "--upstream", upstream_url + "/v1", "--port", str(port),
+                 "--db", str(tmp_path / "other.db")],
+                capture_output=True, text=True,
+            )  # fmt: skip
+            assert taken.returncode == 2
+            assert f"cannot listen on 127.0.0.1:{port}" in taken.stderr
+            assert "swisscheese gateway on" not in taken.stderr  # no banner for a failed bind
         finally:
             proc.terminate()
             proc.communicate(timeout=30)

@@ -34,6 +34,7 @@ def serve(
     recorded."""
     import ipaddress
     import os
+    import socket
 
     import uvicorn
 
@@ -67,8 +68,17 @@ def serve(
         fail("\n       ".join(str(i) for i in exc.issues))
     except LocalModelError as exc:
         fail(f"cannot start the local model: {exc}")
+    except ValueError as exc:
+        fail(str(exc))
     except Exception as exc:
         fail(f"cannot start: {type(exc).__name__}: {exc}")
+    # Bound before the banner: "on http://..." is then true, and a port in use is an error
+    # with its reason rather than a log line after the banner.
+    try:
+        listener = socket.create_server((host, port), reuse_port=False)
+    except OSError as exc:
+        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+    listener.set_inheritable(True)
     err.print(
         f"swisscheese gateway on http://{host}:{port}/v1 → {upstream or 'the embedded model'} "
         f"(policy {guard.policy_digest[:19]}…, auth {'off' if no_auth else 'on'}, "
@@ -76,7 +86,7 @@ def serve(
         highlight=False,
     )
     if workers == 1:
-        uvicorn.run(app_, host=host, port=port, log_level="warning", http=GuardedHttpProtocol)
+        uvicorn.run(app_, fd=listener.fileno(), log_level="warning", http=GuardedHttpProtocol)
         return
     # Each worker process builds its own app (and monitors) from the same settings; the one
     # built above checked them.
@@ -86,8 +96,7 @@ def serve(
     uvicorn.run(
         "swisscheese.gateway:app_from_env",
         factory=True,
-        host=host,
-        port=port,
+        fd=listener.fileno(),
         workers=workers,
         log_level="warning",
         http=GuardedHttpProtocol,

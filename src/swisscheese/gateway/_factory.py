@@ -24,7 +24,21 @@ def make_upstream(upstream: str | None, api_key: str | None = None) -> Upstream:
 
         path = upstream.removeprefix("local:") if upstream and ":" in upstream else None
         return LocalUpstream(Path(path) if path else None)
+    check_upstream_url(upstream)
     return HttpUpstream(upstream, api_key)
+
+
+def check_upstream_url(upstream: str) -> None:
+    """ValueError unless ``upstream`` is an http(s) URL with a host (a typo fails at start-up,
+    not on the first request)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(upstream)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(
+            f"the upstream must be an http(s) base URL such as http://host:8080/v1, or "
+            f"local:PATH; not {upstream!r}"
+        )
 
 
 def build_app(
@@ -36,7 +50,10 @@ def build_app(
     rate: float | None = None,
     upstream_api_key: str | None = None,
 ) -> tuple[FastAPI, Guard]:
-    """The app and its guard. Raises PolicyError or the store's errors at start-up."""
+    """The app and its guard. Raises PolicyError, ValueError (a bad upstream) or the store's
+    errors at start-up."""
+    if upstream is not None and not upstream.startswith("local"):
+        check_upstream_url(upstream)
     database = Database(db)
     recorder = Recorder(LogStore(database))
     guard = Guard(load_policy(policy) if policy else None, recorder=recorder)
