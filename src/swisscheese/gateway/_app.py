@@ -24,6 +24,7 @@ from swisscheese.gateway._pipeline import (
     Intervention,
     Records,
     WindowedStream,
+    by_stage,
     receipts,
     summary,
 )
@@ -214,7 +215,7 @@ async def detect_only(request: Request) -> JSONResponse:
     return JSONResponse(
         verdict.to_dict(),
         headers={
-            "x-swisscheese-verdict": summary({body.stage.value: [verdict]}),
+            "x-swisscheese-verdict": summary(by_stage([verdict])),
             "x-swisscheese-record": receipts([verdict]),
         },
     )
@@ -246,7 +247,7 @@ async def _chat(
     # before the client gets an answer.
     incoming, decision, forward = await pipeline.admit_request(body, records)
     state.tracing.verdicts(span, "input", incoming)
-    verdicts: dict[str, list[Verdict]] = {"input": incoming}
+    verdicts = by_stage(incoming)
     if forward is None:
         assert decision.refusal is not None
         completion = wire.refusal_completion(body.model, decision.refusal)
@@ -276,9 +277,7 @@ async def _chat(
     )
     state.tracing.verdicts(span, "output", outgoing)
     state.tracing.answer(span, completion)
-    # The answer's verdicts by their stage: output, reasoning, tool_call.
-    for verdict in outgoing:
-        verdicts.setdefault(verdict.stage.value, []).append(verdict)
+    verdicts = by_stage([*incoming, *outgoing])
     if answered.refusal is None and decision.approval:
         answered = decision
     metrics.requests.labels(outcome="completed").inc()

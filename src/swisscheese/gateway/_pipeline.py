@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
@@ -65,7 +65,16 @@ class Outcome:
     label: str = "completed"
 
 
+def by_stage(verdicts: Iterable[Verdict]) -> dict[str, list[Verdict]]:
+    """Verdicts under their own stage's name (retrieved is not input, tool_call not output)."""
+    grouped: dict[str, list[Verdict]] = {}
+    for verdict in verdicts:
+        grouped.setdefault(verdict.stage.value, []).append(verdict)
+    return grouped
+
+
 def summary(parts: Mapping[str, Sequence[Verdict]]) -> str:
+    """``action=<worst>; <stage>=<worst at that stage>; ...`` for x-swisscheese-verdict."""
     fields = []
     overall = Action.ALLOW
     for stage, verdicts in parts.items():
