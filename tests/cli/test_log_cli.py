@@ -117,3 +117,33 @@ def test_usage_errors(workdir: Path) -> None:
     code, _, err = run("log", "tail", "--db", "postgresql://nobody@127.0.0.1:1/none")
     assert code == 2
     assert "cannot open the log" in err
+
+
+def test_a_sealed_original_is_revealed_only_with_the_key_and_the_reveal_is_recorded(
+    workdir: Path,
+) -> None:
+    code, key_id, _ = run("keys", "init-payload")
+    assert code == 0
+    assert (workdir / ".swisscheese" / "payload.key").exists()
+    code, out, _ = run(
+        "check", "--json", "--record", "--stage", "output", "id AKIAIOSFODNN7EXAMPLE"
+    )
+    index = json.loads(out)["record"]["index"]
+    code, out, _ = run("log", "payload", str(index))
+    stored = json.loads(out)
+    assert stored["text"] == "id [SECRET]"
+    assert "AKIA" not in out
+    assert stored["sealed_text"]["kid"] == key_id.strip()
+    code, out, _ = run("log", "payload", str(index), "--reveal", "--by", "auditor")
+    assert code == 0
+    assert json.loads(out)["original"] == "id AKIAIOSFODNN7EXAMPLE"
+    code, out, _ = run("log", "tail", "-n", "1", "--json")
+    assert json.loads(out)["event"] | {"time": 0} == {
+        "v": 1, "type": "payload_revealed", "index": index, "by": "auditor", "time": 0,
+    }  # fmt: skip
+    # Destroying the key erases every sealed original; the log still verifies.
+    (workdir / ".swisscheese" / "payload.key").unlink()
+    code, _, err = run("log", "payload", str(index), "--reveal")
+    assert code == 2
+    assert "no payload key" in err
+    assert run("log", "verify")[0] == 0

@@ -249,7 +249,8 @@ def test_swisscheese_serve_command(tmp_path: Path) -> None:
         [exe, "serve", "--upstream", "notaurl", "--db", db], capture_output=True, text=True
     )
     assert typo.returncode == 2
-    assert "the upstream must be an http(s) base URL" in typo.stderr and "'notaurl'" in typo.stderr
+    assert "the upstream must be an http(s) base URL" in typo.stderr
+    assert "'notaurl'" in typo.stderr
     with serve(upstream_app) as upstream_url:
         proc = subprocess.Popen(
             [

@@ -224,6 +224,28 @@ def test_screened_fields_reach_the_model_redacted_and_parameters_unchanged(gw: G
 # -- what the client receives --------------------------------------------------------------------
 
 
+def test_a_secret_redacted_for_the_client_is_not_written_to_the_log(
+    gw: Gateway, tmp_path: Path
+) -> None:
+    gw.script.answer = completion(
+        {"role": "assistant", "content": f"The key is {KEY}", "tool_calls": [call(
+            json.dumps({"q": f"id {KEY} secret {SECRET}"}))]},
+        finish_reason="tool_calls",
+    )  # fmt: skip
+    response = gw.post(request(messages=[{"role": "user", "content": f"my key {KEY}"}]))
+    assert response.status_code == 200
+    assert KEY not in response.text
+    assert SECRET not in response.text
+    response, _ = gw.stream(request())
+    assert response.status_code == 200
+    assert KEY not in response.text
+    stored = b"".join(p.read_bytes() for p in tmp_path.glob("log.db*"))
+    assert stored
+    assert KEY.encode() not in stored
+    assert SECRET.encode() not in stored
+    assert b"[SECRET]" in stored  # the redacted texts are what was kept
+
+
 def test_logprobs_never_spell_out_a_redacted_answer(gw: Gateway) -> None:
     text = f"The key is {KEY} ok"
     words = text.split(" ")

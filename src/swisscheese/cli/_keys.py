@@ -4,6 +4,7 @@ change is recorded)."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -38,6 +39,36 @@ def keys_init(
         highlight=False,
     )
     print(signer.verifier.encode())
+
+
+@keys_app.command("init-payload")
+def keys_init_payload(
+    path: Annotated[
+        Path | None,
+        typer.Option(
+            "--payload-key",
+            envvar="SWISSCHEESE_PAYLOAD_KEY",
+            help="Where to write it (default .swisscheese/payload.key).",
+        ),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing key.")] = False,
+) -> None:
+    """Create the AES-256 key under which the originals of redacted texts are sealed in the
+    log. Keep it apart from the database; destroying it erases every sealed original."""
+    from swisscheese.recorder.sealing import (
+        DEFAULT_PAYLOAD_KEY,
+        PayloadKey,
+        SealError,
+        write_payload_key,
+    )
+
+    key = PayloadKey.generate()
+    try:
+        written = write_payload_key(key, path or DEFAULT_PAYLOAD_KEY, force=force)
+    except SealError as exc:
+        fail(str(exc))
+    err.print(f"wrote {written} (keep it secret and apart from the database)", highlight=False)
+    print(key.key_id)
 
 
 @keys_app.command("public")
@@ -105,7 +136,7 @@ def list_clients(
 ) -> None:
     """Client keys (names, ids, limits and dates; never the secrets)."""
     with operations(db) as ops:
-        found = ops.store.keys(include_revoked=revoked)
+        found = ops.store.client_keys(include_revoked=revoked)
     rows = [
         {
             "name": k.name,

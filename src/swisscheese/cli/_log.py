@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from swisscheese.cli._common import DbOption, JsonOption, fail, out
+from swisscheese.cli._common import ByOption, DbOption, JsonOption, fail, out
 
 if TYPE_CHECKING:
     from swisscheese.recorder import Recorder
@@ -208,6 +208,55 @@ def log_tail(
     with open_recorder(db, None, DEFAULT_ORIGIN) as recorder:
         size = recorder.size()
         _show(recorder, max(0, size - count), size, as_json)
+
+
+@log_app.command("payload")
+def log_payload(
+    index: Annotated[int, typer.Argument(help="The entry's index.")],
+    reveal: Annotated[
+        bool,
+        typer.Option("--reveal", help="Open the sealed original with the payload key (recorded)."),
+    ] = False,
+    payload_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--payload-key",
+            envvar="SWISSCHEESE_PAYLOAD_KEY",
+            help="Payload key (default .swisscheese/payload.key).",
+        ),
+    ] = None,
+    by: ByOption = "operator",
+    db: DbOption = None,
+) -> None:
+    """Print an entry's payload as JSON: the verdict and the text as recorded (redacted by
+    default); with --reveal also the original, opened with the payload key."""
+    from swisscheese.recorder import RecordError
+    from swisscheese.recorder.events import PayloadRevealed
+    from swisscheese.recorder.sealing import DEFAULT_PAYLOAD_KEY, SealError, load_payload_key
+
+    with open_recorder(db, None, DEFAULT_ORIGIN) as recorder:
+        entry = recorder.store.entry(index)
+        if entry is None or entry.payload_digest is None:
+            fail(f"entry {index} has no payload" if entry else f"no entry {index}")
+        data = recorder.store.payload(entry.payload_digest)
+        if data is None:
+            fail(f"the payload of entry {index} was erased")
+        payload = json.loads(data)
+        if reveal:
+            sealed = payload.get("sealed_text")
+            if not isinstance(sealed, dict):
+                fail(f"entry {index} has no sealed original (nothing was redacted, or no key)")
+            try:
+                key = load_payload_key(payload_key or DEFAULT_PAYLOAD_KEY)
+                original = key.open(sealed)
+            except SealError as exc:
+                fail(str(exc))
+            try:
+                recorder.record(PayloadRevealed(index=index, by=by))
+            except RecordError as exc:
+                fail(f"not revealed: the log could not record it: {exc}")
+            payload["original"] = original
+    print(json.dumps(payload, ensure_ascii=False, indent=2))
 
 
 @log_app.command("erase")

@@ -7,6 +7,7 @@ override them.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -29,6 +30,12 @@ class Settings(BaseSettings):
     """Serve without client keys (loopback addresses only)."""
     log_key: Path | None = None
     """The key that signs checkpoints (default .swisscheese/log.key)."""
+    record_content: Literal["redacted", "clear"] = "redacted"
+    """What verdict payloads keep of screened text: redacted (secrets, personal data and the
+    canary replaced) or clear (as it arrived)."""
+    payload_key: Path | None = None
+    """Seal the original of redacted text under this key (default .swisscheese/payload.key
+    when it exists); destroying the key erases every sealed original."""
     log_origin: str = "swisscheese.local/log"
     """The log's origin line in its checkpoints."""
     load_plugins: str | None = None

@@ -13,6 +13,7 @@ from swisscheese.gateway._app import create_app
 from swisscheese.gateway._upstream import HttpUpstream, Upstream
 from swisscheese.guard import Guard
 from swisscheese.recorder import Recorder
+from swisscheese.recorder.sealing import ContentRecord
 from swisscheese.store import AccessStore, Database, LogStore
 
 
@@ -55,7 +56,7 @@ def build_app(
     if upstream is not None and not upstream.startswith("local"):
         check_upstream_url(upstream)
     database = Database(db)
-    recorder = Recorder(LogStore(database))
+    recorder = Recorder(LogStore(database), content=ContentRecord.from_settings())
     guard = Guard(load_policy(policy) if policy else None, recorder=recorder)
     access = AccessControl(
         AccessStore(database), guard.deployment, require_auth=require_auth, default_rate=rate

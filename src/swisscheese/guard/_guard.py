@@ -73,6 +73,15 @@ def _fragment(text: str, f: Finding) -> str:
     return "\x00".join(text[s.start : s.end] for s in f.spans)
 
 
+def _redactable(verdict: Verdict, *, modified: bool) -> list[Finding]:
+    """Findings whose monitor says how to redact them, on the original or the modified text."""
+    return [
+        f
+        for f in verdict.findings
+        if "replacement" in f.detail and (f.detail.get("text") == "modified") == modified
+    ]
+
+
 def _on_modified(f: Finding) -> Finding:
     return Finding(
         f.monitor, f.category, f.score, f.spans, {**f.detail, "text": "modified"}, f.origin
@@ -208,9 +217,17 @@ class Guard:
         return _with_record(verdict, entry, self.recorder.submit(entry).result())
 
     def _entry(self, verdict: Verdict, content: Content) -> NewEntry:
-        """The leaf (no content, only digests) and the erasable payload of a verdict."""
+        """The leaf (no content, only digests) and the erasable payload of a verdict: the
+        text as the recorder's content policy keeps it (by default with what monitors mark
+        as redactable replaced; the original sealed under the operator's key)."""
         assert self.recorder is not None
-        payload = {"verdict": verdict.to_dict(), "text": text_of(content)}
+        record = self.recorder.content
+        original = text_of(content)
+        view = verdict.to_dict()
+        if record.mode == "redacted" and verdict.modified is not None:
+            view["modified"] = redact(verdict.modified, _redactable(verdict, modified=True))
+        fields = record.fields(original, redact(original, _redactable(verdict, modified=False)))
+        payload = {"verdict": view, **fields}
         return self.recorder.prepare_event(VerdictRecorded.of(verdict, self.deployment), payload)
 
     async def check_many(

@@ -25,6 +25,7 @@ from swisscheese.core import Receipt, canonical_json, merkle
 from swisscheese.core.errors import SwisscheeseError
 from swisscheese.recorder.events import EVENT_VERSION, Erasure, Event, SigningKey
 from swisscheese.recorder.note import Checkpoint, NoteError, Signer, Verifier, open_checkpoint
+from swisscheese.recorder.sealing import ContentRecord
 from swisscheese.store import LogStore, NewEntry
 
 KEY_ENV = "SWISSCHEESE_LOG_KEY"
@@ -255,10 +256,14 @@ class Recorder:
         signer: Signer | None = None,
         origin: str = DEFAULT_ORIGIN,
         spool: Path | None = None,
+        content: ContentRecord | None = None,
     ) -> None:
+        """``content``: what verdict payloads keep of screened text (default: redacted, no
+        sealed original)."""
         self.store = store
         self.signer = signer
         self.origin = origin
+        self.content = content or ContentRecord()
         self.spool = Spool(spool) if spool is not None else None
         self._writer: _Writer | None = None
         self._lock = threading.Lock()
@@ -282,7 +287,12 @@ class Recorder:
         except RecordError:
             if require_key:
                 raise
-        return cls(LogStore(Database(db, create=create)), signer=signer, origin=origin)
+        return cls(
+            LogStore(Database(db, create=create)),
+            signer=signer,
+            origin=origin,
+            content=ContentRecord.from_settings(),
+        )
 
     def close(self) -> None:
         with self._lock:

@@ -141,6 +141,14 @@ class ClientKeyRevoked(_Event):
     by: str
 
 
+class PayloadRevealed(_Event):
+    """Someone opened the sealed original of a recorded text with the payload key."""
+
+    type: Literal["payload_revealed"] = "payload_revealed"
+    index: int
+    by: str
+
+
 class ClientKeyRotated(_Event):
     """The active key ``name`` was replaced by a new secret with the same limits."""
 
@@ -165,7 +173,8 @@ Event = Annotated[
     | Resumed
     | ClientKeyCreated
     | ClientKeyRevoked
-    | ClientKeyRotated,
+    | ClientKeyRotated
+    | PayloadRevealed,
     Field(discriminator="type"),
 ]
 

@@ -127,7 +127,7 @@ class AccessStore:
             new = self._insert_key(conn, key_id, name, secret, old.deployment, old.rate, old.burst)
         return old, new, secret
 
-    def keys(self, *, include_revoked: bool = False) -> list[ClientKey]:
+    def client_keys(self, *, include_revoked: bool = False) -> list[ClientKey]:
         query = select(client_keys).order_by(client_keys.c.name, client_keys.c.created_at)
         if not include_revoked:
             query = query.where(client_keys.c.revoked_at.is_(None))
