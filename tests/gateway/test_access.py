@@ -15,7 +15,7 @@ import pytest
 from swisscheese import Guard
 from swisscheese.config import parse_policy
 from swisscheese.core import Receipt
-from swisscheese.gateway import AccessControl, HttpUpstream, create_app
+from swisscheese.gateway import AccessControl, GatewaySettings, HttpUpstream, create_app
 from swisscheese.recorder import Recorder, RecordError
 from swisscheese.store import AccessStore, Database
 from tests.helpers.monitors import make_registry
@@ -54,7 +54,10 @@ def gateway(tmp_path: Path) -> Iterator[Gateway]:
 
 
 @contextmanager
-def _gateway(tmp_path: Path, timeout: float, rate: float | None = None) -> Iterator[Gateway]:
+def _gateway(
+    tmp_path: Path, timeout: float, rate: float | None = None, public_metrics: bool = False
+) -> Iterator[Gateway]:
+    tmp_path.mkdir(exist_ok=True)
     database = Database(str(tmp_path / "access.db"))
     store = AccessStore(database)
     _, key = store.create_key("app", rate=rate, burst=2 if rate else None)
@@ -62,7 +65,8 @@ def _gateway(tmp_path: Path, timeout: float, rate: float | None = None) -> Itera
     access = AccessControl(store, guard.deployment, cache_ttl=0.0, poll_interval=0.05)
     upstream_app, _ = make_upstream()
     with serve(upstream_app) as upstream_url:
-        app = create_app(guard, HttpUpstream(upstream_url + "/v1"), access=access)
+        settings = GatewaySettings(public_metrics=public_metrics)
+        app = create_app(guard, HttpUpstream(upstream_url + "/v1"), settings, access=access)
         with serve(app) as url:
             yield Gateway(url, store, key)
     guard.close()
@@ -102,6 +106,7 @@ def test_rate_limit(tmp_path: Path) -> None:
         assert 429 in codes[2:]
         limited = chat(gw, "hi")
         assert limited.json()["error"]["type"] == "rate_limit_error"
+        assert int(limited.headers["retry-after"]) >= 1
 
 
 def test_halt_stops_the_deployment_until_resumed(gateway: Gateway) -> None:
@@ -112,9 +117,26 @@ def test_halt_stops_the_deployment_until_resumed(gateway: Gateway) -> None:
     stopped = chat(gateway, "hello")
     assert stopped.status_code == 503
     assert "halted" in stopped.json()["error"]["message"]
+    # Alive, but not ready: a load balancer stops sending while it is halted.
+    assert httpx.get(gateway.url + "/healthz").status_code == 200
+    ready = httpx.get(gateway.url + "/readyz")
+    assert ready.status_code == 503
+    assert ready.json()["status"] == "halted"
     gateway.store.set_halted("shop", False, "resumed")
     time.sleep(1.1)  # replicas re-read the halt state every second
     assert chat(gateway, "hello").status_code == 200
+    assert httpx.get(gateway.url + "/readyz").json()["status"] == "ready"
+
+
+@pytest.mark.parametrize("path", ["/metrics", "/openapi.json"])
+def test_what_describes_the_gateway_needs_a_key_unless_made_public(
+    gateway: Gateway, tmp_path: Path, path: str
+) -> None:
+    assert httpx.get(gateway.url + path).status_code == 401
+    keyed = httpx.get(gateway.url + path, headers={"authorization": f"Bearer {gateway.key}"})
+    assert keyed.status_code == 200
+    with _gateway(tmp_path / "public", 0.0, public_metrics=True) as public:
+        assert httpx.get(public.url + path).status_code == 200
 
 
 def test_escalation_without_a_wait_is_a_block_with_a_pending_approval(gateway: Gateway) -> None:

@@ -21,6 +21,14 @@ class Script:
     received: list[dict[str, Any]] = field(default_factory=list)
     models: dict[str, Any] = field(default_factory=dict)
     """What ``/v1/models`` returns."""
+    status: int = 200
+    """The HTTP status of answers (with ``answer`` as the body)."""
+    raw_chunks: list[bytes] | None = None
+    """Stream these bytes as they are instead of ``chunks``."""
+    break_after: int | None = None
+    """Drop the connection after this many chunks, without [DONE]."""
+    json_for_streams: bool = False
+    """Answer streaming requests with ``answer`` as one JSON document, as some servers do."""
 
 
 def completion(message: dict[str, Any], **choice: Any) -> dict[str, Any]:
@@ -57,12 +65,17 @@ def make_scripted() -> tuple[FastAPI, Script]:
     async def chat(request: Request) -> Any:
         body = await request.json()
         script.received.append(body)
-        if not body.get("stream"):
-            return JSONResponse(script.answer)
+        if not body.get("stream") or script.json_for_streams or script.status != 200:
+            return JSONResponse(script.answer, status_code=script.status)
 
         async def events() -> AsyncIterator[bytes]:
-            for piece in script.chunks:
-                yield b"data: " + json.dumps(piece).encode() + b"\n\n"
+            pieces = script.raw_chunks or [
+                b"data: " + json.dumps(piece).encode() + b"\n\n" for piece in script.chunks
+            ]
+            for n, piece in enumerate(pieces):
+                if n == script.break_after:
+                    raise ConnectionResetError("scripted: the upstream went away")
+                yield piece
             yield b"data: [DONE]\n\n"
 
         return StreamingResponse(events(), media_type="text/event-stream")

@@ -29,6 +29,14 @@ def serve(
     ] = False,
     rate: Annotated[float | None, typer.Option(help="Default requests/s per client key.")] = None,
     workers: Annotated[int, typer.Option(help="Worker processes.", min=1)] = 1,
+    public_metrics: Annotated[
+        bool,
+        typer.Option(
+            "--public-metrics",
+            envvar="SWISSCHEESE_PUBLIC_METRICS",
+            help="Serve /metrics and /openapi.json without a client key.",
+        ),
+    ] = False,
 ) -> None:
     """Run the OpenAI-compatible gateway: every request and answer passes the policy and is
     recorded."""
@@ -52,7 +60,14 @@ def serve(
     url = resolve_url(db)
     # The options win over the environment; workers read the result back as settings.
     settings = Settings().model_copy(
-        update={"upstream": upstream, "db": url, "no_auth": no_auth, "policy": policy, "rate": rate}
+        update={
+            "upstream": upstream,
+            "db": url,
+            "no_auth": no_auth,
+            "policy": policy,
+            "rate": rate,
+            "public_metrics": public_metrics,
+        }
     )
     key = settings.upstream_api_key
     try:
@@ -63,6 +78,7 @@ def serve(
             require_auth=not no_auth,
             rate=rate,
             upstream_api_key=key.get_secret_value() if key else None,
+            public_metrics=public_metrics,
         )
     except PolicyError as exc:
         fail("\n       ".join(str(i) for i in exc.issues))

@@ -25,9 +25,20 @@ MAX_ANSWER_BYTES = 8 << 20
 
 
 class EndpointError(SwisscheeseError):
-    def __init__(self, status: int, message: str, headers: Mapping[str, str] | None = None) -> None:
+    """``message`` says everything known (for logs and operators); ``public`` says what may be
+    shown to a third party: no upstream text, no address."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        headers: Mapping[str, str] | None = None,
+        *,
+        public: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.status, self.message = status, message
+        self.public = public or message
         self.headers: Mapping[str, str] = headers or {}
 
 
@@ -98,6 +109,10 @@ class ChatEndpoint:
         async with session.post(self.base_url + "/chat/completions", json=body) as r:
             if r.status >= 400:
                 await _json_or_error(r, self.max_answer_bytes)
+            if "json" in r.headers.get("content-type", ""):
+                # A server that ignores stream=true: its one answer as one chunk.
+                yield _as_chunk(await _json_or_error(r, self.max_answer_bytes))
+                return
             size = 0
             async for raw in r.content:
                 size += len(raw)
@@ -143,7 +158,25 @@ def _network_errors() -> Iterator[None]:
     except TimeoutError:
         raise EndpointError(504, "the upstream model did not answer in time") from None
     except aiohttp.ClientError as exc:
-        raise EndpointError(502, f"the upstream model is unreachable: {exc}") from None
+        raise EndpointError(
+            502,
+            f"the upstream model is unreachable: {exc}",
+            public="the upstream model is unreachable",
+        ) from None
+
+
+def _as_chunk(answer: dict[str, Any]) -> dict[str, Any]:
+    """A whole completion as a stream chunk: each choice's message as its delta."""
+    choices = answer.get("choices")
+    piece = {k: v for k, v in answer.items() if k != "choices"}
+    if isinstance(choices, list):
+        piece["choices"] = [
+            {**{k: v for k, v in c.items() if k != "message"}, "delta": c.get("message")}
+            if isinstance(c, dict)
+            else c
+            for c in choices
+        ]
+    return piece
 
 
 async def _json_or_error(response: aiohttp.ClientResponse, limit: int) -> dict[str, Any]:
@@ -164,7 +197,13 @@ def _decoded(status: int, body: bytes, headers: Mapping[str, str]) -> dict[str, 
             message = json.loads(text)["error"]["message"]
         except (ValueError, KeyError, TypeError):
             message = text[:500]
-        raise EndpointError(502 if status >= 500 else status, f"upstream: {message}", headers)
+        raise EndpointError(
+            502 if status >= 500 else status,
+            f"upstream: {message}",
+            headers,
+            public=f"the upstream model {'failed' if status >= 500 else 'refused the request'}"
+            f" ({status})",
+        )
     try:
         data = json.loads(text)
     except ValueError:
@@ -200,7 +239,9 @@ def chat_sync(
     except TimeoutError:
         raise EndpointError(504, f"{url} did not answer in time") from None
     except urllib.error.URLError as exc:
-        raise EndpointError(502, f"{url} is unreachable: {exc.reason}") from None
+        raise EndpointError(
+            502, f"{url} is unreachable: {exc.reason}", public="the model is unreachable"
+        ) from None
     if len(data) > MAX_ANSWER_BYTES:
         raise EndpointError(502, f"the answer exceeded {MAX_ANSWER_BYTES} bytes")
     return _decoded(status, data, got), got

@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     """Default requests per second per client key."""
     no_auth: bool = False
     """Serve without client keys (loopback addresses only)."""
+    public_metrics: bool = False
+    """Serve /metrics and /openapi.json without a client key."""
     log_key: Path | None = None
     """The key that signs checkpoints (default .swisscheese/log.key)."""
     record_content: Literal["redacted", "clear"] = "redacted"

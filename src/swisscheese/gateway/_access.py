@@ -7,6 +7,7 @@ the database is not on every request's path (a revoked key stops working within 
 from __future__ import annotations
 
 import hashlib
+import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -124,6 +125,7 @@ class AccessControl:
                 429,
                 f"rate limit of {rate:g} requests/s exceeded; retry in {wait:.2f} s",
                 code="rate_limit_exceeded",
+                headers={"retry-after": str(max(1, math.ceil(wait)))},
             )
 
     async def check_halt(self) -> None:

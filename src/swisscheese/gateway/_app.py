@@ -44,6 +44,8 @@ class GatewaySettings:
     """Put message content in the spans (off: only models, actions, categories, usage)."""
     body_timeout_s: float = 30.0
     """A request body not received in full within this time is refused (408)."""
+    public_metrics: bool = False
+    """Serve /metrics and /openapi.json without an API key (when keys are required)."""
     canary: Literal["system", "off"] = "system"
     """Where the policy's canary goes: into the request's first system or developer message
     (requests without one have no instructions to leak), or nowhere."""
@@ -89,7 +91,13 @@ def create_app(
         yield
         await upstream.aclose()
 
-    app = FastAPI(title="swisscheese gateway", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="swisscheese gateway",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,  # served by a route of ours, behind the key unless public_metrics
+    )
     app.state.gateway = _State(
         guard,
         upstream,
@@ -138,7 +146,7 @@ async def _read_json(request: Request, settings: GatewaySettings) -> Any:
         raise ApiError(415, "send the body as application/json")
     body = await request.body()
     try:
-        value = json.loads(body)
+        value = json.loads(body, parse_constant=_no_constants)
     except ValueError as exc:
         raise ApiError(400, f"invalid JSON: {exc}") from None
     except RecursionError:
@@ -149,6 +157,11 @@ async def _read_json(request: Request, settings: GatewaySettings) -> Any:
         # Only a \\u escape can spell a lone surrogate in valid UTF-8 JSON.
         value = wire.clean_json(value)
     return value
+
+
+def _no_constants(name: str) -> Any:
+    # Python's parser takes NaN and Infinity; JSON has neither.
+    raise ValueError(f"{name} is not JSON")
 
 
 async def _admit(request: Request) -> None:
@@ -172,14 +185,43 @@ async def _admitted_body(request: Request, model: type[_Body]) -> _Body:
 
 @router.get("/healthz")
 async def healthz(request: Request) -> dict[str, Any]:
+    """Liveness: the process answers. Whether it may take traffic is /readyz."""
     guard = _state(request).guard
     return {"status": "ok", "deployment": guard.deployment, "policy": guard.policy_digest}
 
 
+@router.get("/readyz", response_model=None)
+async def readyz(request: Request) -> Response:
+    """Readiness: 503 while the deployment is halted, so a load balancer stops sending."""
+    state = _state(request)
+    guard = state.guard
+    body: dict[str, Any] = {"deployment": guard.deployment, "policy": guard.policy_digest}
+    try:
+        await state.access.check_halt()
+    except ApiError as exc:
+        return JSONResponse({**body, "status": "halted", "reason": exc.message}, status_code=503)
+    return JSONResponse({**body, "status": "ready"})
+
+
+async def _operator_read(request: Request) -> None:
+    """What describes the gateway (metrics, its schema) needs a key unless made public."""
+    state = _state(request)
+    if not state.settings.public_metrics:
+        await state.access.authenticate(request.headers.get("authorization"))
+
+
 @router.get("/metrics")
 async def prometheus(request: Request) -> Response:
+    await _operator_read(request)
     body, content_type = _state(request).metrics.render()
     return Response(body, media_type=content_type)
+
+
+@router.get("/openapi.json", include_in_schema=False)
+async def openapi_schema(request: Request) -> dict[str, Any]:
+    await _operator_read(request)
+    schema: dict[str, Any] = request.app.openapi()
+    return schema
 
 
 @router.get("/v1/models")

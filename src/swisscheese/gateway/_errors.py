@@ -25,14 +25,24 @@ _TYPES = {
 
 class ApiError(Exception):
     def __init__(
-        self, status: int, message: str, *, code: str | None = None, param: str | None = None
+        self,
+        status: int,
+        message: str,
+        *,
+        code: str | None = None,
+        param: str | None = None,
+        detail: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
+        """``message`` goes to the client; ``detail`` (default: the message) to the log only."""
         super().__init__(message)
         self.status, self.message, self.code, self.param = status, message, code, param
+        self.detail = detail or message
+        self.headers = headers
 
-    def response(self, headers: dict[str, str] | None = None) -> JSONResponse:
+    def response(self) -> JSONResponse:
         return error_response(
-            self.status, self.message, code=self.code, param=self.param, headers=headers
+            self.status, self.message, code=self.code, param=self.param, headers=self.headers
         )
 
 

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from swisscheese.config import Settings, load_policy
 from swisscheese.gateway._access import AccessControl
-from swisscheese.gateway._app import create_app
+from swisscheese.gateway._app import GatewaySettings, create_app
 from swisscheese.gateway._upstream import HttpUpstream, Upstream
 from swisscheese.guard import Guard
 from swisscheese.recorder import Recorder
@@ -50,6 +50,7 @@ def build_app(
     require_auth: bool = True,
     rate: float | None = None,
     upstream_api_key: str | None = None,
+    public_metrics: bool = False,
 ) -> tuple[FastAPI, Guard]:
     """The app and its guard. Raises PolicyError, ValueError (a bad upstream) or the store's
     errors at start-up."""
@@ -61,7 +62,8 @@ def build_app(
     access = AccessControl(
         AccessStore(database), guard.deployment, require_auth=require_auth, default_rate=rate
     )
-    app = create_app(guard, make_upstream(upstream, upstream_api_key), access=access)
+    settings = GatewaySettings(public_metrics=public_metrics)
+    app = create_app(guard, make_upstream(upstream, upstream_api_key), settings, access=access)
     return app, guard
 
 
@@ -76,5 +78,6 @@ def app_from_env() -> FastAPI:
         require_auth=not settings.no_auth,
         rate=settings.rate,
         upstream_api_key=key.get_secret_value() if key else None,
+        public_metrics=settings.public_metrics,
     )
     return app

@@ -251,7 +251,7 @@ class ChatPipeline:
                 status=exc.status,
                 verdicts=[v.id for v in incoming],
             )
-            written = self.record_event(failed, {"message": exc.message})
+            written = self.record_event(failed, {"message": exc.detail})
             if written is not None:
                 with contextlib.suppress(Exception):  # the client still learns of the failure
                     await asyncio.wrap_future(written)
@@ -342,6 +342,7 @@ class WindowedStream:
     async def events(self) -> AsyncIterator[bytes]:
         base: dict[str, Any] = {"model": self.forward["model"]}
         raw: list[dict[str, Any]] = []
+        error: str | None = None
         try:
             yield wire.sse(wire.chunk(base, {"role": "assistant"}))
             async for piece in self.pipeline.upstream.stream(self.forward):
@@ -365,8 +366,12 @@ class WindowedStream:
         except ApiError as exc:
             # The answer has begun, so the failure goes in the stream, as OpenAI's does;
             # text not yet released is dropped unseen.
-            self.outcome, self.finish = "error", None
+            self.outcome, self.finish, error = "error", None, exc.detail
             yield wire.sse({"error": {"message": exc.message, "type": "upstream_error"}})
+        except Exception as exc:  # a fault of ours: still an error event, never a cut socket
+            self.outcome, self.finish, error = "error", None, f"{type(exc).__name__}: {exc}"
+            self.pipeline.metrics.errors.labels(kind="500").inc()
+            yield wire.sse({"error": {"message": "internal error", "type": "server_error"}})
         else:
             yield wire.sse(None)
         finally:
@@ -379,7 +384,7 @@ class WindowedStream:
                     emitted_chars=len(self.emitted),
                     checks=[v.id for v in self.checked],
                 ),
-                {"emitted": self.emitted},
+                {"emitted": self.emitted, **({"error": error} if error else {})},
             )
             self.pipeline.metrics.requests.labels(outcome=f"stream_{self.outcome}").inc()
 

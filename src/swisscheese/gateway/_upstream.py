@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
 from swisscheese.common.openai_client import MAX_ANSWER_BYTES, ChatEndpoint, EndpointError
+from swisscheese.gateway import _wire as wire
 from swisscheese.gateway._errors import ApiError
 
 
@@ -21,7 +22,8 @@ class Upstream(Protocol):
 
 class HttpUpstream:
     """An OpenAI-compatible server, through the project's one pooled client; its failures
-    become the gateway's OpenAI-format errors (502, 504, or the upstream's own 4xx)."""
+    become the gateway's OpenAI-format errors (502, or 504 for a timeout); answers and chunks
+    whose known fields have the wrong types are 502s too."""
 
     def __init__(
         self,
@@ -42,16 +44,23 @@ class HttpUpstream:
 
     async def chat(self, body: dict[str, Any]) -> dict[str, Any]:
         try:
-            return await self.endpoint.chat(body)
+            answer = await self.endpoint.chat(body)
+            wire.check_answer(answer)
         except EndpointError as exc:
             raise _api_error(exc) from None
+        except wire.ShapeError as exc:
+            raise ApiError(502, str(exc), code="upstream_error") from None
+        return answer
 
     async def stream(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
         try:
             async for piece in self.endpoint.stream(body):
+                wire.check_chunk(piece)
                 yield piece
         except EndpointError as exc:
             raise _api_error(exc) from None
+        except wire.ShapeError as exc:
+            raise ApiError(502, str(exc), code="upstream_error") from None
 
     async def models(self) -> dict[str, Any]:
         try:
@@ -61,5 +70,7 @@ class HttpUpstream:
 
 
 def _api_error(exc: EndpointError) -> ApiError:
-    code = "upstream_error" if exc.message.startswith("upstream:") else None
-    return ApiError(exc.status, exc.message, code=code)
+    """The client learns that the upstream failed and how (502, or 504 for a timeout), never
+    the upstream's own words or address: those go to the log as the detail."""
+    status = 504 if exc.status == 504 else 502
+    return ApiError(status, exc.public, code="upstream_error", detail=exc.message)

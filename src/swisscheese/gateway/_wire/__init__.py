@@ -28,6 +28,9 @@ from swisscheese.gateway._wire.models import parts_text as parts_text
 from swisscheese.gateway._wire.request import clean_json as clean_json
 from swisscheese.gateway._wire.request import forward_body as forward_body
 from swisscheese.gateway._wire.request import request_reads as request_reads
+from swisscheese.gateway._wire.shapes import ShapeError as ShapeError
+from swisscheese.gateway._wire.shapes import check_answer as check_answer
+from swisscheese.gateway._wire.shapes import check_chunk as check_chunk
 from swisscheese.gateway._wire.slots import Slot as Slot
 from swisscheese.gateway._wire.slots import Unmappable as Unmappable
 from swisscheese.gateway._wire.slots import put as put
