@@ -29,6 +29,17 @@ def test_score_adds_score_and_category(tmp_path: Path) -> None:
     assert {"score", "category", "text"} <= set(rows[1])
 
 
+def test_score_reads_stdin_and_writes_stdout() -> None:
+    result = runner.invoke(
+        app,
+        ["score", "injection", "--input", "-", "--output", "-"],
+        input='"What time is it in Lisbon?"\n',
+    )
+    assert result.exit_code == 0, result.stderr
+    (row,) = [json.loads(line) for line in result.stdout.splitlines()]
+    assert row["text"] == "What time is it in Lisbon?"
+
+
 def test_eval_detector_prints_the_figures(tmp_path: Path) -> None:
     pos = tmp_path / "p.jsonl"
     neg = tmp_path / "n.jsonl"

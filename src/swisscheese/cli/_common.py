@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -69,3 +73,41 @@ def operations(db: str | None, *, create: bool = False) -> Iterator[Operations]:
     finally:
         recorder.close()
         database.close()
+
+
+STDIO = "-"
+
+
+def read_text_lines(path: Path) -> tuple[list[str], str]:
+    """The lines of ``path`` (``-``: standard input) and the name to give in errors; an
+    unreadable file is a usage error naming it."""
+    if str(path) == STDIO:
+        return sys.stdin.read().splitlines(), "<stdin>"
+    try:
+        return path.read_text(encoding="utf-8").splitlines(), str(path)
+    except UnicodeDecodeError:
+        fail(f"{path}: not UTF-8 text")
+    except OSError as exc:
+        fail(f"{path}: cannot read: {exc.strerror}")
+
+
+@contextmanager
+def output_file(path: Path) -> Iterator[IO[str]]:
+    """Write to ``path`` (``-``: standard output) all or nothing: the text goes to a temporary
+    file beside it, renamed over ``path`` only when the block completes, so a run that stops
+    on a bad line leaves no partial file behind."""
+    if str(path) == STDIO:
+        yield sys.stdout
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        fail(f"{path}: cannot write: {exc.strerror}")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as sink:
+            yield sink
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from swisscheese.cli._common import fail, out
+from swisscheese.cli._common import err, fail, out, output_file, read_text_lines
 from swisscheese.core.errors import InputError
 from swisscheese.core.jsonl import json_lines
 from swisscheese.learned.specs import DETECTOR_SPECS
@@ -106,14 +106,9 @@ def _read_jsonl(path: Path, detector: str) -> tuple[list[dict[str, object]], lis
     """The records of a JSONL file and the text each one gives the detector to score."""
     records: list[dict[str, object]] = []
     texts: list[str] = []
+    lines, source = read_text_lines(path)
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        fail(f"{path}: cannot read: {exc.strerror}")
-    except UnicodeDecodeError:
-        fail(f"{path}: not UTF-8 text")
-    try:
-        parsed = list(json_lines(lines, str(path)))
+        parsed = list(json_lines(lines, source))
     except InputError as exc:
         fail(str(exc))
     for n, record in parsed:
@@ -121,7 +116,7 @@ def _read_jsonl(path: Path, detector: str) -> tuple[list[dict[str, object]], lis
             record = {"text": record}
         text = _scored_text(detector, record)
         if text is None:
-            fail(f"{path}:{n}: expected an object with {DETECTOR_SPECS[detector].input_help}")
+            fail(f"{source}:{n}: expected an object with {DETECTOR_SPECS[detector].input_help}")
         records.append(record)
         texts.append(text)
     return records, texts
@@ -148,10 +143,12 @@ def score_command(
         typer.Option(
             "--input",
             help="JSONL: 'text' per line ('context' for indirect-injection, 'request' and "
-            "'response' for harmful-output).",
+            "'response' for harmful-output); - for stdin.",
         ),
     ],
-    output: Annotated[Path, typer.Option("--output", help="JSONL out: each line + score.")],
+    output: Annotated[
+        Path, typer.Option("--output", help="JSONL out: each line + score (- for stdout).")
+    ],
     tier: TierOption = "fast",
     model: ModelOption = None,
 ) -> None:
@@ -159,12 +156,11 @@ def score_command(
     det = _detector(detector, tier, model)
     records, texts = _read_jsonl(input_path, detector)
     predictions = _predict(det, texts)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    with output.open("w", encoding="utf-8") as sink:
+    with output_file(output) as sink:
         for record, p in zip(records, predictions, strict=True):
             line = {**record, "score": round(p.score, 6), "category": p.category, "tier": tier}
             sink.write(json.dumps(line) + "\n")
-    out.print(f"scored {len(records)} lines into {output}", highlight=False)
+    err.print(f"scored {len(records)} lines into {output}", highlight=False)
 
 
 LATENCY_SAMPLE = 200

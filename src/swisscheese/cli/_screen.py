@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -11,7 +12,17 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from swisscheese.cli._common import EXIT_OK, EXIT_STOPPED, DbOption, err, fail, out, progress_bar
+from swisscheese.cli._common import (
+    EXIT_OK,
+    EXIT_STOPPED,
+    DbOption,
+    err,
+    fail,
+    out,
+    output_file,
+    progress_bar,
+    read_text_lines,
+)
 from swisscheese.cli._log import DEFAULT_ORIGIN, open_recorder
 from swisscheese.core import Action, Stage, Verdict, decode_bytes, valid_text
 
@@ -130,7 +141,8 @@ def check(
 
 def scan(
     file: Annotated[
-        Path | None, typer.Argument(help='JSONL input: one {"text": ...} object a line.')
+        Path | None,
+        typer.Argument(help='JSONL input: one {"text": ...} object a line (- for stdin).'),
     ] = None,
     examples: Annotated[
         bool, typer.Option("--examples", help="Screen the bundled example inputs.")
@@ -162,49 +174,35 @@ def scan(
         fail("give either a FILE or --examples")
     path = examples_path() if examples else file
     assert path is not None
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        fail(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}")
+    lines, source = read_text_lines(path)
     guard = _guard(policy, record, db)
     summary = ScanSummary()
-    sink = None
-    if output is not None:
-        if str(output) == "-":
-            sink = sys.stdout
-        else:
-            try:
-                output.parent.mkdir(parents=True, exist_ok=True)
-                sink = output.open("w", encoding="utf-8")
-            except OSError as exc:
-                fail(f"{output}: cannot write: {exc.strerror}")
     show = not quiet and err.is_terminal
     bar = progress_bar("screening", show=show)
-    try:
-        with bar:
-            task = bar.add_task("scan", total=len(lines))
+    with contextlib.ExitStack() as stack:
+        sink = stack.enter_context(output_file(output)) if output is not None else None
+        try:
+            with bar:
+                task = bar.add_task("scan", total=len(lines))
 
-            class _Bar:
-                def update(self, n: int = 1) -> None:
-                    bar.advance(task, n)
+                class _Bar:
+                    def update(self, n: int = 1) -> None:
+                        bar.advance(task, n)
 
-                def complete(self) -> None:
-                    bar.update(task, completed=len(lines))
+                    def complete(self) -> None:
+                        bar.update(task, completed=len(lines))
 
-            progress = _Bar() if show else NullProgress()
-            records = read_jsonl(lines, str(path), field_name=field, stage=stage)
-            for item, verdict in run_scan(guard, records, progress):
-                summary.add(item, verdict)
-                if sink is not None:
-                    sink.write(verdict_line(item, verdict) + "\n")
-    except InputError as exc:
-        fail(str(exc))
-    except RecordError as exc:
-        fail(f"flight recorder: {exc}")
-    finally:
-        if sink is not None and sink is not sys.stdout:
-            sink.close()
-    source = "the bundled examples" if examples else str(path)
+                progress = _Bar() if show else NullProgress()
+                records = read_jsonl(lines, source, field_name=field, stage=stage)
+                for item, verdict in run_scan(guard, records, progress):
+                    summary.add(item, verdict)
+                    if sink is not None:
+                        sink.write(verdict_line(item, verdict) + "\n")
+        except InputError as exc:
+            fail(str(exc))
+        except RecordError as exc:
+            fail(f"flight recorder: {exc}")
+    source = "the bundled examples" if examples else source
     _render_summary(summary, source, err if str(output) == "-" else out)
     if summary.expected and summary.matched != summary.expected:
         raise typer.Exit(EXIT_STOPPED)
