@@ -610,3 +610,13 @@ def test_the_model_list_carries_only_identifiers(gw: Gateway) -> None:
             "owned_by": "upstream",
         },
     ]
+
+
+def test_a_refusal_says_why_without_telling_an_attacker_what_was_found(gw: Gateway) -> None:
+    long = gw.post(request(messages=[{"role": "user", "content": "lovely weather " * 20_000}]))
+    assert long.json()["choices"][0]["finish_reason"] == "content_filter"
+    assert long.headers["x-swisscheese-reason"] == (
+        "input not screened: skipped: content of 300000 characters exceeds the limit of 262144"
+    )
+    attack = gw.post(request(messages=[{"role": "user", "content": ATTACK}]))
+    assert attack.headers["x-swisscheese-reason"] == "blocked by the policy at input"

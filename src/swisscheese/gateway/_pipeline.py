@@ -65,6 +65,16 @@ class Outcome:
     label: str = "completed"
 
 
+def _public_reason(verdict: Verdict) -> str:
+    """Why a verdict stopped the request, as far as a client may know: a monitor that could
+    not run says so (a text over the screening limit is not an attack); what a detector
+    found, and how sure it was, stays in the log, where it cannot guide an attacker."""
+    for decision in verdict.decisions:
+        if decision.action is verdict.action and decision.reason.startswith("monitor "):
+            return f"{verdict.stage.value} not screened: {decision.reason.removeprefix('monitor ')}"
+    return f"blocked by the policy at {verdict.stage.value}"
+
+
 def by_stage(verdicts: Iterable[Verdict]) -> dict[str, list[Verdict]]:
     """Verdicts under their own stage's name (retrieved is not input, tool_call not output)."""
     grouped: dict[str, list[Verdict]] = {}
@@ -149,7 +159,7 @@ class ChatPipeline:
             await self.access.halt(worst)
             return Intervention(message, "deployment halted")
         if worst.action is Action.BLOCK:
-            return Intervention(message)
+            return Intervention(message, _public_reason(worst))
         layer = self.guard.compiled.layer_for(worst.stage)
         timeout = layer.layer.approval_timeout if layer is not None else 0.0
         shown = worst.modified if worst.modified is not None else content.text
