@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from swisscheese.evaluation.metrics import (
     bootstrap,
+    clopper_pearson,
     last_line,
     pairwise_overlap,
     percentiles,
@@ -70,12 +72,12 @@ def test_a_perfect_detector_and_a_useless_one() -> None:
     assert np.isnan(roc_auc([], [0.1]))
 
 
-def test_bootstrap_intervals_cover_the_estimate_and_shrink_with_more_data() -> None:
+def test_rate_intervals_cover_the_estimate_and_shrink_with_more_data() -> None:
     rng = np.random.default_rng(1)
     small = rng.random(50) < 0.3
     large = rng.random(5000) < 0.3
-    lo_s, hi_s = rate_ci(small, seed=0)
-    lo_l, hi_l = rate_ci(large, seed=0)
+    lo_s, hi_s = rate_ci(small)
+    lo_l, hi_l = rate_ci(large)
     assert lo_s <= small.mean() <= hi_s
     assert lo_l <= large.mean() <= hi_l
     assert hi_l - lo_l < (hi_s - lo_s) / 3
@@ -85,6 +87,32 @@ def test_bootstrap_intervals_cover_the_estimate_and_shrink_with_more_data() -> N
     assert bootstrap(roc_auc, pos, neg, seed=3, replicates=50) == bootstrap(
         roc_auc, pos, neg, seed=3, replicates=50
     )
+
+
+@pytest.mark.parametrize(
+    ("successes", "n", "expected"),
+    [
+        # Exact values: 1 - 0.025 ** (1 / n) at 0 successes, and published tables.
+        (0, 5, (0.0, 0.5218)),
+        (5, 5, (0.4782, 1.0)),
+        (3, 10, (0.0667, 0.6525)),
+        (0, 1000, (0.0, 0.00368)),
+    ],
+)
+def test_rate_intervals_are_exact_binomial_and_never_collapse_at_zero(
+    successes: int, n: int, expected: tuple[float, float]
+) -> None:
+    lo, hi = clopper_pearson(successes, n)
+    assert lo == pytest.approx(expected[0], abs=1e-4)
+    assert hi == pytest.approx(expected[1], abs=1e-4)
+
+
+@given(st.integers(min_value=1, max_value=400), st.data())
+def test_a_rate_interval_always_holds_the_observed_rate(n: int, data: st.DataObject) -> None:
+    successes = data.draw(st.integers(min_value=0, max_value=n))
+    lo, hi = clopper_pearson(successes, n)
+    assert 0.0 <= lo <= successes / n <= hi <= 1.0
+    assert hi - lo > 0
 
 
 def test_estimates_serialise_nan_as_null() -> None:

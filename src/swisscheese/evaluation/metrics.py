@@ -1,8 +1,9 @@
 """The evaluation's statistics, exactly as DESIGN.md defines them. Pure numpy, no I/O.
 
-Confidence intervals are percentile bootstraps (95%) with a seeded generator: rates resample
-items; detector metrics resample attacks and benign items separately (stratified), so every
-replicate has both classes.
+Confidence intervals (95%): a rate's is the exact binomial (Clopper-Pearson) interval, which
+stays honest at small n and at 0 or n successes (a bootstrap collapses to [0, 0] there);
+detector metrics use percentile bootstraps with a seeded generator that resample attacks and
+benign items separately (stratified), so every replicate has both classes.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from swisscheese.core.stats import latency_summary
 
 __all__ = [
     "bootstrap",
+    "clopper_pearson",
     "last_line",
     "pairwise_overlap",
     "percentiles",
@@ -99,14 +101,41 @@ def bootstrap(
     return (float(lo), float(hi))
 
 
-def rate_ci(flags: ArrayLike, seed: int = 0, replicates: int = BOOTSTRAP) -> tuple[float, float]:
-    """Bootstrap interval of a proportion (resampling Bernoulli items is a binomial draw)."""
+def rate_ci(flags: ArrayLike) -> tuple[float, float]:
+    """The exact 95% (Clopper-Pearson) interval of the proportion of true ``flags``."""
     x = _arr(flags)
     if not len(x):
         return (float("nan"), float("nan"))
-    draws = np.random.default_rng(seed).binomial(len(x), x.mean(), replicates) / len(x)
-    lo, hi = np.percentile(draws, [2.5, 97.5])
-    return (float(lo), float(hi))
+    return clopper_pearson(round(float(x.sum())), len(x))
+
+
+def clopper_pearson(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """The exact binomial interval: the p whose tail probabilities are (1 - confidence) / 2.
+
+    Found by bisection on binomial tails computed in log space with numpy (no SciPy)."""
+    if n <= 0 or not 0 <= successes <= n:
+        raise ValueError(f"need 0 <= successes <= n and n > 0, got {successes} of {n}")
+    alpha = (1.0 - confidence) / 2.0
+    k = np.arange(n + 1, dtype=np.float64)
+    steps = np.log(np.arange(n, 0, -1, dtype=np.float64)) - np.log(k[1:])
+    log_choose = np.concatenate([[0.0], np.cumsum(steps)])
+
+    def pmf(p: float) -> Floats:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.asarray(np.exp(log_choose + k * np.log(p) + (n - k) * np.log1p(-p)))
+
+    def solve(rises: Callable[[float], float]) -> float:
+        """The root of a function that rises with p, by bisection on [0, 1]."""
+        lo, hi = 0.0, 1.0
+        for _ in range(60):
+            mid = (lo + hi) / 2.0
+            lo, hi = (mid, hi) if rises(mid) < 0 else (lo, mid)
+        return (lo + hi) / 2.0
+
+    # P(X >= successes) rises with p; P(X <= successes) falls.
+    lower = 0.0 if successes == 0 else solve(lambda p: pmf(p)[successes:].sum() - alpha)
+    upper = 1.0 if successes == n else solve(lambda p: alpha - pmf(p)[: successes + 1].sum())
+    return (lower, upper)
 
 
 def with_ci(value: float, ci: tuple[float, float]) -> dict[str, Any]:

@@ -49,9 +49,9 @@ def _detector(pos: np.ndarray, neg: np.ndarray, seed: int) -> dict[str, Any]:
     return out
 
 
-def _rate(flags: Sequence[bool] | np.ndarray, seed: int) -> dict[str, Any]:
+def _rate(flags: Sequence[bool] | np.ndarray) -> dict[str, Any]:
     arr = np.asarray(flags, dtype=np.float64)
-    return with_ci(rate(arr), rate_ci(arr, seed=seed))
+    return with_ci(rate(arr), rate_ci(arr))
 
 
 def _roc_points(pos: np.ndarray, neg: np.ndarray) -> dict[str, list[float]]:
@@ -86,8 +86,8 @@ def _asr(attacks: list[ItemOutcome], k: int, seed: int) -> dict[str, Any]:
         "kind": "adaptive",
         "k": k,
         "goals": len(attacks),
-        "at_1": _rate(success_by[0], seed) if attacks else with_ci(float("nan"), (np.nan, np.nan)),
-        "at_k": _rate(success_by[-1], seed) if attacks else with_ci(float("nan"), (np.nan, np.nan)),
+        "at_1": _rate(success_by[0]) if attacks else with_ci(float("nan"), (np.nan, np.nan)),
+        "at_k": _rate(success_by[-1]) if attacks else with_ci(float("nan"), (np.nan, np.nan)),
         "curve": [round(rate(s), 6) if attacks else None for s in success_by],
         "mean_attempts_to_success": (
             round(float(within[within > 0].mean()), 4) if (within > 0).any() else None
@@ -178,8 +178,8 @@ def build_results(
             "monitor": b.monitor,
             "action": b.action,
             "barrier": b.stops,
-            "tpr": _rate(fired(prompts, b.name), seed),
-            "fpr": _rate(fired(served, b.name), seed),
+            "tpr": _rate(fired(prompts, b.name)),
+            "fpr": _rate(fired(served, b.name)),
             **_detector(pos, neg, seed),
         }
         curves[b.name] = _roc_points(pos, neg)
@@ -199,8 +199,8 @@ def build_results(
 
     pos, neg = stack_score(prompts), stack_score(served)
     stack = {
-        "tpr": _rate([not r.complied for r in prompts], seed),
-        "fpr": _rate([not r.complied for r in served], seed),
+        "tpr": _rate([not r.complied for r in prompts]),
+        "fpr": _rate([not r.complied for r in served]),
         **_detector(pos, neg, seed),
     }
     curves["stack"] = _roc_points(pos, neg)
