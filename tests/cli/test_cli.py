@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -148,3 +149,15 @@ def test_every_command_has_help_and_is_in_the_readme() -> None:
         assert command.callback is not None
         assert command.callback.__doc__, name
         assert f"swisscheese {name}" in readme, name
+    for group in app.registered_groups:
+        assert group.typer_instance is not None
+        # "log tail", or listed as "deployment halt|resume|status NAME".
+        pattern = rf"{group.name} ([\w-]+(?: [A-Z]+)?(?:\|[\w-]+(?: [A-Z]+)?)*)"
+        listed = {
+            name.split(" ")[0] for names in re.findall(pattern, readme) for name in names.split("|")
+        }
+        for command in group.typer_instance.registered_commands:
+            name = command.name or command.callback.__name__  # type: ignore[union-attr]
+            assert command.callback is not None
+            assert command.callback.__doc__, name
+            assert name in listed, f"{group.name} {name}"
