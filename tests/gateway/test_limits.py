@@ -167,7 +167,7 @@ def test_an_upstream_failure_is_recorded_and_counted(
     response = httpx.post(url + "/v1/chat/completions", json=body, headers=headers, timeout=30)
     assert response.status_code == 502
     assert _recorded_types(recorder)[-2:] == ["verdict", "upstream_error"]
-    metrics = httpx.get(url + "/metrics").text
+    metrics = httpx.get(url + "/metrics", headers=headers).text
     assert 'swisscheese_errors_total{kind="502"} 1.0' in metrics
 
 

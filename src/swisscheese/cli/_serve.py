@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated
 
 import typer
 
 from swisscheese.cli._common import DbOption, err, fail
 from swisscheese.cli._screen import PolicyOption
+
+
+class DurabilityChoice(StrEnum):
+    REQUEST = "request"
+    STAGE = "stage"
 
 
 def serve(
@@ -29,6 +35,17 @@ def serve(
     ] = False,
     rate: Annotated[float | None, typer.Option(help="Default requests/s per client key.")] = None,
     workers: Annotated[int, typer.Option(help="Worker processes.", min=1)] = 1,
+    durability: Annotated[
+        DurabilityChoice,
+        typer.Option(
+            envvar="SWISSCHEESE_DURABILITY",
+            help="request (default): a request's log entries are written together, one fsync, "
+            "before its answer; stage: each stage's as soon as it is screened (two fsyncs; the "
+            "input stays on record if the process dies during the model call). Both: nothing "
+            "reaches the client before it is on disk, power loss included (SQLite "
+            "synchronous=FULL, PostgreSQL commit).",
+        ),
+    ] = DurabilityChoice.REQUEST,
     public_metrics: Annotated[
         bool,
         typer.Option(
@@ -67,6 +84,7 @@ def serve(
             "policy": policy,
             "rate": rate,
             "public_metrics": public_metrics,
+            "durability": durability.value,
         }
     )
     key = settings.upstream_api_key
@@ -79,6 +97,7 @@ def serve(
             rate=rate,
             upstream_api_key=key.get_secret_value() if key else None,
             public_metrics=public_metrics,
+            durability=durability.value,
         )
     except PolicyError as exc:
         fail("\n       ".join(str(i) for i in exc.issues))

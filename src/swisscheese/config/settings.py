@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     """Default requests per second per client key."""
     no_auth: bool = False
     """Serve without client keys (loopback addresses only)."""
+    durability: Literal["request", "stage"] = "request"
+    """When the gateway writes a request's log entries: together before the answer (one
+    fsync), or each stage's as soon as it is screened (two)."""
     public_metrics: bool = False
     """Serve /metrics and /openapi.json without a client key."""
     log_key: Path | None = None

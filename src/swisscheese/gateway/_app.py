@@ -21,6 +21,7 @@ from swisscheese.gateway._limits import BodyLimits
 from swisscheese.gateway._metrics import Metrics
 from swisscheese.gateway._pipeline import (
     ChatPipeline,
+    Durability,
     Intervention,
     Records,
     WindowedStream,
@@ -44,6 +45,11 @@ class GatewaySettings:
     """Put message content in the spans (off: only models, actions, categories, usage)."""
     body_timeout_s: float = 30.0
     """A request body not received in full within this time is refused (408)."""
+    durability: Durability = "request"
+    """When a request's flight-recorder entries are written: ``request``, together in one
+    transaction just before the answer (one fsync); ``stage``, each stage's as soon as it is
+    screened (two writes; the input is on record even if the process dies during the model
+    call). Either way nothing reaches the client before it is durable."""
     public_metrics: bool = False
     """Serve /metrics and /openapi.json without an API key (when keys are required)."""
     canary: Literal["system", "off"] = "system"
@@ -271,7 +277,7 @@ async def chat(request: Request) -> Response:
     body = await _admitted_body(request, wire.ChatRequest)
     if len(body.messages) > state.settings.max_messages:
         raise ApiError(400, f"more than {state.settings.max_messages} messages", param="messages")
-    records = Records()
+    records = Records(state.guard.recorder, state.settings.durability)
     with state.tracing.chat(
         body.model, [m.model_dump(exclude_none=True) for m in body.messages]
     ) as span:

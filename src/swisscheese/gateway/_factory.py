@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from swisscheese.config import Settings, load_policy
 from swisscheese.gateway._access import AccessControl
 from swisscheese.gateway._app import GatewaySettings, create_app
+from swisscheese.gateway._pipeline import Durability
 from swisscheese.gateway._upstream import HttpUpstream, Upstream
 from swisscheese.guard import Guard
 from swisscheese.recorder import Recorder
@@ -51,6 +52,7 @@ def build_app(
     rate: float | None = None,
     upstream_api_key: str | None = None,
     public_metrics: bool = False,
+    durability: Durability = "request",
 ) -> tuple[FastAPI, Guard]:
     """The app and its guard. Raises PolicyError, ValueError (a bad upstream) or the store's
     errors at start-up."""
@@ -62,7 +64,7 @@ def build_app(
     access = AccessControl(
         AccessStore(database), guard.deployment, require_auth=require_auth, default_rate=rate
     )
-    settings = GatewaySettings(public_metrics=public_metrics)
+    settings = GatewaySettings(public_metrics=public_metrics, durability=durability)
     app = create_app(guard, make_upstream(upstream, upstream_api_key), settings, access=access)
     return app, guard
 
@@ -79,5 +81,6 @@ def app_from_env() -> FastAPI:
         rate=settings.rate,
         upstream_api_key=key.get_secret_value() if key else None,
         public_metrics=settings.public_metrics,
+        durability=settings.durability,
     )
     return app

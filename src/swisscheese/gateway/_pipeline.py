@@ -13,36 +13,75 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
-from swisscheese.core import Action, Content, Stage, Verdict
+from swisscheese.core import Action, Content, Receipt, Stage, Verdict
 from swisscheese.gateway import _wire as wire
 from swisscheese.gateway._access import AccessControl
 from swisscheese.gateway._errors import ApiError, unrecorded
 from swisscheese.gateway._metrics import Metrics
 from swisscheese.gateway._upstream import Upstream
-from swisscheese.guard import Guard
-from swisscheese.recorder import RecordError
+from swisscheese.guard import Guard, with_receipt
+from swisscheese.recorder import Recorder, RecordError
 from swisscheese.recorder.events import Event, StreamClosed, UpstreamFailed
+from swisscheese.store import NewEntry
+
+Durability = Literal["request", "stage"]
 
 
 class Records:
-    """The durable writes of one request's verdicts, settled before it is answered."""
+    """The flight-recorder writes of one request, durable before it is answered.
 
-    def __init__(self) -> None:
-        self.waiting: list[Awaitable[Verdict]] = []
+    ``request`` (the default): the request's verdicts and events are written together, in one
+    transaction (one fsync), when it is about to be answered. ``stage``: each stage's verdicts
+    are submitted as soon as they exist (the input's overlap the model call), so a crash during
+    the model call still leaves them on record; two writes a request. Either way the client
+    gets no byte that is not on record, on disk, first.
+    """
+
+    def __init__(self, recorder: Recorder | None, durability: Durability = "request") -> None:
+        self.recorder = recorder
+        self.durability = durability
+        self._unsent: list[tuple[Verdict | None, NewEntry]] = []
+        self._sent: list[tuple[list[tuple[Verdict | None, NewEntry]], Future[int]]] = []
+
+    def add(self, verdict: Verdict | None, entry: NewEntry | None) -> None:
+        """A verdict's entry (or, with ``verdict`` None, an event's) to write."""
+        if entry is None:
+            return
+        self._unsent.append((verdict, entry))
+        if self.durability == "stage":
+            self._send()
+
+    def add_event(self, event: Event, payload: Any = None) -> None:
+        if self.recorder is not None:
+            self.add(None, self.recorder.prepare_event(event, payload))
+
+    def _send(self) -> None:
+        if self._unsent and self.recorder is not None:
+            group, self._unsent = self._unsent, []
+            self._sent.append((group, self.recorder.submit_group([e for _, e in group])))
 
     async def settle(self) -> list[Verdict]:
-        waiting, self.waiting = self.waiting, []
+        """Write what is unsent, wait until all is durable; the verdicts with their receipts."""
+        self._send()
+        sent, self._sent = self._sent, []
+        out: list[Verdict] = []
         try:
-            return list(await asyncio.gather(*waiting))
+            for group, future in sent:
+                first = await asyncio.wrap_future(future)
+                for offset, (verdict, entry) in enumerate(group):
+                    if verdict is not None:
+                        index = first if first == Receipt.QUEUED else first + offset
+                        out.append(with_receipt(verdict, entry, index))
         except RecordError as exc:
             raise unrecorded(exc) from None
+        return out
 
     async def discard(self) -> None:
-        """On an error path: let pending writes finish (they stay in the record)."""
-        waiting, self.waiting = self.waiting, []
-        await asyncio.gather(*waiting, return_exceptions=True)
+        """On an error path: write what is pending all the same (it stays in the record)."""
+        with contextlib.suppress(ApiError):
+            await self.settle()
 
 
 @dataclass
@@ -135,9 +174,10 @@ class ChatPipeline:
             except RecordError as exc:
                 raise unrecorded(exc) from None
         else:
-            results = await asyncio.gather(*(guard.check_deferred(c.stage, c) for c in items))
+            results = await asyncio.gather(*(guard.check_unsubmitted(c.stage, c) for c in items))
             verdicts = [v for v, _ in results]
-            records.waiting += [r for _, r in results if r is not None]
+            for verdict, entry in results:
+                records.add(verdict, entry)
         elapsed = time.perf_counter() - t0
         for content, verdict in zip(items, verdicts, strict=True):
             self.metrics.observe(verdict, content.stage, elapsed)
@@ -261,10 +301,8 @@ class ChatPipeline:
                 status=exc.status,
                 verdicts=[v.id for v in incoming],
             )
-            written = self.record_event(failed, {"message": exc.detail})
-            if written is not None:
-                with contextlib.suppress(Exception):  # the client still learns of the failure
-                    await asyncio.wrap_future(written)
+            records.add_event(failed, {"message": exc.detail})
+            await records.discard()  # the client still learns of the failure
             raise
 
     async def _read_stream(

@@ -3,5 +3,6 @@
 from swisscheese.guard._guard import DEFAULT_MAX_CHARS as DEFAULT_MAX_CHARS
 from swisscheese.guard._guard import Guard as Guard
 from swisscheese.guard._guard import text_of as text_of
+from swisscheese.guard._guard import with_receipt as with_receipt
 
-__all__ = ["DEFAULT_MAX_CHARS", "Guard", "text_of"]
+__all__ = ["DEFAULT_MAX_CHARS", "Guard", "text_of", "with_receipt"]

@@ -64,7 +64,7 @@ def text_of(content: Content) -> str:
     return content.text
 
 
-def _with_record(verdict: Verdict, entry: NewEntry, index: int) -> Verdict:
+def with_receipt(verdict: Verdict, entry: NewEntry, index: int) -> Verdict:
     """The verdict carrying its receipt in the flight recorder (or that it is spooled)."""
     return replace(verdict, receipt=Receipt(index, entry.leaf_hash, entry.payload_digest))
 
@@ -169,33 +169,29 @@ class Guard:
         content = self._content(stage, content)
         return await self._check_and_record(stage, content, ctx or self._context(stage))
 
-    async def check_deferred(
+    async def check_unsubmitted(
         self, stage: Stage | str, content: Content | str, ctx: Context | None = None
-    ) -> tuple[Verdict, Awaitable[Verdict] | None]:
-        """The verdict at once, and an awaitable of its recorded form (None without a recorder).
+    ) -> tuple[Verdict, NewEntry | None]:
+        """The verdict and its flight-recorder entry, not yet submitted (None without a
+        recorder).
 
-        For callers that can overlap the durable write with other work (the gateway forwards
-        to the model meanwhile); they must await it before acting on the verdict outside.
+        For callers that write several verdicts together (the gateway writes a request's in
+        one transaction); they must submit the entry, and see it durable, before acting on
+        the verdict outside. ``with_receipt`` attaches where it landed.
         """
         stage = Stage(stage)
         content = self._content(stage, content)
         verdict = await self._check(stage, content, ctx or self._context(stage))
         if self.recorder is None:
             return verdict, None
-        entry = self._entry(verdict, content)
-        future = self.recorder.submit(entry)
-
-        async def recorded() -> Verdict:
-            return _with_record(verdict, entry, await asyncio.wrap_future(future))
-
-        return verdict, recorded()
+        return verdict, self._entry(verdict, content)
 
     async def _check_and_record(self, stage: Stage, content: Content, ctx: Context) -> Verdict:
         verdict = await self._check(stage, content, ctx)
         if self.recorder is None:
             return verdict
         entry = self._entry(verdict, content)
-        return _with_record(verdict, entry, await asyncio.wrap_future(self.recorder.submit(entry)))
+        return with_receipt(verdict, entry, await asyncio.wrap_future(self.recorder.submit(entry)))
 
     def check_sync(
         self, stage: Stage | str, content: Content | str, ctx: Context | None = None
@@ -214,7 +210,7 @@ class Guard:
         if self.recorder is None:
             return verdict
         entry = self._entry(verdict, content)
-        return _with_record(verdict, entry, self.recorder.submit(entry).result())
+        return with_receipt(verdict, entry, self.recorder.submit(entry).result())
 
     def _entry(self, verdict: Verdict, content: Content) -> NewEntry:
         """The leaf (no content, only digests) and the erasable payload of a verdict: the

@@ -31,7 +31,7 @@ from swisscheese.store import LogStore, NewEntry
 KEY_ENV = "SWISSCHEESE_LOG_KEY"
 DEFAULT_KEY = Path(".swisscheese") / "log.key"
 DEFAULT_ORIGIN = "swisscheese.local/log"
-_BATCH = 1024
+_BATCH = 1024  # entries per transaction, a soft limit: a group is never split
 
 
 class RecordError(SwisscheeseError, RuntimeError):
@@ -188,14 +188,18 @@ def write_signer(signer: Signer, path: str | Path | None = None, *, force: bool 
     return location
 
 
+_Group = tuple[list[NewEntry], "Future[int]"]
+
+
 class _Writer(threading.Thread):
-    """Drains the append queue in batches, one durable transaction per batch."""
+    """Drains the append queue in batches, one durable transaction per batch. Each queued
+    group (the entries of one request, say) lands whole in one batch, in order."""
 
     def __init__(self, store: LogStore, spool: Spool | None) -> None:
         super().__init__(name="swisscheese-recorder", daemon=True)
         self.store = store
         self.spool = spool
-        self.queue: queue.Queue[tuple[NewEntry, Future[int]] | None] = queue.Queue()
+        self.queue: queue.Queue[_Group | None] = queue.Queue()
 
     def run(self) -> None:
         while True:
@@ -203,8 +207,9 @@ class _Writer(threading.Thread):
             if item is None:
                 return
             batch = [item]
+            size = len(item[0])
             stop = False
-            while len(batch) < _BATCH:
+            while size < _BATCH:
                 try:
                     nxt = self.queue.get_nowait()
                 except queue.Empty:
@@ -213,12 +218,13 @@ class _Writer(threading.Thread):
                     stop = True
                     break
                 batch.append(nxt)
+                size += len(nxt[0])
             self._commit(batch)
             if stop:
                 return
 
-    def _commit(self, batch: list[tuple[NewEntry, Future[int]]]) -> None:
-        entries = [entry for entry, _ in batch]
+    def _commit(self, batch: list[_Group]) -> None:
+        entries = [entry for group, _ in batch for entry in group]
         try:
             if self.spool is not None:
                 # Whatever waits in the spool goes first, so the log keeps the original order.
@@ -242,8 +248,9 @@ class _Writer(threading.Thread):
             for _, future in batch:
                 future.set_exception(error)
             return
-        for offset, (_, future) in enumerate(batch):
-            future.set_result(first + offset)
+        for group, future in batch:
+            future.set_result(first)
+            first += len(group)
 
 
 class Recorder:
@@ -347,12 +354,19 @@ class Recorder:
         return Receipt(index, entry.leaf_hash, entry.payload_digest)
 
     def submit(self, entry: NewEntry) -> Future[int]:
+        """Queue one entry; the future gives its index once it is durable."""
+        return self.submit_group([entry])
+
+    def submit_group(self, entries: list[NewEntry]) -> Future[int]:
+        """Queue entries that are written together, in order, in one transaction (one fsync);
+        the future gives the first one's index (the others follow it) once all are durable,
+        or QUEUED when they were spooled."""
         future: Future[int] = Future()
         with self._lock:
             if self._writer is None:
                 self._writer = _Writer(self.store, self.spool)
                 self._writer.start()
-            self._writer.queue.put((entry, future))
+            self._writer.queue.put((list(entries), future))
         return future
 
     def append_sync(
