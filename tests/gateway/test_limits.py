@@ -213,3 +213,28 @@ def test_buffering_stops_when_the_client_leaves(gateway: tuple[str, Recorder, Ac
         )
     # The gateway notices within a poll interval and closes the upstream stream.
     assert STOPPED.wait(5), "the gateway kept reading after the client left"
+
+
+def test_connections_from_a_listening_descriptor_do_not_wait_for_delayed_acks() -> None:
+    """serve hands uvicorn a descriptor, which uvicorn wraps as a Unix socket: the event loop
+    then leaves Nagle on, and each keep-alive answer waited 40 ms for the client's ACK."""
+    from swisscheese.gateway._server import no_delay
+
+    class Transport(asyncio.BaseTransport):
+        def __init__(self, sock: socket.socket) -> None:
+            super().__init__()
+            self.sock = sock
+
+        def get_extra_info(self, name: str, default: Any = None) -> Any:
+            return self.sock if name == "socket" else default
+
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        client = socket.create_connection(listener.getsockname())
+        accepted, _ = listener.accept()
+        # As uvicorn wraps an fd: the family it reports is AF_UNIX.
+        wrapped = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM, fileno=accepted.detach())
+        assert wrapped.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 0
+        no_delay(Transport(wrapped))
+        assert wrapped.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+        wrapped.close()
+        client.close()

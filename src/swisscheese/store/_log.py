@@ -8,7 +8,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from sqlalchemy import Connection, TextClause, delete, select, text, update
+from sqlalchemy import Connection, TextClause, delete, select, text
 
 from swisscheese.core.merkle import Frontier, NodeKey
 from swisscheese.store._engine import Database, StoreError, insert_ignoring_duplicates
@@ -63,6 +63,11 @@ class LogStore:
             "nodes": f"INSERT INTO log_nodes (level, idx, hash) VALUES ({mark}, {mark}, {mark})",
             "payloads": f"INSERT INTO payloads (digest, data) VALUES ({mark}, {mark}) "
             "ON CONFLICT DO NOTHING",
+            # PostgreSQL: the head row is the lock that orders writers across processes
+            # (SQLite's BEGIN IMMEDIATE already holds the database's one write lock).
+            "head": "SELECT size FROM log_head WHERE id = 1"
+            + (" FOR UPDATE" if self.dialect == "postgresql" else ""),
+            "set_head": f"UPDATE log_head SET size = {mark} WHERE id = 1",
         }
 
     def close(self) -> None:
@@ -73,10 +78,9 @@ class LogStore:
     def append(self, entries: Sequence[NewEntry]) -> int:
         """Append in one transaction; returns the index of the first. Durable on return."""
         with self.writer.begin() as conn:
-            head = select(log_head.c.size).where(log_head.c.id == 1)
-            if self.dialect == "postgresql":
-                head = head.with_for_update()
-            size = conn.execute(head).scalar_one()
+            # Driver-level statements throughout: on this path SQLAlchemy's statement
+            # compilation and parameter processing cost more than the statements themselves.
+            size = conn.exec_driver_sql(self._sql["head"]).scalar_one()
             frontier = self._frontier
             if frontier is None or frontier.size != size:
                 # Another writer appended since (or first use): rebuild the right edge.
@@ -91,17 +95,13 @@ class LogStore:
                 for (level, idx), h in frontier.append(entry.leaf_hash):
                     if level:
                         node_rows.append((level, idx, h))
-            # Straight to the driver's executemany: on this path SQLAlchemy's statement
-            # compilation and parameter processing cost more than the inserts themselves.
             conn.exec_driver_sql(self._sql["entries"], rows)
             if node_rows:
                 conn.exec_driver_sql(self._sql["nodes"], node_rows)
             blobs = {e.payload_digest: e.payload for e in entries if e.payload is not None}
             if blobs:
                 conn.exec_driver_sql(self._sql["payloads"], list(blobs.items()))
-            conn.execute(
-                update(log_head).where(log_head.c.id == 1).values(size=first + len(entries))
-            )
+            conn.exec_driver_sql(self._sql["set_head"], (first + len(entries),))
         self._frontier = frontier
         return first
 
