@@ -1,12 +1,15 @@
-"""Gateway overhead: latency added over calling a stub upstream directly (p50, p99) at
-concurrency 1 and 32, and requests per second through the gateway with 1 and 2 workers, for the
-tier-0 rules alone and for the default policy (tier 0 + the learned injection detector). Every
-verdict recorded (SQLite). Side by side in one run.
+"""Gateway overhead, side by side in one run: latency added over calling a stub upstream
+directly (p50, p99) at concurrency 1, and requests per second at concurrency 32 with 1 and 2
+workers, for a plain pass-through proxy (the same stack, no screening, no record; see
+bench/passthrough.py), the default policy with each durability mode, and tier 0 alone. Every
+verdict recorded (SQLite, synchronous=FULL). Targets are measured in rounds that alternate
+between them, and medians over rounds are reported, because the machines are shared.
 
-    .venv/bin/python bench/gateway.py [--requests 2000]
+    .venv/bin/python bench/gateway.py [--rounds 3] [--seconds 5]
 
 The stub upstream answers at once with a fixed completion, so the figures are the gateway's
-own cost (parsing, screening input and output, recording, proxying).
+own cost (parsing, screening input and output, recording, proxying). wrk (Debian package
+``wrk``) is the load generator when installed; httpx otherwise (noisier: it shares the cores).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import tempfile
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -154,10 +158,11 @@ def tier0_policy(tmp: Path) -> Path:
 
 
 def start_gateway(
-    upstream: str, workers: int, tmp: Path, policy: Path | None
-) -> tuple[subprocess.Popen[bytes], str]:
+    upstream: str, workers: int, tmp: Path, policy: Path | None, durability: str = "request"
+) -> tuple[list[subprocess.Popen[bytes]], str]:
     port = free_port()
     exe = str(Path(sys.executable).parent / "swisscheese")
+    db = tmp / f"gw-{port}.db"
     proc = subprocess.Popen(
         [
             exe,
@@ -170,21 +175,56 @@ def start_gateway(
             "--no-auth",
             "--workers",
             str(workers),
+            "--durability",
+            durability,
             "--db",
-            str(tmp / f"gw{workers}.db"),
+            str(db),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
     wait(url + "/healthz")
-    return proc, url + "/v1"
+    return [proc], url + "/v1"
+
+
+def start_passthrough(upstream: str, workers: int) -> tuple[list[subprocess.Popen[bytes]], str]:
+    port = free_port()
+    script = str(Path(__file__).with_name("passthrough.py"))
+    procs = [
+        subprocess.Popen([sys.executable, script, upstream, str(port)]) for _ in range(workers)
+    ]
+    url = f"http://127.0.0.1:{port}"
+    wait(url + "/healthz")
+    return procs, url + "/v1"
+
+
+def stop(procs: list[subprocess.Popen[bytes]]) -> None:
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        proc.wait()
+
+
+def measure(url: str, concurrency: int, seconds: int, use_wrk: bool) -> tuple[float, float, float]:
+    """(p50 ms, p99 ms, requests/s) at a fixed concurrency."""
+    if use_wrk:
+        return wrk_run(url, concurrency, seconds)
+    n = max(200, 150 * seconds) if concurrency == 1 else max(1000, 600 * seconds)
+    latencies, rps = asyncio.run(load(url, n, concurrency))
+    return pct(latencies, 0.5), pct(latencies, 0.99), rps
+
+
+def median(values: list[float]) -> float:
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--requests", type=int, default=2000)
-    parser.add_argument("--seconds", type=int, default=10, help="per wrk run")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=int, default=5, help="per measurement")
     args = parser.parse_args()
     use_wrk = shutil.which("wrk") is not None
     tmp = Path(tempfile.mkdtemp(prefix="swisscheese-gw-"))
@@ -192,45 +232,64 @@ def main() -> None:
     stub = subprocess.Popen([sys.executable, "-c", STUB, str(stub_port)], env=os.environ.copy())
     upstream = f"http://127.0.0.1:{stub_port}/v1"
     wait(f"http://127.0.0.1:{stub_port}/")
-    print(f"{args.requests} requests of {len(PROMPT)} characters; verdicts recorded")
+    tier0 = tier0_policy(tmp)
+    targets: dict[str, Any] = {
+        "pass-through proxy": lambda w: start_passthrough(upstream, w),
+        "gateway, default policy, durability request": lambda w: start_gateway(
+            upstream, w, tmp, None, "request"
+        ),
+        "gateway, default policy, durability stage": lambda w: start_gateway(
+            upstream, w, tmp, None, "stage"
+        ),
+        "gateway, tier 0 only, durability request": lambda w: start_gateway(
+            upstream, w, tmp, tier0, "request"
+        ),
+    }
+    print(f"prompt of {len(PROMPT)} characters; every verdict recorded; {args.rounds} rounds")
     print("load generator:", "wrk" if use_wrk else "httpx (install wrk for less noise)")
+    c1: dict[str, list[tuple[float, float]]] = {name: [] for name in ["direct", *targets]}
+    rps: dict[tuple[str, int], list[float]] = {}
     try:
-        for label, policy in (("tier 0", tier0_policy(tmp)), ("tier 0 + learned (default)", None)):
-            print(f"\n{label}")
-            gateway, url = start_gateway(upstream, 1, tmp, policy)
+        running = {name: start(1) for name, start in targets.items()}
+        for _, url in running.values():
+            asyncio.run(load(url, 100, 4))  # warm-up: models loaded, connections pooled
+        for _ in range(args.rounds):
+            p50, p99, _ = measure(upstream, 1, args.seconds, use_wrk)
+            c1["direct"].append((p50, p99))
+            for name, (_, url) in running.items():
+                p50, p99, _ = measure(url, 1, args.seconds, use_wrk)
+                c1[name].append((p50, p99))
+                _, _, r = measure(url, 32, args.seconds, use_wrk)
+                rps.setdefault((name, 1), []).append(r)
+        for procs, _ in running.values():
+            stop(procs)
+        for name in ("pass-through proxy", "gateway, default policy, durability request"):
+            procs, url = targets[name](2)
             try:
-                asyncio.run(load(url, 50, 4))  # warm-up
-                for concurrency in (1, 32):
-                    if use_wrk:
-                        d50, d99, _ = wrk_run(upstream, concurrency, args.seconds)
-                        g50, g99, rps = wrk_run(url, concurrency, args.seconds)
-                    else:
-                        direct, _ = asyncio.run(load(upstream, args.requests, concurrency))
-                        proxied, rps = asyncio.run(load(url, args.requests, concurrency))
-                        d50, d99 = pct(direct, 0.5), pct(direct, 0.99)
-                        g50, g99 = pct(proxied, 0.5), pct(proxied, 0.99)
-                    print(
-                        f"concurrency {concurrency:>2}: direct p50 {d50:6.2f} ms p99 {d99:6.2f} ms"
-                        f" | through gateway p50 {g50:6.2f} ms p99 {g99:6.2f} ms | added p50 "
-                        f"{g50 - d50:6.2f} ms p99 {g99 - d99:6.2f} ms | {rps:5.0f} req/s"
-                    )
+                asyncio.run(load(url, 200, 8))
+                for _ in range(args.rounds):
+                    rps.setdefault((name, 2), []).append(measure(url, 32, args.seconds, use_wrk)[2])
             finally:
-                gateway.terminate()
-                gateway.wait()
-            gateway, url = start_gateway(upstream, 2, tmp, policy)
-            try:
-                asyncio.run(load(url, 100, 8))
-                if use_wrk:
-                    _, _, rps = wrk_run(url, 32, args.seconds)
-                else:
-                    _, rps = asyncio.run(load(url, args.requests, 32))
-                print(f"2 workers, concurrency 32: {rps:.0f} req/s")
-            finally:
-                gateway.terminate()
-                gateway.wait()
+                stop(procs)
     finally:
         stub.terminate()
         stub.wait()
+    direct50 = median([p for p, _ in c1["direct"]])
+    direct99 = median([p for _, p in c1["direct"]])
+    base = median([p for p, _ in c1["pass-through proxy"]]) - direct50
+    print(f"\nconcurrency 1 (median of rounds): direct p50 {direct50:.2f} ms p99 {direct99:.2f} ms")
+    for name in targets:
+        p50 = median([p for p, _ in c1[name]])
+        p99 = median([p for _, p in c1[name]])
+        added = p50 - direct50
+        ratio = f"{added / base:4.1f}x the proxy's" if base > 0 else ""
+        print(
+            f"  {name:<45} p50 {p50:6.2f} ms p99 {p99:6.2f} ms | added p50 {added:5.2f} ms "
+            f"p99 {p99 - direct99:5.2f} ms {ratio}"
+        )
+    print("\nconcurrency 32, requests/s (median of rounds)")
+    for (name, workers), values in rps.items():
+        print(f"  {name:<45} {workers} worker{'s' if workers > 1 else ' '} {median(values):6.0f}")
 
 
 if __name__ == "__main__":
