@@ -18,7 +18,15 @@ from swisscheese.store import LogStore
 from tests.helpers.scripted import Script, completion, make_scripted
 from tests.helpers.servers import serve
 
-BODY = {"model": "m", "messages": [{"role": "user", "content": "plan a day in Lisbon"}]}
+BODY = {
+    "model": "m",
+    "messages": [
+        {"role": "system", "content": "You plan trips."},
+        {"role": "user", "content": "plan a day in Lisbon"},
+        {"role": "assistant", "content": "Morning or evening?"},
+        {"role": "user", "content": "morning"},
+    ],
+}
 
 
 def gateway(tmp_path: Path, durability: str) -> Iterator[tuple[str, Recorder, list[int], Script]]:
@@ -48,7 +56,7 @@ def test_writes_per_request(tmp_path: Path, durability: str, writes: int) -> Non
         assert len(commits) - before == writes
         # What the headers name is on disk when the client reads them.
         indexes = [int(i) for i in response.headers["x-swisscheese-record"].split(",")]
-        assert len(indexes) == 2
+        assert len(indexes) == 5  # four messages read, one answer: still one write a stage
         for index in indexes:
             entry = recorder.store.entry(index)
             assert entry is not None

@@ -50,6 +50,9 @@ class Records:
         if entry is None:
             return
         self._unsent.append((verdict, entry))
+
+    def end_stage(self) -> None:
+        """A stage's verdicts are all added: in ``stage`` mode they are written now, together."""
         if self.durability == "stage":
             self._send()
 
@@ -178,6 +181,7 @@ class ChatPipeline:
             verdicts = [v for v, _ in results]
             for verdict, entry in results:
                 records.add(verdict, entry)
+            records.end_stage()
         elapsed = time.perf_counter() - t0
         for content, verdict in zip(items, verdicts, strict=True):
             self.metrics.observe(verdict, content.stage, elapsed)
