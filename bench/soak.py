@@ -87,18 +87,24 @@ async def soak(url: str, pid: int, minutes: float, rate: float, base: float) -> 
                 task.add_done_callback(tasks.discard)
                 sent += 1
             if elapsed >= next_report:
-                ok, errors = minute["ok"], minute["errors"]
-                print(
-                    f"{int(next_report // 60):>6}  {len(ok):>8}  {len(errors):>6}  "
-                    f"{pct(ok, 0.5) - base if ok else float('nan'):>12.2f}  "
-                    f"{pct(ok, 0.99) - base if ok else float('nan'):>12.2f}  {rss_mb(pid):>6.0f}",
-                    flush=True,
-                )
+                report(int(next_report // 60), minute, base, pid)
                 minute = {"ok": [], "errors": []}
                 next_report += 60.0
             await asyncio.sleep(max(0.0, (sent / rate) - (time.perf_counter() - start)))
         await asyncio.gather(*tasks)
+        if minute["ok"] or minute["errors"]:
+            report(int(next_report // 60), minute, base, pid)
     return records
+
+
+def report(number: int, minute: dict[str, list[float]], base: float, pid: int) -> None:
+    ok, errors = minute["ok"], minute["errors"]
+    print(
+        f"{number:>6}  {len(ok):>8}  {len(errors):>6}  "
+        f"{pct(ok, 0.5) - base if ok else float('nan'):>12.2f}  "
+        f"{pct(ok, 0.99) - base if ok else float('nan'):>12.2f}  {rss_mb(pid):>6.0f}",
+        flush=True,
+    )
 
 
 def main() -> None:
