@@ -25,7 +25,7 @@ from swisscheese.core import Receipt, canonical_json, merkle
 from swisscheese.core.errors import SwisscheeseError
 from swisscheese.recorder.events import EVENT_VERSION, Erasure, Event, SigningKey
 from swisscheese.recorder.note import Checkpoint, NoteError, Signer, Verifier, open_checkpoint
-from swisscheese.recorder.sealing import ContentRecord
+from swisscheese.recorder.sealing import ContentRecord, write_private
 from swisscheese.store import LogStore, NewEntry
 
 KEY_ENV = "SWISSCHEESE_LOG_KEY"
@@ -176,15 +176,11 @@ def load_signer(path: str | Path | None = None) -> Signer:
 
 
 def write_signer(signer: Signer, path: str | Path | None = None, *, force: bool = False) -> Path:
-    import os
-
     location = Path(path or Settings().log_key or DEFAULT_KEY)
-    if location.exists() and not force:
-        raise RecordError(f"{location} exists; refusing to replace a log key")
-    location.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(location, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(signer.encode() + "\n")
+    try:
+        write_private(location, signer.encode(), force=force)
+    except FileExistsError:
+        raise RecordError(f"{location} exists; refusing to replace a log key") from None
     return location
 
 

@@ -98,14 +98,22 @@ def load_payload_key(path: str | Path) -> PayloadKey:
         raise SealError(f"{location}: {exc.strerror}") from None
 
 
-def write_payload_key(key: PayloadKey, path: str | Path, *, force: bool = False) -> Path:
-    location = Path(path)
+def write_private(location: Path, text: str, *, force: bool) -> None:
+    """Write a key file readable by its owner only; FileExistsError unless ``force``."""
     if location.exists() and not force:
-        raise SealError(f"{location} exists; refusing to replace a payload key")
+        raise FileExistsError(location)
     location.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(location, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(key.encode() + "\n")
+        f.write(text + "\n")
+
+
+def write_payload_key(key: PayloadKey, path: str | Path, *, force: bool = False) -> Path:
+    location = Path(path)
+    try:
+        write_private(location, key.encode(), force=force)
+    except FileExistsError:
+        raise SealError(f"{location} exists; refusing to replace a payload key") from None
     return location
 
 
