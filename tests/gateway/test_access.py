@@ -37,6 +37,8 @@ layers:
         action: halt
       - monitor: signatures
         action: block
+      - monitor: secrets
+        action: log
 """
 
 
@@ -140,11 +142,13 @@ def test_what_describes_the_gateway_needs_a_key_unless_made_public(
 
 
 def test_escalation_without_a_wait_is_a_block_with_a_pending_approval(gateway: Gateway) -> None:
-    response = chat(gateway, "escalateme please")
+    response = chat(gateway, "escalateme please, key AKIAIOSFODNN7EXAMPLE")
     assert response.json()["choices"][0]["finish_reason"] == "content_filter"
     assert response.headers["x-swisscheese-reason"] == "approval required"
     (pending,) = gateway.store.pending("shop")
     assert pending.id == response.headers["x-swisscheese-approval"]
+    # The approver reads the request, with what monitors mark as secret redacted.
+    assert pending.content == "escalateme please, key [SECRET]"
 
 
 @pytest.mark.parametrize("approve", [True, False])

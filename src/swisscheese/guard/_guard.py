@@ -82,6 +82,14 @@ def _redactable(verdict: Verdict, *, modified: bool) -> list[Finding]:
     ]
 
 
+def redacted(verdict: Verdict, original: str) -> str:
+    """What may be kept or shown of a screened text: the modified text if a rule modified it,
+    else the original, with every span a monitor marked as redactable replaced either way."""
+    if verdict.modified is not None:
+        return redact(verdict.modified, _redactable(verdict, modified=True))
+    return redact(original, _redactable(verdict, modified=False))
+
+
 def _on_modified(f: Finding) -> Finding:
     return Finding(
         f.monitor, f.category, f.score, f.spans, {**f.detail, "text": "modified"}, f.origin
