@@ -68,7 +68,17 @@ _CATEGORIES: tuple[Category, ...] = (
     Category("unicode.invalid", Kind.INTEGRITY, "Text that was not valid Unicode (replaced)"),
     # tool use
     Category("tool", Kind.INTEGRITY, "Tool-call policy"),
-    Category("tool.denied", Kind.INTEGRITY, "Tool not permitted"),
+    Category("tool.denied", Kind.INTEGRITY, "Tool call not permitted"),
+    Category("tool.denied.unlisted", Kind.INTEGRITY, "A tool the policy does not list"),
+    Category("tool.denied.blocked", Kind.INTEGRITY, "A tool the policy blocks"),
+    Category("tool.denied.malformed", Kind.INTEGRITY, "Arguments that are not a JSON object"),
+    Category("tool.denied.schema", Kind.INTEGRITY, "Arguments against the tool's JSON Schema"),
+    Category("tool.denied.bound", Kind.INTEGRITY, "A number out of bounds or in another unit"),
+    Category("tool.denied.path", Kind.INTEGRITY, "A path outside the allowed directories"),
+    Category("tool.denied.url", Kind.INTEGRITY, "A URL off the allow-list or to a private host"),
+    Category(
+        "tool.denied.sql", Kind.INTEGRITY, "SQL that writes, stacks or calls a denied function"
+    ),
     Category("tool.approval", Kind.INTEGRITY, "Tool needs human approval"),
 )
 

@@ -8,6 +8,7 @@ from swisscheese.monitors import obfuscation as _obfuscation
 from swisscheese.monitors import pii as _pii
 from swisscheese.monitors import secrets as _secrets
 from swisscheese.monitors import signatures as _signatures
+from swisscheese.monitors import tools as _tools
 from swisscheese.monitors import unicode as _unicode
 from swisscheese.monitors._registry import ENTRY_POINT_GROUP as ENTRY_POINT_GROUP
 from swisscheese.monitors._registry import REGISTRY as REGISTRY
@@ -27,6 +28,7 @@ BUILTIN_MODULES = (
     _secrets,
     _pii,
     _canary,
+    _tools,
     _learned,
     _adapters,
 )
