@@ -45,6 +45,7 @@ ALLOWED: dict[str, set[str]] = {
     "learned": {"common", "core", "config"},
     "store": {"common", "core", "config"},
     "monitors": {"common", "core", "config", "learned"},
+    "agents": {"common", "core"},
     "policy": {"common", "core", "config", "monitors"},
     "recorder": {"common", "core", "config", "store"},
     "ops": {"common", "core", "store", "recorder"},
