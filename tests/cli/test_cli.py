@@ -127,6 +127,10 @@ def test_scan_reads_stdin_and_writes_stdout() -> None:
     verdicts = [json.loads(line) for line in out.splitlines()]
     assert [v["action"] for v in verdicts] == ["allow", "block"]
     assert "<stdin>" in err
+    # Bytes that are not UTF-8 become U+FFFD, as for `check -`, never a traceback.
+    result = runner.invoke(app, ["scan", "-", "--output", "-"], input=b'"caf\xe9"\n')
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["action"] in ("allow", "log", "flag")
 
 
 def test_scan_examples_match_their_expected_actions() -> None:

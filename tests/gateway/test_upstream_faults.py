@@ -111,11 +111,14 @@ def test_an_unreachable_upstream_does_not_name_its_address(tmp_path: Path) -> No
 
 def test_a_json_answer_to_a_streaming_request_is_streamed_not_emptied(gw: Gateway) -> None:
     gw.script.json_for_streams = True
-    gw.script.answer = completion({"role": "assistant", "content": "Lisbon is lovely."})
+    gw.script.answer = completion(
+        {"role": "assistant", "content": "Lisbon is lovely. Key AKIAIOSFODNN7EXAMPLE"}
+    )
     response, events = gw.stream(request())
     assert response.status_code == 200
     text = "".join(e["choices"][0]["delta"].get("content") or "" for e in events if e["choices"])
-    assert text == "Lisbon is lovely."
+    # Streamed, and built from screened text like any other answer.
+    assert text == "Lisbon is lovely. Key [SECRET]"
 
 
 def test_a_window_stream_whose_upstream_breaks_ends_with_an_error_event(window: Gateway) -> None:

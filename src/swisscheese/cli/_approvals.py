@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from swisscheese.cli._common import ByOption, DbOption, JsonOption, fail, operations, out
+from swisscheese.cli._common import ByOption, DbOption, JsonOption, fail, iso, operations, out
 
 approvals_app = typer.Typer(help="Requests waiting for a human decision.", no_args_is_help=True)
 IdArgument = Annotated[str, typer.Argument(help="The approval's id (from `approvals list`).")]
@@ -30,7 +30,7 @@ def list_approvals(
             "verdict": a.verdict,
             "summary": a.summary,
             "content": a.content,
-            "created_at": a.created_at.isoformat() if a.created_at else None,
+            "created_at": iso(a.created_at),
         }
         for a in pending
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import sys
 import tempfile
@@ -13,6 +14,8 @@ from typing import IO, TYPE_CHECKING, Annotated, NoReturn
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from swisscheese.core import decode_bytes
 
 if TYPE_CHECKING:
     from swisscheese.ops import Operations
@@ -78,11 +81,17 @@ def operations(db: str | None, *, create: bool = False) -> Iterator[Operations]:
 STDIO = "-"
 
 
+def iso(moment: dt.datetime | None) -> str | None:
+    """A stored time as ISO 8601 for --json output (None stays None)."""
+    return moment.isoformat() if moment is not None else None
+
+
 def read_text_lines(path: Path) -> tuple[list[str], str]:
     """The lines of ``path`` (``-``: standard input) and the name to give in errors; an
     unreadable file is a usage error naming it."""
     if str(path) == STDIO:
-        return sys.stdin.read().splitlines(), "<stdin>"
+        # As for `check -`: bytes that are not UTF-8 become U+FFFD, never a traceback.
+        return decode_bytes(sys.stdin.buffer.read()).splitlines(), "<stdin>"
     try:
         return path.read_text(encoding="utf-8").splitlines(), str(path)
     except UnicodeDecodeError:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from swisscheese.cli._common import ByOption, DbOption, JsonOption, fail, operations, out
+from swisscheese.cli._common import ByOption, DbOption, JsonOption, fail, iso, operations, out
 
 if TYPE_CHECKING:
     from swisscheese.store import Deployment
@@ -68,8 +68,8 @@ def _as_dict(d: Deployment) -> dict[str, object]:
         "reason": d.reason if d.halted else None,
         "policy_digest": d.policy_digest,
         "model": d.model,
-        "served_at": d.served_at.isoformat() if d.served_at else None,
-        "changed_at": d.changed_at.isoformat(),
+        "served_at": iso(d.served_at),
+        "changed_at": iso(d.changed_at),
     }
 
 

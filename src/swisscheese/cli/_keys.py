@@ -4,13 +4,12 @@ change is recorded)."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from swisscheese.cli._common import ByOption, DbOption, JsonOption, err, fail, operations, out
-from swisscheese.cli._log import DEFAULT_ORIGIN, KeyOption, open_recorder
+from swisscheese.cli._common import ByOption, DbOption, JsonOption, err, fail, iso, operations, out
+from swisscheese.cli._log import DEFAULT_ORIGIN, KeyOption, PayloadKeyOption, open_recorder
 
 keys_app = typer.Typer(help="Signing and client keys.", no_args_is_help=True)
 
@@ -43,14 +42,7 @@ def keys_init(
 
 @keys_app.command("init-payload")
 def keys_init_payload(
-    path: Annotated[
-        Path | None,
-        typer.Option(
-            "--payload-key",
-            envvar="SWISSCHEESE_PAYLOAD_KEY",
-            help="Where to write it (default .swisscheese/payload.key).",
-        ),
-    ] = None,
+    path: PayloadKeyOption = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing key.")] = False,
 ) -> None:
     """Create the AES-256 key under which the originals of redacted texts are sealed in the
@@ -144,8 +136,8 @@ def list_clients(
             "deployment": k.deployment,
             "rate": k.rate,
             "burst": k.burst,
-            "created_at": k.created_at.isoformat() if k.created_at else None,
-            "revoked_at": k.revoked_at.isoformat() if k.revoked_at else None,
+            "created_at": iso(k.created_at),
+            "revoked_at": iso(k.revoked_at),
         }
         for k in found
     ]

@@ -25,6 +25,14 @@ KeyOption = Annotated[
         help="Log signing key (default .swisscheese/log.key).",
     ),
 ]
+PayloadKeyOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--payload-key",
+        envvar="SWISSCHEESE_PAYLOAD_KEY",
+        help="The payload key (default .swisscheese/payload.key).",
+    ),
+]
 OriginOption = Annotated[
     str,
     typer.Option("--origin", envvar="SWISSCHEESE_LOG_ORIGIN", help="The log's origin line."),
@@ -217,14 +225,7 @@ def log_payload(
         bool,
         typer.Option("--reveal", help="Open the sealed original with the payload key (recorded)."),
     ] = False,
-    payload_key: Annotated[
-        Path | None,
-        typer.Option(
-            "--payload-key",
-            envvar="SWISSCHEESE_PAYLOAD_KEY",
-            help="Payload key (default .swisscheese/payload.key).",
-        ),
-    ] = None,
+    payload_key: PayloadKeyOption = None,
     by: ByOption = "operator",
     db: DbOption = None,
 ) -> None:

@@ -229,7 +229,7 @@ class Guard:
         original = text_of(content)
         view = verdict.to_dict()
         if record.mode == "redacted" and verdict.modified is not None:
-            view["modified"] = redact(verdict.modified, _redactable(verdict, modified=True))
+            view["modified"] = redacted(verdict, original)
         fields = record.fields(original, redact(original, _redactable(verdict, modified=False)))
         payload = {"verdict": view, **fields}
         return self.recorder.prepare_event(VerdictRecorded.of(verdict, self.deployment), payload)
