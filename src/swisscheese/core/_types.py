@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -75,6 +76,21 @@ class ToolCall:
     name: str
     arguments: Mapping[str, Any] = field(default_factory=dict)
     id: str | None = None
+
+    @classmethod
+    def from_wire(cls, name: str, arguments: Any, id: str | None = None) -> ToolCall:
+        """A call whose arguments arrive as JSON text (or a value): text that is not JSON is
+        kept as ``{"_raw": text}`` and a JSON value that is not an object as ``{"_value": v}``,
+        so a malformed call is still inspected (and refused by the tool policy), never lost."""
+        try:
+            parsed = json.loads(arguments) if isinstance(arguments, str) else arguments
+        except ValueError:
+            return cls(name, {"_raw": arguments}, id)
+        if isinstance(parsed, dict):
+            return cls(name, parsed, id)
+        if isinstance(arguments, str):
+            return cls(name, {"_raw": arguments}, id)
+        return cls(name, {"_value": parsed}, id)
 
 
 @dataclass(frozen=True, slots=True)

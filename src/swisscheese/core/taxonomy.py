@@ -80,6 +80,10 @@ _CATEGORIES: tuple[Category, ...] = (
         "tool.denied.sql", Kind.INTEGRITY, "SQL that writes, stacks or calls a denied function"
     ),
     Category("tool.approval", Kind.INTEGRITY, "Tool needs human approval"),
+    # information flow across an agent's trace
+    Category("flow", Kind.INTEGRITY, "Information-flow rule over an agent's trace"),
+    Category("flow.denied", Kind.INTEGRITY, "A call the trace's information flow forbids"),
+    Category("flow.approval", Kind.INTEGRITY, "A call that needs approval after what was read"),
 )
 
 CATEGORIES: dict[str, Category] = {c.code: c for c in _CATEGORIES}

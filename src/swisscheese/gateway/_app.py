@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from swisscheese.common.traces import trace_from_messages
 from swisscheese.core import Content, Stage, Verdict
 from swisscheese.gateway import _wire as wire
 from swisscheese.gateway._access import AccessControl
@@ -278,18 +279,24 @@ async def chat(request: Request) -> Response:
     if len(body.messages) > state.settings.max_messages:
         raise ApiError(400, f"more than {state.settings.max_messages} messages", param="messages")
     records = Records(state.guard.recorder, state.settings.durability)
-    with state.tracing.chat(
-        body.model, [m.model_dump(exclude_none=True) for m in body.messages]
-    ) as span:
+    messages = [m.model_dump(exclude_none=True) for m in body.messages]
+    with state.tracing.chat(body.model, messages) as span:
         try:
-            return await _chat(request, state, body, records, span)
+            return await _chat(request, state, body, records, span, trace_from_messages(messages))
         finally:
             await records.discard()
 
 
 async def _chat(
-    request: Request, state: _State, body: wire.ChatRequest, records: Records, span: Any
+    request: Request,
+    state: _State,
+    body: wire.ChatRequest,
+    records: Records,
+    span: Any,
+    asked: tuple[Content, ...],
 ) -> Response:
+    """``asked``: the conversation as a trace; response monitors read its last user message,
+    flow rules the whole of it."""
     pipeline, metrics = state.pipeline, state.metrics
     # The input verdicts' durable writes overlap the model call; every write is settled
     # before the client gets an answer.
@@ -302,12 +309,6 @@ async def _chat(
         metrics.requests.labels(outcome="blocked_input").inc()
         return _respond(body, completion, _headers(verdicts, decision, await records.settle()))
 
-    # The request the answer responds to: monitors of responses read it (harmful-output).
-    asked = tuple(
-        Content(wire.joined(m.content), "user", Stage.INPUT)
-        for m in body.messages
-        if m.role == "user" and m.content
-    )[-1:]
     layer = state.guard.compiled.layer_for(Stage.OUTPUT)
     if (
         body.stream

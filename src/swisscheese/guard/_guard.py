@@ -30,6 +30,7 @@ from swisscheese.core import (
     Receipt,
     RuleDecision,
     Stage,
+    ToolCall,
     Verdict,
     json_text,
     text_digest,
@@ -94,6 +95,12 @@ def _on_modified(f: Finding) -> Finding:
     return Finding(
         f.monitor, f.category, f.score, f.spans, {**f.detail, "text": "modified"}, f.origin
     )
+
+
+def _call_content(call: ToolCall, trace: Sequence[Content]) -> Content:
+    if not isinstance(call, ToolCall):
+        raise TypeError(f"call must be a ToolCall, not {type(call).__name__}")
+    return Content("", "assistant", Stage.TOOL_CALL, call.name, call, tuple(trace))
 
 
 class _NeedsLoop(Exception):
@@ -176,6 +183,23 @@ class Guard:
         stage = Stage(stage)
         content = self._content(stage, content)
         return await self._check_and_record(stage, content, ctx or self._context(stage))
+
+    async def check_call(
+        self, call: ToolCall, trace: Sequence[Content] = (), ctx: Context | None = None
+    ) -> Verdict:
+        """Screen a tool call an agent proposes, before it runs, at the ``tool_call`` stage.
+
+        ``trace`` is what the agent read and did before (messages, earlier calls, tool results
+        with their tool's name as ``source``; ``common.traces.trace_from_messages`` builds it
+        from OpenAI-style messages): the ``flow`` monitor's rules read it.
+        """
+        return await self.check(Stage.TOOL_CALL, _call_content(call, trace), ctx)
+
+    def check_call_sync(
+        self, call: ToolCall, trace: Sequence[Content] = (), ctx: Context | None = None
+    ) -> Verdict:
+        """The same decision as ``check_call``; safe with or without a running event loop."""
+        return self.check_sync(Stage.TOOL_CALL, _call_content(call, trace), ctx)
 
     async def check_unsubmitted(
         self, stage: Stage | str, content: Content | str, ctx: Context | None = None

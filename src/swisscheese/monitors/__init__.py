@@ -3,6 +3,7 @@
 from swisscheese.core.roles import Decoded as Decoded
 from swisscheese.monitors import adapters as _adapters
 from swisscheese.monitors import canary as _canary
+from swisscheese.monitors import flow as _flow
 from swisscheese.monitors import learned as _learned
 from swisscheese.monitors import obfuscation as _obfuscation
 from swisscheese.monitors import pii as _pii
@@ -29,6 +30,7 @@ BUILTIN_MODULES = (
     _pii,
     _canary,
     _tools,
+    _flow,
     _learned,
     _adapters,
 )

@@ -10,9 +10,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from swisscheese.core import Content, Stage
+from swisscheese.core import Content, Stage, ToolCall
 from swisscheese.gateway._wire.models import FunctionCall
-from swisscheese.gateway._wire.slots import Path, Slot, _arguments, _call_back, _call_slot, spelled
+from swisscheese.gateway._wire.slots import Path, Slot, _call_back, _call_slot, spelled
 
 _FINISH = {"stop", "length", "tool_calls", "content_filter", "function_call"}
 SAFE_ID = re.compile(r"[A-Za-z0-9_.:\-]{1,128}")
@@ -36,7 +36,8 @@ class ChoiceOut:
 
 
 def answer_reads(answer: dict[str, Any], asked: tuple[Content, ...]) -> list[tuple[int, Slot]]:
-    """Every piece of text in an upstream completion that would reach the client."""
+    """Every piece of text in an upstream completion that would reach the client; ``asked`` is
+    the conversation it answers (the trace its tool calls are checked against)."""
     choices = answer.get("choices")
     if not isinstance(choices, list):
         raise ValueError("the upstream model answered without choices")
@@ -59,10 +60,11 @@ def answer_reads(answer: dict[str, Any], asked: tuple[Content, ...]) -> list[tup
                 slots.append((n, Slot((*where, key), content)))
         for j, call in enumerate(_list(message.get("tool_calls"))):
             function = _function_of(call)
-            slots.append((n, _call_slot((*where, "tool_calls", j, "function"), function, _TC)))
+            path = (*where, "tool_calls", j, "function")
+            slots.append((n, _call_slot(path, function, _TC, asked)))
         if isinstance(message.get("function_call"), dict):
             function = _function_of({"function": message["function_call"]})
-            slots.append((n, _call_slot((*where, "function_call"), function, _TC)))
+            slots.append((n, _call_slot((*where, "function_call"), function, _TC, asked)))
     return slots
 
 
@@ -79,7 +81,8 @@ def _function_of(call: Any) -> FunctionCall:
 
 
 def _respelled(function: FunctionCall) -> dict[str, Any]:
-    return {"name": function.name, "arguments": spelled(_arguments(function.arguments))}
+    call = ToolCall.from_wire(function.name, function.arguments)
+    return {"name": function.name, "arguments": spelled(dict(call.arguments))}
 
 
 def joined(content: Any) -> str:

@@ -32,20 +32,13 @@ class Unmappable(ValueError):
     """A modification that cannot be put back into the structure it came from."""
 
 
-def _call_slot(path: Path, function: FunctionCall, stage: Stage) -> Slot:
-    call = ToolCall(function.name, _arguments(function.arguments))
-    content = Content("", "assistant", stage, tool_call=call)
+def _call_slot(
+    path: Path, function: FunctionCall, stage: Stage, trace: tuple[Content, ...] = ()
+) -> Slot:
+    """A tool call's slot; ``trace`` is what the agent read and did before it (flow rules)."""
+    call = ToolCall.from_wire(function.name, function.arguments)
+    content = Content("", "assistant", stage, tool_call=call, trace=trace)
     return Slot(path, content, "tool_call")
-
-
-def _arguments(raw: Any) -> dict[str, Any]:
-    try:
-        arguments = json.loads(raw) if isinstance(raw, str) else raw
-    except ValueError:
-        return {"_raw": raw}
-    if isinstance(arguments, dict):
-        return arguments
-    return {"_raw": raw} if isinstance(raw, str) else {"_value": arguments}
 
 
 def put(body: Any, slot: Slot, text: str) -> None:

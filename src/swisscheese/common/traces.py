@@ -1,0 +1,84 @@
+"""An agent's trace from OpenAI-style chat messages: what it read and did, in order.
+
+Each message becomes one ``Content`` per text and one per tool call: system, developer and user
+text; assistant text and each proposed call (``tool_call``); tool and function results with
+``source`` set to the name of the tool that produced them (looked up by ``tool_call_id`` among
+the calls before it), so rules can tell a bank statement from a web page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from swisscheese.core import Content, Stage, ToolCall
+
+_STAGE: dict[str, Stage] = {
+    "system": Stage.INPUT,
+    "developer": Stage.INPUT,
+    "user": Stage.INPUT,
+    "assistant": Stage.OUTPUT,
+}
+
+
+class TraceError(ValueError):
+    """A message that cannot be part of a trace (says which one and why)."""
+
+
+def message_text(content: Any) -> str:
+    """A message's text: the string, or its text and refusal parts joined by newlines."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(
+            str(p.get("text") or p.get("refusal") or "") for p in content if isinstance(p, Mapping)
+        )
+    raise TraceError(f"content is a {type(content).__name__}, not text or parts")
+
+
+def _calls(message: Mapping[str, Any]) -> Iterable[ToolCall]:
+    for call in message.get("tool_calls") or ():
+        if not isinstance(call, Mapping) or not isinstance(call.get("function"), Mapping):
+            raise TraceError("a tool call without a function")
+        function = call["function"]
+        yield ToolCall.from_wire(
+            str(function.get("name") or ""), function.get("arguments") or "{}", call.get("id")
+        )
+    legacy = message.get("function_call")
+    if isinstance(legacy, Mapping):
+        yield ToolCall.from_wire(str(legacy.get("name") or ""), legacy.get("arguments") or "{}")
+
+
+def trace_from_messages(messages: Iterable[Mapping[str, Any]]) -> tuple[Content, ...]:
+    """The trace of a conversation in the OpenAI chat format (dicts, as sent on the wire)."""
+    steps: list[Content] = []
+    names: dict[str, str] = {}
+    for i, message in enumerate(messages):
+        if not isinstance(message, Mapping):
+            raise TraceError(f"message {i} is not an object")
+        role = message.get("role")
+        try:
+            text = message_text(message.get("content"))
+        except TraceError as exc:
+            raise TraceError(f"message {i}: {exc}") from None
+        if role in ("tool", "function"):
+            call_id = message.get("tool_call_id")
+            source = names.get(str(call_id)) if call_id is not None else None
+            source = source or message.get("name") or (str(call_id) if call_id else None)
+            steps.append(Content(text, "tool", Stage.RETRIEVED, source))
+            continue
+        if role not in _STAGE:
+            raise TraceError(f"message {i} has role {role!r}")
+        if text:
+            steps.append(Content(text, role, _STAGE[role]))
+        if role == "assistant":
+            try:
+                for call in _calls(message):
+                    if call.id:
+                        names[call.id] = call.name
+                    steps.append(Content("", "assistant", Stage.TOOL_CALL, call.name, call))
+            except TraceError as exc:
+                raise TraceError(f"message {i}: {exc}") from None
+    return tuple(steps)
