@@ -36,7 +36,8 @@ SRC = CORE.parent
 
 # DESIGN's dependency rule, one row per package: what it may import of ours. Arrows point
 # inward (core <- monitors, policy <- guard <- gateway, evaluation, cli; core <- store <-
-# recorder <- ops <- gateway, cli); ``config`` (the policy schema and the settings) and
+# recorder <- ops <- gateway, agents, cli; agents beside the gateway: the MCP proxy serves
+# through the guard); ``config`` (the policy schema and the settings) and
 # ``common`` (I/O helpers) sit just above core; nothing imports the CLI but ``__main__``.
 ALLOWED: dict[str, set[str]] = {
     "core": set(),
@@ -45,7 +46,7 @@ ALLOWED: dict[str, set[str]] = {
     "learned": {"common", "core", "config"},
     "store": {"common", "core", "config"},
     "monitors": {"common", "core", "config", "learned"},
-    "agents": {"common", "core"},
+    "agents": {"common", "core", "config", "guard", "ops", "recorder", "store"},
     "policy": {"common", "core", "config", "monitors"},
     "recorder": {"common", "core", "config", "store"},
     "ops": {"common", "core", "store", "recorder"},
@@ -55,8 +56,8 @@ ALLOWED: dict[str, set[str]] = {
     "evaluation": {"common", "core", "config", "guard", "policy", "recorder"},
     "training": {"common", "core", "learned", "evaluation"},
     "cli": {
-        "common", "core", "config", "evaluation", "gateway", "guard", "learned", "monitors", "ops",
-        "recorder", "scanning", "store", "training",
+        "agents", "common", "core", "config", "evaluation", "gateway", "guard", "learned",
+        "monitors", "ops", "recorder", "scanning", "store", "training",
     },
     "__init__": {"core", "guard", "monitors"},
     "__main__": {"cli"},

@@ -3,6 +3,7 @@ the completion (or the stream chunks) it is given, with whatever fields they hol
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -29,6 +30,8 @@ class Script:
     """Drop the connection after this many chunks, without [DONE]."""
     json_for_streams: bool = False
     """Answer streaming requests with ``answer`` as one JSON document, as some servers do."""
+    delay: float = 0.0
+    """Seconds between stream chunks (a slow model)."""
 
 
 def completion(message: dict[str, Any], **choice: Any) -> dict[str, Any]:
@@ -75,6 +78,8 @@ def make_scripted() -> tuple[FastAPI, Script]:
             for n, piece in enumerate(pieces):
                 if n == script.break_after:
                     raise ConnectionResetError("scripted: the upstream went away")
+                if script.delay:
+                    await asyncio.sleep(script.delay)
                 yield piece
             yield b"data: [DONE]\n\n"
 

@@ -12,6 +12,7 @@ from swisscheese.cli._detectors import register as register_detectors
 from swisscheese.cli._eval import register as register_eval
 from swisscheese.cli._keys import keys_app
 from swisscheese.cli._log import log_app
+from swisscheese.cli._mcp import register as register_mcp
 from swisscheese.cli._screen import register as register_screening
 from swisscheese.cli._serve import register as register_serve
 
@@ -50,6 +51,7 @@ register_eval(app)
 register_detectors(app)
 register_screening(app)
 register_serve(app)
+register_mcp(app)
 app.add_typer(keys_app, name="keys")
 app.add_typer(log_app, name="log")
 app.add_typer(deployment_app, name="deployment")

@@ -10,7 +10,7 @@ import hashlib
 import math
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -18,14 +18,13 @@ import anyio
 
 from swisscheese.core import Verdict
 from swisscheese.gateway._errors import ApiError, unrecorded
-from swisscheese.ops import Operations
+from swisscheese.ops import DeploymentWatch, Operations
 from swisscheese.recorder import Recorder, RecordError
 from swisscheese.store import AccessStore, ClientKey
 
 T = TypeVar("T")
 
 MAX_KEY_CHARS = 512  # far above any key `keys create-client` makes
-APPROVAL_EXCERPT = 4000  # characters of the content an approver is shown
 
 
 @dataclass
@@ -79,7 +78,11 @@ class AccessControl:
         # neither stay in memory as sent nor grow it without end.
         self._keys: OrderedDict[bytes, tuple[ClientKey | None, float]] = OrderedDict()
         self._buckets: dict[str, TokenBucket] = {}
-        self._halt: tuple[str | None, float] = (None, 0.0)
+        self.watch = (
+            DeploymentWatch(store, self.ops, deployment, poll_interval=poll_interval)
+            if store is not None and self.ops is not None
+            else None
+        )
 
     async def authenticate(self, authorization: str | None) -> ClientKey | None:
         if not self.require_auth or self.store is None:
@@ -128,14 +131,12 @@ class AccessControl:
                 headers={"retry-after": str(max(1, math.ceil(wait)))},
             )
 
+    async def halted(self) -> str | None:
+        """Why the deployment is halted, or None (cached; pushed on PostgreSQL)."""
+        return None if self.watch is None else await self.watch.halted()
+
     async def check_halt(self) -> None:
-        if self.store is None:
-            return
-        reason, until = self._halt
-        now = time.monotonic()
-        if until < now:
-            reason = await anyio.to_thread.run_sync(self.store.halted, self.deployment)
-            self._halt = (reason, now + 1.0)
+        reason = await self.halted()
         if reason is not None:
             raise ApiError(
                 503,
@@ -145,44 +146,30 @@ class AccessControl:
             )
 
     async def halt(self, verdict: Verdict) -> None:
-        reason = f"HALT verdict {verdict.id} at {verdict.stage.value}"
-        self._halt = (reason, time.monotonic() + 1.0)
-        if self.ops is not None:
-            await _recorded(self.ops.halt, self.deployment, reason, "policy")
+        if self.watch is not None:
+            reason = f"HALT verdict {verdict.id} at {verdict.stage.value}"
+            await _recorded(self.watch.halt, reason, "policy")
 
     async def escalate(
         self, verdict: Verdict, content: str, wait_seconds: float
     ) -> tuple[bool, str]:
         """Ask a human about ``content`` (what was screened, redacted if a rule redacted it);
         (approved, approval id). Waits up to ``wait_seconds``."""
-        if self.ops is None or self.store is None:
+        if self.watch is None:
             return False, ""
         top = max(verdict.findings, key=lambda f: f.score, default=None)
         summary = f"{verdict.action.value} at {verdict.stage.value}" + (
             f": {top.category} ({top.monitor}, {top.score:.2f})" if top else ""
         )
-        store = self.store
-        approval_id, _ = await _recorded(
-            self.ops.request_approval,
-            self.deployment,
-            verdict.stage.value,
-            verdict.id,
-            summary,
-            content[:APPROVAL_EXCERPT],
+        return await _recorded(
+            self.watch.ask, verdict.stage.value, verdict.id, summary, content, wait_seconds
         )
-        deadline = time.monotonic() + wait_seconds
-        while time.monotonic() < deadline:
-            await anyio.sleep(self.poll_interval)
-            approval = await anyio.to_thread.run_sync(store.approval, approval_id)
-            if approval is not None and approval.status != "pending":
-                return approval.status == "approved", approval_id
-        return False, approval_id
 
 
-async def _recorded(operation: Callable[..., T], *args: Any) -> T:
-    """Run an operation off the event loop; a log that cannot record it is a 503 (a halt has
-    taken effect all the same: tightening acts first)."""
+async def _recorded(operation: Callable[..., Awaitable[T]], *args: Any) -> T:
+    """An operation that records; a log that cannot record it is a 503 (a halt has taken
+    effect all the same: tightening acts first)."""
     try:
-        return await anyio.to_thread.run_sync(operation, *args)
+        return await operation(*args)
     except RecordError as exc:
         raise unrecorded(exc) from None

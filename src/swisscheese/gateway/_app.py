@@ -95,8 +95,14 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        yield
-        await upstream.aclose()
+        if access.watch is not None:
+            access.watch.start()
+        try:
+            yield
+        finally:
+            if access.watch is not None:
+                access.watch.stop()
+            await upstream.aclose()
 
     app = FastAPI(
         title="swisscheese gateway",

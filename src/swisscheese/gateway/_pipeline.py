@@ -321,6 +321,7 @@ class ChatPipeline:
                 checked = time.monotonic()
                 if await gone():
                     raise ApiError(499, "the client closed the connection")
+                await self.access.check_halt()  # a halt cuts the answer being read
         return chunks
 
     def record_event(self, event: Event, payload: Any = None) -> Future[int] | None:
@@ -399,6 +400,11 @@ class WindowedStream:
         try:
             yield wire.sse(wire.chunk(base, {"role": "assistant"}))
             async for piece in self.pipeline.upstream.stream(self.forward):
+                halted = await self.pipeline.access.halted()
+                if halted is not None:  # a halt cuts the stream mid-answer
+                    self.outcome, self.finish, error = "halted", None, halted
+                    yield wire.sse({"error": {"message": "deployment halted", "type": "halted"}})
+                    break
                 if not raw:
                     base = wire.envelope(piece, self.forward["model"])
                 raw.append(piece)

@@ -8,5 +8,7 @@ the log cannot prove. Either way a recorder failure raises ``RecordError`` to th
 
 from swisscheese.ops._operations import Operations as Operations
 from swisscheese.ops._operations import OpsError as OpsError
+from swisscheese.ops._watch import APPROVAL_EXCERPT as APPROVAL_EXCERPT
+from swisscheese.ops._watch import DeploymentWatch as DeploymentWatch
 
-__all__ = ["Operations", "OpsError"]
+__all__ = ["APPROVAL_EXCERPT", "DeploymentWatch", "Operations", "OpsError"]

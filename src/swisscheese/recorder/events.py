@@ -159,6 +159,22 @@ class ClientKeyRotated(_Event):
     by: str
 
 
+class ToolDefinitionSeen(_Event):
+    """An MCP tool definition as the proxy first saw it, or changed since it was pinned (a rug
+    pull: the tool is withheld until an operator accepts the new definition)."""
+
+    type: Literal["mcp_tool"] = "mcp_tool"
+    deployment: str
+    server: str
+    tool: str
+    digest: str
+    status: Literal["pinned", "changed", "accepted"]
+    pinned: str | None = None
+    """The digest pinned before, for a changed or accepted definition."""
+    by: str | None = None
+    """Who accepted a changed definition."""
+
+
 Event = Annotated[
     PolicyLoaded
     | VerdictRecorded
@@ -174,7 +190,8 @@ Event = Annotated[
     | ClientKeyCreated
     | ClientKeyRevoked
     | ClientKeyRotated
-    | PayloadRevealed,
+    | PayloadRevealed
+    | ToolDefinitionSeen,
     Field(discriminator="type"),
 ]
 

@@ -11,6 +11,7 @@ from swisscheese.store._engine import resolve_url as resolve_url
 from swisscheese.store._log import LogStore as LogStore
 from swisscheese.store._log import NewEntry as NewEntry
 from swisscheese.store._log import StoredEntry as StoredEntry
+from swisscheese.store._notify import HaltListener as HaltListener
 
 __all__ = [
     "DB_ENV",
@@ -19,6 +20,7 @@ __all__ = [
     "ClientKey",
     "Database",
     "Deployment",
+    "HaltListener",
     "LogStore",
     "NewEntry",
     "StoreError",

@@ -10,9 +10,10 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, insert, select, update
+from sqlalchemy import ColumnElement, Connection, insert, select, text, update
 
 from swisscheese.store._engine import Database, StoreError
+from swisscheese.store._notify import CHANNEL
 from swisscheese.store._schema import approvals, client_keys, deployments
 
 KEY_PREFIX = "sc-"
@@ -254,6 +255,11 @@ class AccessStore:
                 )
             else:
                 conn.execute(insert(deployments).values(name=deployment, **values))
+            if self.db.dialect == "postgresql":  # delivered to every listener on commit
+                conn.execute(
+                    text("SELECT pg_notify(:channel, :deployment)"),
+                    {"channel": CHANNEL, "deployment": deployment},
+                )
 
 
 def _active(name: str) -> ColumnElement[bool]:
