@@ -15,8 +15,12 @@ targeted ASR; how many is printed.
 Configurations: ``none`` (undefended), each layer alone (``tool-policy``, ``flow``,
 ``detector``: the indirect-injection detector and signatures on tool results) and ``default``
 (all of them). The policies are written from what each tool does (which arguments send money or
-data where, which results a third party can write), not fitted to the tasks; nothing here is
-trained on AgentDojo.
+data where, which results a third party can write), not fitted to the tasks.
+
+Contamination: the shipped indirect-injection detector was trained with AgentDojo's environment
+texts as *benign* carrier documents (``training/sources.py``, ``_agentdojo_documents``), so the
+``detector`` rows (and the detector's share of ``default``) are not clean held-out figures. The
+tool policy and the flow rules use no training data.
 
 Needs ``pip install agentdojo`` (not a dependency of swisscheese)::
 
@@ -382,6 +386,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     suites = args.suite or list(SUITES)
     configs = args.config or list(CONFIGS)
     print(f"AgentDojo {VERSION}, attack {args.attack}, scripted agent that obeys every injection")
+    print("note: the indirect-injection detector saw AgentDojo's environment texts in training")
     print(
         f"{'config':12} {'suite':10} {'utility':>8} {'util@atk':>9} {'targeted ASR':>13} "
         f"{'pairs':>6} {'denied':>7} {'escal.':>7} {'withheld':>9} {'check p50':>10}"

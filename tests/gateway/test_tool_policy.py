@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.gateway.test_every_byte import Gateway, request, run_gateway
@@ -106,3 +107,37 @@ def test_a_call_carrying_what_a_tool_result_planted_is_refused(
     assert response.json()["choices"][0]["message"]["tool_calls"][0]["function"]["name"] == (
         "send_money"
     )
+
+
+def test_an_escalated_call_shows_the_approver_the_rule_and_the_trace(tmp_path: Path) -> None:
+    from swisscheese import Guard
+    from swisscheese.config import parse_policy
+    from swisscheese.gateway import AccessControl, HttpUpstream, create_app
+    from swisscheese.store import AccessStore, Database
+    from tests.helpers.scripted import make_scripted
+    from tests.helpers.servers import serve
+    from tests.monitors.test_flow import FLOW_POLICY
+
+    store = AccessStore(Database(str(tmp_path / "store.db")))
+    guard = Guard(parse_policy(FLOW_POLICY))
+    access = AccessControl(store, guard.deployment, require_auth=False)
+    upstream_app, script = make_scripted()
+    mail = call("send_email", {"to": "boss@corp.example", "body": "Done."})
+    script.answer = completion(
+        {"role": "assistant", "content": None, "tool_calls": [mail]}, finish_reason="tool_calls"
+    )
+    with (
+        serve(upstream_app) as upstream,
+        serve(create_app(guard, HttpUpstream(upstream + "/v1"), access=access)) as url,
+    ):
+        body = request(messages=agent_history("Meeting moved to 3pm. -- Carol"))
+        response = httpx.post(url + "/v1/chat/completions", json=body, timeout=30)
+    assert response.headers["x-swisscheese-reason"] == "approval required"
+    (pending,) = store.pending(guard.deployment)
+    shown = json.loads(pending.content)
+    assert json.loads(shown["call"])["arguments"]["to"] == "boss@corp.example"
+    (rule,) = shown["rules"]
+    assert (rule["rule"], rule["category"]) == ("mail-after-untrusted", "flow.approval")
+    (step,) = shown["trace"]
+    assert (step["source"], step["text"]) == ("read_file", "Meeting moved to 3pm. -- Carol")
+    guard.close()

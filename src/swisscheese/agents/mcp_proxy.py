@@ -31,8 +31,7 @@ from mcp.server.lowlevel import Server
 
 from swisscheese.agents.pins import ToolPins, definition_digest
 from swisscheese.core import Action, Content, Stage, ToolCall, Verdict, json_text
-from swisscheese.core.taxonomy import CATEGORIES, Kind
-from swisscheese.guard import Guard, redacted, text_of
+from swisscheese.guard import Guard, approval_excerpt
 from swisscheese.ops import DeploymentWatch
 from swisscheese.recorder.events import ToolDefinitionSeen
 
@@ -238,7 +237,7 @@ class McpProxy:
                 "tool_call",
                 verdict.id,
                 _summary(verdict),
-                approval_excerpt(verdict, call, trace),
+                approval_excerpt(verdict, Content("", tool_call=call, trace=tuple(trace))),
                 self.approval_timeout,
             )
             return None if approved else Refusal("approval required (not approved in time)")
@@ -315,37 +314,6 @@ def _summary(verdict: Verdict) -> str:
         rule = top.detail.get("rule") or top.detail.get("reason") or ""
         summary += f": {top.category} ({top.monitor}{', ' + str(rule) if rule else ''})"
     return summary
-
-
-def approval_excerpt(verdict: Verdict, call: ToolCall, trace: Sequence[Content]) -> str:
-    """What an approver is shown: the call, the rules that escalated it, and the steps of the
-    trace they cite (a step that carries a secret or personal data is named, not shown)."""
-    rules = [
-        {k: v for k, v in f.detail.items() if k in ("rule", "reason", "label", "step", "source")}
-        | {"category": f.category, "monitor": f.monitor}
-        for f in verdict.findings
-    ]
-    cited: dict[int, dict[str, Any]] = {}
-    for f in verdict.findings:
-        step = f.detail.get("step")
-        if not isinstance(step, int) or not 0 <= step < len(trace):
-            continue
-        label = str(f.detail.get("label", ""))
-        known = CATEGORIES.get(label) or CATEGORIES.get(label.split(".", 1)[0])
-        sensitive = known is not None and known.kind is Kind.DATA
-        item = trace[step]
-        cited[step] = {
-            "step": step,
-            "role": item.role,
-            "source": item.source,
-            "text": f"[withheld: carries {label}]" if sensitive else item.text[:1500],
-        }
-    excerpt = {
-        "call": redacted(verdict, text_of(Content("", tool_call=call))),
-        "rules": rules,
-        "trace": [cited[k] for k in sorted(cited)],
-    }
-    return json_text(excerpt)
 
 
 # -- serving ----------------------------------------------------------------------------------

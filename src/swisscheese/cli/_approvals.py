@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from swisscheese.cli._common import ByOption, DbOption, JsonOption, fail, iso, operations, out
+from swisscheese.cli._common import (
+    ByOption,
+    DbOption,
+    JsonOption,
+    OperatorKeyOption,
+    fail,
+    iso,
+    operations,
+    operator_signer,
+    out,
+)
 
 approvals_app = typer.Typer(help="Requests waiting for a human decision.", no_args_is_help=True)
 IdArgument = Annotated[str, typer.Argument(help="The approval's id (from `approvals list`).")]
@@ -46,13 +57,14 @@ def list_approvals(
         )
 
 
-def _decide(approval: str, approved: bool, by: str, db: str | None) -> None:
+def _decide(approval: str, approved: bool, by: str, key: Path | None, db: str | None) -> None:
     from swisscheese.ops import OpsError
     from swisscheese.recorder import RecordError
 
+    signer = operator_signer(by, key, required=True)
     with operations(db) as ops:
         try:
-            receipt = ops.decide(approval, approved, by)
+            receipt = ops.decide(approval, approved, by, signer)
         except OpsError as exc:
             fail(str(exc))
         except RecordError as exc:
@@ -62,12 +74,16 @@ def _decide(approval: str, approved: bool, by: str, db: str | None) -> None:
 
 
 @approvals_app.command("approve")
-def approve(approval: IdArgument, by: ByOption = "operator", db: DbOption = None) -> None:
-    """Let a waiting request go on."""
-    _decide(approval, True, by, db)
+def approve(
+    approval: IdArgument, by: ByOption, key: OperatorKeyOption = None, db: DbOption = None
+) -> None:
+    """Let a waiting request go on (the decision is signed with your operator key)."""
+    _decide(approval, True, by, key, db)
 
 
 @approvals_app.command("deny")
-def deny(approval: IdArgument, by: ByOption = "operator", db: DbOption = None) -> None:
-    """Refuse a waiting request."""
-    _decide(approval, False, by, db)
+def deny(
+    approval: IdArgument, by: ByOption, key: OperatorKeyOption = None, db: DbOption = None
+) -> None:
+    """Refuse a waiting request (the decision is signed with your operator key)."""
+    _decide(approval, False, by, key, db)

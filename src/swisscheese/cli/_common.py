@@ -19,6 +19,7 @@ from swisscheese.core import decode_bytes
 
 if TYPE_CHECKING:
     from swisscheese.ops import Operations
+    from swisscheese.recorder.note import Signer
 
 out = Console()
 err = Console(stderr=True)
@@ -54,6 +55,31 @@ DbOption = Annotated[
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 ByOption = Annotated[str, typer.Option("--by", help="Who acts (recorded in the log).")]
+OperatorKeyOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--key",
+        help="The operator's signing key (default .swisscheese/operators/BY.key, from "
+        "`keys init-operator BY`).",
+    ),
+]
+
+
+def operator_signer(by: str, key: Path | None, *, required: bool) -> Signer | None:
+    """The signing key of operator ``by`` (a usage error if it is required and missing)."""
+    from swisscheese.recorder.decisions import load_operator_key, operator_key_path
+    from swisscheese.recorder.note import NoteError
+
+    try:
+        signer = load_operator_key(by, key)
+    except NoteError as exc:
+        fail(str(exc))
+    if signer is None and required:
+        fail(
+            f"decisions are signed: no key for {by!r} at {operator_key_path(by)}; create it "
+            f"with `swisscheese keys init-operator {by}` (or give --key)"
+        )
+    return signer
 
 
 @contextmanager

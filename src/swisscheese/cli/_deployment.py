@@ -10,7 +10,17 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from swisscheese.cli._common import ByOption, DbOption, JsonOption, fail, iso, operations, out
+from swisscheese.cli._common import (
+    ByOption,
+    DbOption,
+    JsonOption,
+    OperatorKeyOption,
+    fail,
+    iso,
+    operations,
+    operator_signer,
+    out,
+)
 
 if TYPE_CHECKING:
     from swisscheese.store import Deployment
@@ -24,15 +34,18 @@ def halt(
     name: NameArgument,
     reason: Annotated[str, typer.Option(help="Why (shown to clients).")] = "halted by operator",
     by: ByOption = "operator",
+    key: OperatorKeyOption = None,
     db: DbOption = None,
 ) -> None:
-    """Stop a deployment: every gateway replica answers 503 until it is resumed."""
+    """Stop a deployment: every gateway and MCP-proxy replica answers 503 (refuses) until it is
+    resumed. Signed with the operator's key when there is one."""
     from swisscheese.ops import OpsError
     from swisscheese.recorder import RecordError
 
+    signer = operator_signer(by, key, required=key is not None)
     with operations(db) as ops:
         try:
-            receipt = ops.halt(name, reason, by)
+            receipt = ops.halt(name, reason, by, signer)
         except OpsError as exc:
             fail(str(exc))
         except RecordError as exc:
@@ -45,15 +58,18 @@ def resume(
     name: NameArgument,
     reason: Annotated[str, typer.Option(help="Why.")] = "resumed by operator",
     by: ByOption = "operator",
+    key: OperatorKeyOption = None,
     db: DbOption = None,
 ) -> None:
-    """Resume a deployment stopped by a HALT verdict or by hand."""
+    """Resume a deployment stopped by a HALT verdict or by hand (signed with the operator's
+    key when there is one)."""
     from swisscheese.ops import OpsError
     from swisscheese.recorder import RecordError
 
+    signer = operator_signer(by, key, required=key is not None)
     with operations(db) as ops:
         try:
-            receipt = ops.resume(name, reason, by)
+            receipt = ops.resume(name, reason, by, signer)
         except OpsError as exc:
             fail(str(exc))
         except RecordError as exc:

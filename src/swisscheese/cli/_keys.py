@@ -4,6 +4,7 @@ change is recorded)."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -35,6 +36,41 @@ def keys_init(
         receipt = recorder.adopt_key(signer)
     err.print(
         f"wrote {path} (keep it secret), recorded as entry {receipt.index}; verifier key:",
+        highlight=False,
+    )
+    print(signer.verifier.encode())
+
+
+@keys_app.command("init-operator")
+def keys_init_operator(
+    name: Annotated[str, typer.Argument(help="The operator, as they give --by.")],
+    key: Annotated[
+        Path | None,
+        typer.Option(help="Where to write it (default .swisscheese/operators/NAME.key)."),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing key.")] = False,
+    db: DbOption = None,
+) -> None:
+    """Create an operator's Ed25519 key, which signs their approvals, denials, halts and
+    resumes; its public half is recorded in the log (`log verify` checks every signature)."""
+    from swisscheese.recorder.decisions import operator_key_path
+    from swisscheese.recorder.note import NoteError, Signer
+    from swisscheese.recorder.sealing import write_private
+
+    try:
+        signer = Signer.generate(name)
+    except NoteError as exc:
+        fail(str(exc))
+    path = key or operator_key_path(name)
+    try:
+        write_private(path, signer.encode(), force=force)
+    except FileExistsError:
+        fail(f"{path} exists; refusing to replace an operator key (--force replaces it)")
+    with operations(db, create=True) as ops:
+        receipt = ops.register_operator(signer)
+    err.print(
+        f"wrote {path} (keep it secret); public key recorded as entry "
+        f"{receipt.index if receipt else '-'}:",
         highlight=False,
     )
     print(signer.verifier.encode())

@@ -154,6 +154,8 @@ def log_verify(
         "payloads_checked": report.payloads_checked,
         "payloads_erased": report.payloads_erased,
         "checkpoints_checked": report.checkpoints_checked,
+        "decisions_signed": report.decisions_signed,
+        "decisions_unsigned": report.decisions_unsigned,
         "problems": report.problems,
     }
     if as_json:
@@ -163,7 +165,8 @@ def log_verify(
         out.print(
             f"{status} {report.size} entries, root {report.root_hash.hex()}, "
             f"{report.payloads_checked} payloads ({report.payloads_erased} erased), "
-            f"{report.checkpoints_checked} checkpoints",
+            f"{report.checkpoints_checked} checkpoints, {report.decisions_signed} signed "
+            f"decisions ({report.decisions_unsigned} unsigned)",
             highlight=False,
         )
         if report.first_bad_index is not None:

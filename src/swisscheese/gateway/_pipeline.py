@@ -21,7 +21,7 @@ from swisscheese.gateway._access import AccessControl
 from swisscheese.gateway._errors import ApiError, unrecorded
 from swisscheese.gateway._metrics import Metrics
 from swisscheese.gateway._upstream import Upstream
-from swisscheese.guard import Guard, redacted, text_of, with_receipt
+from swisscheese.guard import Guard, approval_excerpt, with_receipt
 from swisscheese.recorder import Recorder, RecordError
 from swisscheese.recorder.events import Event, StreamClosed, UpstreamFailed
 from swisscheese.store import NewEntry
@@ -206,8 +206,9 @@ class ChatPipeline:
             return Intervention(message, _public_reason(worst))
         layer = self.guard.compiled.layer_for(worst.stage)
         timeout = layer.layer.approval_timeout if layer is not None else 0.0
-        # The approver reads what a log would keep: no secret the client did not send on.
-        shown = redacted(worst, text_of(content))
+        # The approver reads what a log would keep: no secret the client did not send on; for
+        # a tool call, the rules that escalated it and the steps of the trace they cite.
+        shown = approval_excerpt(worst, content)
         approved, approval_id = await self.access.escalate(worst, shown, timeout)
         if approved:
             return Intervention(approval=approval_id or None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from swisscheese.core import Receipt
 from swisscheese.core.errors import SwisscheeseError
 from swisscheese.recorder import Recorder
+from swisscheese.recorder.decisions import sign_decision
 from swisscheese.recorder.events import (
     ApprovalDecided,
     ApprovalRequested,
@@ -13,9 +14,19 @@ from swisscheese.recorder.events import (
     ClientKeyRotated,
     Event,
     Halted,
+    OperatorKey,
     Resumed,
 )
+from swisscheese.recorder.note import Signer
 from swisscheese.store import AccessStore, ClientKey, Deployment
+
+
+def _signed(signer: Signer | None, kind: str, fields: dict[str, str]) -> str | None:
+    if signer is None:
+        return None
+    if signer.name != fields["by"]:
+        raise OpsError(f"the key of {signer.name!r} cannot sign for {fields['by']!r}")
+    return sign_decision(signer, kind, fields)
 
 
 class OpsError(SwisscheeseError, ValueError):
@@ -43,16 +54,29 @@ class Operations:
             )
         return found
 
-    def halt(self, deployment: str, reason: str, by: str) -> Receipt | None:
+    def halt(
+        self, deployment: str, reason: str, by: str, signer: Signer | None = None
+    ) -> Receipt | None:
+        """Halt now, record after. ``signer``: the operator's key, so the log proves who."""
         self.known(deployment)
         self.store.set_halted(deployment, True, reason)
-        return self._record(Halted(deployment=deployment, reason=reason, by=by))
+        fields = {"deployment": deployment, "reason": reason, "by": by}
+        signed = _signed(signer, "halt", fields)
+        return self._record(Halted(deployment=deployment, reason=reason, by=by, signed=signed))
 
-    def resume(self, deployment: str, reason: str, by: str) -> Receipt | None:
+    def resume(
+        self, deployment: str, reason: str, by: str, signer: Signer | None = None
+    ) -> Receipt | None:
         self.known(deployment)
-        receipt = self._record(Resumed(deployment=deployment, reason=reason, by=by))
+        fields = {"deployment": deployment, "reason": reason, "by": by}
+        signed = _signed(signer, "resume", fields)
+        receipt = self._record(Resumed(deployment=deployment, reason=reason, by=by, signed=signed))
         self.store.set_halted(deployment, False, reason)
         return receipt
+
+    def register_operator(self, signer: Signer) -> Receipt | None:
+        """Put an operator's public key in the log: their signed decisions verify against it."""
+        return self._record(OperatorKey(name=signer.name, verifier=signer.verifier.encode()))
 
     def request_approval(
         self, deployment: str, stage: str, verdict: str, summary: str, content: str = ""
@@ -64,12 +88,19 @@ class Operations:
         )
         return approval, self._record(event)
 
-    def decide(self, approval: str, approved: bool, by: str) -> Receipt | None:
+    def decide(
+        self, approval: str, approved: bool, by: str, signer: Signer | None = None
+    ) -> Receipt | None:
+        """Record and apply a human decision; ``signer``: the approver's key, which signs it."""
         pending = self.store.approval(approval)
         if pending is None or pending.status != "pending":
             raise OpsError(f"no pending approval {approval}")
+        fields = {"approval": approval, "decision": "approved" if approved else "denied", "by": by}
         event = ApprovalDecided(
-            approval=approval, decision="approved" if approved else "denied", by=by
+            approval=approval,
+            decision="approved" if approved else "denied",
+            by=by,
+            signed=_signed(signer, "approval_decided", fields),
         )
         if approved:
             receipt = self._record(event)

@@ -23,6 +23,7 @@ from typing import Any
 from swisscheese.config.settings import Settings
 from swisscheese.core import Receipt, canonical_json, merkle
 from swisscheese.core.errors import SwisscheeseError
+from swisscheese.recorder.decisions import SIGNED_TYPES, verify_decisions
 from swisscheese.recorder.events import EVENT_VERSION, Erasure, Event, SigningKey
 from swisscheese.recorder.note import Checkpoint, NoteError, Signer, Verifier, open_checkpoint
 from swisscheese.recorder.sealing import ContentRecord, write_private
@@ -120,6 +121,9 @@ class VerifyReport:
     payloads_checked: int = 0
     payloads_erased: int = 0
     checkpoints_checked: int = 0
+    decisions_signed: int = 0
+    """Operators' decisions whose signatures verified against their registered keys."""
+    decisions_unsigned: int = 0
     root_hash: bytes = merkle.EMPTY_ROOT
 
     def fail(self, message: str, index: int | None = None) -> None:
@@ -134,6 +138,9 @@ def _payload_bytes(payload: Any) -> bytes:
     return json.dumps(
         payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
     ).encode()
+
+
+DECISION_TYPES = frozenset({"operator_key", *SIGNED_TYPES})
 
 
 def _event_body(event: bytes) -> dict[str, Any]:
@@ -475,6 +482,7 @@ class Recorder:
         referenced: dict[str, int] = {}
         level_buffers: dict[int, dict[int, bytes]] = {}
         bad_leaves: list[int] = []  # in increasing order
+        decisions: list[tuple[int, dict[str, Any]]] = []  # operator keys and their decisions
         expected = 0
         good = 0  # size of the largest checkpoint that matched so far
         for entry in self.store.entries(0, report.size):  # a snapshot: later appends wait
@@ -486,6 +494,8 @@ class Recorder:
             # The type and payload columns are conveniences; the event the leaf hashes is
             # what they must agree with (a repointed or cleared payload link is tampering).
             body = _event_body(entry.event)
+            if body.get("type") in DECISION_TYPES:
+                decisions.append((entry.index, body))
             kind, linked = _bound_fields(body)
             if (kind, linked) != (entry.type, entry.payload_digest):
                 report.fail(
@@ -541,6 +551,10 @@ class Recorder:
                     report.payloads_erased += 1
                 else:
                     report.fail(f"payload {digest} of entry {index} is missing (not erased)", index)
+        signed = verify_decisions(decisions)
+        report.decisions_signed, report.decisions_unsigned = signed.signed, signed.unsigned
+        for index, problem in signed.problems:
+            report.fail(problem, index)
         return report
 
     def _check_node(

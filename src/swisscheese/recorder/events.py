@@ -8,7 +8,7 @@ in the erasable payload. A later capability adds its own event class here and to
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
@@ -21,9 +21,17 @@ class _Event(BaseModel):
     # Leaves carry v, time and payload beside the fields; reading ignores them.
     model_config = ConfigDict(frozen=True, extra="ignore")
 
+    OMIT_IF_NONE: ClassVar[frozenset[str]] = frozenset()
+    """Fields added to an event type later: left out of the leaf when unset, so an event
+    without them is written exactly as before they existed."""
+
     def fields(self) -> dict[str, Any]:
         """What goes into the leaf besides v, type, time and the payload digest."""
-        return self.model_dump(mode="json", exclude={"type"})
+        data = self.model_dump(mode="json", exclude={"type"})
+        for name in self.OMIT_IF_NONE:
+            if data.get(name) is None:
+                data.pop(name, None)
+        return data
 
 
 class PolicyLoaded(_Event):
@@ -105,24 +113,39 @@ class ApprovalRequested(_Event):
 
 
 class ApprovalDecided(_Event):
+    OMIT_IF_NONE = frozenset({"signed"})
     type: Literal["approval_decided"] = "approval_decided"
     approval: str
     decision: Literal["approved", "denied"]
     by: str
+    signed: str | None = None
+    """The decision as a note signed by ``by``'s operator key (``recorder.decisions``)."""
 
 
 class Halted(_Event):
+    OMIT_IF_NONE = frozenset({"signed"})
     type: Literal["halt"] = "halt"
     deployment: str
     reason: str
     by: str
+    signed: str | None = None
 
 
 class Resumed(_Event):
+    OMIT_IF_NONE = frozenset({"signed"})
     type: Literal["resume"] = "resume"
     deployment: str
     reason: str
     by: str
+    signed: str | None = None
+
+
+class OperatorKey(_Event):
+    """An operator's public key: their signed decisions are checked against it."""
+
+    type: Literal["operator_key"] = "operator_key"
+    name: str
+    verifier: str
 
 
 class ClientKeyCreated(_Event):
@@ -163,6 +186,7 @@ class ToolDefinitionSeen(_Event):
     """An MCP tool definition as the proxy first saw it, or changed since it was pinned (a rug
     pull: the tool is withheld until an operator accepts the new definition)."""
 
+    OMIT_IF_NONE = frozenset({"pinned", "by"})
     type: Literal["mcp_tool"] = "mcp_tool"
     deployment: str
     server: str
@@ -191,7 +215,8 @@ Event = Annotated[
     | ClientKeyRevoked
     | ClientKeyRotated
     | PayloadRevealed
-    | ToolDefinitionSeen,
+    | ToolDefinitionSeen
+    | OperatorKey,
     Field(discriminator="type"),
 ]
 
