@@ -272,3 +272,100 @@ def test_a_bad_upstream_is_a_clear_error(setup: Setup) -> None:
     broken = setup.cli("mcp-proxy", "--pins", str(setup.pins), "--", "cmd")
     assert broken.returncode == 2
     assert "not a pin file" in broken.stderr
+
+
+def test_an_agent_token_limits_what_the_proxy_runs_and_names_the_run(setup: Setup) -> None:
+    import datetime as dt
+
+    from swisscheese.agents.identity import AgentKey, Capabilities, issue, new_root, public_hex
+
+    root, agent = new_root(), AgentKey.generate("mailer")
+    caps = Capabilities(
+        tools=("read_inbox", "send_email"),
+        expires=dt.datetime.now(dt.UTC) + dt.timedelta(hours=1),
+    )
+    token = issue(root, "mailer", agent.public_hex, caps)
+    credentials = [
+        "--agent-root", public_hex(root), "--require-agent", "--agent-token", token,
+        "--agent-instance", "run-42", "--agent-proof", agent.prove_instance("run-42"),
+    ]  # fmt: skip
+
+    async def scenario(extra: list[str]) -> list[types.CallToolResult]:
+        command = [*setup.proxy_args(), *extra, "--", sys.executable, *setup.server_args("stdio")]
+        params = StdioServerParameters(command=sys.executable, args=command, cwd=ROOT)
+        async with Client(params, cache=None) as client:
+            return [
+                await client.call_tool("read_inbox", {}),
+                await client.call_tool("get_balance", {}),
+            ]
+
+    inbox, balance = anyio.run(scenario, credentials)
+    assert not inbox.is_error
+    assert balance.is_error
+    assert "not a capability of this token" in text_of(balance)
+    (unsigned,) = anyio.run(scenario, ["--agent-root", public_hex(root), "--require-agent"])[:1]
+    assert unsigned.is_error
+    assert "serves agents only" in text_of(unsigned)
+    assert [c["name"] for c in setup.state_now()["calls"]] == ["read_inbox"]
+    with Recorder.open(str(setup.db)) as recorder:
+        events = [json.loads(e.event) for e in recorder.store.entries()]
+    calls = [e for e in events if e["type"] == "verdict" and e["stage"] == "tool_call"]
+    assert [e.get("agent") for e in calls] == ["mailer/run-42"]
+    denied = [(e["agent"], e["tool"]) for e in events if e["type"] == "capability_denied"]
+    assert denied == [("mailer/run-42", "get_balance"), (None, "read_inbox"), (None, "get_balance")]
+
+
+def test_an_escalated_call_waits_for_a_signed_approval(setup: Setup) -> None:
+    import threading
+
+    setup.policy.write_text(
+        POLICY.replace(
+            "tools: {read_inbox: {}, get_balance: {}, get_picture: {}, send_email: {}}",
+            "tools: {read_inbox: {}, get_balance: {}, get_picture: {}, "
+            "send_email: {action: escalate}}",
+        ).replace(
+            "      - monitor: tool-policy\n        categories: [tool.denied]",
+            "      - monitor: tool-policy\n        categories: [tool.approval]\n"
+            "        action: escalate\n        config: &tools\n          unknown: block\n"
+            "          tools: {read_inbox: {}, get_balance: {}, get_picture: {}, "
+            "send_email: {action: escalate}}\n"
+            "      - monitor: tool-policy\n        categories: [tool.denied]",
+        )
+    )
+    assert setup.cli("keys", "init-operator", "alice", "--key", str(setup.tmp / "alice.key"),
+                     "--db", str(setup.db)).returncode == 0  # fmt: skip
+    decided: list[str] = []
+
+    def approver() -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            listed = setup.cli("approvals", "list", "--json", "--db", str(setup.db))
+            pending = json.loads(listed.stdout or "[]") if listed.returncode == 0 else []
+            if pending:
+                shown = json.loads(pending[0]["content"])
+                decided.append(json.loads(shown["call"])["name"])
+                approved = setup.cli(
+                    "approvals", "approve", pending[0]["id"], "--by", "alice",
+                    "--key", str(setup.tmp / "alice.key"), "--db", str(setup.db),
+                )  # fmt: skip
+                assert approved.returncode == 0, approved.stderr
+                return
+            time.sleep(0.2)
+
+    async def scenario() -> types.CallToolResult:
+        command = [*setup.proxy_args(), "--approval-timeout", "30", "--", sys.executable,
+                   *setup.server_args("stdio")]  # fmt: skip
+        params = StdioServerParameters(command=sys.executable, args=command, cwd=ROOT)
+        async with Client(params, cache=None) as client:
+            thread = threading.Thread(target=approver)
+            thread.start()
+            result = await client.call_tool("send_email", {"to": "me@corp.example", "body": "x"})
+            thread.join()
+            return result
+
+    result = anyio.run(scenario)
+    assert decided == ["send_email"]
+    assert not result.is_error
+    assert text_of(result) == "sent to me@corp.example"
+    verified = setup.cli("log", "verify", "--db", str(setup.db), "--json")
+    assert json.loads(verified.stdout)["decisions_signed"] == 1

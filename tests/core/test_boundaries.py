@@ -52,7 +52,7 @@ ALLOWED: dict[str, set[str]] = {
     "ops": {"common", "core", "store", "recorder"},
     "guard": {"common", "core", "config", "monitors", "policy", "recorder", "store"},
     "scanning": {"common", "core", "guard"},
-    "gateway": {"common", "core", "config", "guard", "ops", "recorder", "store"},
+    "gateway": {"agents", "common", "core", "config", "guard", "ops", "recorder", "store"},
     "evaluation": {"common", "core", "config", "guard", "policy", "recorder"},
     "training": {"common", "core", "learned", "evaluation"},
     "cli": {

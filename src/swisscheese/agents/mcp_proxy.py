@@ -29,15 +29,34 @@ import mcp_types as types
 from mcp import Client, StdioServerParameters
 from mcp.server.lowlevel import Server
 
+from swisscheese.agents.identity import (
+    INSTANCE_HEADER,
+    PROOF_HEADER,
+    TOKEN_HEADER,
+    CapabilityError,
+    Grant,
+    TokenVerifier,
+)
 from swisscheese.agents.pins import ToolPins, definition_digest
 from swisscheese.core import Action, Content, Stage, ToolCall, Verdict, json_text
+from swisscheese.core.acting import ACTING_AGENT
 from swisscheese.guard import Guard, approval_excerpt
 from swisscheese.ops import DeploymentWatch
-from swisscheese.recorder.events import ToolDefinitionSeen
+from swisscheese.recorder.events import CapabilityDenied, ToolDefinitionSeen
 
 Upstream = StdioServerParameters | str
+
 TRACE_LIMIT = 2000  # steps kept per session (the flow rules refuse longer traces anyway)
 MAX_TRACES = 1024  # agent sessions followed at once; the oldest is forgotten first
+
+
+@dataclass(frozen=True, slots=True)
+class AgentCredentials:
+    """What an agent run shows: its token, its instance id, and its proof of the instance."""
+
+    token: str
+    instance: str
+    proof: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +91,17 @@ class McpProxy:
         watch: DeploymentWatch | None = None,
         approval_timeout: float = 0.0,
         name: str | None = None,
+        agent_tokens: TokenVerifier | None = None,
+        require_agent: bool = False,
+        agent: AgentCredentials | None = None,
     ) -> None:
+        """``agent_tokens``: accept agent tokens of this root; ``agent``: the credentials of
+        the one agent a stdio proxy serves (HTTP clients send them as headers instead)."""
+        if require_agent and agent_tokens is None:
+            raise ValueError("requiring agent tokens needs the root that issues them")
+        self.agent_tokens = agent_tokens
+        self.require_agent = require_agent
+        self.agent = agent
         self.guard = guard
         self.upstream = upstream
         self.name = name or upstream_name(upstream)
@@ -193,7 +222,45 @@ class McpProxy:
     async def _call_tool(
         self, ctx: Any, params: types.CallToolRequestParams
     ) -> types.CallToolResult:
-        return await self.call(params.name, params.arguments or {}, self._trace(ctx))
+        call = ToolCall(params.name, params.arguments or {})
+        grant: Grant | None = None
+        try:
+            grant, token = self._grant(ctx)
+            if grant is not None and self.agent_tokens is not None:
+                self.agent_tokens.authorize(token, grant, call)
+        except CapabilityError as exc:
+            await self._record_denial(grant.label() if grant else None, call.name, str(exc))
+            return Refusal(str(exc)).result()
+        reset = ACTING_AGENT.set(grant.label() if grant else None)
+        try:
+            return await self.call(params.name, params.arguments or {}, self._trace(ctx))
+        finally:
+            ACTING_AGENT.reset(reset)
+
+    def _grant(self, ctx: Any) -> tuple[Grant | None, str]:
+        """The agent run a request acts for (its token verified), and the token."""
+        headers = getattr(getattr(ctx, "request", None), "headers", None)
+        token = headers.get(TOKEN_HEADER) if headers is not None else None
+        credentials = (
+            AgentCredentials(token, headers.get(INSTANCE_HEADER, ""), headers.get(PROOF_HEADER, ""))
+            if token is not None and headers is not None
+            else self.agent
+        )
+        if credentials is None:
+            if self.require_agent:
+                raise CapabilityError("this proxy serves agents only: no agent token")
+            return None, ""
+        if self.agent_tokens is None:
+            raise CapabilityError("this proxy accepts no agent tokens")
+        grant = self.agent_tokens.verify(credentials.token, credentials.instance, credentials.proof)
+        return grant, credentials.token
+
+    async def _record_denial(self, agent: str | None, tool: str | None, reason: str) -> None:
+        if self.guard.recorder is not None:
+            denied = CapabilityDenied(
+                deployment=self.guard.deployment, agent=agent, tool=tool, reason=reason
+            )
+            await self.guard.recorder.arecord(denied)
 
     async def call(
         self, name: str, arguments: dict[str, Any], trace: list[Content]

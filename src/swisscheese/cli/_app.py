@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from swisscheese.cli._agents import agents_app
 from swisscheese.cli._approvals import approvals_app
 from swisscheese.cli._deployment import deployment_app
 from swisscheese.cli._detectors import register as register_detectors
@@ -56,3 +57,4 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(log_app, name="log")
 app.add_typer(deployment_app, name="deployment")
 app.add_typer(approvals_app, name="approvals")
+app.add_typer(agents_app, name="agents")

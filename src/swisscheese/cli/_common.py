@@ -55,6 +55,21 @@ DbOption = Annotated[
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 ByOption = Annotated[str, typer.Option("--by", help="Who acts (recorded in the log).")]
+AgentRootOption = Annotated[
+    str | None,
+    typer.Option(
+        envvar="SWISSCHEESE_AGENT_ROOT",
+        help="Public key (hex, from `agents init-root`) whose agent tokens are accepted.",
+    ),
+]
+RequireAgentOption = Annotated[
+    bool,
+    typer.Option(
+        "--require-agent",
+        envvar="SWISSCHEESE_REQUIRE_AGENT",
+        help="Refuse requests and calls that show no valid agent token.",
+    ),
+]
 OperatorKeyOption = Annotated[
     Path | None,
     typer.Option(

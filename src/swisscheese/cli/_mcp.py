@@ -8,7 +8,16 @@ from typing import Annotated
 
 import typer
 
-from swisscheese.cli._common import ByOption, DbOption, JsonOption, err, fail, out
+from swisscheese.cli._common import (
+    AgentRootOption,
+    ByOption,
+    DbOption,
+    JsonOption,
+    RequireAgentOption,
+    err,
+    fail,
+    out,
+)
 from swisscheese.cli._screen import PolicyOption
 
 DEFAULT_PINS = Path(".swisscheese/mcp-pins.json")
@@ -49,6 +58,15 @@ def mcp_proxy(
             min=0, help="Seconds an escalated call waits for a human (default 0: refused)."
         ),
     ] = 0.0,
+    agent_root: AgentRootOption = None,
+    require_agent: RequireAgentOption = False,
+    agent_token: Annotated[
+        str | None, typer.Option(help="Over stdio: the token of the agent this proxy serves.")
+    ] = None,
+    agent_instance: Annotated[str | None, typer.Option(help="Over stdio: its run.")] = None,
+    agent_proof: Annotated[
+        str | None, typer.Option(help="Over stdio: its proof of the run (`agents prove`).")
+    ] = None,
 ) -> None:
     """Run swisscheese in front of an MCP server: tool definitions are screened and pinned,
     calls pass the tool_call layer (tool policy, flow rules), results the retrieved layer;
@@ -57,7 +75,9 @@ def mcp_proxy(
 
     import anyio
 
+    from swisscheese.agents.identity import TokenVerifier, public_from_hex
     from swisscheese.agents.mcp_proxy import (
+        AgentCredentials,
         McpProxy,
         parse_upstream,
         serve_http,
@@ -75,8 +95,12 @@ def mcp_proxy(
     try:
         upstream = parse_upstream(upstream_url, command or [])
         tool_pins = ToolPins(pins)
+        verifier = TokenVerifier(public_from_hex(agent_root)) if agent_root else None
     except (ValueError, PinError) as exc:
         fail(str(exc))
+    credentials = None
+    if agent_token is not None:
+        credentials = AgentCredentials(agent_token, agent_instance or "", agent_proof or "")
     host, port = "", 0
     if listen is not None:
         host, _, port_text = listen.rpartition(":")
@@ -95,9 +119,19 @@ def mcp_proxy(
     name = upstream_name(upstream)
     store.register_deployment(guard.deployment, guard.policy_digest, f"mcp:{name}")
     watch = DeploymentWatch(store, Operations(store, recorder), guard.deployment)
-    proxy = McpProxy(
-        guard, upstream, pins=tool_pins, watch=watch, approval_timeout=approval_timeout
-    )
+    try:
+        proxy = McpProxy(
+            guard,
+            upstream,
+            pins=tool_pins,
+            watch=watch,
+            approval_timeout=approval_timeout,
+            agent_tokens=verifier,
+            require_agent=require_agent,
+            agent=credentials,
+        )
+    except ValueError as exc:
+        fail(str(exc))
     where = "stdio"
     fd: int | None = None
     if listen is not None:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from swisscheese.cli._common import DbOption, err, fail
+from swisscheese.cli._common import AgentRootOption, DbOption, RequireAgentOption, err, fail
 from swisscheese.cli._screen import PolicyOption
 
 
@@ -46,6 +46,8 @@ def serve(
             "synchronous=FULL, PostgreSQL commit).",
         ),
     ] = DurabilityChoice.REQUEST,
+    agent_root: AgentRootOption = None,
+    require_agent: RequireAgentOption = False,
     public_metrics: Annotated[
         bool,
         typer.Option(
@@ -84,6 +86,8 @@ def serve(
             "policy": policy,
             "rate": rate,
             "public_metrics": public_metrics,
+            "agent_root": agent_root,
+            "require_agent": require_agent,
             "durability": durability.value,
         }
     )
@@ -97,6 +101,8 @@ def serve(
             rate=rate,
             upstream_api_key=key.get_secret_value() if key else None,
             public_metrics=public_metrics,
+            agent_root=agent_root,
+            require_agent=require_agent,
             durability=durability.value,
         )
     except PolicyError as exc:

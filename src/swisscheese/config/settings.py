@@ -33,6 +33,11 @@ class Settings(BaseSettings):
     fsync), or each stage's as soon as it is screened (two)."""
     public_metrics: bool = False
     """Serve /metrics and /openapi.json without a client key."""
+    agent_root: str | None = None
+    """Public key (hex) of the root that issues agent tokens; the gateway and MCP proxy then
+    accept them."""
+    require_agent: bool = False
+    """Refuse requests and calls that do not act for an agent run with a valid token."""
     log_key: Path | None = None
     """The key that signs checkpoints (default .swisscheese/log.key)."""
     record_content: Literal["redacted", "clear"] = "redacted"

@@ -13,10 +13,13 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from swisscheese.agents.identity import TokenVerifier
 from swisscheese.common.traces import trace_from_messages
 from swisscheese.core import Content, Stage, Verdict
+from swisscheese.core.acting import ACTING_AGENT
 from swisscheese.gateway import _wire as wire
 from swisscheese.gateway._access import AccessControl
+from swisscheese.gateway._agents import CALLER, caller_of
 from swisscheese.gateway._errors import ApiError, error_response
 from swisscheese.gateway._limits import BodyLimits
 from swisscheese.gateway._metrics import Metrics
@@ -33,6 +36,7 @@ from swisscheese.gateway._pipeline import (
 from swisscheese.gateway._tracing import Tracing
 from swisscheese.gateway._upstream import Upstream
 from swisscheese.guard import Guard
+from swisscheese.recorder.events import CapabilityDenied
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,10 @@ class GatewaySettings:
     canary: Literal["system", "off"] = "system"
     """Where the policy's canary goes: into the request's first system or developer message
     (requests without one have no instructions to leak), or nowhere."""
+    agent_tokens: TokenVerifier | None = None
+    """Accept agent capability tokens issued by this root (``swisscheese agents``)."""
+    require_agent: bool = False
+    """Refuse requests that do not act for an agent run with a valid token."""
 
 
 @dataclass
@@ -284,6 +292,17 @@ async def chat(request: Request) -> Response:
     body = await _admitted_body(request, wire.ChatRequest)
     if len(body.messages) > state.settings.max_messages:
         raise ApiError(400, f"more than {state.settings.max_messages} messages", param="messages")
+    try:
+        caller = caller_of(request, state.settings.agent_tokens, state.settings.require_agent)
+    except ApiError as exc:
+        denied = CapabilityDenied(
+            deployment=state.guard.deployment, agent=None, tool=None, reason=exc.detail
+        )
+        if state.guard.recorder is not None:
+            await state.guard.recorder.arecord(denied)
+        raise
+    CALLER.set(caller)
+    ACTING_AGENT.set(caller.grant.label() if caller else None)
     records = Records(state.guard.recorder, state.settings.durability)
     messages = [m.model_dump(exclude_none=True) for m in body.messages]
     with state.tracing.chat(body.model, messages) as span:

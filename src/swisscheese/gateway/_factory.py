@@ -7,6 +7,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from swisscheese.agents.identity import TokenVerifier, public_from_hex
 from swisscheese.config import Settings, load_policy
 from swisscheese.gateway._access import AccessControl
 from swisscheese.gateway._app import GatewaySettings, create_app
@@ -53,6 +54,8 @@ def build_app(
     upstream_api_key: str | None = None,
     public_metrics: bool = False,
     durability: Durability = "request",
+    agent_root: str | None = None,
+    require_agent: bool = False,
 ) -> tuple[FastAPI, Guard]:
     """The app and its guard. Raises PolicyError, ValueError (a bad upstream) or the store's
     errors at start-up."""
@@ -64,7 +67,15 @@ def build_app(
     access = AccessControl(
         AccessStore(database), guard.deployment, require_auth=require_auth, default_rate=rate
     )
-    settings = GatewaySettings(public_metrics=public_metrics, durability=durability)
+    verifier = TokenVerifier(public_from_hex(agent_root)) if agent_root else None
+    if require_agent and verifier is None:
+        raise ValueError("requiring agent tokens needs the root that issues them (agent_root)")
+    settings = GatewaySettings(
+        public_metrics=public_metrics,
+        durability=durability,
+        agent_tokens=verifier,
+        require_agent=require_agent,
+    )
     app = create_app(guard, make_upstream(upstream, upstream_api_key), settings, access=access)
     return app, guard
 
@@ -82,5 +93,7 @@ def app_from_env() -> FastAPI:
         upstream_api_key=key.get_secret_value() if key else None,
         public_metrics=settings.public_metrics,
         durability=settings.durability,
+        agent_root=settings.agent_root,
+        require_agent=settings.require_agent,
     )
     return app

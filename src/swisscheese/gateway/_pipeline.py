@@ -18,12 +18,13 @@ from typing import Any, Literal
 from swisscheese.core import Action, Content, Receipt, Stage, Verdict
 from swisscheese.gateway import _wire as wire
 from swisscheese.gateway._access import AccessControl
+from swisscheese.gateway._agents import CALLER, Caller
 from swisscheese.gateway._errors import ApiError, unrecorded
 from swisscheese.gateway._metrics import Metrics
 from swisscheese.gateway._upstream import Upstream
 from swisscheese.guard import Guard, approval_excerpt, with_receipt
 from swisscheese.recorder import Recorder, RecordError
-from swisscheese.recorder.events import Event, StreamClosed, UpstreamFailed
+from swisscheese.recorder.events import CapabilityDenied, Event, StreamClosed, UpstreamFailed
 from swisscheese.store import NewEntry
 
 Durability = Literal["request", "stage"]
@@ -264,9 +265,12 @@ class ChatPipeline:
         choices = wire.choices_from(answer)
         verdicts = await self.screen([s.content for _, s in reads], records)
         decision = Intervention()
+        caller = CALLER.get()
         for choice in choices:
             mine = [(s, v) for (n, s), v in zip(reads, verdicts, strict=True) if n == choice.index]
             found = await self.intervene([(s.content, v) for s, v in mine])
+            if found.refusal is None and caller is not None:
+                found = self._capabilities(caller, [s.content for s, _ in mine], records)
             decision = found if found.refusal is not None or decision.refusal is None else decision
             if found.refusal is not None:
                 wire.refuse(choice, found.refusal)
@@ -280,6 +284,30 @@ class ChatPipeline:
                 decision = Intervention(choice.content, str(exc))
         strip = (self.canary,) if self.canary else ()
         return wire.build_completion(answer, choices, model, strip), verdicts, decision
+
+    def _capabilities(
+        self, caller: Caller, contents: Sequence[Content], records: Records | None
+    ) -> Intervention:
+        """Refuse the answer if the agent's token does not allow a tool call in it."""
+        for content in contents:
+            call = content.tool_call
+            if call is None:
+                continue
+            reason = caller.refusal(call)
+            if reason is None:
+                continue
+            denied = CapabilityDenied(
+                deployment=self.guard.deployment,
+                agent=caller.grant.label(),
+                tool=call.name,
+                reason=reason,
+            )
+            if records is not None:
+                records.add_event(denied)
+            else:
+                self.record_event(denied)
+            return Intervention(self.refusal(Stage.TOOL_CALL), "capability denied")
+        return Intervention()
 
     async def complete(
         self,

@@ -36,6 +36,7 @@ from swisscheese.core import (
     text_digest,
     valid_text,
 )
+from swisscheese.core.acting import ACTING_AGENT
 from swisscheese.monitors import REGISTRY, Registry
 from swisscheese.recorder.events import PolicyLoaded, VerdictRecorded
 
@@ -256,7 +257,8 @@ class Guard:
             view["modified"] = redacted(verdict, original)
         fields = record.fields(original, redact(original, _redactable(verdict, modified=False)))
         payload = {"verdict": view, **fields}
-        return self.recorder.prepare_event(VerdictRecorded.of(verdict, self.deployment), payload)
+        event = VerdictRecorded.of(verdict, self.deployment, ACTING_AGENT.get())
+        return self.recorder.prepare_event(event, payload)
 
     async def check_many(
         self,

@@ -242,13 +242,18 @@ class FlowMonitor:
             return []
         return [r for r in self.config.rules if _governs(r, call.name)]
 
-    async def inspect(self, content: Content, ctx: Context) -> list[Finding]:
+    def _start(self, content: Content) -> tuple[list[FlowRule], list[Finding] | None]:
+        """The rules that govern the call, and the findings when no trace need be read."""
         rules = self._rules_for(content)
         if not rules:
-            return []
+            return rules, []
         oversize = self._oversize(content)
-        if oversize is not None:
-            return [oversize]
+        return rules, None if oversize is None else [oversize]
+
+    async def inspect(self, content: Content, ctx: Context) -> list[Finding]:
+        rules, done = self._start(content)
+        if done is not None:
+            return done
         reads = [
             self._read(i, step, await self._label(step, ctx))
             for i, step in enumerate(content.trace)
@@ -367,12 +372,9 @@ class InlineFlowMonitor(FlowMonitor, Inline):
     """The flow monitor when every labelling monitor is inline: no event loop needed."""
 
     def inspect_sync(self, content: Content, ctx: Context) -> list[Finding]:
-        rules = self._rules_for(content)
-        if not rules:
-            return []
-        oversize = self._oversize(content)
-        if oversize is not None:
-            return [oversize]
+        rules, done = self._start(content)
+        if done is not None:
+            return done
         reads = [
             self._read(i, step, self._label_sync(step, ctx))
             for i, step in enumerate(content.trace)

@@ -42,6 +42,7 @@ class PolicyLoaded(_Event):
 
 
 class VerdictRecorded(_Event):
+    OMIT_IF_NONE = frozenset({"agent"})
     type: Literal["verdict"] = "verdict"
     deployment: str
     verdict: str
@@ -51,10 +52,13 @@ class VerdictRecorded(_Event):
     policy: str
     content: str
     runs: dict[str, str]
+    agent: str | None = None
+    """The agent run (``name/instance``) the request acted for, when it showed a token."""
 
     @classmethod
-    def of(cls, verdict: Verdict, deployment: str) -> VerdictRecorded:
+    def of(cls, verdict: Verdict, deployment: str, agent: str | None = None) -> VerdictRecorded:
         return cls(
+            agent=agent,
             deployment=deployment,
             verdict=verdict.id,
             stage=verdict.stage.value,
@@ -140,6 +144,38 @@ class Resumed(_Event):
     signed: str | None = None
 
 
+class AgentRegistered(_Event):
+    """An agent's Ed25519 identity."""
+
+    type: Literal["agent"] = "agent"
+    name: str
+    key: str
+    by: str
+
+
+class TokenIssued(_Event):
+    """A capability token for an agent (the token itself is not recorded)."""
+
+    type: Literal["agent_token"] = "agent_token"
+    agent: str
+    token: str
+    """Its revocation id."""
+    tools: list[str]
+    bounds: dict[str, float]
+    expires: str
+    by: str
+
+
+class CapabilityDenied(_Event):
+    """A call an agent's token does not allow (or a token refused): nothing ran."""
+
+    type: Literal["capability_denied"] = "capability_denied"
+    deployment: str
+    agent: str | None
+    tool: str | None
+    reason: str
+
+
 class OperatorKey(_Event):
     """An operator's public key: their signed decisions are checked against it."""
 
@@ -216,7 +252,10 @@ Event = Annotated[
     | ClientKeyRotated
     | PayloadRevealed
     | ToolDefinitionSeen
-    | OperatorKey,
+    | OperatorKey
+    | AgentRegistered
+    | TokenIssued
+    | CapabilityDenied,
     Field(discriminator="type"),
 ]
 
