@@ -142,6 +142,9 @@ def taints_of(findings: Sequence[Finding], text: str) -> tuple[_Taint, ...]:
 _Labelled = tuple[Region, tuple[_Taint, ...]]
 
 
+UNTRUSTED_TAINT = _Taint(UNTRUSTED, ())
+
+
 class _Cache:
     """A small LRU of labelled texts, safe across threads.
 
@@ -187,7 +190,9 @@ class FlowMonitor:
         self.matcher = Matcher(config.min_chars, config.span)
         self._cache = _Cache(config.cache)
         self._trusted = frozenset(config.trusted)
-        self._wanted: dict[tuple[tuple[str, ...], str], bool] = {}
+        # By the id of a rule's selector tuple: the rules (and so the tuples) live as long as
+        # the monitor.
+        self._wanted: dict[int, dict[str, bool]] = {}
 
     # -- labelling ----------------------------------------------------------------------------
 
@@ -265,7 +270,7 @@ class FlowMonitor:
         region, taints = item
         trusted = step.source in self._trusted
         if not trusted:
-            taints = (_Taint(UNTRUSTED, ()), *taints)
+            taints = (UNTRUSTED_TAINT, *taints)
         return _Read(i, step.source, region, trusted, taints)
 
     def _findings(
@@ -298,12 +303,14 @@ class FlowMonitor:
         return out
 
     def _wants(self, selectors: tuple[str, ...], label: str) -> bool:
-        """Whether a label is one the selectors name (memoised: few labels, few rules)."""
-        key = (selectors, label)
-        wanted = self._wanted.get(key)
+        """Whether a label is one the selectors name (memoised per selector tuple, which the
+        frozen rules keep: few labels, few rules)."""
+        known = self._wanted.get(id(selectors))
+        if known is None:
+            known = self._wanted[id(selectors)] = {}
+        wanted = known.get(label)
         if wanted is None:
-            wanted = any(matches(label, s) for s in selectors)
-            self._wanted[key] = wanted
+            wanted = known[label] = any(matches(label, s) for s in selectors)
         return wanted
 
     def _after(self, rule: FlowRule, reads: list[_Read]) -> dict[str, Any] | None:
