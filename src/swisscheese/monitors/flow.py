@@ -290,12 +290,17 @@ class FlowMonitor:
                 ] + [r.region for r in reads if r.trusted]
             return trusted
 
+        # Reads by label, in trace order: each rule then looks at the labels it names only.
+        by_label: dict[str, list[tuple[_Read, _Taint]]] = {}
+        for read in reads:
+            for taint in read.taints:
+                by_label.setdefault(taint.label, []).append((read, taint))
         out: list[Finding] = []
         for rule in rules:
             hit = (
                 self._after(rule, reads)
                 if rule.after
-                else self._carries(rule, call.arguments, reads, trusted_text)
+                else self._carries(rule, call.arguments, by_label, trusted_text)
             )
             if hit is not None:
                 detail = {"rule": rule.name, "tool": call.name, **hit}
@@ -338,17 +343,14 @@ class FlowMonitor:
         self,
         rule: FlowRule,
         arguments: Any,
-        reads: list[_Read],
+        by_label: dict[str, list[tuple[_Read, _Taint]]],
         trusted_text: Callable[[], list[Region]],
     ) -> dict[str, Any] | None:
-        relevant = [
-            (read, taint)
-            for read in reads
-            for taint in read.taints
-            if self._wants(rule.carries, taint.label)
-        ]
-        if not relevant:
+        wanted = [pairs for label, pairs in by_label.items() if self._wants(rule.carries, label)]
+        if not wanted:
             return None
+        # In trace order, so the finding cites the first step that supplied the value.
+        relevant = sorted((pair for pairs in wanted for pair in pairs), key=lambda p: p[0].step)
         selected = (
             {k: v for k, v in arguments.items() if k in rule.arguments}
             if rule.arguments
