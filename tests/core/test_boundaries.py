@@ -52,11 +52,15 @@ ALLOWED: dict[str, set[str]] = {
     "ops": {"common", "core", "store", "recorder"},
     "guard": {"common", "core", "config", "monitors", "policy", "recorder", "store"},
     "scanning": {"common", "core", "guard"},
-    "gateway": {"agents", "common", "core", "config", "guard", "ops", "recorder", "store"},
+    "gateway": {
+        "agents", "common", "core", "config", "guard", "ops", "provenance", "recorder", "store",
+    },
+    "provenance": {"common", "core", "recorder"},
     "evaluation": {"common", "core", "config", "guard", "policy", "recorder"},
     "training": {"common", "core", "learned", "evaluation"},
     "cli": {
         "agents", "common", "core", "config", "evaluation", "gateway", "guard", "learned",
+        "provenance",
         "monitors", "ops", "recorder", "scanning", "store", "training",
     },
     "__init__": {"core", "guard", "monitors"},

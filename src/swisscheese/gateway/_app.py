@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
+import anyio
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ValidationError
@@ -17,6 +18,7 @@ from swisscheese.agents.identity import TokenVerifier
 from swisscheese.common.traces import trace_from_messages
 from swisscheese.core import Content, Stage, Verdict
 from swisscheese.core.acting import ACTING_AGENT
+from swisscheese.gateway import _provenance as provenance
 from swisscheese.gateway import _wire as wire
 from swisscheese.gateway._access import AccessControl
 from swisscheese.gateway._agents import CALLER, caller_of
@@ -36,6 +38,7 @@ from swisscheese.gateway._pipeline import (
 from swisscheese.gateway._tracing import Tracing
 from swisscheese.gateway._upstream import Upstream
 from swisscheese.guard import Guard
+from swisscheese.provenance import ProvenanceError, StatementSigner, answer_bundle
 from swisscheese.recorder.events import CapabilityDenied
 
 
@@ -60,6 +63,9 @@ class GatewaySettings:
     canary: Literal["system", "off"] = "system"
     """Where the policy's canary goes: into the request's first system or developer message
     (requests without one have no instructions to leak), or nowhere."""
+    provenance: StatementSigner | None = None
+    """Sign an output statement for every released answer (needs the recorder's log key: the
+    same key signs statements and checkpoints)."""
     agent_tokens: TokenVerifier | None = None
     """Accept agent capability tokens issued by this root (``swisscheese agents``)."""
     require_agent: bool = False
@@ -245,6 +251,21 @@ async def openapi_schema(request: Request) -> dict[str, Any]:
     return schema
 
 
+@router.get("/v1/provenance/{record}")
+async def provenance_bundle(request: Request, record: int) -> JSONResponse:
+    """The signed statement of a released answer, its inclusion proof and a signed checkpoint."""
+    await _admit(request)
+    state = _state(request)
+    recorder, signer = state.guard.recorder, state.settings.provenance
+    if recorder is None or signer is None:
+        raise ApiError(404, "this gateway signs no output statements", code="not_found")
+    try:
+        found = await anyio.to_thread.run_sync(answer_bundle, recorder, signer, record)
+    except ProvenanceError as exc:
+        raise ApiError(404, str(exc), code="not_found") from None
+    return JSONResponse(found)
+
+
 @router.get("/v1/models")
 async def models(request: Request) -> dict[str, Any]:
     await _admit(request)
@@ -332,7 +353,7 @@ async def _chat(
         assert decision.refusal is not None
         completion = wire.refusal_completion(body.model, decision.refusal)
         metrics.requests.labels(outcome="blocked_input").inc()
-        return _respond(body, completion, _headers(verdicts, decision, await records.settle()))
+        return await _released(state, body, completion, incoming, records, verdicts, decision)
 
     layer = state.guard.compiled.layer_for(Stage.OUTPUT)
     if (
@@ -355,7 +376,34 @@ async def _chat(
     if answered.refusal is None and decision.approval:
         answered = decision
     metrics.requests.labels(outcome="completed").inc()
-    return _respond(body, completion, _headers(verdicts, answered, await records.settle()))
+    return await _released(
+        state, body, completion, [*incoming, *outgoing], records, verdicts, answered
+    )
+
+
+async def _released(
+    state: _State,
+    body: wire.ChatRequest,
+    completion: dict[str, Any],
+    screened: list[Verdict],
+    records: Records,
+    verdicts: dict[str, list[Verdict]],
+    decision: Intervention,
+) -> Response:
+    """Answer, with the signed statement of what was released when provenance is on."""
+    signer = state.settings.provenance
+    event = entry = None
+    if signer is not None:
+        event = provenance.answer_event(
+            state.guard.deployment, body.model, state.guard.policy_digest, completion, screened
+        )
+        entry = provenance.stage_answer(records, event)
+    headers = _headers(verdicts, decision, await records.settle())
+    if signer is not None and event is not None:
+        signed = provenance.header(signer, records, entry, event)
+        if signed is not None:
+            headers[provenance.HEADER] = signed
+    return _respond(body, completion, headers)
 
 
 def _headers(

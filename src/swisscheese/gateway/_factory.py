@@ -14,7 +14,9 @@ from swisscheese.gateway._app import GatewaySettings, create_app
 from swisscheese.gateway._pipeline import Durability
 from swisscheese.gateway._upstream import HttpUpstream, Upstream
 from swisscheese.guard import Guard
-from swisscheese.recorder import Recorder
+from swisscheese.provenance import StatementSigner
+from swisscheese.recorder import Recorder, RecordError, load_signer
+from swisscheese.recorder.note import Signer
 from swisscheese.recorder.sealing import ContentRecord
 from swisscheese.store import AccessStore, Database, LogStore
 
@@ -44,6 +46,17 @@ def check_upstream_url(upstream: str) -> None:
         )
 
 
+def log_key() -> Signer | None:
+    """The log's signing key when there is one (``keys init``): with it the gateway signs a
+    statement for every answer it releases."""
+    try:
+        return load_signer()
+    except RecordError as exc:
+        if "no log key" in str(exc):
+            return None
+        raise ValueError(str(exc)) from None
+
+
 def build_app(
     upstream: str | None,
     *,
@@ -62,7 +75,8 @@ def build_app(
     if upstream is not None and not upstream.startswith("local"):
         check_upstream_url(upstream)
     database = Database(db)
-    recorder = Recorder(LogStore(database), content=ContentRecord.from_settings())
+    signer = log_key()
+    recorder = Recorder(LogStore(database), signer=signer, content=ContentRecord.from_settings())
     guard = Guard(load_policy(policy) if policy else None, recorder=recorder)
     access = AccessControl(
         AccessStore(database), guard.deployment, require_auth=require_auth, default_rate=rate
@@ -75,6 +89,7 @@ def build_app(
         durability=durability,
         agent_tokens=verifier,
         require_agent=require_agent,
+        provenance=StatementSigner(signer) if signer is not None else None,
     )
     app = create_app(guard, make_upstream(upstream, upstream_api_key), settings, access=access)
     return app, guard

@@ -45,6 +45,8 @@ class Records:
         self.durability = durability
         self._unsent: list[tuple[Verdict | None, NewEntry]] = []
         self._sent: list[tuple[list[tuple[Verdict | None, NewEntry]], Future[int]]] = []
+        self.indexes: dict[bytes, int] = {}
+        """Leaf index of each settled entry, by leaf hash (not for entries still spooled)."""
 
     def add(self, verdict: Verdict | None, entry: NewEntry | None) -> None:
         """A verdict's entry (or, with ``verdict`` None, an event's) to write."""
@@ -75,8 +77,10 @@ class Records:
             for group, future in sent:
                 first = await asyncio.wrap_future(future)
                 for offset, (verdict, entry) in enumerate(group):
+                    index = first if first == Receipt.QUEUED else first + offset
+                    if index != Receipt.QUEUED:
+                        self.indexes[entry.leaf_hash] = index
                     if verdict is not None:
-                        index = first if first == Receipt.QUEUED else first + offset
                         out.append(with_receipt(verdict, entry, index))
         except RecordError as exc:
             raise unrecorded(exc) from None

@@ -144,6 +144,19 @@ class Resumed(_Event):
     signed: str | None = None
 
 
+class AnswerReleased(_Event):
+    """What the gateway released for a request: the SHA-256 of each choice's text, the model,
+    the policy and the digest of the request's verdicts (the subject and predicate of its
+    signed output statement)."""
+
+    type: Literal["answer"] = "answer"
+    deployment: str
+    model: str
+    policy: str
+    verdicts_digest: str
+    released: list[str]
+
+
 class AgentRegistered(_Event):
     """An agent's Ed25519 identity."""
 
@@ -253,6 +266,7 @@ Event = Annotated[
     | PayloadRevealed
     | ToolDefinitionSeen
     | OperatorKey
+    | AnswerReleased
     | AgentRegistered
     | TokenIssued
     | CapabilityDenied,
