@@ -73,6 +73,7 @@ def test_every_released_answer_has_a_statement_that_verifies(gw: Gw) -> None:
     assert "AKIAIOSFODNN7EXAMPLE" not in text  # the statement covers what was released
     bundle = fetch_bundle(gw, response)
     checks = verify_bundle(text, bundle, SIGNER.verifier)
+    assert verify_bundle(text, bundle, SIGNER.verifier) == checks  # the bundle is not consumed
     assert [(c.name, c.ok) for c in checks] == [
         ("signature", True), ("digest", True), ("record", True), ("checkpoint", True),
         ("inclusion", True),
