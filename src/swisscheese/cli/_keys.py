@@ -41,6 +41,34 @@ def keys_init(
     print(signer.verifier.encode())
 
 
+@keys_app.command("rotate")
+def keys_rotate(key: KeyOption = None, db: DbOption = None) -> None:
+    """Replace the log's signing key: the new key signs checkpoints and output statements from
+    now on and is recorded; the old one is kept beside it (renamed) so statements it signed can
+    still be checked, and `log verify` checks each checkpoint against the keys in force."""
+    from swisscheese.recorder import RecordError, key_path, load_signer
+    from swisscheese.recorder.note import Signer
+    from swisscheese.recorder.sealing import write_private
+
+    try:
+        old = load_signer(key)
+    except RecordError as exc:
+        fail(str(exc))
+    new = Signer.generate(old.name)
+    location = key_path(key)
+    retired = location.with_name(f"{location.name}.{old.verifier.hash:08x}.retired")
+    write_private(retired, old.encode(), force=False)
+    write_private(location, new.encode(), force=True)
+    with open_recorder(db, location, DEFAULT_ORIGIN) as recorder:
+        receipt = recorder.adopt_key(new)
+    err.print(
+        f"rotated {location} (the old key is kept as {retired}); recorded as entry "
+        f"{receipt.index}; new verifier key:",
+        highlight=False,
+    )
+    print(new.verifier.encode())
+
+
 @keys_app.command("init-operator")
 def keys_init_operator(
     name: Annotated[str, typer.Argument(help="The operator, as they give --by.")],

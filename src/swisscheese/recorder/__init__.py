@@ -16,6 +16,7 @@ if TYPE_CHECKING:
         Recorder,
         RecordError,
         VerifyReport,
+        key_path,
         load_signer,
         write_signer,
     )
@@ -26,6 +27,7 @@ __all__ = [
     "RecordError",
     "Recorder",
     "VerifyReport",
+    "key_path",
     "load_signer",
     "write_signer",
 ]

@@ -169,9 +169,14 @@ def utc_now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def key_path(path: str | Path | None = None) -> Path:
+    """Where the log's signing key is: ``path``, SWISSCHEESE_LOG_KEY, or the default."""
+    return Path(path or Settings().log_key or DEFAULT_KEY)
+
+
 def load_signer(path: str | Path | None = None) -> Signer:
 
-    location = Path(path or Settings().log_key or DEFAULT_KEY)
+    location = key_path(path)
     try:
         return Signer.parse(location.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -183,7 +188,7 @@ def load_signer(path: str | Path | None = None) -> Signer:
 
 
 def write_signer(signer: Signer, path: str | Path | None = None, *, force: bool = False) -> Path:
-    location = Path(path or Settings().log_key or DEFAULT_KEY)
+    location = key_path(path)
     try:
         write_private(location, signer.encode(), force=force)
     except FileExistsError:
@@ -334,6 +339,16 @@ class Recorder:
         data = canonical_json(body)
         return NewEntry(data, merkle.leaf_hash(data), type, digest, blob)
 
+    def _key_history(self) -> list[tuple[int, Verifier]]:
+        """(index, verifier) of every signing key the log adopted, in order."""
+        history: list[tuple[int, Verifier]] = []
+        for entry in self.store.entries_of_type("key"):
+            try:
+                history.append((entry.index, Verifier.parse(_event_body(entry.event)["verifier"])))
+            except (KeyError, NoteError):
+                continue  # a malformed key event fails its own leaf check
+        return history
+
     def adopt_key(self, signer: Signer) -> Receipt:
         """Sign checkpoints with ``signer`` from now on, and record its verifier key: the key
         history is part of the record, so an auditor sees which key signed from when."""
@@ -453,15 +468,26 @@ class Recorder:
         stored_notes = self.store.checkpoints()
         if checkpoint_note is not None:
             stored_notes.append((-1, checkpoint_note))
+        history = self._key_history()
         for size, note in stored_notes:
             label = "given checkpoint" if size < 0 else f"stored checkpoint {size}"
-            if verifier is None:
+            # A stored checkpoint is checked against the keys the log had adopted before it
+            # (keys rotate); a given one against the verifier the caller trusts.
+            keys = [v for at, v in history if at < size] if size >= 0 and history else []
+            candidates = keys or ([verifier] if verifier is not None else [])
+            if not candidates:
                 report.fail(f"{label}: no verifier key to check its signature")
                 continue
-            try:
-                cp = open_checkpoint(note, verifier)
-            except NoteError as exc:
-                report.fail(f"{label}: {exc}")
+            cp = None
+            problem = ""
+            for candidate in reversed(candidates):
+                try:
+                    cp = open_checkpoint(note, candidate)
+                    break
+                except NoteError as exc:
+                    problem = str(exc)
+            if cp is None:
+                report.fail(f"{label}: {problem}")
                 continue
             if cp.origin != self.origin:
                 report.fail(f"{label}: origin {cp.origin!r} is not {self.origin!r}")

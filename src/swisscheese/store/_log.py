@@ -209,6 +209,14 @@ class LogStore:
                 [{"size": size, "note": note, "created_at": dt.datetime.now(dt.UTC)}],
             )
 
+    def entries_of_type(self, kind: str) -> list[StoredEntry]:
+        """Every entry of one event type, in index order (few: keys, halts)."""
+        with self.reader.connect() as conn:
+            rows = conn.execute(
+                select(log_entries).where(log_entries.c.type == kind).order_by(log_entries.c.idx)
+            ).all()
+        return [StoredEntry(*row) for row in rows]
+
     def checkpoints(self) -> list[tuple[int, str]]:
         with self.reader.connect() as conn:
             rows = conn.execute(
