@@ -59,3 +59,39 @@ def test_rotating_without_a_key_is_an_error(
     code, _, err = run("keys", "rotate", "--key", str(tmp_path / "none.key"))
     assert code == 2
     assert "keys init" in err
+
+
+def test_a_revoked_key_cannot_vouch_for_anything_after_its_revocation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from swisscheese.recorder.note import Checkpoint
+
+    monkeypatch.chdir(tmp_path)
+    db, key = str(tmp_path / "log.db"), str(tmp_path / "log.key")
+    assert run("keys", "init", "--key", key, "--db", db)[0] == 0
+    old = load_signer(key)
+    with Recorder.open(db, key=key) as recorder:
+        recorder.record(answer())
+        recorder.checkpoint()  # signed by the old key, before any revocation
+    assert run("keys", "rotate", "--key", key, "--db", db)[0] == 0
+    code, _, err = run("keys", "revoke", load_signer(key).verifier.encode(), "--reason", "x",
+                       "--by", "alice", "--key", key, "--db", db)  # fmt: skip
+    assert code == 2
+    assert "that is the key in use" in err
+    code, _, err = run("keys", "revoke", "nobody+00000000+AAAA", "--reason", "x", "--by", "a",
+                       "--key", key, "--db", db)  # fmt: skip
+    assert code == 2
+    code, _, err = run("keys", "revoke", old.verifier.encode(), "--reason", "leaked",
+                       "--by", "alice", "--key", key, "--db", db)  # fmt: skip
+    assert code == 0, err
+    history = json.loads(run("keys", "history", "--db", db, "--json")[1])
+    assert [h["revoked_at"] is not None for h in history] == [True, False]
+    assert run("log", "verify", "--db", db, "--key", key)[0] == 0  # the old checkpoint stands
+    with Recorder.open(db, key=key) as recorder:
+        recorder.record(answer())
+        size = recorder.store.size()
+        forged = old.sign(Checkpoint(recorder.origin, size, recorder.root(size)).text())
+        recorder.store.add_checkpoint(size, forged)
+    code, out, _ = run("log", "verify", "--db", db, "--key", key, "--json")
+    assert code == 1
+    assert any(f"stored checkpoint {size}" in p for p in json.loads(out)["problems"])

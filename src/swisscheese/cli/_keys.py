@@ -4,6 +4,7 @@ change is recorded)."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -67,6 +68,54 @@ def keys_rotate(key: KeyOption = None, db: DbOption = None) -> None:
         highlight=False,
     )
     print(new.verifier.encode())
+
+
+@keys_app.command("history")
+def keys_history(db: DbOption = None, as_json: JsonOption = False) -> None:
+    """Every log key the log adopted, in order: when, and whether it was revoked."""
+    with open_recorder(db, None, DEFAULT_ORIGIN) as recorder:
+        history = recorder.key_history()
+    rows = [
+        {
+            "adopted_at": at,
+            "verifier": v.encode(),
+            "revoked_at": None if revoked == sys.maxsize else revoked,
+        }
+        for at, v, revoked in history
+    ]
+    if as_json:
+        print(json.dumps(rows))
+        return
+    for r in rows:
+        state = "revoked at entry " + str(r["revoked_at"]) if r["revoked_at"] is not None else ""
+        out.print(f"entry {r['adopted_at']}  {r['verifier']}  {state}", highlight=False)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    verifier: Annotated[str, typer.Argument(help="The verifier key to revoke (`keys history`).")],
+    reason: Annotated[str, typer.Option(help="Why (recorded).")],
+    by: ByOption,
+    key: KeyOption = None,
+    db: DbOption = None,
+) -> None:
+    """Revoke a retired log key: checkpoints it signs after this no longer verify. The key in
+    use cannot be revoked: rotate first."""
+    from swisscheese.recorder import RecordError, load_signer
+    from swisscheese.recorder.events import KeyRevoked
+
+    try:
+        current = load_signer(key).verifier.encode()
+    except RecordError:
+        current = None
+    if verifier.strip() == current:
+        fail("that is the key in use: `swisscheese keys rotate` first, then revoke the old one")
+    with open_recorder(db, None, DEFAULT_ORIGIN) as recorder:
+        known = {v.encode() for _, v, _ in recorder.key_history()}
+        if verifier.strip() not in known:
+            fail("not a key this log adopted (see `swisscheese keys history`)")
+        receipt = recorder.record(KeyRevoked(verifier=verifier.strip(), reason=reason, by=by))
+    out.print(f"revoked (log entry {receipt.index})", highlight=False)
 
 
 @keys_app.command("init-operator")

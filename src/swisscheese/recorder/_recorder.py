@@ -13,6 +13,7 @@ import datetime as dt
 import hashlib
 import json
 import queue
+import sys
 import threading
 from collections.abc import Mapping
 from concurrent.futures import Future
@@ -339,14 +340,22 @@ class Recorder:
         data = canonical_json(body)
         return NewEntry(data, merkle.leaf_hash(data), type, digest, blob)
 
-    def _key_history(self) -> list[tuple[int, Verifier]]:
-        """(index, verifier) of every signing key the log adopted, in order."""
-        history: list[tuple[int, Verifier]] = []
+    def key_history(self) -> list[tuple[int, Verifier, int]]:
+        """(adopted at, verifier, revoked at) of every signing key the log adopted, in order;
+        ``revoked at`` is the index of its revocation, or the maximum integer."""
+        revoked: dict[str, int] = {}
+        for entry in self.store.entries_of_type("key_revoked"):
+            verifier = _event_body(entry.event).get("verifier")
+            if isinstance(verifier, str):
+                revoked.setdefault(verifier, entry.index)
+        history: list[tuple[int, Verifier, int]] = []
         for entry in self.store.entries_of_type("key"):
             try:
-                history.append((entry.index, Verifier.parse(_event_body(entry.event)["verifier"])))
+                text = _event_body(entry.event)["verifier"]
+                verifier = Verifier.parse(text)
             except (KeyError, NoteError):
                 continue  # a malformed key event fails its own leaf check
+            history.append((entry.index, verifier, revoked.get(text, sys.maxsize)))
         return history
 
     def adopt_key(self, signer: Signer) -> Receipt:
@@ -468,12 +477,16 @@ class Recorder:
         stored_notes = self.store.checkpoints()
         if checkpoint_note is not None:
             stored_notes.append((-1, checkpoint_note))
-        history = self._key_history()
+        history = self.key_history()
         for size, note in stored_notes:
             label = "given checkpoint" if size < 0 else f"stored checkpoint {size}"
             # A stored checkpoint is checked against the keys the log had adopted before it
             # (keys rotate); a given one against the verifier the caller trusts.
-            keys = [v for at, v in history if at < size] if size >= 0 and history else []
+            keys = (
+                [v for at, v, revoked in history if at < size and revoked >= size]
+                if size >= 0 and history
+                else []
+            )
             candidates = keys or ([verifier] if verifier is not None else [])
             if not candidates:
                 report.fail(f"{label}: no verifier key to check its signature")

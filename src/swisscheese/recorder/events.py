@@ -101,6 +101,16 @@ class SigningKey(_Event):
     verifier: str
 
 
+class KeyRevoked(_Event):
+    """A log key that must not be trusted for anything signed after this entry (compromised
+    or withdrawn); what it signed before stays valid."""
+
+    type: Literal["key_revoked"] = "key_revoked"
+    verifier: str
+    reason: str
+    by: str
+
+
 class Erasure(_Event):
     type: Literal["erasure"] = "erasure"
     digest: str
@@ -255,6 +265,7 @@ Event = Annotated[
     | UpstreamFailed
     | EvidenceRecorded
     | SigningKey
+    | KeyRevoked
     | Erasure
     | ApprovalRequested
     | ApprovalDecided
