@@ -13,12 +13,11 @@ import pytest
 
 from swisscheese import Guard
 from swisscheese.agents.identity import AgentKey, Capabilities, TokenVerifier, issue, new_root
-from swisscheese.gateway import GatewaySettings, HttpUpstream, create_app
+from swisscheese.gateway import GatewaySettings
 from swisscheese.recorder import Recorder
 from swisscheese.store import LogStore
 from tests.gateway.test_tool_policy import call
-from tests.helpers.scripted import Script, completion, make_scripted
-from tests.helpers.servers import serve
+from tests.helpers.scripted import Script, completion, scripted_gateway
 
 ROOT = new_root()
 AGENT = AgentKey.generate("buyer")
@@ -60,11 +59,7 @@ def gw(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Gw]:
     settings = GatewaySettings(
         agent_tokens=TokenVerifier(ROOT.public_key), require_agent=request.param
     )
-    upstream_app, script = make_scripted()
-    with (
-        serve(upstream_app) as upstream,
-        serve(create_app(guard, HttpUpstream(upstream + "/v1"), settings)) as url,
-    ):
+    with scripted_gateway(guard, settings) as (url, script):
         yield Gw(url, script, recorder)
     guard.close()
     recorder.close()

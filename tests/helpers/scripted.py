@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,3 +87,18 @@ def make_scripted() -> tuple[FastAPI, Script]:
         return StreamingResponse(events(), media_type="text/event-stream")
 
     return app, script
+
+
+@contextmanager
+def scripted_gateway(guard: Any, settings: Any = None) -> Iterator[tuple[str, Script]]:
+    """A real gateway in front of a scripted upstream, both on loopback: (its URL, the
+    script)."""
+    from swisscheese.gateway import HttpUpstream, create_app
+    from tests.helpers.servers import serve
+
+    upstream_app, script = make_scripted()
+    with (
+        serve(upstream_app) as upstream,
+        serve(create_app(guard, HttpUpstream(upstream + "/v1"), settings)) as url,
+    ):
+        yield url, script

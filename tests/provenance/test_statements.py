@@ -15,13 +15,12 @@ from typer.testing import CliRunner
 
 from swisscheese import Guard
 from swisscheese.cli import app
-from swisscheese.gateway import GatewaySettings, HttpUpstream, create_app
+from swisscheese.gateway import GatewaySettings
 from swisscheese.provenance import StatementSigner, from_compact, verify_bundle
 from swisscheese.recorder import Recorder
 from swisscheese.recorder.note import Signer
 from swisscheese.store import LogStore
-from tests.helpers.scripted import Script, completion, make_scripted
-from tests.helpers.servers import serve
+from tests.helpers.scripted import Script, completion, scripted_gateway
 
 SIGNER = Signer.generate("gw-log")
 ANSWER = "Paris is the capital of France. My key is AKIAIOSFODNN7EXAMPLE."
@@ -41,12 +40,8 @@ def gw(tmp_path: Path) -> Iterator[Gw]:
     recorder = Recorder(LogStore(str(tmp_path / "log.db")), signer=SIGNER)
     guard = Guard(recorder=recorder)
     settings = GatewaySettings(provenance=StatementSigner(SIGNER))
-    upstream_app, script = make_scripted()
-    script.answer = completion({"role": "assistant", "content": ANSWER})
-    with (
-        serve(upstream_app) as upstream,
-        serve(create_app(guard, HttpUpstream(upstream + "/v1"), settings)) as url,
-    ):
+    with scripted_gateway(guard, settings) as (url, script):
+        script.answer = completion({"role": "assistant", "content": ANSWER})
         yield Gw(url, script, recorder)
     guard.close()
     recorder.close()
