@@ -22,7 +22,14 @@ from swisscheese.core import (
     canonical_json,
 )
 from swisscheese.core.taxonomy import matches_any
-from swisscheese.monitors import REGISTRY, Decoder, Normalizer, Registry, UnknownMonitorError
+from swisscheese.monitors import (
+    REGISTRY,
+    Decoder,
+    Normalizer,
+    Registry,
+    UnknownMonitorError,
+    fpr_threshold,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,19 +110,10 @@ class CompiledPolicy:
 def _threshold(rule: Rule, monitor: Monitor, loaded: LoadedPolicy, loc: tuple[Any, ...]) -> float:
     if not isinstance(rule.threshold, FprThreshold):
         return float(rule.threshold)
-    calibrate = getattr(monitor, "threshold_for_fpr", None)
-    if calibrate is None:
-        raise loaded.error(
-            (*loc, "threshold"),
-            f"monitor {rule.monitor!r} has no calibration for a target FPR; use a score",
-        )
-    value = calibrate(rule.threshold.target_fpr)
-    if value is None:
-        raise loaded.error(
-            (*loc, "threshold"),
-            f"monitor {rule.monitor!r} has no threshold for FPR {rule.threshold.target_fpr}",
-        )
-    return float(value)
+    try:
+        return fpr_threshold(monitor, rule.threshold.target_fpr)
+    except ValueError as exc:
+        raise loaded.error((*loc, "threshold"), f"monitor {rule.monitor!r} {exc}") from None
 
 
 def compile_policy(loaded: LoadedPolicy, registry: Registry = REGISTRY) -> CompiledPolicy:

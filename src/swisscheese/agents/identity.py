@@ -45,6 +45,23 @@ INSTANCE_HEADER = "x-swisscheese-agent-instance"
 PROOF_HEADER = "x-swisscheese-agent-proof"
 
 
+@dataclass(frozen=True, slots=True)
+class AgentCredentials:
+    """What an agent run shows: its token, its instance id, and its proof of the instance."""
+
+    token: str
+    instance: str
+    proof: str
+
+    @classmethod
+    def from_headers(cls, headers: Mapping[str, str] | None) -> AgentCredentials | None:
+        """The credentials an HTTP request carries (None without a token header)."""
+        token = headers.get(TOKEN_HEADER) if headers is not None else None
+        if token is None or headers is None:
+            return None
+        return cls(token, headers.get(INSTANCE_HEADER, ""), headers.get(PROOF_HEADER, ""))
+
+
 class CapabilityError(SwisscheeseError, ValueError):
     """A token that is forged, expired, malformed, or does not allow the call (says which)."""
 

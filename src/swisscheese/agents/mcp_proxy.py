@@ -30,9 +30,7 @@ from mcp import Client, StdioServerParameters
 from mcp.server.lowlevel import Server
 
 from swisscheese.agents.identity import (
-    INSTANCE_HEADER,
-    PROOF_HEADER,
-    TOKEN_HEADER,
+    AgentCredentials,
     CapabilityError,
     Grant,
     TokenVerifier,
@@ -40,7 +38,7 @@ from swisscheese.agents.identity import (
 from swisscheese.agents.pins import ToolPins, definition_digest
 from swisscheese.core import Action, Content, Stage, ToolCall, Verdict, json_text
 from swisscheese.core.acting import ACTING_AGENT
-from swisscheese.guard import Guard, approval_excerpt
+from swisscheese.guard import Guard, approval_excerpt, approval_summary
 from swisscheese.ops import DeploymentWatch
 from swisscheese.recorder.events import CapabilityDenied, ToolDefinitionSeen
 
@@ -48,15 +46,6 @@ Upstream = StdioServerParameters | str
 
 TRACE_LIMIT = 2000  # steps kept per session (the flow rules refuse longer traces anyway)
 MAX_TRACES = 1024  # agent sessions followed at once; the oldest is forgotten first
-
-
-@dataclass(frozen=True, slots=True)
-class AgentCredentials:
-    """What an agent run shows: its token, its instance id, and its proof of the instance."""
-
-    token: str
-    instance: str
-    proof: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,12 +229,7 @@ class McpProxy:
     def _grant(self, ctx: Any) -> tuple[Grant | None, str]:
         """The agent run a request acts for (its token verified), and the token."""
         headers = getattr(getattr(ctx, "request", None), "headers", None)
-        token = headers.get(TOKEN_HEADER) if headers is not None else None
-        credentials = (
-            AgentCredentials(token, headers.get(INSTANCE_HEADER, ""), headers.get(PROOF_HEADER, ""))
-            if token is not None and headers is not None
-            else self.agent
-        )
+        credentials = AgentCredentials.from_headers(headers) or self.agent
         if credentials is None:
             if self.require_agent:
                 raise CapabilityError("this proxy serves agents only: no agent token")
@@ -303,7 +287,7 @@ class McpProxy:
             approved, _ = await self.watch.ask(
                 "tool_call",
                 verdict.id,
-                _summary(verdict),
+                approval_summary(verdict),
                 approval_excerpt(verdict, Content("", tool_call=call, trace=tuple(trace))),
                 self.approval_timeout,
             )
@@ -372,15 +356,6 @@ def _modified_arguments(modified: str, original: dict[str, Any]) -> dict[str, An
     except (ValueError, KeyError, TypeError):
         return original
     return arguments if isinstance(arguments, dict) else original
-
-
-def _summary(verdict: Verdict) -> str:
-    top = max(verdict.findings, key=lambda f: f.score, default=None)
-    summary = f"{verdict.action.value} at {verdict.stage.value}"
-    if top is not None:
-        rule = top.detail.get("rule") or top.detail.get("reason") or ""
-        summary += f": {top.category} ({top.monitor}{', ' + str(rule) if rule else ''})"
-    return summary
 
 
 # -- serving ----------------------------------------------------------------------------------

@@ -75,9 +75,8 @@ def mcp_proxy(
 
     import anyio
 
-    from swisscheese.agents.identity import TokenVerifier, public_from_hex
+    from swisscheese.agents.identity import AgentCredentials, TokenVerifier, public_from_hex
     from swisscheese.agents.mcp_proxy import (
-        AgentCredentials,
         McpProxy,
         parse_upstream,
         serve_http,

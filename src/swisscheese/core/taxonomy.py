@@ -96,6 +96,13 @@ def is_known(code: str) -> bool:
     return code in CATEGORIES
 
 
+def is_data(code: str) -> bool:
+    """True when ``code`` (or the family it belongs to) is a kind of data: a secret, personal
+    data, the canary: values, rather than a property of a whole text."""
+    known = CATEGORIES.get(code) or CATEGORIES.get(code.split(".", 1)[0])
+    return known is not None and known.kind is Kind.DATA
+
+
 def matches(code: str, selector: str) -> bool:
     """True when ``code`` is ``selector`` or nested under it (``pii`` matches ``pii.email``)."""
     return code == selector or code.startswith(selector + ".")

@@ -18,6 +18,7 @@ import anyio
 
 from swisscheese.core import Verdict
 from swisscheese.gateway._errors import ApiError, unrecorded
+from swisscheese.guard import approval_summary
 from swisscheese.ops import DeploymentWatch, Operations
 from swisscheese.recorder import Recorder, RecordError
 from swisscheese.store import AccessStore, ClientKey
@@ -157,10 +158,7 @@ class AccessControl:
         (approved, approval id). Waits up to ``wait_seconds``."""
         if self.watch is None:
             return False, ""
-        top = max(verdict.findings, key=lambda f: f.score, default=None)
-        summary = f"{verdict.action.value} at {verdict.stage.value}" + (
-            f": {top.category} ({top.monitor}, {top.score:.2f})" if top else ""
-        )
+        summary = approval_summary(verdict)
         return await _recorded(
             self.watch.ask, verdict.stage.value, verdict.id, summary, content, wait_seconds
         )

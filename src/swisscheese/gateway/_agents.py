@@ -16,9 +16,8 @@ from dataclasses import dataclass
 from starlette.requests import Request
 
 from swisscheese.agents.identity import (
-    INSTANCE_HEADER,
-    PROOF_HEADER,
     TOKEN_HEADER,
+    AgentCredentials,
     CapabilityError,
     Grant,
     TokenVerifier,
@@ -50,8 +49,8 @@ CALLER: ContextVar[Caller | None] = ContextVar("swisscheese_gateway_caller", def
 def caller_of(request: Request, verifier: TokenVerifier | None, required: bool) -> Caller | None:
     """The agent run the request acts for (None without a token, when none is required);
     ApiError 401 for a token that does not verify."""
-    token = request.headers.get(TOKEN_HEADER)
-    if token is None:
+    credentials = AgentCredentials.from_headers(request.headers)
+    if credentials is None:
         if required:
             raise ApiError(
                 401, f"this deployment serves agents only: send {TOKEN_HEADER}",
@@ -60,10 +59,8 @@ def caller_of(request: Request, verifier: TokenVerifier | None, required: bool) 
         return None
     if verifier is None:
         raise ApiError(401, "this deployment accepts no agent tokens", code="invalid_agent_token")
-    instance = request.headers.get(INSTANCE_HEADER, "")
-    proof = request.headers.get(PROOF_HEADER, "")
     try:
-        grant = verifier.verify(token, instance, proof)
+        grant = verifier.verify(credentials.token, credentials.instance, credentials.proof)
     except CapabilityError as exc:
         raise ApiError(401, str(exc), code="invalid_agent_token") from None
-    return Caller(grant, token, verifier)
+    return Caller(grant, credentials.token, verifier)

@@ -1,6 +1,7 @@
 """The Guard: one explainable Verdict per content, from a policy's layers."""
 
 from swisscheese.guard._approval import approval_excerpt as approval_excerpt
+from swisscheese.guard._approval import approval_summary as approval_summary
 from swisscheese.guard._guard import DEFAULT_MAX_CHARS as DEFAULT_MAX_CHARS
 from swisscheese.guard._guard import Guard as Guard
 from swisscheese.guard._guard import redacted as redacted
@@ -11,6 +12,7 @@ __all__ = [
     "DEFAULT_MAX_CHARS",
     "Guard",
     "approval_excerpt",
+    "approval_summary",
     "redacted",
     "text_of",
     "with_receipt",

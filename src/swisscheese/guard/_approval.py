@@ -6,13 +6,16 @@ from __future__ import annotations
 from typing import Any
 
 from swisscheese.core import Content, Verdict, json_text
-from swisscheese.core.taxonomy import CATEGORIES, Kind
+from swisscheese.core.taxonomy import is_data
 from swisscheese.guard._guard import redacted, text_of
 
 
-def _is_data(label: str) -> bool:
-    known = CATEGORIES.get(label) or CATEGORIES.get(label.split(".", 1)[0])
-    return known is not None and known.kind is Kind.DATA
+def approval_summary(verdict: Verdict) -> str:
+    """One line for the approval queue: the action, the stage, and the surest finding."""
+    top = max(verdict.findings, key=lambda f: f.score, default=None)
+    return f"{verdict.action.value} at {verdict.stage.value}" + (
+        f": {top.category} ({top.monitor}, {top.score:.2f})" if top else ""
+    )
 
 
 def approval_excerpt(verdict: Verdict, content: Content) -> str:
@@ -39,6 +42,6 @@ def approval_excerpt(verdict: Verdict, content: Content) -> str:
             "step": step,
             "role": item.role,
             "source": item.source,
-            "text": f"[withheld: carries {label}]" if _is_data(label) else item.text[:1500],
+            "text": f"[withheld: carries {label}]" if is_data(label) else item.text[:1500],
         }
     return json_text({"call": shown, "rules": rules, "trace": [cited[k] for k in sorted(cited)]})

@@ -18,6 +18,7 @@ from swisscheese.monitors._registry import MonitorConfig as MonitorConfig
 from swisscheese.monitors._registry import MonitorSpec as MonitorSpec
 from swisscheese.monitors._registry import Registry as Registry
 from swisscheese.monitors._registry import UnknownMonitorError as UnknownMonitorError
+from swisscheese.monitors._registry import fpr_threshold as fpr_threshold
 from swisscheese.monitors._registry import monitor as monitor
 from swisscheese.monitors._roles import Decoder as Decoder
 from swisscheese.monitors._roles import Normalizer as Normalizer
@@ -46,5 +47,6 @@ __all__ = [
     "Normalizer",
     "Registry",
     "UnknownMonitorError",
+    "fpr_threshold",
     "monitor",
 ]

@@ -163,6 +163,18 @@ def _allowed_plugins() -> set[str] | None:
 REGISTRY = Registry()
 
 
+def fpr_threshold(monitor: Monitor, target_fpr: float) -> float:
+    """The score at which a calibrated monitor flags ``target_fpr`` of benign text; ValueError
+    (saying which) when it has no calibration, or none for that rate."""
+    calibrate = getattr(monitor, "threshold_for_fpr", None)
+    if calibrate is None:
+        raise ValueError("has no calibration for a target FPR; use a score")
+    value = calibrate(target_fpr)
+    if value is None:
+        raise ValueError(f"has no threshold for FPR {target_fpr}")
+    return float(value)
+
+
 def monitor(
     name: str,
     *,

@@ -37,8 +37,14 @@ from pydantic import Field, model_validator
 
 from swisscheese.config import FprThreshold
 from swisscheese.core import Content, Context, Finding, Monitor, Stage
-from swisscheese.core.taxonomy import CATEGORIES, Kind, matches, matches_any
-from swisscheese.monitors._registry import REGISTRY, Inline, MonitorConfig, monitor
+from swisscheese.core.taxonomy import is_data, matches, matches_any
+from swisscheese.monitors._registry import (
+    REGISTRY,
+    Inline,
+    MonitorConfig,
+    fpr_threshold,
+    monitor,
+)
 from swisscheese.monitors._taint import Argument, Matcher, Region, Value, identifiers, leaves
 
 UNTRUSTED = "untrusted"
@@ -122,16 +128,11 @@ class _Labeller:
         return not self.categories or matches_any(finding.category, self.categories)
 
 
-def _is_data(category: str) -> bool:
-    known = CATEGORIES.get(category) or CATEGORIES.get(category.split(".", 1)[0])
-    return known is not None and known.kind is Kind.DATA
-
-
 def taints_of(findings: Sequence[Finding], text: str) -> tuple[_Taint, ...]:
     """What a labelling monitor's findings on a tool result taint: values or the whole text."""
     out: list[_Taint] = []
     for f in findings:
-        if _is_data(f.category) and f.spans:
+        if is_data(f.category) and f.spans:
             values = tuple(Value.of(text[s.start : s.end]) for s in f.spans)
             out.append(_Taint(f.category, values))
         else:
@@ -402,13 +403,10 @@ def _labeller(label: Label) -> _Labeller:
     built = spec.build(label.config)
     threshold = label.threshold
     if isinstance(threshold, FprThreshold):
-        calibrate = getattr(built, "threshold_for_fpr", None)
-        value = calibrate(threshold.target_fpr) if calibrate is not None else None
-        if value is None:
-            raise ValueError(
-                f"label monitor {label.monitor!r} has no threshold for FPR {threshold.target_fpr}"
-            )
-        threshold = value
+        try:
+            threshold = fpr_threshold(built, threshold.target_fpr)
+        except ValueError as exc:
+            raise ValueError(f"label monitor {label.monitor!r} {exc}") from None
     return _Labeller(built, label.categories or spec.categories, float(threshold))
 
 
