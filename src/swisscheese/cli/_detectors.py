@@ -25,7 +25,11 @@ ModelOption = Annotated[
     Path | None, typer.Option("--model", help="A trained .npz (default: the shipped model).")
 ]
 TierOption = Annotated[
-    str, typer.Option(help="fast (hashed n-grams) or embedding (MiniLM; the [ml] extra).")
+    str,
+    typer.Option(
+        help="fast (hashed n-grams), embedding (MiniLM; the [ml] extra) or probe (the local "
+        "model's hidden states; the [local] extra)."
+    ),
 ]
 
 
@@ -34,8 +38,8 @@ def _detector(name: str, tier: str, model: Path | None) -> LinearDetector:
 
     if name not in DETECTORS:
         fail(f"unknown detector {name!r} (known: {', '.join(DETECTORS)})")
-    if tier not in ("fast", "embedding"):
-        fail(f"unknown tier {tier!r} (known: fast, embedding)")
+    if tier not in ("fast", "embedding", "probe"):
+        fail(f"unknown tier {tier!r} (known: fast, embedding, probe)")
     try:
         return load_detector(name, tier, model)  # type: ignore[arg-type]
     except ValueError as exc:
@@ -43,12 +47,13 @@ def _detector(name: str, tier: str, model: Path | None) -> LinearDetector:
 
 
 def _predict(det: LinearDetector, texts: list[str]) -> list[Prediction]:
+    from swisscheese.learned.causal_lm import LocalModelError
     from swisscheese.learned.embedding import EmbeddingError
     from swisscheese.learned.predict import predict_many
 
     try:
         return predict_many(det, texts)
-    except EmbeddingError as exc:
+    except (EmbeddingError, LocalModelError) as exc:
         fail(str(exc))
 
 
@@ -58,44 +63,90 @@ def train_command(
     seed: Annotated[int, typer.Option(help="Seed for data generation, split and solver.")] = 0,
     dev: Annotated[
         Path,
-        typer.Option(help="Development data: its items are kept out of training (leakage check)."),
+        typer.Option(help="Development data sets to train on as well (skipped if absent)."),
     ] = DEFAULT_DEV,
-    no_leakage_check: Annotated[
-        bool, typer.Option("--no-leakage-check", help="Train without development data at hand.")
+    no_dev: Annotated[
+        bool, typer.Option("--no-dev", help="Train on package and generated data only.")
     ] = False,
+    held_out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Data never to train on (a benchmark's test split): its items and "
+            "near-duplicates are removed, and training refuses if one remains."
+        ),
+    ] = None,
+    cross_validate: Annotated[
+        bool,
+        typer.Option(
+            "--cross-validate",
+            help="Leave-one-source-out cross-validation first; its out-of-fold benign scores "
+            "set the thresholds and its figures go into the cards.",
+        ),
+    ] = False,
+    sample: Annotated[
+        int | None,
+        typer.Option(
+            min=100,
+            help="Train on a seeded sample of this many examples (for tiers whose features cost "
+            "a forward pass: the probe tier reads ~5 prompts a second per core).",
+        ),
+    ] = None,
     tier: TierOption = "fast",
 ) -> None:
-    """Train a fast-tier detector from data in installed packages plus generated data; write
-    the model, its data card and its model card."""
+    """Train a learned detector from data in installed packages, generated data and (when
+    present) the development sets; write the model, its data card and its model card."""
     try:
+        from swisscheese.learned.causal_lm import LocalModelError
         from swisscheese.learned.embedding import EmbeddingError
-        from swisscheese.training.fit import train
+        from swisscheese.training.crossval import cross_validate as run_cross_validation
+        from swisscheese.training.fit import prepare, train
         from swisscheese.training.leakage import LeakageError
     except ImportError as exc:
         fail(f"training needs the [train] extra (pip install 'swisscheese[train]'): {exc}")
     if detector not in DETECTORS:
         fail(f"unknown detector {detector!r} (known: {', '.join(DETECTORS)})")
-    if not no_leakage_check and not dev.is_dir():
-        fail(f"{dev}: no development data for the leakage check (or --no-leakage-check)")
+    dev_root = None if no_dev or not dev.is_dir() else dev
+    if held_out is not None and not held_out.is_dir():
+        fail(f"{held_out}: no such directory (--held-out)")
+    if dev_root is None and not no_dev and dev != DEFAULT_DEV:
+        fail(f"{dev}: no such directory (--dev, or --no-dev)")
     from swisscheese.evaluation.corpora import CorpusError
 
     started = time.perf_counter()
     try:
+        cv = data = None
+        if cross_validate:
+            data = prepare(
+                detector,
+                tier=tier,
+                seed=seed,
+                dev_root=dev_root,
+                held_out_root=held_out,
+                sample=sample,
+            )
+            cv = run_cross_validation(data, seed=seed)
+            for line in cv.lines():
+                out.print(f"  {line}", highlight=False)
         report = train(
             detector,
             out_dir,
-            dev_root=None if no_leakage_check else dev,
+            dev_root=dev_root,
+            held_out_root=held_out,
             tier=tier,
             seed=seed,
+            sample=sample,
+            cross_validation=cv,
+            dataset=data,
         )
-    except (LeakageError, EmbeddingError, ValueError) as exc:
+    except (LeakageError, EmbeddingError, LocalModelError, ValueError) as exc:
         fail(str(exc))
     except CorpusError as exc:
         fail(f"training data: {exc}")
     m = report.metrics
+    trained_on = ", ".join(report.data_card["trained_on_development_sets"]) or "none"
     out.print(
-        f"{detector}: {report.data_card['items']} items; held-out ROC AUC {m['roc_auc']}, "
-        f"recall@1% FPR {m['recall_at_1pct_fpr']}, recall@0.1% FPR {m['recall_at_0_1pct_fpr']}; "
+        f"{detector}: {report.data_card['items']} items (development sets: {trained_on}); "
+        f"held-out split ROC AUC {m['roc_auc']}, recall@1% FPR {m['recall_at_1pct_fpr']}; "
         f"{time.perf_counter() - started:.0f} s",
         highlight=False,
     )

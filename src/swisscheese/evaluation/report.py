@@ -165,6 +165,11 @@ def render_html(results: Mapping[str, Any]) -> str:
         for r in results["benign"]["refused"]
     )
     last = "".join(f"<tr><td>{e(k)}</td><td>{v}</td></tr>" for k, v in sc["last_line"].items())
+    overlap = "".join(
+        f"<tr><td>{e(source)}</td><td>{o['items']}</td><td>{o['trained_on']}</td>"
+        f"<td>{100 * o['share']:.1f}%</td><td>{e(', '.join(o['models']) or '–')}</td></tr>"
+        for source, o in results.get("training_overlap", {}).items()
+    )
     ratio = sc.get("ratio")
     figures = "".join(
         f"<figure>{svg}<figcaption>{e(cap)}</figcaption></figure>"
@@ -205,6 +210,10 @@ k = {asr["k"]}, seed {e(str(cfg.get("seed")))}. Intervals are bootstrap 95%.</p>
 <h2>Latency (ms)</h2>
 <p>{e(lat["concurrency"])}.</p>
 <table><tr><th></th><th>p50</th><th>p95</th><th>p99</th></tr>{lat_rows}</table>
+<h2>Corpora the shipped detectors trained on</h2>
+<p>Figures on a corpus a model trained on measure memory, not how it does on unseen data.</p>
+<table><tr><th>corpus</th><th>items</th><th>trained on</th><th>share</th><th>models</th></tr>
+{overlap}</table>
 <h2>Benign prompts refused</h2>
 <table><tr><th>category</th><th>stopped by</th><th>prompt</th></tr>{refused}</table>
 </body></html>

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from swisscheese.config import default_policy, load_policy
 from swisscheese.evaluation.corpora import Item, load_corpora
 from swisscheese.evaluation.harness import EvalConfig, run_items
+from swisscheese.evaluation.overlap import training_overlap
 from swisscheese.evaluation.results import SCHEMA, build_results
 from swisscheese.recorder.events import EvidenceRecorded
 
@@ -86,6 +87,7 @@ def evaluate(
         for o in run.outcomes
         if o.attack and o.succeeded_at is not None
     ][:50]
+    results["training_overlap"] = training_overlap(items)
     results["latency_samples_ms"] = [round(o.latency_ms, 4) for o in run.outcomes]
     results["created"] = datetime.now(UTC).isoformat(timespec="seconds")
     results["duration_s"] = round(time.perf_counter() - started, 3)

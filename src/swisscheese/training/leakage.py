@@ -13,19 +13,17 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from swisscheese.core.errors import SwisscheeseError
 from swisscheese.core.jsonl import json_lines
-from swisscheese.learned.features import normalize
+from swisscheese.learned.trained import canonical
 
 __all__ = ["DevIndex", "LeakageError", "fingerprint"]
 
 csv.field_size_limit(10**8)
-_ALNUM = re.compile(r"[^\w]+")
 SHINGLE = 8
 
 
@@ -33,21 +31,17 @@ class LeakageError(SwisscheeseError, RuntimeError):
     """Training data contains development items."""
 
 
-def _canonical(text: str) -> str:
-    return _ALNUM.sub(" ", normalize(text)).strip()
-
-
 def fingerprint(text: str) -> str:
-    return hashlib.sha256(_canonical(text).encode()).hexdigest()
+    return hashlib.sha256(canonical(text).encode()).hexdigest()
 
 
 def _countable(text: str) -> bool:
     """Items of fewer than four words ("hi", "thanks!") coincide by chance, not by leakage."""
-    return len(_canonical(text).split()) >= 4
+    return len(canonical(text).split()) >= 4
 
 
 def _shingles(text: str) -> set[int]:
-    words = _canonical(text).split()
+    words = canonical(text).split()
     return {hash(" ".join(words[i : i + SHINGLE])) for i in range(max(len(words) - SHINGLE + 1, 0))}
 
 

@@ -1,0 +1,90 @@
+"""The probe tier's features: what the embedded local model computes about a prompt.
+
+A prompt is put in the model's chat template as the user's message, with the assistant's turn
+opened, as the gateway would send it; the hidden state of the last prompt token at one middle
+layer is the feature vector. That token is where the model has read the whole request and is
+about to decide how to answer, which is what a probe for harmful intent wants to read.
+Linear heads over these vectors (``LinearDetector`` with ``PROBE`` features) are the seeds'
+third kind of monitor: one that reads the model's internal computation, not its text.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from swisscheese.learned.causal_lm import CausalLM, load_causal_lm
+
+__all__ = ["MAX_PROMPT_TOKENS", "PROBE_LAYER", "ActivationReader"]
+
+PROBE_LAYER = 16
+"""Of SmolLM2-135M's 30: chosen by cross-validation over layers 4-28 (docs/detectors.md)."""
+MAX_PROMPT_TOKENS = 512
+"""Longer prompts are read from their last MAX_PROMPT_TOKENS tokens: the request's end, where the
+ask usually is, stays; the cost stays bounded."""
+
+
+class ActivationReader:
+    """Hidden states of the local model; thread-safe; one per process (``shared()``)."""
+
+    _shared: ActivationReader | None = None
+    _lock = threading.Lock()
+
+    def __init__(self, model: CausalLM | None = None, *, layer: int = PROBE_LAYER) -> None:
+        self._lm = model or load_causal_lm()
+        layers = int(self._lm.model.config.num_hidden_layers)
+        if not 0 < layer <= layers:
+            raise ValueError(f"layer {layer}: the model has layers 1..{layers}")
+        self.layer = layer
+        self.dim = int(self._lm.model.config.hidden_size)
+        tokenizer = self._lm.tokenizer
+        self._pad = tokenizer.pad_token_id
+        if self._pad is None:
+            self._pad = tokenizer.eos_token_id
+
+    @classmethod
+    def shared(cls, path: Path | None = None) -> ActivationReader:
+        with cls._lock:
+            if cls._shared is None:
+                cls._shared = cls(load_causal_lm(path))
+            return cls._shared
+
+    def _ids(self, text: str) -> list[int]:
+        ids = self._lm.tokenizer.apply_chat_template(
+            [{"role": "user", "content": text}], add_generation_prompt=True, tokenize=True
+        )
+        if isinstance(ids, dict) or hasattr(ids, "keys"):
+            ids = ids["input_ids"]
+        return [int(i) for i in ids][-MAX_PROMPT_TOKENS:]
+
+    def read(self, texts: list[str], *, batch: int = 16) -> NDArray[np.float32]:
+        """One vector per text: the hidden state after ``layer`` at the last prompt token."""
+        if not texts:
+            return np.zeros((0, self.dim), np.float32)
+        torch = self._lm.torch
+        encoded = [self._ids(t) for t in texts]
+        out = np.zeros((len(texts), self.dim), np.float32)
+        # Prompts of like length share a batch; left padding puts every last token at -1.
+        order = sorted(range(len(texts)), key=lambda i: len(encoded[i]))
+        with torch.inference_mode():
+            for start in range(0, len(order), batch):
+                picked = order[start : start + batch]
+                width = max(len(encoded[i]) for i in picked)
+                ids = torch.full((len(picked), width), self._pad, dtype=torch.long)
+                mask = torch.zeros((len(picked), width), dtype=torch.long)
+                for row, i in enumerate(picked):
+                    n = len(encoded[i])
+                    ids[row, width - n :] = torch.tensor(encoded[i])
+                    mask[row, width - n :] = 1
+                positions = (mask.cumsum(-1) - 1).clamp(min=0)
+                hidden = self._lm.model(
+                    input_ids=ids,
+                    attention_mask=mask,
+                    position_ids=positions,
+                    output_hidden_states=True,
+                ).hidden_states[self.layer]
+                out[picked] = hidden[:, -1, :].float().numpy()
+        return out

@@ -1,0 +1,198 @@
+"""Leave-one-source-out cross-validation: every data set scored by a model that never saw it.
+
+For each data set (``group_of`` a source: a package's set, a development file, one family of the
+project's hard negatives), a head is fitted on everything else and scores the set's items. Every
+item therefore gets an out-of-fold score, and every figure below comes from those:
+
+- the thresholds: the scores that flag 1% and 0.1% of the out-of-fold benign items of real
+  data sets (the project's generated hard negatives are reported, not pooled);
+- per positive set: ROC AUC against those benign items, and recall at the threshold;
+- per benign set: the share flagged at the threshold;
+- per mutator: recall on mutated copies of held-out attacks (fresh mutations, never trained on);
+- for harmful requests: recall where 5% of safe-but-alarming prompts are flagged, and the curve.
+
+Generated data stays in every fold's training unless it is the set held out, so a figure for a
+development file or a package's set says how the detector does on a source of that kind it has
+not seen, which is the question a user has.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from swisscheese.evaluation.metrics import recall_at_fpr, roc_auc
+from swisscheese.evaluation.mutators import MUTATORS
+from swisscheese.training.fit import (
+    PAIR_DETECTORS,
+    Dataset,
+    _features,
+    _fpr_threshold,
+    fit_head,
+    regularisation,
+)
+from swisscheese.training.sources import group_of
+
+__all__ = ["SAFE_BUT_ALARMING", "CrossValidation", "GroupResult", "cross_validate"]
+
+MUTATED_PER_GROUP = {"fast": 40, "embedding": 20, "probe": 10}
+"""Held-out attacks per set copied through each mutator (fewer where features cost a forward
+pass of a network)."""
+SAFE_BUT_ALARMING = frozenset({"dev:jbb-benign", "swisscheese:contrastive"})
+"""Benign sets whose topic is alarming: the harmful-request detector's hard side."""
+CURVE_FLAG_RATES = (0.01, 0.02, 0.05, 0.10, 0.20)
+
+
+@dataclass
+class GroupResult:
+    group: str
+    positives: int
+    negatives: int
+    auc: float | None = None
+    recall: float | None = None
+    flagged: float | None = None
+    own_auc: float | None = None
+    """Against the set's own benign items, for a set that has both (as its authors measure)."""
+    own_recall_at_1pct: float | None = None
+
+
+@dataclass
+class CrossValidation:
+    detector: str
+    tier: str
+    thresholds: dict[str, float]
+    groups: list[GroupResult]
+    mutators: dict[str, float]
+    pooled: dict[str, float]
+    safe_but_alarming_curve: list[tuple[float, float]] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        out = [
+            f"pooled: ROC AUC {self.pooled['auc']:.3f}, recall {self.pooled['recall']:.3f} at "
+            f"the 1%-FPR threshold {self.thresholds['fpr_1pct']:.3f}"
+        ]
+        for g in sorted(self.groups, key=lambda g: g.group):
+            parts = [f"{g.group}:"]
+            if g.positives:
+                parts.append(
+                    f"{g.positives} attacks, AUC {g.auc:.3f}, recall {g.recall:.3f} at 1% FPR"
+                )
+            if g.negatives:
+                parts.append(f"{g.negatives} benign, flagged {g.flagged:.3f}")
+            if g.own_auc is not None:
+                parts.append(
+                    f"(against its own benign: AUC {g.own_auc:.3f}, recall "
+                    f"{g.own_recall_at_1pct:.3f} at 1% FPR)"
+                )
+            out.append(" ".join(parts))
+        if self.mutators:
+            out.append(
+                "recall on mutated held-out attacks: "
+                + ", ".join(f"{k} {v:.2f}" for k, v in sorted(self.mutators.items()))
+            )
+        for flag_rate, recall in self.safe_but_alarming_curve:
+            out.append(
+                f"recall {recall:.3f} where {flag_rate:.0%} of safe-but-alarming prompts "
+                "are flagged"
+            )
+        return out
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "thresholds": self.thresholds,
+            "pooled": self.pooled,
+            "groups": {
+                g.group: {
+                    k: (round(v, 4) if isinstance(v, float) else v)
+                    for k, v in vars(g).items()
+                    if k != "group" and v is not None
+                }
+                for g in self.groups
+            },
+            "mutators": {k: round(v, 4) for k, v in self.mutators.items()},
+            "safe_but_alarming_curve": self.safe_but_alarming_curve,
+            "lines": self.lines(),
+        }
+
+
+def cross_validate(ds: Dataset, *, seed: int = 0, c: float | None = None) -> CrossValidation:
+    """Leave-one-source-out cross-validation of ``ds`` (see the module docstring)."""
+    c = c if c is not None else regularisation(ds.detector, ds.tier)
+    x = ds.matrix()
+    y = ds.labels
+    weights = ds.weights
+    groups = np.array([group_of(ex.source) for ex in ds.examples])
+    oof = np.zeros(len(y))
+    mutated: dict[str, list[float]] = {}
+    rng = random.Random(seed)
+    np_rng = np.random.default_rng(seed)
+    for group in sorted(set(groups)):
+        held = np.flatnonzero(groups == group)
+        rest = np.flatnonzero(groups != group)
+        if len(set(y[rest])) != 2:
+            continue
+        order = np_rng.permutation(rest)
+        cut = int(len(order) * 0.9)
+        head = fit_head(
+            x, y, weights, fit_rows=order[:cut], calibration_rows=order[cut:], c=c, seed=seed
+        )
+        oof[held] = head.score(x[held])
+        if ds.detector in PAIR_DETECTORS:
+            continue  # mutators disguise requests, not request/response pairs
+        originals = [
+            ds.examples[i].text
+            for i in held
+            if y[i] == 1 and not ds.examples[i].source.endswith("+mutated")
+        ]
+        per_group = MUTATED_PER_GROUP.get(ds.tier, 10)
+        for text in rng.sample(originals, min(per_group, len(originals))):
+            names = list(MUTATORS)
+            copies = [MUTATORS[n].apply(text, rng).text for n in names]
+            scores = head.score(_features(copies, ds.features))
+            for name, score in zip(names, scores, strict=True):
+                mutated.setdefault(name, []).append(float(score))
+
+    # The thresholds and the pooled figures come from real benign data sets (each scored out of
+    # fold); the project's own hard negatives are adversarial by design, a slice no deployment
+    # sees in that proportion, and are reported set by set instead.
+    generated = np.char.startswith(groups.astype(str), "swisscheese")
+    benign = oof[(y == 0) & ~generated]
+    thresholds = {
+        "fpr_1pct": _fpr_threshold(benign, 0.01),
+        "fpr_0_1pct": _fpr_threshold(benign, 0.001),
+    }
+    threshold = thresholds["fpr_1pct"]
+    results = []
+    for group in sorted(set(groups)):
+        rows = groups == group
+        pos, neg = oof[rows & (y == 1)], oof[rows & (y == 0)]
+        result = GroupResult(str(group), len(pos), len(neg))
+        if len(pos):
+            result.auc = roc_auc(pos, benign)
+            result.recall = float(np.mean(pos >= threshold))
+        if len(neg):
+            result.flagged = float(np.mean(neg >= threshold))
+        if len(pos) and len(neg):
+            result.own_auc = roc_auc(pos, neg)
+            result.own_recall_at_1pct = recall_at_fpr(pos, neg, 0.01)
+        results.append(result)
+    positives = oof[y == 1]
+    report = CrossValidation(
+        ds.detector,
+        ds.tier,
+        thresholds,
+        results,
+        {name: float(np.mean(np.array(s) >= threshold)) for name, s in mutated.items()},
+        {"auc": roc_auc(positives, benign), "recall": float(np.mean(positives >= threshold))},
+    )
+    alarming = oof[(y == 0) & np.isin(groups, list(SAFE_BUT_ALARMING))]
+    # Recall on requests from real data sets, not the project's own grammars.
+    real = oof[(y == 1) & ~generated]
+    if ds.detector == "harmful-request" and len(alarming) and len(real):
+        for rate in CURVE_FLAG_RATES:
+            at = _fpr_threshold(alarming, rate)
+            report.safe_but_alarming_curve.append((rate, float(np.mean(real >= at))))
+    return report

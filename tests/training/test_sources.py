@@ -1,0 +1,76 @@
+"""Training sources: the development sets, the injection sets that ship in packages, and the
+project's hard negatives and contrastive requests."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from swisscheese.training import injection_sets
+from swisscheese.training.devdata import DevData
+from swisscheese.training.sources import load_source
+
+DEV = Path(__file__).resolve().parents[2] / ".." / "shared" / "datasets" / "dev"
+needs_dev = pytest.mark.skipif(not DEV.is_dir(), reason="no development data sets here")
+
+
+def test_package_injection_sets_keep_their_test_splits_out() -> None:
+    labelled = injection_sets.s_labs()
+    assert 10_000 < len(labelled) < 14_000  # train + validation, not test
+    assert {label for _, label in labelled} == {0, 1}
+    assert len(injection_sets.yanismiraoui()) > 1000
+
+
+def test_coding_agent_documents_split_planted_from_clean() -> None:
+    planted, clean = injection_sets.coding_agent_documents()
+    assert len(planted) == 35  # every attacked sample gives its planted document
+    assert len(clean) > 100
+    assert not set(planted) & set(clean)
+
+
+def test_operators_system_prompts_are_benign_examples() -> None:
+    data = load_source("injection", 0)
+    prompts = [e for e in data if e.source == "inspect-evals:b3-system-prompts"]
+    assert len(prompts) >= 10
+    assert all(e.label == 0 for e in prompts)
+    families = Counter(e.source for e in data if e.source.startswith("swisscheese:hard-negatives:"))
+    assert set(families) == {
+        f"swisscheese:hard-negatives:{f}"
+        for f in ("system-prompts", "security-teaching", "fiction", "code", "task-documents")
+    }
+
+
+def test_contrastive_requests_share_their_topics_and_framings() -> None:
+    data = [e for e in load_source("harmful-request", 0) if e.source == "swisscheese:contrastive"]
+    harmful = [e.text for e in data if e.label == 1]
+    safe = [e.text for e in data if e.label == 0]
+    assert len(harmful) > 500
+    assert len(safe) > 500
+    assert any("kill a Python process" in t for t in safe)
+    assert any("kill my neighbour" in t for t in harmful)
+
+
+def test_mutated_copies_carry_their_sources_name() -> None:
+    data = load_source("harmful-request", 0)
+    mutated = {e.source for e in data if e.source.endswith("+mutated")}
+    # Both sides are mutated, so a disguise is no evidence of harm by itself.
+    assert {e.label for e in data if e.source.endswith("+mutated")} == {0, 1}
+    assert "swisscheese:safe-but-alarming+mutated" in mutated
+
+
+@needs_dev
+def test_development_sets_are_training_sources_when_given() -> None:
+    dev = DevData(DEV)
+    assert len(dev.jailbreak_prompts()) == 666
+    assert len(dev.jbb_harmful()) == len(dev.jbb_benign()) == 100
+    assert len(dev.judged_pairs()) == 100
+    contexts = dev.bipia_contexts()
+    assert len(contexts) == 1000
+    assert all(isinstance(c, str) and c for c in contexts)
+    data = load_source("harmful-request", 0, dev)
+    sources = {e.source for e in data}
+    assert {"dev:jbb-harmful", "dev:jbb-benign", "dev:strongreject"} <= sources
+    indirect = {e.source for e in load_source("indirect-injection", 0, dev)}
+    assert "dev:bipia" in indirect
