@@ -75,6 +75,14 @@ def _render(results: dict[str, Any], paths: tuple[Path, Path]) -> None:
         f"run took {results['duration_s']} s",
         highlight=False,
     )
+    for corpus, o in results.get("training_overlap", {}).items():
+        if o["trained_on"]:
+            out.print(
+                f"trained on: {o['trained_on']} of {o['items']} items of {corpus} are training "
+                f"data of {', '.join(o['models'])}",
+                style="yellow",
+                highlight=False,
+            )
     out.print(f"wrote {paths[0]} and {paths[1]}", highlight=False)
 
 

@@ -1,7 +1,7 @@
 """The probe tier's features: what the embedded local model computes about a prompt.
 
 A prompt is put in the model's chat template as the user's message, with the assistant's turn
-opened, as the gateway would send it; the hidden state of the last prompt token at one middle
+opened, as the gateway would send it; the hidden state of the last prompt token after one late
 layer is the feature vector. That token is where the model has read the whole request and is
 about to decide how to answer, which is what a probe for harmful intent wants to read.
 Linear heads over these vectors (``LinearDetector`` with ``PROBE`` features) are the seeds'
@@ -20,8 +20,9 @@ from swisscheese.learned.causal_lm import CausalLM, load_causal_lm
 
 __all__ = ["MAX_PROMPT_TOKENS", "PROBE_LAYER", "ActivationReader"]
 
-PROBE_LAYER = 16
-"""Of SmolLM2-135M's 30: chosen by cross-validation over layers 4-28 (docs/detectors.md)."""
+PROBE_LAYER = 28
+"""Of SmolLM2-135M's 30: the best of layers 4-28 (every fourth) in leave-one-source-out
+cross-validation on harmful requests; the middle layers did worse (docs/detectors.md)."""
 MAX_PROMPT_TOKENS = 512
 """Longer prompts are read from their last MAX_PROMPT_TOKENS tokens: the request's end, where the
 ask usually is, stays; the cost stays bounded."""

