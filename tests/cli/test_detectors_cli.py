@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from swisscheese.cli import app
@@ -130,3 +131,32 @@ def test_the_embedding_tier_from_the_shell(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2
     assert "unknown tier" in result.stderr
+
+
+def test_train_refuses_a_missing_held_out_or_dev_directory(tmp_path: Path) -> None:
+    out = str(tmp_path / "m")
+    missing = str(tmp_path / "nowhere")
+    result = runner.invoke(app, ["train", "injection", "--out", out, "--held-out", missing])
+    assert result.exit_code != 0
+    assert "nowhere: no such directory (--held-out)" in result.stderr
+    result = runner.invoke(app, ["train", "injection", "--out", out, "--dev", missing])
+    assert result.exit_code != 0
+    assert "nowhere: no such directory (--dev, or --no-dev)" in result.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_train_cross_validates_and_writes_the_figures_into_the_cards(tmp_path: Path) -> None:
+    out = tmp_path / "m"
+    result = runner.invoke(
+        app,
+        ["train", "harmful-output", "--out", str(out), "--no-dev", "--sample", "800"]
+        + ["--cross-validate"],
+    )
+    assert result.exit_code == 0, result.stderr
+    assert "pooled over held-out sources" in result.stdout
+    assert "development sets: none" in result.stdout
+    card = (out / "harmful-output.model-card.md").read_text()
+    assert "Leave-one-source-out cross-validation" in card
+    assert "chitchat-dataset:pairs" in card
+    assert (out / "harmful-output.trained.npy").is_file()

@@ -53,10 +53,13 @@ ALLOWED: dict[str, set[str]] = {
     "guard": {"common", "core", "config", "monitors", "policy", "recorder", "store"},
     "scanning": {"common", "core", "guard"},
     "gateway": {
-        "agents", "common", "core", "config", "guard", "ops", "provenance", "recorder", "store",
+        "agents", "common", "core", "config", "guard", "learned", "ops", "provenance",
+        "recorder", "store",
     },
     "provenance": {"common", "core", "recorder"},
-    "evaluation": {"common", "core", "config", "guard", "policy", "recorder"},
+    "evaluation": {
+        "common", "core", "config", "guard", "learned", "monitors", "policy", "recorder",
+    },
     "training": {"common", "core", "learned", "evaluation"},
     "cli": {
         "agents", "common", "core", "config", "evaluation", "gateway", "guard", "learned",

@@ -7,7 +7,7 @@ import unicodedata
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from swisscheese.evaluation.mutators import MUTATORS
@@ -89,12 +89,14 @@ def test_character_disguises_are_undone_before_featurising(
     mutator: str, phrase: str, seed: int
 ) -> None:
     disguised = MUTATORS[mutator].apply(phrase, random.Random(seed)).text
-    assert disguised != phrase
+    assume(disguised != phrase)
     plain = set(featurize(phrase)[0])
     shared = set(featurize(disguised)[0]) & plain
     # Letters spread with plain spaces lose the word breaks ("revealyoursystemprompt"): a third
-    # of the n-grams survive; every other disguise comes back exactly.
-    assert len(shared) >= (0.3 if mutator == "spacing" else 1.0) * len(plain)
+    # of the n-grams survive. Leetspeak is spelt out once half the words are in it, so a
+    # sparse disguise keeps some words as they are. Lookalikes and invisibles come back exactly.
+    least = {"spacing": 0.3, "leetspeak": 0.5}.get(mutator, 1.0)
+    assert len(shared) >= least * len(plain)
 
 
 @pytest.mark.parametrize(

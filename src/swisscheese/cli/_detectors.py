@@ -114,30 +114,18 @@ def train_command(
 
     started = time.perf_counter()
     try:
-        cv = data = None
-        if cross_validate:
-            data = prepare(
-                detector,
-                tier=tier,
-                seed=seed,
-                dev_root=dev_root,
-                held_out_root=held_out,
-                sample=sample,
-            )
-            cv = run_cross_validation(data, seed=seed)
-            for line in cv.lines():
-                out.print(f"  {line}", highlight=False)
-        report = train(
+        data = prepare(
             detector,
-            out_dir,
-            dev_root=dev_root,
-            held_out_root=held_out,
             tier=tier,
             seed=seed,
+            dev_root=dev_root,
+            held_out_root=held_out,
             sample=sample,
-            cross_validation=cv,
-            dataset=data,
         )
+        cv = run_cross_validation(data, seed=seed) if cross_validate else None
+        for line in cv.lines() if cv else []:
+            out.print(f"  {line}", highlight=False)
+        report = train(detector, out_dir, tier=tier, seed=seed, dataset=data, cross_validation=cv)
     except (LeakageError, EmbeddingError, LocalModelError, ValueError) as exc:
         fail(str(exc))
     except CorpusError as exc:

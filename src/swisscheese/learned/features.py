@@ -74,10 +74,14 @@ _WORDS = re.compile(r"\S+")
 
 
 def _unleet(text: str) -> str:
-    """Leetspeak words spelt out, once the text is plainly leetspeak: at least two such words
-    and half of all words ("mp3" and "covid19" in ordinary text stay as they are)."""
+    """Leetspeak words spelt out, once the text is plainly leetspeak: a word with three
+    stand-ins or more ("d3v3l0p3r"), or mixed words making half the text. "mp3" and "covid19"
+    in ordinary text stay as they are."""
     found = _LEET_WORD.findall(text)
-    if len(found) < 2 or len(found) * 2 < len(_WORDS.findall(text)):
+    if not found:
+        return text
+    dense = any(len(_HAS_DIGIT.findall(w)) >= 3 for w in found)
+    if not dense and (len(found) < 2 or len(found) * 2 < len(_WORDS.findall(text))):
         return text
     return _LEET_WORD.sub(lambda m: m.group().translate(_LEET_TABLE), text)
 

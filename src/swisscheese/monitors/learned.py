@@ -112,7 +112,19 @@ class LearnedMonitor(_Learned, Inline):
         return self._findings([predict_text(self.model, self.text_of(content))])
 
 
-class EmbeddingMonitor(_Learned):
+class _Threaded(_Learned):
+    """A tier whose features cost a network's forward pass: scored in a worker thread."""
+
+    def score(self, text: str) -> list[Prediction]:
+        raise NotImplementedError
+
+    async def inspect(self, content: Content, ctx: Context) -> list[Finding]:
+        if not content.text.strip():
+            return []
+        return self._findings(await asyncio.to_thread(self.score, self.text_of(content)))
+
+
+class EmbeddingMonitor(_Threaded):
     """Embedding tier: the encoder runs in a worker thread (ONNX Runtime releases the GIL)."""
 
     tier: Tier = "embedding"
@@ -134,13 +146,8 @@ class EmbeddingMonitor(_Learned):
         vectors, _ = self.encoder.encode_windows([text])
         return self.model.predict_vectors(vectors)
 
-    async def inspect(self, content: Content, ctx: Context) -> list[Finding]:
-        if not content.text.strip():
-            return []
-        return self._findings(await asyncio.to_thread(self.score, self.text_of(content)))
 
-
-class ProbeMonitor(_Learned):
+class ProbeMonitor(_Threaded):
     """Probe tier: a linear probe on the local model's hidden state at the last prompt token.
     The forward pass runs in a worker thread (torch releases the GIL); the weights are the
     process's one copy of the local model, shared with the gateway when it serves that model."""
@@ -164,11 +171,6 @@ class ProbeMonitor(_Learned):
 
     def score(self, text: str) -> list[Prediction]:
         return self.model.predict_vectors(self.reader.read([text]))
-
-    async def inspect(self, content: Content, ctx: Context) -> list[Finding]:
-        if not content.text.strip():
-            return []
-        return self._findings(await asyncio.to_thread(self.score, content.text))
 
 
 _TIERS: dict[Tier, Callable[[str, frozenset[Stage], LearnedConfig, bool], Monitor]] = {

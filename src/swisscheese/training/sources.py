@@ -376,8 +376,10 @@ def injection_data(rng: random.Random, dev: DevData | None) -> list[Example]:
         ),
     ]
     neg = [
+        # More of it than of the attacks: the package sets bring a thousand non-English
+        # attacks and almost no non-English benign text.
         *_examples(
-            multilingual.expand("benign", rng, 700),
+            multilingual.expand("benign", rng, 2500),
             0,
             "benign",
             "swisscheese:benign-multilingual",
