@@ -150,8 +150,16 @@ def test_train_cross_validates_and_writes_the_figures_into_the_cards(tmp_path: P
     out = tmp_path / "m"
     result = runner.invoke(
         app,
-        ["train", "harmful-output", "--out", str(out), "--no-dev", "--sample", "800"]
-        + ["--cross-validate"],
+        [
+            "train",
+            "harmful-output",
+            "--out",
+            str(out),
+            "--no-dev",
+            "--sample",
+            "800",
+            "--cross-validate",
+        ],
     )
     assert result.exit_code == 0, result.stderr
     assert "pooled over held-out sources" in result.stdout

@@ -49,7 +49,8 @@ def test_eval_with_no_arguments_measures_the_default_policy(tmp_path: Path) -> N
     assert results["layers"]["output/canary"]["tpr"]["value"] > 0
     # Which corpora the shipped detectors trained on is part of the results.
     overlap = results["training_overlap"]
-    assert overlap and all(0 <= o["share"] <= 1 for o in overlap.values())
+    assert overlap
+    assert all(0 <= o["share"] <= 1 for o in overlap.values())
 
     from playwright.sync_api import sync_playwright
 
