@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint bench bench-setup garak-setup clean
+.PHONY: run test lint bench bench-setup garak-setup model-signing-setup clean
 
 $(BIN)/swisscheese: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -51,5 +51,15 @@ garak-setup: .venv-garak/bin/garak
 	.venv-garak/bin/pip install --quiet --upgrade pip
 	.venv-garak/bin/pip install --quiet torch==2.13.0 garak==0.17.1
 
+# OpenSSF model-signing, to prove its verifier accepts `swisscheese model sign` signatures
+# (tests/provenance/test_model_signature.py), in its own environment: sigstore's pins are its own.
+# pyopenssl: model-signing 1.1.1 imports it without declaring it.
+model-signing-setup: .venv-ms/bin/model_signing
+
+.venv-ms/bin/model_signing:
+	$(PYTHON) -m venv .venv-ms
+	.venv-ms/bin/pip install --quiet --upgrade pip
+	.venv-ms/bin/pip install --quiet model-signing==1.1.1 pyopenssl==26.4.0
+
 clean:
-	rm -rf $(VENV) .venv-garak out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-garak .venv-ms out .pytest_cache .mypy_cache .ruff_cache

@@ -14,6 +14,7 @@ from swisscheese.cli._eval import register as register_eval
 from swisscheese.cli._keys import keys_app
 from swisscheese.cli._log import log_app
 from swisscheese.cli._mcp import register as register_mcp
+from swisscheese.cli._model import model_app
 from swisscheese.cli._provenance import provenance_app
 from swisscheese.cli._screen import register as register_screening
 from swisscheese.cli._serve import register as register_serve
@@ -60,3 +61,4 @@ app.add_typer(deployment_app, name="deployment")
 app.add_typer(approvals_app, name="approvals")
 app.add_typer(agents_app, name="agents")
 app.add_typer(provenance_app, name="provenance")
+app.add_typer(model_app, name="model")

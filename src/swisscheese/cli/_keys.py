@@ -284,3 +284,80 @@ def revoke_client(
         except RecordError as exc:
             fail(f"{name} revoked, but the log could not record it: {exc}")
     out.print(f"revoked {name}", highlight=False)
+
+
+ModelKeyPath = Annotated[
+    Path | None,
+    typer.Option("--key", help="The model-signing key (default .swisscheese/model.key)."),
+]
+
+
+@keys_app.command("init-model")
+def keys_init_model(key: ModelKeyPath = None, db: DbOption = None) -> None:
+    """Create the ECDSA P-256 key that signs models (`swisscheese model sign`), record its
+    public half in the log, print it (PEM)."""
+    from swisscheese.provenance.model_keys import adopt, write_model_key
+    from swisscheese.provenance.model_signature import ModelSignatureError, ModelSigningKey
+
+    signing = ModelSigningKey.generate()
+    try:
+        path = write_model_key(signing, key, force=False)
+    except ModelSignatureError as exc:
+        fail(str(exc))
+    with open_recorder(db, None, DEFAULT_ORIGIN, create=True) as recorder:
+        index = adopt(recorder, signing.public)
+    err.print(f"wrote {path} (keep it secret); recorded as entry {index}", highlight=False)
+    print(signing.public.pem(), end="")
+
+
+@keys_app.command("rotate-model")
+def keys_rotate_model(key: ModelKeyPath = None, db: DbOption = None) -> None:
+    """Replace the model key: the new one signs from now on and is recorded; the old one is
+    kept beside it (renamed), and models it signed still verify."""
+    from swisscheese.provenance.model_keys import DEFAULT_MODEL_KEY, adopt, load_model_key
+    from swisscheese.provenance.model_signature import ModelSignatureError, ModelSigningKey
+    from swisscheese.recorder.sealing import write_private
+
+    try:
+        old = load_model_key(key)
+    except ModelSignatureError as exc:
+        fail(str(exc))
+    location = key or DEFAULT_MODEL_KEY
+    retired = location.with_name(f"{location.name}.{old.public.hint[:16]}.retired")
+    new = ModelSigningKey.generate()
+    write_private(retired, old.private_pem(), force=False)
+    write_private(location, new.private_pem(), force=True)
+    with open_recorder(db, None, DEFAULT_ORIGIN, create=True) as recorder:
+        index = adopt(recorder, new.public)
+    err.print(
+        f"rotated {location} (the old key is kept as {retired}); recorded as entry {index}",
+        highlight=False,
+    )
+    print(new.public.pem(), end="")
+
+
+@keys_app.command("revoke-model")
+def keys_revoke_model(
+    hint: Annotated[str, typer.Argument(help="The key's hint (SHA-256 of its PEM public key).")],
+    reason: Annotated[str, typer.Option(help="Why (recorded).")],
+    by: ByOption,
+    key: ModelKeyPath = None,
+    db: DbOption = None,
+) -> None:
+    """Revoke a model key: signatures the log recorded before this still verify; any other
+    signature by it no longer does. The key in use cannot be revoked: rotate first."""
+    from swisscheese.provenance.model_keys import load_model_key, revoke
+    from swisscheese.provenance.model_signature import ModelSignatureError
+
+    try:
+        current = load_model_key(key).public.hint
+    except ModelSignatureError:
+        current = None
+    if hint.strip() == current:
+        fail("that is the key in use: `swisscheese keys rotate-model` first, then revoke it")
+    with open_recorder(db, None, DEFAULT_ORIGIN) as recorder:
+        try:
+            index = revoke(recorder, hint.strip(), reason, by)
+        except ModelSignatureError as exc:
+            fail(str(exc))
+    out.print(f"revoked (log entry {index})", highlight=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
@@ -57,7 +58,7 @@ def verify(
     checks = verify_bundle(released, document, verifier)
     ok = all(c.ok for c in checks) and len(checks) == 5
     if as_json:
-        print(json.dumps({"ok": ok, "checks": [c.__dict__ for c in checks]}))
+        print(json.dumps({"ok": ok, "checks": [asdict(c) for c in checks]}))
     else:
         for c in checks:
             mark = "ok  " if c.ok else "FAIL"

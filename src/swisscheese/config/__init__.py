@@ -9,6 +9,7 @@ from swisscheese.config._loader import load_policy as load_policy
 from swisscheese.config._loader import parse_policy as parse_policy
 from swisscheese.config._schema import FprThreshold as FprThreshold
 from swisscheese.config._schema import Layer as Layer
+from swisscheese.config._schema import ModelRequirement as ModelRequirement
 from swisscheese.config._schema import Policy as Policy
 from swisscheese.config._schema import Rule as Rule
 from swisscheese.config.settings import Settings as Settings
@@ -18,6 +19,7 @@ __all__ = [
     "Issue",
     "Layer",
     "LoadedPolicy",
+    "ModelRequirement",
     "Policy",
     "PolicyError",
     "Rule",

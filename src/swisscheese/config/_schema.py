@@ -85,6 +85,18 @@ class Layer(_Strict):
     """Rules in order; a MODIFY rule's replacement is what the rules after it read."""
 
 
+class ModelRequirement(_Strict):
+    """What the gateway demands of the local model it serves (``serve --upstream local...``)."""
+
+    require_signature: bool = True
+    """Refuse to start unless the model's signature verifies (the refusal is recorded)."""
+    public_key: str = Field(min_length=1)
+    """PEM public key of the model signer (`swisscheese keys init-model` prints it)."""
+    signature: str | None = None
+    """The signature file (default: model.sig in the model's directory, FILE.sig beside a
+    file)."""
+
+
 class Policy(_Strict):
     version: Literal[1]
     """Schema version of this file."""
@@ -94,6 +106,8 @@ class Policy(_Strict):
     """Action for a stage that no layer screens (recorded as unscreened, never as a pass)."""
     layers: dict[str, Layer] = Field(min_length=1)
     """Layers by name; a layer named after a stage screens that stage."""
+    model: ModelRequirement | None = None
+    """Requirements on the served local model (signature)."""
 
     @model_validator(mode="after")
     def _resolve_stages(self) -> Policy:
@@ -135,4 +149,7 @@ class Policy(_Strict):
     @cached_property
     def digest(self) -> str:
         """``sha256:`` of the RFC 8785 canonical JSON of the effective policy."""
-        return digest(self.model_dump(mode="json"))
+        data = self.model_dump(mode="json")
+        if data.get("model") is None:
+            del data["model"]  # policies without it keep the digests they always had
+        return digest(data)

@@ -57,6 +57,21 @@ def log_key() -> Signer | None:
         raise ValueError(str(exc)) from None
 
 
+def _check_local_model(guard: Guard, recorder: Recorder, upstream: str | None) -> None:
+    """The policy's signature requirement on a local model, checked before it is loaded."""
+    requirement = guard.compiled.policy.model
+    local = upstream is None or upstream == "local" or upstream.startswith("local:")
+    if requirement is None or not requirement.require_signature or not local:
+        return
+    from swisscheese.learned.causal_lm import default_model_path
+    from swisscheese.provenance.model_keys import check_served_model
+
+    given = upstream.removeprefix("local:") if upstream and ":" in upstream else None
+    model = Path(given) if given else default_model_path()
+    signature = Path(requirement.signature) if requirement.signature else None
+    check_served_model(recorder, guard.deployment, model, Path(requirement.public_key), signature)
+
+
 def build_app(
     upstream: str | None,
     *,
@@ -78,6 +93,7 @@ def build_app(
     signer = log_key()
     recorder = Recorder(LogStore(database), signer=signer, content=ContentRecord.from_settings())
     guard = Guard(load_policy(policy) if policy else None, recorder=recorder)
+    _check_local_model(guard, recorder, upstream)
     access = AccessControl(
         AccessStore(database), guard.deployment, require_auth=require_auth, default_rate=rate
     )

@@ -258,6 +258,46 @@ class ToolDefinitionSeen(_Event):
     """Who accepted a changed definition."""
 
 
+class ModelKey(_Event):
+    """A model-signing key (ECDSA P-256) adopted or revoked. A model it signed before its
+    revocation (a ``model_signed`` entry earlier in the log) stays valid."""
+
+    OMIT_IF_NONE = frozenset({"reason", "by"})
+    type: Literal["model_key"] = "model_key"
+    hint: str
+    """model-signing's key identifier: SHA-256 of the PEM public key."""
+    public_key: str
+    status: Literal["adopted", "revoked"]
+    reason: str | None = None
+    by: str | None = None
+
+
+class ModelSigned(_Event):
+    """A model signature made here: the files' digest it covers, the tensor fingerprint, the
+    key and, for a fine-tune, the parent's fingerprint."""
+
+    OMIT_IF_NONE = frozenset({"parent"})
+    type: Literal["model_signed"] = "model_signed"
+    model: str
+    subject: str
+    fingerprint: str
+    key: str
+    parent: str | None = None
+
+
+class ModelChecked(_Event):
+    """The gateway's check of its local model against the policy's signature requirement;
+    a refused model is never served."""
+
+    OMIT_IF_NONE = frozenset({"fingerprint", "reason"})
+    type: Literal["model_check"] = "model_check"
+    deployment: str
+    model: str
+    outcome: Literal["verified", "refused"]
+    fingerprint: str | None = None
+    reason: str | None = None
+
+
 Event = Annotated[
     PolicyLoaded
     | VerdictRecorded
@@ -280,7 +320,10 @@ Event = Annotated[
     | AnswerReleased
     | AgentRegistered
     | TokenIssued
-    | CapabilityDenied,
+    | CapabilityDenied
+    | ModelKey
+    | ModelSigned
+    | ModelChecked,
     Field(discriminator="type"),
 ]
 
