@@ -165,3 +165,22 @@ def test_the_gateway_refuses_a_local_model_whose_signature_fails(tmp_path: Path,
     assert [e["outcome"] for e in events] == ["refused", "refused"]
     assert events[0]["deployment"] == "signed-only"
     assert "cannot read" in events[0]["reason"]
+
+
+def test_a_model_whose_signature_verifies_is_served_and_recorded(tmp_path: Path, db: str) -> None:
+    from swisscheese.provenance.model_keys import check_served_model
+    from swisscheese.provenance.model_signature import ModelSigningKey, sign_model
+    from swisscheese.recorder import Recorder
+
+    model = make_model(tmp_path / "model")
+    key = ModelSigningKey.generate()
+    bundle, fp = sign_model(model, key)
+    (model / "model.sig").write_text(json.dumps(bundle))
+    (tmp_path / "model.pub").write_text(key.public.pem())
+    with Recorder.open(db, create=True) as recorder:
+        assert check_served_model(recorder, "d", model, tmp_path / "model.pub") == fp.digest
+    with sqlite3.connect(db.removeprefix("sqlite:///")) as conn:
+        (event,) = [json.loads(r[0]) for r in conn.execute(
+            "SELECT event FROM log_entries WHERE type = 'model_check'")]  # fmt: skip
+    assert event["outcome"] == "verified"
+    assert event["fingerprint"] == fp.digest
