@@ -18,6 +18,7 @@ from swisscheese.cli._model import model_app
 from swisscheese.cli._provenance import provenance_app
 from swisscheese.cli._screen import register as register_screening
 from swisscheese.cli._serve import register as register_serve
+from swisscheese.cli._watermark import watermark_app
 
 app = typer.Typer(
     name="swisscheese",
@@ -62,3 +63,4 @@ app.add_typer(approvals_app, name="approvals")
 app.add_typer(agents_app, name="agents")
 app.add_typer(provenance_app, name="provenance")
 app.add_typer(model_app, name="model")
+app.add_typer(watermark_app, name="watermark")

@@ -361,3 +361,26 @@ def keys_revoke_model(
         except ModelSignatureError as exc:
             fail(str(exc))
     out.print(f"revoked (log entry {index})", highlight=False)
+
+
+@keys_app.command("init-watermark")
+def keys_init_watermark(
+    key: Annotated[
+        Path | None,
+        typer.Option("--key", help="Where to write it (default .swisscheese/watermark.key)."),
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Create the secret key of the text watermark (policy `watermark:`); its identifier is
+    recorded in the log. Whoever holds it can detect the watermark, and forge it."""
+    from swisscheese.provenance.watermark import WatermarkError
+    from swisscheese.provenance.watermark_keys import adopt, new_key, write_watermark_key
+
+    secret = new_key()
+    try:
+        path = write_watermark_key(secret, key)
+    except WatermarkError as exc:
+        fail(str(exc))
+    with open_recorder(db, None, DEFAULT_ORIGIN, create=True) as recorder:
+        index = adopt(recorder, secret)
+    err.print(f"wrote {path} (keep it secret); recorded as entry {index}", highlight=False)

@@ -12,6 +12,7 @@ from swisscheese.config._schema import Layer as Layer
 from swisscheese.config._schema import ModelRequirement as ModelRequirement
 from swisscheese.config._schema import Policy as Policy
 from swisscheese.config._schema import Rule as Rule
+from swisscheese.config._schema import WatermarkPolicy as WatermarkPolicy
 from swisscheese.config.settings import Settings as Settings
 
 __all__ = [

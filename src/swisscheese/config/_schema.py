@@ -97,6 +97,19 @@ class ModelRequirement(_Strict):
     file)."""
 
 
+class WatermarkPolicy(_Strict):
+    """A keyed watermark the local model applies while it samples (``swisscheese watermark``)."""
+
+    scheme: Literal["kgw", "synthid"] = "kgw"
+    """kgw: green-list logit bias; synthid: tournament sampling."""
+    key: str = ".swisscheese/watermark.key"
+    """The key file (`swisscheese keys init-watermark`)."""
+    context: int = Field(default=4, ge=1, le=16)
+    gamma: float = Field(default=0.25, gt=0.0, lt=1.0)
+    delta: float = Field(default=2.0, gt=0.0, le=20.0)
+    layers: int = Field(default=16, ge=1, le=64)
+
+
 class Policy(_Strict):
     version: Literal[1]
     """Schema version of this file."""
@@ -108,6 +121,8 @@ class Policy(_Strict):
     """Layers by name; a layer named after a stage screens that stage."""
     model: ModelRequirement | None = None
     """Requirements on the served local model (signature)."""
+    watermark: WatermarkPolicy | None = None
+    """Watermark the local model's answers."""
 
     @model_validator(mode="after")
     def _resolve_stages(self) -> Policy:
@@ -150,6 +165,7 @@ class Policy(_Strict):
     def digest(self) -> str:
         """``sha256:`` of the RFC 8785 canonical JSON of the effective policy."""
         data = self.model_dump(mode="json")
-        if data.get("model") is None:
-            del data["model"]  # policies without it keep the digests they always had
+        for optional in ("model", "watermark"):
+            if data.get(optional) is None:
+                del data[optional]  # policies without it keep the digests they always had
         return digest(data)

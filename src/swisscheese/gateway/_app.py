@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
@@ -66,6 +66,8 @@ class GatewaySettings:
     provenance: StatementSigner | None = None
     """Sign an output statement for every released answer (needs the recorder's log key: the
     same key signs statements and checkpoints)."""
+    watermark_detect: Callable[[str], dict[str, Any]] | None = None
+    """Test a text for the policy's watermark (set when the local model applies one)."""
     agent_tokens: TokenVerifier | None = None
     """Accept agent capability tokens issued by this root (``swisscheese agents``)."""
     require_agent: bool = False
@@ -303,6 +305,18 @@ async def detect_only(request: Request) -> JSONResponse:
             "x-swisscheese-record": receipts([verdict]),
         },
     )
+
+
+@router.post("/v1/watermark/detect", openapi_extra=_json_body(wire.WatermarkDetectRequest))
+async def watermark_detect(request: Request) -> JSONResponse:
+    """Whether a text carries this deployment's watermark: p-values for the whole text and
+    for its most significant window."""
+    body = await _admitted_body(request, wire.WatermarkDetectRequest)
+    detect = _state(request).settings.watermark_detect
+    if detect is None:
+        raise ApiError(404, "this gateway applies no watermark", code="not_found")
+    report = await anyio.to_thread.run_sync(detect, body.text)
+    return JSONResponse(report)
 
 
 @router.post(

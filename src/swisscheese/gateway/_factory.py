@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -15,20 +17,35 @@ from swisscheese.gateway._pipeline import Durability
 from swisscheese.gateway._upstream import HttpUpstream, Upstream
 from swisscheese.guard import Guard
 from swisscheese.provenance import StatementSigner
+from swisscheese.provenance.watermark import Watermark, WatermarkConfig, detection_report
+from swisscheese.provenance.watermark_keys import load_watermark
 from swisscheese.recorder import Recorder, RecordError, load_signer
 from swisscheese.recorder.note import Signer
 from swisscheese.recorder.sealing import ContentRecord
 from swisscheese.store import AccessStore, Database, LogStore
 
 
-def make_upstream(upstream: str | None, api_key: str | None = None) -> Upstream:
+def _is_local(upstream: str | None) -> bool:
+    return upstream is None or upstream == "local" or upstream.startswith("local:")
+
+
+def make_upstream(
+    upstream: str | None, api_key: str | None = None, watermark: Watermark | None = None
+) -> Upstream:
     """``None`` or ``local``: the embedded model; ``local:PATH``: a local GGUF file or
-    transformers directory; anything else: an OpenAI-compatible base URL."""
-    if upstream is None or upstream == "local" or upstream.startswith("local:"):
+    transformers directory; anything else: an OpenAI-compatible base URL. ``watermark``: keyed
+    watermark the local model applies while it samples."""
+    if _is_local(upstream):
         from swisscheese.gateway._local import LocalUpstream
 
         path = upstream.removeprefix("local:") if upstream and ":" in upstream else None
-        return LocalUpstream(Path(path) if path else None)
+        return LocalUpstream(Path(path) if path else None, watermark=watermark)
+    assert upstream is not None
+    if watermark is not None:
+        raise ValueError(
+            "the policy's watermark is applied while the local model samples; an HTTP upstream "
+            "samples elsewhere (serve the local model, or remove watermark: from the policy)"
+        )
     check_upstream_url(upstream)
     return HttpUpstream(upstream, api_key)
 
@@ -60,8 +77,7 @@ def log_key() -> Signer | None:
 def _check_local_model(guard: Guard, recorder: Recorder, upstream: str | None) -> None:
     """The policy's signature requirement on a local model, checked before it is loaded."""
     requirement = guard.compiled.policy.model
-    local = upstream is None or upstream == "local" or upstream.startswith("local:")
-    if requirement is None or not requirement.require_signature or not local:
+    if requirement is None or not requirement.require_signature or not _is_local(upstream):
         return
     from swisscheese.learned.causal_lm import default_model_path
     from swisscheese.provenance.model_keys import check_served_model
@@ -100,15 +116,33 @@ def build_app(
     verifier = TokenVerifier(public_from_hex(agent_root)) if agent_root else None
     if require_agent and verifier is None:
         raise ValueError("requiring agent tokens needs the root that issues them (agent_root)")
+    watermark = _watermark(guard)
+    model = make_upstream(upstream, upstream_api_key, watermark)
     settings = GatewaySettings(
+        watermark_detect=partial(_detect, watermark, model) if watermark else None,
         public_metrics=public_metrics,
         durability=durability,
         agent_tokens=verifier,
         require_agent=require_agent,
         provenance=StatementSigner(signer) if signer is not None else None,
     )
-    app = create_app(guard, make_upstream(upstream, upstream_api_key), settings, access=access)
+    app = create_app(guard, model, settings, access=access)
     return app, guard
+
+
+def _watermark(guard: Guard) -> Watermark | None:
+    chosen = guard.compiled.policy.watermark
+    if chosen is None:
+        return None
+    config = WatermarkConfig(
+        scheme=chosen.scheme, context=chosen.context, gamma=chosen.gamma, delta=chosen.delta,
+        layers=chosen.layers,
+    )  # fmt: skip
+    return load_watermark(Path(chosen.key), config)
+
+
+def _detect(watermark: Watermark, model: Any, text: str) -> dict[str, Any]:
+    return detection_report(watermark, model.token_ids(text))
 
 
 def app_from_env() -> FastAPI:

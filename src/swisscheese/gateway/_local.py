@@ -20,6 +20,7 @@ from typing import Any
 
 from swisscheese.gateway._errors import ApiError
 from swisscheese.learned.causal_lm import LocalModelError, default_model_path, load_causal_lm
+from swisscheese.provenance.watermark import Watermark
 
 __all__ = ["LocalModelError", "LocalUpstream", "default_model_path"]
 
@@ -31,8 +32,18 @@ class LocalUpstream:
     The weights are the process's shared copy (``load_causal_lm``), which the probe tier reads
     too."""
 
-    def __init__(self, path: Path | None = None, name: str | None = None) -> None:
+    def __init__(
+        self, path: Path | None = None, name: str | None = None, watermark: Watermark | None = None
+    ) -> None:
         loaded = load_causal_lm(path)
+        self.watermark = watermark
+        self._processors: Any = None
+        if watermark is not None:
+            from transformers import LogitsProcessorList
+
+            from swisscheese.provenance.watermark_processor import WatermarkLogitsProcessor
+
+            self._processors = LogitsProcessorList([WatermarkLogitsProcessor(watermark)])
         self.tokenizer: Any = loaded.tokenizer
         self.model: Any = loaded.model
         self.name = name or loaded.path.stem
@@ -68,6 +79,8 @@ class LocalUpstream:
             settings["do_sample"] = False
         if body.get("seed") is not None:
             self._torch.manual_seed(int(body["seed"]))
+        if self._processors is not None:
+            settings["logits_processor"] = self._processors
         return settings
 
     def _generate(self, body: dict[str, Any], streamer: Any = None) -> tuple[str, int, int, bool]:
@@ -141,6 +154,10 @@ class LocalUpstream:
             "object": "list",
             "data": [{"id": self.name, "object": "model", "owned_by": "swisscheese-local"}],
         }
+
+    def token_ids(self, text: str) -> list[int]:
+        """The text as this model's tokenizer reads it (for watermark detection)."""
+        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
     async def aclose(self) -> None:
         return None

@@ -76,3 +76,26 @@ def load_causal_lm(path: Path | None = None) -> CausalLM:
         loaded = CausalLM(path, tokenizer, model.eval(), torch)  # type: ignore[no-untyped-call]
         _loaded[path] = loaded
         return loaded
+
+
+def load_tokenizer(path: Path | None = None) -> Any:
+    """The tokenizer of the model at ``path`` without its weights (the loaded model's, if
+    it is loaded): what watermark detection needs."""
+    path = (path or default_model_path()).resolve()
+    with _lock:
+        if path in _loaded:
+            return _loaded[path].tokenizer
+    if not path.exists():
+        raise LocalModelError(f"{path}: no such model file or directory")
+    try:
+        from transformers import AutoTokenizer
+    except ImportError as exc:
+        raise LocalModelError(f"the tokenizer needs the [local] extra: {exc}") from None
+    kwargs: dict[str, Any] = {}
+    directory = path
+    if path.is_file():
+        directory, kwargs["gguf_file"] = path.parent, path.name
+    try:
+        return AutoTokenizer.from_pretrained(str(directory), **kwargs)
+    except Exception as exc:
+        raise LocalModelError(f"{path}: cannot load the tokenizer: {exc}") from exc

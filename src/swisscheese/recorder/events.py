@@ -298,6 +298,13 @@ class ModelChecked(_Event):
     reason: str | None = None
 
 
+class WatermarkKey(_Event):
+    """A text-watermark key adopted: its identifier, never the key (detection needs the key)."""
+
+    type: Literal["watermark_key"] = "watermark_key"
+    key_id: str
+
+
 Event = Annotated[
     PolicyLoaded
     | VerdictRecorded
@@ -323,7 +330,8 @@ Event = Annotated[
     | CapabilityDenied
     | ModelKey
     | ModelSigned
-    | ModelChecked,
+    | ModelChecked
+    | WatermarkKey,
     Field(discriminator="type"),
 ]
 

@@ -23,6 +23,7 @@ from swisscheese.gateway._wire.answer import refuse as refuse
 from swisscheese.gateway._wire.models import ChatMessage as ChatMessage
 from swisscheese.gateway._wire.models import ChatRequest as ChatRequest
 from swisscheese.gateway._wire.models import GuardCheckRequest as GuardCheckRequest
+from swisscheese.gateway._wire.models import WatermarkDetectRequest as WatermarkDetectRequest
 from swisscheese.gateway._wire.models import first_error as first_error
 from swisscheese.gateway._wire.models import parts_text as parts_text
 from swisscheese.gateway._wire.request import clean_json as clean_json

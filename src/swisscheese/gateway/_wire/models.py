@@ -138,6 +138,10 @@ class GuardCheckRequest(_Strict):
     content: str
 
 
+class WatermarkDetectRequest(_Strict):
+    text: str = Field(max_length=1_000_000)
+
+
 def first_error(exc: ValidationError) -> tuple[str, str | None]:
     """The first validation problem as (message, param), the param in dotted form."""
     error = exc.errors()[0]
