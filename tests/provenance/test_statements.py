@@ -137,6 +137,11 @@ def test_the_cli_verifies_offline_and_exits_1_naming_the_failure(gw: Gw, tmp_pat
     ok = runner.invoke(app, [*args, "--key", key])
     assert ok.exit_code == 0, ok.stdout
     assert "verified" in ok.stdout
+    as_json = runner.invoke(app, [*args, "--key", key, "--json"])
+    assert json.loads(as_json.stdout)["ok"] is True
+    assert [c["name"] for c in json.loads(as_json.stdout)["checks"]] == [
+        "signature", "digest", "record", "checkpoint", "inclusion",
+    ]  # fmt: skip
     text_file.write_text(released(response) + " (edited)", encoding="utf-8")
     bad = runner.invoke(app, [*args, "--key", key])
     assert bad.exit_code == 1

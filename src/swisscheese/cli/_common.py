@@ -9,7 +9,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Annotated, NoReturn
+from typing import IO, TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -161,3 +161,21 @@ def output_file(path: Path) -> Iterator[IO[str]]:
     finally:
         if os.path.exists(temporary):
             os.unlink(temporary)
+
+
+def print_checks(
+    checks: Iterator[Any] | list[Any], ok: bool, *, as_json: bool, **extra: Any
+) -> NoReturn:
+    """A verification's checks (objects with name, ok, detail) as lines or JSON; exit 0 if
+    ``ok``, 1 if not."""
+    import json
+
+    rows = [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in checks]
+    if as_json:
+        print(json.dumps({"ok": ok, "checks": rows, **extra}))
+    else:
+        for row in rows:
+            mark = "ok  " if row["ok"] else "FAIL"
+            out.print(f"{mark} {row['name']}: {row['detail']}", highlight=False, markup=False)
+        out.print("verified" if ok else "NOT verified", highlight=False)
+    raise typer.Exit(0 if ok else 1)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from swisscheese.cli._common import DbOption, JsonOption, err, fail, out
+from swisscheese.cli._common import DbOption, JsonOption, err, fail, out, print_checks
 from swisscheese.cli._log import DEFAULT_ORIGIN, open_recorder
 
 if TYPE_CHECKING:
@@ -226,25 +226,13 @@ def verify_command(
             if result.statement is not None:
                 subject = result.statement["subject"][0]["digest"]["sha256"]
                 extra.append(log_check(recorder, known, subject))
-    checks = [*result.checks, *extra]
-    ok = result.ok and all(c.ok for c in extra)
     lineage = (result.statement or {}).get("predicate", {}).get("swisscheese", {}).get("lineage")
-    if as_json:
-        print(
-            json.dumps(
-                {
-                    "ok": ok,
-                    "checks": [asdict(c) for c in checks],
-                    "lineage": lineage,
-                    "fingerprint": result.fingerprint.digest if result.fingerprint else None,
-                }
-            )
-        )
-    else:
-        for c in checks:
-            mark = "ok  " if c.ok else "FAIL"
-            out.print(f"{mark} {c.name}: {c.detail}", highlight=False, markup=False)
-        if lineage:
-            out.print(f"derived from {lineage['parent']}", highlight=False)
-        out.print("verified" if ok else "NOT verified", highlight=False)
-    raise typer.Exit(0 if ok else 1)
+    if lineage and not as_json:
+        out.print(f"derived from {lineage['parent']}", highlight=False)
+    print_checks(
+        [*result.checks, *extra],
+        result.ok and all(c.ok for c in extra),
+        as_json=as_json,
+        lineage=lineage,
+        fingerprint=result.fingerprint.digest if result.fingerprint else None,
+    )

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from swisscheese.cli._common import DbOption, JsonOption, fail, out
+from swisscheese.cli._common import DbOption, JsonOption, fail, print_checks
 from swisscheese.cli._log import KeyOption
 
 provenance_app = typer.Typer(
@@ -56,15 +55,7 @@ def verify(
     if not isinstance(document, dict):
         fail(f"{bundle}: not a provenance bundle")
     checks = verify_bundle(released, document, verifier)
-    ok = all(c.ok for c in checks) and len(checks) == 5
-    if as_json:
-        print(json.dumps({"ok": ok, "checks": [asdict(c) for c in checks]}))
-    else:
-        for c in checks:
-            mark = "ok  " if c.ok else "FAIL"
-            out.print(f"{mark} {c.name}: {c.detail}", highlight=False, markup=False)
-        out.print("verified" if ok else "NOT verified", highlight=False)
-    raise typer.Exit(0 if ok else 1)
+    print_checks(checks, all(c.ok for c in checks) and len(checks) == 5, as_json=as_json)
 
 
 @provenance_app.command("bundle")
