@@ -109,7 +109,7 @@ def test_the_binomial_tail_is_exact(n: int, k: int, p: float) -> None:
     from math import comb
 
     exact = sum(comb(n, j) * p**j * (1 - p) ** (n - j) for j in range(max(k, 0), n + 1))
-    assert binomial_sf(k, n, p) == pytest.approx(min(1.0, exact), rel=1e-9, abs=1e-300)
+    assert binomial_sf(k, n, p) == pytest.approx(min(1.0, exact), rel=1e-7, abs=1e-300)
 
 
 def test_bad_keys_configurations_and_inputs_are_refused() -> None:
