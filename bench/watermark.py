@@ -1,0 +1,171 @@
+"""Text watermark on the embedded model: detection rates, robustness and quality cost.
+
+For each scheme (kgw, synthid) and, as the baseline, no watermark: SmolLM2-135M-Instruct
+answers --prompts prompts (chat openers and WritingBench requests) with --tokens new tokens,
+sampled at temperature 0.7. Then:
+
+- TPR at p < 1e-3 (the detector's alpha) on the answers as a user receives them (decoded and
+  re-tokenised), after 20% of their tokens are replaced at random, and after insertion into
+  three times as much human text (windowed detection);
+- FPR at the same alpha on --human human texts (chitchat conversations and WritingBench
+  requests), whole-text and windowed;
+- quality: perplexity of the unwatermarked model on the watermarked answers vs the plain ones.
+
+    .venv/bin/python bench/watermark.py [--prompts 500] [--tokens 200] [--batch 8] [--human 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from swisscheese.learned.causal_lm import load_causal_lm
+from swisscheese.provenance.watermark import DEFAULT_ALPHA, Watermark, WatermarkConfig
+
+
+def _package_file(package: str, relative: str) -> Path:
+    import importlib.util
+
+    spec = importlib.util.find_spec(package.replace("-", "_"))
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit(f"{package} is not installed")
+    return Path(next(iter(spec.submodule_search_locations))).parent / relative
+
+
+def human_texts(n: int, rng: random.Random) -> list[str]:
+    chat = json.loads(
+        _package_file("chitchat-dataset", "chitchat_dataset/dataset.json").read_text()
+    )
+    texts = [
+        " ".join(" ".join(m["text"] for m in group) for group in convo["messages"])
+        for convo in chat.values()
+    ]
+    bench = _package_file("inspect-evals", "inspect_evals/writingbench/benchmark_all.jsonl")
+    texts += [json.loads(line)["query"] for line in bench.read_text().splitlines() if line]
+    texts = [t for t in texts if len(t.split()) >= 30]
+    rng.shuffle(texts)
+    return texts[:n]
+
+
+def prompts(n: int, rng: random.Random) -> list[str]:
+    bench = _package_file("inspect-evals", "inspect_evals/writingbench/benchmark_all.jsonl")
+    asks = [json.loads(line)["query"] for line in bench.read_text().splitlines() if line]
+    asks = [a for a in asks if len(a) < 400]
+    openers = [
+        "Tell me about your favourite season and why.",
+        "Describe a busy market in the morning.",
+        "Explain how a bicycle gear system works.",
+        "Write a short story about a lighthouse keeper.",
+        "What should I pack for a week of hiking?",
+    ]
+    chosen = rng.sample(asks, min(n, len(asks)))
+    return [*chosen, *(openers * n)][:n]
+
+
+def generate(lm: Any, asks: list[str], tokens: int, batch: int, processors: Any) -> list[str]:
+    tok, model, torch = lm.tokenizer, lm.model, lm.torch
+    tok.padding_side = "left"
+    out: list[str] = []
+    for start in range(0, len(asks), batch):
+        chats = [
+            tok.apply_chat_template(
+                [{"role": "user", "content": a}], add_generation_prompt=True, tokenize=False
+            )
+            for a in asks[start : start + batch]
+        ]
+        enc = tok(chats, return_tensors="pt", padding=True, add_special_tokens=False)
+        torch.manual_seed(start)
+        with torch.inference_mode():
+            ids = model.generate(
+                **enc, max_new_tokens=tokens, min_new_tokens=tokens, do_sample=True,
+                temperature=0.7, pad_token_id=tok.eos_token_id, logits_processor=processors,
+            )  # fmt: skip
+        new = ids[:, enc["input_ids"].shape[1] :]
+        out.extend(tok.batch_decode(new, skip_special_tokens=True))
+    return out
+
+
+def perplexity(lm: Any, texts: list[str]) -> float:
+    tok, model, torch = lm.tokenizer, lm.model, lm.torch
+    nll, count = 0.0, 0
+    for text in texts:
+        ids = tok(text, return_tensors="pt", add_special_tokens=False)["input_ids"]
+        if ids.shape[1] < 2:
+            continue
+        with torch.inference_mode():
+            loss = model(ids, labels=ids).loss
+        nll += float(loss) * (ids.shape[1] - 1)
+        count += ids.shape[1] - 1
+    return math.exp(nll / count)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--prompts", type=int, default=500)
+    parser.add_argument("--tokens", type=int, default=200)
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--human", type=int, default=10_000)
+    args = parser.parse_args()
+    from transformers import LogitsProcessorList
+
+    from swisscheese.provenance.watermark_processor import WatermarkLogitsProcessor
+
+    rng = random.Random(0)
+    lm = load_causal_lm()
+    tok = lm.tokenizer
+    asks = prompts(args.prompts, rng)
+    human = human_texts(args.human, rng)
+    human_ids = [list(tok(t, add_special_tokens=False)["input_ids"]) for t in human]
+    pool = [i for ids in human_ids for i in ids]
+    key = os.urandom(32)
+    started = time.perf_counter()
+    plain = generate(lm, asks, args.tokens, args.batch, None)
+    print(f"plain: {len(plain)} answers in {time.perf_counter() - started:.0f} s")
+    base_ppl = perplexity(lm, plain)
+    print(f"{'scheme':8} {'TPR':>6} {'TPR 20% sub':>11} {'TPR in 3x':>9} {'FPR':>7} "
+          f"{'FPR win':>7} {'ppl':>6} (plain ppl {base_ppl:.2f})")  # fmt: skip
+    vocab = len(tok)
+    for scheme in ("kgw", "synthid"):
+        wm = Watermark(key, WatermarkConfig(scheme=scheme))
+        started = time.perf_counter()
+        marked = generate(
+            lm, asks, args.tokens, args.batch, LogitsProcessorList([WatermarkLogitsProcessor(wm)])
+        )
+        took = time.perf_counter() - started
+        ids = [list(tok(t, add_special_tokens=False)["input_ids"]) for t in marked]
+        clean = [wm.detect(i).p_value < DEFAULT_ALPHA for i in ids]
+        substituted = []
+        for i in ids:
+            arr = np.array(i)
+            edit = np.random.default_rng(len(arr)).choice(len(arr), len(arr) // 5, replace=False)
+            arr[edit] = np.random.default_rng(1).integers(0, vocab, len(edit))
+            substituted.append(wm.detect(arr).p_value < DEFAULT_ALPHA)
+        inserted = []
+        for n, i in enumerate(ids):
+            at = (n * 7919) % max(1, len(pool) - 3 * len(i))
+            before, after = (
+                pool[at : at + 3 * len(i) // 2],
+                pool[at + 3 * len(i) // 2 : at + 3 * len(i)],
+            )
+            inserted.append(wm.detect_windows([*before, *i, *after]).p_value < DEFAULT_ALPHA)
+        fpr = statistics.mean(wm.detect(i).p_value < DEFAULT_ALPHA for i in human_ids)
+        fpr_win = statistics.mean(wm.detect_windows(i).p_value < DEFAULT_ALPHA for i in human_ids)
+        ppl = perplexity(lm, marked)
+        print(
+            f"{scheme:8} {statistics.mean(clean):6.3f} {statistics.mean(substituted):11.3f} "
+            f"{statistics.mean(inserted):9.3f} {fpr:7.4f} {fpr_win:7.4f} {ppl:6.2f}   "
+            f"({len(marked)} answers, {took:.0f} s; FPR on {len(human_ids)} human texts)"
+        )
+
+
+if __name__ == "__main__":
+    main()
