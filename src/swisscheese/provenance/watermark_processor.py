@@ -40,5 +40,6 @@ class WatermarkLogitsProcessor:
             else:
                 probs = torch.softmax(scores[row].double(), dim=-1).cpu().numpy()
                 p = self.watermark.tournament(probs, contexts[row], vocab_hashes)
-                out[row] = torch.from_numpy(np.log(p)).to(scores.dtype)
+                with np.errstate(divide="ignore"):  # zero probability stays -inf
+                    out[row] = torch.from_numpy(np.log(p)).to(scores.dtype)
         return out
