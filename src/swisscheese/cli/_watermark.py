@@ -57,10 +57,7 @@ def detect(
             chosen = load_policy(policy).policy.watermark
             if chosen is None:
                 fail(f"{policy}: the policy has no watermark: section")
-            config = WatermarkConfig(
-                scheme=chosen.scheme, context=chosen.context, gamma=chosen.gamma,
-                delta=chosen.delta, layers=chosen.layers,
-            )  # fmt: skip
+            config = WatermarkConfig(**chosen.model_dump(exclude={"key"}))
             key = key or Path(chosen.key)
         else:
             config = WatermarkConfig(scheme=scheme)  # type: ignore[arg-type]

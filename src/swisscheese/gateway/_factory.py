@@ -134,10 +134,7 @@ def _watermark(guard: Guard) -> Watermark | None:
     chosen = guard.compiled.policy.watermark
     if chosen is None:
         return None
-    config = WatermarkConfig(
-        scheme=chosen.scheme, context=chosen.context, gamma=chosen.gamma, delta=chosen.delta,
-        layers=chosen.layers,
-    )  # fmt: skip
+    config = WatermarkConfig(**chosen.model_dump(exclude={"key"}))
     return load_watermark(Path(chosen.key), config)
 
 
