@@ -29,6 +29,12 @@ def _is_local(upstream: str | None) -> bool:
     return upstream is None or upstream == "local" or upstream.startswith("local:")
 
 
+def _local_path(upstream: str | None) -> Path | None:
+    """The PATH of ``local:PATH`` (None: the embedded model)."""
+    given = upstream.removeprefix("local:") if upstream and ":" in upstream else None
+    return Path(given) if given else None
+
+
 def make_upstream(
     upstream: str | None, api_key: str | None = None, watermark: Watermark | None = None
 ) -> Upstream:
@@ -38,8 +44,7 @@ def make_upstream(
     if _is_local(upstream):
         from swisscheese.gateway._local import LocalUpstream
 
-        path = upstream.removeprefix("local:") if upstream and ":" in upstream else None
-        return LocalUpstream(Path(path) if path else None, watermark=watermark)
+        return LocalUpstream(_local_path(upstream), watermark=watermark)
     assert upstream is not None
     if watermark is not None:
         raise ValueError(
@@ -82,8 +87,7 @@ def _check_local_model(guard: Guard, recorder: Recorder, upstream: str | None) -
     from swisscheese.learned.causal_lm import default_model_path
     from swisscheese.provenance.model_keys import check_served_model
 
-    given = upstream.removeprefix("local:") if upstream and ":" in upstream else None
-    model = Path(given) if given else default_model_path()
+    model = _local_path(upstream) or default_model_path()
     signature = Path(requirement.signature) if requirement.signature else None
     check_served_model(recorder, guard.deployment, model, Path(requirement.public_key), signature)
 
@@ -103,7 +107,7 @@ def build_app(
 ) -> tuple[FastAPI, Guard]:
     """The app and its guard. Raises PolicyError, ValueError (a bad upstream) or the store's
     errors at start-up."""
-    if upstream is not None and not upstream.startswith("local"):
+    if upstream is not None and not _is_local(upstream):
         check_upstream_url(upstream)
     database = Database(db)
     signer = log_key()

@@ -43,6 +43,13 @@ _loaded: dict[Path, CausalLM] = {}
 _lock = threading.Lock()
 
 
+def _pretrained_args(path: Path) -> tuple[Path, dict[str, Any]]:
+    """``from_pretrained``'s directory and arguments for a GGUF file or a model directory."""
+    if path.is_file():
+        return path.parent, {"gguf_file": path.name}
+    return path, {}
+
+
 def load_causal_lm(path: Path | None = None) -> CausalLM:
     """The model at ``path`` (a GGUF file or a transformers directory; default: the shipped
     one), loaded on first use and shared after that."""
@@ -60,10 +67,7 @@ def load_causal_lm(path: Path | None = None) -> CausalLM:
                 f"the local model needs the [local] extra (torch, transformers, gguf, "
                 f"accelerate): {exc}"
             ) from None
-        kwargs: dict[str, Any] = {}
-        directory = path
-        if path.is_file():
-            directory, kwargs["gguf_file"] = path.parent, path.name
+        directory, kwargs = _pretrained_args(path)
         try:
             tokenizer = AutoTokenizer.from_pretrained(str(directory), **kwargs)
             model = AutoModelForCausalLM.from_pretrained(
@@ -91,10 +95,7 @@ def load_tokenizer(path: Path | None = None) -> Any:
         from transformers import AutoTokenizer
     except ImportError as exc:
         raise LocalModelError(f"the tokenizer needs the [local] extra: {exc}") from None
-    kwargs: dict[str, Any] = {}
-    directory = path
-    if path.is_file():
-        directory, kwargs["gguf_file"] = path.parent, path.name
+    directory, kwargs = _pretrained_args(path)
     try:
         return AutoTokenizer.from_pretrained(str(directory), **kwargs)
     except Exception as exc:
