@@ -27,10 +27,13 @@ so the policy maps them to actions like the tool policy's.
 
 from __future__ import annotations
 
+import re
 import threading
+import unicodedata
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
@@ -48,6 +51,7 @@ from swisscheese.monitors._registry import (
 from swisscheese.monitors._taint import Argument, Matcher, Region, Value, identifiers, leaves
 
 UNTRUSTED = "untrusted"
+_STEM = re.compile(r"\w+")
 CATEGORY_OF = {"escalate": "flow.approval", "block": "flow.denied"}
 
 
@@ -71,6 +75,10 @@ class FlowRule(MonitorConfig):
     match: Literal["value", "identifiers"] = "value"
     """``value``: each argument value as a whole (and long stretches of it); ``identifiers``:
     each e-mail address, URL, domain or IBAN written inside a value (a link in a message)."""
+    unless_asked: tuple[str, ...] = ()
+    """Word stems (``reserv``, ``book``): an ``after`` rule does not fire when a user or operator
+    message has a word starting with one of them. The user's request, not the text the agent
+    read, is what may ask for the action."""
     action: Literal["escalate", "block"] = "block"
 
     @model_validator(mode="after")
@@ -79,7 +87,21 @@ class FlowRule(MonitorConfig):
             raise ValueError(f"rule {self.name!r}: give exactly one of 'after' and 'carries'")
         if (self.arguments or self.match != "value") and not self.carries:
             raise ValueError(f"rule {self.name!r}: 'arguments' and 'match' only apply to 'carries'")
+        if self.unless_asked and not self.after:
+            raise ValueError(f"rule {self.name!r}: 'unless_asked' only applies to 'after'")
+        if any(not _STEM.fullmatch(stem) for stem in self.unless_asked):
+            raise ValueError(
+                f"rule {self.name!r}: 'unless_asked' takes word stems (letters and digits only)"
+            )
         return self
+
+    @cached_property
+    def asked(self) -> re.Pattern[str] | None:
+        """A word starting with one of the stems, in casefolded text."""
+        if not self.unless_asked:
+            return None
+        stems = "|".join(sorted({re.escape(s.casefold()) for s in self.unless_asked}))
+        return re.compile(rf"(?<!\w)(?:{stems})")
 
 
 class FlowConfig(MonitorConfig):
@@ -298,11 +320,12 @@ class FlowMonitor:
                 by_label.setdefault(taint.label, []).append((read, taint))
         out: list[Finding] = []
         for rule in rules:
-            hit = (
-                self._after(rule, reads)
-                if rule.after
-                else self._carries(rule, call.arguments, by_label, trusted_text)
-            )
+            if rule.after:
+                hit = None if self._asked(rule, content) else self._after(rule, reads)
+                if hit is not None and rule.unless_asked:
+                    hit["reason"] += ", and no user or operator message asks for it"
+            else:
+                hit = self._carries(rule, call.arguments, by_label, trusted_text)
             if hit is not None:
                 detail = {"rule": rule.name, "tool": call.name, **hit}
                 out.append(Finding(self.name, CATEGORY_OF[rule.action], 1.0, (), detail))
@@ -318,6 +341,16 @@ class FlowMonitor:
         if wanted is None:
             wanted = known[label] = any(matches(label, s) for s in selectors)
         return wanted
+
+    @staticmethod
+    def _asked(rule: FlowRule, content: Content) -> bool:
+        """Whether the user or the operator asked for what the rule governs."""
+        pattern = rule.asked
+        return pattern is not None and any(
+            pattern.search(unicodedata.normalize("NFKC", s.text).casefold())
+            for s in content.trace
+            if s.role in ("system", "developer", "user") and s.text
+        )
 
     def _after(self, rule: FlowRule, reads: list[_Read]) -> dict[str, Any] | None:
         for read in reads:
