@@ -21,6 +21,9 @@ No training data comes from AgentDojo: its suites are this benchmark (until Dece
 indirect-injection detector used its environment texts as benign carrier documents; figures
 from before then are contaminated). The tool policy and the flow rules use no training data.
 
+The scripted agent replays the ground truth whatever it is shown, so a withheld tool result
+costs it no utility; a model that needed that result would lose it.
+
 Needs ``pip install agentdojo`` (not a dependency of swisscheese)::
 
     python bench/agentdojo.py --quick      # 4 user x 3 injection tasks per suite, a few minutes
@@ -95,6 +98,22 @@ MESSAGES = ["body", "content", "subject", "description", "title", "text", "messa
 # Calls that destroy or lock out: a human decides, whoever asked.
 IRREVERSIBLE = ["delete_file", "delete_email", "remove_user_from_slack", "update_password"]
 
+# Calls that commit the user to something (a booking, an appointment), and the words with which
+# a user asks for them: after untrusted reads, only the user's request may ask for one.
+COMMITMENTS = {
+    "bookings": (["reserve_hotel", "reserve_restaurant", "reserve_car_rental"], ["reserv", "book"]),
+    "appointments": (
+        ["create_calendar_event", "add_calendar_event_participants"],
+        ["calendar", "event", "meeting", "appointment", "schedul", "remind", "invite"],
+    ),
+}
+
+# Calls with effects: where arguments copied from an injected text may not go (reading a
+# channel an injected message names is harmless; acting on it is not).
+ACTIONS = sorted(
+    {*OUTBOUND, *IRREVERSIBLE, *(t for tools, _ in COMMITMENTS.values() for t in tools)}
+)
+
 FLOW = {
     "trusted": TRUSTED,
     "labels": [
@@ -107,10 +126,13 @@ FLOW = {
          "carries": ["untrusted"]},
         {"name": "links-from-user", "tools": OUTBOUND, "arguments": MESSAGES,
          "carries": ["untrusted"], "match": "identifiers"},
-        {"name": "no-injected-arguments", "tools": ["*"], "carries": ["injection", "jailbreak"]},
+        {"name": "no-injected-arguments", "tools": ACTIONS, "carries": ["injection", "jailbreak"]},
         {"name": "secrets-stay-home", "tools": OUTBOUND, "carries": ["secret"]},
         {"name": "nothing-irreversible-after-injection", "tools": IRREVERSIBLE,
          "after": ["injection", "jailbreak"]},
+        *({"name": f"{kind}-the-user-asked-for", "tools": tools, "after": ["untrusted"],
+           "unless_asked": words, "action": "escalate"}
+          for kind, (tools, words) in COMMITMENTS.items()),
     ],
 }  # fmt: skip
 
@@ -385,7 +407,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     suites = args.suite or list(SUITES)
     configs = args.config or list(CONFIGS)
     print(f"AgentDojo {VERSION}, attack {args.attack}, scripted agent that obeys every injection")
-    print("note: the indirect-injection detector saw AgentDojo's environment texts in training")
+    print("note: the shipped detectors were trained without AgentDojo's texts")
     print(
         f"{'config':12} {'suite':10} {'utility':>8} {'util@atk':>9} {'targeted ASR':>13} "
         f"{'pairs':>6} {'denied':>7} {'escal.':>7} {'withheld':>9} {'check p50':>10}"
