@@ -57,13 +57,14 @@ ALLOWED: dict[str, set[str]] = {
         "recorder", "store",
     },
     "provenance": {"common", "core", "recorder"},
+    "governance": {"common", "core", "config", "ops", "recorder", "store"},
     "evaluation": {
         "common", "core", "config", "guard", "learned", "monitors", "policy", "recorder",
     },
     "training": {"common", "core", "learned", "evaluation"},
     "cli": {
-        "agents", "common", "core", "config", "evaluation", "gateway", "guard", "learned",
-        "provenance",
+        "agents", "common", "core", "config", "evaluation", "gateway", "governance", "guard",
+        "learned", "provenance",
         "monitors", "ops", "recorder", "scanning", "store", "training",
     },
     "__init__": {"core", "guard", "monitors"},

@@ -7,10 +7,12 @@ from typing import Annotated
 import typer
 
 from swisscheese.cli._agents import agents_app
+from swisscheese.cli._ai_text import register as register_ai_text
 from swisscheese.cli._approvals import approvals_app
 from swisscheese.cli._deployment import deployment_app
 from swisscheese.cli._detectors import register as register_detectors
 from swisscheese.cli._eval import register as register_eval
+from swisscheese.cli._framework import framework_app
 from swisscheese.cli._keys import keys_app
 from swisscheese.cli._log import log_app
 from swisscheese.cli._mcp import register as register_mcp
@@ -56,6 +58,7 @@ register_detectors(app)
 register_screening(app)
 register_serve(app)
 register_mcp(app)
+register_ai_text(app)
 app.add_typer(keys_app, name="keys")
 app.add_typer(log_app, name="log")
 app.add_typer(deployment_app, name="deployment")
@@ -64,3 +67,4 @@ app.add_typer(agents_app, name="agents")
 app.add_typer(provenance_app, name="provenance")
 app.add_typer(model_app, name="model")
 app.add_typer(watermark_app, name="watermark")
+app.add_typer(framework_app, name="framework")

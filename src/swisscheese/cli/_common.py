@@ -127,18 +127,24 @@ def iso(moment: dt.datetime | None) -> str | None:
     return moment.isoformat() if moment is not None else None
 
 
-def read_text_lines(path: Path) -> tuple[list[str], str]:
-    """The lines of ``path`` (``-``: standard input) and the name to give in errors; an
+def read_text(path: Path) -> tuple[str, str]:
+    """The text of ``path`` (``-``: standard input) and the name to give in errors; an
     unreadable file is a usage error naming it."""
     if str(path) == STDIO:
         # As for `check -`: bytes that are not UTF-8 become U+FFFD, never a traceback.
-        return decode_bytes(sys.stdin.buffer.read()).splitlines(), "<stdin>"
+        return decode_bytes(sys.stdin.buffer.read()), "<stdin>"
     try:
-        return path.read_text(encoding="utf-8").splitlines(), str(path)
+        return path.read_text(encoding="utf-8"), str(path)
     except UnicodeDecodeError:
         fail(f"{path}: not UTF-8 text")
     except OSError as exc:
         fail(f"{path}: cannot read: {exc.strerror}")
+
+
+def read_text_lines(path: Path) -> tuple[list[str], str]:
+    """``read_text``, as lines."""
+    text, name = read_text(path)
+    return text.splitlines(), name
 
 
 @contextmanager

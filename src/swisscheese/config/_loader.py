@@ -6,15 +6,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from swisscheese.config._schema import Policy
 from swisscheese.core.errors import SwisscheeseError
 
 Loc = tuple[str | int, ...]
+M = TypeVar("M", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -30,12 +31,17 @@ class Issue:
         return f"{where}: {key}: {self.message}" if key else f"{where}: {self.message}"
 
 
-class PolicyError(SwisscheeseError, ValueError):
-    """A policy that cannot be used; ``issues`` names each problem with its file and line."""
+class ConfigError(SwisscheeseError, ValueError):
+    """A YAML document that cannot be used; ``issues`` names each problem with its file and
+    line."""
 
     def __init__(self, issues: Sequence[Issue]) -> None:
         self.issues = list(issues)
         super().__init__("\n".join(str(i) for i in self.issues))
+
+
+class PolicyError(ConfigError):
+    """A policy that cannot be used."""
 
 
 @dataclass(frozen=True)
@@ -51,15 +57,7 @@ class LoadedPolicy:
         return PolicyError([Issue(self.source, self.line_of(loc), loc, message)])
 
     def errors_from(self, exc: ValidationError, prefix: Loc = ()) -> PolicyError:
-        errors = exc.errors()
-        locs = [prefix + tuple(e["loc"]) for e in errors]
-        issues = []
-        for e, loc in zip(errors, locs, strict=True):
-            # A list whose every item failed also reports itself as empty: say it once.
-            if e["type"] == "too_short" and any(o[: len(loc)] == loc and o != loc for o in locs):
-                continue
-            issues.append(Issue(self.source, self.line_of(loc), loc, e["msg"]))
-        return PolicyError(issues)
+        return PolicyError(validation_issues(exc, self.source, self.lines, prefix))
 
 
 def line_of(lines: dict[Loc, int], loc: Iterable[str | int]) -> int | None:
@@ -97,41 +95,71 @@ def _index_lines(node: yaml.Node, loc: Loc, out: dict[Loc, int], dups: list[Issu
             _index_lines(item, (*loc, i), out, dups)
 
 
-def parse_policy(text: str, source: str = "<policy>") -> LoadedPolicy:
+def parse_document(
+    text: str,
+    source: str,
+    schema: type[M],
+    *,
+    what: str,
+    error: type[ConfigError] = ConfigError,
+) -> tuple[M, dict[Loc, int]]:
+    """A YAML document validated against ``schema``, with the line of every key; each problem
+    (bad YAML, a duplicate key, a value against the schema) is an ``error`` naming its line."""
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data: Any = yaml.safe_load(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
-        raise PolicyError([Issue(source, line, (), f"invalid YAML: {exc.problem}")]) from None
+        raise error([Issue(source, line, (), f"invalid YAML: {exc.problem}")]) from None
     except yaml.YAMLError as exc:
-        raise PolicyError([Issue(source, None, (), f"invalid YAML: {exc}")]) from None
+        raise error([Issue(source, None, (), f"invalid YAML: {exc}")]) from None
     lines: dict[Loc, int] = {}
     dups: list[Issue] = []
     if node is not None:
         _index_lines(node, (), lines, dups)
     if dups:
-        raise PolicyError([Issue(source, d.line, d.loc, d.message) for d in dups])
+        raise error([Issue(source, d.line, d.loc, d.message) for d in dups])
     if not isinstance(data, dict):
-        raise PolicyError([Issue(source, 1, (), "a policy is a YAML mapping")])
-    loaded = LoadedPolicy(Policy.model_construct(), source, lines)
+        raise error([Issue(source, 1, (), f"{what} is a YAML mapping")])
     try:
-        policy = Policy.model_validate(data)
+        return schema.model_validate(data), lines
     except ValidationError as exc:
-        raise loaded.errors_from(exc) from None
+        raise error(validation_issues(exc, source, lines)) from None
+
+
+def validation_issues(
+    exc: ValidationError, source: str, lines: dict[Loc, int], prefix: Loc = ()
+) -> list[Issue]:
+    errors = exc.errors()
+    locs = [prefix + tuple(e["loc"]) for e in errors]
+    issues = []
+    for e, loc in zip(errors, locs, strict=True):
+        # A list whose every item failed also reports itself as empty: say it once.
+        if e["type"] == "too_short" and any(o[: len(loc)] == loc and o != loc for o in locs):
+            continue
+        issues.append(Issue(source, line_of(lines, loc), loc, e["msg"]))
+    return issues
+
+
+def read_document(path: str | Path, error: type[ConfigError] = ConfigError) -> str:
+    """A YAML file's text; unreadable or not UTF-8 is an ``error`` naming the file."""
+    path = Path(path)
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise error([Issue(str(path), None, (), f"cannot read: {exc.strerror}")]) from None
+    except UnicodeDecodeError:
+        raise error([Issue(str(path), None, (), "not UTF-8 text")]) from None
+
+
+def parse_policy(text: str, source: str = "<policy>") -> LoadedPolicy:
+    policy, lines = parse_document(text, source, Policy, what="a policy", error=PolicyError)
     return LoadedPolicy(policy, source, lines)
 
 
 def load_policy(path: str | Path) -> LoadedPolicy:
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise PolicyError([Issue(str(path), None, (), f"cannot read: {exc.strerror}")]) from None
-    except UnicodeDecodeError:
-        raise PolicyError([Issue(str(path), None, (), "not UTF-8 text")]) from None
-    return parse_policy(text, str(path))
+    return parse_policy(read_document(path, PolicyError), str(path))
 
 
 def default_policy_text() -> str:

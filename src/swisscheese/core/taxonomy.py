@@ -84,6 +84,7 @@ _CATEGORIES: tuple[Category, ...] = (
     Category("flow", Kind.INTEGRITY, "Information-flow rule over an agent's trace"),
     Category("flow.denied", Kind.INTEGRITY, "A call the trace's information flow forbids"),
     Category("flow.approval", Kind.INTEGRITY, "A call that needs approval after what was read"),
+    Category("ai_generated", Kind.INTEGRITY, "Text a language model probably wrote"),
 )
 
 CATEGORIES: dict[str, Category] = {c.code: c for c in _CATEGORIES}

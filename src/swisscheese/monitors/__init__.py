@@ -2,6 +2,7 @@
 
 from swisscheese.core.roles import Decoded as Decoded
 from swisscheese.monitors import adapters as _adapters
+from swisscheese.monitors import ai_text as _ai_text
 from swisscheese.monitors import canary as _canary
 from swisscheese.monitors import flow as _flow
 from swisscheese.monitors import learned as _learned
@@ -34,6 +35,7 @@ BUILTIN_MODULES = (
     _flow,
     _learned,
     _adapters,
+    _ai_text,
 )
 
 __all__ = [

@@ -20,7 +20,7 @@ from swisscheese.core import canonical_json
 from swisscheese.recorder.note import NoteError, Signer, Verifier, open_note
 
 OPERATOR_KEYS = Path(".swisscheese/operators")
-SIGNED_TYPES = ("approval_decided", "halt", "resume")
+SIGNED_TYPES = ("approval_decided", "halt", "resume", "framework_decision")
 
 
 def operator_key_path(name: str) -> Path:

@@ -154,6 +154,23 @@ class Resumed(_Event):
     signed: str | None = None
 
 
+class FrameworkDecided(_Event):
+    """A safety framework's gate decision for a deployment, from the evidence recorded at
+    ``evidence`` (an evaluation's log index) and the deployed ``policy``; the full report,
+    every condition's value, is the payload."""
+
+    OMIT_IF_NONE = frozenset({"signed", "evidence", "policy"})
+    type: Literal["framework_decision"] = "framework_decision"
+    deployment: str
+    framework: str
+    digest: str
+    decision: str
+    evidence: int | None = None
+    policy: str | None = None
+    by: str
+    signed: str | None = None
+
+
 class AnswerReleased(_Event):
     """What the gateway released for a request: the SHA-256 of each choice's text, the model,
     the policy and the digest of the request's verdicts (the subject and predicate of its
@@ -331,7 +348,8 @@ Event = Annotated[
     | ModelKey
     | ModelSigned
     | ModelChecked
-    | WatermarkKey,
+    | WatermarkKey
+    | FrameworkDecided,
     Field(discriminator="type"),
 ]
 

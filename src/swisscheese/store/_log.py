@@ -217,6 +217,17 @@ class LogStore:
             ).all()
         return [StoredEntry(*row) for row in rows]
 
+    def latest_of_type(self, kind: str, limit: int) -> list[StoredEntry]:
+        """The newest ``limit`` entries of one event type, newest first (by the type index)."""
+        with self.reader.connect() as conn:
+            rows = conn.execute(
+                select(log_entries)
+                .where(log_entries.c.type == kind)
+                .order_by(log_entries.c.idx.desc())
+                .limit(limit)
+            ).all()
+        return [StoredEntry(*row) for row in rows]
+
     def checkpoints(self) -> list[tuple[int, str]]:
         with self.reader.connect() as conn:
             rows = conn.execute(

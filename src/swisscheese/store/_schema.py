@@ -30,6 +30,8 @@ log_entries = Table(
     Column("type", String(64), nullable=False),
     Column("payload_digest", String(80), nullable=True, index=True),
 )
+# The few events governance reads (evaluations, policies, decisions), found without a scan.
+Index("ix_log_entries_type_idx", log_entries.c.type, log_entries.c.idx)
 
 # Hashes of complete subtrees above the leaves: level >= 1, index within the level.
 log_nodes = Table(

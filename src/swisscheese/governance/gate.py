@@ -1,0 +1,134 @@
+"""The framework gate against the store: gather the evidence, decide, sign and record."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from swisscheese.config import Policy
+from swisscheese.core import Receipt
+from swisscheese.governance.evidence import evaluation_evidence
+from swisscheese.governance.framework import GateDecision, LoadedFramework, evaluate
+from swisscheese.ops import Operations, OpsError
+from swisscheese.recorder.decisions import sign_decision
+from swisscheese.recorder.events import FrameworkDecided
+from swisscheese.recorder.note import Signer
+from swisscheese.store import Deployment, LogStore, StoredEntry
+
+__all__ = ["Gathered", "check_gate", "gather"]
+
+SCAN = 256
+"""Entries of one type read at a time, newest first, looking for the deployment's."""
+
+
+@dataclass(frozen=True, slots=True)
+class Gathered:
+    evidence: dict[str, Any]
+    policy: Policy | None
+    evaluation_record: int | None
+
+
+def _newest(log: LogStore, kind: str) -> Iterator[tuple[StoredEntry, dict[str, Any]]]:
+    limit = SCAN
+    while True:
+        entries = log.latest_of_type(kind, limit)
+        for entry in entries[limit - SCAN :]:
+            yield entry, json.loads(entry.event)
+        if len(entries) < limit:
+            return
+        limit += SCAN
+
+
+def _payload(log: LogStore, entry: StoredEntry) -> Any:
+    if entry.payload_digest is None:
+        return None
+    data = log.payload(entry.payload_digest)
+    return None if data is None else json.loads(data)
+
+
+def _deployed_policy(log: LogStore, deployment: Deployment) -> Policy | None:
+    """The policy the deployment's gateway last loaded, from its recorded payload (None when it
+    was erased or never recorded)."""
+    for entry, event in _newest(log, "policy"):
+        if event.get("deployment") != deployment.name:
+            continue
+        if deployment.policy_digest and event.get("policy") != deployment.policy_digest:
+            continue
+        payload = _payload(log, entry)
+        try:
+            return None if payload is None else Policy.model_validate(payload)
+        except ValidationError:
+            return None
+    return None
+
+
+def _evaluation(
+    log: LogStore, policy_digest: str | None
+) -> tuple[dict[str, Any] | None, int | None]:
+    """The newest evaluation of the deployed policy, else the newest of any policy."""
+    fallback: tuple[StoredEntry, dict[str, Any]] | None = None
+    for entry, event in _newest(log, "evidence"):
+        if event.get("kind") != "evaluation":
+            continue
+        if policy_digest is not None and event.get("policy") == policy_digest:
+            return _payload(log, entry), entry.index
+        if fallback is None:
+            fallback = (entry, event)
+    if fallback is None:
+        return None, None
+    return _payload(log, fallback[0]), fallback[0].index
+
+
+def gather(log: LogStore, deployment: Deployment, now: dt.datetime) -> Gathered:
+    results, record = _evaluation(log, deployment.policy_digest)
+    evidence = {
+        "eval": evaluation_evidence(
+            results, record=record, deployed_policy=deployment.policy_digest, now=now
+        ),
+        "deployment": {
+            "name": deployment.name,
+            "halted": deployment.halted,
+            "policy": deployment.policy_digest,
+            "model": deployment.model,
+        },
+    }
+    return Gathered(evidence, _deployed_policy(log, deployment), record)
+
+
+def check_gate(
+    ops: Operations,
+    loaded: LoadedFramework,
+    deployment: str,
+    by: str,
+    signer: Signer | None = None,
+    now: dt.datetime | None = None,
+) -> tuple[GateDecision, Gathered, Receipt | None]:
+    """Decide for ``deployment`` on the recorded evidence; record the decision (signed by
+    ``by``'s key when given), with the full report as its payload."""
+    if ops.recorder is None:
+        raise OpsError("a framework decision needs the flight recorder")
+    known = ops.known(deployment)
+    gathered = gather(ops.recorder.store, known, now or dt.datetime.now(dt.UTC))
+    decision = evaluate(loaded, gathered.evidence, gathered.policy)
+    fields: dict[str, Any] = {
+        "deployment": known.name,
+        "framework": decision.framework,
+        "digest": decision.digest,
+        "decision": decision.decision.value,
+        "by": by,
+    }
+    if gathered.evaluation_record is not None:
+        fields["evidence"] = gathered.evaluation_record
+    if known.policy_digest is not None:
+        fields["policy"] = known.policy_digest
+    if signer is not None and signer.name != by:
+        raise OpsError(f"the key of {signer.name!r} cannot sign for {by!r}")
+    signed = sign_decision(signer, "framework_decision", fields) if signer else None
+    report = decision.to_dict() | {"evidence": gathered.evidence}
+    receipt = ops.recorder.record(FrameworkDecided(**fields, signed=signed), report)
+    return decision, gathered, receipt
