@@ -13,6 +13,7 @@ from swisscheese.cli._deployment import deployment_app
 from swisscheese.cli._detectors import register as register_detectors
 from swisscheese.cli._eval import register as register_eval
 from swisscheese.cli._framework import framework_app
+from swisscheese.cli._incidents import incidents_app
 from swisscheese.cli._keys import keys_app
 from swisscheese.cli._log import log_app
 from swisscheese.cli._mcp import register as register_mcp
@@ -68,3 +69,4 @@ app.add_typer(provenance_app, name="provenance")
 app.add_typer(model_app, name="model")
 app.add_typer(watermark_app, name="watermark")
 app.add_typer(framework_app, name="framework")
+app.add_typer(incidents_app, name="incidents")

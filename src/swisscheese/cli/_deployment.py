@@ -23,6 +23,8 @@ from swisscheese.cli._common import (
 )
 
 if TYPE_CHECKING:
+    from swisscheese.core import Receipt
+    from swisscheese.ops import Operations
     from swisscheese.store import Deployment
 
 deployment_app = typer.Typer(help="Halt and resume deployments.", no_args_is_help=True)
@@ -50,7 +52,26 @@ def halt(
             fail(str(exc))
         except RecordError as exc:
             fail(f"{name} halted, but the log could not record it: {exc}")
+        incident = _open_halt_incident(ops, name, reason, by, receipt)
     out.print(f"{name} halted (log entry {receipt.index if receipt else '-'})", highlight=False)
+    out.print(f"incident {incident} opened", highlight=False)
+
+
+def _open_halt_incident(
+    ops: Operations, name: str, reason: str, by: str, receipt: Receipt | None
+) -> str:
+    """A halt is an incident: opened with it, linked to the halt event, in the jurisdictions
+    of ``SWISSCHEESE_JURISDICTIONS``."""
+    import datetime as dt
+
+    from swisscheese.cli._incidents import jurisdictions
+    from swisscheese.governance.register import halt_incident, record
+
+    assert ops.recorder is not None
+    index = receipt.index if receipt else None
+    incident = halt_incident(name, reason, by, dt.datetime.now(dt.UTC), index, jurisdictions())
+    record(ops.recorder, incident, by, new=True)
+    return incident.id
 
 
 @deployment_app.command("resume")

@@ -146,6 +146,7 @@ def log_verify(
             fail(f"verifier key: {exc}")
     with open_recorder(db, key, origin) as recorder:
         report = recorder.verify(note, parsed)
+        incident = None if report.ok else _open_tamper_incident(recorder, report.problems)
     data = {
         "ok": report.ok,
         "size": report.size,
@@ -157,6 +158,7 @@ def log_verify(
         "decisions_signed": report.decisions_signed,
         "decisions_unsigned": report.decisions_unsigned,
         "problems": report.problems,
+        "incident": incident,
     }
     if as_json:
         print(json.dumps(data))
@@ -173,7 +175,27 @@ def log_verify(
             out.print(f"first bad index: {report.first_bad_index}", highlight=False)
         for problem in report.problems:
             out.print(f"  {problem}", highlight=False)
+        if incident is not None:
+            out.print(f"incident {incident} opened", highlight=False)
     raise typer.Exit(0 if report.ok else 1)
+
+
+def _open_tamper_incident(recorder: Recorder, problems: list[str]) -> str | None:
+    """A log that fails verification is an incident: recorded in that log (its id in the
+    output), or None when the log cannot take another entry."""
+    import datetime as dt
+
+    from swisscheese.cli._incidents import jurisdictions
+    from swisscheese.governance.register import record, tamper_incident
+    from swisscheese.recorder import RecordError
+
+    at = dt.datetime.now(dt.UTC)
+    incident = tamper_incident("flight-recorder", problems, at, jurisdictions())
+    try:
+        record(recorder, incident, "log verify", new=True)
+    except (RecordError, ValueError, OSError):
+        return None
+    return incident.id
 
 
 def _show(recorder: Recorder, start: int, end: int, as_json: bool) -> None:

@@ -171,6 +171,23 @@ class FrameworkDecided(_Event):
     signed: str | None = None
 
 
+class IncidentRecorded(_Event):
+    """One revision of an incident: its state and clocks here, the whole record (what happened,
+    harms, parties, causes, actions) as the payload. The newest revision of an id is current."""
+
+    type: Literal["incident"] = "incident"
+    incident: str
+    revision: int
+    deployment: str
+    status: str
+    severity: str
+    occurred_at: str
+    aware_at: str
+    where: list[str]
+    flags: list[str]
+    by: str
+
+
 class AnswerReleased(_Event):
     """What the gateway released for a request: the SHA-256 of each choice's text, the model,
     the policy and the digest of the request's verdicts (the subject and predicate of its
@@ -349,7 +366,8 @@ Event = Annotated[
     | ModelSigned
     | ModelChecked
     | WatermarkKey
-    | FrameworkDecided,
+    | FrameworkDecided
+    | IncidentRecorded,
     Field(discriminator="type"),
 ]
 
