@@ -4,10 +4,12 @@ evaluation was recorded, and the gate decides from them, signed and recorded."""
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 from pathlib import Path
 
 import pytest
+import yaml
 
 from swisscheese.gateway import build_app
 from tests.cli.test_operator_cli import run
@@ -99,3 +101,27 @@ def test_bad_frameworks_and_unknown_deployments_are_clear_errors(
     code, out, _ = run("framework", "validate")
     assert code == 0
     assert "swisscheese-reference: 5 domains" in out
+
+
+def test_the_reference_safety_case_from_the_recorded_evaluation(
+    served: str, tmp_path: Path
+) -> None:
+    evaluate(served)
+    page = tmp_path / "case.html"
+    code, out, err = run(
+        "case", "check", "--deployment", "default", "--db", served, "--json",
+        *(["--html", str(page)] if shutil.which("dot") else []),
+    )  # fmt: skip
+    assert code == 1, err  # not supported: the default stack lets the keylogger through
+    report = json.loads(out)
+    nodes = {n["id"]: n for n in report["nodes"]}
+    assert report["status"] == "defeated"
+    assert nodes["Sn1"]["status"] == "defeated"
+    assert nodes["Sn2"]["status"] == "undeveloped"  # this evaluation had no CBRNE goals
+    assert nodes["Sn2"]["reason"] == "no evidence eval.asr.by_category.cbrne"
+    assert log_types(served)[-1] == "safety_case"
+    if shutil.which("dot"):
+        assert "<svg" in page.read_text()
+    exported = yaml.safe_load(run("case", "export")[1])
+    assert exported["G1"]["supportedBy"] == ["S1"]
+    assert exported["G_AG1"]["undeveloped"] is True

@@ -52,6 +52,7 @@ __all__ = [
     "load_framework",
     "parse_framework",
     "reference_path",
+    "run_condition",
 ]
 
 
@@ -250,7 +251,8 @@ def _missing(expression: str, evidence: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _run(program: Any, evidence: Mapping[str, Any]) -> tuple[bool | None, str]:
+def run_condition(program: Any, evidence: Mapping[str, Any]) -> tuple[bool | None, str]:
+    """A compiled condition's value on the evidence, or None with the reason it has none."""
     try:
         value = program.execute(dict(evidence))
     except KeyError as exc:
@@ -295,7 +297,7 @@ def evaluate(
             decision = to
 
     def outcome(loc: Loc, cid: str, kind: Any, expression: str) -> Condition:
-        value, reason = _run(loaded.programs[loc], evidence)
+        value, reason = run_condition(loaded.programs[loc], evidence)
         found = Condition(cid, kind, expression, value, reason)
         conditions.append(found)
         return found

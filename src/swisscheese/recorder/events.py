@@ -188,6 +188,20 @@ class IncidentRecorded(_Event):
     by: str
 
 
+class CaseEvaluated(_Event):
+    """A safety case's status computed from the evidence at ``evidence`` (an evaluation's log
+    index); every node's status and reason is the payload."""
+
+    OMIT_IF_NONE = frozenset({"evidence"})
+    type: Literal["safety_case"] = "safety_case"
+    deployment: str
+    case: str
+    digest: str
+    status: str
+    evidence: int | None = None
+    by: str
+
+
 class AnswerReleased(_Event):
     """What the gateway released for a request: the SHA-256 of each choice's text, the model,
     the policy and the digest of the request's verdicts (the subject and predicate of its
@@ -367,7 +381,8 @@ Event = Annotated[
     | ModelChecked
     | WatermarkKey
     | FrameworkDecided
-    | IncidentRecorded,
+    | IncidentRecorded
+    | CaseEvaluated,
     Field(discriminator="type"),
 ]
 
