@@ -21,6 +21,8 @@ from swisscheese.cli._common import (
     operator_signer,
     out,
 )
+from swisscheese.cli._framework import FrameworkOption
+from swisscheese.cli._framework import load as load_framework
 
 if TYPE_CHECKING:
     from swisscheese.core import Receipt
@@ -80,15 +82,35 @@ def resume(
     reason: Annotated[str, typer.Option(help="Why.")] = "resumed by operator",
     by: ByOption = "operator",
     key: OperatorKeyOption = None,
+    framework: FrameworkOption = None,
     db: DbOption = None,
 ) -> None:
     """Resume a deployment stopped by a HALT verdict or by hand (signed with the operator's
-    key when there is one)."""
+    key when there is one). A deployment its framework halted resumes only when the framework,
+    deciding again on the evidence recorded since, no longer calls for the halt, and only by an
+    operator who signs the decision."""
+    from swisscheese.governance.gate import FRAMEWORK_HALT, check_gate
     from swisscheese.ops import OpsError
     from swisscheese.recorder import RecordError
 
-    signer = operator_signer(by, key, required=key is not None)
     with operations(db) as ops:
+        try:
+            found = ops.known(name)
+        except OpsError as exc:
+            fail(str(exc))
+        by_framework = found.halted and found.reason.startswith(FRAMEWORK_HALT)
+        signer = operator_signer(by, key, required=key is not None or by_framework)
+        if by_framework:
+            decision, _, _ = check_gate(
+                ops, load_framework(framework), name, by, signer, respond=False, cause="resume"
+            )
+            if decision.responses:
+                fail(
+                    f"{name} stays halted: framework {decision.framework} still calls for "
+                    f"{', '.join(decision.responses)} ("
+                    + "; ".join(r for r in decision.reasons if r.startswith("red line"))
+                    + "); record new passing evidence and handle the incident first"
+                )
         try:
             receipt = ops.resume(name, reason, by, signer)
         except OpsError as exc:

@@ -10,7 +10,18 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from swisscheese.cli._common import ByOption, DbOption, JsonOption, fail, operations, out, read_text
+from swisscheese.cli._common import (
+    ByOption,
+    DbOption,
+    JsonOption,
+    OperatorKeyOption,
+    fail,
+    operations,
+    operator_signer,
+    out,
+    read_text,
+)
+from swisscheese.cli._framework import FrameworkOption, respond_to_incident
 
 if TYPE_CHECKING:
     from swisscheese.governance.incidents import Incident, Regimes
@@ -67,10 +78,14 @@ def _current(ops: Operations) -> dict[str, Incident]:
 def open_incident(
     file: Annotated[Path, typer.Argument(help="The incident (YAML or JSON), or - for stdin.")],
     by: ByOption = "operator",
+    key: OperatorKeyOption = None,
+    framework: FrameworkOption = None,
     db: DbOption = None,
 ) -> None:
     """Open an incident from a file with the OECD fields (id, title, what, occurred_at,
-    aware_at with time zones, where, system, harms, affected, causes, actions, flags, events)."""
+    aware_at with time zones, where, system, harms, affected, causes, actions, flags, events,
+    failed_mitigations). The deployment's framework then decides again, with the incident in
+    its evidence, and acts on its responses (e.g. halts the deployment)."""
     from swisscheese.governance.incidents import IncidentError, parse_incident
     from swisscheese.governance.register import record
     from swisscheese.ops import OpsError
@@ -80,12 +95,14 @@ def open_incident(
         incident = parse_incident(text, name)
     except IncidentError as exc:
         fail("\n       ".join(str(i) for i in exc.issues))
+    signer = operator_signer(by, key, required=key is not None)
     with operations(db) as ops:
         try:
             receipt = record(_recorder(ops), incident, by, new=True)
         except OpsError as exc:
             fail(str(exc))
-    _say(f"incident {incident.id} opened (log entry {receipt.index})")
+        _say(f"incident {incident.id} opened (log entry {receipt.index})")
+        respond_to_incident(ops, incident.system.deployment, incident.id, by, signer, framework)
 
 
 @incidents_app.command("update")
@@ -97,9 +114,12 @@ def update(
         list[str] | None, typer.Option(help="A regime it was reported under (repeatable).")
     ] = None,
     by: ByOption = "operator",
+    key: OperatorKeyOption = None,
+    framework: FrameworkOption = None,
     db: DbOption = None,
 ) -> None:
-    """Record a new revision: status, actions taken, regimes reported under (now)."""
+    """Record a new revision: status, actions taken, regimes reported under (now); the
+    deployment's framework then decides again."""
     from pydantic import ValidationError
 
     from swisscheese.governance.incidents import IncidentError
@@ -131,7 +151,9 @@ def update(
             receipt = record(_recorder(ops), revised, by, new=False)
         except OpsError as exc:
             fail(str(exc))
-    _say(f"incident {incident_id} updated (log entry {receipt.index})")
+        _say(f"incident {incident_id} updated (log entry {receipt.index})")
+        signer = operator_signer(by, key, required=key is not None)
+        respond_to_incident(ops, revised.system.deployment, incident_id, by, signer, framework)
 
 
 @incidents_app.command("list")

@@ -1,11 +1,15 @@
 """The evidence a framework's conditions read: named figures from the flight recorder.
 
-Conditions are CEL expressions over one map with two roots:
+Conditions are CEL expressions over one map with three roots:
 
 - ``eval``: the latest ``swisscheese eval`` run recorded for the deployment's policy digest
   (falling back to the latest run of any policy, with ``eval.policy_matches`` false). Every
   estimate is its point value (``eval.asr.at_k``, not ``{value, ci95}``); the interval is
   kept under ``eval.ci`` with the same path (``eval.ci.asr.at_k`` is ``[lo, hi]``).
+- ``incidents``: the deployment's incident register: ``open`` and ``open_serious`` counts,
+  and ``failed``, a map from each monitor an incident says failed to those incidents' ids. A
+  failed mitigation stays there until its incident is mitigated or closed *and* an evaluation
+  newer than that revision is recorded (new passing evidence, not only a human's word).
 - ``deployment``: the deployment's recorded state.
 
 Names a condition uses are checked against ``CATALOGUE`` when the framework loads, so a typo
@@ -26,6 +30,7 @@ __all__ = [
     "CATALOGUE",
     "EvidenceSnapshot",
     "evaluation_evidence",
+    "incident_evidence",
     "is_known_path",
     "paths_in",
     "unknown_roots",
@@ -66,6 +71,10 @@ CATALOGUE: tuple[str, ...] = (
     "eval.benign.fpr_by_category.*.fpr",
     "eval.benign.fpr_by_category.*.items",
     "eval.ci.*",
+    "incidents.open",
+    "incidents.open_serious",
+    "incidents.failed",
+    "incidents.failed.*",
     "deployment.name",
     "deployment.halted",
     "deployment.policy",
@@ -188,6 +197,25 @@ def evaluation_evidence(
         },
         "ci": ci,
     }
+
+
+def incident_evidence(
+    incidents: Iterable[tuple[int, Any]], deployment: str, evaluated_at: int | None
+) -> dict[str, Any]:
+    """The ``incidents`` root from ``(revision log index, Incident)`` pairs (current revisions)."""
+    open_count = serious = 0
+    failed: dict[str, list[str]] = {}
+    for index, incident in incidents:
+        if incident.system.deployment != deployment:
+            continue
+        if incident.status == "open":
+            open_count += 1
+            serious += incident.severity.value != "minor"
+        cleared = incident.status != "open" and evaluated_at is not None and evaluated_at > index
+        if not cleared:
+            for monitor in incident.failed_mitigations:
+                failed.setdefault(monitor, []).append(incident.id)
+    return {"open": open_count, "open_serious": serious, "failed": failed}
 
 
 def unknown_paths(expressions: Iterable[str]) -> list[str]:

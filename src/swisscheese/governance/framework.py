@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import cel
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from swisscheese.config import (
     ConfigError,
@@ -99,6 +99,23 @@ class RedLine(_Strict):
     """CEL: true when the red line is crossed (no-go, whatever the mitigations)."""
 
 
+class Response(_Strict):
+    """What the framework does to the deployment when it decides: ``halt`` when one of
+    ``red_lines`` is crossed (or cannot be shown uncrossed), or when the decision is
+    ``decision``."""
+
+    id: str = Field(min_length=1)
+    red_lines: tuple[str, ...] = ()
+    decision: Literal["no-go", "go with conditions"] | None = None
+    action: Literal["halt"] = "halt"
+
+    @model_validator(mode="after")
+    def _one_trigger(self) -> Response:
+        if bool(self.red_lines) == (self.decision is not None):
+            raise ValueError(f"response {self.id!r}: give exactly one of 'red_lines', 'decision'")
+        return self
+
+
 class Framework(_Strict):
     version: Literal[1] = 1
     framework: str = Field(min_length=1)
@@ -106,6 +123,7 @@ class Framework(_Strict):
     mitigations: tuple[Mitigation, ...] = ()
     domains: tuple[Domain, ...] = Field(min_length=1)
     red_lines: tuple[RedLine, ...] = ()
+    responses: tuple[Response, ...] = ()
 
     @field_validator("mitigations")
     @classmethod
@@ -154,10 +172,15 @@ def parse_framework(text: str, source: str = "<framework>") -> LoadedFramework:
             issue(loc, f"CEL: {str(exc).splitlines()[0]}")
             continue
         for root in unknown_roots(expression, programs[loc].variables()):
-            issue(loc, f"unknown evidence {root!r} (the roots are eval and deployment)")
+            issue(loc, f"unknown evidence {root!r} (the roots are eval, incidents and deployment)")
         for path in paths_in(expression):
             if not is_known_path(path):
                 issue(loc, f"unknown evidence {path!r} (see docs/governance.md for the names)")
+    lines_known = {r.id for r in fw.red_lines}
+    for r, response in enumerate(fw.responses):
+        for i, red in enumerate(response.red_lines):
+            if red not in lines_known:
+                issue(("responses", r, "red_lines", i), f"no red line {red!r}")
     known = {m.id for m in fw.mitigations}
     for d, domain in enumerate(fw.domains):
         for lv, level in enumerate(domain.levels):
@@ -215,6 +238,8 @@ class GateDecision:
     reasons: tuple[str, ...]
     conditions: tuple[Condition, ...]
     mitigations: tuple[MitigationCheck, ...]
+    responses: tuple[str, ...] = ()
+    """Ids of the framework's responses this decision calls for."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -235,6 +260,7 @@ class GateDecision:
             "mitigations": [
                 {"id": m.id, "in_place": m.in_place, "found": m.found} for m in self.mitigations
             ],
+            "responses": list(self.responses),
         }
 
 
@@ -336,6 +362,12 @@ def evaluate(
                 if e.value is not False and t.value is False:
                     state = "raised" if e.value else f"unknown ({e.reason})"
                     worsen(Decision.CONDITIONS, f"{domain.id}/{level.id} early warning {state}")
+    crossed = {c.id for c in conditions if c.kind == "red_line" and c.value is not False}
+    fired = tuple(
+        r.id
+        for r in fw.responses
+        if crossed & set(r.red_lines) or (r.decision is not None and r.decision == decision.value)
+    )
     return GateDecision(
         fw.framework,
         loaded.digest,
@@ -343,4 +375,5 @@ def evaluate(
         tuple(reasons),
         tuple(conditions),
         tuple(checks.values()),
+        fired,
     )

@@ -12,8 +12,9 @@ from pydantic import ValidationError
 
 from swisscheese.config import Policy
 from swisscheese.core import Receipt
-from swisscheese.governance.evidence import evaluation_evidence
+from swisscheese.governance.evidence import evaluation_evidence, incident_evidence
 from swisscheese.governance.framework import GateDecision, LoadedFramework, evaluate
+from swisscheese.governance.register import current
 from swisscheese.ops import Operations, OpsError
 from swisscheese.recorder.decisions import sign_decision
 from swisscheese.recorder.events import FrameworkDecided
@@ -86,10 +87,12 @@ def _evaluation(
 
 def gather(log: LogStore, deployment: Deployment, now: dt.datetime) -> Gathered:
     results, record = _evaluation(log, deployment.policy_digest)
+    register = [(i, inc) for i, _, inc in current(log).values() if inc is not None]
     evidence = {
         "eval": evaluation_evidence(
             results, record=record, deployed_policy=deployment.policy_digest, now=now
         ),
+        "incidents": incident_evidence(register, deployment.name, record),
         "deployment": {
             "name": deployment.name,
             "halted": deployment.halted,
@@ -100,6 +103,10 @@ def gather(log: LogStore, deployment: Deployment, now: dt.datetime) -> Gathered:
     return Gathered(evidence, _deployed_policy(log, deployment), record)
 
 
+FRAMEWORK_HALT = "framework "
+"""How the reason of a halt the framework made begins: resuming it needs the gate's consent."""
+
+
 def check_gate(
     ops: Operations,
     loaded: LoadedFramework,
@@ -107,9 +114,14 @@ def check_gate(
     by: str,
     signer: Signer | None = None,
     now: dt.datetime | None = None,
+    *,
+    respond: bool = True,
+    cause: str = "",
 ) -> tuple[GateDecision, Gathered, Receipt | None]:
     """Decide for ``deployment`` on the recorded evidence; record the decision (signed by
-    ``by``'s key when given), with the full report as its payload."""
+    ``by``'s key when given), with the full report as its payload; then, unless ``respond`` is
+    False, carry out the responses it calls for (a halt through ``ops``, signed and recorded
+    the same way). ``cause`` says what prompted the check (shown in a halt's reason)."""
     if ops.recorder is None:
         raise OpsError("a framework decision needs the flight recorder")
     known = ops.known(deployment)
@@ -131,4 +143,12 @@ def check_gate(
     signed = sign_decision(signer, "framework_decision", fields) if signer else None
     report = decision.to_dict() | {"evidence": gathered.evidence}
     receipt = ops.recorder.record(FrameworkDecided(**fields, signed=signed), report)
+    if respond and decision.responses and not known.halted:
+        why = "; ".join(r for r in decision.reasons if r.startswith("red line")) or "; ".join(
+            decision.reasons
+        )
+        reason = f"{FRAMEWORK_HALT}{decision.framework}: {decision.decision.value} ({why})"
+        if cause:
+            reason += f" after {cause}"
+        ops.halt(known.name, reason, by, signer)
     return decision, gathered, receipt

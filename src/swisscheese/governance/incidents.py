@@ -121,6 +121,10 @@ class Incident(_Strict):
     flags: tuple[Flag, ...] = ()
     events: tuple[int, ...] = ()
     """Log indexes of the recorded events the incident concerns."""
+    failed_mitigations: tuple[str, ...] = ()
+    """Monitors whose rules failed to stop what happened (``injection``, ``canary``): the
+    safety-case claims that rely on them are defeated and the framework's red lines see them
+    until a newer evaluation passes after the incident is mitigated or closed."""
     status: Literal["open", "mitigated", "closed"] = "open"
     reported: dict[str, AwareDatetime] = Field(default_factory=dict)
     """When the incident was reported under each regime (by regime id): no longer due there."""

@@ -78,6 +78,9 @@ class Node(BaseModel):
     """Assumptions, contexts, justifications: CEL that must hold at runtime."""
     module: str | None = None
     """Away goals: the module whose argument supports it."""
+    relies_on: tuple[str, ...] = ()
+    """Solutions: the monitors whose working the evidence assumes; an incident that says one
+    failed defeats the solution (``incidents.failed``)."""
 
 
 class Case(BaseModel):
@@ -139,8 +142,10 @@ def _issues(case: Case, source: str, lines: dict[Loc, int]) -> tuple[list[Issue]
                 issue(loc, f"a {target.type} is not context (context, assumption, justification)")
         if n.type == "solution" and n.evidence is None:
             issue(("nodes", i), "a solution needs 'evidence' (a CEL condition)")
-        if n.type != "solution" and (n.evidence is not None or n.max_age_days is not None):
-            issue(("nodes", i), "'evidence' and 'max_age_days' belong to solutions")
+        if n.type != "solution" and (
+            n.evidence is not None or n.max_age_days is not None or n.relies_on
+        ):
+            issue(("nodes", i), "'evidence', 'max_age_days' and 'relies_on' belong to solutions")
         if n.check is not None and n.type not in CONTEXTUAL:
             issue(("nodes", i, "check"), "'check' belongs to assumptions, contexts, justifications")
         if (n.module is not None) != (n.type == "away_goal"):
@@ -258,6 +263,10 @@ def evaluate_case(loaded: LoadedCase, evidence: Mapping[str, Any]) -> dict[str, 
             if n.type == "away_goal":
                 return NodeStatus(n.id, n.type, Status.UNDEVELOPED, f"argued in {n.module}")
             return NodeStatus(n.id, n.type, Status.SUPPORTED, "stated")
+        failed = evidence.get("incidents", {}).get("failed", {})
+        broken = [f"{m} (incident {', '.join(failed[m])})" for m in n.relies_on if m in failed]
+        if broken:
+            return NodeStatus(n.id, n.type, Status.DEFEATED, "failed: " + "; ".join(broken))
         value, why = run_condition(loaded.programs[n.id], evidence)
         if value is None:
             return NodeStatus(n.id, n.type, Status.UNDEVELOPED, why)
