@@ -9,6 +9,7 @@ import typer
 from swisscheese.cli._agents import agents_app
 from swisscheese.cli._ai_text import register as register_ai_text
 from swisscheese.cli._approvals import approvals_app
+from swisscheese.cli._audit import audit_app
 from swisscheese.cli._case import case_app
 from swisscheese.cli._deployment import deployment_app
 from swisscheese.cli._detectors import register as register_detectors
@@ -72,3 +73,4 @@ app.add_typer(watermark_app, name="watermark")
 app.add_typer(framework_app, name="framework")
 app.add_typer(incidents_app, name="incidents")
 app.add_typer(case_app, name="case")
+app.add_typer(audit_app, name="audit")
