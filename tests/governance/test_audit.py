@@ -94,7 +94,7 @@ def test_files_altered_added_or_removed_after_export_are_named(
     recorder: Recorder, tmp_path: Path
 ) -> None:
     export_bundle(recorder, tmp_path / "b.tar", 10, DOCS)
-    cases = {
+    cases: dict[str, dict[str, bytes | None]] = {
         "altered": {"governance/framework.yaml": b"version: 2\n"},
         "extra": {"notes.txt": b"trust me"},
         "missing": {"checkpoint.txt": None},
