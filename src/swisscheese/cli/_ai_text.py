@@ -12,7 +12,7 @@ from swisscheese.cli._common import JsonOption, fail, out, read_text
 
 CAUTION = (
     "weak evidence: short texts, other models than the scorer, paraphrase and formulaic human "
-    "writing all move the score (docs/detectors.md)"
+    "writing all move the score (README: AI-written text)"
 )
 
 

@@ -13,10 +13,11 @@ Binoculars (two models sharing a tokenizer; we ship one) and trained classifiers
 one generator's style and need labelled data from every model they should catch): one forward
 pass, no training, and it reads any generator's text.
 
-It is weak evidence, reported as such (docs/detectors.md has the ROC): short texts, other and
-larger models than the scorer, paraphrased text and low-entropy human text (lists, code, legal
-boilerplate) all move it. ``probability`` maps D through two normal densities fitted on a
-calibration split (``CALIBRATION``); it is not a verdict about any single text.
+It is weak evidence, reported as such (the README's "AI-written text" has the ROC): short
+texts, other and larger models than the scorer, paraphrased text and low-entropy human text
+(lists, code, legal boilerplate) all move it. ``probability`` maps D through normal densities
+fitted per length on a calibration split (``CALIBRATION``); it is not a verdict about any
+single text.
 
 Needs the ``[local]`` extra (torch, transformers).
 """

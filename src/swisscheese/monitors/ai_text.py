@@ -1,6 +1,6 @@
 """``ai-text``: how likely a language model wrote the text (the local model's Fast-DetectGPT
 criterion, ``learned.ai_text``). Weak evidence by design: flag or log with it, do not block on
-it alone (docs/detectors.md has the ROC and where it fails)."""
+it alone (the README has the ROC and where it fails)."""
 
 from __future__ import annotations
 
