@@ -22,6 +22,7 @@ from swisscheese.cli._mcp import register as register_mcp
 from swisscheese.cli._model import model_app
 from swisscheese.cli._provenance import provenance_app
 from swisscheese.cli._registry import registry_app
+from swisscheese.cli._report import report_app
 from swisscheese.cli._screen import register as register_screening
 from swisscheese.cli._serve import register as register_serve
 from swisscheese.cli._watermark import watermark_app
@@ -76,3 +77,4 @@ app.add_typer(incidents_app, name="incidents")
 app.add_typer(case_app, name="case")
 app.add_typer(audit_app, name="audit")
 app.add_typer(registry_app, name="registry")
+app.add_typer(report_app, name="report")

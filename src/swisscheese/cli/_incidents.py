@@ -50,7 +50,7 @@ def _say(text: str) -> None:
     out.print(text, highlight=False, soft_wrap=True)
 
 
-def _regimes(path: Path | None) -> Regimes:
+def regimes_from(path: Path | None) -> Regimes:
     from swisscheese.governance.incidents import IncidentError, load_regimes
 
     try:
@@ -126,7 +126,7 @@ def update(
     from swisscheese.governance.register import record
     from swisscheese.ops import OpsError
 
-    regimes = _regimes(None)
+    regimes = regimes_from(None)
     for regime in reported or []:
         try:
             regimes.get(regime)
@@ -180,7 +180,7 @@ def due(
     """What must be reported to whom by when, soonest first; overdue ones are marked."""
     from swisscheese.governance.incidents import deadlines
 
-    regimes = _regimes(regimes_file)
+    regimes = regimes_from(regimes_file)
     with operations(db) as ops:
         incidents = _current(ops)
     found = deadlines(incidents.values(), regimes)
@@ -223,7 +223,7 @@ def export(
     rule that sets it."""
     from swisscheese.governance.incidents import IncidentError, regime_report
 
-    regimes = _regimes(regimes_file)
+    regimes = regimes_from(regimes_file)
     try:
         chosen = regimes.get(regime)
     except IncidentError as exc:

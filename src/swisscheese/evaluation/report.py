@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import html
-import io
 from collections.abc import Mapping
 from typing import Any
+
+from swisscheese.common.plots import figure_svg, pyplot
 
 __all__ = ["render_html"]
 
@@ -24,25 +25,11 @@ def _fmt(estimate: Mapping[str, Any] | None, pct: bool = True) -> str:
     )
 
 
-def _svg(fig: Any) -> str:
-    buf = io.StringIO()
-    fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
-    text = buf.getvalue()
-    return text[text.index("<svg") :]
-
-
 def _plots(results: Mapping[str, Any]) -> dict[str, str]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import matplotlib.ticker
     import numpy as np
 
-    plt.rcParams.update({"svg.fonttype": "none", "font.size": 9})
+    plt = pyplot()
     plots: dict[str, str] = {}
     layers = results["layers"]
     names = list(layers)
@@ -58,7 +45,7 @@ def _plots(results: Mapping[str, Any]) -> dict[str, str]:
     ax.set_xlim(0, 100)
     ax.set_xlabel("% of attack prompts (every attempt) / of benign prompts")
     ax.legend(loc="lower right")
-    plots["catch"] = _svg(fig)
+    plots["catch"] = figure_svg(fig)
 
     asr = results["asr"]
     fig, ax = plt.subplots(figsize=(5, 3))
@@ -68,7 +55,7 @@ def _plots(results: Mapping[str, Any]) -> dict[str, str]:
     ax.set_ylabel("ASR@k, adaptive (%)")
     ax.set_ylim(0, 100)
     ax.grid(alpha=0.3)
-    plots["asr"] = _svg(fig)
+    plots["asr"] = figure_svg(fig)
 
     fig, ax = plt.subplots(figsize=(5, 4))
     for name, points in results["roc"].items():
@@ -78,7 +65,7 @@ def _plots(results: Mapping[str, Any]) -> dict[str, str]:
     ax.set_xlabel("false-positive rate")
     ax.set_ylabel("true-positive rate")
     ax.legend(fontsize=6, loc="center left", bbox_to_anchor=(1.02, 0.5))
-    plots["roc"] = _svg(fig)
+    plots["roc"] = figure_svg(fig)
 
     sc = results["swiss_cheese"]
     barriers = sc["barriers"]
@@ -101,7 +88,7 @@ def _plots(results: Mapping[str, Any]) -> dict[str, str]:
                         j, i, f"{grid[i, j]:.2f}", ha="center", va="center", fontsize=7, color=shade
                     )
         fig.colorbar(im, ax=ax, label="Jaccard overlap of misses")
-        plots["overlap"] = _svg(fig)
+        plots["overlap"] = figure_svg(fig)
 
     samples = results.get("latency_samples_ms") or []
     if samples:
@@ -114,7 +101,7 @@ def _plots(results: Mapping[str, Any]) -> dict[str, str]:
         ax.set_xlabel("stack latency per exchange (ms, log)")
         ax.set_ylabel("share of exchanges")
         ax.grid(alpha=0.3)
-        plots["latency"] = _svg(fig)
+        plots["latency"] = figure_svg(fig)
     return plots
 
 
