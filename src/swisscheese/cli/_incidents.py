@@ -24,7 +24,7 @@ from swisscheese.cli._common import (
 from swisscheese.cli._framework import FrameworkOption, respond_to_incident
 
 if TYPE_CHECKING:
-    from swisscheese.governance.incidents import Incident, Regimes
+    from swisscheese.governance.incidents import Incident, Regime, Regimes
     from swisscheese.ops import Operations
     from swisscheese.recorder import Recorder
 
@@ -57,6 +57,22 @@ def regimes_from(path: Path | None) -> Regimes:
         return load_regimes(path)
     except IncidentError as exc:
         fail("\n       ".join(str(i) for i in exc.issues))
+
+
+def _regime(regimes: Regimes, regime: str) -> Regime:
+    from swisscheese.governance.incidents import IncidentError
+
+    try:
+        return regimes.get(regime)
+    except IncidentError as exc:
+        fail(exc.issues[0].message)
+
+
+def _incident(ops: Operations, incident_id: str) -> Incident:
+    found = _current(ops).get(incident_id)
+    if found is None:
+        fail(f"no incident {incident_id!r}")
+    return found
 
 
 def _recorder(ops: Operations) -> Recorder:
@@ -122,20 +138,14 @@ def update(
     deployment's framework then decides again."""
     from pydantic import ValidationError
 
-    from swisscheese.governance.incidents import IncidentError
     from swisscheese.governance.register import record
     from swisscheese.ops import OpsError
 
     regimes = regimes_from(None)
     for regime in reported or []:
-        try:
-            regimes.get(regime)
-        except IncidentError as exc:
-            fail(exc.issues[0].message)
+        _regime(regimes, regime)
     with operations(db) as ops:
-        found = _current(ops).get(incident_id)
-        if found is None:
-            fail(f"no incident {incident_id!r}")
+        found = _incident(ops, incident_id)
         now = dt.datetime.now(dt.UTC)
         changes: dict[str, object] = {
             "actions": (*found.actions, *(action or [])),
@@ -221,15 +231,10 @@ def export(
 ) -> None:
     """The incident as a regime's report asks for it (JSON): its fields, the deadline and the
     rule that sets it."""
-    from swisscheese.governance.incidents import IncidentError, regime_report
+    from swisscheese.governance.incidents import regime_report
 
     regimes = regimes_from(regimes_file)
-    try:
-        chosen = regimes.get(regime)
-    except IncidentError as exc:
-        fail(exc.issues[0].message)
+    chosen = _regime(regimes, regime)
     with operations(db) as ops:
-        found = _current(ops).get(incident_id)
-    if found is None:
-        fail(f"no incident {incident_id!r}")
+        found = _incident(ops, incident_id)
     print(json.dumps(regime_report(found, chosen, regimes), indent=2))

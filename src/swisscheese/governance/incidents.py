@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
@@ -58,18 +58,6 @@ class Severity(enum.StrEnum):
         return list(Severity).index(self)
 
 
-FLAGS = (
-    "death",
-    "serious_injury",
-    "imminent_risk_of_death_or_serious_injury",
-    "critical_infrastructure",
-    "widespread_infringement",
-    "cybersecurity_breach",
-    "gpai_systemic_risk",
-    "frontier_developer",
-)
-"""What an incident can be flagged with; regimes' rules select on them."""
-
 Flag = Literal[
     "death",
     "serious_injury",
@@ -80,6 +68,8 @@ Flag = Literal[
     "gpai_systemic_risk",
     "frontier_developer",
 ]
+FLAGS: tuple[str, ...] = get_args(Flag)
+"""What an incident can be flagged with; regimes' rules select on them."""
 
 
 class Harm(_Strict):

@@ -124,22 +124,20 @@ def _issues(case: Case, source: str, lines: dict[Loc, int]) -> tuple[list[Issue]
         by_id.setdefault(n.id, i)
     programs: dict[str, Any] = {}
     for i, n in enumerate(case.nodes):
-        for j, ref in enumerate(n.supported_by):
-            loc = ("nodes", i, "supported_by", j)
-            target = case.nodes[by_id[ref]] if ref in by_id else None
-            if target is None:
+        links = [("supported_by", j, ref) for j, ref in enumerate(n.supported_by)]
+        links += [("in_context_of", j, ref) for j, ref in enumerate(n.in_context_of)]
+        for key, j, ref in links:
+            loc = ("nodes", i, key, j)
+            if ref not in by_id:
                 issue(loc, f"no node {ref!r}")
-            elif n.type not in SUPPORTS:
+                continue
+            target = case.nodes[by_id[ref]].type
+            if key == "in_context_of" and target not in CONTEXTUAL:
+                issue(loc, f"a {target} is not context (context, assumption, justification)")
+            elif key == "supported_by" and n.type not in SUPPORTS:
                 issue(loc, f"a {n.type} is supported by nothing (it is evidence or context)")
-            elif target.type not in SUPPORTS[n.type]:
-                issue(loc, f"a {target.type} cannot support a {n.type}")
-        for j, ref in enumerate(n.in_context_of):
-            loc = ("nodes", i, "in_context_of", j)
-            target = case.nodes[by_id[ref]] if ref in by_id else None
-            if target is None:
-                issue(loc, f"no node {ref!r}")
-            elif target.type not in CONTEXTUAL:
-                issue(loc, f"a {target.type} is not context (context, assumption, justification)")
+            elif key == "supported_by" and target not in SUPPORTS[n.type]:
+                issue(loc, f"a {target} cannot support a {n.type}")
         if n.type == "solution" and n.evidence is None:
             issue(("nodes", i), "a solution needs 'evidence' (a CEL condition)")
         if n.type != "solution" and (

