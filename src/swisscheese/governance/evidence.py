@@ -1,6 +1,6 @@
 """The evidence a framework's conditions read: named figures from the flight recorder.
 
-Conditions are CEL expressions over one map with three roots:
+Conditions are CEL expressions over one map with four roots:
 
 - ``eval``: the latest ``swisscheese eval`` run recorded for the deployment's policy digest
   (falling back to the latest run of any policy, with ``eval.policy_matches`` false). Every
@@ -10,6 +10,10 @@ Conditions are CEL expressions over one map with three roots:
   and ``failed``, a map from each monitor an incident says failed to those incidents' ids. A
   failed mitigation stays there until its incident is mitigated or closed *and* an evaluation
   newer than that revision is recorded (new passing evidence, not only a human's word).
+- ``production``: the deployment's live traffic over the last ``PRODUCTION_DAYS`` days, from
+  the hourly verdict counts the log keeps: requests (input-stage verdicts), the share of them
+  refused (blocked, escalated or halted at the input), the share of all verdicts with any
+  intervention, and counts by action.
 - ``deployment``: the deployment's recorded state.
 
 Names a condition uses are checked against ``CATALOGUE`` when the framework loads, so a typo
@@ -33,6 +37,7 @@ __all__ = [
     "incident_evidence",
     "is_known_path",
     "paths_in",
+    "production_evidence",
     "unknown_roots",
 ]
 
@@ -75,6 +80,12 @@ CATALOGUE: tuple[str, ...] = (
     "incidents.open_serious",
     "incidents.failed",
     "incidents.failed.*",
+    "production.window_days",
+    "production.requests",
+    "production.verdicts",
+    "production.refusal_rate",
+    "production.intervention_rate",
+    "production.by_action.*",
     "deployment.name",
     "deployment.halted",
     "deployment.policy",
@@ -216,6 +227,35 @@ def incident_evidence(
             for monitor in incident.failed_mitigations:
                 failed.setdefault(monitor, []).append(incident.id)
     return {"open": open_count, "open_serious": serious, "failed": failed}
+
+
+PRODUCTION_DAYS = 7
+
+
+def production_evidence(counts: Mapping[tuple[str, str], int]) -> dict[str, Any]:
+    """The ``production`` root from verdict counts by (stage, action) over the window; rates
+    are missing (unknown to a condition) when there was no traffic to rate."""
+    by_action: dict[str, int] = {}
+    for (_, action), n in counts.items():
+        by_action[action] = by_action.get(action, 0) + n
+    requests = sum(n for (stage, _), n in counts.items() if stage == "input")
+    refused = sum(
+        n
+        for (stage, action), n in counts.items()
+        if stage == "input" and action in ("escalate", "block", "halt")
+    )
+    verdicts = sum(by_action.values())
+    out: dict[str, Any] = {
+        "window_days": PRODUCTION_DAYS,
+        "requests": requests,
+        "verdicts": verdicts,
+        "by_action": by_action,
+    }
+    if requests:
+        out["refusal_rate"] = refused / requests
+    if verdicts:
+        out["intervention_rate"] = (verdicts - by_action.get("allow", 0)) / verdicts
+    return out
 
 
 def unknown_paths(expressions: Iterable[str]) -> list[str]:

@@ -172,7 +172,8 @@ def parse_framework(text: str, source: str = "<framework>") -> LoadedFramework:
             issue(loc, f"CEL: {str(exc).splitlines()[0]}")
             continue
         for root in unknown_roots(expression, programs[loc].variables()):
-            issue(loc, f"unknown evidence {root!r} (the roots are eval, incidents and deployment)")
+            roots = "eval, incidents, production and deployment"
+            issue(loc, f"unknown evidence {root!r} (the roots are {roots})")
         for path in paths_in(expression):
             if not is_known_path(path):
                 issue(loc, f"unknown evidence {path!r} (see docs/governance.md for the names)")

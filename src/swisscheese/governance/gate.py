@@ -12,7 +12,12 @@ from pydantic import ValidationError
 
 from swisscheese.config import Policy
 from swisscheese.core import Receipt
-from swisscheese.governance.evidence import evaluation_evidence, incident_evidence
+from swisscheese.governance.evidence import (
+    PRODUCTION_DAYS,
+    evaluation_evidence,
+    incident_evidence,
+    production_evidence,
+)
 from swisscheese.governance.framework import GateDecision, LoadedFramework, evaluate
 from swisscheese.governance.register import current
 from swisscheese.ops import Operations, OpsError
@@ -93,6 +98,9 @@ def gather(log: LogStore, deployment: Deployment, now: dt.datetime) -> Gathered:
             results, record=record, deployed_policy=deployment.policy_digest, now=now
         ),
         "incidents": incident_evidence(register, deployment.name, record),
+        "production": production_evidence(
+            log.verdict_counts(deployment.name, int(now.timestamp()) // 3600 - 24 * PRODUCTION_DAYS)
+        ),
         "deployment": {
             "name": deployment.name,
             "halted": deployment.halted,

@@ -328,7 +328,9 @@ class Recorder:
 
     def prepare(self, type: str, event: Mapping[str, Any], payload: Any | None = None) -> NewEntry:
         """Canonicalise an event and its payload into a leaf (no I/O)."""
-        body: dict[str, Any] = {"v": EVENT_VERSION, "type": type, "time": utc_now(), **event}
+        now = dt.datetime.now(dt.UTC)
+        stamp = now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        body: dict[str, Any] = {"v": EVENT_VERSION, "type": type, "time": stamp, **event}
         blob: bytes | None = None
         digest: str | None = None
         if payload is not None:
@@ -338,7 +340,11 @@ class Recorder:
             digest = payload_digest(blob)
             body["payload"] = digest
         data = canonical_json(body)
-        return NewEntry(data, merkle.leaf_hash(data), type, digest, blob)
+        tally = None
+        if type == "verdict" and {"deployment", "stage", "action"} <= event.keys():
+            hour = int(now.timestamp()) // 3600
+            tally = (str(event["deployment"]), hour, str(event["stage"]), str(event["action"]))
+        return NewEntry(data, merkle.leaf_hash(data), type, digest, blob, tally)
 
     def key_history(self) -> list[tuple[int, Verifier, int]]:
         """(adopted at, verifier, revoked at) of every signing key the log adopted, in order;

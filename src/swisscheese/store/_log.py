@@ -4,15 +4,24 @@ checkpoints. Synchronous; the recorder's writer thread owns the appends."""
 from __future__ import annotations
 
 import datetime as dt
+import json
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from sqlalchemy import Connection, TextClause, delete, select, text
+from sqlalchemy import Connection, TextClause, delete, func, select, text
 
 from swisscheese.core.merkle import Frontier, NodeKey
 from swisscheese.store._engine import Database, StoreError, insert_ignoring_duplicates
-from swisscheese.store._schema import checkpoints, log_entries, log_head, log_nodes, payloads
+from swisscheese.store._schema import (
+    checkpoints,
+    log_entries,
+    log_head,
+    log_nodes,
+    payloads,
+    verdict_counts,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +33,25 @@ class NewEntry:
     type: str
     payload_digest: str | None = None
     payload: bytes | None = None
+    tally: Tally | None = None
+    """For a verdict: what it adds to the hourly counts (``verdict_counts``)."""
+
+
+Tally = tuple[str, int, str, str]
+"""(deployment, hour since the epoch, stage, action) of one verdict."""
+
+
+def tally_of(entry: NewEntry) -> Tally | None:
+    """A verdict entry's tally, read from its event when the entry does not carry it (entries
+    replayed from a spool)."""
+    if entry.tally is not None or entry.type != "verdict":
+        return entry.tally
+    event = json.loads(entry.event)
+    if not {"deployment", "stage", "action", "time"} <= event.keys():
+        return None
+    moment = dt.datetime.fromisoformat(str(event["time"]).replace("Z", "+00:00"))
+    hour = int(moment.timestamp()) // 3600
+    return (str(event["deployment"]), hour, str(event["stage"]), str(event["action"]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +96,9 @@ class LogStore:
             "head": "SELECT size FROM log_head WHERE id = 1"
             + (" FOR UPDATE" if self.dialect == "postgresql" else ""),
             "set_head": f"UPDATE log_head SET size = {mark} WHERE id = 1",
+            "tally": "INSERT INTO verdict_counts (deployment, hour, stage, action, n) "
+            f"VALUES ({', '.join([mark] * 5)}) ON CONFLICT (deployment, hour, stage, action) "
+            "DO UPDATE SET n = verdict_counts.n + excluded.n",
         }
 
     def close(self) -> None:
@@ -101,6 +132,11 @@ class LogStore:
             blobs = {e.payload_digest: e.payload for e in entries if e.payload is not None}
             if blobs:
                 conn.exec_driver_sql(self._sql["payloads"], list(blobs.items()))
+            tallies = Counter(t for t in map(tally_of, entries) if t is not None)
+            if tallies:
+                conn.exec_driver_sql(
+                    self._sql["tally"], [(*key, n) for key, n in sorted(tallies.items())]
+                )
             conn.exec_driver_sql(self._sql["set_head"], (first + len(entries),))
         self._frontier = frontier
         return first
@@ -227,6 +263,18 @@ class LogStore:
                 .limit(limit)
             ).all()
         return [StoredEntry(*row) for row in rows]
+
+    def verdict_counts(self, deployment: str, since_hour: int) -> dict[tuple[str, str], int]:
+        """Verdicts of a deployment from ``since_hour`` (hours since the epoch) on, by (stage,
+        action): an indexed read of the hourly counts, not a scan of the log."""
+        t = verdict_counts
+        with self.reader.connect() as conn:
+            rows = conn.execute(
+                select(t.c.stage, t.c.action, func.sum(t.c.n))
+                .where(t.c.deployment == deployment, t.c.hour >= since_hour)
+                .group_by(t.c.stage, t.c.action)
+            ).all()
+        return {(str(stage), str(action)): int(n) for stage, action, n in rows}
 
     def checkpoints(self) -> list[tuple[int, str]]:
         with self.reader.connect() as conn:

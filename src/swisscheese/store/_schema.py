@@ -58,6 +58,18 @@ payloads = Table(
     Column("data", LargeBinary, nullable=False),
 )
 
+# Verdicts per deployment, hour, stage and action, kept in the append's transaction: production
+# rates over any window are an indexed sum, not a scan of the log.
+verdict_counts = Table(
+    "verdict_counts",
+    metadata,
+    Column("deployment", String(128), primary_key=True),
+    Column("hour", BigInteger, primary_key=True, autoincrement=False),
+    Column("stage", String(32), primary_key=True),
+    Column("action", String(16), primary_key=True),
+    Column("n", BigInteger, nullable=False),
+)
+
 checkpoints = Table(
     "checkpoints",
     metadata,
