@@ -144,6 +144,7 @@ def update(
     regimes = regimes_from(None)
     for regime in reported or []:
         _regime(regimes, regime)
+    signer = operator_signer(by, key, required=key is not None)
     with operations(db) as ops:
         found = _incident(ops, incident_id)
         now = dt.datetime.now(dt.UTC)
@@ -162,7 +163,6 @@ def update(
         except OpsError as exc:
             fail(str(exc))
         _say(f"incident {incident_id} updated (log entry {receipt.index})")
-        signer = operator_signer(by, key, required=key is not None)
         respond_to_incident(ops, revised.system.deployment, incident_id, by, signer, framework)
 
 
