@@ -238,3 +238,27 @@ def export(
     with operations(db) as ops:
         found = _incident(ops, incident_id)
     print(json.dumps(regime_report(found, chosen, regimes), indent=2))
+
+
+@incidents_app.command("detect")
+def detect(
+    spike_factor: Annotated[
+        float, typer.Option(min=1.0, help="Blocks in the last hour over the 24-hour mean.")
+    ] = 5.0,
+    spike_minimum: Annotated[int, typer.Option(min=1, help="And at least this many.")] = 20,
+    db: DbOption = None,
+) -> None:
+    """Open the incidents the log shows: a canary token in an answer, a halt without an
+    incident, a spike in blocked requests. Reads from where the last run stopped; run it
+    periodically (cron, a systemd timer). Jurisdictions from SWISSCHEESE_JURISDICTIONS."""
+    from swisscheese.governance.detect import detect as run_detection
+
+    with operations(db) as ops:
+        found = run_detection(
+            _recorder(ops), ops.store, jurisdictions(),
+            spike_factor=spike_factor, spike_minimum=spike_minimum,
+        )  # fmt: skip
+    start, end = found.scanned
+    _say(f"read log entries {start}..{end - 1}: {len(found.opened)} incident(s) opened")
+    for incident in found.opened:
+        _say(f"  {incident.id}: {incident.title}")

@@ -188,6 +188,15 @@ class IncidentRecorded(_Event):
     by: str
 
 
+class IncidentScan(_Event):
+    """How far ``incidents detect`` read the log, and the incidents it opened."""
+
+    type: Literal["incident_scan"] = "incident_scan"
+    start: int
+    to: int
+    opened: list[str]
+
+
 class CaseEvaluated(_Event):
     """A safety case's status computed from the evidence at ``evidence`` (an evaluation's log
     index); every node's status and reason is the payload."""
@@ -382,7 +391,8 @@ Event = Annotated[
     | WatermarkKey
     | FrameworkDecided
     | IncidentRecorded
-    | CaseEvaluated,
+    | CaseEvaluated
+    | IncidentScan,
     Field(discriminator="type"),
 ]
 

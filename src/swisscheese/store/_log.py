@@ -276,6 +276,19 @@ class LogStore:
             ).all()
         return {(str(stage), str(action)): int(n) for stage, action, n in rows}
 
+    def verdict_counts_by_hour(
+        self, deployment: str, since_hour: int, action: str
+    ) -> dict[int, int]:
+        """Verdicts of one action by hour, from ``since_hour`` on (any stage)."""
+        t = verdict_counts
+        with self.reader.connect() as conn:
+            rows = conn.execute(
+                select(t.c.hour, func.sum(t.c.n))
+                .where(t.c.deployment == deployment, t.c.hour >= since_hour, t.c.action == action)
+                .group_by(t.c.hour)
+            ).all()
+        return {int(hour): int(n) for hour, n in rows}
+
     def checkpoints(self) -> list[tuple[int, str]]:
         with self.reader.connect() as conn:
             rows = conn.execute(
