@@ -129,7 +129,7 @@ def check_gate(
     """Decide for ``deployment`` on the recorded evidence; record the decision (signed by
     ``by``'s key when given), with the full report as its payload; then, unless ``respond`` is
     False, carry out the responses it calls for (a halt through ``ops``, signed and recorded
-    the same way). ``cause`` says what prompted the check (shown in a halt's reason)."""
+    the same way). ``cause`` says what prompted the check (kept with the decision)."""
     if ops.recorder is None:
         raise OpsError("a framework decision needs the flight recorder")
     known = ops.known(deployment)
@@ -149,14 +149,12 @@ def check_gate(
     if signer is not None and signer.name != by:
         raise OpsError(f"the key of {signer.name!r} cannot sign for {by!r}")
     signed = sign_decision(signer, "framework_decision", fields) if signer else None
-    report = decision.to_dict() | {"evidence": gathered.evidence}
+    report = decision.to_dict() | {"evidence": gathered.evidence, "cause": cause}
     receipt = ops.recorder.record(FrameworkDecided(**fields, signed=signed), report)
     if respond and decision.responses and not known.halted:
-        why = "; ".join(r for r in decision.reasons if r.startswith("red line")) or "; ".join(
-            decision.reasons
-        )
-        reason = f"{FRAMEWORK_HALT}{decision.framework}: {decision.decision.value} ({why})"
-        if cause:
-            reason += f" after {cause}"
+        # Clients see a halt's reason in every 503: the why (red lines, incident ids) stays in
+        # the decision's record, whose log index the reason gives.
+        where = f"decision at log entry {receipt.index}" if receipt else "decision"
+        reason = f"{FRAMEWORK_HALT}{decision.framework}: {decision.decision.value} ({where})"
         ops.halt(known.name, reason, by, signer)
     return decision, gathered, receipt
