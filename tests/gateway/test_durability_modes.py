@@ -48,7 +48,10 @@ def gateway(tmp_path: Path, durability: str) -> Iterator[tuple[str, Recorder, li
 
 @pytest.mark.parametrize(("durability", "writes"), [("request", 1), ("stage", 2)])
 def test_writes_per_request(tmp_path: Path, durability: str, writes: int) -> None:
-    for url, recorder, commits, _ in gateway(tmp_path, durability):
+    for url, recorder, commits, script in gateway(tmp_path, durability):
+        # A model takes its time: in stage mode the input's write lands during it. (With an
+        # instant model the writer thread may take both stages in one batch, one commit.)
+        script.answer_delay = 0.2
         httpx.post(url + "/v1/chat/completions", json=BODY, timeout=30)  # warm up
         before = len(commits)
         response = httpx.post(url + "/v1/chat/completions", json=BODY, timeout=30)

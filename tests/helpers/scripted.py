@@ -33,6 +33,8 @@ class Script:
     """Answer streaming requests with ``answer`` as one JSON document, as some servers do."""
     delay: float = 0.0
     """Seconds between stream chunks (a slow model)."""
+    answer_delay: float = 0.0
+    """Seconds the upstream thinks before a non-streamed answer."""
 
 
 def completion(message: dict[str, Any], **choice: Any) -> dict[str, Any]:
@@ -70,6 +72,8 @@ def make_scripted() -> tuple[FastAPI, Script]:
         body = await request.json()
         script.received.append(body)
         if not body.get("stream") or script.json_for_streams or script.status != 200:
+            if script.answer_delay:
+                await asyncio.sleep(script.answer_delay)
             return JSONResponse(script.answer, status_code=script.status)
 
         async def events() -> AsyncIterator[bytes]:
