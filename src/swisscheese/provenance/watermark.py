@@ -170,13 +170,17 @@ class Watermark:
         contexts = sliding_window_view(u, h)[:-1]
         targets = u[h:]
         token_hashes = self._token_hash(targets)
-        ctx_hash = self._context_hash(contexts)
-        first = _distinct(_mix(ctx_hash ^ token_hashes))
         if self.config.scheme == "kgw":
+            # A token's colour is a function of (anchor, token) alone: many contexts share an
+            # anchor (the window's smallest hash is often one common token's), so each distinct
+            # pair is one trial; counting it per context would count one coin many times.
             ctx_min = self._anchor_hash(contexts).min(axis=1)
             anchors = np.minimum(ctx_min, self._anchor_hash(targets))
+            first = _distinct(_mix(anchors ^ token_hashes))
             hits = self._green(anchors[first], token_hashes[first]).astype(np.int64)
         else:
+            ctx_hash = self._context_hash(contexts)
+            first = _distinct(_mix(ctx_hash ^ token_hashes))
             hits = np.bitwise_count(self._g_bits(ctx_hash[first], token_hashes[first]))
             hits = hits.astype(np.int64)
         return hits, per
