@@ -20,7 +20,7 @@ deployment: marked
 watermark:
   scheme: {scheme}
   key: {key}
-layers:
+{strength}layers:
   input:
     rules:
       - monitor: signatures
@@ -49,7 +49,11 @@ def test_answers_carry_the_watermark_and_human_text_does_not(
     db = f"sqlite:///{tmp_path / 'log.db'}"
     assert run("keys", "init-watermark", "--db", db)[0] == 0
     policy = tmp_path / "policy.yaml"
-    policy.write_text(POLICY.format(scheme=scheme, key=tmp_path / ".swisscheese/watermark.key"))
+    # Every run draws a key: at the default delta a 150-token kgw answer is found about nine
+    # times in ten (README), so this test of the path marks strongly enough never to miss.
+    strength = "  delta: 4.0\n" if scheme == "kgw" else ""
+    key = tmp_path / ".swisscheese/watermark.key"
+    policy.write_text(POLICY.format(scheme=scheme, key=key, strength=strength))
     app, guard = build_app("local", policy=policy, db=db, require_auth=False)
     with serve(app) as url:
         client = openai.OpenAI(base_url=url + "/v1", api_key="unused", max_retries=0, timeout=600)
@@ -101,6 +105,6 @@ def test_a_watermark_with_an_http_upstream_is_refused_at_start_up(tmp_path: Path
 
     key = write_watermark_key(new_key(), tmp_path / "wm.key")
     policy = tmp_path / "policy.yaml"
-    policy.write_text(POLICY.format(scheme="kgw", key=key))
+    policy.write_text(POLICY.format(scheme="kgw", key=key, strength=""))
     with pytest.raises(ValueError, match="applied while the local model samples"):
         build_app("http://127.0.0.1:9/v1", policy=policy, db=f"sqlite:///{tmp_path / 'l.db'}")
