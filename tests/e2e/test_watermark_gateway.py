@@ -49,8 +49,8 @@ def test_answers_carry_the_watermark_and_human_text_does_not(
     db = f"sqlite:///{tmp_path / 'log.db'}"
     assert run("keys", "init-watermark", "--db", db)[0] == 0
     policy = tmp_path / "policy.yaml"
-    # Every run draws a key: at the default delta a 150-token kgw answer is found about nine
-    # times in ten (README), so this test of the path marks strongly enough never to miss.
+    # Every run draws a key, and at the default delta kgw finds about nine in ten 200-token
+    # answers (README): this test of the path marks strongly enough not to miss.
     strength = "  delta: 4.0\n" if scheme == "kgw" else ""
     key = tmp_path / ".swisscheese/watermark.key"
     policy.write_text(POLICY.format(scheme=scheme, key=key, strength=strength))
