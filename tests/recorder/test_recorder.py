@@ -334,3 +334,14 @@ def test_postgres_schema_is_migrated_once(db_url: str) -> None:
     with store.reader.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM log_head")).scalar_one() == 1
     store.close()
+
+
+def test_entries_of_a_type_come_newest_first_in_chunks_below_any_index(recorder: Recorder) -> None:
+    for i in range(23):
+        recorder.submit(recorder.prepare("a" if i % 3 else "b", {"i": i})).result()
+    every_a = [i for i in range(23) if i % 3]
+    store = recorder.store
+    assert [e.index for e in store.newest_of_type("a", chunk=4)] == every_a[::-1]
+    assert [e.index for e in store.newest_of_type("a", before=10, chunk=4)] == [8, 7, 5, 4, 2, 1]
+    assert [e.index for e in store.newest_of_type("b", before=0)] == []
+    assert [e.index for e in store.latest_of_type("b", 2)] == [21, 18]

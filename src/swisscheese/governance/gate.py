@@ -28,9 +28,6 @@ from swisscheese.store import Deployment, LogStore, StoredEntry
 
 __all__ = ["Gathered", "check_gate", "gather"]
 
-SCAN = 256
-"""Entries of one type read at a time, newest first, looking for the deployment's."""
-
 
 @dataclass(frozen=True, slots=True)
 class Gathered:
@@ -40,14 +37,8 @@ class Gathered:
 
 
 def _newest(log: LogStore, kind: str) -> Iterator[tuple[StoredEntry, dict[str, Any]]]:
-    limit = SCAN
-    while True:
-        entries = log.latest_of_type(kind, limit)
-        for entry in entries[limit - SCAN :]:
-            yield entry, json.loads(entry.event)
-        if len(entries) < limit:
-            return
-        limit += SCAN
+    for entry in log.newest_of_type(kind):
+        yield entry, json.loads(entry.event)
 
 
 def _payload(log: LogStore, entry: StoredEntry) -> Any:

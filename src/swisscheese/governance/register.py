@@ -16,29 +16,25 @@ from swisscheese.store import LogStore
 
 __all__ = ["current", "halt_incident", "record", "revisions", "tamper_incident"]
 
-PAGE = 512
+
+def revisions(
+    log: LogStore, before: int | None = None
+) -> Iterator[tuple[int, IncidentRecorded, Incident | None]]:
+    """Every incident revision below index ``before`` (default: all), newest first, with the
+    full record when its payload remains (an erased payload leaves the event's fields)."""
+    for entry in log.newest_of_type("incident", before):
+        event = IncidentRecorded.model_validate_json(entry.event)
+        data = log.payload(entry.payload_digest) if entry.payload_digest else None
+        incident = Incident.model_validate(json.loads(data)) if data else None
+        yield entry.index, event, incident
 
 
-def revisions(log: LogStore) -> Iterator[tuple[int, IncidentRecorded, Incident | None]]:
-    """Every incident revision, newest first, with the full record when its payload remains
-    (an erased payload leaves the event's fields)."""
-    limit = PAGE
-    while True:
-        entries = log.latest_of_type("incident", limit)
-        for entry in entries[limit - PAGE :]:
-            event = IncidentRecorded.model_validate_json(entry.event)
-            data = log.payload(entry.payload_digest) if entry.payload_digest else None
-            incident = Incident.model_validate(json.loads(data)) if data else None
-            yield entry.index, event, incident
-        if len(entries) < limit:
-            return
-        limit += PAGE
-
-
-def current(log: LogStore) -> dict[str, tuple[int, IncidentRecorded, Incident | None]]:
-    """The newest revision of each incident, by id."""
+def current(
+    log: LogStore, before: int | None = None
+) -> dict[str, tuple[int, IncidentRecorded, Incident | None]]:
+    """The newest revision of each incident below ``before`` (default: now), by id."""
     out: dict[str, tuple[int, IncidentRecorded, Incident | None]] = {}
-    for index, event, incident in revisions(log):
+    for index, event, incident in revisions(log, before):
         out.setdefault(event.incident, (index, event, incident))
     return out
 

@@ -24,6 +24,7 @@ from typing import Any
 from swisscheese.common.plots import figure_svg, pyplot
 from swisscheese.governance.audit import first_index_since
 from swisscheese.governance.incidents import Incident, Regimes, deadlines
+from swisscheese.governance.register import revisions
 from swisscheese.recorder import Recorder
 
 __all__ = ["Period", "build_report", "parse_period", "render_html", "signed_note"]
@@ -131,8 +132,8 @@ def build_report(
         elif kind in ("halt", "resume"):
             operations.append({k: event.get(k) for k in ("time", "type", "reason", "by")})
     evaluation = None
-    for entry in log.latest_of_type("evidence", 1000):
-        if entry.index < end and entry.payload_digest:
+    for entry in log.newest_of_type("evidence", end):
+        if entry.payload_digest:
             data = log.payload(entry.payload_digest)
             if data is None:
                 continue
@@ -148,15 +149,13 @@ def build_report(
                 "k": results.get("asr", {}).get("k"),
             }
             break
+    # Each incident as its newest revision before the period's end whose record remains.
     incidents: dict[str, Incident] = {}
-    for entry in log.entries_of_type("incident"):
-        if entry.index >= end or not entry.payload_digest:
-            continue
-        data = log.payload(entry.payload_digest)
-        if data is not None:
-            incident = Incident.model_validate(json.loads(data))
-            if deployment is None or incident.system.deployment == deployment:
-                incidents[incident.id] = incident
+    for _, _, incident in revisions(log, end):
+        if incident is not None and (
+            deployment is None or incident.system.deployment == deployment
+        ):
+            incidents.setdefault(incident.id, incident)
     in_period = {
         i: inc
         for i, inc in incidents.items()

@@ -255,13 +255,26 @@ class LogStore:
 
     def latest_of_type(self, kind: str, limit: int) -> list[StoredEntry]:
         """The newest ``limit`` entries of one event type, newest first (by the type index)."""
+        return self._of_type_before(kind, None, limit)
+
+    def newest_of_type(
+        self, kind: str, before: int | None = None, chunk: int = 256
+    ) -> Iterator[StoredEntry]:
+        """Every entry of one event type below index ``before`` (default: all), newest first,
+        read a chunk at a time from the type index (each chunk starts below the last one)."""
+        while True:
+            rows = self._of_type_before(kind, before, chunk)
+            yield from rows
+            if len(rows) < chunk:
+                return
+            before = rows[-1].index
+
+    def _of_type_before(self, kind: str, before: int | None, limit: int) -> list[StoredEntry]:
+        query = select(log_entries).where(log_entries.c.type == kind)
+        if before is not None:
+            query = query.where(log_entries.c.idx < before)
         with self.reader.connect() as conn:
-            rows = conn.execute(
-                select(log_entries)
-                .where(log_entries.c.type == kind)
-                .order_by(log_entries.c.idx.desc())
-                .limit(limit)
-            ).all()
+            rows = conn.execute(query.order_by(log_entries.c.idx.desc()).limit(limit)).all()
         return [StoredEntry(*row) for row in rows]
 
     def verdict_counts(self, deployment: str, since_hour: int) -> dict[tuple[str, str], int]:
