@@ -9,7 +9,15 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 import yaml
 
-from swisscheese.cli._common import ByOption, DbOption, JsonOption, fail, operations, out
+from swisscheese.cli._common import (
+    ByOption,
+    DbOption,
+    JsonOption,
+    fail,
+    fail_issues,
+    operations,
+    out,
+)
 
 if TYPE_CHECKING:
     from swisscheese.governance.safety_case import LoadedCase
@@ -29,7 +37,7 @@ def _load(path: Path | None) -> LoadedCase:
     try:
         return load_case(path or reference_case_path())
     except SafetyCaseError as exc:
-        fail("\n       ".join(str(i) for i in exc.issues))
+        fail_issues(exc)
 
 
 def _say(text: str) -> None:

@@ -18,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from swisscheese.core import decode_bytes
 
 if TYPE_CHECKING:
+    from swisscheese.config import ConfigError
     from swisscheese.ops import Operations
     from swisscheese.recorder.note import Signer
 
@@ -53,6 +54,13 @@ DbOption = Annotated[
         help="Database URL or SQLite path (default .swisscheese/swisscheese.db).",
     ),
 ]
+
+
+def fail_issues(exc: ConfigError) -> NoReturn:
+    """A document that cannot be used: each issue (file:line: key: message) on a line."""
+    fail("\n       ".join(str(i) for i in exc.issues))
+
+
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 ByOption = Annotated[str, typer.Option("--by", help="Who acts (recorded in the log).")]
 AgentRootOption = Annotated[

@@ -14,6 +14,7 @@ from swisscheese.cli._common import (
     JsonOption,
     OperatorKeyOption,
     fail,
+    fail_issues,
     operations,
     operator_signer,
     out,
@@ -48,7 +49,7 @@ def load(path: Path | None) -> LoadedFramework:
     try:
         return load_framework(path or reference_path())
     except FrameworkError as exc:
-        fail("\n       ".join(str(i) for i in exc.issues))
+        fail_issues(exc)
 
 
 @framework_app.command("validate")

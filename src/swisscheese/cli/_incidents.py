@@ -16,6 +16,7 @@ from swisscheese.cli._common import (
     JsonOption,
     OperatorKeyOption,
     fail,
+    fail_issues,
     operations,
     operator_signer,
     out,
@@ -56,7 +57,7 @@ def regimes_from(path: Path | None) -> Regimes:
     try:
         return load_regimes(path)
     except IncidentError as exc:
-        fail("\n       ".join(str(i) for i in exc.issues))
+        fail_issues(exc)
 
 
 def _regime(regimes: Regimes, regime: str) -> Regime:
@@ -110,7 +111,7 @@ def open_incident(
     try:
         incident = parse_incident(text, name)
     except IncidentError as exc:
-        fail("\n       ".join(str(i) for i in exc.issues))
+        fail_issues(exc)
     signer = operator_signer(by, key, required=key is not None)
     with operations(db) as ops:
         try:

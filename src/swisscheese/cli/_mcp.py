@@ -16,6 +16,7 @@ from swisscheese.cli._common import (
     RequireAgentOption,
     err,
     fail,
+    fail_issues,
     out,
 )
 from swisscheese.cli._screen import PolicyOption
@@ -111,7 +112,7 @@ def mcp_proxy(
         recorder = Recorder(LogStore(database), content=ContentRecord.from_settings())
         guard = Guard(load_policy(policy) if policy else None, recorder=recorder)
     except PolicyError as exc:
-        fail("\n       ".join(str(i) for i in exc.issues))
+        fail_issues(exc)
     except Exception as exc:
         fail(f"cannot start: {type(exc).__name__}: {exc}")
     store = AccessStore(database)

@@ -18,6 +18,7 @@ from swisscheese.cli._common import (
     DbOption,
     err,
     fail,
+    fail_issues,
     out,
     output_file,
     progress_bar,
@@ -69,7 +70,7 @@ def _guard(policy: Path | None, record: bool = False, db: str | None = None) -> 
     try:
         return Guard.from_policy(policy, recorder=recorder) if policy else Guard(recorder=recorder)
     except PolicyError as exc:
-        fail("\n       ".join(str(i) for i in exc.issues))
+        fail_issues(exc)
     except RecordError as exc:
         fail(f"flight recorder: {exc}")
 

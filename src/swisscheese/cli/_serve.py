@@ -7,7 +7,14 @@ from typing import Annotated
 
 import typer
 
-from swisscheese.cli._common import AgentRootOption, DbOption, RequireAgentOption, err, fail
+from swisscheese.cli._common import (
+    AgentRootOption,
+    DbOption,
+    RequireAgentOption,
+    err,
+    fail,
+    fail_issues,
+)
 from swisscheese.cli._screen import PolicyOption
 
 
@@ -106,7 +113,7 @@ def serve(
             durability=durability.value,
         )
     except PolicyError as exc:
-        fail("\n       ".join(str(i) for i in exc.issues))
+        fail_issues(exc)
     except LocalModelError as exc:
         fail(f"cannot start the local model: {exc}")
     except ValueError as exc:

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from swisscheese.cli._common import JsonOption, fail, out
+from swisscheese.cli._common import JsonOption, fail, fail_issues, out
 
 watermark_app = typer.Typer(
     help="Keyed text watermarks applied by the local model: detection.", no_args_is_help=True
@@ -64,7 +64,7 @@ def detect(
         watermark = load_watermark(key, config)
         tokenizer = load_tokenizer(model)
     except PolicyError as exc:
-        fail("\n       ".join(str(i) for i in exc.issues))
+        fail_issues(exc)
     except (WatermarkError, LocalModelError) as exc:
         fail(str(exc))
     ids = list(tokenizer(text, add_special_tokens=False)["input_ids"])
