@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from swisscheese.core import merkle
+from swisscheese.core.stamps import read_stamp
 from swisscheese.recorder import Recorder
 from swisscheese.recorder.note import NoteError, Verifier, open_checkpoint, open_note
 
@@ -53,10 +54,7 @@ def first_index_since(recorder: Recorder, since: dt.datetime) -> int:
         mid = (lo + hi) // 2
         entry = recorder.store.entry(mid)
         assert entry is not None
-        at = dt.datetime.fromisoformat(str(json.loads(entry.event).get("time")))
-        if at.tzinfo is None:
-            at = at.replace(tzinfo=dt.UTC)
-        if at < since:
+        if read_stamp(json.loads(entry.event).get("time")) < since:
             lo = mid + 1
         else:
             hi = mid

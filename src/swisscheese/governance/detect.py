@@ -13,6 +13,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from swisscheese.core.stamps import read_stamp
 from swisscheese.governance.incidents import Harm, Incident, Severity, System
 from swisscheese.governance.register import current, halt_incident, record
 from swisscheese.recorder import Recorder
@@ -109,7 +110,7 @@ def detect(
     for entry in recorder.store.entries(start, end):
         if entry.type == "halt" and entry.index not in linked:
             event = json.loads(entry.event)
-            at = dt.datetime.fromisoformat(str(event["time"]).replace("Z", "+00:00"))
+            at = read_stamp(event["time"])
             deployment, reason, by = (str(event[k]) for k in ("deployment", "reason", "by"))
             found.append(halt_incident(deployment, reason, by, at, entry.index, jurisdictions))
         # Events are canonical JSON (no spaces): most verdicts are skipped without parsing.
@@ -118,7 +119,7 @@ def detect(
             data = recorder.store.payload(entry.payload_digest) if entry.payload_digest else None
             findings = json.loads(data).get("verdict", {}).get("findings", []) if data else []
             if any(f.get("category") == "canary_leak" for f in findings):
-                at = dt.datetime.fromisoformat(str(event["time"]).replace("Z", "+00:00"))
+                at = read_stamp(event["time"])
                 found.append(_canary_incident(event, entry.index, at, jurisdictions))
     found += _spikes(access, recorder, now, spike_factor, spike_minimum, jurisdictions)
     opened = []

@@ -30,6 +30,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from swisscheese.core.stamps import read_stamp
+
 __all__ = [
     "CATALOGUE",
     "EvidenceSnapshot",
@@ -174,9 +176,7 @@ def evaluation_evidence(
         return {"present": False}
     ci: dict[str, Any] = {}
     plain = _split_estimates(dict(results), (), ci)
-    created = dt.datetime.fromisoformat(str(results["created"]))
-    if created.tzinfo is None:
-        created = created.replace(tzinfo=dt.UTC)
+    created = read_stamp(results["created"])
     policy = results.get("config", {}).get("policy_digest")
     asr = plain["asr"]
     latency = plain["latency_ms"]["stack"]

@@ -24,6 +24,7 @@ from typing import Any
 from swisscheese.config.settings import Settings
 from swisscheese.core import Receipt, canonical_json, merkle
 from swisscheese.core.errors import SwisscheeseError
+from swisscheese.core.stamps import stamp
 from swisscheese.recorder.decisions import SIGNED_TYPES, verify_decisions
 from swisscheese.recorder.events import EVENT_VERSION, Erasure, Event, SigningKey
 from swisscheese.recorder.note import Checkpoint, NoteError, Signer, Verifier, open_checkpoint
@@ -164,10 +165,6 @@ def _bound_fields(body: Mapping[str, Any]) -> tuple[str | None, str | None]:
 
 def payload_digest(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-def utc_now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def key_path(path: str | Path | None = None) -> Path:
@@ -329,8 +326,7 @@ class Recorder:
     def prepare(self, type: str, event: Mapping[str, Any], payload: Any | None = None) -> NewEntry:
         """Canonicalise an event and its payload into a leaf (no I/O)."""
         now = dt.datetime.now(dt.UTC)
-        stamp = now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        body: dict[str, Any] = {"v": EVENT_VERSION, "type": type, "time": stamp, **event}
+        body: dict[str, Any] = {"v": EVENT_VERSION, "type": type, "time": stamp(now), **event}
         blob: bytes | None = None
         digest: str | None = None
         if payload is not None:

@@ -13,6 +13,7 @@ from functools import lru_cache
 from sqlalchemy import Connection, TextClause, delete, func, select, text
 
 from swisscheese.core.merkle import Frontier, NodeKey
+from swisscheese.core.stamps import read_stamp
 from swisscheese.store._engine import Database, StoreError, insert_ignoring_duplicates
 from swisscheese.store._schema import (
     checkpoints,
@@ -49,8 +50,7 @@ def tally_of(entry: NewEntry) -> Tally | None:
     event = json.loads(entry.event)
     if not {"deployment", "stage", "action", "time"} <= event.keys():
         return None
-    moment = dt.datetime.fromisoformat(str(event["time"]).replace("Z", "+00:00"))
-    hour = int(moment.timestamp()) // 3600
+    hour = int(read_stamp(event["time"]).timestamp()) // 3600
     return (str(event["deployment"]), hour, str(event["stage"]), str(event["action"]))
 
 
