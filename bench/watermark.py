@@ -12,6 +12,9 @@ sampled at temperature 0.7. Then:
 - quality: perplexity of the unwatermarked model on the watermarked answers vs the plain ones.
 
     .venv/bin/python bench/watermark.py [--prompts 500] [--tokens 200] [--batch 8] [--human 10000]
+        [--scheme kgw --scheme synthid --scheme kgw:context=1,delta=3 ...]
+
+A --scheme is a scheme name with optional WatermarkConfig fields, to compare settings in one run.
 """
 
 from __future__ import annotations
@@ -45,12 +48,23 @@ def perplexity(lm: Any, texts: list[str]) -> float:
     return math.exp(nll / count)
 
 
+def scheme_config(spec: str) -> WatermarkConfig:
+    """``kgw`` or ``kgw:context=1,delta=3`` as a WatermarkConfig."""
+    name, _, fields = spec.partition(":")
+    values: dict[str, Any] = {}
+    for field in filter(None, fields.split(",")):
+        key, _, value = field.partition("=")
+        values[key] = float(value) if key in ("gamma", "delta") else int(value)
+    return WatermarkConfig(scheme=name, **values)  # type: ignore[arg-type]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--prompts", type=int, default=500)
     parser.add_argument("--tokens", type=int, default=200)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--human", type=int, default=10_000)
+    parser.add_argument("--scheme", action="append", help="default: kgw and synthid")
     args = parser.parse_args()
     from transformers import LogitsProcessorList
 
@@ -71,8 +85,8 @@ def main() -> None:
     print(f"{'scheme':8} {'TPR':>6} {'TPR 20% sub':>11} {'TPR in 3x':>9} {'FPR':>7} "
           f"{'FPR win':>7} {'ppl':>6} (plain ppl {base_ppl:.2f})")  # fmt: skip
     vocab = len(tok)
-    for scheme in ("kgw", "synthid"):
-        wm = Watermark(key, WatermarkConfig(scheme=scheme))
+    for scheme in args.scheme or ["kgw", "synthid"]:
+        wm = Watermark(key, scheme_config(scheme))
         started = time.perf_counter()
         marked = generate(
             lm, asks, args.tokens, args.batch, LogitsProcessorList([WatermarkLogitsProcessor(wm)])

@@ -62,8 +62,10 @@ ALLOWED: dict[str, set[str]] = {
         "common", "core", "config", "guard", "learned", "monitors", "policy", "recorder",
     },
     "training": {"common", "core", "learned", "evaluation"},
+    "console": {"common", "core", "config", "evaluation", "governance", "ops", "recorder", "store"},
     "cli": {
-        "agents", "common", "core", "config", "evaluation", "gateway", "governance", "guard",
+        "agents", "common", "console", "core", "config", "evaluation", "gateway", "governance",
+        "guard",
         "learned", "provenance",
         "monitors", "ops", "recorder", "scanning", "store", "training",
     },

@@ -53,11 +53,11 @@ def test_every_verdict_is_counted_in_its_hour_including_replayed_ones(served: st
     hour = int(dt.datetime.now(dt.UTC).timestamp()) // 3600
     counts = log.verdict_counts("default", hour - 1)
     assert counts == {("input", "block"): 1, ("input", "allow"): 3}
-    # An entry replayed from the spool carries no tally: it is read from its event.
+    # An entry replayed from the spool carries no listing: it is read from its event.
     rec = Recorder(log)
     entry = rec.prepare("verdict", {"deployment": "default", "stage": "output", "action": "flag"})
-    assert entry.tally is not None
-    log.append([dataclasses.replace(entry, tally=None)])
+    assert entry.listing is not None
+    log.append([dataclasses.replace(entry, listing=None)])
     assert log.verdict_counts("default", hour - 1)[("output", "flag")] == 1
     assert log.verdict_counts("other", hour - 1) == {}
     assert log.verdict_counts("default", hour + 1) == {}

@@ -6,12 +6,17 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from swisscheese.cli._common import ByOption, DbOption, JsonOption, err, fail, iso, operations, out
 from swisscheese.cli._log import DEFAULT_ORIGIN, KeyOption, PayloadKeyOption, open_recorder
+
+if TYPE_CHECKING:
+    from swisscheese.core import Receipt
+    from swisscheese.ops import Operations
+    from swisscheese.recorder.note import Signer
 
 keys_app = typer.Typer(help="Signing and client keys.", no_args_is_help=True)
 
@@ -131,6 +136,22 @@ def keys_init_operator(
     """Create an operator's Ed25519 key, which signs their approvals, denials, halts and
     resumes; its public half is recorded in the log (`log verify` checks every signature)."""
     from swisscheese.recorder.decisions import operator_key_path
+
+    path = key or operator_key_path(name)
+    with operations(db, create=True) as ops:
+        signer, receipt = create_operator_key(ops, name, path, force=force)
+    err.print(
+        f"wrote {path} (keep it secret); public key recorded as entry "
+        f"{receipt.index if receipt else '-'}:",
+        highlight=False,
+    )
+    print(signer.verifier.encode())
+
+
+def create_operator_key(
+    ops: Operations, name: str, path: Path, *, force: bool = False
+) -> tuple[Signer, Receipt | None]:
+    """Write a new operator key for ``name`` to ``path`` and record its public half."""
     from swisscheese.recorder.note import NoteError, Signer
     from swisscheese.recorder.sealing import write_private
 
@@ -138,19 +159,11 @@ def keys_init_operator(
         signer = Signer.generate(name)
     except NoteError as exc:
         fail(str(exc))
-    path = key or operator_key_path(name)
     try:
         write_private(path, signer.encode(), force=force)
     except FileExistsError:
         fail(f"{path} exists; refusing to replace an operator key (--force replaces it)")
-    with operations(db, create=True) as ops:
-        receipt = ops.register_operator(signer)
-    err.print(
-        f"wrote {path} (keep it secret); public key recorded as entry "
-        f"{receipt.index if receipt else '-'}:",
-        highlight=False,
-    )
-    print(signer.verifier.encode())
+    return signer, ops.register_operator(signer)
 
 
 @keys_app.command("init-payload")

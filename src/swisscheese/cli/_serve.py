@@ -15,6 +15,13 @@ from swisscheese.cli._common import (
     fail,
     fail_issues,
 )
+from swisscheese.cli._console import (
+    CaseOption,
+    RegimesOption,
+    SecureCookies,
+    console_settings,
+    gateway_with_console,
+)
 from swisscheese.cli._screen import PolicyOption
 
 
@@ -63,6 +70,16 @@ def serve(
             help="Serve /metrics and /openapi.json without a client key.",
         ),
     ] = False,
+    console: Annotated[
+        bool,
+        typer.Option(
+            "--console",
+            help="Also serve the operator console at /console (users: `swisscheese users add`).",
+        ),
+    ] = False,
+    case: CaseOption = None,
+    regimes: RegimesOption = None,
+    secure_cookies: SecureCookies = None,
 ) -> None:
     """Run the OpenAI-compatible gateway: every request and answer passes the policy and is
     recorded."""
@@ -73,7 +90,7 @@ def serve(
     import uvicorn
 
     from swisscheese.config import PolicyError, Settings
-    from swisscheese.gateway import GuardedHttpProtocol, LocalModelError, build_app
+    from swisscheese.gateway import GuardedHttpProtocol, LocalModelError
     from swisscheese.store import resolve_url
 
     if no_auth:
@@ -83,6 +100,8 @@ def serve(
             loopback = False
         if not loopback:
             fail(f"--no-auth is only allowed on a loopback address, not {host}")
+    if console:
+        console_settings(case, regimes, secure_cookies)  # the files are checked before start
     url = resolve_url(db)
     # The options win over the environment; workers read the result back as settings.
     settings = Settings().model_copy(
@@ -96,22 +115,14 @@ def serve(
             "agent_root": agent_root,
             "require_agent": require_agent,
             "durability": durability.value,
+            "console": console,
+            "console_case": case,
+            "console_regimes": regimes,
+            "console_secure_cookies": secure_cookies,
         }
     )
-    key = settings.upstream_api_key
     try:
-        app_, guard = build_app(
-            upstream,
-            policy=policy,
-            db=url,
-            require_auth=not no_auth,
-            rate=rate,
-            upstream_api_key=key.get_secret_value() if key else None,
-            public_metrics=public_metrics,
-            agent_root=agent_root,
-            require_agent=require_agent,
-            durability=durability.value,
-        )
+        app_, guard = gateway_with_console(settings)
     except PolicyError as exc:
         fail_issues(exc)
     except LocalModelError as exc:
@@ -130,7 +141,8 @@ def serve(
     err.print(
         f"swisscheese gateway on http://{host}:{port}/v1 → {upstream or 'the embedded model'} "
         f"(policy {guard.policy_digest[:19]}…, auth {'off' if no_auth else 'on'}, "
-        f"{workers} worker{'s' if workers > 1 else ''})",
+        f"{workers} worker{'s' if workers > 1 else ''})"
+        + (f"; console on http://{host}:{port}/console" if console else ""),
         highlight=False,
     )
     if workers == 1:
@@ -142,7 +154,9 @@ def serve(
         del os.environ[name]
     os.environ.update(settings.worker_environment())
     uvicorn.run(
-        "swisscheese.gateway:app_from_env",
+        "swisscheese.cli._console:console_app_from_settings"
+        if console
+        else "swisscheese.gateway:app_from_env",
         factory=True,
         fd=listener.fileno(),
         workers=workers,

@@ -38,6 +38,14 @@ class Settings(BaseSettings):
     accept them."""
     require_agent: bool = False
     """Refuse requests and calls that do not act for an agent run with a valid token."""
+    console: bool = False
+    """Serve the operator console at /console from the gateway process (``serve --console``)."""
+    console_case: Path | None = None
+    """The safety case the console shows (default: the reference case)."""
+    console_regimes: Path | None = None
+    """Reporting regimes for the console's incident deadlines (default: the reference)."""
+    console_secure_cookies: bool | None = None
+    """Mark console cookies Secure (default: when the request came over TLS)."""
     log_key: Path | None = None
     """The key that signs checkpoints (default .swisscheese/log.key)."""
     record_content: Literal["redacted", "clear"] = "redacted"

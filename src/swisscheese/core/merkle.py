@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 LEAF_PREFIX = b"\x00"
 NODE_PREFIX = b"\x01"
@@ -151,18 +152,31 @@ class Frontier:
         return fold(self.hashes)
 
 
-def verify_inclusion(
-    leaf: bytes, index: int, size: int, path: Sequence[bytes], root: bytes
-) -> bool:
-    """RFC 9162 section 2.1.3.2."""
+@dataclass(frozen=True, slots=True)
+class InclusionStep:
+    """One hash of an inclusion proof: the sibling, which side it sits on, and the result."""
+
+    sibling: bytes
+    left: bool
+    """True when the sibling is the left child (the running hash is the right one)."""
+    result: bytes
+
+
+def inclusion_steps(
+    leaf: bytes, index: int, size: int, path: Sequence[bytes]
+) -> list[InclusionStep] | None:
+    """RFC 9162 section 2.1.3.2, step by step: the hashes from ``leaf`` up to the root the
+    path leads to; None when the path does not fit ``index`` and ``size``."""
     if index >= size:
-        return False
+        return None
     fn, sn = index, size - 1
     r = leaf
+    steps: list[InclusionStep] = []
     for p in path:
         if sn == 0:
-            return False
-        if fn & 1 or fn == sn:
+            return None
+        left = bool(fn & 1 or fn == sn)
+        if left:
             r = node_hash(p, r)
             if not fn & 1:
                 while fn & 1 == 0 and fn != 0:
@@ -170,9 +184,20 @@ def verify_inclusion(
                     sn >>= 1
         else:
             r = node_hash(r, p)
+        steps.append(InclusionStep(p, left, r))
         fn >>= 1
         sn >>= 1
-    return sn == 0 and r == root
+    return steps if sn == 0 else None
+
+
+def verify_inclusion(
+    leaf: bytes, index: int, size: int, path: Sequence[bytes], root: bytes
+) -> bool:
+    """RFC 9162 section 2.1.3.2."""
+    steps = inclusion_steps(leaf, index, size, path)
+    if steps is None:
+        return False
+    return (steps[-1].result if steps else leaf) == root
 
 
 def verify_consistency(

@@ -146,11 +146,11 @@ def _detect(watermark: Watermark, model: Any, text: str) -> dict[str, Any]:
     return detection_report(watermark, model.token_ids(text))
 
 
-def app_from_env() -> FastAPI:
-    """The app a worker process builds from the SWISSCHEESE_* settings ``serve`` passed on."""
-    settings = Settings()
+def build_from_settings(settings: Settings) -> tuple[FastAPI, Guard]:
+    """The app and guard the settings describe (``serve``'s options, or the environment a
+    worker process reads)."""
     key = settings.upstream_api_key
-    app, _ = build_app(
+    return build_app(
         settings.upstream,
         policy=settings.policy,
         db=settings.db,
@@ -162,4 +162,8 @@ def app_from_env() -> FastAPI:
         agent_root=settings.agent_root,
         require_agent=settings.require_agent,
     )
-    return app
+
+
+def app_from_env() -> FastAPI:
+    """The app a worker process builds from the SWISSCHEESE_* settings ``serve`` passed on."""
+    return build_from_settings(Settings())[0]

@@ -89,18 +89,27 @@ class Operations:
         return approval, self._record(event)
 
     def decide(
-        self, approval: str, approved: bool, by: str, signer: Signer | None = None
+        self,
+        approval: str,
+        approved: bool,
+        by: str,
+        signer: Signer | None = None,
+        reason: str | None = None,
     ) -> Receipt | None:
-        """Record and apply a human decision; ``signer``: the approver's key, which signs it."""
+        """Record and apply a human decision; ``signer``: the approver's key, which signs it
+        (with ``reason``, when given)."""
         pending = self.store.approval(approval)
         if pending is None or pending.status != "pending":
             raise OpsError(f"no pending approval {approval}")
         fields = {"approval": approval, "decision": "approved" if approved else "denied", "by": by}
+        if reason:
+            fields["reason"] = reason
         event = ApprovalDecided(
             approval=approval,
             decision="approved" if approved else "denied",
             by=by,
             signed=_signed(signer, "approval_decided", fields),
+            reason=reason or None,
         )
         if approved:
             receipt = self._record(event)

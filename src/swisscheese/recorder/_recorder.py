@@ -29,7 +29,7 @@ from swisscheese.recorder.decisions import SIGNED_TYPES, verify_decisions
 from swisscheese.recorder.events import EVENT_VERSION, Erasure, Event, SigningKey
 from swisscheese.recorder.note import Checkpoint, NoteError, Signer, Verifier, open_checkpoint
 from swisscheese.recorder.sealing import ContentRecord, write_private
-from swisscheese.store import LogStore, NewEntry
+from swisscheese.store import Listing, LogStore, NewEntry
 
 KEY_ENV = "SWISSCHEESE_LOG_KEY"
 DEFAULT_KEY = Path(".swisscheese") / "log.key"
@@ -336,11 +336,8 @@ class Recorder:
             digest = payload_digest(blob)
             body["payload"] = digest
         data = canonical_json(body)
-        tally = None
-        if type == "verdict" and {"deployment", "stage", "action"} <= event.keys():
-            hour = int(now.timestamp()) // 3600
-            tally = (str(event["deployment"]), hour, str(event["stage"]), str(event["action"]))
-        return NewEntry(data, merkle.leaf_hash(data), type, digest, blob, tally)
+        listing = Listing.of(body, int(now.timestamp())) if type == "verdict" else None
+        return NewEntry(data, merkle.leaf_hash(data), type, digest, blob, listing)
 
     def key_history(self) -> list[tuple[int, Verifier, int]]:
         """(adopted at, verifier, revoked at) of every signing key the log adopted, in order;

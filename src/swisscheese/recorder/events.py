@@ -42,7 +42,7 @@ class PolicyLoaded(_Event):
 
 
 class VerdictRecorded(_Event):
-    OMIT_IF_NONE = frozenset({"agent"})
+    OMIT_IF_NONE = frozenset({"agent", "found"})
     type: Literal["verdict"] = "verdict"
     deployment: str
     verdict: str
@@ -54,6 +54,8 @@ class VerdictRecorded(_Event):
     runs: dict[str, str]
     agent: str | None = None
     """The agent run (``name/instance``) the request acted for, when it showed a token."""
+    found: list[str] | None = None
+    """Monitors with findings (sorted), so the traffic index can be filtered by monitor."""
 
     @classmethod
     def of(cls, verdict: Verdict, deployment: str, agent: str | None = None) -> VerdictRecorded:
@@ -67,6 +69,7 @@ class VerdictRecorded(_Event):
             policy=verdict.policy_digest,
             content=verdict.content_digest,
             runs={r.monitor: r.status.value for r in verdict.runs},
+            found=sorted({f.monitor for f in verdict.findings}) or None,
         )
 
 
@@ -127,13 +130,15 @@ class ApprovalRequested(_Event):
 
 
 class ApprovalDecided(_Event):
-    OMIT_IF_NONE = frozenset({"signed"})
+    OMIT_IF_NONE = frozenset({"signed", "reason"})
     type: Literal["approval_decided"] = "approval_decided"
     approval: str
     decision: Literal["approved", "denied"]
     by: str
     signed: str | None = None
     """The decision as a note signed by ``by``'s operator key (``recorder.decisions``)."""
+    reason: str | None = None
+    """Why, in the approver's words (signed with the decision)."""
 
 
 class Halted(_Event):
@@ -355,6 +360,26 @@ class ModelChecked(_Event):
     reason: str | None = None
 
 
+class ConsoleSignIn(_Event):
+    """A console sign-in attempt or sign-out, by the name given (which may not exist)."""
+
+    type: Literal["console_signin"] = "console_signin"
+    user: str
+    outcome: Literal["signed_in", "failed", "locked_out", "refused_locked", "signed_out"]
+    address: str | None = None
+
+
+class ConsoleUserChanged(_Event):
+    """A console user added, removed, given another role or a new password."""
+
+    OMIT_IF_NONE = frozenset({"role"})
+    type: Literal["console_user"] = "console_user"
+    user: str
+    change: Literal["added", "removed", "role", "password"]
+    by: str
+    role: str | None = None
+
+
 class WatermarkKey(_Event):
     """A text-watermark key adopted: its identifier, never the key (detection needs the key)."""
 
@@ -389,6 +414,8 @@ Event = Annotated[
     | ModelSigned
     | ModelChecked
     | WatermarkKey
+    | ConsoleSignIn
+    | ConsoleUserChanged
     | FrameworkDecided
     | IncidentRecorded
     | CaseEvaluated

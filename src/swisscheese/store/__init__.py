@@ -8,22 +8,32 @@ from swisscheese.store._engine import DB_ENV as DB_ENV
 from swisscheese.store._engine import Database as Database
 from swisscheese.store._engine import StoreError as StoreError
 from swisscheese.store._engine import resolve_url as resolve_url
+from swisscheese.store._log import Listing as Listing
 from swisscheese.store._log import LogStore as LogStore
 from swisscheese.store._log import NewEntry as NewEntry
 from swisscheese.store._log import StoredEntry as StoredEntry
+from swisscheese.store._log import TrafficFilter as TrafficFilter
 from swisscheese.store._notify import HaltListener as HaltListener
+from swisscheese.store._users import ConsoleSession as ConsoleSession
+from swisscheese.store._users import ConsoleUser as ConsoleUser
+from swisscheese.store._users import UserStore as UserStore
 
 __all__ = [
     "DB_ENV",
     "AccessStore",
     "Approval",
     "ClientKey",
+    "ConsoleSession",
+    "ConsoleUser",
     "Database",
     "Deployment",
     "HaltListener",
+    "Listing",
     "LogStore",
     "NewEntry",
     "StoreError",
     "StoredEntry",
+    "TrafficFilter",
+    "UserStore",
     "resolve_url",
 ]

@@ -6,9 +6,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from sqlalchemy import Connection, TextClause, delete, func, select, text
 
@@ -22,7 +23,45 @@ from swisscheese.store._schema import (
     log_nodes,
     payloads,
     verdict_counts,
+    verdict_index,
+    verdict_monitors,
 )
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """What a verdict adds to the traffic index and the hourly counts: found from its event,
+    so an entry replayed from a spool lists the same as when it was first prepared."""
+
+    deployment: str
+    at: int
+    """Seconds since the epoch."""
+    stage: str
+    action: str
+    found: tuple[str, ...] = ()
+    """Monitors with findings."""
+
+    @property
+    def tally(self) -> tuple[str, int, str, str]:
+        """(deployment, hour since the epoch, stage, action): its cell of ``verdict_counts``."""
+        return (self.deployment, self.at // 3600, self.stage, self.action)
+
+    @classmethod
+    def of(cls, event: Mapping[str, Any], at: int | None = None) -> Listing | None:
+        """The listing of a verdict event's fields (None for other events or missing fields);
+        ``at``: its time when the caller has it unparsed."""
+        if event.get("type") != "verdict" or not event.keys() >= LISTED:
+            return None
+        return cls(
+            str(event["deployment"]),
+            int(read_stamp(str(event["time"])).timestamp()) if at is None else at,
+            str(event["stage"]),
+            str(event["action"]),
+            tuple(sorted(map(str, event.get("found") or ()))),
+        )
+
+
+LISTED = frozenset({"deployment", "stage", "action", "time"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,24 +73,15 @@ class NewEntry:
     type: str
     payload_digest: str | None = None
     payload: bytes | None = None
-    tally: Tally | None = None
-    """For a verdict: what it adds to the hourly counts (``verdict_counts``)."""
+    listing: Listing | None = None
+    """For a verdict: its row in the traffic index and its hourly count."""
 
 
-Tally = tuple[str, int, str, str]
-"""(deployment, hour since the epoch, stage, action) of one verdict."""
-
-
-def tally_of(entry: NewEntry) -> Tally | None:
-    """A verdict entry's tally, read from its event when the entry does not carry it (entries
-    replayed from a spool)."""
-    if entry.tally is not None or entry.type != "verdict":
-        return entry.tally
-    event = json.loads(entry.event)
-    if not {"deployment", "stage", "action", "time"} <= event.keys():
-        return None
-    hour = int(read_stamp(event["time"]).timestamp()) // 3600
-    return (str(event["deployment"]), hour, str(event["stage"]), str(event["action"]))
+def listing_of(entry: NewEntry) -> Listing | None:
+    """A verdict entry's listing, read from its event when the entry does not carry it."""
+    if entry.listing is not None or entry.type != "verdict":
+        return entry.listing
+    return Listing.of(json.loads(entry.event))
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +91,18 @@ class StoredEntry:
     event: bytes
     type: str
     payload_digest: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class TrafficFilter:
+    """What the traffic page asks for; None matches anything. Times are epoch seconds."""
+
+    deployment: str | None = None
+    stage: str | None = None
+    action: str | None = None
+    monitor: str | None = None
+    since: int | None = None
+    until: int | None = None
 
 
 @lru_cache(maxsize=128)
@@ -99,6 +141,9 @@ class LogStore:
             "tally": "INSERT INTO verdict_counts (deployment, hour, stage, action, n) "
             f"VALUES ({', '.join([mark] * 5)}) ON CONFLICT (deployment, hour, stage, action) "
             "DO UPDATE SET n = verdict_counts.n + excluded.n",
+            "listing": "INSERT INTO verdict_index (idx, deployment, at, stage, action, found) "
+            f"VALUES ({', '.join([mark] * 6)})",
+            "found": f"INSERT INTO verdict_monitors (monitor, idx) VALUES ({mark}, {mark})",
         }
 
     def close(self) -> None:
@@ -132,14 +177,24 @@ class LogStore:
             blobs = {e.payload_digest: e.payload for e in entries if e.payload is not None}
             if blobs:
                 conn.exec_driver_sql(self._sql["payloads"], list(blobs.items()))
-            tallies = Counter(t for t in map(tally_of, entries) if t is not None)
-            if tallies:
-                conn.exec_driver_sql(
-                    self._sql["tally"], [(*key, n) for key, n in sorted(tallies.items())]
-                )
+            listed = [(first + i, e) for i, e in enumerate(map(listing_of, entries)) if e]
+            if listed:
+                self._list(conn, listed)
             conn.exec_driver_sql(self._sql["set_head"], (first + len(entries),))
         self._frontier = frontier
         return first
+
+    def _list(self, conn: Connection, listed: list[tuple[int, Listing]]) -> None:
+        """Verdicts into the traffic index, their monitors, and the hourly counts."""
+        tallies = Counter(e.tally for _, e in listed)
+        conn.exec_driver_sql(self._sql["tally"], [(*key, n) for key, n in sorted(tallies.items())])
+        conn.exec_driver_sql(
+            self._sql["listing"],
+            [(i, e.deployment, e.at, e.stage, e.action, " ".join(e.found)) for i, e in listed],
+        )
+        found = [(m, i) for i, e in listed for m in e.found]
+        if found:
+            conn.exec_driver_sql(self._sql["found"], found)
 
     def forget_frontier(self) -> None:
         """After a failed append the cached edge may be ahead of the database."""
@@ -301,6 +356,63 @@ class LogStore:
                 .group_by(t.c.hour)
             ).all()
         return {int(hour): int(n) for hour, n in rows}
+
+    def listings(
+        self,
+        where: TrafficFilter,
+        before: int | None = None,
+        limit: int = 50,
+        after: int | None = None,
+    ) -> list[tuple[int, Listing]]:
+        """Verdicts matching ``where`` below index ``before`` (and above ``after``), newest
+        first: one page read by key from the traffic index, never an offset into it."""
+        v, m = verdict_index, verdict_monitors
+        query = select(v.c.idx, v.c.deployment, v.c.at, v.c.stage, v.c.action, v.c.found)
+        if where.monitor is not None:
+            query = query.join(m, m.c.idx == v.c.idx).where(m.c.monitor == where.monitor)
+            key = m.c.idx
+        else:
+            key = v.c.idx
+        for column, value in (
+            (v.c.deployment, where.deployment),
+            (v.c.stage, where.stage),
+            (v.c.action, where.action),
+        ):
+            if value is not None:
+                query = query.where(column == value)
+        with self.reader.connect() as conn:
+            # Times become index bounds (the index grows with time), so a window in the past
+            # does not scan everything newer; the time test itself stays for stragglers.
+            if where.until is not None:
+                query = query.where(v.c.at <= where.until)
+                after = conn.execute(
+                    select(v.c.idx).where(v.c.at > where.until).order_by(v.c.at).limit(1)
+                ).scalar_one_or_none()
+                if after is not None:
+                    before = after if before is None else min(before, after)
+            if where.since is not None:
+                query = query.where(v.c.at >= where.since)
+                first = conn.execute(
+                    select(v.c.idx).where(v.c.at >= where.since).order_by(v.c.at).limit(1)
+                ).scalar_one_or_none()
+                if first is None:
+                    return []
+                query = query.where(key >= first)
+            if before is not None:
+                query = query.where(key < before)
+            if after is not None:
+                query = query.where(key > after)
+            rows = conn.execute(query.order_by(key.desc()).limit(limit)).all()
+        return [
+            (int(i), Listing(d, int(at), st, ac, tuple(found.split())))
+            for i, d, at, st, ac, found in rows
+        ]
+
+    def newest_listing(self) -> int:
+        """The index of the newest verdict (-1 when there is none)."""
+        with self.reader.connect() as conn:
+            newest = conn.execute(select(func.max(verdict_index.c.idx))).scalar_one_or_none()
+        return -1 if newest is None else int(newest)
 
     def checkpoints(self) -> list[tuple[int, str]]:
         with self.reader.connect() as conn:

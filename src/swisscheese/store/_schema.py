@@ -70,6 +70,30 @@ verdict_counts = Table(
     Column("n", BigInteger, nullable=False),
 )
 
+# Every verdict's listing, kept in the append's transaction: the console's traffic page reads
+# pages of it by key (newest first, by deployment, stage, action, time or monitor).
+verdict_index = Table(
+    "verdict_index",
+    metadata,
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("deployment", String(128), nullable=False),
+    Column("at", BigInteger, nullable=False),
+    Column("stage", String(32), nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("found", Text, nullable=False),
+)
+Index("ix_verdict_index_deployment", verdict_index.c.deployment, verdict_index.c.idx)
+Index("ix_verdict_index_stage", verdict_index.c.stage, verdict_index.c.idx)
+Index("ix_verdict_index_action", verdict_index.c.action, verdict_index.c.idx)
+Index("ix_verdict_index_at", verdict_index.c.at)
+
+verdict_monitors = Table(
+    "verdict_monitors",
+    metadata,
+    Column("monitor", String(64), primary_key=True),
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+)
+
 checkpoints = Table(
     "checkpoints",
     metadata,
@@ -125,4 +149,29 @@ deployments = Table(
     Column("policy_digest", String(80), nullable=True),
     Column("model", String(256), nullable=True),
     Column("served_at", DateTime(timezone=True), nullable=True),
+)
+
+# Console users: a memory-hard password hash, a role, and the failures that lock them out.
+console_users = Table(
+    "console_users",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("role", String(16), nullable=False),
+    Column("password", String(256), nullable=False),
+    Column("failures", Integer, nullable=False),
+    Column("locked_until", DateTime(timezone=True), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("disabled_at", DateTime(timezone=True), nullable=True),
+)
+
+# Console sessions by the SHA-256 of their cookie: the cookie alone cannot be forged from a
+# stolen database, and a session ends on sign-out, expiry or its user's removal.
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),
+    Column("user", String(64), nullable=False, index=True),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
 )

@@ -1,0 +1,183 @@
+"""Evidence and obligations: evaluation runs and their trends, incidents with their reporting
+deadlines, the safety case's computed status, and the framework gate's latest decisions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from swisscheese.common.plots import figure_svg, pyplot
+from swisscheese.console._web import REPORT_CSP, Refused, render, require, state
+from swisscheese.console.auth import Permission
+from swisscheese.core.stamps import read_stamp
+from swisscheese.evaluation.report import render_html as evaluation_html
+from swisscheese.governance.gate import gather
+from swisscheese.governance.incidents import deadlines, load_regimes
+from swisscheese.governance.register import current as current_incidents
+from swisscheese.governance.safety_case import (
+    SafetyCaseError,
+    evaluate_case,
+    load_case,
+    reference_case_path,
+    render_dot,
+    render_svg,
+    top_goal,
+)
+from swisscheese.store import LogStore
+
+router = APIRouter()
+
+RUNS_SHOWN = 100
+
+
+def _evaluations(log: LogStore) -> Iterator[tuple[int, dict[str, Any]]]:
+    for entry in log.newest_of_type("evidence"):
+        event = json.loads(entry.event)
+        if event.get("kind") == "evaluation":
+            yield entry.index, event
+
+
+def _trends(runs: list[tuple[int, dict[str, Any]]]) -> str | None:
+    """ASR@k, benign FPR and p50 latency across runs, oldest to newest."""
+    if len(runs) < 2:
+        return None
+    ordered = list(reversed(runs))
+    plt = pyplot()
+    fig, axes = plt.subplots(1, 3, figsize=(10, 2.6))
+    x = [read_stamp(e["time"]) for _, e in ordered]
+    for ax, (key, title, scale) in zip(
+        axes,
+        (
+            ("asr_at_k", "attack success within k (%)", 100.0),
+            ("benign_fpr", "benign refused (%)", 100.0),
+            ("latency_p50_ms", "stack latency p50 (ms)", 1.0),
+        ),
+        strict=True,
+    ):
+        values = [
+            float(e[key]) * scale if isinstance(e.get(key), int | float) else float("nan")
+            for _, e in ordered
+        ]
+        ax.plot(x, values, marker="o", color="#1f5fa8")
+        ax.set_title(title)
+        ax.tick_params(axis="x", labelrotation=30)
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return figure_svg(fig)
+
+
+@router.get("/evaluations", name="evaluations")
+def evaluations(request: Request) -> HTMLResponse:
+    current = require(request, Permission.VIEW)
+    runs = []
+    for run in _evaluations(state(request).log):
+        runs.append(run)
+        if len(runs) == RUNS_SHOWN:
+            break
+    return render(request, "evaluations.html", current, runs=runs, trends=_trends(runs))
+
+
+@router.get("/evaluations/{index}", name="evaluation")
+def evaluation(request: Request, index: int) -> HTMLResponse:
+    current = require(request, Permission.VIEW)
+    entry = state(request).log.entry(index)
+    if entry is None or entry.type != "evidence":
+        raise Refused(404, f"no evaluation at record {index}")
+    return render(request, "evaluation.html", current, index=index)
+
+
+@router.get("/evaluations/{index}/report", name="evaluation_report")
+def evaluation_report(request: Request, index: int) -> Response:
+    """The run's report.html, rebuilt from the results the log keeps as its payload."""
+    require(request, Permission.VIEW)
+    log = state(request).log
+    entry = log.entry(index)
+    if entry is None or entry.type != "evidence":
+        raise Refused(404, f"no evaluation at record {index}")
+    data = log.payload(entry.payload_digest) if entry.payload_digest else None
+    if data is None:
+        raise Refused(410, f"the results of record {index} were erased")
+    return HTMLResponse(
+        evaluation_html(json.loads(data)), headers={"Content-Security-Policy": REPORT_CSP}
+    )
+
+
+@router.get("/incidents", name="incidents")
+def incidents(request: Request) -> HTMLResponse:
+    current = require(request, Permission.VIEW)
+    st = state(request)
+    found = current_incidents(st.log)
+    full = [incident for _, _, incident in found.values() if incident is not None]
+    due = deadlines(full, load_regimes(st.settings.regimes))
+    now = dt.datetime.now(dt.UTC)
+    return render(
+        request,
+        "incidents.html",
+        current,
+        incidents=[(index, event) for index, event, _ in found.values()],
+        due=[(d, (d.due - now).total_seconds()) for d in due],
+    )
+
+
+def _deployment(request: Request) -> Any:
+    deployments = state(request).ops.store.deployments()
+    chosen = request.query_params.get("deployment")
+    if chosen:
+        found = [d for d in deployments if d.name == chosen]
+        if not found:
+            raise Refused(404, f"no deployment {chosen!r}")
+        return found[0], deployments
+    return (deployments[0] if deployments else None), deployments
+
+
+@router.get("/case", name="case")
+def case(request: Request) -> HTMLResponse:
+    current = require(request, Permission.VIEW)
+    st = state(request)
+    deployment, deployments = _deployment(request)
+    try:
+        loaded = load_case(st.settings.case or reference_case_path())
+    except SafetyCaseError as exc:
+        raise Refused(500, f"the safety case cannot be read: {exc}") from None
+    statuses, svg, top = None, None, None
+    if deployment is not None:
+        gathered = gather(st.log, deployment, dt.datetime.now(dt.UTC))
+        statuses = evaluate_case(loaded, gathered.evidence)
+        top = statuses[top_goal(loaded)]
+        try:
+            svg = render_svg(render_dot(loaded, statuses))
+        except SafetyCaseError:
+            svg = None  # no Graphviz: the table below still gives every status
+    return render(
+        request,
+        "case.html",
+        current,
+        case=loaded.case,
+        deployment=deployment,
+        deployments=deployments,
+        statuses=list(statuses.values()) if statuses else [],
+        top=top,
+        svg=svg,
+    )
+
+
+@router.get("/gate", name="gate")
+def gate(request: Request) -> HTMLResponse:
+    current = require(request, Permission.VIEW)
+    log = state(request).log
+    latest: dict[str, tuple[int, dict[str, Any], Any]] = {}
+    for entry in log.newest_of_type("framework_decision"):
+        event = json.loads(entry.event)
+        name = str(event.get("deployment"))
+        if name in latest:
+            continue
+        data = log.payload(entry.payload_digest) if entry.payload_digest else None
+        latest[name] = (entry.index, event, json.loads(data) if data else None)
+        if len(latest) >= len(state(request).ops.store.deployments()):
+            break
+    return render(request, "gate.html", current, decisions=sorted(latest.items()))
