@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint bench bench-setup garak-setup model-signing-setup clean
+.PHONY: run test lint bench bench-setup garak-setup model-signing-setup axe-setup clean
 
 $(BIN)/swisscheese: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -61,5 +61,11 @@ model-signing-setup: .venv-ms/bin/model_signing
 	.venv-ms/bin/pip install --quiet --upgrade pip
 	.venv-ms/bin/pip install --quiet model-signing==1.1.1 pyopenssl==26.4.0
 
+# axe-core from npm, which the console's browser tests run on every page (tests/e2e/test_console.py).
+axe-setup: .axe/node_modules/axe-core/axe.min.js
+
+.axe/node_modules/axe-core/axe.min.js:
+	npm install --silent --no-audit --no-fund --prefix .axe axe-core@4.11.0
+
 clean:
-	rm -rf $(VENV) .venv-garak .venv-ms out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-garak .venv-ms .axe out .pytest_cache .mypy_cache .ruff_cache

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from swisscheese.common.plots import figure_svg, pyplot
-from swisscheese.console._web import REPORT_CSP, Refused, render, require, state
+from swisscheese.console._web import REPORT_CSP, SVG_CSP, Refused, render, require, state
 from swisscheese.console.auth import Permission
 from swisscheese.core.stamps import read_stamp
 from swisscheese.evaluation.report import render_html as evaluation_html
@@ -20,6 +20,8 @@ from swisscheese.governance.gate import gather
 from swisscheese.governance.incidents import deadlines, load_regimes
 from swisscheese.governance.register import current as current_incidents
 from swisscheese.governance.safety_case import (
+    LoadedCase,
+    NodeStatus,
     SafetyCaseError,
     evaluate_case,
     load_case,
@@ -28,7 +30,7 @@ from swisscheese.governance.safety_case import (
     render_svg,
     top_goal,
 )
-from swisscheese.store import LogStore
+from swisscheese.store import Deployment, LogStore
 
 router = APIRouter()
 
@@ -71,15 +73,35 @@ def _trends(runs: list[tuple[int, dict[str, Any]]]) -> str | None:
     return figure_svg(fig)
 
 
-@router.get("/evaluations", name="evaluations")
-def evaluations(request: Request) -> HTMLResponse:
-    current = require(request, Permission.VIEW)
+def _recent_runs(request: Request) -> list[tuple[int, dict[str, Any]]]:
     runs = []
     for run in _evaluations(state(request).log):
         runs.append(run)
         if len(runs) == RUNS_SHOWN:
             break
-    return render(request, "evaluations.html", current, runs=runs, trends=_trends(runs))
+    return runs
+
+
+def svg_response(svg: str) -> Response:
+    """A figure as an image of its own: its inline styles then need no exception in the
+    pages' policy."""
+    return Response(svg, media_type="image/svg+xml", headers={"Content-Security-Policy": SVG_CSP})
+
+
+@router.get("/evaluations", name="evaluations")
+def evaluations(request: Request) -> HTMLResponse:
+    current = require(request, Permission.VIEW)
+    runs = _recent_runs(request)
+    return render(request, "evaluations.html", current, runs=runs, trends=len(runs) >= 2)
+
+
+@router.get("/evaluations/trends.svg")
+def evaluation_trends(request: Request) -> Response:
+    require(request, Permission.VIEW)
+    svg = _trends(_recent_runs(request))
+    if svg is None:
+        raise Refused(404, "trends need two evaluations")
+    return svg_response(svg)
 
 
 @router.get("/evaluations/{index}", name="evaluation")
@@ -138,21 +160,12 @@ def _deployment(request: Request) -> Any:
 @router.get("/case", name="case")
 def case(request: Request) -> HTMLResponse:
     current = require(request, Permission.VIEW)
-    st = state(request)
     deployment, deployments = _deployment(request)
-    try:
-        loaded = load_case(st.settings.case or reference_case_path())
-    except SafetyCaseError as exc:
-        raise Refused(500, f"the safety case cannot be read: {exc}") from None
-    statuses, svg, top = None, None, None
+    loaded = _case(request)
+    statuses, top = None, None
     if deployment is not None:
-        gathered = gather(st.log, deployment, dt.datetime.now(dt.UTC))
-        statuses = evaluate_case(loaded, gathered.evidence)
+        statuses = _statuses(request, loaded, deployment)
         top = statuses[top_goal(loaded)]
-        try:
-            svg = render_svg(render_dot(loaded, statuses))
-        except SafetyCaseError:
-            svg = None  # no Graphviz: the table below still gives every status
     return render(
         request,
         "case.html",
@@ -162,8 +175,34 @@ def case(request: Request) -> HTMLResponse:
         deployments=deployments,
         statuses=list(statuses.values()) if statuses else [],
         top=top,
-        svg=svg,
     )
+
+
+def _statuses(
+    request: Request, loaded: LoadedCase, deployment: Deployment
+) -> dict[str, NodeStatus]:
+    gathered = gather(state(request).log, deployment, dt.datetime.now(dt.UTC))
+    return evaluate_case(loaded, gathered.evidence)
+
+
+def _case(request: Request) -> LoadedCase:
+    try:
+        return load_case(state(request).settings.case or reference_case_path())
+    except SafetyCaseError as exc:
+        raise Refused(500, f"the safety case cannot be read: {exc}") from None
+
+
+@router.get("/case.svg")
+def case_graph(request: Request) -> Response:
+    require(request, Permission.VIEW)
+    deployment, _ = _deployment(request)
+    if deployment is None:
+        raise Refused(404, "no deployment to compute the case for")
+    loaded = _case(request)
+    try:
+        return svg_response(render_svg(render_dot(loaded, _statuses(request, loaded, deployment))))
+    except SafetyCaseError as exc:  # no Graphviz: the page's table still gives every status
+        raise Refused(503, str(exc)) from None
 
 
 @router.get("/gate", name="gate")

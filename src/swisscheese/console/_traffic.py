@@ -116,7 +116,8 @@ def traffic(request: Request) -> HTMLResponse:
         else None
     )
     newest = rows[0][0] if rows else st.log.newest_listing()
-    stream = f"{root(request)}/traffic/stream?{urlencode(query.fields | {'after': newest})}"
+    since = {"after": newest} if newest >= 0 else {}  # none yet: the stream sends from the first
+    stream = f"{root(request)}/traffic/stream?{urlencode(query.fields | since)}"
     return render(
         request,
         "traffic.html",

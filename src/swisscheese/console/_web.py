@@ -30,6 +30,8 @@ CSP = (
     "frame-src 'self'; frame-ancestors 'self'; form-action 'self'; base-uri 'none'; "
     "object-src 'none'"
 )
+# A figure served as an image: its own inline styles, nothing else.
+SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
 # An evaluation report is a whole page with inline styles and SVG, and no scripts.
 REPORT_CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'; sandbox"
