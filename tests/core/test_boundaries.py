@@ -62,7 +62,7 @@ ALLOWED: dict[str, set[str]] = {
         "common", "core", "config", "guard", "learned", "monitors", "policy", "recorder",
     },
     "training": {"common", "core", "learned", "evaluation"},
-    "console": {"common", "core", "config", "evaluation", "governance", "ops", "recorder", "store"},
+    "console": {"common", "core", "evaluation", "governance", "ops", "recorder", "store"},
     "cli": {
         "agents", "common", "console", "core", "config", "evaluation", "gateway", "governance",
         "guard",

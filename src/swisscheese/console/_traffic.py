@@ -26,6 +26,8 @@ router = APIRouter()
 ACTIONS = [a.value for a in Action]
 STAGES = [s.value for s in Stage]
 HEARTBEAT_S = 15.0
+SCAN = 200_000
+"""Records one traffic page searches back at most."""
 
 
 def _time(value: str | None, field: str) -> int | None:
@@ -109,13 +111,18 @@ def traffic(request: Request) -> HTMLResponse:
     before = _cursor(request.query_params.get("before"), "before")
     st = state(request)
     size = st.settings.page_size
-    rows = st.log.listings(query.where, before, size)
+    newest = st.log.newest_listing()
+    # Each page searches at most SCAN records back: a filter that matches little costs the
+    # same on a log of any size, and the page says how far it looked.
+    top = newest + 1 if before is None else before
+    floor = max(0, top - SCAN)
+    rows = st.log.listings(query.where, top, size, after=floor - 1 if floor else None)
+    cursor = rows[-1][0] if len(rows) == size else floor
     older = (
-        f"{root(request)}/traffic?{urlencode(query.fields | {'before': rows[-1][0]})}"
-        if len(rows) == size
+        f"{root(request)}/traffic?{urlencode(query.fields | {'before': cursor})}"
+        if len(rows) == size or floor > 0
         else None
     )
-    newest = rows[0][0] if rows else st.log.newest_listing()
     since = {"after": newest} if newest >= 0 else {}  # none yet: the stream sends from the first
     stream = f"{root(request)}/traffic/stream?{urlencode(query.fields | since)}"
     return render(
@@ -125,6 +132,7 @@ def traffic(request: Request) -> HTMLResponse:
         rows=[row_view(i, e) for i, e in rows],
         query=query.fields,
         older=older,
+        searched=(floor, top - 1) if len(rows) < size and floor > 0 else None,
         paged=before is not None,
         stream=None if before is not None else stream,
         counts=_layer_counts(request, query.where.deployment),

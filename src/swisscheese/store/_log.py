@@ -385,11 +385,11 @@ class LogStore:
             # does not scan everything newer; the time test itself stays for stragglers.
             if where.until is not None:
                 query = query.where(v.c.at <= where.until)
-                after = conn.execute(
+                later = conn.execute(
                     select(v.c.idx).where(v.c.at > where.until).order_by(v.c.at).limit(1)
                 ).scalar_one_or_none()
-                if after is not None:
-                    before = after if before is None else min(before, after)
+                if later is not None:
+                    before = later if before is None else min(before, later)
             if where.since is not None:
                 query = query.where(v.c.at >= where.since)
                 first = conn.execute(
