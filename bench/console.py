@@ -131,7 +131,7 @@ def main() -> None:
     users.store.close()
     log = LogStore(args.db)
     newest = log.newest_listing()
-    middle = log.listings(TrafficFilter(), newest - args.events // 2, 1)
+    middle = log.listings(TrafficFilter(), newest - args.events // 2, 1).rows
     log.close()
     at = dt.datetime.fromtimestamp(middle[0][1].at, dt.UTC) if middle else dt.datetime.now(dt.UTC)
     window = f"since={(at - dt.timedelta(hours=1)):%Y-%m-%dT%H:%M}&until={at:%Y-%m-%dT%H:%M}"

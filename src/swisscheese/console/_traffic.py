@@ -27,7 +27,7 @@ ACTIONS = [a.value for a in Action]
 STAGES = [s.value for s in Stage]
 HEARTBEAT_S = 15.0
 SCAN = 200_000
-"""Records one traffic page searches back at most."""
+"""Records one traffic page searches back at most (the page says how far it looked)."""
 
 
 def _time(value: str | None, field: str) -> int | None:
@@ -112,15 +112,10 @@ def traffic(request: Request) -> HTMLResponse:
     st = state(request)
     size = st.settings.page_size
     newest = st.log.newest_listing()
-    # Each page searches at most SCAN records back: a filter that matches little costs the
-    # same on a log of any size, and the page says how far it looked.
-    top = newest + 1 if before is None else before
-    floor = max(0, top - SCAN)
-    rows = st.log.listings(query.where, top, size, after=floor - 1 if floor else None)
-    cursor = rows[-1][0] if len(rows) == size else floor
+    page = st.log.listings(query.where, before, size, scan=SCAN)
     older = (
-        f"{root(request)}/traffic?{urlencode(query.fields | {'before': cursor})}"
-        if len(rows) == size or floor > 0
+        f"{root(request)}/traffic?{urlencode(query.fields | {'before': page.older})}"
+        if page.older is not None
         else None
     )
     since = {"after": newest} if newest >= 0 else {}  # none yet: the stream sends from the first
@@ -129,10 +124,14 @@ def traffic(request: Request) -> HTMLResponse:
         request,
         "traffic.html",
         current,
-        rows=[row_view(i, e) for i, e in rows],
+        rows=[row_view(i, e) for i, e in page.rows],
         query=query.fields,
         older=older,
-        searched=(floor, top - 1) if len(rows) < size and floor > 0 else None,
+        searched=(
+            (page.searched[0], page.searched[1] - 1)
+            if len(page.rows) < size and page.older is not None
+            else None
+        ),
         paged=before is not None,
         stream=None if before is not None else stream,
         counts=_layer_counts(request, query.where.deployment),
@@ -164,9 +163,10 @@ async def traffic_stream(request: Request) -> Response:
             except NeedSignIn:
                 yield "event: signed-out\ndata: {}\n\n"
                 return
-            rows = await anyio.to_thread.run_sync(
+            page = await anyio.to_thread.run_sync(
                 partial(st.log.listings, query.where, None, 200, after)
             )
+            rows = page.rows
             for index, listing in reversed(rows):
                 html = row.render(r=row_view(index, listing), root=base)
                 yield f"event: verdict\nid: {index}\ndata: {json.dumps({'html': html})}\n\n"

@@ -13,6 +13,7 @@ from swisscheese.store._log import LogStore as LogStore
 from swisscheese.store._log import NewEntry as NewEntry
 from swisscheese.store._log import StoredEntry as StoredEntry
 from swisscheese.store._log import TrafficFilter as TrafficFilter
+from swisscheese.store._log import TrafficPage as TrafficPage
 from swisscheese.store._notify import HaltListener as HaltListener
 from swisscheese.store._users import ConsoleSession as ConsoleSession
 from swisscheese.store._users import ConsoleUser as ConsoleUser
@@ -34,6 +35,7 @@ __all__ = [
     "StoreError",
     "StoredEntry",
     "TrafficFilter",
+    "TrafficPage",
     "UserStore",
     "resolve_url",
 ]

@@ -105,6 +105,16 @@ class TrafficFilter:
     until: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class TrafficPage:
+    rows: list[tuple[int, Listing]]
+    """(index, listing), newest first."""
+    older: int | None
+    """Where the next, older page starts (its ``before``); None when nothing older matches."""
+    searched: tuple[int, int]
+    """The records this page searched: [first, end)."""
+
+
 @lru_cache(maxsize=128)
 def _point_lookups(n: int) -> TextClause:
     """UNION ALL of n primary-key lookups: planned as n index probes on both databases, where
@@ -363,9 +373,12 @@ class LogStore:
         before: int | None = None,
         limit: int = 50,
         after: int | None = None,
-    ) -> list[tuple[int, Listing]]:
+        scan: int | None = None,
+    ) -> TrafficPage:
         """Verdicts matching ``where`` below index ``before`` (and above ``after``), newest
-        first: one page read by key from the traffic index, never an offset into it."""
+        first: one page read by key from the traffic index, never an offset into it. ``scan``:
+        search at most that many records back, so a filter that matches little costs the same
+        on a log of any size (the page says where the next one starts)."""
         v, m = verdict_index, verdict_monitors
         query = select(v.c.idx, v.c.deployment, v.c.at, v.c.stage, v.c.action, v.c.found)
         if where.monitor is not None:
@@ -380,33 +393,50 @@ class LogStore:
         ):
             if value is not None:
                 query = query.where(column == value)
+        if where.since is not None:
+            query = query.where(v.c.at >= where.since)
+        if where.until is not None:
+            query = query.where(v.c.at <= where.until)
         with self.reader.connect() as conn:
             # Times become index bounds (the index grows with time), so a window in the past
-            # does not scan everything newer; the time test itself stays for stragglers.
-            if where.until is not None:
-                query = query.where(v.c.at <= where.until)
-                later = conn.execute(
-                    select(v.c.idx).where(v.c.at > where.until).order_by(v.c.at).limit(1)
-                ).scalar_one_or_none()
-                if later is not None:
-                    before = later if before is None else min(before, later)
-            if where.since is not None:
-                query = query.where(v.c.at >= where.since)
-                first = conn.execute(
-                    select(v.c.idx).where(v.c.at >= where.since).order_by(v.c.at).limit(1)
-                ).scalar_one_or_none()
-                if first is None:
-                    return []
-                query = query.where(key >= first)
-            if before is not None:
-                query = query.where(key < before)
+            # does not scan everything newer; the time tests stay for stragglers.
+            low, high = self._time_bounds(conn, where)
+            if low is None:
+                return TrafficPage([], None, (0, 0))
+            newest = conn.execute(select(func.max(v.c.idx))).scalar_one_or_none()
+            tops = [x for x in (before, high) if x is not None]
+            top = min(tops) if tops else (-1 if newest is None else int(newest)) + 1
+            floor = max(low, top - scan) if scan is not None else low
             if after is not None:
-                query = query.where(key > after)
-            rows = conn.execute(query.order_by(key.desc()).limit(limit)).all()
-        return [
-            (int(i), Listing(d, int(at), st, ac, tuple(found.split())))
-            for i, d, at, st, ac, found in rows
+                floor = max(floor, after + 1)
+            rows = conn.execute(
+                query.where(key >= floor, key < top).order_by(key.desc()).limit(limit)
+            ).all()
+        found = [
+            (int(i), Listing(d, int(at), st, ac, tuple(f.split()))) for i, d, at, st, ac, f in rows
         ]
+        if len(found) == limit:
+            older: int | None = found[-1][0]
+        else:
+            older = floor if floor > low and (after is None or floor > after + 1) else None
+        return TrafficPage(found, older, (floor, top))
+
+    @staticmethod
+    def _time_bounds(conn: Connection, where: TrafficFilter) -> tuple[int | None, int | None]:
+        """The records a time window spans: (first, end exclusive or None); first is None
+        when no verdict is that recent."""
+        v = verdict_index
+        low: int | None = 0
+        high: int | None = None
+        if where.since is not None:
+            low = conn.execute(
+                select(v.c.idx).where(v.c.at >= where.since).order_by(v.c.at).limit(1)
+            ).scalar_one_or_none()
+        if where.until is not None:
+            high = conn.execute(
+                select(v.c.idx).where(v.c.at > where.until).order_by(v.c.at).limit(1)
+            ).scalar_one_or_none()
+        return low, high
 
     def newest_listing(self) -> int:
         """The index of the newest verdict (-1 when there is none)."""
