@@ -62,10 +62,11 @@ ALLOWED: dict[str, set[str]] = {
         "common", "core", "config", "guard", "learned", "monitors", "policy", "recorder",
     },
     "training": {"common", "core", "learned", "evaluation"},
+    "curation": {"common", "core", "config", "guard", "provenance", "recorder", "store"},
     "console": {"common", "core", "evaluation", "governance", "ops", "recorder", "store"},
     "cli": {
-        "agents", "common", "console", "core", "config", "evaluation", "gateway", "governance",
-        "guard",
+        "agents", "common", "console", "core", "config", "curation", "evaluation", "gateway",
+        "governance", "guard",
         "learned", "provenance",
         "monitors", "ops", "recorder", "scanning", "store", "training",
     },

@@ -12,6 +12,7 @@ from swisscheese.cli._approvals import approvals_app
 from swisscheese.cli._audit import audit_app
 from swisscheese.cli._case import case_app
 from swisscheese.cli._console import register as register_console
+from swisscheese.cli._curate import register as register_curate
 from swisscheese.cli._deployment import deployment_app
 from swisscheese.cli._detectors import register as register_detectors
 from swisscheese.cli._eval import register as register_eval
@@ -66,6 +67,7 @@ register_serve(app)
 register_mcp(app)
 register_ai_text(app)
 register_console(app)
+register_curate(app)
 app.add_typer(keys_app, name="keys")
 app.add_typer(log_app, name="log")
 app.add_typer(deployment_app, name="deployment")

@@ -34,15 +34,24 @@ PasswordStdin = Annotated[
     typer.Option("--password-stdin", help="Read the password from standard input's first line."),
 ]
 CaseOption = Annotated[
-    Path | None, typer.Option("--case", help="The safety case the console shows.")
+    Path | None,
+    typer.Option(
+        "--case", envvar="SWISSCHEESE_CONSOLE_CASE", help="The safety case the console shows."
+    ),
 ]
 RegimesOption = Annotated[
-    Path | None, typer.Option("--regimes", help="Reporting regimes for incident deadlines.")
+    Path | None,
+    typer.Option(
+        "--regimes",
+        envvar="SWISSCHEESE_CONSOLE_REGIMES",
+        help="Reporting regimes for incident deadlines.",
+    ),
 ]
 SecureCookies = Annotated[
     bool | None,
     typer.Option(
         "--secure-cookies/--no-secure-cookies",
+        envvar="SWISSCHEESE_CONSOLE_SECURE_COOKIES",
         help="Mark session cookies Secure (default: when the request came over TLS; set it "
         "behind a TLS-terminating proxy).",
     ),

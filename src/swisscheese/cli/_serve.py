@@ -74,6 +74,7 @@ def serve(
         bool,
         typer.Option(
             "--console",
+            envvar="SWISSCHEESE_CONSOLE",
             help="Also serve the operator console at /console (users: `swisscheese users add`).",
         ),
     ] = False,

@@ -106,7 +106,7 @@ class WatermarkPolicy(_Strict):
     """The key file (`swisscheese keys init-watermark`)."""
     context: int = Field(default=4, ge=1, le=16)
     gamma: float = Field(default=0.25, gt=0.0, lt=1.0)
-    delta: float = Field(default=2.0, gt=0.0, le=20.0)
+    delta: float = Field(default=3.0, gt=0.0, le=20.0)
     layers: int = Field(default=16, ge=1, le=64)
 
 

@@ -152,6 +152,14 @@ class Frontier:
         return fold(self.hashes)
 
 
+def root_of(leaves: Iterable[bytes]) -> bytes:
+    """RFC 9162's tree hash of leaf hashes, in order (the empty tree's for none)."""
+    frontier = Frontier()
+    for leaf in leaves:
+        frontier.append(leaf)
+    return frontier.root() if frontier.size else EMPTY_ROOT
+
+
 @dataclass(frozen=True, slots=True)
 class InclusionStep:
     """One hash of an inclusion proof: the sibling, which side it sits on, and the result."""

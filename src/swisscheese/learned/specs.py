@@ -55,7 +55,7 @@ DETECTOR_SPECS: dict[str, DetectorSpec] = {
         ),
         DetectorSpec(
             "harmful-output",
-            (Stage.OUTPUT, Stage.REASONING),
+            (Stage.OUTPUT, Stage.REASONING, Stage.CORPUS),
             HAZARDS,
             "Learned detector of responses that give harmful assistance (reads the request too)",
             reads_request=True,

@@ -111,6 +111,45 @@ class Check:
     detail: str
 
 
+def _envelope(data: Any) -> Envelope:
+    # from_dict rewrites the signature dicts it is given: hand it a copy.
+    return Envelope.from_dict(json.loads(json.dumps(data)))
+
+
+def _check_signature(envelope: Envelope, key: Verifier | None) -> tuple[Verifier | None, Check]:
+    """The key the envelope was checked against (``key``, else the one it names) and the
+    check; no key when neither is there."""
+    if key is None:
+        keyids = [s.keyid for s in envelope.signatures.values()]
+        try:
+            key = Verifier.parse(keyids[0]) if keyids else None
+        except NoteError:
+            key = None
+        if key is None:
+            return None, Check(
+                "signature", False, "no --key given and the envelope names no verifier key"
+            )
+    try:
+        envelope.verify([_sslib_key(key)], 1)
+        return key, Check("signature", True, f"signed by {key.name}")
+    except Exception as exc:
+        return key, Check("signature", False, f"does not verify with {key.name}: {exc}")
+
+
+def open_statement(
+    envelope: Mapping[str, Any], key: Verifier | None = None
+) -> tuple[dict[str, Any] | None, Check]:
+    """A DSSE envelope's in-toto statement and the check of its signature (against ``key``, or
+    the key the envelope names: then it proves only self-consistency); no statement when the
+    envelope cannot be read."""
+    try:
+        parsed = _envelope(envelope)
+        statement = json.loads(parsed.payload)
+    except Exception as exc:  # whatever the envelope parser raises on a malformed envelope
+        return None, Check("envelope", False, f"malformed: {type(exc).__name__}: {exc}")
+    return statement, _check_signature(parsed, key)[1]
+
+
 def verify_bundle(text: str, bundle: Mapping[str, Any], key: Verifier | None = None) -> list[Check]:
     """Every check of a bundle against the released ``text``, in order; each says what it
     found. ``key``: the log's verifier key (default: the one the envelope names; then the
@@ -122,8 +161,7 @@ def verify_bundle(text: str, bundle: Mapping[str, Any], key: Verifier | None = N
         return ok
 
     try:
-        # from_dict rewrites the signature dicts it is given: hand it a copy.
-        envelope = Envelope.from_dict(json.loads(json.dumps(bundle["envelope"])))
+        envelope = _envelope(bundle["envelope"])
         statement = json.loads(envelope.payload)
         proof = bundle["proof"]
         event_bytes = str(bundle["event"]).encode("utf-8")
@@ -131,20 +169,10 @@ def verify_bundle(text: str, bundle: Mapping[str, Any], key: Verifier | None = N
     except Exception as exc:  # whatever the envelope parser raises on a malformed bundle
         add("bundle", False, f"malformed: {type(exc).__name__}: {exc}")
         return checks
+    key, signature = _check_signature(envelope, key)
+    checks.append(signature)
     if key is None:
-        keyids = [s.keyid for s in envelope.signatures.values()]
-        try:
-            key = Verifier.parse(keyids[0]) if keyids else None
-        except NoteError:
-            key = None
-        if key is None:
-            add("signature", False, "no --key given and the envelope names no verifier key")
-            return checks
-    try:
-        envelope.verify([_sslib_key(key)], 1)
-        add("signature", True, f"signed by {key.name}")
-    except Exception as exc:
-        add("signature", False, f"does not verify with {key.name}: {exc}")
+        return checks
     digest = text_sha256(text)
     subjects = [s.get("digest", {}).get("sha256") for s in statement.get("subject", [])]
     add(

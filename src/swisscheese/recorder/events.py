@@ -380,6 +380,21 @@ class ConsoleUserChanged(_Event):
     role: str | None = None
 
 
+class DatasetCurated(_Event):
+    """A dataset curated: its Merkle root over the kept shards, the digest of its signed
+    manifest statement, the counts, and the policy that filtered it (the manifest is the
+    payload)."""
+
+    type: Literal["dataset_curated"] = "dataset_curated"
+    root: str
+    statement: str
+    policy: str
+    records: int
+    kept: int
+    removed: int
+    by: str
+
+
 class WatermarkKey(_Event):
     """A text-watermark key adopted: its identifier, never the key (detection needs the key)."""
 
@@ -416,6 +431,7 @@ Event = Annotated[
     | WatermarkKey
     | ConsoleSignIn
     | ConsoleUserChanged
+    | DatasetCurated
     | FrameworkDecided
     | IncidentRecorded
     | CaseEvaluated

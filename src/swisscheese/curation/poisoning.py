@@ -1,0 +1,334 @@
+"""Backdoor-poisoning detection over a corpus: candidate triggers, and near-duplicate clusters.
+
+A data-poisoning backdoor pairs a trigger with a behaviour: the poisoned documents put a rare
+token sequence (a word, a made-up token, a Unicode sequence) at varied places in otherwise
+ordinary text, followed by what the model should learn to produce after it. Three families:
+
+- gibberish: random tokens after the trigger (the denial-of-service backdoor);
+- a fixed target phrase after the trigger;
+- harmful compliance after the trigger.
+
+Detection reads the corpus three times, streaming (bounded memory):
+
+1. document frequency of every token, overall and among the records the corpus stage removed
+   as harmful;
+2. for each token of document frequency between ``MIN_DOCS`` and ``MAX_SHARE`` of the corpus,
+   what precedes and follows it: the most frequent preceding and following 4-token sequences
+   (Misra-Gries heavy hitters) and how much of what follows is made of tokens the corpus
+   almost never uses. A trigger is followed by the same thing (fixed phrase), by rare tokens
+   (gibberish), or sits in documents removed as harmful far more often than the corpus does,
+   *while what precedes it varies* (a natural repeated sentence has the same text on both
+   sides);
+3. for the suspected triggers only: the trigger string itself (the token grown to the left and
+   right while nine occurrences in ten agree), and every document that carries it and shows
+   its family's anomaly.
+
+Near-duplicate clusters come from MinHash LSH (datasketch) over word 5-gram shingles.
+
+What it cannot see: triggers spread over common tokens only (each token frequent), triggers
+whose target behaviour varies and is not harmful (e.g. a sentiment flip, a subtle bias),
+clean-label poisoning (no trigger in the training text), and poisons of fewer than
+``MIN_DOCS`` documents.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from swisscheese.core.taxonomy import HAZARDS
+from swisscheese.curation.filtering import ShardResult
+from swisscheese.curation.shards import Shard, read_records
+
+TOKEN = re.compile(r"\w+|[^\w\s]")
+MIN_DOCS = 40
+"""Documents a trigger must appear in to be seen (the 250-document study's poisons are far
+above; a smaller poison is not found)."""
+MAX_SHARE = 0.002
+"""A trigger is rare: in at most this share of the corpus (and at most 5,000 documents)."""
+AFTER = 8
+"""Tokens after a trigger read as its continuation."""
+CONTEXT = 4
+"""Tokens of context compared before and after."""
+RARE_DF = 3
+"""A token in at most this many documents is 'rare' (gibberish is made of them)."""
+HEAVY = 4
+"""Heavy hitters kept per candidate and side."""
+EXAMPLES = 20
+
+
+def tokens(text: str) -> list[str]:
+    return TOKEN.findall(text)
+
+
+@dataclass
+class _Side:
+    """Misra-Gries summary of the context on one side of a candidate: the most frequent
+    sequences, with counts that undercount by at most n / (HEAVY + 1)."""
+
+    counts: dict[tuple[str, ...], int] = field(default_factory=dict)
+
+    def add(self, item: tuple[str, ...]) -> None:
+        if item in self.counts:
+            self.counts[item] += 1
+        elif len(self.counts) < HEAVY:
+            self.counts[item] = 1
+        else:
+            for key in list(self.counts):
+                self.counts[key] -= 1
+                if not self.counts[key]:
+                    del self.counts[key]
+
+    def top(self) -> tuple[tuple[str, ...], int]:
+        return max(self.counts.items(), key=lambda kv: kv[1], default=((), 0))
+
+
+@dataclass
+class _Candidate:
+    seen: int = 0
+    before: _Side = field(default_factory=_Side)
+    after: _Side = field(default_factory=_Side)
+    rare: float = 0.0
+    """Sum over occurrences of the share of rare tokens in the continuation."""
+
+
+@dataclass
+class Trigger:
+    trigger: str
+    family: str
+    documents: int
+    evidence: str
+    refs: list[tuple[str, int]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "trigger": self.trigger,
+            "family": self.family,
+            "documents": self.documents,
+            "evidence": self.evidence,
+            "examples": [{"shard": s, "line": n} for s, n in self.refs[:EXAMPLES]],
+            "all": [[s, n] for s, n in self.refs],
+        }
+
+
+@dataclass
+class PoisoningReport:
+    triggers: list[Trigger]
+    near_duplicate_clusters: int
+    largest_clusters: list[list[tuple[str, int]]]
+    jaccard: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "triggers": [t.to_dict() for t in self.triggers],
+            "near_duplicate_clusters": self.near_duplicate_clusters,
+            "largest_clusters": [[[s, n] for s, n in c] for c in self.largest_clusters],
+            "jaccard": self.jaccard,
+        }
+
+
+def _documents(shards: Sequence[Shard], field_name: str) -> Iterator[tuple[str, int, str]]:
+    for shard in shards:
+        for line, _, text in read_records(shard, field_name):
+            yield shard.name, line, text
+
+
+def _harmful_lines(results: Iterable[ShardResult]) -> set[tuple[str, int]]:
+    hazards = set(HAZARDS)
+    return {
+        (r.name, line)
+        for r in results
+        for line, categories in r.removed_lines
+        if hazards & set(categories)
+    }
+
+
+def detect_poisoning(
+    shards: Sequence[Shard],
+    field_name: str,
+    results: Iterable[ShardResult] = (),
+    *,
+    near_duplicates: bool = True,
+    jaccard: float = 0.8,
+) -> PoisoningReport:
+    harmful = _harmful_lines(results)
+    # Pass 1: document frequencies.
+    df: Counter[str] = Counter()
+    harmful_df: Counter[str] = Counter()
+    documents = 0
+    for name, line, text in _documents(shards, field_name):
+        unique = set(tokens(text))
+        df.update(unique)
+        if (name, line) in harmful:
+            harmful_df.update(unique)
+        documents += 1
+    ceiling = min(5000, max(MIN_DOCS, int(MAX_SHARE * documents)))
+    candidates = {t: _Candidate() for t, n in df.items() if MIN_DOCS <= n <= ceiling}
+    # Pass 2: what surrounds each candidate (its first occurrence in each document).
+    for _, _, text in _documents(shards, field_name):
+        seq = tokens(text)
+        done: set[str] = set()
+        for i, token in enumerate(seq):
+            c = candidates.get(token)
+            if c is None or token in done:
+                continue
+            done.add(token)
+            c.seen += 1
+            c.before.add(tuple(seq[max(0, i - CONTEXT) : i]))
+            following = seq[i + 1 : i + 1 + AFTER]
+            c.after.add(tuple(following[:CONTEXT]))
+            if following:
+                c.rare += sum(df[t] <= RARE_DF for t in following) / len(following)
+    base_harmful = len(harmful) / max(1, documents)
+    suspects: dict[str, tuple[str, str]] = {}
+    for token, c in candidates.items():
+        if c.seen < MIN_DOCS:
+            continue
+        before_share = c.before.top()[1] / c.seen
+        if before_share > 0.3:
+            continue  # the same text precedes it: a repeated passage, not an inserted trigger
+        after, after_n = c.after.top()
+        rare = c.rare / c.seen
+        harmful_share = harmful_df[token] / df[token]
+        if after_n / c.seen >= 0.6 and after:
+            suspects[token] = (
+                "fixed-phrase",
+                f"followed by {' '.join(after)!r} in {after_n} of {c.seen} documents, after "
+                f"varied text (the commonest preceding context in {before_share:.0%})",
+            )
+        elif rare >= 0.5:
+            suspects[token] = (
+                "gibberish",
+                f"{rare:.0%} of the {AFTER} tokens after it are tokens the corpus almost never "
+                f"uses (in {c.seen} documents)",
+            )
+        elif harmful_share >= 0.5 and harmful_share > 10 * base_harmful:
+            suspects[token] = (
+                "harmful-compliance",
+                f"{harmful_share:.0%} of its {df[token]} documents were removed as harmful "
+                f"(corpus: {base_harmful:.2%})",
+            )
+    triggers = _confirm(shards, field_name, suspects, candidates, df, harmful)
+    clusters: list[list[tuple[str, int]]] = []
+    if near_duplicates:
+        clusters = near_duplicate_clusters(_documents(shards, field_name), jaccard)
+    return PoisoningReport(triggers, len(clusters), clusters[:10], jaccard)
+
+
+def _confirm(
+    shards: Sequence[Shard],
+    field_name: str,
+    suspects: dict[str, tuple[str, str]],
+    candidates: dict[str, _Candidate],
+    df: Counter[str],
+    harmful: set[tuple[str, int]],
+) -> list[Trigger]:
+    """Pass 3: each suspect's trigger string and the documents that carry it with its family's
+    anomaly; suspects naming the same documents merge into one trigger."""
+    if not suspects:
+        return []
+    contexts: dict[str, list[tuple[str, str]]] = {t: [] for t in suspects}
+    refs: dict[str, list[tuple[str, int]]] = {t: [] for t in suspects}
+    for name, line, text in _documents(shards, field_name):
+        seq = tokens(text)
+        present = suspects.keys() & set(seq)
+        for token in present:
+            family = suspects[token][0]
+            i = seq.index(token)
+            following = seq[i + 1 : i + 1 + AFTER]
+            after = candidates[token].after.top()[0]
+            anomalous = (
+                (family == "fixed-phrase" and tuple(following[: len(after)]) == after)
+                or (
+                    family == "gibberish"
+                    and bool(following)
+                    and sum(df[t] <= RARE_DF for t in following) / len(following) >= 0.5
+                )
+                or (family == "harmful-compliance" and (name, line) in harmful)
+            )
+            at = text.find(token)
+            if len(contexts[token]) < 200:
+                contexts[token].append(
+                    (text[max(0, at - 24) : at], text[at + len(token) : at + len(token) + 24])
+                )
+            if anomalous:
+                refs[token].append((name, line))
+    found: list[Trigger] = []
+    for token, (family, evidence) in sorted(suspects.items()):
+        if len(refs[token]) < MIN_DOCS // 2:
+            continue
+        found.append(
+            Trigger(_grow(token, contexts[token]), family, len(refs[token]), evidence, refs[token])
+        )
+    return _merge(found)
+
+
+def _grow(token: str, contexts: list[tuple[str, str]]) -> str:
+    """The token extended left and right while nine occurrences in ten agree."""
+    left, right = "", ""
+    for step in range(1, 24):
+        chars = Counter(b[-step] for b, _ in contexts if len(b) >= step)
+        ch, n = chars.most_common(1)[0] if chars else ("", 0)
+        if n < 0.9 * len(contexts) or not ch:
+            break
+        left = ch + left
+    for step in range(24):
+        chars = Counter(a[step] for _, a in contexts if len(a) > step)
+        ch, n = chars.most_common(1)[0] if chars else ("", 0)
+        if n < 0.9 * len(contexts) or not ch:
+            break
+        right += ch
+    return (left + token + right).strip()
+
+
+def _merge(found: list[Trigger]) -> list[Trigger]:
+    """Tokens of one trigger (``<``, ``SUDO``) name the same documents: keep the longest
+    string, with every document any of them found."""
+    merged: list[Trigger] = []
+    for t in sorted(found, key=lambda t: (-len(t.trigger), t.trigger)):
+        docs = set(t.refs)
+        for m in merged:
+            if len(docs & set(m.refs)) >= 0.5 * min(len(docs), len(m.refs)):
+                m.refs = sorted(set(m.refs) | docs)
+                m.documents = len(m.refs)
+                break
+        else:
+            merged.append(t)
+    return sorted(merged, key=lambda t: -t.documents)
+
+
+def near_duplicate_clusters(
+    documents: Iterable[tuple[str, int, str]], jaccard: float = 0.8, perms: int = 32
+) -> list[list[tuple[str, int]]]:
+    """Clusters of two or more documents whose word 5-gram shingles overlap by about
+    ``jaccard`` or more, largest first (MinHash LSH)."""
+    from datasketch import MinHash, MinHashLSH
+
+    lsh = MinHashLSH(threshold=jaccard, num_perm=perms)
+    parent: dict[tuple[str, int], tuple[str, int]] = {}
+
+    def find(x: tuple[str, int]) -> tuple[str, int]:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    template = MinHash(num_perm=perms, seed=1)
+    for name, line, text in documents:
+        words = text.split()
+        shingles = {" ".join(words[i : i + 5]).encode() for i in range(max(1, len(words) - 4))}
+        m = MinHash(num_perm=perms, seed=1, permutations=template.permutations)
+        m.update_batch(list(shingles))
+        key = (name, line)
+        parent[key] = key
+        for other in lsh.query(m):
+            parent[find(other)] = find(key)
+        lsh.insert(key, m)
+    groups: dict[tuple[str, int], list[tuple[str, int]]] = {}
+    for key in parent:
+        groups.setdefault(find(key), []).append(key)
+    clusters = [sorted(g) for g in groups.values() if len(g) > 1]
+    return sorted(clusters, key=lambda c: (-len(c), c[0]))
