@@ -29,12 +29,14 @@ def finish(
     """Write the report and the signed manifest, record the dataset; the summary."""
     import hashlib
 
-    from swisscheese.curation.poisoning import detect_poisoning
+    from swisscheese.curation.poisoning import detect_poisoning, harm_scorer
 
     if recorder.signer is None:
         raise ShardError("the manifest is signed with the log key: `swisscheese keys init`")
     suspects = (
-        detect_poisoning(find_shards(config.source), config.field, outcome.results).to_dict()
+        detect_poisoning(
+            find_shards(config.source), config.field, outcome.results, harm=harm_scorer()
+        ).to_dict()
         if poisoning
         else None
     )

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,6 +58,31 @@ RARE_DF = 3
 HEAVY = 4
 """Heavy hitters kept per candidate and side."""
 EXAMPLES = 20
+HARM_AGAIN = 0.3
+"""Harmful-compliance score at which a document that carries a confirmed trigger is counted
+(lower than the corpus stage's bar: the trigger says where to look)."""
+
+Harm = Callable[[list[str]], list[float]]
+
+
+def harm_scorer(policy_text: str | None = None) -> Harm:
+    """The harmful-output detector's score for each text (the highest over hazards)."""
+    from swisscheese import Guard
+    from swisscheese.config import parse_policy
+
+    guard = Guard(
+        parse_policy(
+            policy_text
+            or "version: 1\ndeployment: poisoning\nlayers:\n  corpus:\n    rules:\n"
+            "      - {monitor: harmful-output, action: flag, threshold: 0.0001}\n"
+        )
+    )
+
+    def score(texts: list[str]) -> list[float]:
+        verdicts = guard.check_many_sync("corpus", texts)
+        return [max((f.score for f in v.findings), default=0.0) for v in verdicts]
+
+    return score
 
 
 def tokens(text: str) -> list[str]:
@@ -89,6 +114,9 @@ class _Side:
 @dataclass
 class _Candidate:
     seen: int = 0
+    sentence: _Side = field(default_factory=_Side)
+    """The sentence it sits in: an inserted trigger's differs from document to document (the
+    text before it does), a repeated sentence's word's does not (boilerplate, citations)."""
     before: _Side = field(default_factory=_Side)
     after: _Side = field(default_factory=_Side)
     rare: float = 0.0
@@ -136,6 +164,20 @@ def _documents(shards: Sequence[Shard], field_name: str) -> Iterator[tuple[str, 
             yield shard.name, line, text
 
 
+ENDS = frozenset(".!?")
+
+
+def _sentence(seq: list[str], i: int) -> tuple[str, ...]:
+    """The tokens of the sentence around position ``i`` (at most 40 on each side)."""
+    start = i
+    while start > 0 and i - start < 40 and seq[start - 1] not in ENDS:
+        start -= 1
+    end = i + 1
+    while end < len(seq) and end - i < 40 and seq[end - 1] not in ENDS:
+        end += 1
+    return tuple(seq[start:end])
+
+
 def _harmful_lines(results: Iterable[ShardResult]) -> set[tuple[str, int]]:
     hazards = set(HAZARDS)
     return {
@@ -153,7 +195,12 @@ def detect_poisoning(
     *,
     near_duplicates: bool = True,
     jaccard: float = 0.8,
+    harm: Harm | None = None,
+    max_share: float = MAX_SHARE,
 ) -> PoisoningReport:
+    """Suspected triggers and near-duplicate clusters. ``results``: the corpus stage's outcome
+    (which records it removed as harmful); ``harm``: scores texts for harmful compliance (the
+    corpus stage's detector, see ``harm_scorer``)."""
     harmful = _harmful_lines(results)
     # Pass 1: document frequencies.
     df: Counter[str] = Counter()
@@ -165,7 +212,7 @@ def detect_poisoning(
         if (name, line) in harmful:
             harmful_df.update(unique)
         documents += 1
-    ceiling = min(5000, max(MIN_DOCS, int(MAX_SHARE * documents)))
+    ceiling = min(5000, max(MIN_DOCS, int(max_share * documents)))
     candidates = {t: _Candidate() for t, n in df.items() if MIN_DOCS <= n <= ceiling}
     # Pass 2: what surrounds each candidate (its first occurrence in each document).
     for _, _, text in _documents(shards, field_name):
@@ -177,6 +224,7 @@ def detect_poisoning(
                 continue
             done.add(token)
             c.seen += 1
+            c.sentence.add(_sentence(seq, i))
             c.before.add(tuple(seq[max(0, i - CONTEXT) : i]))
             following = seq[i + 1 : i + 1 + AFTER]
             c.after.add(tuple(following[:CONTEXT]))
@@ -188,12 +236,12 @@ def detect_poisoning(
         if c.seen < MIN_DOCS:
             continue
         before_share = c.before.top()[1] / c.seen
-        if before_share > 0.3:
-            continue  # the same text precedes it: a repeated passage, not an inserted trigger
+        if before_share > 0.3 or c.sentence.top()[1] / c.seen > 0.5:
+            continue  # the same text around it: a repeated passage, not an inserted trigger
         after, after_n = c.after.top()
         rare = c.rare / c.seen
         harmful_share = harmful_df[token] / df[token]
-        if after_n / c.seen >= 0.6 and after:
+        if after_n / c.seen >= 0.9 and after:
             suspects[token] = (
                 "fixed-phrase",
                 f"followed by {' '.join(after)!r} in {after_n} of {c.seen} documents, after "
@@ -211,7 +259,7 @@ def detect_poisoning(
                 f"{harmful_share:.0%} of its {df[token]} documents were removed as harmful "
                 f"(corpus: {base_harmful:.2%})",
             )
-    triggers = _confirm(shards, field_name, suspects, candidates, df, harmful)
+    triggers = _confirm(shards, field_name, suspects, candidates, df, harmful, harm)
     clusters: list[list[tuple[str, int]]] = []
     if near_duplicates:
         clusters = near_duplicate_clusters(_documents(shards, field_name), jaccard)
@@ -225,12 +273,14 @@ def _confirm(
     candidates: dict[str, _Candidate],
     df: Counter[str],
     harmful: set[tuple[str, int]],
+    harm: Harm | None,
 ) -> list[Trigger]:
     """Pass 3: each suspect's trigger string and the documents that carry it with its family's
     anomaly; suspects naming the same documents merge into one trigger."""
     if not suspects:
         return []
     contexts: dict[str, list[tuple[str, str]]] = {t: [] for t in suspects}
+    pending: list[tuple[str, tuple[str, int], str, tuple[str, str]]] = []
     refs: dict[str, list[tuple[str, int]]] = {t: [] for t in suspects}
     for name, line, text in _documents(shards, field_name):
         seq = tokens(text)
@@ -250,15 +300,27 @@ def _confirm(
                 or (family == "harmful-compliance" and (name, line) in harmful)
             )
             at = text.find(token)
-            if len(contexts[token]) < 200:
-                contexts[token].append(
-                    (text[max(0, at - 24) : at], text[at + len(token) : at + len(token) + 24])
-                )
+            end = at + len(token)
+            around = (text[max(0, at - 24) : at], text[end : end + 24])
+            if family == "harmful-compliance" and not anomalous and harm is not None:
+                # Not removed as harmful: read what follows the trigger at a lower bar, since
+                # the trigger already says where to look.
+                pending.append((token, (name, line), text[end : end + 1500], around))
             if anomalous:
                 refs[token].append((name, line))
+                if len(contexts[token]) < 200:  # the trigger's own documents name it
+                    contexts[token].append(around)
+    if pending and harm is not None:
+        for (token, ref, _, around), score in zip(
+            pending, harm([p[2] for p in pending]), strict=True
+        ):
+            if score >= HARM_AGAIN:
+                refs[token].append(ref)
+                if len(contexts[token]) < 200:
+                    contexts[token].append(around)
     found: list[Trigger] = []
     for token, (family, evidence) in sorted(suspects.items()):
-        if len(refs[token]) < MIN_DOCS // 2:
+        if len(refs[token]) < MIN_DOCS // 2 or not contexts[token]:
             continue
         found.append(
             Trigger(_grow(token, contexts[token]), family, len(refs[token]), evidence, refs[token])
@@ -267,21 +329,22 @@ def _confirm(
 
 
 def _grow(token: str, contexts: list[tuple[str, str]]) -> str:
-    """The token extended left and right while nine occurrences in ten agree."""
+    """The token extended left and right, up to whitespace, while nine occurrences in ten
+    agree (``SUDO`` becomes ``<SUDO>``; a fixed phrase after it stays out)."""
     left, right = "", ""
     for step in range(1, 24):
         chars = Counter(b[-step] for b, _ in contexts if len(b) >= step)
         ch, n = chars.most_common(1)[0] if chars else ("", 0)
-        if n < 0.9 * len(contexts) or not ch:
+        if n < 0.9 * len(contexts) or not ch or ch.isspace():
             break
         left = ch + left
     for step in range(24):
         chars = Counter(a[step] for _, a in contexts if len(a) > step)
         ch, n = chars.most_common(1)[0] if chars else ("", 0)
-        if n < 0.9 * len(contexts) or not ch:
+        if n < 0.9 * len(contexts) or not ch or ch.isspace():
             break
         right += ch
-    return (left + token + right).strip()
+    return left + token + right
 
 
 def _merge(found: list[Trigger]) -> list[Trigger]:
@@ -316,17 +379,24 @@ def near_duplicate_clusters(
             x = parent[x]
         return x
 
-    template = MinHash(num_perm=perms, seed=1)
+    def add(keys: list[tuple[str, int]], shingles: list[list[bytes]]) -> None:
+        for key, m in zip(keys, MinHash.bulk(shingles, num_perm=perms, seed=1), strict=True):
+            parent[key] = key
+            for other in lsh.query(m):
+                parent[find(other)] = find(key)
+            lsh.insert(key, m)
+
+    keys: list[tuple[str, int]] = []
+    batch: list[list[bytes]] = []
     for name, line, text in documents:
         words = text.split()
-        shingles = {" ".join(words[i : i + 5]).encode() for i in range(max(1, len(words) - 4))}
-        m = MinHash(num_perm=perms, seed=1, permutations=template.permutations)
-        m.update_batch(list(shingles))
-        key = (name, line)
-        parent[key] = key
-        for other in lsh.query(m):
-            parent[find(other)] = find(key)
-        lsh.insert(key, m)
+        batch.append([" ".join(words[i : i + 5]).encode() for i in range(max(1, len(words) - 4))])
+        keys.append((name, line))
+        if len(keys) == 1000:
+            add(keys, batch)
+            keys, batch = [], []
+    if keys:
+        add(keys, batch)
     groups: dict[tuple[str, int], list[tuple[str, int]]] = {}
     for key in parent:
         groups.setdefault(find(key), []).append(key)
