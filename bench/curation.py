@@ -118,9 +118,8 @@ def main() -> None:
     started = time.perf_counter()
     report = detect_poisoning(find_shards(str(source)), "text", results, harm=harm_scorer())
     took = time.perf_counter() - started
-    print(
-        f"\npoisoning detection: {took:.0f} s, {report.near_duplicate_clusters} near-duplicate clusters"
-    )
+    clusters = report.near_duplicate_clusters
+    print(f"\npoisoning detection: {took:.0f} s, {clusters} near-duplicate clusters")
     flagged_by_trigger = {t.trigger: set(map(tuple, t.refs)) for t in report.triggers}
     all_flagged = set().union(*flagged_by_trigger.values()) if flagged_by_trigger else set()
     poisoned_all = {(p["shard"], p["line"]) for p in planted if p["kind"].startswith("poison:")}
@@ -160,9 +159,8 @@ def main() -> None:
     print(
         f"  {'all':22} {sum(caught.values()):5} of {total:5} ({sum(caught.values()) / total:.1%})"
     )
-    print(
-        f"clean documents removed: {clean_removed} of {clean_total:,} ({clean_removed / clean_total:.2%})"
-    )
+    share = clean_removed / clean_total
+    print(f"clean documents removed: {clean_removed} of {clean_total:,} ({share:.2%})")
     why = Counter(c for key, cats in removed.items() if key not in special for c in cats)
     print("  why: " + ", ".join(f"{c} {n}" for c, n in why.most_common(8)))
 

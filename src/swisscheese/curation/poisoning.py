@@ -34,6 +34,7 @@ clean-label poisoning (no trigger in the training text), and poisons of fewer th
 from __future__ import annotations
 
 import re
+import statistics
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -130,6 +131,9 @@ class Trigger:
     documents: int
     evidence: str
     refs: list[tuple[str, int]]
+    offset: float = 0.0
+    """Median character offset in its documents: of two tokens that name the same documents,
+    the earlier is the trigger and the later part of what it sets off."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -280,6 +284,7 @@ def _confirm(
     if not suspects:
         return []
     contexts: dict[str, list[tuple[str, str]]] = {t: [] for t in suspects}
+    offsets: dict[str, list[int]] = {t: [] for t in suspects}
     pending: list[tuple[str, tuple[str, int], str, tuple[str, str]]] = []
     refs: dict[str, list[tuple[str, int]]] = {t: [] for t in suspects}
     for name, line, text in _documents(shards, field_name):
@@ -308,6 +313,7 @@ def _confirm(
                 pending.append((token, (name, line), text[end : end + 1500], around))
             if anomalous:
                 refs[token].append((name, line))
+                offsets[token].append(at)
                 if len(contexts[token]) < 200:  # the trigger's own documents name it
                     contexts[token].append(around)
     if pending and harm is not None:
@@ -323,7 +329,14 @@ def _confirm(
         if len(refs[token]) < MIN_DOCS // 2 or not contexts[token]:
             continue
         found.append(
-            Trigger(_grow(token, contexts[token]), family, len(refs[token]), evidence, refs[token])
+            Trigger(
+                _grow(token, contexts[token]),
+                family,
+                len(refs[token]),
+                evidence,
+                refs[token],
+                statistics.median(offsets[token]) if offsets[token] else 0.0,
+            )
         )
     return _merge(found)
 
@@ -348,10 +361,11 @@ def _grow(token: str, contexts: list[tuple[str, str]]) -> str:
 
 
 def _merge(found: list[Trigger]) -> list[Trigger]:
-    """Tokens of one trigger (``<``, ``SUDO``) name the same documents: keep the longest
-    string, with every document any of them found."""
+    """Tokens of one trigger (``<``, ``SUDO``), or a trigger and the phrase it sets off, name
+    the same documents: keep the earliest (then the longest) string, with every document any
+    of them found."""
     merged: list[Trigger] = []
-    for t in sorted(found, key=lambda t: (-len(t.trigger), t.trigger)):
+    for t in sorted(found, key=lambda t: (t.offset, -len(t.trigger), t.trigger)):
         docs = set(t.refs)
         for m in merged:
             if len(docs & set(m.refs)) >= 0.5 * min(len(docs), len(m.refs)):
