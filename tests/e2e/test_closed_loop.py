@@ -20,18 +20,19 @@ from tests.helpers.servers import serve
 BODY = {"model": "m", "messages": [{"role": "user", "content": "What is the capital of France?"}]}
 
 
-def incident(path: Path) -> Path:
+def incident(path: Path, deployment: str = "default", incident_id: str = "inc-injection") -> Path:
+    """An incident that says the injection safeguard failed, aware now."""
     now = dt.datetime.now(dt.UTC)
     path.write_text(
         json.dumps(
             {
-                "id": "inc-injection",
+                "id": incident_id,
                 "title": "Injection got through",
                 "what": "An injected instruction in a prompt reached the model and was obeyed.",
                 "occurred_at": (now - dt.timedelta(minutes=5)).isoformat(),
                 "aware_at": now.isoformat(),
                 "where": ["EU"],
-                "system": {"deployment": "default"},
+                "system": {"deployment": deployment},
                 "harms": [{"type": "security", "severity": "serious"}],
                 "failed_mitigations": ["injection"],
             }

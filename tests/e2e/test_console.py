@@ -6,7 +6,6 @@ on every page, and a screenshot of every page under out/console/."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import threading
@@ -20,6 +19,7 @@ import pytest
 from typer.testing import CliRunner
 
 from swisscheese.cli import app as cli_app
+from tests.e2e.test_closed_loop import incident
 from tests.e2e.test_main_job import chromium
 from tests.helpers.fleet import gateway_process, wait_ready
 from tests.helpers.scripted import completion, make_scripted
@@ -63,26 +63,6 @@ def axe() -> Path:
         pytest.fail("CI needs axe-core (`make axe-setup`, which .ci/run calls)")
     pytest.skip("no axe-core: `make axe-setup`")
     raise AssertionError
-
-
-def incident(path: Path) -> Path:
-    now = dt.datetime.now(dt.UTC)
-    path.write_text(
-        json.dumps(
-            {
-                "id": "inc-console",
-                "title": "A prompt injection reached the model",
-                "what": "An injected instruction was obeyed.",
-                "occurred_at": (now - dt.timedelta(minutes=5)).isoformat(),
-                "aware_at": now.isoformat(),
-                "where": ["EU"],
-                "system": {"deployment": DEPLOYMENT},
-                "harms": [{"type": "security", "severity": "serious"}],
-                "failed_mitigations": ["injection"],
-            }
-        )
-    )
-    return path
 
 
 class Browser:
@@ -241,7 +221,8 @@ def test_the_console_in_a_browser(site: tuple[str, str], tmp_path: Path) -> None
                 "--benign", f"file:{tmp_path / 'benign.csv'}?column=prompt", "--k", "2",
                 "--out", str(tmp_path / "res"), "--db", db, "--quiet",
             )  # fmt: skip
-        cli("incidents", "open", str(incident(tmp_path / "inc.json")), "--by", "ada", "--db", db)
+        filed = incident(tmp_path / "inc.json", DEPLOYMENT, "inc-console")
+        cli("incidents", "open", str(filed), "--by", "ada", "--db", db)
         admin.goto(f"{gateway}/console/incidents")
         expect(admin.locator(".countdown").first).to_contain_text(" h ")
         admin.goto(f"{gateway}/console/gate")

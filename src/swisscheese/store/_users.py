@@ -4,28 +4,20 @@ stored by the SHA-256 of its cookie value."""
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import secrets
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
 
+from swisscheese.store._access import _hash, _now
 from swisscheese.store._engine import Database
 from swisscheese.store._schema import console_sessions, console_users
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def _aware(value: dt.datetime | None) -> dt.datetime | None:
     """SQLite gives back naive datetimes; every stored one is UTC."""
     return value if value is None or value.tzinfo else value.replace(tzinfo=dt.UTC)
-
-
-def session_hash(cookie: str) -> str:
-    return hashlib.sha256(cookie.encode()).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +145,7 @@ class UserStore:
             conn.execute(delete(console_sessions).where(console_sessions.c.expires_at < now))
             conn.execute(
                 insert(console_sessions).values(
-                    id_hash=session_hash(cookie),
+                    id_hash=_hash(cookie),
                     user=user,
                     csrf=csrf,
                     created_at=now,
@@ -169,7 +161,7 @@ class UserStore:
             row = conn.execute(
                 select(s.c.user, u.c.role, s.c.csrf, s.c.expires_at)
                 .join(u, u.c.name == s.c.user)
-                .where(s.c.id_hash == session_hash(cookie), u.c.disabled_at.is_(None))
+                .where(s.c.id_hash == _hash(cookie), u.c.disabled_at.is_(None))
             ).first()
         if row is None:
             return None
@@ -182,7 +174,7 @@ class UserStore:
     def end_session(self, cookie: str) -> None:
         with self.db.writer.begin() as conn:
             conn.execute(
-                delete(console_sessions).where(console_sessions.c.id_hash == session_hash(cookie))
+                delete(console_sessions).where(console_sessions.c.id_hash == _hash(cookie))
             )
 
     def end_sessions(self, user: str) -> None:
