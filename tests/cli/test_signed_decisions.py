@@ -31,12 +31,19 @@ def test_an_approval_is_signed_by_the_approver_and_verified(db: str, tmp_path: P
     assert verifier.startswith("alice+")
     assert (tmp_path / ".swisscheese/operators/alice.key").stat().st_mode & 0o777 == 0o600
     approval = pending_approval(db)
-    code, out, err = run("approvals", "approve", approval, "--by", "alice", "--db", db)
+    code, out, err = run(
+        "approvals", "approve", approval, "--by", "alice", "--reason", "known user", "--db", db
+    )
     assert code == 0, err
     assert "approved" in out
     code, out, _ = run("log", "verify", "--db", db, "--json")
     report = json.loads(out)
-    assert (report["ok"], report["decisions_signed"]) == (True, 1)
+    assert (report["ok"], report["decisions_signed"]) == (True, 1)  # the reason is signed too
+    shown = [
+        json.loads(line)["event"]
+        for line in run("log", "show", "--db", db, "--json")[1].splitlines()
+    ]
+    assert next(e for e in shown if e["type"] == "approval_decided")["reason"] == "known user"
 
 
 def test_an_approval_without_the_approvers_key_is_refused(db: str) -> None:

@@ -57,14 +57,16 @@ def list_approvals(
         )
 
 
-def _decide(approval: str, approved: bool, by: str, key: Path | None, db: str | None) -> None:
+def _decide(
+    approval: str, approved: bool, by: str, key: Path | None, db: str | None, reason: str | None
+) -> None:
     from swisscheese.ops import OpsError
     from swisscheese.recorder import RecordError
 
     signer = operator_signer(by, key, required=True)
     with operations(db) as ops:
         try:
-            receipt = ops.decide(approval, approved, by, signer)
+            receipt = ops.decide(approval, approved, by, signer, reason)
         except OpsError as exc:
             fail(str(exc))
         except RecordError as exc:
@@ -73,17 +75,30 @@ def _decide(approval: str, approved: bool, by: str, key: Path | None, db: str | 
     out.print(f"{approval} {word} (log entry {receipt.index if receipt else '-'})", highlight=False)
 
 
+ReasonOption = Annotated[
+    str | None, typer.Option(help="Why (recorded and signed with the decision).")
+]
+
+
 @approvals_app.command("approve")
 def approve(
-    approval: IdArgument, by: ByOption, key: OperatorKeyOption = None, db: DbOption = None
+    approval: IdArgument,
+    by: ByOption,
+    reason: ReasonOption = None,
+    key: OperatorKeyOption = None,
+    db: DbOption = None,
 ) -> None:
     """Let a waiting request go on (the decision is signed with your operator key)."""
-    _decide(approval, True, by, key, db)
+    _decide(approval, True, by, key, db, reason)
 
 
 @approvals_app.command("deny")
 def deny(
-    approval: IdArgument, by: ByOption, key: OperatorKeyOption = None, db: DbOption = None
+    approval: IdArgument,
+    by: ByOption,
+    reason: ReasonOption = None,
+    key: OperatorKeyOption = None,
+    db: DbOption = None,
 ) -> None:
     """Refuse a waiting request (the decision is signed with your operator key)."""
-    _decide(approval, False, by, key, db)
+    _decide(approval, False, by, key, db, reason)
