@@ -7,8 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from swisscheese.core import merkle
-from swisscheese.recorder import Recorder
-from swisscheese.recorder.note import Checkpoint, NoteError, Verifier, open_checkpoint
+from swisscheese.recorder import Recorder, open_with_keys
 
 
 @dataclass(frozen=True)
@@ -28,15 +27,6 @@ class Verification:
     @property
     def ok(self) -> bool:
         return bool(self.steps) and all(s.ok for s in self.steps)
-
-
-def _open(note: str, keys: list[Verifier]) -> tuple[Checkpoint, Verifier] | None:
-    for key in keys:
-        try:
-            return open_checkpoint(note, key), key
-        except NoteError:
-            continue
-    return None
 
 
 def verify_record(recorder: Recorder, index: int) -> Verification:
@@ -64,20 +54,28 @@ def verify_record(recorder: Recorder, index: int) -> Verification:
         steps.append(Step("checkpoint", False, "no signed checkpoint covers this entry yet"))
         return Verification(index, steps)
     size, note = checkpoints[-1]
-    keys = [verifier for _, verifier, _ in reversed(recorder.key_history())]
-    opened = _open(note, keys)
-    if opened is None:
+    # The keys `log verify` accepts for it: adopted before it and not revoked by then, or
+    # the log's own key when it recorded none.
+    keys = recorder.checkpoint_keys(size)
+    if not keys and recorder.signer is not None:
+        keys = [recorder.signer.verifier]
+    checkpoint, key, problem = open_with_keys(note, keys)
+    if checkpoint is None or key is None:
         steps.append(
-            Step("checkpoint", False, f"the checkpoint at size {size} verifies with no log key")
+            Step(
+                "checkpoint",
+                False,
+                f"the checkpoint at size {size} verifies with no key the log held then"
+                + (f" ({problem})" if problem else ""),
+            )
         )
         return Verification(index, steps)
-    checkpoint, key = opened
     steps.append(
         Step(
             "checkpoint",
             checkpoint.size == size,
             f"{checkpoint.origin}, size {checkpoint.size}, signed by {key.name} "
-            f"(a key the log adopted)",
+            f"(a key valid for it)",
             [("signed root", checkpoint.root.hex())],
         )
     )

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
         VerifyReport,
         key_path,
         load_signer,
+        open_with_keys,
         write_signer,
     )
 
@@ -29,6 +30,7 @@ __all__ = [
     "VerifyReport",
     "key_path",
     "load_signer",
+    "open_with_keys",
     "write_signer",
 ]
 _LAZY = frozenset(__all__) - {"Receipt"}

@@ -259,6 +259,20 @@ class _Writer(threading.Thread):
             first += len(group)
 
 
+def open_with_keys(
+    note: str, keys: list[Verifier]
+) -> tuple[Checkpoint | None, Verifier | None, str]:
+    """The checkpoint opened by the newest of ``keys`` that verifies it, and that key; else
+    None and the last key's complaint."""
+    problem = ""
+    for key in reversed(keys):
+        try:
+            return open_checkpoint(note, key), key, ""
+        except NoteError as exc:
+            problem = str(exc)
+    return None, None, problem
+
+
 class Recorder:
     """Append events, sign checkpoints, prove inclusion and consistency, verify everything."""
 
@@ -356,6 +370,14 @@ class Recorder:
                 continue  # a malformed key event fails its own leaf check
             history.append((entry.index, verifier, revoked.get(text, sys.maxsize)))
         return history
+
+    def checkpoint_keys(
+        self, size: int, history: list[tuple[int, Verifier, int]] | None = None
+    ) -> list[Verifier]:
+        """The keys that may have signed a stored checkpoint of ``size``: adopted before it,
+        not revoked by then (oldest first)."""
+        history = self.key_history() if history is None else history
+        return [v for at, v, revoked in history if at < size and revoked >= size]
 
     def adopt_key(self, signer: Signer) -> Receipt:
         """Sign checkpoints with ``signer`` from now on, and record its verifier key: the key
@@ -481,23 +503,12 @@ class Recorder:
             label = "given checkpoint" if size < 0 else f"stored checkpoint {size}"
             # A stored checkpoint is checked against the keys the log had adopted before it
             # (keys rotate); a given one against the verifier the caller trusts.
-            keys = (
-                [v for at, v, revoked in history if at < size and revoked >= size]
-                if size >= 0 and history
-                else []
-            )
+            keys = self.checkpoint_keys(size, history) if size >= 0 and history else []
             candidates = keys or ([verifier] if verifier is not None else [])
             if not candidates:
                 report.fail(f"{label}: no verifier key to check its signature")
                 continue
-            cp = None
-            problem = ""
-            for candidate in reversed(candidates):
-                try:
-                    cp = open_checkpoint(note, candidate)
-                    break
-                except NoteError as exc:
-                    problem = str(exc)
+            cp, _, problem = open_with_keys(note, candidates)
             if cp is None:
                 report.fail(f"{label}: {problem}")
                 continue
