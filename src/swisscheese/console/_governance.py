@@ -30,7 +30,7 @@ from swisscheese.governance.safety_case import (
     render_svg,
     top_goal,
 )
-from swisscheese.store import Deployment, LogStore
+from swisscheese.store import Deployment, LogStore, StoredEntry
 
 router = APIRouter()
 
@@ -104,12 +104,17 @@ def evaluation_trends(request: Request) -> Response:
     return svg_response(svg)
 
 
-@router.get("/evaluations/{index}", name="evaluation")
-def evaluation(request: Request, index: int) -> HTMLResponse:
-    current = require(request, Permission.VIEW)
+def _evaluation_entry(request: Request, index: int) -> StoredEntry:
     entry = state(request).log.entry(index)
     if entry is None or entry.type != "evidence":
         raise Refused(404, f"no evaluation at record {index}")
+    return entry
+
+
+@router.get("/evaluations/{index}", name="evaluation")
+def evaluation(request: Request, index: int) -> HTMLResponse:
+    current = require(request, Permission.VIEW)
+    _evaluation_entry(request, index)
     return render(request, "evaluation.html", current, index=index)
 
 
@@ -117,11 +122,8 @@ def evaluation(request: Request, index: int) -> HTMLResponse:
 def evaluation_report(request: Request, index: int) -> Response:
     """The run's report.html, rebuilt from the results the log keeps as its payload."""
     require(request, Permission.VIEW)
-    log = state(request).log
-    entry = log.entry(index)
-    if entry is None or entry.type != "evidence":
-        raise Refused(404, f"no evaluation at record {index}")
-    data = log.payload(entry.payload_digest) if entry.payload_digest else None
+    entry = _evaluation_entry(request, index)
+    data = state(request).log.payload(entry.payload_digest) if entry.payload_digest else None
     if data is None:
         raise Refused(410, f"the results of record {index} were erased")
     return HTMLResponse(
@@ -146,7 +148,8 @@ def incidents(request: Request) -> HTMLResponse:
     )
 
 
-def _deployment(request: Request) -> Any:
+def _deployment(request: Request) -> tuple[Deployment | None, list[Deployment]]:
+    """The deployment the page asks for (default: the first), and all of them."""
     deployments = state(request).ops.store.deployments()
     chosen = request.query_params.get("deployment")
     if chosen:
@@ -209,6 +212,7 @@ def case_graph(request: Request) -> Response:
 def gate(request: Request) -> HTMLResponse:
     current = require(request, Permission.VIEW)
     log = state(request).log
+    known = len(state(request).ops.store.deployments())
     latest: dict[str, tuple[int, dict[str, Any], Any]] = {}
     for entry in log.newest_of_type("framework_decision"):
         event = json.loads(entry.event)
@@ -217,6 +221,6 @@ def gate(request: Request) -> HTMLResponse:
             continue
         data = log.payload(entry.payload_digest) if entry.payload_digest else None
         latest[name] = (entry.index, event, json.loads(data) if data else None)
-        if len(latest) >= len(state(request).ops.store.deployments()):
+        if len(latest) >= known:
             break
     return render(request, "gate.html", current, decisions=sorted(latest.items()))

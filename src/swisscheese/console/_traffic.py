@@ -19,7 +19,7 @@ from swisscheese.console._web import NeedSignIn, Refused, render, require, root,
 from swisscheese.console.auth import Permission
 from swisscheese.console.verify import verify_record
 from swisscheese.core import Action, Stage
-from swisscheese.store import Listing, TrafficFilter
+from swisscheese.store import Listing, LogStore, TrafficFilter
 
 router = APIRouter()
 
@@ -89,14 +89,12 @@ def row_view(index: int, listing: Listing) -> dict[str, Any]:
     }
 
 
-def _layer_counts(request: Request, deployment: str | None) -> dict[str, dict[str, int]]:
+def _layer_counts(log: LogStore, names: list[str]) -> dict[str, dict[str, int]]:
     """Verdicts of the last 24 hours by stage and action (the hourly counts, not a scan)."""
-    st = state(request)
     since = int(dt.datetime.now(dt.UTC).timestamp()) // 3600 - 23
-    names = [deployment] if deployment else [d.name for d in st.ops.store.deployments()]
     counts: dict[str, dict[str, int]] = {}
     for name in names:
-        for (stage, action), n in st.log.verdict_counts(name, since).items():
+        for (stage, action), n in log.verdict_counts(name, since).items():
             by_action = counts.setdefault(stage, {})
             by_action[action] = by_action.get(action, 0) + n
     return dict(
@@ -111,6 +109,7 @@ def traffic(request: Request) -> HTMLResponse:
     before = _cursor(request.query_params.get("before"), "before")
     st = state(request)
     size = st.settings.page_size
+    deployments = [d.name for d in st.ops.store.deployments()]
     newest = st.log.newest_listing()
     page = st.log.listings(query.where, before, size, scan=SCAN)
     older = (
@@ -134,10 +133,12 @@ def traffic(request: Request) -> HTMLResponse:
         ),
         paged=before is not None,
         stream=None if before is not None else stream,
-        counts=_layer_counts(request, query.where.deployment),
+        counts=_layer_counts(
+            st.log, [query.where.deployment] if query.where.deployment else deployments
+        ),
         actions=ACTIONS,
         stages=STAGES,
-        deployments=[d.name for d in st.ops.store.deployments()],
+        deployments=deployments,
     )
 
 

@@ -403,9 +403,12 @@ class LogStore:
             low, high = self._time_bounds(conn, where)
             if low is None:
                 return TrafficPage([], None, (0, 0))
-            newest = conn.execute(select(func.max(v.c.idx))).scalar_one_or_none()
             tops = [x for x in (before, high) if x is not None]
-            top = min(tops) if tops else (-1 if newest is None else int(newest)) + 1
+            if tops:
+                top = min(tops)
+            else:
+                newest = conn.execute(select(func.max(v.c.idx))).scalar_one_or_none()
+                top = (-1 if newest is None else int(newest)) + 1
             floor = max(low, top - scan) if scan is not None else low
             if after is not None:
                 floor = max(floor, after + 1)
