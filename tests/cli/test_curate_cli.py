@@ -58,6 +58,14 @@ def test_bad_input_names_the_file_and_line(corpus: Path) -> None:
     code, _, err = run("curate", str(corpus), "--out", "out", "--quiet", "--workers", "1")
     assert code == 2
     assert "b.jsonl:2: no text field 'text'" in err
+    (corpus.parent / "bad.yaml").write_text(
+        "version: 1\ndeployment: x\nlayers:\n  corpus:\n    rules:\n"
+        "      - {monitor: nosuch, action: block}\n"
+    )
+    code, _, err = run("curate", str(corpus), "--out", "out", "--policy", "bad.yaml", "--quiet")
+    assert code == 2
+    assert "bad.yaml:6:" in err
+    assert "unknown monitor 'nosuch'" in err
     code, _, err = run("curate", "verify", "nowhere")
     assert code == 2
     assert "cannot read the manifest" in err

@@ -10,7 +10,16 @@ from typing import Annotated
 
 import typer
 
-from swisscheese.cli._common import ByOption, DbOption, JsonOption, err, fail, out, print_checks
+from swisscheese.cli._common import (
+    ByOption,
+    DbOption,
+    JsonOption,
+    err,
+    fail,
+    fail_issues,
+    out,
+    print_checks,
+)
 from swisscheese.cli._screen import PolicyOption
 
 
@@ -91,6 +100,7 @@ def _curate(
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from swisscheese.cli._log import DEFAULT_ORIGIN, open_recorder
+    from swisscheese.config import PolicyError
     from swisscheese.curation import CurateConfig, ShardError, find_shards, finish
     from swisscheese.curation.run import curate as run_curation
 
@@ -121,6 +131,8 @@ def _curate(
 
             outcome = run_curation(config, advance)
         summary = finish(outcome, config, recorder, by, poisoning=poisoning)
+    except PolicyError as exc:
+        fail_issues(exc)
     except ShardError as exc:
         fail(str(exc))
     finally:
