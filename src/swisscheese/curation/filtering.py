@@ -9,11 +9,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from swisscheese.common.files import file_sha256
 from swisscheese.core import Action, Stage, Verdict
 from swisscheese.curation.shards import (
     Shard,
     ShardWriter,
-    file_sha256,
     parquet_schema,
     read_records,
 )

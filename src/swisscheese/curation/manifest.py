@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from swisscheese.common.files import file_sha256
 from swisscheese.core import canonical_json, merkle
 from swisscheese.curation.filtering import ShardResult
-from swisscheese.curation.shards import SUFFIXES, file_sha256
+from swisscheese.curation.shards import SUFFIXES
 from swisscheese.provenance import Check, StatementSigner, open_statement
 from swisscheese.recorder.note import Verifier
 

@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from swisscheese.common.files import file_sha256
 from swisscheese.core import canonical_json
 from swisscheese.curation.filtering import ShardResult, curate_shard
-from swisscheese.curation.shards import Shard, ShardError, file_sha256, find_shards
+from swisscheese.curation.shards import Shard, ShardError, find_shards
 
 STATE = ".curate"
 SCHEMA = "swisscheese.curate/1"

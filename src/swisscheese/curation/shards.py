@@ -5,7 +5,6 @@ they came in. Bad input names the file and the line or row."""
 from __future__ import annotations
 
 import glob
-import hashlib
 import json
 import os
 from collections.abc import Iterator
@@ -50,14 +49,6 @@ def find_shards(source: str) -> list[Shard]:
     if unknown:
         raise ShardError(f"{unknown[0]}: not a .jsonl or .parquet shard")
     return [Shard(p, str(p.relative_to(root)), SUFFIXES[p.suffix]) for p in files]
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def read_records(shard: Shard, field: str) -> Iterator[tuple[int, dict[str, Any], str]]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
-import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -21,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from swisscheese.common.files import file_sha256
 from swisscheese.store import AccessStore, LogStore
 
 __all__ = [
@@ -189,14 +189,6 @@ def read_registry(log: LogStore, access: AccessStore) -> Registry:
     )
 
 
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _hex(value: str | None) -> str | None:
     """The hex of a ``sha256:...`` digest, if it is one."""
     if value and value.startswith("sha256:") and len(value) == 71:
@@ -254,7 +246,7 @@ def cyclonedx_json(registry: Registry, detectors: Sequence[tuple[str, Path]], ve
             type=ComponentType.MACHINE_LEARNING_MODEL,
             bom_ref=f"detector:{name}",
             version=version,
-            hashes=[HashType(alg=HashAlgorithm.SHA_256, content=_file_sha256(path))],
+            hashes=[HashType(alg=HashAlgorithm.SHA_256, content=file_sha256(path))],
             properties=[Property(name="swisscheese:file", value=path.name)],
         )
         detector_refs.append(component)

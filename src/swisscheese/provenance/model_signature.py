@@ -26,6 +26,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from swisscheese.common.files import file_sha256
 from swisscheese.provenance.fingerprint import Fingerprint, ModelFileError, fingerprint
 from swisscheese.provenance.statements import PAYLOAD_TYPE, STATEMENT_TYPE, Check
 
@@ -117,14 +118,6 @@ def pae(payload: bytes) -> bytes:
     return header.encode() + payload
 
 
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _ignored(relative: PurePosixPath, ignore: tuple[str, ...]) -> bool:
     return any(relative == PurePosixPath(p) or PurePosixPath(p) in relative.parents
                for p in ignore)  # fmt: skip
@@ -136,7 +129,7 @@ def file_resources(model: Path, ignore: tuple[str, ...]) -> list[dict[str, str]]
     if model.is_symlink():
         raise ModelFileError(f"{model}: is a symbolic link")
     if model.is_file():
-        return [{"algorithm": "sha256", "name": ".", "digest": _file_sha256(model)}]
+        return [{"algorithm": "sha256", "name": ".", "digest": file_sha256(model)}]
     if not model.is_dir():
         raise ModelFileError(f"{model}: no such file or directory")
     resources = []
@@ -148,7 +141,7 @@ def file_resources(model: Path, ignore: tuple[str, ...]) -> list[dict[str, str]]
             raise ModelFileError(f"{path}: is a symbolic link (model-signing refuses them)")
         if path.is_file():
             resources.append(
-                {"algorithm": "sha256", "name": str(relative), "digest": _file_sha256(path)}
+                {"algorithm": "sha256", "name": str(relative), "digest": file_sha256(path)}
             )
     return sorted(resources, key=lambda r: r["name"])
 
