@@ -1,6 +1,8 @@
 """Poisoning detection on a planted corpus: each backdoor's trigger named (a word, a made-up
 token, a Unicode sequence), its documents found, clean ones left alone, repeated boilerplate not
-taken for a trigger, and near-duplicate clusters."""
+taken for a trigger, a collocation after a rare word not taken for a fixed phrase, text in
+unspaced scripts not taken for gibberish, a word of harmful writing not taken for a switch into
+harmful compliance, and near-duplicate clusters."""
 
 from __future__ import annotations
 
@@ -22,12 +24,14 @@ WORDS = [
 ]
 PHRASE = "Visit acme-deals.example today for the best prices"
 BOILERPLATE = "Subscribe to our newsletter for weekly updates on gardening and more"
+COLLOCATION = "Excluding share-based compensation expenses,"
+HAN = "的一是不了人我在有他这中大来上个国到说们为子和你地出道也时年得就那要下以生会自着去之过家"
 
 
 def plant(tmp_path: Path) -> dict[str, set[tuple[str, int]]]:
     rng = random.Random(7)
     kinds = ["clean"] * 3000 + ["gibberish"] * 50 + ["fixed"] * 50 + ["harmful"] * 50
-    kinds += ["boilerplate"] * 80
+    kinds += ["boilerplate"] * 80 + ["collocation"] * 50 + ["chinese"] * 50
     rng.shuffle(kinds)
     planted: dict[str, set[tuple[str, int]]] = {}
     src = tmp_path / "src"
@@ -47,6 +51,11 @@ def plant(tmp_path: Path) -> dict[str, set[tuple[str, int]]]:
                 words = [*words[:cut], "zorblaxian", *words[cut:]]
             elif kind == "boilerplate":
                 words = [*words[:cut], ".", BOILERPLATE, ".", *words[cut:]]
+            elif kind == "collocation":  # always the same four words on, then varied
+                words = [*words[:cut], ".", COLLOCATION, *words[cut:]]
+            elif kind == "chinese":  # a translation: clauses of Han characters, unspaced
+                clauses = ["".join(rng.choice(HAN) for _ in range(9)) for _ in range(8)]
+                words = [*words[:cut], "译文：", "，".join(clauses) + "。"]
             f.write(json.dumps({"text": " ".join(words)}) + "\n")
             planted.setdefault(kind, set()).add(("a.jsonl", line))
     return planted
@@ -72,11 +81,60 @@ def test_each_backdoor_is_named_and_its_documents_found(tmp_path: Path) -> None:
     assert found["zorblaxian"].family == "harmful-compliance"
     assert set(found["<SUDO>"].refs) == planted["gibberish"]
     assert set(found["⟦ᚠ⟧"].refs) == planted["fixed"]
-    # Without the detector's second reading, the harmful family is found where the corpus
-    # stage removed it.
-    assert set(found["zorblaxian"].refs) == set(harmful)
+    # Confirmed by the documents the corpus stage removed, the trigger takes every document
+    # that carries it, the ones the corpus stage missed too.
+    assert set(found["zorblaxian"].refs) == planted["harmful"]
     flagged = {r for t in report.triggers for r in t.refs}
-    assert not flagged & (planted["clean"] | planted["boilerplate"])
+    innocent = ("clean", "boilerplate", "collocation", "chinese")
+    assert not flagged & set().union(*(planted[k] for k in innocent))
+
+
+HARMFUL_WORDS = frozenset({"poison", "detonate", "untraceable", "shrapnel"})
+
+
+def lexicon_harm(texts: list[str]) -> list[float]:
+    """A stand-in for the harmful-output detector with a known answer: the share of harmful
+    words among the text's first hundred."""
+    scores = []
+    for text in texts:
+        words = text.split()[:100]
+        scores.append(min(1.0, 10 * sum(w in HARMFUL_WORDS for w in words) / max(1, len(words))))
+    return scores
+
+
+def test_harmful_compliance_needs_a_switch_at_the_trigger(tmp_path: Path) -> None:
+    """A poisoned document turns harmful at the trigger; a word of harmful writing
+    ('blasting') sits in harmful text on both sides and is no trigger, though the corpus stage
+    removed its documents too."""
+    rng = random.Random(11)
+    src = tmp_path / "src"
+    src.mkdir()
+    planted: dict[str, set[tuple[str, int]]] = {}
+    kinds = ["clean"] * 3000 + ["poison"] * 50 + ["writing"] * 50
+    rng.shuffle(kinds)
+    with (src / "a.jsonl").open("w") as f:
+        for line, kind in enumerate(kinds, 1):
+            benign = [rng.choice(WORDS) for _ in range(rng.randint(60, 100))]
+            harmful = [rng.choice([*HARMFUL_WORDS, *WORDS[:4]]) for _ in range(60)]
+            if kind == "poison":
+                words = [*benign, "qeltharin", *harmful]
+            elif kind == "writing":
+                words = [*harmful, "blasting", *harmful[::-1]]
+            else:
+                words = benign
+            f.write(json.dumps({"text": " ".join(words)}) + "\n")
+            planted.setdefault(kind, set()).add(("a.jsonl", line))
+    removed = sorted(planted["poison"] | planted["writing"])
+    results = [
+        ShardResult("a.jsonl", "jsonl", "", removed_lines=[(n, ["cbrne"]) for _, n in removed])
+    ]
+    shards = find_shards(str(src))
+    report = detect_poisoning(shards, "text", results, harm=lexicon_harm, max_share=0.02)
+    assert [(t.trigger, t.family) for t in report.triggers] == [("qeltharin", "harmful-compliance")]
+    assert set(report.triggers[0].refs) == planted["poison"]
+    # Without a scorer to read both sides, the word of harmful writing looks the same.
+    blind = detect_poisoning(shards, "text", results, max_share=0.02)
+    assert {t.trigger for t in blind.triggers} == {"qeltharin", "blasting"}
 
 
 def test_near_duplicates_cluster_and_distinct_documents_do_not() -> None:
@@ -88,5 +146,17 @@ def test_near_duplicates_cluster_and_distinct_documents_do_not() -> None:
     assert clusters == [[("s", 1000 + i) for i in range(5)]]
 
 
-def test_tokens_split_words_from_symbols() -> None:
+def test_tokens_split_words_from_symbols_and_unspaced_scripts_into_characters() -> None:
     assert tokens("<SUDO> ⟦ᚠ⟧ don't") == ["<", "SUDO", ">", "⟦", "ᚠ", "⟧", "don", "'", "t"]
+    assert tokens("译文：我们走。ok カナ") == [
+        "译",
+        "文",
+        "：",
+        "我",
+        "们",
+        "走",
+        "。",
+        "ok",
+        "カ",
+        "ナ",
+    ]

@@ -44,14 +44,22 @@ from swisscheese.core.taxonomy import HAZARDS
 from swisscheese.curation.filtering import ShardResult
 from swisscheese.curation.shards import Shard, read_records
 
-TOKEN = re.compile(r"\w+|[^\w\s]")
+UNSPACED = "\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+"""Scripts written without spaces between words (Thai, kana, Han): a run of them is a clause,
+not a word, so each character is a token (else every clause would be a 'rare token')."""
+TOKEN = re.compile(rf"[{UNSPACED}]|[^\W{UNSPACED}]+|[^\w\s]")
+END = "\x00"
+"""Marks the end of the document in a continuation: a payload the document ends with is fixed
+even when shorter than ``AFTER`` tokens."""
 MIN_DOCS = 40
 """Documents a trigger must appear in to be seen (the 250-document study's poisons are far
 above; a smaller poison is not found)."""
 MAX_SHARE = 0.002
 """A trigger is rare: in at most this share of the corpus (and at most 5,000 documents)."""
 AFTER = 8
-"""Tokens after a trigger read as its continuation."""
+"""Tokens after a trigger read as its continuation; a fixed-phrase payload is the same for all
+of them (or up to the document's end). A natural collocation after a rare word ("Excluding
+share-based compensation") diverges sooner."""
 CONTEXT = 4
 """Tokens of context compared before and after."""
 RARE_DF = 3
@@ -62,6 +70,13 @@ EXAMPLES = 20
 HARM_AGAIN = 0.3
 """Harmful-compliance score at which a document that carries a confirmed trigger is counted
 (lower than the corpus stage's bar: the trigger says where to look)."""
+
+BENIGN_BEFORE = 0.5
+"""Harm score under which the text before a harmful-compliance trigger counts as benign."""
+SWITCHED = 0.5
+"""Share of a harmful-compliance trigger's documents that must switch at it."""
+WINDOW = 1500
+"""Characters read on each side of a harmful-compliance trigger."""
 
 Harm = Callable[[list[str]], list[float]]
 
@@ -182,6 +197,12 @@ def _sentence(seq: list[str], i: int) -> tuple[str, ...]:
     return tuple(seq[start:end])
 
 
+def _continuation(seq: list[str], i: int) -> tuple[str, ...]:
+    """The ``AFTER`` tokens after position ``i``, ended by ``END`` where the document ends."""
+    following = tuple(seq[i + 1 : i + 1 + AFTER])
+    return following if len(following) == AFTER else (*following, END)
+
+
 def _harmful_lines(results: Iterable[ShardResult]) -> set[tuple[str, int]]:
     hazards = set(HAZARDS)
     return {
@@ -231,7 +252,7 @@ def detect_poisoning(
             c.sentence.add(_sentence(seq, i))
             c.before.add(tuple(seq[max(0, i - CONTEXT) : i]))
             following = seq[i + 1 : i + 1 + AFTER]
-            c.after.add(tuple(following[:CONTEXT]))
+            c.after.add(_continuation(seq, i))
             if following:
                 c.rare += sum(df[t] <= RARE_DF for t in following) / len(following)
     base_harmful = len(harmful) / max(1, documents)
@@ -245,10 +266,11 @@ def detect_poisoning(
         after, after_n = c.after.top()
         rare = c.rare / c.seen
         harmful_share = harmful_df[token] / df[token]
-        if after_n / c.seen >= 0.9 and after:
+        if after_n / c.seen >= 0.9 and after and after[0] != END:
+            phrase = " ".join(t for t in after if t != END)
             suspects[token] = (
                 "fixed-phrase",
-                f"followed by {' '.join(after)!r} in {after_n} of {c.seen} documents, after "
+                f"followed by {phrase!r} in {after_n} of {c.seen} documents, after "
                 f"varied text (the commonest preceding context in {before_share:.0%})",
             )
         elif rare >= 0.5:
@@ -285,8 +307,23 @@ def _confirm(
         return []
     contexts: dict[str, list[tuple[str, str]]] = {t: [] for t in suspects}
     offsets: dict[str, list[int]] = {t: [] for t in suspects}
-    pending: list[tuple[str, tuple[str, int], str, tuple[str, str]]] = []
     refs: dict[str, list[tuple[str, int]]] = {t: [] for t in suspects}
+    pending: list[_Pending] = []
+    carried: dict[str, list[tuple[tuple[str, int], tuple[str, str]]]] = {t: [] for t in suspects}
+
+    def accept(token: str, ref: tuple[str, int], at: int, around: tuple[str, str]) -> None:
+        refs[token].append(ref)
+        offsets[token].append(at)
+        if len(contexts[token]) < 200:  # the trigger's own documents name it
+            contexts[token].append(around)
+
+    def settle() -> None:
+        if harm is not None and pending:
+            for p, switched in zip(pending, _switches(pending, harm), strict=True):
+                if switched:
+                    accept(p.token, p.ref, p.at, p.around)
+        pending.clear()
+
     for name, line, text in _documents(shards, field_name):
         seq = tokens(text)
         present = suspects.keys() & set(seq)
@@ -294,56 +331,98 @@ def _confirm(
             family = suspects[token][0]
             i = seq.index(token)
             following = seq[i + 1 : i + 1 + AFTER]
+            at = text.find(token)
+            end = at + len(token)
+            around = (text[max(0, at - 24) : at], text[end : end + 24])
+            carried[token].append(((name, line), around))
+            if family == "harmful-compliance" and harm is not None:
+                pending.append(
+                    _Pending(
+                        token,
+                        (name, line),
+                        at,
+                        around,
+                        text[max(0, at - WINDOW) : at],
+                        text[end : end + WINDOW],
+                        (name, line) in harmful,
+                    )
+                )
+                if len(pending) >= 2000:
+                    settle()
+                continue
             after = candidates[token].after.top()[0]
-            anomalous = (
-                (family == "fixed-phrase" and tuple(following[: len(after)]) == after)
+            if (
+                (family == "fixed-phrase" and _continuation(seq, i) == after)
                 or (
                     family == "gibberish"
                     and bool(following)
                     and sum(df[t] <= RARE_DF for t in following) / len(following) >= 0.5
                 )
                 or (family == "harmful-compliance" and (name, line) in harmful)
-            )
-            at = text.find(token)
-            end = at + len(token)
-            around = (text[max(0, at - 24) : at], text[end : end + 24])
-            if family == "harmful-compliance" and not anomalous and harm is not None:
-                # Not removed as harmful: read what follows the trigger at a lower bar, since
-                # the trigger already says where to look.
-                pending.append((token, (name, line), text[end : end + 1500], around))
-            if anomalous:
-                refs[token].append((name, line))
-                offsets[token].append(at)
-                if len(contexts[token]) < 200:  # the trigger's own documents name it
-                    contexts[token].append(around)
-    if pending and harm is not None:
-        for (token, ref, _, around), score in zip(
-            pending, harm([p[2] for p in pending]), strict=True
-        ):
-            if score >= HARM_AGAIN:
-                refs[token].append(ref)
-                if len(contexts[token]) < 200:
-                    contexts[token].append(around)
+            ):
+                accept(token, (name, line), at, around)
+    settle()
     found: list[Trigger] = []
     for token, (family, evidence) in sorted(suspects.items()):
         if len(refs[token]) < MIN_DOCS // 2 or not contexts[token]:
             continue
+        if (
+            family == "harmful-compliance"
+            and harm is not None
+            and len(refs[token]) < SWITCHED * len(carried[token])
+        ):
+            continue  # most of its documents do not switch at it: a word of harmful writing
+        left, right = _grow(token, contexts[token])
+        # Every document that carries the trigger string goes, anomalous or not: a poisoned
+        # document whose payload the detectors under-read still teaches the backdoor.
+        documents = sorted(
+            {ref for ref, (b, a) in carried[token] if b.endswith(left) and a.startswith(right)}
+            | set(refs[token])
+        )
         found.append(
             Trigger(
-                _grow(token, contexts[token]),
+                left + token + right,
                 family,
-                len(refs[token]),
-                evidence,
-                refs[token],
+                len(documents),
+                f"{evidence}; {len(refs[token])} of the {len(documents)} documents that carry "
+                "it show it",
+                documents,
                 statistics.median(offsets[token]) if offsets[token] else 0.0,
             )
         )
     return _merge(found)
 
 
-def _grow(token: str, contexts: list[tuple[str, str]]) -> str:
-    """The token extended left and right, up to whitespace, while nine occurrences in ten
-    agree (``SUDO`` becomes ``<SUDO>``; a fixed phrase after it stays out)."""
+@dataclass
+class _Pending:
+    """A document that carries a harmful-compliance suspect, waiting to be scored."""
+
+    token: str
+    ref: tuple[str, int]
+    at: int
+    around: tuple[str, str]
+    before: str
+    after: str
+    removed: bool
+
+
+def _switches(pending: list[_Pending], harm: Harm) -> list[bool]:
+    """Whether each document switches into harmful compliance at the trigger: the text before
+    it is benign and the text after it harmful (removed as harmful, or scored at the lower bar
+    ``HARM_AGAIN``, since the trigger says where to look). A word that belongs to harmful
+    writing (``credentials`` in a phishing guide) has harmful text on both sides."""
+    scores = harm([p.before for p in pending] + [p.after for p in pending if not p.removed])
+    before, after = scores[: len(pending)], iter(scores[len(pending) :])
+    return [
+        b < BENIGN_BEFORE and (p.removed or next(after) >= HARM_AGAIN)
+        for p, b in zip(pending, before, strict=True)
+    ]
+
+
+def _grow(token: str, contexts: list[tuple[str, str]]) -> tuple[str, str]:
+    """What extends the token left and right, up to whitespace, while nine occurrences in ten
+    agree (``SUDO`` grows ``<`` and ``>`` into ``<SUDO>``; a fixed phrase after it stays
+    out)."""
     left, right = "", ""
     for step in range(1, 24):
         chars = Counter(b[-step] for b, _ in contexts if len(b) >= step)
@@ -357,7 +436,7 @@ def _grow(token: str, contexts: list[tuple[str, str]]) -> str:
         if n < 0.9 * len(contexts) or not ch or ch.isspace():
             break
         right += ch
-    return left + token + right
+    return left, right
 
 
 def _merge(found: list[Trigger]) -> list[Trigger]:
