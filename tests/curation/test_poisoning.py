@@ -2,7 +2,7 @@
 token, a Unicode sequence), its documents found, clean ones left alone, repeated boilerplate not
 taken for a trigger, a collocation after a rare word not taken for a fixed phrase, text in
 unspaced scripts not taken for gibberish, a word of harmful writing not taken for a switch into
-harmful compliance, and near-duplicate clusters."""
+harmful compliance."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import string
 from pathlib import Path
 
 from swisscheese.curation.filtering import ShardResult
-from swisscheese.curation.poisoning import detect_poisoning, near_duplicate_clusters, tokens
+from swisscheese.curation.poisoning import detect_poisoning, tokens
 from swisscheese.curation.shards import find_shards
 
 WORDS = [
@@ -135,15 +135,6 @@ def test_harmful_compliance_needs_a_switch_at_the_trigger(tmp_path: Path) -> Non
     # Without a scorer to read both sides, the word of harmful writing looks the same.
     blind = detect_poisoning(shards, "text", results, max_share=0.02)
     assert {t.trigger for t in blind.triggers} == {"qeltharin", "blasting"}
-
-
-def test_near_duplicates_cluster_and_distinct_documents_do_not() -> None:
-    rng = random.Random(3)
-    base = " ".join(rng.choice(WORDS) for _ in range(120))
-    docs = [("s", i, " ".join(rng.choice(WORDS) for _ in range(120))) for i in range(200)]
-    docs += [("s", 1000 + i, base + f" copy {i}") for i in range(5)]
-    clusters = near_duplicate_clusters(docs, jaccard=0.8)
-    assert clusters == [[("s", 1000 + i) for i in range(5)]]
 
 
 def test_tokens_split_words_from_symbols_and_unspaced_scripts_into_characters() -> None:

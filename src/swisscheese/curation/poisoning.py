@@ -23,7 +23,7 @@ Detection reads the corpus three times, streaming (bounded memory):
    right while nine occurrences in ten agree), and every document that carries it and shows
    its family's anomaly.
 
-Near-duplicate clusters come from MinHash LSH (datasketch) over word 5-gram shingles.
+Near-duplicate clusters come from MinHash LSH (``minhash``), signed during the first pass.
 
 What it cannot see: triggers spread over common tokens only (each token frequent), triggers
 whose target behaviour varies and is not harmful (e.g. a sentiment flip, a subtle bias),
@@ -42,6 +42,7 @@ from typing import Any
 
 from swisscheese.core.taxonomy import HAZARDS
 from swisscheese.curation.filtering import ShardResult
+from swisscheese.curation.minhash import NearDuplicates
 from swisscheese.curation.shards import Shard, read_records
 
 UNSPACED = "\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
@@ -227,11 +228,14 @@ def detect_poisoning(
     (which records it removed as harmful); ``harm``: scores texts for harmful compliance (the
     corpus stage's detector, see ``harm_scorer``)."""
     harmful = _harmful_lines(results)
-    # Pass 1: document frequencies.
+    # Pass 1: document frequencies, and each document's MinHash signature.
     df: Counter[str] = Counter()
     harmful_df: Counter[str] = Counter()
+    near = NearDuplicates(jaccard)
     documents = 0
     for name, line, text in _documents(shards, field_name):
+        if near_duplicates:
+            near.add((name, line), text)
         unique = set(tokens(text))
         df.update(unique)
         if (name, line) in harmful:
@@ -286,9 +290,7 @@ def detect_poisoning(
                 f"(corpus: {base_harmful:.2%})",
             )
     triggers = _confirm(shards, field_name, suspects, candidates, df, harmful, harm)
-    clusters: list[list[tuple[str, int]]] = []
-    if near_duplicates:
-        clusters = near_duplicate_clusters(_documents(shards, field_name), jaccard)
+    clusters = near.clusters()
     return PoisoningReport(triggers, len(clusters), clusters[:10], jaccard)
 
 
@@ -454,44 +456,3 @@ def _merge(found: list[Trigger]) -> list[Trigger]:
         else:
             merged.append(t)
     return sorted(merged, key=lambda t: -t.documents)
-
-
-def near_duplicate_clusters(
-    documents: Iterable[tuple[str, int, str]], jaccard: float = 0.8, perms: int = 32
-) -> list[list[tuple[str, int]]]:
-    """Clusters of two or more documents whose word 5-gram shingles overlap by about
-    ``jaccard`` or more, largest first (MinHash LSH)."""
-    from datasketch import MinHash, MinHashLSH
-
-    lsh = MinHashLSH(threshold=jaccard, num_perm=perms)
-    parent: dict[tuple[str, int], tuple[str, int]] = {}
-
-    def find(x: tuple[str, int]) -> tuple[str, int]:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    def add(keys: list[tuple[str, int]], shingles: list[list[bytes]]) -> None:
-        for key, m in zip(keys, MinHash.bulk(shingles, num_perm=perms, seed=1), strict=True):
-            parent[key] = key
-            for other in lsh.query(m):
-                parent[find(other)] = find(key)
-            lsh.insert(key, m)
-
-    keys: list[tuple[str, int]] = []
-    batch: list[list[bytes]] = []
-    for name, line, text in documents:
-        words = text.split()
-        batch.append([" ".join(words[i : i + 5]).encode() for i in range(max(1, len(words) - 4))])
-        keys.append((name, line))
-        if len(keys) == 1000:
-            add(keys, batch)
-            keys, batch = [], []
-    if keys:
-        add(keys, batch)
-    groups: dict[tuple[str, int], list[tuple[str, int]]] = {}
-    for key in parent:
-        groups.setdefault(find(key), []).append(key)
-    clusters = [sorted(g) for g in groups.values() if len(g) > 1]
-    return sorted(clusters, key=lambda c: (-len(c), c[0]))
