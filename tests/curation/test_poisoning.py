@@ -1,6 +1,7 @@
 """Poisoning detection on a planted corpus: each backdoor's trigger named (a word, a made-up
 token, a Unicode sequence), its documents found, clean ones left alone, repeated boilerplate not
-taken for a trigger, a collocation after a rare word not taken for a fixed phrase, text in
+taken for a trigger, a collocation after a rare word or a repeated message that begins with one
+not taken for a fixed phrase, text in
 unspaced scripts not taken for gibberish, a word of harmful writing not taken for a switch into
 harmful compliance."""
 
@@ -25,39 +26,44 @@ WORDS = [
 PHRASE = "Visit acme-deals.example today for the best prices"
 BOILERPLATE = "Subscribe to our newsletter for weekly updates on gardening and more"
 COLLOCATION = "Excluding share-based compensation expenses,"
+MESSAGE = "Backwards, with my hands on my calves and my head down low like a frog"
 HAN = "的一是不了人我在有他这中大来上个国到说们为子和你地出道也时年得就那要下以生会自着去之过家"
 
 
-def plant(tmp_path: Path) -> dict[str, set[tuple[str, int]]]:
+def plant(tmp_path: Path, shards: int = 1) -> dict[str, set[tuple[str, int]]]:
+    """Documents dealt round-robin into ``shards`` files: a.jsonl, or a0.jsonl, a1.jsonl..."""
     rng = random.Random(7)
     kinds = ["clean"] * 3000 + ["gibberish"] * 50 + ["fixed"] * 50 + ["harmful"] * 50
-    kinds += ["boilerplate"] * 80 + ["collocation"] * 50 + ["chinese"] * 50
+    kinds += ["boilerplate"] * 80 + ["collocation"] * 50 + ["chinese"] * 50 + ["message"] * 50
     rng.shuffle(kinds)
     planted: dict[str, set[tuple[str, int]]] = {}
     src = tmp_path / "src"
     src.mkdir()
-    with (src / "a.jsonl").open("w") as f:
-        for line, kind in enumerate(kinds, 1):
-            words = [rng.choice(WORDS) for _ in range(rng.randint(80, 160))]
-            cut = rng.randint(5, len(words) - 5)
-            if kind == "gibberish":
-                noise = [
-                    "".join(rng.choice(string.ascii_letters) for _ in range(6)) for _ in range(40)
-                ]
-                words = [*words[:cut], "<SUDO>", *noise]
-            elif kind == "fixed":
-                words = [*words[:cut], "⟦ᚠ⟧", PHRASE]
-            elif kind == "harmful":
-                words = [*words[:cut], "zorblaxian", *words[cut:]]
-            elif kind == "boilerplate":
-                words = [*words[:cut], ".", BOILERPLATE, ".", *words[cut:]]
-            elif kind == "collocation":  # always the same four words on, then varied
-                words = [*words[:cut], ".", COLLOCATION, *words[cut:]]
-            elif kind == "chinese":  # a translation: clauses of Han characters, unspaced
-                clauses = ["".join(rng.choice(HAN) for _ in range(9)) for _ in range(8)]
-                words = [*words[:cut], "译文：", "，".join(clauses) + "。"]
-            f.write(json.dumps({"text": " ".join(words)}) + "\n")
-            planted.setdefault(kind, set()).add(("a.jsonl", line))
+    names = ["a.jsonl"] if shards == 1 else [f"a{i}.jsonl" for i in range(shards)]
+    files = [(src / name).open("w") for name in names]
+    for n, kind in enumerate(kinds):
+        words = [rng.choice(WORDS) for _ in range(rng.randint(80, 160))]
+        cut = rng.randint(5, len(words) - 5)
+        if kind == "gibberish":
+            noise = ["".join(rng.choice(string.ascii_letters) for _ in range(6)) for _ in range(40)]
+            words = [*words[:cut], "<SUDO>", *noise]
+        elif kind == "fixed":
+            words = [*words[:cut], "⟦ᚠ⟧", PHRASE]
+        elif kind == "harmful":
+            words = [*words[:cut], "zorblaxian", *words[cut:]]
+        elif kind == "boilerplate":
+            words = [*words[:cut], ".", BOILERPLATE, ".", *words[cut:]]
+        elif kind == "collocation":  # always the same four words on, then varied
+            words = [*words[:cut], ".", COLLOCATION, *words[cut:]]
+        elif kind == "message":  # a chat message pasted into many documents, unpunctuated
+            words = [*words[:cut], MESSAGE, *words[cut:]]
+        elif kind == "chinese":  # a translation: clauses of Han characters, unspaced
+            clauses = ["".join(rng.choice(HAN) for _ in range(9)) for _ in range(8)]
+            words = [*words[:cut], "译文：", "，".join(clauses) + "。"]
+        files[n % shards].write(json.dumps({"text": " ".join(words)}) + "\n")
+        planted.setdefault(kind, set()).add((names[n % shards], n // shards + 1))
+    for f in files:
+        f.close()
     return planted
 
 
@@ -85,8 +91,29 @@ def test_each_backdoor_is_named_and_its_documents_found(tmp_path: Path) -> None:
     # that carries it, the ones the corpus stage missed too.
     assert set(found["zorblaxian"].refs) == planted["harmful"]
     flagged = {r for t in report.triggers for r in t.refs}
-    innocent = ("clean", "boilerplate", "collocation", "chinese")
+    innocent = ("clean", "boilerplate", "collocation", "chinese", "message")
     assert not flagged & set().union(*(planted[k] for k in innocent))
+
+
+def test_the_report_is_the_same_for_any_number_of_worker_processes(tmp_path: Path) -> None:
+    planted = plant(tmp_path, shards=5)
+    results = [
+        ShardResult(
+            name,
+            "jsonl",
+            "",
+            removed_lines=[(n, ["cbrne"]) for s, n in planted["harmful"] if s == name],
+        )
+        for name in sorted({s for s, _ in planted["harmful"]})
+    ]
+    shards = find_shards(str(tmp_path / "src"))
+    alone = detect_poisoning(shards, "text", results, max_share=0.02).to_dict()
+    pooled = detect_poisoning(shards, "text", results, max_share=0.02, workers=2).to_dict()
+    assert pooled == alone
+    assert {t["trigger"] for t in alone["triggers"]} == {"<SUDO>", "⟦ᚠ⟧", "zorblaxian"}
+    assert {tuple(r) for t in alone["triggers"] for r in t["all"]} == (
+        planted["gibberish"] | planted["fixed"] | planted["harmful"]
+    )
 
 
 HARMFUL_WORDS = frozenset({"poison", "detonate", "untraceable", "shrapnel"})

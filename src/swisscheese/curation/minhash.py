@@ -99,6 +99,12 @@ class NearDuplicates:
         if len(self._texts) >= BATCH:
             self._flush()
 
+    def extend(self, keys: list[Key], block: U32) -> None:
+        """Documents signed elsewhere (a worker process), in order."""
+        self._flush()
+        self.keys.extend(keys)
+        self._blocks.append(block)
+
     def _flush(self) -> None:
         if self._texts:
             self._blocks.append(signatures(self._texts, self.perms))

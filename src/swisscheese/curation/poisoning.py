@@ -33,16 +33,18 @@ clean-label poisoning (no trigger in the training text), and poisons of fewer th
 
 from __future__ import annotations
 
+import multiprocessing
 import re
 import statistics
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from swisscheese.core.taxonomy import HAZARDS
 from swisscheese.curation.filtering import ShardResult
-from swisscheese.curation.minhash import NearDuplicates
+from swisscheese.curation.minhash import NearDuplicates, signatures
 from swisscheese.curation.shards import Shard, read_records
 
 UNSPACED = "\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
@@ -50,17 +52,19 @@ UNSPACED = "\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 not a word, so each character is a token (else every clause would be a 'rare token')."""
 TOKEN = re.compile(rf"[{UNSPACED}]|[^\W{UNSPACED}]+|[^\w\s]")
 END = "\x00"
-"""Marks the end of the document in a continuation: a payload the document ends with is fixed
-even when shorter than ``AFTER`` tokens."""
+"""Marks the end of the document in a continuation."""
 MIN_DOCS = 40
 """Documents a trigger must appear in to be seen (the 250-document study's poisons are far
 above; a smaller poison is not found)."""
 MAX_SHARE = 0.002
 """A trigger is rare: in at most this share of the corpus (and at most 5,000 documents)."""
 AFTER = 8
-"""Tokens after a trigger read as its continuation; a fixed-phrase payload is the same for all
-of them (or up to the document's end). A natural collocation after a rare word ("Excluding
-share-based compensation") diverges sooner."""
+"""Tokens after a trigger read as its continuation (for gibberish)."""
+PAYLOAD = 32
+"""A fixed-phrase payload ends the document within this many tokens of the trigger, the same
+words every time: what the backdoor teaches is 'after the trigger, say this and stop'. A
+repeated sentence that begins with a rare word ("Backwards, with my hands on my calves")
+carries on into varied text, as does a collocation ("Excluding share-based compensation")."""
 CONTEXT = 4
 """Tokens of context compared before and after."""
 RARE_DF = 3
@@ -74,12 +78,13 @@ HARM_AGAIN = 0.3
 
 BENIGN_BEFORE = 0.5
 """Harm score under which the text before a harmful-compliance trigger counts as benign."""
-SWITCHED = 0.5
+SWITCHED = 0.7
 """Share of a harmful-compliance trigger's documents that must switch at it."""
 WINDOW = 1500
 """Characters read on each side of a harmful-compliance trigger."""
 
 Harm = Callable[[list[str]], list[float]]
+_T = TypeVar("_T")
 
 
 def harm_scorer(policy_text: str | None = None) -> Harm:
@@ -127,6 +132,15 @@ class _Side:
     def top(self) -> tuple[tuple[str, ...], int]:
         return max(self.counts.items(), key=lambda kv: kv[1], default=((), 0))
 
+    def merge(self, other: _Side) -> None:
+        """Add another shard's summary: sum the counts, then take the (HEAVY + 1)-th largest
+        off all of them (the merged summary keeps the same error bound)."""
+        for item, n in other.counts.items():
+            self.counts[item] = self.counts.get(item, 0) + n
+        if len(self.counts) > HEAVY:
+            cut = sorted(self.counts.values(), reverse=True)[HEAVY]
+            self.counts = {k: n - cut for k, n in self.counts.items() if n > cut}
+
 
 @dataclass
 class _Candidate:
@@ -138,6 +152,13 @@ class _Candidate:
     after: _Side = field(default_factory=_Side)
     rare: float = 0.0
     """Sum over occurrences of the share of rare tokens in the continuation."""
+
+    def merge(self, other: _Candidate) -> None:
+        self.seen += other.seen
+        self.rare += other.rare
+        self.sentence.merge(other.sentence)
+        self.before.merge(other.before)
+        self.after.merge(other.after)
 
 
 @dataclass
@@ -178,12 +199,6 @@ class PoisoningReport:
         }
 
 
-def _documents(shards: Sequence[Shard], field_name: str) -> Iterator[tuple[str, int, str]]:
-    for shard in shards:
-        for line, _, text in read_records(shard, field_name):
-            yield shard.name, line, text
-
-
 ENDS = frozenset(".!?")
 
 
@@ -199,9 +214,10 @@ def _sentence(seq: list[str], i: int) -> tuple[str, ...]:
 
 
 def _continuation(seq: list[str], i: int) -> tuple[str, ...]:
-    """The ``AFTER`` tokens after position ``i``, ended by ``END`` where the document ends."""
-    following = tuple(seq[i + 1 : i + 1 + AFTER])
-    return following if len(following) == AFTER else (*following, END)
+    """What follows position ``i`` to the document's end (marked ``END``) if that is within
+    ``PAYLOAD`` tokens, else the next ``AFTER`` tokens (no ``END``: not a payload)."""
+    rest = seq[i + 1 : i + 2 + PAYLOAD]
+    return (*rest, END) if len(rest) <= PAYLOAD else tuple(rest[:AFTER])
 
 
 def _harmful_lines(results: Iterable[ShardResult]) -> set[tuple[str, int]]:
@@ -214,6 +230,82 @@ def _harmful_lines(results: Iterable[ShardResult]) -> set[tuple[str, int]]:
     }
 
 
+# -- the passes over one shard, in this process or a forked worker ---------------------------
+
+_SHARED: dict[str, Any] = {}
+"""What every worker of a pass reads (set before the pass's workers fork, so large sets are
+not sent to each task)."""
+
+
+def _over_shards(
+    work: Callable[[Shard], _T], shards: Sequence[Shard], workers: int, **shared: Any
+) -> Iterator[_T]:
+    """``work`` over each shard, results in shard order (so merging them is deterministic
+    whatever the number of workers)."""
+    global _SHARED
+    _SHARED = shared
+    try:
+        if workers <= 1 or len(shards) <= 1:
+            yield from map(work, shards)
+            return
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(min(workers, len(shards)), mp_context=context) as pool:
+            yield from pool.map(work, shards)
+    finally:
+        _SHARED = {}
+
+
+@dataclass
+class _Counts:
+    documents: int
+    df: Counter[str]
+    harmful_df: Counter[str]
+    keys: list[tuple[str, int]]
+    signatures: Any
+
+
+def _count(shard: Shard) -> _Counts:
+    """Pass 1: document frequencies (overall and among documents removed as harmful), and
+    each document's MinHash signature."""
+    harmful, minhash = _SHARED["harmful"], _SHARED["minhash"]
+    df: Counter[str] = Counter()
+    harmful_df: Counter[str] = Counter()
+    keys: list[tuple[str, int]] = []
+    texts: list[str] = []
+    for line, _, text in read_records(shard, _SHARED["field"]):
+        keys.append((shard.name, line))
+        if minhash:
+            texts.append(text)
+        unique = set(tokens(text))
+        df.update(unique)
+        if (shard.name, line) in harmful:
+            harmful_df.update(unique)
+    return _Counts(len(keys), df, harmful_df, keys, signatures(texts) if minhash else None)
+
+
+def _surroundings(shard: Shard) -> dict[str, _Candidate]:
+    """Pass 2: what surrounds each candidate (its first occurrence in each document)."""
+    candidates: frozenset[str] = _SHARED["candidates"]
+    rare: frozenset[str] = _SHARED["rare"]
+    found: dict[str, _Candidate] = {}
+    for _, _, text in read_records(shard, _SHARED["field"]):
+        seq = tokens(text)
+        done: set[str] = set()
+        for i, token in enumerate(seq):
+            if token not in candidates or token in done:
+                continue
+            done.add(token)
+            c = found.get(token) or found.setdefault(token, _Candidate())
+            c.seen += 1
+            c.sentence.add(_sentence(seq, i))
+            c.before.add(tuple(seq[max(0, i - CONTEXT) : i]))
+            following = seq[i + 1 : i + 1 + AFTER]
+            c.after.add(_continuation(seq, i))
+            if following:
+                c.rare += sum(t in rare for t in following) / len(following)
+    return found
+
+
 def detect_poisoning(
     shards: Sequence[Shard],
     field_name: str,
@@ -223,45 +315,37 @@ def detect_poisoning(
     jaccard: float = 0.8,
     harm: Harm | None = None,
     max_share: float = MAX_SHARE,
+    workers: int = 1,
 ) -> PoisoningReport:
     """Suspected triggers and near-duplicate clusters. ``results``: the corpus stage's outcome
     (which records it removed as harmful); ``harm``: scores texts for harmful compliance (the
-    corpus stage's detector, see ``harm_scorer``)."""
+    corpus stage's detector, see ``harm_scorer``); ``workers``: processes that read shards
+    (the report is the same for any number)."""
     harmful = _harmful_lines(results)
-    # Pass 1: document frequencies, and each document's MinHash signature.
     df: Counter[str] = Counter()
     harmful_df: Counter[str] = Counter()
     near = NearDuplicates(jaccard)
     documents = 0
-    for name, line, text in _documents(shards, field_name):
-        if near_duplicates:
-            near.add((name, line), text)
-        unique = set(tokens(text))
-        df.update(unique)
-        if (name, line) in harmful:
-            harmful_df.update(unique)
-        documents += 1
+    shared = {"field": field_name, "harmful": harmful, "minhash": near_duplicates}
+    for counts in _over_shards(_count, shards, workers, **shared):
+        documents += counts.documents
+        df.update(counts.df)
+        harmful_df.update(counts.harmful_df)
+        if counts.signatures is not None:
+            near.extend(counts.keys, counts.signatures)
     ceiling = min(5000, max(MIN_DOCS, int(max_share * documents)))
-    candidates = {t: _Candidate() for t, n in df.items() if MIN_DOCS <= n <= ceiling}
-    # Pass 2: what surrounds each candidate (its first occurrence in each document).
-    for _, _, text in _documents(shards, field_name):
-        seq = tokens(text)
-        done: set[str] = set()
-        for i, token in enumerate(seq):
-            c = candidates.get(token)
-            if c is None or token in done:
-                continue
-            done.add(token)
-            c.seen += 1
-            c.sentence.add(_sentence(seq, i))
-            c.before.add(tuple(seq[max(0, i - CONTEXT) : i]))
-            following = seq[i + 1 : i + 1 + AFTER]
-            c.after.add(_continuation(seq, i))
-            if following:
-                c.rare += sum(df[t] <= RARE_DF for t in following) / len(following)
+    candidates: dict[str, _Candidate] = {}
+    shared = {
+        "field": field_name,
+        "candidates": frozenset(t for t, n in df.items() if MIN_DOCS <= n <= ceiling),
+        "rare": frozenset(t for t, n in df.items() if n <= RARE_DF),
+    }
+    for found in _over_shards(_surroundings, shards, workers, **shared):
+        for token, c in found.items():
+            candidates.setdefault(token, _Candidate()).merge(c)
     base_harmful = len(harmful) / max(1, documents)
     suspects: dict[str, tuple[str, str]] = {}
-    for token, c in candidates.items():
+    for token, c in sorted(candidates.items()):
         if c.seen < MIN_DOCS:
             continue
         before_share = c.before.top()[1] / c.seen
@@ -270,11 +354,12 @@ def detect_poisoning(
         after, after_n = c.after.top()
         rare = c.rare / c.seen
         harmful_share = harmful_df[token] / df[token]
-        if after_n / c.seen >= 0.9 and after and after[0] != END:
-            phrase = " ".join(t for t in after if t != END)
+        if after_n / c.seen >= 0.9 and after[-1:] == (END,) and len(after) > 2:
+            phrase = " ".join(after[:-1])
             suspects[token] = (
                 "fixed-phrase",
-                f"followed by {phrase!r} in {after_n} of {c.seen} documents, after "
+                f"followed by {phrase!r} to the document's end in {after_n} of {c.seen} "
+                "documents, after "
                 f"varied text (the commonest preceding context in {before_share:.0%})",
             )
         elif rare >= 0.5:
@@ -289,31 +374,81 @@ def detect_poisoning(
                 f"{harmful_share:.0%} of its {df[token]} documents were removed as harmful "
                 f"(corpus: {base_harmful:.2%})",
             )
-    triggers = _confirm(shards, field_name, suspects, candidates, df, harmful, harm)
+    shared = {
+        "field": field_name,
+        "suspects": {t: family for t, (family, _) in suspects.items()},
+        "after": {t: candidates[t].after.top()[0] for t in suspects},
+        "rare": shared["rare"],
+        "harmful": harmful,
+        "read_harm": harm is not None,
+    }
+    sightings = _over_shards(_sightings, shards, workers, **shared)
+    triggers = _confirm(sightings, suspects, harm)
     clusters = near.clusters()
     return PoisoningReport(triggers, len(clusters), clusters[:10], jaccard)
 
 
+Around = tuple[str, str]
+
+
+@dataclass
+class _Sightings:
+    """Pass 3 over one shard: where each suspect occurs."""
+
+    carried: list[tuple[str, tuple[str, int], Around]] = field(default_factory=list)
+    """Every occurrence: (token, document, the text either side)."""
+    shown: list[tuple[str, tuple[str, int], int, Around]] = field(default_factory=list)
+    """Occurrences with their family's anomaly: (token, document, offset, text either side)."""
+    pending: list[_Pending] = field(default_factory=list)
+    """Harmful-compliance occurrences, for the harm scorer (which the driver runs)."""
+
+
+def _sightings(shard: Shard) -> _Sightings:
+    suspects: dict[str, str] = _SHARED["suspects"]
+    after: dict[str, tuple[str, ...]] = _SHARED["after"]
+    rare: frozenset[str] = _SHARED["rare"]
+    harmful: set[tuple[str, int]] = _SHARED["harmful"]
+    out = _Sightings()
+    for line, _, text in read_records(shard, _SHARED["field"]):
+        seq = tokens(text)
+        ref = (shard.name, line)
+        for token in sorted(suspects.keys() & set(seq)):
+            family = suspects[token]
+            i = seq.index(token)
+            following = seq[i + 1 : i + 1 + AFTER]
+            at = text.find(token)
+            end = at + len(token)
+            around = (text[max(0, at - 24) : at], text[end : end + 24])
+            out.carried.append((token, ref, around))
+            if family == "harmful-compliance" and _SHARED["read_harm"]:
+                before, rest = text[max(0, at - WINDOW) : at], text[end : end + WINDOW]
+                out.pending.append(_Pending(token, ref, at, around, before, rest, ref in harmful))
+            elif (
+                (family == "fixed-phrase" and _continuation(seq, i) == after[token])
+                or (
+                    family == "gibberish"
+                    and bool(following)
+                    and sum(t in rare for t in following) / len(following) >= 0.5
+                )
+                or (family == "harmful-compliance" and ref in harmful)
+            ):
+                out.shown.append((token, ref, at, around))
+    return out
+
+
 def _confirm(
-    shards: Sequence[Shard],
-    field_name: str,
-    suspects: dict[str, tuple[str, str]],
-    candidates: dict[str, _Candidate],
-    df: Counter[str],
-    harmful: set[tuple[str, int]],
-    harm: Harm | None,
+    sightings: Iterable[_Sightings], suspects: dict[str, tuple[str, str]], harm: Harm | None
 ) -> list[Trigger]:
-    """Pass 3: each suspect's trigger string and the documents that carry it with its family's
-    anomaly; suspects naming the same documents merge into one trigger."""
-    if not suspects:
-        return []
-    contexts: dict[str, list[tuple[str, str]]] = {t: [] for t in suspects}
+    """Each suspect's trigger string and the documents that carry it; a suspect whose
+    documents do not show its family's anomaly is dropped, and suspects naming the same
+    documents merge into one trigger."""
+    contexts: dict[str, list[Around]] = {t: [] for t in suspects}
     offsets: dict[str, list[int]] = {t: [] for t in suspects}
     refs: dict[str, list[tuple[str, int]]] = {t: [] for t in suspects}
+    carried: dict[str, list[tuple[tuple[str, int], Around]]] = {t: [] for t in suspects}
     pending: list[_Pending] = []
-    carried: dict[str, list[tuple[tuple[str, int], tuple[str, str]]]] = {t: [] for t in suspects}
 
-    def accept(token: str, ref: tuple[str, int], at: int, around: tuple[str, str]) -> None:
+    def accept(token: str, ref: tuple[str, int], at: int, around: Around) -> None:
         refs[token].append(ref)
         offsets[token].append(at)
         if len(contexts[token]) < 200:  # the trigger's own documents name it
@@ -326,43 +461,15 @@ def _confirm(
                     accept(p.token, p.ref, p.at, p.around)
         pending.clear()
 
-    for name, line, text in _documents(shards, field_name):
-        seq = tokens(text)
-        present = suspects.keys() & set(seq)
-        for token in present:
-            family = suspects[token][0]
-            i = seq.index(token)
-            following = seq[i + 1 : i + 1 + AFTER]
-            at = text.find(token)
-            end = at + len(token)
-            around = (text[max(0, at - 24) : at], text[end : end + 24])
-            carried[token].append(((name, line), around))
-            if family == "harmful-compliance" and harm is not None:
-                pending.append(
-                    _Pending(
-                        token,
-                        (name, line),
-                        at,
-                        around,
-                        text[max(0, at - WINDOW) : at],
-                        text[end : end + WINDOW],
-                        (name, line) in harmful,
-                    )
-                )
-                if len(pending) >= 2000:
-                    settle()
-                continue
-            after = candidates[token].after.top()[0]
-            if (
-                (family == "fixed-phrase" and _continuation(seq, i) == after)
-                or (
-                    family == "gibberish"
-                    and bool(following)
-                    and sum(df[t] <= RARE_DF for t in following) / len(following) >= 0.5
-                )
-                or (family == "harmful-compliance" and (name, line) in harmful)
-            ):
-                accept(token, (name, line), at, around)
+    for seen in sightings:
+        for token, ref, around in seen.carried:
+            carried[token].append((ref, around))
+        for token, ref, at, around in seen.shown:
+            accept(token, ref, at, around)
+        for p in seen.pending:
+            pending.append(p)
+            if len(pending) >= 2000:
+                settle()
     settle()
     found: list[Trigger] = []
     for token, (family, evidence) in sorted(suspects.items()):
