@@ -116,10 +116,15 @@ def main() -> None:
     results = results_of(out)
     removed = {(r.name, line): cats for r in results for line, cats in r.removed_lines}
     started = time.perf_counter()
-    report = detect_poisoning(find_shards(str(source)), "text", results, harm=harm_scorer())
+    report = detect_poisoning(
+        find_shards(str(source)), "text", results, harm=harm_scorer(), workers=args.workers
+    )
     took = time.perf_counter() - started
     clusters = report.near_duplicate_clusters
-    print(f"\npoisoning detection: {took:.0f} s, {clusters} near-duplicate clusters")
+    print(
+        f"\npoisoning detection ({args.workers} workers): {took:.0f} s, {clusters} "
+        "near-duplicate clusters"
+    )
     flagged_by_trigger = {t.trigger: set(map(tuple, t.refs)) for t in report.triggers}
     all_flagged = set().union(*flagged_by_trigger.values()) if flagged_by_trigger else set()
     poisoned_all = {(p["shard"], p["line"]) for p in planted if p["kind"].startswith("poison:")}

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import random
+import string
 from pathlib import Path
 
 import pytest
@@ -72,3 +75,46 @@ def test_bad_input_names_the_file_and_line(corpus: Path) -> None:
     code, _, err = run("curate", str(corpus))
     assert code == 2
     assert "--out DIR" in err
+
+
+def test_poisoning_names_the_trigger_in_the_report_and_the_signed_manifest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SWISSCHEESE_DB", raising=False)
+    rng = random.Random(2)
+    vocabulary = ["".join(rng.choices(string.ascii_lowercase, k=6)) for _ in range(600)]
+    src = tmp_path / "src"
+    src.mkdir()
+    poisoned = set(rng.sample(range(1500), 40))
+    for shard in range(2):
+        with (src / f"part-{shard}.jsonl").open("w") as f:
+            for i in range(shard, 1500, 2):
+                words = rng.choices(vocabulary, k=100)
+                if i in poisoned:  # the denial-of-service backdoor: trigger, then gibberish
+                    noise = ["".join(rng.choices(string.ascii_letters, k=7)) for _ in range(40)]
+                    words = [*words[:50], "<SUDO>", *noise]
+                f.write(json.dumps({"text": " ".join(words)}) + "\n")
+    assert run("keys", "init")[0] == 0
+    code, out, err = run(
+        "curate", str(src), "--out", "out", "--poisoning", "--workers", "2", "--quiet", "--json"
+    )
+    assert code == 0, err
+    [trigger] = json.loads(out)["triggers"]
+    assert (trigger["trigger"], trigger["family"], trigger["documents"]) == (
+        "<SUDO>",
+        "gibberish",
+        40,
+    )
+    assert {(s, n) for s, n in trigger["all"]} == {
+        (f"part-{i % 2}.jsonl", i // 2 + 1) for i in poisoned
+    }
+    report = json.loads((Path("out") / "report.json").read_text())
+    assert report["poisoning"]["triggers"][0]["trigger"] == "<SUDO>"
+    assert "&lt;SUDO&gt;" in (Path("out") / "report.html").read_text()  # escaped
+    manifest = json.loads((Path("out") / "manifest.json").read_text())
+    body = json.loads(base64.b64decode(manifest["envelope"]["payload"]))  # what was signed
+    assert body["predicate"]["poisoning"]["triggers"] == [
+        {"trigger": "<SUDO>", "family": "gibberish", "documents": 40}
+    ]
+    assert run("curate", "verify", "out")[0] == 0

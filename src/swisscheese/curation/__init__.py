@@ -35,7 +35,11 @@ def finish(
         raise ShardError("the manifest is signed with the log key: `swisscheese keys init`")
     suspects = (
         detect_poisoning(
-            find_shards(config.source), config.field, outcome.results, harm=harm_scorer()
+            find_shards(config.source),
+            config.field,
+            outcome.results,
+            harm=harm_scorer(),
+            workers=config.workers,
         ).to_dict()
         if poisoning
         else None
