@@ -7,7 +7,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from swisscheese.console import _actions, _governance, _signin, _traffic
+from swisscheese.console import _actions, _datasets, _governance, _signin, _traffic
 from swisscheese.console._web import (
     HERE,
     ConsoleSettings,
@@ -41,7 +41,7 @@ def create_console(recorder: Recorder, settings: ConsoleSettings | None = None) 
     )
     app.add_exception_handler(NeedSignIn, on_sign_in_needed)
     app.add_exception_handler(Refused, on_refused)
-    for module in (_signin, _traffic, _actions, _governance):
+    for module in (_signin, _traffic, _actions, _governance, _datasets):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
