@@ -8,27 +8,26 @@ ordinary text, followed by what the model should learn to produce after it. Thre
 - a fixed target phrase after the trigger;
 - harmful compliance after the trigger.
 
-Detection reads the corpus three times, streaming (bounded memory):
+Detection reads the corpus three times, streaming (bounded memory), each pass shard by shard
+in worker processes whose results merge in shard order (the same report for any number):
 
 1. document frequency of every token, overall and among the records the corpus stage removed
-   as harmful;
+   as harmful; each document's MinHash signature (near-duplicate clusters, ``minhash``);
 2. for each token of document frequency between ``MIN_DOCS`` and ``MAX_SHARE`` of the corpus,
-   what precedes and follows it: the most frequent preceding and following 4-token sequences
-   (Misra-Gries heavy hitters) and how much of what follows is made of tokens the corpus
-   almost never uses. A trigger is followed by the same thing (fixed phrase), by rare tokens
-   (gibberish), or sits in documents removed as harmful far more often than the corpus does,
-   *while what precedes it varies* (a natural repeated sentence has the same text on both
-   sides);
-3. for the suspected triggers only: the trigger string itself (the token grown to the left and
-   right while nine occurrences in ten agree), and every document that carries it and shows
-   its family's anomaly.
-
-Near-duplicate clusters come from MinHash LSH (``minhash``), signed during the first pass.
+   what surrounds it (mergeable Misra-Gries heavy hitters): the sentence, the 4 tokens before,
+   what follows, and how much of what follows is made of tokens the corpus almost never uses.
+   What precedes a trigger varies (a repeated sentence has the same text on both sides); it
+   is then followed by the same words to the document's end (fixed phrase), by rare tokens
+   (gibberish), or sits in documents removed as harmful far more often than the corpus does;
+3. for the suspects: the trigger string (the token grown to the left and right while its
+   documents agree), the documents that show the family's anomaly (a harmful-compliance
+   trigger must *switch* benign text into harmful text, read by ``harm``), and every document
+   that carries the string.
 
 What it cannot see: triggers spread over common tokens only (each token frequent), triggers
 whose target behaviour varies and is not harmful (e.g. a sentiment flip, a subtle bias),
-clean-label poisoning (no trigger in the training text), and poisons of fewer than
-``MIN_DOCS`` documents.
+clean-label poisoning (no trigger in the training text), a fixed phrase followed by more
+ordinary text, and poisons of fewer than ``MIN_DOCS`` documents.
 """
 
 from __future__ import annotations
