@@ -508,8 +508,8 @@ def _confirm(
                 left + token + right,
                 family,
                 len(documents),
-                f"{evidence}; {len(refs[token])} of the {len(documents)} documents that carry "
-                "it show it",
+                f"{evidence}; {len(shown.intersection(documents))} of the {len(documents)} "
+                "documents that carry it show it",
                 documents,
                 statistics.median(offsets[token]) if offsets[token] else 0.0,
             )
