@@ -18,27 +18,18 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from swisscheese.common.mixing import splitmix64
+
 SHINGLE = 24
 """Bytes per shingle: about four words of English."""
 BATCH = 2000
 WHITESPACE = np.array([9, 10, 13, 32], dtype=np.uint8)
 NOT_WORD = np.array([0, 9, 10, 13, 32], dtype=np.uint8)
-_MIX_1 = np.uint64(0xBF58476D1CE4E5B9)
-_MIX_2 = np.uint64(0x94D049BB133111EB)
 _BASE = np.uint64(1_000_003)
 
 Key = tuple[str, int]
 U64 = npt.NDArray[np.uint64]
 U32 = npt.NDArray[np.uint32]
-
-
-def _mix(x: U64) -> U64:
-    """splitmix64's finaliser: every input bit reaches every output bit."""
-    x = x ^ (x >> np.uint64(30))
-    x = x * _MIX_1
-    x = x ^ (x >> np.uint64(27))
-    x = x * _MIX_2
-    return x ^ (x >> np.uint64(31))
 
 
 def signatures(texts: list[str], perms: int = 32, seed: int = 1) -> U32:
@@ -65,7 +56,7 @@ def signatures(texts: list[str], perms: int = 32, seed: int = 1) -> U32:
     with np.errstate(over="ignore"):
         for j in range(SHINGLE):
             shingle = shingle * _BASE + buffer[at + j]
-        hashed = _mix(shingle)
+        hashed = splitmix64(shingle)
         # (perms, shingles): each hash function's values lie contiguous for the minimum.
         values = ((multipliers[:, None] * hashed[None, :]) >> np.uint64(32)).astype(np.uint32)
     first = np.searchsorted(at, starts)

@@ -31,12 +31,12 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import NDArray
 
+from swisscheese.common.mixing import splitmix64
+
 Scheme = Literal["kgw", "synthid"]
 SCHEMES: tuple[Scheme, ...] = ("kgw", "synthid")
 KEY_BYTES = 32
 
-_M1 = np.uint64(0xBF58476D1CE4E5B9)
-_M2 = np.uint64(0x94D049BB133111EB)
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 U64 = NDArray[np.uint64]
@@ -44,15 +44,6 @@ U64 = NDArray[np.uint64]
 
 class WatermarkError(ValueError):
     """A key, configuration or input the watermark cannot use (says which)."""
-
-
-def _mix(x: U64) -> U64:
-    """splitmix64's finaliser: a bijection of uint64 with full avalanche (wraps mod 2^64)."""
-    x = x ^ (x >> np.uint64(30))
-    x = x * _M1
-    x = x ^ (x >> np.uint64(27))
-    x = x * _M2
-    return x ^ (x >> np.uint64(31))
 
 
 def _seed(key: bytes, label: str) -> np.uint64:
@@ -106,24 +97,24 @@ class Watermark:
     # -- keyed functions over token ids ------------------------------------------------------
 
     def _anchor_hash(self, tokens: U64) -> U64:
-        return _mix(tokens ^ self._k_anchor)
+        return splitmix64(tokens ^ self._k_anchor)
 
     def _token_hash(self, tokens: U64) -> U64:
-        return _mix(tokens * _GOLDEN ^ self._k_green)
+        return splitmix64(tokens * _GOLDEN ^ self._k_green)
 
     def _green(self, anchors: U64, token_hashes: U64) -> NDArray[np.bool_]:
-        return _mix(anchors + token_hashes) <= self._green_below
+        return splitmix64(anchors + token_hashes) <= self._green_below
 
     def _context_hash(self, contexts: U64) -> U64:
         """Order-sensitive hash of each row of previous tokens."""
         h = np.full(contexts.shape[:-1], self._k_context, dtype=np.uint64)
         for j in range(contexts.shape[-1]):
-            h = _mix(h ^ contexts[..., j])
+            h = splitmix64(h ^ contexts[..., j])
         return h
 
     def _g_bits(self, context_hashes: U64, token_hashes: U64) -> U64:
         """All layers' g-values at once: bit l of one keyed 64-bit hash is layer l's."""
-        return _mix(context_hashes + token_hashes + self._k_layers) & self._layer_mask
+        return splitmix64(context_hashes + token_hashes + self._k_layers) & self._layer_mask
 
     def _g_values(self, context_hashes: U64, token_hashes: U64) -> NDArray[np.bool_]:
         """g-values, shape (..., layers)."""
@@ -177,11 +168,11 @@ class Watermark:
             # pair is one trial; counting it per context would count one coin many times.
             ctx_min = self._anchor_hash(contexts).min(axis=1)
             anchors = np.minimum(ctx_min, self._anchor_hash(targets))
-            first = _distinct(_mix(anchors ^ token_hashes))
+            first = _distinct(splitmix64(anchors ^ token_hashes))
             hits = self._green(anchors[first], token_hashes[first]).astype(np.int64)
         else:
             ctx_hash = self._context_hash(contexts)
-            first = _distinct(_mix(ctx_hash ^ token_hashes))
+            first = _distinct(splitmix64(ctx_hash ^ token_hashes))
             hits = np.bitwise_count(self._g_bits(ctx_hash[first], token_hashes[first]))
             hits = hits.astype(np.int64)
         return hits, per
