@@ -390,9 +390,13 @@ def detect_poisoning(
         "rare": shared["rare"],
         "harmful": harmful,
         "read_harm": harm is not None,
+        "finder": _finder(suspects),
     }
-    sightings = _over_shards(_sightings, shards, workers, **shared)
-    triggers = _confirm(sightings, suspects, harm)
+    triggers = (
+        _confirm(_over_shards(_sightings, shards, workers, **shared), suspects, harm)
+        if suspects
+        else []
+    )
     clusters = near.clusters()
     return PoisoningReport(triggers, len(clusters), clusters[:10], jaccard)
 
@@ -412,13 +416,28 @@ class _Sightings:
     """Harmful-compliance occurrences, for the harm scorer (which the driver runs)."""
 
 
+def _finder(suspects: Iterable[str]) -> Any:
+    """Finds any suspect as a substring (a superset of finding it as a token)."""
+    import ahocorasick
+
+    finder = ahocorasick.Automaton()
+    for token in suspects:
+        finder.add_word(token, token)
+    if len(finder):
+        finder.make_automaton()
+    return finder
+
+
 def _sightings(shard: Shard) -> _Sightings:
     suspects: dict[str, str] = _SHARED["suspects"]
     after: dict[str, tuple[str, ...]] = _SHARED["after"]
     rare: frozenset[str] = _SHARED["rare"]
     harmful: set[tuple[str, int]] = _SHARED["harmful"]
+    finder = _SHARED["finder"]
     out = _Sightings()
     for line, _, text in read_records(shard, _SHARED["field"]):
+        if next(finder.iter(text), None) is None:
+            continue  # no suspect in it, not even as part of a word: no need to tokenise
         seq = tokens(text)
         ref = (shard.name, line)
         for token in sorted(suspects.keys() & set(seq)):
