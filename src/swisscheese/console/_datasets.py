@@ -17,7 +17,8 @@ from swisscheese.store import LogStore, StoredEntry
 
 router = APIRouter()
 
-SHOWN = 100
+SHOWN = 25
+"""Newest runs shown: each reads its manifest, which lists every shard."""
 
 
 @dataclass(frozen=True)
