@@ -63,4 +63,4 @@ def datasets(request: Request) -> HTMLResponse:
         shown.append(_dataset(log, entry))
         if len(shown) == SHOWN:
             break
-    return render(request, "datasets.html", current, datasets=shown)
+    return render(request, "datasets.html", current, datasets=shown, shown=SHOWN)
