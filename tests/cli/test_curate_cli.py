@@ -118,3 +118,12 @@ def test_poisoning_names_the_trigger_in_the_report_and_the_signed_manifest(
         {"trigger": "<SUDO>", "family": "gibberish", "documents": 40}
     ]
     assert run("curate", "verify", "out")[0] == 0
+    # A shard that cannot be read, skipped by --skip-bad, is not read again by the detector.
+    (src / "part-2.jsonl").write_text('{"text": "fine"}\nnot json\n')
+    code, out, err = run(
+        "curate", str(src), "--out", "out2", "--poisoning", "--skip-bad", "--quiet", "--json"
+    )
+    assert code == 0, err
+    summary = json.loads(out)
+    assert [s["shard"] for s in summary["skipped"]] == ["part-2.jsonl"]
+    assert [t["trigger"] for t in summary["triggers"]] == ["<SUDO>"]

@@ -116,12 +116,13 @@ def _curate(
     started = time.perf_counter()
     records = 0
     bar = Progress(
-        TextColumn("curating"), BarColumn(), TextColumn("{task.completed}/{task.total} shards"),
+        TextColumn("{task.description}"), BarColumn(),
+        TextColumn("{task.completed}/{task.total} {task.fields[unit]}"),
         TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), console=err, disable=quiet,
     )  # fmt: skip
     try:
         with bar:
-            task = bar.add_task("curate", total=total, rate="")
+            task = bar.add_task("curating", total=total, rate="", unit="shards")
 
             def advance(_: object, count: int) -> None:
                 nonlocal records
@@ -130,7 +131,20 @@ def _curate(
                 bar.update(task, advance=1, rate=f"{records:,} documents, {rate:,.0f}/s")
 
             outcome = run_curation(config, advance)
-        summary = finish(outcome, config, recorder, by, poisoning=poisoning)
+            # Poisoning detection reads every shard three times (the third only if there
+            # are suspects).
+            looking = bar.add_task(
+                "poisoning", total=3 * total, rate="", unit="shard passes", visible=poisoning
+            )
+            summary = finish(
+                outcome,
+                config,
+                recorder,
+                by,
+                poisoning=poisoning,
+                progress=lambda step: bar.update(looking, advance=1, rate=step),
+            )
+            bar.update(looking, completed=3 * total)
     except PolicyError as exc:
         fail_issues(exc)
     except ShardError as exc:

@@ -4,6 +4,7 @@ detection."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from swisscheese.core import canonical_json
@@ -25,21 +26,26 @@ def finish(
     by: str,
     *,
     poisoning: bool = False,
+    progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Write the report and the signed manifest, record the dataset; the summary."""
+    """Write the report and the signed manifest, record the dataset; the summary.
+    ``progress``: see ``detect_poisoning``."""
     import hashlib
 
     from swisscheese.curation.poisoning import detect_poisoning, harm_scorer
 
     if recorder.signer is None:
         raise ShardError("the manifest is signed with the log key: `swisscheese keys init`")
+    curated = {r.name for r in outcome.results}
     suspects = (
         detect_poisoning(
-            find_shards(config.source),
+            # The shards the corpus stage read: a shard skipped as unreadable is not read again.
+            [s for s in find_shards(config.source) if s.name in curated],
             config.field,
             outcome.results,
             harm=harm_scorer(),
             workers=config.workers,
+            progress=progress,
         ).to_dict()
         if poisoning
         else None

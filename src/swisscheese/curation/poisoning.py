@@ -260,6 +260,12 @@ def _over_shards(
         _SHARED = {}
 
 
+def _ticking(results: Iterator[_T], tick: Callable[[], None]) -> Iterator[_T]:
+    for result in results:
+        tick()
+        yield result
+
+
 @dataclass
 class _Counts:
     documents: int
@@ -321,11 +327,15 @@ def detect_poisoning(
     harm: Harm | None = None,
     max_share: float = MAX_SHARE,
     workers: int = 1,
+    progress: Callable[[str], None] | None = None,
 ) -> PoisoningReport:
     """Suspected triggers and near-duplicate clusters. ``results``: the corpus stage's outcome
     (which records it removed as harmful); ``harm``: scores texts for harmful compliance (the
     corpus stage's detector, see ``harm_scorer``); ``workers``: processes that read shards
-    (the report is the same for any number)."""
+    (the report is the same for any number); ``progress`` hears of each shard each pass reads,
+    by the pass's name (three passes over every shard; the third is skipped without
+    suspects)."""
+    tick = progress or (lambda _: None)
     harmful = _harmful_lines(results)
     df: Counter[str] = Counter()
     harmful_df: Counter[str] = Counter()
@@ -333,6 +343,7 @@ def detect_poisoning(
     documents = 0
     shared = {"field": field_name, "harmful": harmful, "minhash": near_duplicates}
     for counts in _over_shards(_count, shards, workers, **shared):
+        tick("counting tokens")
         documents += counts.documents
         df.update(counts.df)
         harmful_df.update(counts.harmful_df)
@@ -346,6 +357,7 @@ def detect_poisoning(
         "rare": frozenset(t for t, n in df.items() if n <= RARE_DF),
     }
     for found in _over_shards(_surroundings, shards, workers, **shared):
+        tick("reading contexts")
         for token, c in found.items():
             candidates.setdefault(token, _Candidate()).merge(c)
     base_harmful = len(harmful) / max(1, documents)
@@ -392,8 +404,9 @@ def detect_poisoning(
         "read_harm": harm is not None,
         "finder": _finder(suspects),
     }
+    sightings = _over_shards(_sightings, shards, workers, **shared)
     triggers = (
-        _confirm(_over_shards(_sightings, shards, workers, **shared), suspects, harm)
+        _confirm(_ticking(sightings, lambda: tick("confirming suspects")), suspects, harm)
         if suspects
         else []
     )
