@@ -225,6 +225,13 @@ def _continuation(seq: list[str], i: int) -> tuple[str, ...]:
     return (*rest, END) if len(rest) <= PAYLOAD else tuple(rest[:AFTER])
 
 
+def _rare_share(seq: list[str], i: int, rare: frozenset[str]) -> float:
+    """The share of the ``AFTER`` tokens after position ``i`` that the corpus almost never
+    uses (0 at the document's end)."""
+    following = seq[i + 1 : i + 1 + AFTER]
+    return sum(t in rare for t in following) / len(following) if following else 0.0
+
+
 def _harmful_lines(results: Iterable[ShardResult]) -> set[tuple[str, int]]:
     hazards = set(HAZARDS)
     return {
@@ -310,10 +317,8 @@ def _surroundings(shard: Shard) -> dict[str, _Candidate]:
             c.seen += 1
             c.sentence.add(_sentence(seq, i))
             c.before.add(tuple(seq[max(0, i - CONTEXT) : i]))
-            following = seq[i + 1 : i + 1 + AFTER]
             c.after.add(_continuation(seq, i))
-            if following:
-                c.rare += sum(t in rare for t in following) / len(following)
+            c.rare += _rare_share(seq, i, rare)
     return found
 
 
@@ -456,7 +461,6 @@ def _sightings(shard: Shard) -> _Sightings:
         for token in sorted(suspects.keys() & set(seq)):
             family = suspects[token]
             i = seq.index(token)
-            following = seq[i + 1 : i + 1 + AFTER]
             at = text.find(token)
             end = at + len(token)
             around = (text[max(0, at - 24) : at], text[end : end + 24])
@@ -466,11 +470,7 @@ def _sightings(shard: Shard) -> _Sightings:
                 out.pending.append(_Pending(token, ref, at, around, before, rest, ref in harmful))
             elif (
                 (family == "fixed-phrase" and _continuation(seq, i) == after[token])
-                or (
-                    family == "gibberish"
-                    and bool(following)
-                    and sum(t in rare for t in following) / len(following) >= 0.5
-                )
+                or (family == "gibberish" and _rare_share(seq, i, rare) >= 0.5)
                 or (family == "harmful-compliance" and ref in harmful)
             ):
                 out.shown.append((token, ref, at, around))
