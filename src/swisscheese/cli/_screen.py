@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -25,7 +26,7 @@ from swisscheese.cli._common import (
     read_text_lines,
 )
 from swisscheese.cli._log import DEFAULT_ORIGIN, open_recorder
-from swisscheese.core import Action, Stage, Verdict, decode_bytes, valid_text
+from swisscheese.core import Action, Content, Stage, Verdict, decode_bytes, valid_text
 
 if TYPE_CHECKING:
     from swisscheese.guard import Guard
@@ -44,6 +45,17 @@ PolicyOption = Annotated[
 StageOption = Annotated[
     Stage, typer.Option("--stage", "-s", help="Stage the content is screened at.")
 ]
+
+
+class Author(StrEnum):
+    """Who wrote a checked text (``Content.role``)."""
+
+    system = "system"
+    developer = "developer"
+    user = "user"
+    assistant = "assistant"
+    tool = "tool"
+
 
 _ACTION_STYLE = {
     "allow": "green",
@@ -75,7 +87,7 @@ def _guard(policy: Path | None, record: bool = False, db: str | None = None) -> 
         fail(f"flight recorder: {exc}")
 
 
-def _checked(guard: Guard, stage: Stage, text: str) -> Verdict:
+def _checked(guard: Guard, stage: Stage, text: str | Content) -> Verdict:
     from swisscheese.recorder import RecordError
 
     try:
@@ -107,7 +119,9 @@ def render_verdict(verdict: Verdict, text: str) -> None:
             table.add_row(f.monitor, f.category, f"{f.score:.2f}", where, detail[:60])
         out.print(table)
     for d in verdict.decisions:
-        if d.action is not Action.ALLOW:
+        if d.rule < 0:
+            out.print(f"  {d.reason}", highlight=False)
+        elif d.action is not Action.ALLOW:
             out.print(
                 f"  rule {d.rule} ({d.monitor}) → {d.action.value}: {d.reason}", highlight=False
             )
@@ -126,13 +140,21 @@ def check(
     as_json: Annotated[bool, typer.Option("--json", help="Print the verdict as JSON.")] = False,
     record: RecordOption = False,
     db: DbOption = None,
+    role: Annotated[
+        Author | None,
+        typer.Option(
+            "--role",
+            help="Who wrote the text (default: user, or assistant for output and reasoning); "
+            "a system prompt the policy pins is not screened.",
+        ),
+    ] = None,
 ) -> None:
     """Screen one text: exit 0 if it may go on, 1 if stopped, 2 on a usage error."""
     if text == "-":
         text = decode_bytes(sys.stdin.buffer.read())
     text = valid_text(text)
     guard = _guard(policy, record, db)
-    verdict = _checked(guard, stage, text)
+    verdict = _checked(guard, stage, Content(text, role.value, stage) if role else text)
     if as_json:
         print(json.dumps(verdict.to_dict(), ensure_ascii=False))
     else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import cached_property
 from typing import Any, Literal
 
@@ -110,6 +111,38 @@ class WatermarkPolicy(_Strict):
     layers: int = Field(default=16, ge=1, le=64)
 
 
+SLOT = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+
+
+class SystemPrompt(_Strict):
+    """An operator's own system prompt, pinned: a system or developer message that is exactly
+    this text (or this template, its slots filled) is not screened as user input; only what
+    fills the slots is. Give exactly one of ``text``, ``template`` and ``digest``."""
+
+    name: str = Field(min_length=1)
+    """Shown in verdicts that the pin allowed."""
+    text: str | None = Field(default=None, min_length=1)
+    """The prompt, exactly as the application sends it."""
+    template: str | None = Field(default=None, min_length=1)
+    """The prompt with ``{{slot}}`` placeholders for what the application fills in per request
+    (a user's name, a date, retrieved notes): the slots' values are screened, the rest not."""
+    digest: str | None = Field(default=None, pattern=r"^sha256:[0-9a-f]{64}$")
+    """``sha256:`` of the prompt's UTF-8 bytes, to keep its text out of the policy file."""
+
+    @model_validator(mode="after")
+    def _one_form(self) -> SystemPrompt:
+        given = [k for k in ("text", "template", "digest") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of text, template and digest")
+        if self.template is not None:
+            slots = SLOT.findall(self.template)
+            if not slots:
+                raise ValueError("a template needs at least one {{slot}}; pin it as text")
+            if any(not literal for literal in SLOT.split(self.template)[2:-1:2]):
+                raise ValueError("two slots must be separated by some fixed text")
+        return self
+
+
 class Policy(_Strict):
     version: Literal[1]
     """Schema version of this file."""
@@ -123,6 +156,8 @@ class Policy(_Strict):
     """Requirements on the served local model (signature)."""
     watermark: WatermarkPolicy | None = None
     """Watermark the local model's answers."""
+    system_prompts: tuple[SystemPrompt, ...] = ()
+    """The operator's own system prompts, which the input layer does not screen."""
 
     @model_validator(mode="after")
     def _resolve_stages(self) -> Policy:
@@ -168,4 +203,6 @@ class Policy(_Strict):
         for optional in ("model", "watermark"):
             if data.get(optional) is None:
                 del data[optional]  # policies without it keep the digests they always had
+        if not data.get("system_prompts"):
+            del data["system_prompts"]
         return digest(data)

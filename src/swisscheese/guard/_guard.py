@@ -45,9 +45,13 @@ if TYPE_CHECKING:
     from swisscheese.store import NewEntry
 import contextlib
 
+from swisscheese.guard._pinned import PinMatch, PinnedPrompts
 from swisscheese.guard._screening import screen
 from swisscheese.policy import (
+    CompiledLayer,
     CompiledPolicy,
+    CompiledRule,
+    Outcome,
     compile_policy,
     decide,
     redact,
@@ -140,6 +144,7 @@ class Guard:
         self.compiled: CompiledPolicy = compile_policy(loaded, registry)
         self.max_chars = max_chars
         self.recorder = recorder
+        self.pinned = PinnedPrompts(loaded.policy.system_prompts)
         if recorder is not None:
             recorder.record(
                 PolicyLoaded(
@@ -391,8 +396,22 @@ class Guard:
                 modified=None,
             )
         text = original
-        outcomes, runs = await screen(layer, rules, content, text, ctx, self.max_chars)
+        pin = self.pinned.match(content, original) if self.pinned else None
         decisions: list[RuleDecision] = []
+        if pin is not None:
+            decisions.append(RuleDecision(-1, "", Action.ALLOW, pin.reason()))
+            if not pin.slots:
+                return self._verdict(
+                    stage,
+                    layer.name,
+                    original,
+                    started,
+                    decisions=decisions,
+                    findings=[],
+                    runs=[],
+                    modified=None,
+                )
+        outcomes, runs = await self._screen(layer, rules, content, text, ctx, pin)
         # Per instance, what its scans found. After a MODIFY the later rules' monitors rescan
         # the modified text; what that rescan finds anew is added, marked as such.
         reported: dict[str, list[Finding]] = {k: list(o.findings) for k, o in outcomes.items()}
@@ -409,7 +428,10 @@ class Guard:
                 continue
             text = new_text
             if i < len(rules):
-                more, more_runs = await screen(layer, rules[i:], content, text, ctx, self.max_chars)
+                # A redaction that rewrote the template's fixed text leaves no pin: all of the
+                # modified text is read.
+                pin = self.pinned.match(content, text) if pin is not None else None
+                more, more_runs = await self._screen(layer, rules[i:], content, text, ctx, pin)
                 outcomes.update(more)
                 runs.extend(more_runs)
                 for key, o in more.items():
@@ -433,6 +455,25 @@ class Guard:
             runs=runs,
             modified=modified,
         )
+
+    async def _screen(
+        self,
+        layer: CompiledLayer,
+        rules: tuple[CompiledRule, ...],
+        content: Content,
+        text: str,
+        ctx: Context,
+        pin: PinMatch | None,
+    ) -> tuple[dict[str, Outcome], list[MonitorRun]]:
+        """One screening pass over ``text``, or over only the slots of the pin it matched."""
+        if pin is None:
+            return await screen(layer, rules, content, text, ctx, self.max_chars)
+        outcomes, runs = await screen(layer, rules, content, pin.view(text), ctx, self.max_chars)
+        placed = {
+            key: replace(o, findings=tuple(pin.place(f) for f in o.findings))
+            for key, o in outcomes.items()
+        }
+        return placed, runs
 
     def _verdict(
         self,
