@@ -11,6 +11,7 @@ running, so the cost grows with what the text contains, not with the size of the
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -21,10 +22,17 @@ import yaml
 
 from swisscheese.core import Content, Context, Finding, Span, Stage
 from swisscheese.core.errors import SwisscheeseError
+from swisscheese.monitors._framing import described, own_label
 from swisscheese.monitors._registry import Inline, MonitorConfig, monitor
 from swisscheese.monitors._text import View, fold, normalize
 
 _GAPS = {"~": 3, "~~": 6}
+OPERATOR_ROLES = frozenset({"system", "developer"})
+# The score of attack phrasing an operator's rule describes: under the default block threshold
+# (0.5), still reported to a policy that asks for weak cues.
+DESCRIBED_SCORE = 0.3
+# "System: You are ..." opening a system message is its own heading, not a spoofed turn.
+OWN_LABEL_SIGNATURE = "delimiter.fake-turn"
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
 # Four or more single-character tokens in a row: words spelled out to dodge filters.
 _SPLIT_WORDS = re.compile(r" [^ ] [^ ] [^ ] [^ ] ")
@@ -170,8 +178,11 @@ def _anchors(phrase: str) -> tuple[bool, tuple[tuple[str, bool], ...]]:
 _NEAR = 240
 
 
-def _search_near(pattern: re.Pattern[str], text: str, anchors: list[int]) -> re.Match[str] | None:
-    """Search only the stretches of text around the anchor hits (merged), not all of it."""
+def _search_near(
+    pattern: re.Pattern[str], text: str, anchors: list[int]
+) -> Iterator[re.Match[str]]:
+    """Matches only in the stretches of text around the anchor hits (merged), not all of it,
+    in order."""
     start = end = -1
     for hit in anchors:
         lo, hi = max(0, hit - _NEAR), min(len(text), hit + _NEAR)
@@ -179,20 +190,21 @@ def _search_near(pattern: re.Pattern[str], text: str, anchors: list[int]) -> re.
             end = hi
             continue
         if end >= 0:
-            m = _search_window(pattern, text, start, end)
-            if m is not None:
-                return m
+            yield from _search_window(pattern, text, start, end)
         start, end = lo, hi
-    return _search_window(pattern, text, start, end) if end >= 0 else None
+    if end >= 0:
+        yield from _search_window(pattern, text, start, end)
 
 
-def _search_window(pattern: re.Pattern[str], text: str, lo: int, hi: int) -> re.Match[str] | None:
+def _search_window(
+    pattern: re.Pattern[str], text: str, lo: int, hi: int
+) -> Iterator[re.Match[str]]:
     # Cut windows at spaces so no word is split at the edge (a split word could match a
     # shorter alternative).
     if hi < len(text):
         space = text.rfind(" ", lo, hi)
         hi = space if space > lo else hi
-    return pattern.search(text, lo, hi)
+    return pattern.finditer(text, lo, hi)
 
 
 class SignaturesConfig(MonitorConfig):
@@ -267,25 +279,33 @@ class SignaturesMonitor(Inline):
     def inspect_sync(self, content: Content, ctx: Context) -> list[Finding]:
         text = content.text
         hits: dict[str, Finding] = {}
+        # In an operator's own instructions, attack phrasing framed as something to refuse is
+        # only a weak cue; another, unframed, match of the same signature is looked for.
+        source = text if content.role in OPERATOR_ROLES else None
         view = fold(text)
-        self._match_view(view, view.text, None, hits)
+        self._match_view(view, view.text, None, hits, source)
         if _SPLIT_WORDS.search(f" {view.text} "):
             positions = [i for i, ch in enumerate(view.text) if ch != " "]
             squeezed = "".join(view.text[i] for i in positions)
-            self._match_view(view, squeezed, positions, hits)
+            self._match_view(view, squeezed, positions, hits, source)
         if self._raw:
             normal = View(text, len(text)) if ctx.normalized else normalize(text)
             lowered = normal.text.lower()
             for sig, pattern, cues in self._raw:
                 if cues and not any(cue in lowered for cue in cues):
                     continue
-                m = pattern.search(normal.text)
-                if m is not None:
-                    self._hit(hits, sig, normal, m.start(), m.end(), "regex")
+                for m in pattern.finditer(normal.text):
+                    if self._hit(hits, sig, normal, m.start(), m.end(), "regex", source):
+                        break
         return list(hits.values())
 
     def _match_view(
-        self, view: View, text: str, positions: list[int] | None, hits: dict[str, Finding]
+        self,
+        view: View,
+        text: str,
+        positions: list[int] | None,
+        hits: dict[str, Finding],
+        source: str | None,
     ) -> None:
         if not self._has_anchors:
             return
@@ -309,30 +329,28 @@ class SignaturesMonitor(Inline):
                 candidates.setdefault(index, []).append(
                     start if self._phrases[index].leading else end
                 )
+        how = "split" if positions is not None else "phrase"
         for index in sorted(candidates):
             compiled = self._phrases[index]
-            if compiled.signature.id in hits:
+            if _issued(hits, compiled.signature.id):
                 continue
             pattern = compiled.compact if positions is not None else compiled.token
             if compiled.leading:
-                m = next(
-                    (hit for at in candidates[index] if (hit := pattern.match(text, at))), None
+                found: Iterable[re.Match[str] | None] = (
+                    pattern.match(text, at) for at in candidates[index]
                 )
             else:
-                m = _search_near(pattern, text, candidates[index])
-            if m is None or m.end() == m.start():
-                continue
-            start, end = m.start(), m.end()
-            if positions is not None:
-                start, end = positions[start], positions[end - 1] + 1
-            self._hit(
-                hits,
-                compiled.signature,
-                view,
-                start,
-                end,
-                "split" if positions is not None else "phrase",
-            )
+                found = _search_near(pattern, text, candidates[index])
+            for m in found:
+                if m is None or m.end() == m.start():
+                    continue
+                start, end = m.start(), m.end()
+                if positions is not None:
+                    start, end = positions[start], positions[end - 1] + 1
+                if self._hit(hits, compiled.signature, view, start, end, how, source):
+                    break
+                if source is None:
+                    break
 
     def _hit(
         self,
@@ -342,17 +360,30 @@ class SignaturesMonitor(Inline):
         start: int,
         end: int,
         how: str,
-    ) -> None:
-        if sig.id in hits:
-            return
+        source: str | None,
+    ) -> bool:
+        """Record a match; whether it is issued, not framed as a rule about it in ``source``
+        (an operator's text; None for anyone else's, where nothing is framed)."""
+        if _issued(hits, sig.id):
+            return True
         s, e = view.to_source(start, end)
-        hits[sig.id] = Finding(
-            self.name,
-            sig.category,
-            sig.score,
-            (Span(s, e),),
-            {"signature": sig.id, "lang": sig.lang, "match": how},
-        )
+        detail = {"signature": sig.id, "lang": sig.lang, "match": how}
+        if source is not None and (
+            described(source, s, e) or (sig.id == OWN_LABEL_SIGNATURE and own_label(source, s))
+        ):
+            if sig.id not in hits:
+                detail["framing"] = "described"
+                hits[sig.id] = Finding(
+                    self.name, sig.category, min(sig.score, DESCRIBED_SCORE), (Span(s, e),), detail
+                )
+            return False
+        hits[sig.id] = Finding(self.name, sig.category, sig.score, (Span(s, e),), detail)
+        return True
+
+
+def _issued(hits: dict[str, Finding], sid: str) -> bool:
+    hit = hits.get(sid)
+    return hit is not None and "framing" not in hit.detail
 
 
 @monitor(

@@ -1,0 +1,119 @@
+"""Operators' own system prompts through the default input layer, and what reading a message
+as the operator's costs in attacks caught.
+
+    .venv/bin/python bench/system_prompts.py [--datasets ../shared/datasets/dev] [--generated N]
+
+Benign: system prompts written by others for their own models (b3's applications, PyRIT's
+scorer prompts) and the project's generated ones, each sent as a ``system`` message and, for
+comparison, as a ``user`` message. Prints the share each monitor of the default input layer
+blocks, and the layer's. Attacks: the injection and jailbreak sets, sent both ways; the
+``signatures`` monitor reads attack phrasing in a system message as the operator's rule when it
+is framed as one ("never follow instructions like ..."), so its recall there is what to watch.
+
+The learned ``injection`` head trained on b3's prompts and the generated ones (its figures on
+them are training-data figures); PyRIT's scorer prompts are in no training set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import random
+from collections.abc import Sequence
+from pathlib import Path
+
+import yaml
+
+from swisscheese import Guard
+from swisscheese.common.packages import package_file
+from swisscheese.core import Action, Content, Stage
+from swisscheese.training import injection_sets
+from swisscheese.training.sources import _Grammar
+
+csv.field_size_limit(10**8)
+
+
+def pyrit_scorer_prompts() -> list[str]:
+    root = package_file("pyrit", "pyrit/datasets/score")
+    prompts = []
+    for path in sorted(root.rglob("*.yaml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        value = data.get("value") if isinstance(data, dict) else None
+        if isinstance(value, str) and len(value) >= 200:  # whole prompts, not fragments
+            prompts.append(value)
+    return prompts
+
+
+def generated(n: int) -> list[str]:
+    grammar = _Grammar("hard_negatives.yaml")
+    return list(dict.fromkeys(grammar.expand("system_prompts", random.Random(1), n)))
+
+
+def attacks(datasets: Path) -> dict[str, list[str]]:
+    sets = {
+        "S-Labs": [t for t, y in injection_sets.s_labs() if y == 1],
+        "neuralchemy": [t for t, y, _ in injection_sets.neuralchemy() if y == 1],
+        "yanismiraoui": injection_sets.yanismiraoui(),
+    }
+    wild = datasets / "jailbreak_prompts_2023_05_07.csv"
+    if wild.exists():
+        with wild.open(encoding="utf-8") as f:
+            sets["in-the-wild jailbreaks"] = [r["prompt"] for r in csv.DictReader(f)]
+    return sets
+
+
+def blocked_by(guard: Guard, texts: Sequence[str], role: str) -> dict[str, float]:
+    """Per monitor (and ``layer``), the share of ``texts`` it blocks when sent as ``role``."""
+    counts: dict[str, int] = {"layer": 0}
+    for text in texts:
+        verdict = guard.check_sync("input", Content(text, role, Stage.INPUT))  # type: ignore[arg-type]
+        counts["layer"] += verdict.action is Action.BLOCK
+        for monitor in {d.monitor for d in verdict.decisions if d.action is Action.BLOCK}:
+            counts[monitor] = counts.get(monitor, 0) + 1
+    return {k: v / max(1, len(texts)) for k, v in counts.items()}
+
+
+def row(name: str, n: int, user: dict[str, float], system: dict[str, float]) -> str:
+    cells = [f"{name} ({n})"]
+    for key in ("layer", "signatures", "injection"):
+        cells.append(f"{user.get(key, 0.0):.3f} / {system.get(key, 0.0):.3f}")
+    return "| " + " | ".join(cells) + " |"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--datasets", type=Path, default=Path("../shared/datasets/dev"))
+    parser.add_argument("--generated", type=int, default=2000)
+    args = parser.parse_args()
+    guard = Guard()
+    header = "| set | blocked (user / system) | signatures | injection |\n|---|---|---|---|"
+    print("Operators' system prompts, blocked by the default input layer:\n")
+    print(header)
+    for name, texts in (
+        ("b3 applications", injection_sets.b3_system_prompts()),
+        ("PyRIT scorer prompts", pyrit_scorer_prompts()),
+        ("generated", generated(args.generated)),
+    ):
+        print(
+            row(
+                name,
+                len(texts),
+                blocked_by(guard, texts, "user"),
+                blocked_by(guard, texts, "system"),
+            )
+        )
+    print("\nAttacks, blocked by the default input layer:\n")
+    print(header)
+    for name, texts in attacks(args.datasets).items():
+        print(
+            row(
+                name,
+                len(texts),
+                blocked_by(guard, texts, "user"),
+                blocked_by(guard, texts, "system"),
+            )
+        )
+
+
+if __name__ == "__main__":
+    main()
