@@ -468,7 +468,9 @@ class Guard:
         """One screening pass over ``text``, or over only the slots of the pin it matched."""
         if pin is None:
             return await screen(layer, rules, content, text, ctx, self.max_chars)
-        outcomes, runs = await screen(layer, rules, content, pin.view(text), ctx, self.max_chars)
+        # The slots hold what the application filled in, not the operator's words.
+        filled = replace(content, role="user")
+        outcomes, runs = await screen(layer, rules, filled, pin.view(text), ctx, self.max_chars)
         placed = {
             key: replace(o, findings=tuple(pin.place(f) for f in o.findings))
             for key, o in outcomes.items()
