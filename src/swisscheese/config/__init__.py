@@ -12,15 +12,18 @@ from swisscheese.config._loader import load_policy as load_policy
 from swisscheese.config._loader import parse_document as parse_document
 from swisscheese.config._loader import parse_policy as parse_policy
 from swisscheese.config._loader import read_document as read_document
+from swisscheese.config._schema import SLOT as SLOT
 from swisscheese.config._schema import FprThreshold as FprThreshold
 from swisscheese.config._schema import Layer as Layer
 from swisscheese.config._schema import ModelRequirement as ModelRequirement
 from swisscheese.config._schema import Policy as Policy
 from swisscheese.config._schema import Rule as Rule
+from swisscheese.config._schema import SystemPrompt as SystemPrompt
 from swisscheese.config._schema import WatermarkPolicy as WatermarkPolicy
 from swisscheese.config.settings import Settings as Settings
 
 __all__ = [
+    "SLOT",
     "ConfigError",
     "FprThreshold",
     "Issue",
@@ -32,6 +35,7 @@ __all__ = [
     "PolicyError",
     "Rule",
     "Settings",
+    "SystemPrompt",
     "default_policy",
     "default_policy_text",
     "line_of",

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from swisscheese.config._schema import SLOT, SystemPrompt
+from swisscheese.config import SLOT, SystemPrompt
 from swisscheese.core import Content, Finding, Origin, Span, Stage, text_digest
 
 PINNABLE_ROLES = frozenset({"system", "developer"})
