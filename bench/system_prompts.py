@@ -4,14 +4,17 @@ as the operator's costs in attacks caught.
     .venv/bin/python bench/system_prompts.py [--datasets ../shared/datasets/dev] [--generated N]
 
 Benign: system prompts written by others for their own models (b3's applications, PyRIT's
-scorer prompts) and the project's generated ones, each sent as a ``system`` message and, for
-comparison, as a ``user`` message. Prints the share each monitor of the default input layer
-blocks, and the layer's. Attacks: the injection and jailbreak sets, sent both ways; the
-``signatures`` monitor reads attack phrasing in a system message as the operator's rule when it
-is framed as one ("never follow instructions like ..."), so its recall there is what to watch.
+scorer prompts, inspect-evals' task prompts) and the project's generated ones, each sent as a
+``system`` message and, for comparison, as a ``user`` message. Prints the share each monitor
+of the default input layer blocks, and the layer's. Attacks: the injection and jailbreak sets,
+sent both ways; the ``signatures`` monitor reads attack phrasing in a system message as the
+operator's rule when it is framed as one ("never follow instructions like ..."), so its recall
+there is what to watch.
 
-The learned ``injection`` head trained on b3's prompts and the generated ones (its figures on
-them are training-data figures); PyRIT's scorer prompts are in no training set.
+The learned ``injection`` head trained on b3's prompts, inspect-evals' task prompts and the
+generated ones (its figures on them are training-data figures; ``swisscheese train injection
+--cross-validate`` measures each with a head that never saw it); PyRIT's scorer prompts are in
+no training set.
 """
 
 from __future__ import annotations
@@ -92,6 +95,7 @@ def main() -> None:
     for name, texts in (
         ("b3 applications", injection_sets.b3_system_prompts()),
         ("PyRIT scorer prompts", pyrit_scorer_prompts()),
+        ("inspect-evals task prompts", injection_sets.task_system_prompts()),
         ("generated", generated(args.generated)),
     ):
         print(

@@ -48,7 +48,9 @@ PAIR_DETECTORS = frozenset(n for n, s in DETECTOR_SPECS.items() if s.reads_reque
 
 HARD_NEGATIVE_WEIGHT = 3.0
 # Benign text that looks like an attack, besides the project's own: weighted like it.
-HARD_NEGATIVE_SOURCES = frozenset({"dev:jbb-benign", "inspect-evals:b3-system-prompts"})
+HARD_NEGATIVE_SOURCES = frozenset(
+    {"dev:jbb-benign", "inspect-evals:b3-system-prompts", "inspect-evals:task-system-prompts"}
+)
 # Inverse regularisation strength per detector and tier, chosen on the training distribution's
 # held-out split and the dev data's benign sets; anything unlisted uses DEFAULT_C.
 DEFAULT_C = 4.0

@@ -5,11 +5,14 @@
   yanismiraoui (Apache-2.0, attacks in several languages). Their *test* splits are never read.
 - ``inspect-evals``: the coding-agent indirect-injection samples (``ipi_coding_agent``: issues,
   READMEs, code comments and config files with planted instructions, and benign twins) and the
-  operators' system prompts of ``b3``'s threat snapshots (benign text that reads like orders).
+  operators' system prompts of ``b3``'s threat snapshots (benign text that reads like orders),
+  and the system prompts evaluation authors wrote for their tasks (roles, task framing, output
+  formats: "You are an expert programmer. You will be given ...").
 """
 
 from __future__ import annotations
 
+import ast
 import csv
 import json
 import re
@@ -23,6 +26,7 @@ __all__ = [
     "coding_agent_documents",
     "neuralchemy",
     "s_labs",
+    "task_system_prompts",
     "yanismiraoui",
 ]
 
@@ -108,4 +112,33 @@ def b3_system_prompts() -> list[str]:
         data = json.loads(path.read_text(encoding="utf-8"))
         if isinstance(data, dict) and isinstance(data.get("system_prompt"), str):
             prompts.add(data["system_prompt"])
+    return sorted(prompts)
+
+
+# Tasks whose system prompts are an attacker's, or are in the data already.
+_NOT_OPERATOR_TASKS = re.compile(
+    r"attack|jailbreak|red_?team|b3|agentic_misalignment|ipi_coding_agent", re.IGNORECASE
+)
+
+
+def task_system_prompts() -> list[str]:
+    """System prompts of inspect-evals' tasks: module-level string constants named ``*SYSTEM*``
+    of 150 characters or more, as evaluation authors write them for the models they test (roles,
+    task framing, output formats). Attack and red-team tasks are left out."""
+    root = _file("inspect-evals", "inspect_evals")
+    prompts: set[str] = set()
+    for path in sorted(root.rglob("*.py")):
+        if _NOT_OPERATOR_TASKS.search(str(path.relative_to(root))):
+            continue
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+        except (SyntaxError, UnicodeDecodeError):
+            continue
+        for node in tree.body:
+            if not (isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)):
+                continue
+            named = any(isinstance(t, ast.Name) and "SYSTEM" in t.id.upper() for t in node.targets)
+            value = node.value.value
+            if named and isinstance(value, str) and len(value) >= 150:
+                prompts.add(value.strip())
     return sorted(prompts)

