@@ -90,33 +90,20 @@ def main() -> None:
     args = parser.parse_args()
     guard = Guard()
     header = "| set | blocked (user / system) | signatures | injection |\n|---|---|---|---|"
-    print("Operators' system prompts, blocked by the default input layer:\n")
-    print(header)
-    for name, texts in (
-        ("b3 applications", injection_sets.b3_system_prompts()),
-        ("PyRIT scorer prompts", pyrit_scorer_prompts()),
-        ("inspect-evals task prompts", injection_sets.task_system_prompts()),
-        ("generated", generated(args.generated)),
-    ):
-        print(
-            row(
-                name,
-                len(texts),
-                blocked_by(guard, texts, "user"),
-                blocked_by(guard, texts, "system"),
-            )
-        )
-    print("\nAttacks, blocked by the default input layer:\n")
-    print(header)
-    for name, texts in attacks(args.datasets).items():
-        print(
-            row(
-                name,
-                len(texts),
-                blocked_by(guard, texts, "user"),
-                blocked_by(guard, texts, "system"),
-            )
-        )
+    sections = {
+        "Operators' system prompts": {
+            "b3 applications": injection_sets.b3_system_prompts(),
+            "PyRIT scorer prompts": pyrit_scorer_prompts(),
+            "inspect-evals task prompts": injection_sets.task_system_prompts(),
+            "generated": generated(args.generated),
+        },
+        "Attacks": attacks(args.datasets),
+    }
+    for title, sets in sections.items():
+        print(f"\n{title}, blocked by the default input layer:\n\n{header}")
+        for name, texts in sets.items():
+            user, system = (blocked_by(guard, texts, role) for role in ("user", "system"))
+            print(row(name, len(texts), user, system))
 
 
 if __name__ == "__main__":

@@ -362,55 +362,22 @@ class Guard:
         original = text_of(content)
         layer = self.compiled.layer_for(stage)
         if layer is None:
-            return self._verdict(
-                stage,
-                None,
-                original,
-                started,
-                decisions=[
-                    RuleDecision(
-                        -1, "", self.compiled.policy.unconfigured, "no layer screens this stage"
-                    )
-                ],
-                findings=[],
-                runs=[],
-                modified=None,
-            )
+            unconfigured = self.compiled.policy.unconfigured
+            reason = "no layer screens this stage"
+            return self._unscreened(stage, None, original, started, unconfigured, reason)
         rules = layer.rules_for(stage)
         if not rules:
-            return self._verdict(
-                stage,
-                layer.name,
-                original,
-                started,
-                decisions=[
-                    RuleDecision(
-                        -1,
-                        "",
-                        self.compiled.policy.unconfigured,
-                        "no rule of the layer applies to this stage",
-                    )
-                ],
-                findings=[],
-                runs=[],
-                modified=None,
-            )
+            unconfigured = self.compiled.policy.unconfigured
+            reason = "no rule of the layer applies to this stage"
+            return self._unscreened(stage, layer.name, original, started, unconfigured, reason)
         text = original
         pin = self.pinned.match(content, original) if self.pinned else None
         decisions: list[RuleDecision] = []
         if pin is not None:
-            decisions.append(RuleDecision(-1, "", Action.ALLOW, pin.reason()))
             if not pin.slots:
-                return self._verdict(
-                    stage,
-                    layer.name,
-                    original,
-                    started,
-                    decisions=decisions,
-                    findings=[],
-                    runs=[],
-                    modified=None,
-                )
+                reason = pin.reason()
+                return self._unscreened(stage, layer.name, original, started, Action.ALLOW, reason)
+            decisions.append(RuleDecision(-1, "", Action.ALLOW, pin.reason()))
         outcomes, runs = await self._screen(layer, rules, content, text, ctx, pin)
         # Per instance, what its scans found. After a MODIFY the later rules' monitors rescan
         # the modified text; what that rescan finds anew is added, marked as such.
@@ -476,6 +443,28 @@ class Guard:
             for key, o in outcomes.items()
         }
         return placed, runs
+
+    def _unscreened(
+        self,
+        stage: Stage,
+        layer: str | None,
+        original: str,
+        started: float,
+        action: Action,
+        reason: str,
+    ) -> Verdict:
+        """A verdict no monitor took part in, and why."""
+        decision = RuleDecision(-1, "", action, reason)
+        return self._verdict(
+            stage,
+            layer,
+            original,
+            started,
+            decisions=[decision],
+            findings=[],
+            runs=[],
+            modified=None,
+        )
 
     def _verdict(
         self,
