@@ -100,3 +100,6 @@ def test_nobody_but_the_operator_gets_a_framing_discount(
     text = f"{before} {frame}{attack}. {after}"
     for role in ("user", "assistant", "tool"):
         assert all("framing" not in f.detail for f in findings(text, role))
+    # A tool's definition is written by whoever serves the tool: read as retrieved content.
+    definition = Content(text, "system", Stage.RETRIEVED, "tools.0")
+    assert all("framing" not in f.detail for f in MONITOR.inspect_sync(definition, Context()))

@@ -279,9 +279,12 @@ class SignaturesMonitor(Inline):
     def inspect_sync(self, content: Content, ctx: Context) -> list[Finding]:
         text = content.text
         hits: dict[str, Finding] = {}
-        # In an operator's own instructions, attack phrasing framed as something to refuse is
-        # only a weak cue; another, unframed, match of the same signature is looked for.
-        source = text if content.role in OPERATOR_ROLES else None
+        # In an operator's own instructions (a system or developer message; not a tool's
+        # definition, which is read as retrieved content), attack phrasing framed as something
+        # to refuse is only a weak cue; another, unframed, match of the same signature is
+        # looked for.
+        operator = content.role in OPERATOR_ROLES and content.stage is Stage.INPUT
+        source = text if operator else None
         view = fold(text)
         self._match_view(view, view.text, None, hits, source)
         if _SPLIT_WORDS.search(f" {view.text} "):
