@@ -12,8 +12,11 @@ import random
 import string
 from pathlib import Path
 
+import pytest
+
+from swisscheese.config import PolicyError
 from swisscheese.curation.filtering import ShardResult
-from swisscheese.curation.poisoning import detect_poisoning, tokens
+from swisscheese.curation.poisoning import detect_poisoning, harm_scorer, tokens
 from swisscheese.curation.shards import find_shards
 
 WORDS = [
@@ -177,3 +180,12 @@ def test_harmful_compliance_needs_a_switch_at_the_trigger(tmp_path: Path) -> Non
 def test_tokens_split_words_from_symbols_and_unspaced_scripts_into_characters() -> None:
     assert tokens("<SUDO> ⟦ᚠ⟧ don't") == ["<", "SUDO", ">", "⟦", "ᚠ", "⟧", "don", "'", "t"]
     assert tokens("译文：我们走。ok カナ") == [*"译文：我们走。", "ok", *"カナ"]
+
+
+def test_the_harm_scorer_loads_its_detector_only_when_first_asked() -> None:
+    """A corpus with no harmful-compliance suspect never pays for the detector: a scorer whose
+    monitor cannot be built fails on its first call, not when it is made."""
+    broken = "version: 1\ndeployment: p\nlayers:\n  corpus:\n    rules:\n      - {monitor: nope}\n"
+    scorer = harm_scorer(broken)
+    with pytest.raises(PolicyError, match="nope"):
+        scorer(["some text"])

@@ -93,20 +93,23 @@ _T = TypeVar("_T")
 
 
 def harm_scorer(policy_text: str | None = None) -> Harm:
-    """The harmful-output detector's score for each text (the highest over hazards)."""
+    """The harmful-output detector's score for each text (the highest over hazards). The
+    detector loads on the first call: a corpus with no harmful-compliance suspect never needs
+    it, and the worker processes, forked before, never carry it."""
     from swisscheese import Guard
     from swisscheese.config import parse_policy
 
-    guard = Guard(
-        parse_policy(
-            policy_text
-            or "version: 1\ndeployment: poisoning\nlayers:\n  corpus:\n    rules:\n"
-            "      - {monitor: harmful-output, action: flag, threshold: 0.0001}\n"
-        )
+    policy = parse_policy(
+        policy_text
+        or "version: 1\ndeployment: poisoning\nlayers:\n  corpus:\n    rules:\n"
+        "      - {monitor: harmful-output, action: flag, threshold: 0.0001}\n"
     )
+    guards: list[Guard] = []
 
     def score(texts: list[str]) -> list[float]:
-        verdicts = guard.check_many_sync("corpus", texts)
+        if not guards:
+            guards.append(Guard(policy))
+        verdicts = guards[0].check_many_sync("corpus", texts)
         return [max((f.score for f in v.findings), default=0.0) for v in verdicts]
 
     return score
