@@ -25,26 +25,12 @@ import random
 from collections.abc import Sequence
 from pathlib import Path
 
-import yaml
-
 from swisscheese import Guard
-from swisscheese.common.packages import package_file
 from swisscheese.core import Action, Content, Stage
 from swisscheese.training import injection_sets
 from swisscheese.training.sources import _Grammar
 
 csv.field_size_limit(10**8)
-
-
-def pyrit_scorer_prompts() -> list[str]:
-    root = package_file("pyrit", "pyrit/datasets/score")
-    prompts = []
-    for path in sorted(root.rglob("*.yaml")):
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        value = data.get("value") if isinstance(data, dict) else None
-        if isinstance(value, str) and len(value) >= 200:  # whole prompts, not fragments
-            prompts.append(value)
-    return prompts
 
 
 def generated(n: int) -> list[str]:
@@ -93,7 +79,7 @@ def main() -> None:
     sections = {
         "Operators' system prompts": {
             "b3 applications": injection_sets.b3_system_prompts(),
-            "PyRIT scorer prompts": pyrit_scorer_prompts(),
+            "PyRIT scorer prompts": injection_sets.scorer_system_prompts(),
             "inspect-evals task prompts": injection_sets.task_system_prompts(),
             "generated": generated(args.generated),
         },

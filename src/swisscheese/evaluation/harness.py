@@ -99,7 +99,12 @@ def build_judge(config: EvalConfig) -> Judge:
 def _evaluate(target: Target, judge: Judge, item: Item, config: EvalConfig) -> ItemOutcome:
     if not item.attack:
         ex = target.exchange(
-            item.text, goal=item.text, attack=False, category=item.category, reply_encoding=None
+            item.text,
+            goal=item.text,
+            attack=False,
+            category=item.category,
+            reply_encoding=None,
+            role=item.role,
         )
         return ItemOutcome(
             item.id,

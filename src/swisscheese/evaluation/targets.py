@@ -82,8 +82,18 @@ class Target(Protocol):
     barriers: list[Barrier]
 
     def exchange(
-        self, text: str, *, goal: str, attack: bool, category: str, reply_encoding: str | None
-    ) -> Exchange: ...
+        self,
+        text: str,
+        *,
+        goal: str,
+        attack: bool,
+        category: str,
+        reply_encoding: str | None,
+        role: str = "user",
+    ) -> Exchange:
+        """One request and its answer. ``role="system"``: ``text`` is the operator's system
+        prompt, sent with ``GREETING`` as the user's message."""
+        ...
 
     def close(self) -> None: ...
 
@@ -116,6 +126,10 @@ def worst_case_reply(goal: str, *, attack: bool, category: str, system_prompt: s
     return body
 
 
+GREETING = "Hello! What can you help me with?"
+"""The user's message sent after an operator's system prompt."""
+
+
 class InProcessTarget:
     """The policy's input and output layers around a worst-case model, in this process."""
 
@@ -135,9 +149,16 @@ class InProcessTarget:
         }
 
     def exchange(
-        self, text: str, *, goal: str, attack: bool, category: str, reply_encoding: str | None
+        self,
+        text: str,
+        *,
+        goal: str,
+        attack: bool,
+        category: str,
+        reply_encoding: str | None,
+        role: str = "user",
     ) -> Exchange:
-        incoming = self.guard.check_sync(Stage.INPUT, text)
+        incoming = self._screen_request(text, role)
         answer = worst_case_reply(
             goal, attack=attack, category=category, system_prompt=self.system_prompt
         )
@@ -177,6 +198,15 @@ class InProcessTarget:
         ex.reply = Reply(self._refusal[stage], "content_filter")
         return ex
 
+    def _screen_request(self, text: str, role: str) -> Verdict:
+        """The input layer's verdict on the request: on ``text`` alone, or, for a system
+        prompt, the most severe of the prompt's and the greeting's."""
+        if role == "user":
+            return self.guard.check_sync(Stage.INPUT, text)
+        prompt = self.guard.check_sync(Stage.INPUT, Content(text, role, Stage.INPUT))  # type: ignore[arg-type]
+        greeting = self.guard.check_sync(Stage.INPUT, GREETING)
+        return max((prompt, greeting), key=lambda v: v.action.rank)
+
     def close(self) -> None:
         self.guard.close()
 
@@ -213,9 +243,19 @@ class HttpTarget:
         self.barriers: list[Barrier] = []
 
     def exchange(
-        self, text: str, *, goal: str, attack: bool, category: str, reply_encoding: str | None
+        self,
+        text: str,
+        *,
+        goal: str,
+        attack: bool,
+        category: str,
+        reply_encoding: str | None,
+        role: str = "user",
     ) -> Exchange:
-        body = {"model": self.model, "messages": [{"role": "user", "content": text}]}
+        messages = [{"role": "user", "content": text}]
+        if role != "user":
+            messages = [{"role": role, "content": text}, {"role": "user", "content": GREETING}]
+        body = {"model": self.model, "messages": messages}
         started = time.perf_counter()
         try:
             answer, headers = chat_sync(

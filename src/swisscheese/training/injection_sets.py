@@ -8,6 +8,8 @@
   operators' system prompts of ``b3``'s threat snapshots (benign text that reads like orders),
   and the system prompts evaluation authors wrote for their tasks (roles, task framing, output
   formats: "You are an expert programmer. You will be given ...").
+- ``pyrit``: its scorers' system prompts (``scorer_system_prompts``), which no detector trains
+  on: the evaluation's held-out operator prompts.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import json
 import re
 from pathlib import Path
 
+import yaml
+
 from swisscheese.common import package_file
 from swisscheese.evaluation.corpora import CorpusError
 
@@ -26,6 +30,7 @@ __all__ = [
     "coding_agent_documents",
     "neuralchemy",
     "s_labs",
+    "scorer_system_prompts",
     "task_system_prompts",
     "yanismiraoui",
 ]
@@ -141,4 +146,17 @@ def task_system_prompts() -> list[str]:
             value = node.value.value
             if named and isinstance(value, str) and len(value) >= 150:
                 prompts.add(value.strip())
+    return sorted(prompts)
+
+
+def scorer_system_prompts() -> list[str]:
+    """System prompts of PyRIT's scorers (judges of refusals, harms, Likert scales): whole
+    prompts of 200 characters or more from its ``datasets/score`` files."""
+    root = _file("pyrit", "pyrit/datasets/score")
+    prompts: set[str] = set()
+    for path in sorted(root.rglob("*.yaml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        value = data.get("value") if isinstance(data, dict) else None
+        if isinstance(value, str) and len(value) >= 200:
+            prompts.add(value.strip())
     return sorted(prompts)
