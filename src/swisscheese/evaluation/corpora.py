@@ -188,12 +188,12 @@ _PACKAGED: dict[str, tuple[Callable[[], list[tuple[str, str]]], str]] = {
 
 
 def _operator_prompts() -> list[tuple[str, str]]:
-    from swisscheese.training import injection_sets  # imports this module: import late
+    from swisscheese.evaluation import system_prompts  # imports this module: import late
 
     return [
-        *((t, "operator:b3") for t in injection_sets.b3_system_prompts()),
-        *((t, "operator:inspect-evals-tasks") for t in injection_sets.task_system_prompts()),
-        *((t, "operator:pyrit-scorers") for t in injection_sets.scorer_system_prompts()),
+        *((t, "operator:b3") for t in system_prompts.b3_system_prompts()),
+        *((t, "operator:inspect-evals-tasks") for t in system_prompts.task_system_prompts()),
+        *((t, "operator:pyrit-scorers") for t in system_prompts.scorer_system_prompts()),
     ]
 
 

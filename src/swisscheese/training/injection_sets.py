@@ -4,26 +4,26 @@
   binary labels), neuralchemy (Apache-2.0, labelled by attack kind, with hard negatives) and
   yanismiraoui (Apache-2.0, attacks in several languages). Their *test* splits are never read.
 - ``inspect-evals``: the coding-agent indirect-injection samples (``ipi_coding_agent``: issues,
-  READMEs, code comments and config files with planted instructions, and benign twins) and the
-  operators' system prompts of ``b3``'s threat snapshots (benign text that reads like orders),
-  and the system prompts evaluation authors wrote for their tasks (roles, task framing, output
-  formats: "You are an expert programmer. You will be given ...").
-- ``pyrit``: its scorers' system prompts (``scorer_system_prompts``), which no detector trains
-  on: the evaluation's held-out operator prompts.
+  READMEs, code comments and config files with planted instructions, and benign twins).
+
+Operators' system prompts (b3's, inspect-evals' tasks', PyRIT's scorers') are read by
+``swisscheese.evaluation.system_prompts`` and re-exported here for the training sources.
 """
 
 from __future__ import annotations
 
-import ast
 import csv
 import json
 import re
 from pathlib import Path
 
-import yaml
-
 from swisscheese.common import package_file
 from swisscheese.evaluation.corpora import CorpusError
+from swisscheese.evaluation.system_prompts import (
+    b3_system_prompts,
+    scorer_system_prompts,
+    task_system_prompts,
+)
 
 __all__ = [
     "b3_system_prompts",
@@ -107,56 +107,3 @@ def coding_agent_documents() -> tuple[list[str], list[str]]:
             hit = pattern is not None and pattern.search(text) is not None
             (planted if hit else clean).append(text)
     return [t for t in planted if t.strip()], [t for t in clean if t.strip()]
-
-
-def b3_system_prompts() -> list[str]:
-    """Operators' system prompts of b3's threat snapshots (one per application)."""
-    folder = _file("inspect-evals", "inspect_evals/b3/data/threat_snapshots")
-    prompts = set()
-    for path in sorted(folder.glob("*.json")):
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if isinstance(data, dict) and isinstance(data.get("system_prompt"), str):
-            prompts.add(data["system_prompt"])
-    return sorted(prompts)
-
-
-# Tasks whose system prompts are an attacker's, or are in the data already.
-_NOT_OPERATOR_TASKS = re.compile(
-    r"attack|jailbreak|red_?team|b3|agentic_misalignment|ipi_coding_agent", re.IGNORECASE
-)
-
-
-def task_system_prompts() -> list[str]:
-    """System prompts of inspect-evals' tasks: module-level string constants named ``*SYSTEM*``
-    of 150 characters or more, as evaluation authors write them for the models they test (roles,
-    task framing, output formats). Attack and red-team tasks are left out."""
-    root = _file("inspect-evals", "inspect_evals")
-    prompts: set[str] = set()
-    for path in sorted(root.rglob("*.py")):
-        if _NOT_OPERATOR_TASKS.search(str(path.relative_to(root))):
-            continue
-        try:
-            tree = ast.parse(path.read_text(encoding="utf-8"))
-        except (SyntaxError, UnicodeDecodeError):
-            continue
-        for node in tree.body:
-            if not (isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)):
-                continue
-            named = any(isinstance(t, ast.Name) and "SYSTEM" in t.id.upper() for t in node.targets)
-            value = node.value.value
-            if named and isinstance(value, str) and len(value) >= 150:
-                prompts.add(value.strip())
-    return sorted(prompts)
-
-
-def scorer_system_prompts() -> list[str]:
-    """System prompts of PyRIT's scorers (judges of refusals, harms, Likert scales): whole
-    prompts of 200 characters or more from its ``datasets/score`` files."""
-    root = _file("pyrit", "pyrit/datasets/score")
-    prompts: set[str] = set()
-    for path in sorted(root.rglob("*.yaml")):
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        value = data.get("value") if isinstance(data, dict) else None
-        if isinstance(value, str) and len(value) >= 200:
-            prompts.add(value.strip())
-    return sorted(prompts)
