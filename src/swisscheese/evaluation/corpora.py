@@ -25,6 +25,7 @@ from urllib.parse import parse_qs
 import yaml
 
 from swisscheese.common import package_file
+from swisscheese.core import Role
 from swisscheese.core.errors import InputError, SwisscheeseError
 from swisscheese.core.jsonl import json_lines
 
@@ -55,7 +56,7 @@ class Item:
     attack: bool
     source: str
     category: str = ""
-    role: str = "user"
+    role: Role = "user"
     """Who sends it: ``user``, or ``system`` for an operator's system prompt (sent with a
     user's greeting after it)."""
 
@@ -345,7 +346,7 @@ def load_corpus(spec: str, *, attack: bool, seed: int = 0) -> list[Item]:
     elif base in _PACKAGED:
         if "column" in options:
             raise CorpusError(f"{spec}: column applies to file: corpora only")
-        role = "system" if base in _SENT_AS_SYSTEM else "user"
+        role: Role = "system" if base in _SENT_AS_SYSTEM else "user"
         rows2 = _PACKAGED[base][0]()
         items = [
             Item(f"{base}:{i}", text, attack, base, category, role)

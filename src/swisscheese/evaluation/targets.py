@@ -18,7 +18,7 @@ from typing import Protocol
 
 from swisscheese.common.openai_client import EndpointError, chat_sync
 from swisscheese.config import LoadedPolicy
-from swisscheese.core import Action, Content, Stage, Verdict
+from swisscheese.core import Action, Content, Role, Stage, Verdict
 from swisscheese.core.taxonomy import matches_any
 from swisscheese.evaluation.judges import Reply
 from swisscheese.evaluation.mutators import encode_reply
@@ -89,7 +89,7 @@ class Target(Protocol):
         attack: bool,
         category: str,
         reply_encoding: str | None,
-        role: str = "user",
+        role: Role = "user",
     ) -> Exchange:
         """One request and its answer. ``role="system"``: ``text`` is the operator's system
         prompt, sent with ``GREETING`` as the user's message."""
@@ -156,7 +156,7 @@ class InProcessTarget:
         attack: bool,
         category: str,
         reply_encoding: str | None,
-        role: str = "user",
+        role: Role = "user",
     ) -> Exchange:
         incoming = self._screen_request(text, role)
         answer = worst_case_reply(
@@ -198,12 +198,12 @@ class InProcessTarget:
         ex.reply = Reply(self._refusal[stage], "content_filter")
         return ex
 
-    def _screen_request(self, text: str, role: str) -> Verdict:
+    def _screen_request(self, text: str, role: Role) -> Verdict:
         """The input layer's verdict on the request: on ``text`` alone, or, for a system
         prompt, the most severe of the prompt's and the greeting's."""
         if role == "user":
             return self.guard.check_sync(Stage.INPUT, text)
-        prompt = self.guard.check_sync(Stage.INPUT, Content(text, role, Stage.INPUT))  # type: ignore[arg-type]
+        prompt = self.guard.check_sync(Stage.INPUT, Content(text, role, Stage.INPUT))
         greeting = self.guard.check_sync(Stage.INPUT, GREETING)
         return max((prompt, greeting), key=lambda v: v.action.rank)
 
@@ -250,7 +250,7 @@ class HttpTarget:
         attack: bool,
         category: str,
         reply_encoding: str | None,
-        role: str = "user",
+        role: Role = "user",
     ) -> Exchange:
         messages = [{"role": "user", "content": text}]
         if role != "user":
