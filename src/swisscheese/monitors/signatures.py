@@ -352,8 +352,6 @@ class SignaturesMonitor(Inline):
                     start, end = positions[start], positions[end - 1] + 1
                 if self._hit(hits, compiled.signature, view, start, end, how, source):
                     break
-                if source is None:
-                    break
 
     def _hit(
         self,
