@@ -371,7 +371,7 @@ class Guard:
             reason = "no rule of the layer applies to this stage"
             return self._unscreened(stage, layer.name, original, started, unconfigured, reason)
         text = original
-        pin = self.pinned.match(content, original) if self.pinned else None
+        pin = self.pinned.match(content, original)
         decisions: list[RuleDecision] = []
         if pin is not None:
             if not pin.slots:

@@ -99,15 +99,12 @@ class PinnedPrompts:
                 key = pin.digest if pin.digest is not None else text_digest(pin.text or "")
                 self._exact.setdefault(key, pin.name)
 
-    def __bool__(self) -> bool:
-        return bool(self._exact or self._templates)
-
     def match(self, content: Content, text: str) -> PinMatch | None:
         """The pin ``text`` matches, if ``content`` is a system or developer message of the
         input stage (nowhere else is an operator's prompt expected)."""
         if content.stage is not Stage.INPUT or content.role not in PINNABLE_ROLES:
             return None
-        if self._exact:
+        if self._exact:  # no digest to compute without exact pins
             name = self._exact.get(text_digest(text))
             if name is not None:
                 return PinMatch(name, ())
