@@ -582,17 +582,19 @@ def _grow(token: str, contexts: list[tuple[str, str]], agree: float = 0.9) -> tu
     """What extends the token left and right, up to whitespace, while ``agree`` of its
     occurrences agree (``SUDO`` grows ``<`` and ``>`` into ``<SUDO>``; a fixed phrase after it
     stays out)."""
+
+    def agreed(chars: Counter[str]) -> str:
+        """The character ``agree`` of the occurrences share at one step, or ''."""
+        ch, n = chars.most_common(1)[0] if chars else ("", 0)
+        return ch if n >= agree * len(contexts) and ch and not ch.isspace() else ""
+
     left, right = "", ""
     for step in range(1, 24):
-        chars = Counter(b[-step] for b, _ in contexts if len(b) >= step)
-        ch, n = chars.most_common(1)[0] if chars else ("", 0)
-        if n < agree * len(contexts) or not ch or ch.isspace():
+        if not (ch := agreed(Counter(b[-step] for b, _ in contexts if len(b) >= step))):
             break
         left = ch + left
     for step in range(24):
-        chars = Counter(a[step] for _, a in contexts if len(a) > step)
-        ch, n = chars.most_common(1)[0] if chars else ("", 0)
-        if n < agree * len(contexts) or not ch or ch.isspace():
+        if not (ch := agreed(Counter(a[step] for _, a in contexts if len(a) > step))):
             break
         right += ch
     return left, right
