@@ -1,0 +1,78 @@
+"""Ordinary documents and source code through the default policy: how often a user who pastes
+them, or an agent that reads them, is stopped.
+
+    .venv/bin/python bench/documents.py [--files N]
+
+Two sets that no shipped model trained on, both read from the installed Python distributions
+(the red-teaming tools, which quote attacks on purpose, left out):
+
+- READMEs: each distribution's long description, in 3,000-character pieces (at most four a
+  package);
+- source code: the first 6,000 characters of N ``.py`` files under site-packages (seeded
+  sample).
+
+Each text goes through the default policy's input layer as a ``user`` message and through its
+retrieved layer as a tool result; the share blocked is printed per layer with the monitors
+that blocked. ``bench/detectors.py`` gives the ``indirect-injection`` detector's own false
+positives on the READMEs (it is not in the default policy).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import sysconfig
+from collections import Counter
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from detectors import ATTACK_TOOLS, package_readmes
+from swisscheese import Guard
+from swisscheese.config import default_policy
+from swisscheese.core import Action, Content, Stage
+
+
+def source_files(n: int, seed: int = 0) -> list[str]:
+    root = Path(sysconfig.get_paths()["purelib"])
+    skip = {name.replace("-", "_") for name in ATTACK_TOOLS}
+    files = sorted(p for p in root.rglob("*.py") if not skip & {part.lower() for part in p.parts})
+    random.Random(seed).shuffle(files)
+    out = []
+    for path in files:
+        text = path.read_text(encoding="utf-8", errors="replace")[:6_000]
+        if len(text) >= 200:
+            out.append(text)
+        if len(out) >= n:
+            break
+    return out
+
+
+def screen(guard: Guard, texts: list[str], stage: Stage, role: str) -> tuple[float, Counter[str]]:
+    stopped = 0
+    by: Counter[str] = Counter()
+    for text in texts:
+        verdict = guard.check_sync(stage, Content(text, role, stage))  # type: ignore[arg-type]
+        if verdict.action >= Action.BLOCK:
+            stopped += 1
+            by.update({d.monitor for d in verdict.decisions if d.action >= Action.BLOCK})
+    return stopped / max(len(texts), 1), by
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--files", type=int, default=3_000)
+    args = parser.parse_args()
+    guard = Guard(default_policy())
+    sets = {"READMEs": package_readmes(), "source code": source_files(args.files)}
+    print("default policy; share blocked (monitors that blocked)")
+    for name, texts in sets.items():
+        for stage, role in ((Stage.INPUT, "user"), (Stage.RETRIEVED, "tool")):
+            share, by = screen(guard, texts, stage, role)
+            print(f"  {name:12s} ({len(texts):5d}) {stage.value:9s} {share:.4f}  {dict(by)}")
+    guard.close()
+
+
+if __name__ == "__main__":
+    main()
