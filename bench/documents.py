@@ -12,9 +12,10 @@ Two sets that no shipped model trained on, both read from the installed Python d
   sample).
 
 Each text goes through the default policy's input layer as a ``user`` message and through its
-retrieved layer as a tool result; the share blocked is printed per layer with the monitors
-that blocked. ``bench/detectors.py`` gives the ``indirect-injection`` detector's own false
-positives on the READMEs (it is not in the default policy).
+retrieved layer as a tool result; the share blocked is printed per layer with what blocked
+(the monitor, and for ``signatures`` the signature). ``bench/detectors.py`` gives the
+``indirect-injection`` detector's own false positives on the READMEs (it is not in the default
+policy).
 """
 
 from __future__ import annotations
@@ -56,7 +57,12 @@ def screen(guard: Guard, texts: list[str], stage: Stage, role: str) -> tuple[flo
         verdict = guard.check_sync(stage, Content(text, role, stage))  # type: ignore[arg-type]
         if verdict.action >= Action.BLOCK:
             stopped += 1
-            by.update({d.monitor for d in verdict.decisions if d.action >= Action.BLOCK})
+            blocking = {d.monitor for d in verdict.decisions if d.action >= Action.BLOCK}
+            by.update(
+                f"{f.monitor}:{f.detail['signature']}" if "signature" in f.detail else f.monitor
+                for f in verdict.findings
+                if f.monitor in blocking
+            )
     return stopped / max(len(texts), 1), by
 
 
