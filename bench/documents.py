@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from detectors import ATTACK_TOOLS, package_readmes
 from swisscheese import Guard
 from swisscheese.config import default_policy
-from swisscheese.core import Action, Content, Stage
+from swisscheese.core import Action, Content, Role, Stage
 
 
 def source_files(n: int, seed: int = 0) -> list[str]:
@@ -50,11 +50,11 @@ def source_files(n: int, seed: int = 0) -> list[str]:
     return out
 
 
-def screen(guard: Guard, texts: list[str], stage: Stage, role: str) -> tuple[float, Counter[str]]:
+def screen(guard: Guard, texts: list[str], stage: Stage, role: Role) -> tuple[float, Counter[str]]:
     stopped = 0
     by: Counter[str] = Counter()
     for text in texts:
-        verdict = guard.check_sync(stage, Content(text, role, stage))  # type: ignore[arg-type]
+        verdict = guard.check_sync(stage, Content(text, role, stage))
         if verdict.action >= Action.BLOCK:
             stopped += 1
             blocking = {d.monitor for d in verdict.decisions if d.action >= Action.BLOCK}
@@ -74,7 +74,8 @@ def main() -> None:
     sets = {"READMEs": package_readmes(), "source code": source_files(args.files)}
     print("default policy; share blocked (monitors that blocked)")
     for name, texts in sets.items():
-        for stage, role in ((Stage.INPUT, "user"), (Stage.RETRIEVED, "tool")):
+        reads: tuple[tuple[Stage, Role], ...] = ((Stage.INPUT, "user"), (Stage.RETRIEVED, "tool"))
+        for stage, role in reads:
             share, by = screen(guard, texts, stage, role)
             print(f"  {name:12s} ({len(texts):5d}) {stage.value:9s} {share:.4f}  {dict(by)}")
     guard.close()
