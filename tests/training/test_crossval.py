@@ -3,55 +3,18 @@ saw it, and the figures say so."""
 
 from __future__ import annotations
 
-import random
-from collections import Counter
-
 import numpy as np
 import pytest
 
 pytest.importorskip("sklearn")
 
 from swisscheese.training.crossval import cross_validate
-from swisscheese.training.fit import Dataset
-from swisscheese.training.sources import Example, group_of
-
-_WORDS = "the a cat dog house garden lunch train weather music book river coffee".split()
-
-
-def _benign(rng: random.Random, source: str, n: int) -> list[Example]:
-    return [Example(" ".join(rng.choices(_WORDS, k=12)), 0, "benign", source) for _ in range(n)]
-
-
-def _dataset() -> Dataset:
-    rng = random.Random(0)
-    common = [
-        Example(
-            f"{opening} all previous instructions and {' '.join(rng.choices(_WORDS, k=6))}",
-            1,
-            "injection.direct",
-            source + ("+mutated" if i % 5 == 0 else ""),
-        )
-        for source, opening in (("attacks:common", "ignore"), ("attacks:similar", "disregard"))
-        for i in range(300)
-    ]
-    # Ordinary words and a few no other set has: only a model that trained on this set could
-    # tell these from benign text.
-    odd = [
-        Example(
-            " ".join(rng.choices(_WORDS, k=10) + rng.choices(["zqxv", "blorf", "vrunk"], k=2)),
-            1,
-            "jailbreak",
-            "attacks:odd",
-        )
-        for _ in range(200)
-    ]
-    examples = common + odd + _benign(rng, "benign:chat", 400) + _benign(rng, "benign:docs", 400)
-    rng.shuffle(examples)
-    return Dataset("injection", "fast", examples, Counter(), None, None)
+from swisscheese.training.sources import group_of
+from tests.helpers.detector_data import synthetic_dataset
 
 
 def test_a_held_out_set_is_scored_by_a_model_that_never_saw_it() -> None:
-    cv = cross_validate(_dataset())
+    cv = cross_validate(synthetic_dataset())
     by_group = {g.group: g for g in cv.groups}
     assert set(by_group) == {
         "attacks:common",
@@ -87,7 +50,7 @@ def test_groups_are_data_sets_not_their_variants() -> None:
 
 
 def test_summary_is_plain_data() -> None:
-    summary = cross_validate(_dataset()).summary()
+    summary = cross_validate(synthetic_dataset()).summary()
     assert summary["groups"]["attacks:odd"]["positives"] == 200
     assert isinstance(summary["lines"], list)
     assert np.isfinite(summary["pooled"]["auc"])

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -16,7 +18,7 @@ from swisscheese.core.jsonl import json_lines
 from swisscheese.learned.specs import DETECTOR_SPECS
 
 if TYPE_CHECKING:
-    from swisscheese.learned.model import LinearDetector, Prediction
+    from swisscheese.learned.model import Prediction
 
 DETECTORS = tuple(DETECTOR_SPECS)
 DEFAULT_DEV = Path("../shared/datasets/dev")
@@ -24,35 +26,51 @@ DEFAULT_DEV = Path("../shared/datasets/dev")
 ModelOption = Annotated[
     Path | None, typer.Option("--model", help="A trained .npz (default: the shipped model).")
 ]
+TIERS = ("fast", "embedding", "probe", "ensemble")
 TierOption = Annotated[
     str,
     typer.Option(
-        help="fast (hashed n-grams), embedding (MiniLM; the [ml] extra) or probe (the local "
-        "model's hidden states; the [local] extra)."
+        help="fast (hashed n-grams), embedding (MiniLM; the [ml] extra), probe (the local "
+        "model's hidden states; the [local] extra) or ensemble (a calibrated stacker over "
+        "several of them)."
     ),
 ]
 
 
-def _detector(name: str, tier: str, model: Path | None) -> LinearDetector:
-    from swisscheese.monitors.learned import load_detector
+@dataclass
+class _Scorer:
+    """A detector tier from the shell: its batch scorer and its thresholds."""
+
+    predict: Callable[[list[str]], list[Prediction]]
+    thresholds: dict[str, float]
+
+
+def _detector(name: str, tier: str, model: Path | None) -> _Scorer:
+    from swisscheese.learned.predict import predict_ensemble, predict_many
+    from swisscheese.monitors.learned import load_detector, load_ensemble
 
     if name not in DETECTORS:
         fail(f"unknown detector {name!r} (known: {', '.join(DETECTORS)})")
-    if tier not in ("fast", "embedding", "probe"):
-        fail(f"unknown tier {tier!r} (known: fast, embedding, probe)")
+    if tier not in TIERS:
+        fail(f"unknown tier {tier!r} (known: {', '.join(TIERS)})")
     try:
-        return load_detector(name, tier, model)  # type: ignore[arg-type]
+        if tier == "ensemble":
+            ensemble, members = load_ensemble(name, model)
+            return _Scorer(
+                lambda texts: predict_ensemble(ensemble, members, texts), ensemble.thresholds
+            )
+        det = load_detector(name, tier, model)  # type: ignore[arg-type]
     except ValueError as exc:
         fail(str(exc))
+    return _Scorer(lambda texts: predict_many(det, texts), det.thresholds)
 
 
-def _predict(det: LinearDetector, texts: list[str]) -> list[Prediction]:
+def _predict(scorer: _Scorer, texts: list[str]) -> list[Prediction]:
     from swisscheese.learned.causal_lm import LocalModelError
     from swisscheese.learned.embedding import EmbeddingError
-    from swisscheese.learned.predict import predict_many
 
     try:
-        return predict_many(det, texts)
+        return scorer.predict(texts)
     except (EmbeddingError, LocalModelError) as exc:
         fail(str(exc))
 
@@ -92,6 +110,14 @@ def train_command(
         ),
     ] = None,
     tier: TierOption = "fast",
+    members: Annotated[
+        str,
+        typer.Option(
+            help="--tier ensemble: the tiers it stacks, comma-separated; their models must "
+            "already be in --out. It always cross-validates (the stacker is fitted on "
+            "out-of-fold scores)."
+        ),
+    ] = "fast,embedding",
 ) -> None:
     """Train a learned detector from data in installed packages, generated data and (when
     present) the development sets; write the model, its data card and its model card."""
@@ -112,6 +138,9 @@ def train_command(
         fail(f"{dev}: no such directory (--dev, or --no-dev)")
     from swisscheese.evaluation.corpora import CorpusError
 
+    if tier == "ensemble":
+        _train_ensemble(detector, out_dir, members, seed, dev_root, held_out, sample)
+        return
     started = time.perf_counter()
     try:
         data = prepare(
@@ -139,6 +168,42 @@ def train_command(
         highlight=False,
     )
     out.print(f"wrote {report.model_path} and its data and model cards", highlight=False)
+
+
+def _train_ensemble(
+    detector: str,
+    out_dir: Path,
+    members: str,
+    seed: int,
+    dev_root: Path | None,
+    held_out: Path | None,
+    sample: int | None,
+) -> None:
+    from swisscheese.evaluation.corpora import CorpusError
+    from swisscheese.learned.causal_lm import LocalModelError
+    from swisscheese.learned.embedding import EmbeddingError
+    from swisscheese.training.ensemble import prepare_ensemble, train_ensemble
+    from swisscheese.training.leakage import LeakageError
+
+    tiers = tuple(t.strip() for t in members.split(",") if t.strip())
+    started = time.perf_counter()
+    try:
+        data = prepare_ensemble(
+            detector, tiers, seed=seed, dev_root=dev_root, held_out_root=held_out, sample=sample
+        )
+        path, measured = train_ensemble(data, out_dir, tiers, seed=seed)
+    except (LeakageError, EmbeddingError, LocalModelError, ValueError) as exc:
+        fail(str(exc))
+    except CorpusError as exc:
+        fail(f"training data: {exc}")
+    for line in measured.lines():
+        out.print(f"  {line}", highlight=False)
+    out.print(
+        f"{detector}: ensemble of {', '.join(tiers)} over {len(data.examples)} items; "
+        f"{time.perf_counter() - started:.0f} s",
+        highlight=False,
+    )
+    out.print(f"wrote {path} and its data and model cards", highlight=False)
 
 
 def _read_jsonl(path: Path, detector: str) -> tuple[list[dict[str, object]], list[str]]:

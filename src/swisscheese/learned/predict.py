@@ -3,6 +3,9 @@ the highest window wins. The embedding tier batches texts through the encoder.""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from swisscheese.learned.ensemble import Ensemble
 from swisscheese.learned.features import pair_text
 from swisscheese.learned.model import FAST_PAIRS, TIER_OF, LinearDetector, Prediction
 
@@ -10,7 +13,9 @@ __all__ = [
     "STRIDE",
     "WINDOW",
     "best",
+    "combine",
     "pair_text",
+    "predict_ensemble",
     "predict_many",
     "predict_text",
     "windows",
@@ -58,3 +63,25 @@ def predict_many(model: LinearDetector, texts: list[str]) -> list[Prediction]:
     for prediction, i in zip(model.predict_vectors(vectors), owner, strict=True):
         per_text[int(i)].append(prediction)
     return [best(p) for p in per_text]
+
+
+def combine(
+    ensemble: Ensemble,
+    members: Mapping[str, LinearDetector],
+    predictions: Mapping[str, Prediction],
+) -> Prediction:
+    """The stacked score of one text from its members' predictions; the category from the
+    members that can tell categories apart, the surest first."""
+    score = ensemble.score({tier: p.score for tier, p in predictions.items()})
+    categorised = [p for t, p in predictions.items() if len(members[t].categories) > 1]
+    return Prediction(score, best(categorised or list(predictions.values())).category)
+
+
+def predict_ensemble(
+    ensemble: Ensemble, members: Mapping[str, LinearDetector], texts: list[str]
+) -> list[Prediction]:
+    per_tier = {tier: predict_many(model, texts) for tier, model in members.items()}
+    return [
+        combine(ensemble, members, {tier: p[i] for tier, p in per_tier.items()})
+        for i in range(len(texts))
+    ]

@@ -1,9 +1,11 @@
 """Tier 1: the project's own learned detectors, served from weights in the package.
 
-Two tiers per detector: ``fast`` (hashed n-grams, numpy, runs inline) and ``embedding``
+Up to four tiers per detector: ``fast`` (hashed n-grams, numpy, runs inline), ``embedding``
 (all-MiniLM-L6-v2 in ONNX Runtime plus a head trained here; the ``[ml]`` extra; runs in a worker
-thread). Each monitor loads its model once, at policy compile time; a missing or unreadable model
-file, or a missing extra, is a start-up error, never a mid-request one. Scores are calibrated
+thread), ``probe`` (a linear probe on the local model's hidden state; the ``[local]`` extra) and
+``ensemble`` (one calibrated stacker over two or more of the others, run concurrently). Each
+monitor loads its model once, at policy compile time; a missing or unreadable model file, or a
+missing extra, is a start-up error, never a mid-request one. Scores are calibrated
 probabilities; ``threshold: {target_fpr: 0.01}`` in a rule picks the score measured to flag 1% of
 held-out benign traffic.
 """
@@ -14,7 +16,7 @@ import asyncio
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
 
 from pydantic import Field
 
@@ -22,39 +24,47 @@ from swisscheese.core import Content, Context, Finding, Monitor, Stage
 from swisscheese.learned.activations import ActivationReader
 from swisscheese.learned.causal_lm import LocalModelError
 from swisscheese.learned.embedding import EmbeddingError, Encoder
+from swisscheese.learned.ensemble import Ensemble, ensemble_filename
 from swisscheese.learned.model import TIER_OF, LinearDetector, Prediction, model_filename
-from swisscheese.learned.predict import best, pair_text, predict_text
+from swisscheese.learned.predict import best, combine, pair_text, predict_text
 from swisscheese.learned.specs import DETECTOR_SPECS, DetectorSpec
 from swisscheese.monitors._registry import Inline, MonitorConfig, monitor
 
 __all__ = [
     "EmbeddingMonitor",
+    "EnsembleMonitor",
     "LearnedConfig",
     "LearnedMonitor",
     "ProbeMonitor",
     "load_detector",
+    "load_ensemble",
+    "open_ensemble",
     "shipped_model",
 ]
 
-Tier = Literal["fast", "embedding", "probe"]
+Tier = Literal["fast", "embedding", "probe", "ensemble"]
+MemberTier = Literal["fast", "embedding", "probe"]
 
 
 class LearnedConfig(MonitorConfig):
     tier: Tier = "fast"
-    """``fast`` (n-grams, ~0.5 ms), ``embedding`` (MiniLM, tens of ms; needs ``[ml]``) or
-    ``probe`` (the local model's hidden states, tens of ms; needs ``[local]``)."""
+    """``fast`` (n-grams, ~0.5 ms), ``embedding`` (MiniLM, tens of ms; needs ``[ml]``),
+    ``probe`` (the local model's hidden states, tens of ms; needs ``[local]``) or ``ensemble``
+    (a calibrated stacker over two or more of them, run concurrently; needs their extras)."""
     model: Path | None = None
-    """A model trained by ``swisscheese train`` (its .npz file); default: the shipped one."""
+    """A model trained by ``swisscheese train`` (its .npz file, or for the ensemble its .json
+    file, with its members beside it); default: the shipped one."""
     min_score: float = Field(default=0.1, ge=0.0, le=1.0)
     """Scores below this are not reported (so a rule threshold below it acts as this value)."""
 
 
 def shipped_model(name: str, tier: Tier = "fast") -> Path:
     models = resources.files("swisscheese.monitors") / "models"
-    return Path(str(models / model_filename(name, tier)))
+    filename = ensemble_filename(name) if tier == "ensemble" else model_filename(name, tier)
+    return Path(str(models / filename))
 
 
-def load_detector(name: str, tier: Tier, path: Path | None) -> LinearDetector:
+def load_detector(name: str, tier: MemberTier, path: Path | None) -> LinearDetector:
     path = path or shipped_model(name, tier)
     try:
         model = LinearDetector.load(path)
@@ -66,7 +76,7 @@ def load_detector(name: str, tier: Tier, path: Path | None) -> LinearDetector:
 
 
 class _Learned:
-    tier: Tier
+    tier: MemberTier
 
     def __init__(
         self,
@@ -104,7 +114,7 @@ class _Learned:
 class LearnedMonitor(_Learned, Inline):
     """Fast tier: bounded numpy work, run inline by the guard."""
 
-    tier: Tier = "fast"
+    tier: MemberTier = "fast"
 
     def inspect_sync(self, content: Content, ctx: Context) -> list[Finding]:
         if not content.text.strip():
@@ -127,7 +137,7 @@ class _Threaded(_Learned):
 class EmbeddingMonitor(_Threaded):
     """Embedding tier: the encoder runs in a worker thread (ONNX Runtime releases the GIL)."""
 
-    tier: Tier = "embedding"
+    tier: MemberTier = "embedding"
 
     def __init__(
         self,
@@ -152,7 +162,7 @@ class ProbeMonitor(_Threaded):
     The forward pass runs in a worker thread (torch releases the GIL); the weights are the
     process's one copy of the local model, shared with the gateway when it serves that model."""
 
-    tier: Tier = "probe"
+    tier: MemberTier = "probe"
 
     def __init__(
         self,
@@ -173,10 +183,99 @@ class ProbeMonitor(_Threaded):
         return self.model.predict_vectors(self.reader.read([text]))
 
 
+_MEMBERS: dict[Tier, type[_Learned]] = {
+    "fast": LearnedMonitor,
+    "embedding": EmbeddingMonitor,
+    "probe": ProbeMonitor,
+}
+
+
+def open_ensemble(name: str, path: Path | None) -> tuple[Ensemble, Path]:
+    """The stacker, once its member files beside it are checked to be the ones it was fitted
+    for."""
+    path = path or shipped_model(name, "ensemble")
+    try:
+        ensemble = Ensemble.load(path)
+        ensemble.check_members(path)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"cannot load the {name} ensemble from {path}: {exc}") from exc
+    if ensemble.detector != name:
+        raise ValueError(f"{path}: an ensemble of {ensemble.detector}, not of {name}")
+    return ensemble, path
+
+
+def load_ensemble(name: str, path: Path | None) -> tuple[Ensemble, dict[str, LinearDetector]]:
+    """The stacker and its member models."""
+    ensemble, path = open_ensemble(name, path)
+    members = {
+        tier: load_detector(name, cast(MemberTier, tier), ensemble.member_path(path, tier))
+        for tier in ensemble.members
+    }
+    return ensemble, members
+
+
+class EnsembleMonitor:
+    """Ensemble tier: every member tier scores the text (the fast one inline, the others
+    concurrently in worker threads) and the stacker turns their scores into one calibrated
+    score. The finding names each member's score, so a decision can be traced to its tiers."""
+
+    tier = "ensemble"
+
+    def __init__(
+        self,
+        name: str,
+        stages: frozenset[Stage],
+        config: LearnedConfig,
+        reads_request: bool = False,
+    ) -> None:
+        self.name = name
+        self.stages = stages
+        self.min_score = config.min_score
+        self.ensemble, path = open_ensemble(name, config.model)
+        self.members = [
+            _MEMBERS[cast(MemberTier, tier)](
+                name,
+                stages,
+                LearnedConfig(
+                    tier=cast(MemberTier, tier), model=self.ensemble.member_path(path, tier)
+                ),
+                reads_request,
+            )
+            for tier in self.ensemble.members
+        ]
+        self.models: dict[str, LinearDetector] = {m.tier: m.model for m in self.members}
+
+    def threshold_for_fpr(self, fpr: float) -> float | None:
+        key = {0.01: "fpr_1pct", 0.001: "fpr_0_1pct"}.get(fpr)
+        return self.ensemble.thresholds.get(key) if key else None
+
+    @staticmethod
+    async def _member(member: _Learned, text: str) -> Prediction:
+        if isinstance(member, _Threaded):
+            return best(await asyncio.to_thread(member.score, text))
+        return predict_text(member.model, text)
+
+    async def inspect(self, content: Content, ctx: Context) -> list[Finding]:
+        if not content.text.strip():
+            return []
+        text = self.members[0].text_of(content)
+        predictions = await asyncio.gather(*(self._member(m, text) for m in self.members))
+        by_tier = dict(zip(self.ensemble.members, predictions, strict=True))
+        top = combine(self.ensemble, self.models, by_tier)
+        if top.score < self.min_score:
+            return []
+        details = {
+            "tier": "ensemble",
+            "members": {tier: round(p.score, 4) for tier, p in by_tier.items()},
+        }
+        return [Finding(self.name, top.category, top.score, (), details)]
+
+
 _TIERS: dict[Tier, Callable[[str, frozenset[Stage], LearnedConfig, bool], Monitor]] = {
     "fast": LearnedMonitor,
     "embedding": EmbeddingMonitor,
     "probe": ProbeMonitor,
+    "ensemble": EnsembleMonitor,
 }
 
 

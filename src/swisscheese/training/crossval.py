@@ -36,6 +36,7 @@ from swisscheese.evaluation.mutators import MUTATORS
 from swisscheese.training.fit import (
     PAIR_DETECTORS,
     Dataset,
+    Head,
     _features,
     _fpr_threshold,
     fit_head,
@@ -139,21 +140,71 @@ class CrossValidation:
         }
 
 
-def _random_fold_thresholds(
-    x: Any, y: np.ndarray, weights: np.ndarray, *, c: float, seed: int, folds: int = 5
-) -> dict[str, float]:
-    """Thresholds from benign items each scored by a head that did not train on it."""
-    order = np.random.default_rng(seed + 1).permutation(len(y))
-    oof = np.zeros(len(y))
-    for part in np.array_split(order, folds):
-        rest = np.setdiff1d(order, part)
-        cut = int(len(rest) * 0.9)
+def random_folds(n: int, seed: int, folds: int = 5) -> list[np.ndarray]:
+    """Five random folds (seeded): the split behind the shipped thresholds."""
+    return list(np.array_split(np.random.default_rng(seed + 1).permutation(n), folds))
+
+
+def out_of_fold(
+    x: Any,
+    y: np.ndarray,
+    weights: np.ndarray,
+    folds: list[np.ndarray],
+    *,
+    c: float,
+    seed: int,
+    rng: np.random.Generator | None = None,
+) -> tuple[np.ndarray, list[Head | None]]:
+    """Calibrated logits of every item in a fold, from a head fitted on the other folds (90%
+    fit, 10% Platt); a fold whose complement lacks a class keeps 0 and gets no head."""
+    everything = np.arange(len(y))
+    logits = np.zeros(len(y))
+    heads: list[Head | None] = []
+    for part in folds:
+        rest = np.setdiff1d(everything, part)
+        if len(set(y[rest])) != 2:
+            heads.append(None)
+            continue
+        order = rng.permutation(rest) if rng is not None else rest
+        cut = int(len(order) * 0.9)
         head = fit_head(
-            x, y, weights, fit_rows=rest[:cut], calibration_rows=rest[cut:], c=c, seed=seed
+            x, y, weights, fit_rows=order[:cut], calibration_rows=order[cut:], c=c, seed=seed
         )
-        oof[part] = head.score(x[part])
-    benign = oof[y == 0]
+        logits[part] = head.logit(x[part])
+        heads.append(head)
+    return logits, heads
+
+
+def group_folds(groups: np.ndarray) -> tuple[list[str], list[np.ndarray]]:
+    names = sorted(set(groups.tolist()))
+    return names, [np.flatnonzero(groups == g) for g in names]
+
+
+def fpr_thresholds(benign: np.ndarray) -> dict[str, float]:
     return {"fpr_1pct": _fpr_threshold(benign, 0.01), "fpr_0_1pct": _fpr_threshold(benign, 0.001)}
+
+
+def sigmoid(logits: np.ndarray) -> np.ndarray:
+    out: np.ndarray = 1.0 / (1.0 + np.exp(-logits))
+    return out
+
+
+def mutated_copies(
+    ds: Dataset, rows: np.ndarray, rng: random.Random, per_group: int
+) -> list[tuple[str, str]]:
+    """Fresh mutated copies (mutator, text) of up to ``per_group`` of a held-out set's original
+    attacks."""
+    y = ds.labels
+    originals = [
+        ds.examples[i].text
+        for i in rows
+        if y[i] == 1 and not ds.examples[i].source.endswith("+mutated")
+    ]
+    return [
+        (name, MUTATORS[name].apply(text, rng).text)
+        for text in rng.sample(originals, min(per_group, len(originals)))
+        for name in MUTATORS
+    ]
 
 
 def cross_validate(ds: Dataset, *, seed: int = 0, c: float | None = None) -> CrossValidation:
@@ -163,47 +214,41 @@ def cross_validate(ds: Dataset, *, seed: int = 0, c: float | None = None) -> Cro
     y = ds.labels
     weights = ds.weights
     groups = np.array([group_of(ex.source) for ex in ds.examples])
-    oof = np.zeros(len(y))
+    _, folds = group_folds(groups)
+    oof, heads = out_of_fold(x, y, weights, folds, c=c, seed=seed, rng=np.random.default_rng(seed))
     mutated: dict[str, list[float]] = {}
     rng = random.Random(seed)
-    np_rng = np.random.default_rng(seed)
-    for group in sorted(set(groups)):
-        held = np.flatnonzero(groups == group)
-        rest = np.flatnonzero(groups != group)
-        if len(set(y[rest])) != 2:
-            continue
-        order = np_rng.permutation(rest)
-        cut = int(len(order) * 0.9)
-        head = fit_head(
-            x, y, weights, fit_rows=order[:cut], calibration_rows=order[cut:], c=c, seed=seed
-        )
-        oof[held] = head.score(x[held])
-        if ds.detector in PAIR_DETECTORS:
+    for rows, head in zip(folds, heads, strict=True):
+        if head is None or ds.detector in PAIR_DETECTORS:
             continue  # mutators disguise requests, not request/response pairs
-        originals = [
-            ds.examples[i].text
-            for i in held
-            if y[i] == 1 and not ds.examples[i].source.endswith("+mutated")
-        ]
-        per_group = MUTATED_PER_GROUP.get(ds.tier, 10)
-        for text in rng.sample(originals, min(per_group, len(originals))):
-            names = list(MUTATORS)
-            copies = [MUTATORS[n].apply(text, rng).text for n in names]
-            scores = head.score(_features(copies, ds.features))
-            for name, score in zip(names, scores, strict=True):
-                mutated.setdefault(name, []).append(float(score))
+        copies = mutated_copies(ds, rows, rng, MUTATED_PER_GROUP.get(ds.tier, 10))
+        scores = head.score(_features([text for _, text in copies], ds.features))
+        for (name, _), score in zip(copies, scores, strict=True):
+            mutated.setdefault(name, []).append(float(score))
+    random_oof, _ = out_of_fold(x, y, weights, random_folds(len(y), seed), c=c, seed=seed)
+    shipped = fpr_thresholds(sigmoid(random_oof)[y == 0])
+    return report(ds, sigmoid(oof), shipped, mutated)
 
+
+def report(
+    ds: Dataset,
+    oof: np.ndarray,
+    shipped: dict[str, float],
+    mutated: dict[str, list[float]],
+    *,
+    tier: str | None = None,
+) -> CrossValidation:
+    """The figures from out-of-fold scores: ``oof`` from leave-one-source-out heads,
+    ``shipped`` thresholds from random folds, ``mutated`` scores of held-out attacks' copies."""
+    y = ds.labels
+    groups = np.array([group_of(ex.source) for ex in ds.examples])
     # The thresholds and the pooled figures come from real benign data sets (each scored out of
     # fold); the project's own hard negatives are adversarial by design, a slice no deployment
     # sees in that proportion, and are reported set by set instead.
     generated = np.char.startswith(groups.astype(str), "swisscheese")
     benign = oof[(y == 0) & ~generated]
-    unseen = {
-        "fpr_1pct": _fpr_threshold(benign, 0.01),
-        "fpr_0_1pct": _fpr_threshold(benign, 0.001),
-    }
+    unseen = fpr_thresholds(benign)
     threshold = unseen["fpr_1pct"]
-    shipped = _random_fold_thresholds(x, y, weights, c=c, seed=seed)
     results = []
     for group in sorted(set(groups)):
         rows = groups == group
@@ -221,9 +266,9 @@ def cross_validate(ds: Dataset, *, seed: int = 0, c: float | None = None) -> Cro
             result.own_recall_at_1pct = recall_at_fpr(pos, neg, 0.01)
         results.append(result)
     positives = oof[y == 1]
-    report = CrossValidation(
+    cv = CrossValidation(
         ds.detector,
-        ds.tier,
+        tier or ds.tier,
         shipped,
         unseen,
         results,
@@ -236,5 +281,5 @@ def cross_validate(ds: Dataset, *, seed: int = 0, c: float | None = None) -> Cro
     if ds.detector == "harmful-request" and len(alarming) and len(real):
         for rate in CURVE_FLAG_RATES:
             at = _fpr_threshold(alarming, rate)
-            report.safe_but_alarming_curve.append((rate, float(np.mean(real >= at))))
-    return report
+            cv.safe_but_alarming_curve.append((rate, float(np.mean(real >= at))))
+    return cv

@@ -227,9 +227,13 @@ class Head:
     a: float
     b: float
 
-    def score(self, x: Any) -> np.ndarray:
+    def logit(self, x: Any) -> np.ndarray:
         margin = np.asarray(x @ self.weights + self.bias, dtype=np.float64)
-        out: np.ndarray = 1.0 / (1.0 + np.exp(-(self.a * margin + self.b)))
+        out: np.ndarray = self.a * margin + self.b
+        return out
+
+    def score(self, x: Any) -> np.ndarray:
+        out: np.ndarray = 1.0 / (1.0 + np.exp(-self.logit(x)))
         return out
 
 

@@ -1,0 +1,75 @@
+"""Latency of one learned detector's tiers as a policy rule runs them: each tier alone and the
+ensemble (its members concurrently), through the Guard, on the same ~1 KB prompts, one run,
+side by side.
+
+    .venv/bin/python bench/tiers.py [--detector harmful-request] [--n 200]
+
+Needs the extras of the tiers measured ([ml] for embedding, [local] for probe); a tier whose
+model or extra is missing is reported as skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from prompts import make_prompts
+from swisscheese import Guard
+from swisscheese.config import parse_policy
+from swisscheese.learned.specs import DETECTOR_SPECS
+
+POLICY = """\
+version: 1
+deployment: bench
+layers:
+  {layer}:
+    rules:
+      - monitor: {detector}
+        config: {{tier: {tier}}}
+        action: flag
+        threshold: {{target_fpr: 0.01}}
+"""
+
+
+def measure(detector: str, tier: str, prompts: list[str]) -> list[float] | str:
+    stage = DETECTOR_SPECS[detector].stages[0]
+    text = POLICY.format(layer=stage.value, detector=detector, tier=tier)
+    try:
+        guard = Guard(parse_policy(text, f"{tier}.yaml"))
+    except Exception as exc:  # a missing model or extra: reported, not fatal
+        return f"skipped ({exc})"
+    guard.check_sync(stage, prompts[0])  # load, export and warm up outside the timing
+    times = []
+    for prompt in prompts:
+        started = time.perf_counter()
+        guard.check_sync(stage, prompt)
+        times.append((time.perf_counter() - started) * 1000)
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--detector", default="harmful-request", choices=sorted(DETECTOR_SPECS))
+    parser.add_argument("--n", type=int, default=200)
+    args = parser.parse_args()
+    prompts = make_prompts(args.n)
+    print(f"{args.detector}: {len(prompts)} prompts of ~1 KB, one Guard.check_sync each")
+    for tier in ("fast", "embedding", "probe", "ensemble"):
+        times = measure(args.detector, tier, prompts)
+        if isinstance(times, str):
+            print(f"  {tier:<10} {times}")
+            continue
+        ordered = sorted(times)
+        print(
+            f"  {tier:<10} p50 {statistics.median(times):8.2f} ms   "
+            f"p95 {ordered[int(0.95 * (len(ordered) - 1))]:8.2f} ms"
+        )
+
+
+if __name__ == "__main__":
+    main()

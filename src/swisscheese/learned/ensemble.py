@@ -1,0 +1,123 @@
+"""One calibrated score from several tiers of a detector: a logistic stacker over the tiers'
+calibrated logits.
+
+The stacker's weights were fitted on scores each member gave to items it did not train on
+(out-of-fold), so they say how far to trust each tier on unseen text, not how well it
+remembers its training data. The members are the tiers' own model files, named beside the
+stacker and pinned by digest: a member retrained after the stacker was fitted is a start-up
+error, since its scores no longer mean what the weights assume.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["MEMBER_TIERS", "Ensemble", "digest", "ensemble_filename", "logit"]
+
+MEMBER_TIERS = ("fast", "embedding", "probe")
+SCHEMA = "swisscheese.ensemble/1"
+_EPS = 1e-7
+
+
+def ensemble_filename(detector: str) -> str:
+    return f"{detector}.ensemble.json"
+
+
+def logit(score: float) -> float:
+    """A calibrated probability back to the log-odds it came from (clipped away from 0 and 1,
+    where a float16 head saturates)."""
+    p = min(max(score, _EPS), 1.0 - _EPS)
+    return math.log(p / (1.0 - p))
+
+
+def digest(path: Path) -> str:
+    return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Ensemble:
+    detector: str
+    members: tuple[str, ...]
+    """Tiers, in the order of ``weights``."""
+    weights: tuple[float, ...]
+    bias: float
+    member_digests: dict[str, str]
+    """Tier -> digest of the member model file the stacker was fitted for."""
+    thresholds: dict[str, float] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        unknown = [m for m in self.members if m not in MEMBER_TIERS]
+        if unknown or len(set(self.members)) != len(self.members) or len(self.members) < 2:
+            raise ValueError(
+                f"an ensemble needs two or more distinct tiers of {', '.join(MEMBER_TIERS)}; "
+                f"got {', '.join(self.members) or 'none'}"
+            )
+        if len(self.weights) != len(self.members):
+            raise ValueError(f"{len(self.weights)} weights for {len(self.members)} members")
+        if any(not w >= 0.0 for w in self.weights):
+            # A negative weight would let an attacker buy a pass by raising one tier's score.
+            raise ValueError(f"member weights must be non-negative, got {list(self.weights)}")
+
+    def score(self, member_scores: Mapping[str, float]) -> float:
+        """The stacked probability from each member's calibrated score."""
+        z = self.bias + sum(
+            w * logit(member_scores[m]) for m, w in zip(self.members, self.weights, strict=True)
+        )
+        if z < -700:
+            return 0.0
+        return 1.0 / (1.0 + math.exp(-z))
+
+    def member_path(self, ensemble_path: Path, tier: str) -> Path:
+        from swisscheese.learned.model import model_filename
+
+        return ensemble_path.parent / model_filename(self.detector, tier)
+
+    def check_members(self, ensemble_path: Path) -> None:
+        """Raise ValueError unless every member file beside the stacker is the one it was
+        fitted for."""
+        for tier in self.members:
+            path = self.member_path(ensemble_path, tier)
+            if not path.is_file():
+                raise ValueError(f"{ensemble_path}: its {tier} member {path} is missing")
+            if digest(path) != self.member_digests.get(tier):
+                raise ValueError(
+                    f"{ensemble_path}: its {tier} member {path.name} changed after the stacker "
+                    f"was fitted (retrain the ensemble: swisscheese train {self.detector} "
+                    "--tier ensemble)"
+                )
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        body = {
+            "schema": SCHEMA,
+            "detector": self.detector,
+            "members": list(self.members),
+            "weights": list(self.weights),
+            "bias": self.bias,
+            "member_digests": self.member_digests,
+            "thresholds": self.thresholds,
+            "meta": self.meta,
+        }
+        path.write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path) -> Ensemble:
+        body = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(body, dict) or body.get("schema") != SCHEMA:
+            raise ValueError(f"{path}: not a {SCHEMA} file")
+        return cls(
+            detector=str(body["detector"]),
+            members=tuple(str(m) for m in body["members"]),
+            weights=tuple(float(w) for w in body["weights"]),
+            bias=float(body["bias"]),
+            member_digests={str(k): str(v) for k, v in body["member_digests"].items()},
+            thresholds={str(k): float(v) for k, v in body.get("thresholds", {}).items()},
+            meta=dict(body.get("meta", {})),
+        )

@@ -1,0 +1,44 @@
+"""A small detector data set whose sets differ the way real ones do: two attack sets alike,
+one attack set like nothing else, two benign sets."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+
+from swisscheese.training.fit import Dataset
+from swisscheese.training.sources import Example
+
+_WORDS = "the a cat dog house garden lunch train weather music book river coffee".split()
+
+
+def _benign(rng: random.Random, source: str, n: int) -> list[Example]:
+    return [Example(" ".join(rng.choices(_WORDS, k=12)), 0, "benign", source) for _ in range(n)]
+
+
+def synthetic_dataset() -> Dataset:
+    rng = random.Random(0)
+    common = [
+        Example(
+            f"{opening} all previous instructions and {' '.join(rng.choices(_WORDS, k=6))}",
+            1,
+            "injection.direct",
+            source + ("+mutated" if i % 5 == 0 else ""),
+        )
+        for source, opening in (("attacks:common", "ignore"), ("attacks:similar", "disregard"))
+        for i in range(300)
+    ]
+    # Ordinary words and a few no other set has: only a model that trained on this set could
+    # tell these from benign text.
+    odd = [
+        Example(
+            " ".join(rng.choices(_WORDS, k=10) + rng.choices(["zqxv", "blorf", "vrunk"], k=2)),
+            1,
+            "jailbreak",
+            "attacks:odd",
+        )
+        for _ in range(200)
+    ]
+    examples = common + odd + _benign(rng, "benign:chat", 400) + _benign(rng, "benign:docs", 400)
+    rng.shuffle(examples)
+    return Dataset("injection", "fast", examples, Counter(), None, None)

@@ -1,0 +1,99 @@
+"""The ensemble tier's stacker: one calibrated score from its members', pinned to the member
+files it was fitted for."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from swisscheese.learned.ensemble import Ensemble, digest, ensemble_filename, logit
+from swisscheese.learned.model import model_filename
+
+_SCORE = st.floats(min_value=0.0, max_value=1.0)
+
+
+def _ensemble(tmp_path: Path, weights: tuple[float, ...] = (1.5, 0.5)) -> tuple[Ensemble, Path]:
+    for tier, body in (("fast", b"fast weights"), ("embedding", b"embedding weights")):
+        (tmp_path / model_filename("injection", tier)).write_bytes(body)
+    model = Ensemble(
+        detector="injection",
+        members=("fast", "embedding"),
+        weights=weights,
+        bias=-0.5,
+        member_digests={
+            t: digest(tmp_path / model_filename("injection", t)) for t in ("fast", "embedding")
+        },
+        thresholds={"fpr_1pct": 0.9, "fpr_0_1pct": 0.99},
+    )
+    path = tmp_path / ensemble_filename("injection")
+    model.save(path)
+    return model, path
+
+
+@given(_SCORE, _SCORE, _SCORE, st.floats(min_value=0.0, max_value=1.0))
+def test_raising_any_members_score_never_lowers_the_ensembles(
+    fast: float, embedding: float, w_fast: float, step: float
+) -> None:
+    model = Ensemble("injection", ("fast", "embedding"), (w_fast, 1.0), 0.0, {})
+    before = model.score({"fast": fast, "embedding": embedding})
+    after = model.score({"fast": min(1.0, fast + step), "embedding": embedding})
+    assert 0.0 <= before <= after <= 1.0
+
+
+def test_agreeing_members_score_higher_than_either_alone() -> None:
+    model = Ensemble("injection", ("fast", "embedding"), (1.0, 1.0), 0.0, {})
+    assert model.score({"fast": 0.8, "embedding": 0.8}) > 0.9
+    assert model.score({"fast": 0.8, "embedding": 0.2}) == pytest.approx(0.5)
+
+
+def test_certain_scores_do_not_overflow() -> None:
+    model = Ensemble("injection", ("fast", "embedding"), (800.0, 800.0), 0.0, {})
+    assert model.score({"fast": 0.0, "embedding": 0.0}) == 0.0
+    assert model.score({"fast": 1.0, "embedding": 1.0}) == 1.0
+    assert logit(1.0) == pytest.approx(-logit(0.0))
+    assert logit(1.0) > 15
+
+
+def test_it_round_trips_and_accepts_the_members_it_was_fitted_for(tmp_path: Path) -> None:
+    model, path = _ensemble(tmp_path)
+    loaded = Ensemble.load(path)
+    assert loaded == model
+    loaded.check_members(path)
+
+
+def test_a_member_retrained_after_the_stacker_is_refused(tmp_path: Path) -> None:
+    model, path = _ensemble(tmp_path)
+    (tmp_path / model_filename("injection", "embedding")).write_bytes(b"retrained")
+    with pytest.raises(ValueError, match=r"embedding member injection\.embedding\.npz changed"):
+        model.check_members(path)
+    (tmp_path / model_filename("injection", "fast")).unlink()
+    with pytest.raises(ValueError, match=r"fast member .* is missing"):
+        model.check_members(path)
+
+
+@pytest.mark.parametrize(
+    ("members", "weights", "message"),
+    [
+        (("fast",), (1.0,), "two or more distinct tiers"),
+        (("fast", "fast"), (1.0, 1.0), "two or more distinct tiers"),
+        (("fast", "gpu"), (1.0, 1.0), "two or more distinct tiers"),
+        (("fast", "embedding"), (1.0,), "1 weights for 2 members"),
+        (("fast", "embedding"), (1.0, -0.1), "non-negative"),
+        (("fast", "embedding"), (1.0, float("nan")), "non-negative"),
+    ],
+)
+def test_a_malformed_ensemble_is_refused(
+    members: tuple[str, ...], weights: tuple[float, ...], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        Ensemble("injection", members, weights, 0.0, {})
+
+
+def test_a_file_of_another_kind_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "x.json"
+    path.write_text('{"schema": "something/1"}')
+    with pytest.raises(ValueError, match=r"not a swisscheese\.ensemble/1 file"):
+        Ensemble.load(path)
