@@ -1,11 +1,11 @@
 """One calibrated score from several tiers of a detector: a logistic stacker over the tiers'
-calibrated logits.
+calibrated log-odds.
 
-The stacker's weights were fitted on scores each member gave to items it did not train on
-(out-of-fold), so they say how far to trust each tier on unseen text, not how well it
-remembers its training data. The members are the tiers' own model files, named beside the
-stacker and pinned by digest: a member retrained after the stacker was fitted is a start-up
-error, since its scores no longer mean what the weights assume.
+The stacker was calibrated on scores each member gave to items it did not train on
+(out-of-fold), so its score means what it says on unseen text, not on the members' training
+data. The members are the tiers' own model files, named beside the stacker and pinned by
+digest: a member retrained after the stacker was fitted is a start-up error, since its scores
+no longer mean what the stacker assumes.
 """
 
 from __future__ import annotations

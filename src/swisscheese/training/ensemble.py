@@ -2,12 +2,14 @@
 
 Every member tier is re-fitted fold by fold on the same items, so each item has a logit from
 every member that did not train on it, twice over: with its whole source held out (leave one
-source out) and with a random fifth held out. The stacker, a logistic regression with
-non-negative weights over those logits, is fitted on the leave-one-source-out logits: they say
-how far each tier can be trusted on a kind of text it never saw, which is what deployed traffic
-is. Its figures are nested the same way: a source's items are scored by a stacker fitted
-without that source, from members' logits that never saw it either, and the shipped thresholds
-come from random-fold logits scored by a stacker fitted without their fold. The members
+source out) and with a random fifth held out. The ensemble scores a text by the mean of its
+members' calibrated log-odds, recalibrated (Platt) on the random-fold logits: the members are
+trusted equally. Weights fitted to the out-of-fold logits did worse on sources held out than
+equal ones, whichever fold they were fitted on (docs/detectors.md has the figures): on random
+folds they favour the n-gram tier, which remembers its training sources, and on held-out
+sources the tier that best tells one source from another, which is not the tier that tells a
+harmful request from a safe one on the same topic. The figures are leave-one-source-out like
+every tier's: a source's items are scored from members that never saw it. The members
 themselves are the tiers' model files already in the output directory, pinned by digest.
 """
 
@@ -46,14 +48,11 @@ from swisscheese.training.sources import group_of
 __all__ = [
     "MemberLogits",
     "StackedReport",
-    "fit_stacker",
+    "calibrate",
     "member_logits",
     "prepare_ensemble",
     "train_ensemble",
 ]
-
-STACKER_L2 = 1e-3
-"""A little shrinkage: a tier is trusted by what it adds, not by what it repeats."""
 
 
 def _check_tiers(detector: str, tiers: tuple[str, ...]) -> None:
@@ -126,34 +125,15 @@ def member_logits(ds: Dataset, tiers: tuple[str, ...], *, seed: int = 0) -> Memb
     return MemberLogits(tiers, by_source, by_random, scored, mutated)
 
 
-def fit_stacker(z: np.ndarray, y: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, float]:
-    """Weighted logistic regression on members' logits with non-negative weights: a member's
-    higher score never lowers the ensemble's, so raising one tier's score cannot buy an
-    attacker a pass. Classes are balanced (as the members' heads are), so the fit does not move
-    with the share of attacks among the sources it happens to train on."""
-    from scipy.optimize import minimize
+def calibrate(mean_logits: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Platt scaling of the members' mean log-odds: score = sigmoid(a * mean + b), a >= 0."""
+    from sklearn.linear_model import LogisticRegression
 
-    weights = weights.astype(np.float64).copy()
-    for label in (0, 1):
-        share = weights[y == label].sum()
-        if share > 0:
-            weights[y == label] /= 2 * share
-    total = float(weights.sum())
-
-    def loss(params: np.ndarray) -> tuple[float, np.ndarray]:
-        w, b = params[:-1], params[-1]
-        margin = z @ w + b
-        # log(1 + exp(-m)) for positives, log(1 + exp(m)) for negatives, computed stably.
-        signed = np.where(y == 1, -margin, margin)
-        value = float(weights @ np.logaddexp(0.0, signed)) / total + STACKER_L2 * float(w @ w)
-        grad_margin = weights * np.where(y == 1, -1.0, 1.0) * sigmoid(signed) / total
-        grad = np.append(z.T @ grad_margin + 2 * STACKER_L2 * w, grad_margin.sum())
-        return value, grad
-
-    start = np.append(np.full(z.shape[1], 1.0 / z.shape[1]), 0.0)
-    bounds = [(0.0, None)] * z.shape[1] + [(None, None)]
-    result = minimize(loss, start, jac=True, method="L-BFGS-B", bounds=bounds)
-    return result.x[:-1], float(result.x[-1])
+    fit = LogisticRegression(C=1e6, solver="lbfgs").fit(mean_logits.reshape(-1, 1), y)
+    a, b = float(fit.coef_[0][0]), float(fit.intercept_[0])
+    if a <= 0:
+        raise ValueError("the members' mean score does not rise with attacks; nothing to stack")
+    return a, b
 
 
 @dataclass
@@ -161,15 +141,11 @@ class StackedReport:
     ensemble: CrossValidation
     members: dict[str, CrossValidation]
     """Each member alone, measured on the same items and folds."""
-    weights: np.ndarray
-    bias: float
+    calibration: tuple[float, float]
 
     def lines(self) -> list[str]:
-        out = [
-            "stacker weights: "
-            + ", ".join(f"{t} {w:.3f}" for t, w in zip(self.members, self.weights, strict=True))
-            + f", bias {self.bias:.3f}"
-        ]
+        a, b = self.calibration
+        out = [f"score = sigmoid({a:.3f} x mean of {', '.join(self.members)} log-odds {b:+.3f})"]
         for tier, cv in self.members.items():
             out.append(f"{tier} alone: " + _headline(cv))
         out.append("ensemble: " + _headline(self.ensemble))
@@ -187,29 +163,22 @@ def _headline(cv: CrossValidation) -> str:
     return text
 
 
-def stack(ds: Dataset, logits: MemberLogits, *, seed: int = 0) -> StackedReport:
-    """Fit the shipped stacker and measure it, and each member alone, out of fold."""
-    y, weights = ds.labels, ds.weights
-    groups = np.array([group_of(ex.source) for ex in ds.examples])
-    _, folds = group_folds(groups)
+def stack(ds: Dataset, logits: MemberLogits) -> StackedReport:
+    """Calibrate the mean of the members' log-odds and measure it, and each member alone, out
+    of fold."""
+    y = ds.labels
     usable = logits.scored
-    oof = np.zeros(len(y))
+    a, b = calibrate(logits.random.mean(axis=1), y)
+
+    def score(z: np.ndarray) -> np.ndarray:
+        return sigmoid(a * z.mean(axis=-1) + b)
+
+    oof = np.where(usable, score(logits.by_source), 0.0)
+    shipped = fpr_thresholds(score(logits.random)[y == 0])
     mutated: dict[str, list[float]] = {}
-    for rows, copies in zip(folds, logits.mutated, strict=True):
-        train_rows = usable & ~np.isin(np.arange(len(y)), rows)
-        if len(set(y[train_rows])) != 2:
-            continue
-        w, b = fit_stacker(logits.by_source[train_rows], y[train_rows], weights[train_rows])
-        oof[rows] = sigmoid(logits.by_source[rows] @ w + b)
-        for name, row in copies:
-            mutated.setdefault(name, []).append(float(sigmoid(row @ w + b)))
-    random_oof = np.zeros(len(y))
-    for part in random_folds(len(y), seed):
-        train_rows = usable & ~np.isin(np.arange(len(y)), part)
-        w, b = fit_stacker(logits.by_source[train_rows], y[train_rows], weights[train_rows])
-        random_oof[part] = sigmoid(logits.random[part] @ w + b)
-    shipped = fpr_thresholds(random_oof[y == 0])
-    ensemble = report(ds, oof, shipped, mutated, tier="ensemble")
+    for group in logits.mutated:
+        for name, row in group:
+            mutated.setdefault(name, []).append(float(score(row)))
     members = {}
     for j, tier in enumerate(logits.tiers):
         per_mutator: dict[str, list[float]] = {}
@@ -223,8 +192,7 @@ def stack(ds: Dataset, logits: MemberLogits, *, seed: int = 0) -> StackedReport:
             per_mutator,
             tier=tier,
         )
-    w, b = fit_stacker(logits.by_source[usable], y[usable], weights[usable])
-    return StackedReport(ensemble, members, w, b)
+    return StackedReport(report(ds, oof, shipped, mutated, tier="ensemble"), members, (a, b))
 
 
 def train_ensemble(
@@ -240,7 +208,7 @@ def train_ensemble(
             f"the ensemble pins its members, and {', '.join(missing)} is missing: train "
             f"those tiers into {out_dir} first (swisscheese train {ds.detector} --tier TIER)"
         )
-    measured = stack(ds, member_logits(ds, tiers, seed=seed), seed=seed)
+    measured = stack(ds, member_logits(ds, tiers, seed=seed))
     thresholds = {
         **measured.ensemble.thresholds,
         **{f"unseen_sources_{k}": v for k, v in measured.ensemble.unseen_source_thresholds.items()},
@@ -253,8 +221,8 @@ def train_ensemble(
     model = Ensemble(
         detector=ds.detector,
         members=tiers,
-        weights=tuple(float(w) for w in measured.weights),
-        bias=measured.bias,
+        weights=tuple(measured.calibration[0] / len(tiers) for _ in tiers),
+        bias=measured.calibration[1],
         member_digests={t: digest(p) for t, p in paths.items()},
         thresholds=thresholds,
         meta={"metrics": metrics, "items": len(ds.examples), "seed": seed},
@@ -284,12 +252,12 @@ def _data_card(ds: Dataset, tiers: tuple[str, ...], seed: int) -> dict[str, Any]
             for (src, lab), n in sorted(Counter((e.source, e.label) for e in ds.examples).items())
         },
         "stacker": (
-            "logistic regression with non-negative weights over the members' calibrated "
-            "logits, fitted on leave-one-source-out logits"
+            "the mean of the members' calibrated log-odds, Platt-scaled on their random-fold "
+            "out-of-fold logits"
         ),
         "thresholds_from": (
-            "random-fold logits of benign items, each scored by members and a stacker fitted "
-            "without its fold; unseen_sources_* from leave-one-source-out"
+            "random-fold out-of-fold logits of benign items, each from members that did not "
+            "train on it; unseen_sources_* from leave-one-source-out"
         ),
     }
 
@@ -303,7 +271,8 @@ def _model_card(model: Ensemble, measured: StackedReport, card: dict[str, Any]) 
     t = model.thresholds
     return f"""# Model card: `{model.detector}` (ensemble of {", ".join(model.members)})
 
-score = sigmoid(bias + sum of weight x logit(member score)), bias {model.bias:.4f}:
+score = sigmoid(bias + sum of weight x logit(member score)), bias {model.bias:.4f}, weights
+(equal: the members are trusted alike; their sum is the Platt slope):
 {weights}
 
 {card["stacker"].capitalize()}. {card["items"]} items ({card["positives"]} positive,
