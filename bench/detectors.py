@@ -1,7 +1,7 @@
 """The learned detectors on the development data sets, and their latency.
 
     .venv/bin/python bench/detectors.py [--datasets ../shared/datasets/dev]
-        [--tier fast|embedding|both] [--models DIR] [--only DETECTOR ...]
+        [--tier fast|embedding|ensemble|both|all] [--models DIR] [--only DETECTOR ...]
 
 The shipped models trained on these sets (``swisscheese train`` reads them when present), so
 the figures here are figures on training data: they show what a model fits, not how it does on
@@ -14,6 +14,7 @@ and false-positive rates at the shipped 1%-FPR threshold. ``indirect-injection``
 measured against the READMEs of the installed Python distributions (never training data):
 ordinary documents a coding agent reads, full of instructions to their human reader. Then
 latency per call on ~1 KB prompts, one core (the embedding tier's encoder is given one thread).
+The ensemble tier is measured for the detectors that have one (skipped for the others).
 """
 
 from __future__ import annotations
@@ -33,9 +34,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 from prompts import make_prompts
 from swisscheese.evaluation.corpora import benign_corpus
 from swisscheese.evaluation.metrics import recall_at_fpr, roc_auc
-from swisscheese.learned.model import LinearDetector, model_filename
-from swisscheese.learned.predict import pair_text, predict_many
-from swisscheese.monitors.learned import load_detector
+from swisscheese.learned.ensemble import ensemble_filename
+from swisscheese.learned.model import model_filename
+from swisscheese.learned.predict import pair_text
+from swisscheese.monitors.learned import Scorer, load_scorer, shipped_model
 from swisscheese.training.devdata import DevData
 
 csv.field_size_limit(10**8)
@@ -66,13 +68,13 @@ def package_readmes(piece: int = 3_000, pieces: int = 4) -> list[str]:
     return out
 
 
-def scores(model: LinearDetector, texts: list[str]) -> np.ndarray:
-    return np.array([p.score for p in predict_many(model, texts)])
+def scores(model: Scorer, texts: list[str]) -> np.ndarray:
+    return np.array([p.score for p in model.predict(texts)])
 
 
 def report(
     name: str,
-    model: LinearDetector,
+    model: Scorer,
     positives: dict[str, np.ndarray],
     negatives: dict[str, np.ndarray],
 ) -> None:
@@ -92,7 +94,9 @@ def report(
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--datasets", type=Path, default=Path("../shared/datasets/dev"))
-    parser.add_argument("--tier", choices=("fast", "embedding", "both"), default="both")
+    parser.add_argument(
+        "--tier", choices=("fast", "embedding", "ensemble", "both", "all"), default="both"
+    )
     parser.add_argument("--models", type=Path, help="a `swisscheese train --out` directory")
     parser.add_argument(
         "--only", action="append", choices=ALL, help="these detectors only (repeatable)"
@@ -119,13 +123,21 @@ def main() -> None:
         },
     }
     prompts = make_prompts(500)
-    tiers = ("fast", "embedding") if args.tier == "both" else (args.tier,)
+    tiers = {
+        "both": ("fast", "embedding"),
+        "all": ("fast", "embedding", "ensemble"),
+    }.get(args.tier, (args.tier,))
     for tier in tiers:
         print(f"\n===== {tier} tier =====")
 
-        def load(name: str, tier: str = tier) -> LinearDetector:
-            path = args.models / model_filename(name, tier) if args.models else None
-            return load_detector(name, tier, path)  # type: ignore[arg-type]
+        def load(name: str, tier: str = tier) -> Scorer:
+            filename = ensemble_filename(name) if tier == "ensemble" else model_filename(name, tier)
+            return load_scorer(name, tier, args.models / filename if args.models else None)  # type: ignore[arg-type]
+
+        if tier == "ensemble":
+            root = args.models or shipped_model("injection").parent
+            wanted = {n for n in wanted if (root / ensemble_filename(n)).is_file()}
+            print(f"(detectors with an ensemble: {', '.join(sorted(wanted)) or 'none'})")
 
         if "indirect-injection" in wanted:
             model = load("indirect-injection")
@@ -157,7 +169,7 @@ def main() -> None:
             latency(load(name), name, tier, rounds, sample)
 
 
-def harmful_output(model: LinearDetector, dev: DevData) -> None:
+def harmful_output(model: Scorer, dev: DevData) -> None:
     """JBB's judged responses: score, and agreement with the human majority next to the
     published judges' agreement."""
     with (dev.root / "jbb_judge_comparison.csv").open(encoding="utf-8") as f:
@@ -179,12 +191,12 @@ def harmful_output(model: LinearDetector, dev: DevData) -> None:
     print()
 
 
-def latency(model: LinearDetector, name: str, tier: str, rounds: int, sample: list[str]) -> None:
+def latency(model: Scorer, name: str, tier: str, rounds: int, sample: list[str]) -> None:
     times = []
     for _ in range(rounds):
         for text in sample:
             t0 = time.perf_counter()
-            predict_many(model, [text])
+            model.predict([text])
             times.append((time.perf_counter() - t0) * 1000)
     times.sort()
     p99 = times[int(len(times) * 0.99)]

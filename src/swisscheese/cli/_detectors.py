@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -19,6 +17,7 @@ from swisscheese.learned.specs import DETECTOR_SPECS
 
 if TYPE_CHECKING:
     from swisscheese.learned.model import Prediction
+    from swisscheese.monitors.learned import Scorer
 
 DETECTORS = tuple(DETECTOR_SPECS)
 DEFAULT_DEV = Path("../shared/datasets/dev")
@@ -37,35 +36,20 @@ TierOption = Annotated[
 ]
 
 
-@dataclass
-class _Scorer:
-    """A detector tier from the shell: its batch scorer and its thresholds."""
-
-    predict: Callable[[list[str]], list[Prediction]]
-    thresholds: dict[str, float]
-
-
-def _detector(name: str, tier: str, model: Path | None) -> _Scorer:
-    from swisscheese.learned.predict import predict_ensemble, predict_many
-    from swisscheese.monitors.learned import load_detector, load_ensemble
+def _detector(name: str, tier: str, model: Path | None) -> Scorer:
+    from swisscheese.monitors.learned import load_scorer
 
     if name not in DETECTORS:
         fail(f"unknown detector {name!r} (known: {', '.join(DETECTORS)})")
     if tier not in TIERS:
         fail(f"unknown tier {tier!r} (known: {', '.join(TIERS)})")
     try:
-        if tier == "ensemble":
-            ensemble, members = load_ensemble(name, model)
-            return _Scorer(
-                lambda texts: predict_ensemble(ensemble, members, texts), ensemble.thresholds
-            )
-        det = load_detector(name, tier, model)  # type: ignore[arg-type]
+        return load_scorer(name, tier, model)  # type: ignore[arg-type]
     except ValueError as exc:
         fail(str(exc))
-    return _Scorer(lambda texts: predict_many(det, texts), det.thresholds)
 
 
-def _predict(scorer: _Scorer, texts: list[str]) -> list[Prediction]:
+def _predict(scorer: Scorer, texts: list[str]) -> list[Prediction]:
     from swisscheese.learned.causal_lm import LocalModelError
     from swisscheese.learned.embedding import EmbeddingError
 

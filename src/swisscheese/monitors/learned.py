@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 from importlib import resources
 from pathlib import Path
 from typing import Literal, cast
@@ -26,7 +28,14 @@ from swisscheese.learned.causal_lm import LocalModelError
 from swisscheese.learned.embedding import EmbeddingError, Encoder
 from swisscheese.learned.ensemble import Ensemble, ensemble_filename
 from swisscheese.learned.model import TIER_OF, LinearDetector, Prediction, model_filename
-from swisscheese.learned.predict import best, combine, pair_text, predict_text
+from swisscheese.learned.predict import (
+    best,
+    combine,
+    pair_text,
+    predict_ensemble,
+    predict_many,
+    predict_text,
+)
 from swisscheese.learned.specs import DETECTOR_SPECS, DetectorSpec
 from swisscheese.monitors._registry import Inline, MonitorConfig, monitor
 
@@ -36,8 +45,10 @@ __all__ = [
     "LearnedConfig",
     "LearnedMonitor",
     "ProbeMonitor",
+    "Scorer",
     "load_detector",
     "load_ensemble",
+    "load_scorer",
     "open_ensemble",
     "shipped_model",
 ]
@@ -212,6 +223,23 @@ def load_ensemble(name: str, path: Path | None) -> tuple[Ensemble, dict[str, Lin
         for tier in ensemble.members
     }
     return ensemble, members
+
+
+@dataclass(frozen=True)
+class Scorer:
+    """A detector's tier for scoring batches outside a policy (the CLI, benchmarks)."""
+
+    predict: Callable[[list[str]], list[Prediction]]
+    thresholds: dict[str, float]
+
+
+def load_scorer(name: str, tier: Tier, path: Path | None = None) -> Scorer:
+    """Any tier of a detector, the ensemble included, as a batch scorer."""
+    if tier == "ensemble":
+        ensemble, members = load_ensemble(name, path)
+        return Scorer(partial(predict_ensemble, ensemble, members), ensemble.thresholds)
+    detector = load_detector(name, tier, path)
+    return Scorer(partial(predict_many, detector), detector.thresholds)
 
 
 class EnsembleMonitor:
