@@ -86,6 +86,12 @@ def load_detector(name: str, tier: MemberTier, path: Path | None) -> LinearDetec
     return model
 
 
+def _threshold_for_fpr(thresholds: dict[str, float], fpr: float) -> float | None:
+    """The score a model was measured to flag ``fpr`` of held-out benign text at."""
+    key = {0.01: "fpr_1pct", 0.001: "fpr_0_1pct"}.get(fpr)
+    return thresholds.get(key) if key else None
+
+
 class _Learned:
     tier: MemberTier
 
@@ -111,8 +117,7 @@ class _Learned:
         return pair_text(asked[-1] if asked else "", content.text)
 
     def threshold_for_fpr(self, fpr: float) -> float | None:
-        key = {0.01: "fpr_1pct", 0.001: "fpr_0_1pct"}.get(fpr)
-        return self.model.thresholds.get(key) if key else None
+        return _threshold_for_fpr(self.model.thresholds, fpr)
 
     def _findings(self, predictions: list[Prediction]) -> list[Finding]:
         top = best(predictions)
@@ -274,8 +279,7 @@ class EnsembleMonitor:
         self.models: dict[str, LinearDetector] = {m.tier: m.model for m in self.members}
 
     def threshold_for_fpr(self, fpr: float) -> float | None:
-        key = {0.01: "fpr_1pct", 0.001: "fpr_0_1pct"}.get(fpr)
-        return self.ensemble.thresholds.get(key) if key else None
+        return _threshold_for_fpr(self.ensemble.thresholds, fpr)
 
     @staticmethod
     async def _member(member: _Learned, text: str) -> Prediction:
