@@ -59,9 +59,10 @@ MemberTier = Literal["fast", "embedding", "probe"]
 
 class LearnedConfig(MonitorConfig):
     tier: Tier = "fast"
-    """``fast`` (n-grams, ~0.5 ms), ``embedding`` (MiniLM, tens of ms; needs ``[ml]``),
-    ``probe`` (the local model's hidden states, tens of ms; needs ``[local]``) or ``ensemble``
-    (a calibrated stacker over two or more of them, run concurrently; needs their extras)."""
+    """``fast`` (n-grams, ~0.5 ms), ``embedding`` (MiniLM, ~70 ms per KB; needs ``[ml]``),
+    ``probe`` (the local model's hidden states, ~1 s per KB on a CPU core; needs ``[local]``)
+    or ``ensemble`` (a calibrated stacker over two or more of them, run concurrently, so it
+    costs its slowest member; needs their extras). Figures: ``bench/tiers.py``."""
     model: Path | None = None
     """A model trained by ``swisscheese train`` (its .npz file, or for the ensemble its .json
     file, with its members beside it); default: the shipped one."""
