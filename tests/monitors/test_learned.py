@@ -265,17 +265,7 @@ def test_the_probe_tier_reads_the_local_model_in_a_policy() -> None:
         Guard(parse_policy(bad, "probe.yaml"))
 
 
-ENSEMBLE_POLICY = """\
-version: 1
-deployment: t
-layers:
-  input:
-    rules:
-      - monitor: harmful-request
-        config: {tier: ensemble, min_score: 0.0}
-        action: flag
-        threshold: {target_fpr: 0.01}
-"""
+ENSEMBLE_POLICY = PROBE_POLICY.replace("{tier: probe}", "{tier: ensemble, min_score: 0.0}")
 
 
 def test_the_ensemble_tier_scores_with_every_member_and_names_their_scores() -> None:

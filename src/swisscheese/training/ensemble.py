@@ -112,8 +112,9 @@ def member_logits(ds: Dataset, tiers: tuple[str, ...], *, seed: int = 0) -> Memb
         )
         by_source[:, j] = logits
         for rows, head, group_copies, out in zip(folds, heads, copies, mutated, strict=True):
-            if head is None:
+            if head is None:  # not held out (its rest lacks a class): no figures from it
                 scored[rows] = False
+                out.clear()
                 continue
             if group_copies:
                 texts = [text for _, text in group_copies]
