@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -106,11 +108,8 @@ def train_command(
     """Train a learned detector from data in installed packages, generated data and (when
     present) the development sets; write the model, its data card and its model card."""
     try:
-        from swisscheese.learned.causal_lm import LocalModelError
-        from swisscheese.learned.embedding import EmbeddingError
         from swisscheese.training.crossval import cross_validate as run_cross_validation
         from swisscheese.training.fit import prepare, train
-        from swisscheese.training.leakage import LeakageError
     except ImportError as exc:
         fail(f"training needs the [train] extra (pip install 'swisscheese[train]'): {exc}")
     if detector not in DETECTORS:
@@ -120,13 +119,11 @@ def train_command(
         fail(f"{held_out}: no such directory (--held-out)")
     if dev_root is None and not no_dev and dev != DEFAULT_DEV:
         fail(f"{dev}: no such directory (--dev, or --no-dev)")
-    from swisscheese.evaluation.corpora import CorpusError
-
     if tier == "ensemble":
         _train_ensemble(detector, out_dir, members, seed, dev_root, held_out, sample)
         return
     started = time.perf_counter()
-    try:
+    with _training_errors():
         data = prepare(
             detector,
             tier=tier,
@@ -139,10 +136,6 @@ def train_command(
         for line in cv.lines() if cv else []:
             out.print(f"  {line}", highlight=False)
         report = train(detector, out_dir, tier=tier, seed=seed, dataset=data, cross_validation=cv)
-    except (LeakageError, EmbeddingError, LocalModelError, ValueError) as exc:
-        fail(str(exc))
-    except CorpusError as exc:
-        fail(f"training data: {exc}")
     m = report.metrics
     trained_on = ", ".join(report.data_card["trained_on_development_sets"]) or "none"
     out.print(
@@ -154,6 +147,22 @@ def train_command(
     out.print(f"wrote {report.model_path} and its data and model cards", highlight=False)
 
 
+@contextmanager
+def _training_errors() -> Iterator[None]:
+    """What can go wrong in training, as a message naming it (exit status 2)."""
+    from swisscheese.evaluation.corpora import CorpusError
+    from swisscheese.learned.causal_lm import LocalModelError
+    from swisscheese.learned.embedding import EmbeddingError
+    from swisscheese.training.leakage import LeakageError
+
+    try:
+        yield
+    except (LeakageError, EmbeddingError, LocalModelError, ValueError) as exc:
+        fail(str(exc))
+    except CorpusError as exc:
+        fail(f"training data: {exc}")
+
+
 def _train_ensemble(
     detector: str,
     out_dir: Path,
@@ -163,23 +172,15 @@ def _train_ensemble(
     held_out: Path | None,
     sample: int | None,
 ) -> None:
-    from swisscheese.evaluation.corpora import CorpusError
-    from swisscheese.learned.causal_lm import LocalModelError
-    from swisscheese.learned.embedding import EmbeddingError
     from swisscheese.training.ensemble import prepare_ensemble, train_ensemble
-    from swisscheese.training.leakage import LeakageError
 
     tiers = tuple(t.strip() for t in members.split(",") if t.strip())
     started = time.perf_counter()
-    try:
+    with _training_errors():
         data = prepare_ensemble(
             detector, tiers, seed=seed, dev_root=dev_root, held_out_root=held_out, sample=sample
         )
         path, measured = train_ensemble(data, out_dir, tiers, seed=seed)
-    except (LeakageError, EmbeddingError, LocalModelError, ValueError) as exc:
-        fail(str(exc))
-    except CorpusError as exc:
-        fail(f"training data: {exc}")
     for line in measured.lines():
         out.print(f"  {line}", highlight=False)
     out.print(
