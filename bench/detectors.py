@@ -34,7 +34,6 @@ sys.path.insert(0, str(Path(__file__).parent))
 from prompts import make_prompts
 from swisscheese.evaluation.corpora import benign_corpus
 from swisscheese.evaluation.metrics import recall_at_fpr, roc_auc
-from swisscheese.learned.ensemble import ensemble_filename
 from swisscheese.learned.model import model_filename
 from swisscheese.learned.predict import pair_text
 from swisscheese.monitors.learned import Scorer, load_scorer, shipped_model
@@ -131,12 +130,12 @@ def main() -> None:
         print(f"\n===== {tier} tier =====")
 
         def load(name: str, tier: str = tier) -> Scorer:
-            filename = ensemble_filename(name) if tier == "ensemble" else model_filename(name, tier)
-            return load_scorer(name, tier, args.models / filename if args.models else None)  # type: ignore[arg-type]
+            path = args.models / model_filename(name, tier) if args.models else None
+            return load_scorer(name, tier, path)  # type: ignore[arg-type]
 
         if tier == "ensemble":
             root = args.models or shipped_model("injection").parent
-            wanted = {n for n in wanted if (root / ensemble_filename(n)).is_file()}
+            wanted = {n for n in wanted if (root / model_filename(n, tier)).is_file()}
             print(f"(detectors with an ensemble: {', '.join(sorted(wanted)) or 'none'})")
 
         if "indirect-injection" in wanted:

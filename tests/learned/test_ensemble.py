@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from swisscheese.learned.ensemble import Ensemble, digest, ensemble_filename, logit
+from swisscheese.learned.ensemble import Ensemble, digest, logit
 from swisscheese.learned.model import model_filename
 
 _SCORE = st.floats(min_value=0.0, max_value=1.0)
@@ -28,7 +28,7 @@ def _ensemble(tmp_path: Path, weights: tuple[float, ...] = (1.5, 0.5)) -> tuple[
         },
         thresholds={"fpr_1pct": 0.9, "fpr_0_1pct": 0.99},
     )
-    path = tmp_path / ensemble_filename("injection")
+    path = tmp_path / model_filename("injection", "ensemble")
     model.save(path)
     return model, path
 

@@ -18,15 +18,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["MEMBER_TIERS", "Ensemble", "digest", "ensemble_filename", "logit"]
+from swisscheese.learned.model import model_filename
+
+__all__ = ["MEMBER_TIERS", "Ensemble", "check_tiers", "digest", "logit"]
 
 MEMBER_TIERS = ("fast", "embedding", "probe")
 SCHEMA = "swisscheese.ensemble/1"
 _EPS = 1e-7
 
 
-def ensemble_filename(detector: str) -> str:
-    return f"{detector}.ensemble.json"
+def check_tiers(tiers: tuple[str, ...]) -> None:
+    """Raise ValueError unless ``tiers`` are two or more distinct member tiers."""
+    if len(tiers) < 2 or len(set(tiers)) != len(tiers) or set(tiers) - set(MEMBER_TIERS):
+        raise ValueError(
+            f"an ensemble needs two or more distinct tiers of {', '.join(MEMBER_TIERS)}; "
+            f"got {', '.join(tiers) or 'none'}"
+        )
 
 
 def logit(score: float) -> float:
@@ -53,12 +60,7 @@ class Ensemble:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        unknown = [m for m in self.members if m not in MEMBER_TIERS]
-        if unknown or len(set(self.members)) != len(self.members) or len(self.members) < 2:
-            raise ValueError(
-                f"an ensemble needs two or more distinct tiers of {', '.join(MEMBER_TIERS)}; "
-                f"got {', '.join(self.members) or 'none'}"
-            )
+        check_tiers(self.members)
         if len(self.weights) != len(self.members):
             raise ValueError(f"{len(self.weights)} weights for {len(self.members)} members")
         if any(not w >= 0.0 for w in self.weights):
@@ -75,8 +77,6 @@ class Ensemble:
         return 1.0 / (1.0 + math.exp(-z))
 
     def member_path(self, ensemble_path: Path, tier: str) -> Path:
-        from swisscheese.learned.model import model_filename
-
         return ensemble_path.parent / model_filename(self.detector, tier)
 
     def check_members(self, ensemble_path: Path) -> None:

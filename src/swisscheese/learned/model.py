@@ -45,7 +45,10 @@ _FEATURIZERS = {FAST: featurize, FAST_PAIRS: featurize_pair}
 
 
 def model_filename(detector: str, tier: str) -> str:
-    """``injection.npz`` for the fast tier, ``injection.embedding.npz`` for the embedding tier."""
+    """``injection.npz`` for the fast tier, ``injection.embedding.npz`` for the embedding tier,
+    ``injection.ensemble.json`` for the stacker over tiers."""
+    if tier == "ensemble":
+        return f"{detector}.ensemble.json"
     return f"{detector}.npz" if tier == "fast" else f"{detector}.{tier}.npz"
 
 

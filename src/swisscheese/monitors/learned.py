@@ -26,7 +26,7 @@ from swisscheese.core import Content, Context, Finding, Monitor, Stage
 from swisscheese.learned.activations import ActivationReader
 from swisscheese.learned.causal_lm import LocalModelError
 from swisscheese.learned.embedding import EmbeddingError, Encoder
-from swisscheese.learned.ensemble import Ensemble, ensemble_filename
+from swisscheese.learned.ensemble import Ensemble
 from swisscheese.learned.model import TIER_OF, LinearDetector, Prediction, model_filename
 from swisscheese.learned.predict import (
     best,
@@ -72,8 +72,7 @@ class LearnedConfig(MonitorConfig):
 
 def shipped_model(name: str, tier: Tier = "fast") -> Path:
     models = resources.files("swisscheese.monitors") / "models"
-    filename = ensemble_filename(name) if tier == "ensemble" else model_filename(name, tier)
-    return Path(str(models / filename))
+    return Path(str(models / model_filename(name, tier)))
 
 
 def load_detector(name: str, tier: MemberTier, path: Path | None) -> LinearDetector:

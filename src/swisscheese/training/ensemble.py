@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from swisscheese.learned.ensemble import MEMBER_TIERS, Ensemble, digest, ensemble_filename
+from swisscheese.learned.ensemble import Ensemble, check_tiers, digest
 from swisscheese.learned.model import model_filename
 from swisscheese.training.crossval import (
     MUTATED_PER_GROUP,
@@ -56,11 +56,7 @@ __all__ = [
 
 
 def _check_tiers(detector: str, tiers: tuple[str, ...]) -> None:
-    if len(tiers) < 2 or len(set(tiers)) != len(tiers) or set(tiers) - set(MEMBER_TIERS):
-        raise ValueError(
-            f"an ensemble needs two or more distinct tiers of {', '.join(MEMBER_TIERS)}; "
-            f"got {', '.join(tiers) or 'none'}"
-        )
+    check_tiers(tiers)
     if detector in PAIR_DETECTORS and "probe" in tiers:
         raise ValueError(f"{detector}: the probe tier reads prompts, not request/response pairs")
 
@@ -228,7 +224,7 @@ def train_ensemble(
         thresholds=thresholds,
         meta={"metrics": metrics, "items": len(ds.examples), "seed": seed},
     )
-    path = out_dir / ensemble_filename(ds.detector)
+    path = out_dir / model_filename(ds.detector, "ensemble")
     model.save(path)
     stem = path.name.removesuffix(".json")
     (out_dir / f"{stem}.data-card.json").write_text(json.dumps(data_card, indent=2) + "\n")
