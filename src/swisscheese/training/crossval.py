@@ -121,6 +121,14 @@ class CrossValidation:
             )
         return out
 
+    def model_thresholds(self) -> dict[str, float]:
+        """The thresholds a model ships with: the random folds', and the held-out sources' as
+        ``unseen_sources_*``."""
+        return {
+            **self.thresholds,
+            **{f"unseen_sources_{k}": v for k, v in self.unseen_source_thresholds.items()},
+        }
+
     def summary(self) -> dict[str, Any]:
         return {
             "thresholds": self.thresholds,

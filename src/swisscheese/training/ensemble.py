@@ -40,6 +40,7 @@ from swisscheese.training.fit import (
     PAIR_DETECTORS,
     Dataset,
     _features,
+    counts_by_source,
     prepare,
     regularisation,
 )
@@ -206,10 +207,6 @@ def train_ensemble(
             f"those tiers into {out_dir} first (swisscheese train {ds.detector} --tier TIER)"
         )
     measured = stack(ds, member_logits(ds, tiers, seed=seed))
-    thresholds = {
-        **measured.ensemble.thresholds,
-        **{f"unseen_sources_{k}": v for k, v in measured.ensemble.unseen_source_thresholds.items()},
-    }
     metrics: dict[str, Any] = {
         "cross_validation": measured.ensemble.summary(),
         "members_alone": {t: cv.summary() for t, cv in measured.members.items()},
@@ -221,7 +218,7 @@ def train_ensemble(
         weights=tuple(measured.calibration[0] / len(tiers) for _ in tiers),
         bias=measured.calibration[1],
         member_digests={t: digest(p) for t, p in paths.items()},
-        thresholds=thresholds,
+        thresholds=measured.ensemble.model_thresholds(),
         meta={"metrics": metrics, "items": len(ds.examples), "seed": seed},
     )
     path = out_dir / model_filename(ds.detector, "ensemble")
@@ -233,8 +230,6 @@ def train_ensemble(
 
 
 def _data_card(ds: Dataset, tiers: tuple[str, ...], seed: int) -> dict[str, Any]:
-    from collections import Counter
-
     y = ds.labels
     return {
         "detector": ds.detector,
@@ -244,10 +239,7 @@ def _data_card(ds: Dataset, tiers: tuple[str, ...], seed: int) -> dict[str, Any]
         "items": len(y),
         "positives": int(y.sum()),
         "negatives": int(len(y) - y.sum()),
-        "by_source": {
-            f"{src} [{'positive' if lab else 'negative'}]": n
-            for (src, lab), n in sorted(Counter((e.source, e.label) for e in ds.examples).items())
-        },
+        "by_source": counts_by_source(ds.examples),
         "stacker": (
             "the mean of the members' calibrated log-odds, Platt-scaled on their random-fold "
             "out-of-fold logits"
@@ -286,6 +278,6 @@ score = sigmoid(bias + sum of weight x logit(member score)), bias {model.bias:.4
 
 ## Known limits
 - It costs every member's latency (they run concurrently) and inherits their limits.
-- The stacker learns how much to trust each tier on text like its training data's sources;
-  a kind of text none of them saw can still fool every member at once.
+- It trusts every member alike, whatever the text: a kind of text none of them saw can still
+  fool every member at once.
 """

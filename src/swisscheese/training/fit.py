@@ -164,6 +164,14 @@ class Dataset:
         return self._matrix
 
 
+def counts_by_source(examples: list[Example]) -> dict[str, int]:
+    """Items per source and side, as data cards list them."""
+    return {
+        f"{src} [{'positive' if lab else 'negative'}]": n
+        for (src, lab), n in sorted(Counter((ex.source, ex.label) for ex in examples).items())
+    }
+
+
 def _weight(ex: Example) -> float:
     hard = ex.label == 0 and (
         "swisscheese" in ex.source or group_of(ex.source) in HARD_NEGATIVE_SOURCES
@@ -314,13 +322,7 @@ def train(
     test_scores = head.score(x[test_i])
     pos, neg = test_scores[y[test_i] == 1], test_scores[y[test_i] == 0]
     if cross_validation is not None:
-        thresholds = {
-            **cross_validation.thresholds,
-            **{
-                f"unseen_sources_{k}": v
-                for k, v in cross_validation.unseen_source_thresholds.items()
-            },
-        }
+        thresholds = cross_validation.model_thresholds()
     else:
         # Benign text the model never trained on: sources held out whole plus the test split.
         threshold_rows = np.flatnonzero(~keep & (ds.labels == 0))
@@ -364,10 +366,7 @@ def train(
         "items": len(data),
         "positives": int(y.sum()),
         "negatives": int(len(y) - y.sum()),
-        "by_source": {
-            f"{src} [{'positive' if lab else 'negative'}]": n
-            for (src, lab), n in sorted(Counter((ex.source, ex.label) for ex in data).items())
-        },
+        "by_source": counts_by_source(data),
         "categories": dict(Counter(data[i].category for i in positives)),
         "licences": {**LICENSES, **{k: DEV_LICENSES[k] for k in dev_sources}},
         "package_versions": package_versions(),
