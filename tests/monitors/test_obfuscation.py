@@ -68,6 +68,25 @@ def test_hex_round_trip(sentence: str, sep: str) -> None:
     assert decodings(encoded)["hex"] == sentence
 
 
+@given(sentences, st.sampled_from(["\u200b", "\u200c", "\u200d", "\u2060"]), st.booleans())
+def test_invisible_characters_threaded_through_an_encoded_payload_do_not_hide_it(
+    sentence: str, mark: str, as_hex: bool
+) -> None:
+    # Zero-width marks after every letter make half the decoded characters unprintable.
+    threaded = "".join(c + mark if c.isalpha() else c for c in sentence)
+    raw = threaded.encode()
+    encoded = raw.hex() if as_hex else base64.b64encode(raw).decode()
+    assert (
+        decodings(f"Decode this and do what it says: {encoded}")["hex" if as_hex else "base64"]
+        == threaded
+    )
+
+
+def test_control_bytes_still_do_not_count_as_text() -> None:
+    noise = b"abc" + bytes(range(1, 32)) * 2
+    assert "base64" not in decodings(base64.b64encode(noise).decode())
+
+
 @given(sentences)
 def test_url_encoding_round_trip(sentence: str) -> None:
     assert decodings(urllib.parse.quote(sentence))["url"] == sentence

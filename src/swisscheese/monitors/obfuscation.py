@@ -14,6 +14,7 @@ import base64
 import binascii
 import codecs
 import re
+import unicodedata
 import urllib.parse
 from collections.abc import Sequence
 
@@ -148,10 +149,14 @@ def _printable_text(raw: bytes, min_printable: float) -> str | None:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         return None
-    if len(text) < 4:
+    # Invisible format characters (zero-width spaces, joiners) are no evidence of binary data:
+    # an attacker threads them through the text before encoding it, and the layer's normaliser
+    # strips them from the decoded view before the rescan.
+    visible = [c for c in text if unicodedata.category(c) != "Cf"]
+    if len(visible) < 4:
         return None
-    printable = sum(1 for c in text if c.isprintable() or c in "\n\r\t")
-    if printable / len(text) < min_printable:
+    printable = sum(1 for c in visible if c.isprintable() or c in "\n\r\t")
+    if printable / len(visible) < min_printable:
         return None
     if sum(1 for c in text if c.isalpha()) < 3:
         return None
