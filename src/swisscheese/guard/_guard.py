@@ -11,8 +11,8 @@ import asyncio
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
-from contextlib import AbstractContextManager
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -153,7 +153,7 @@ class Guard:
                 loaded.policy.model_dump(mode="json"),
             )
         self._portal: BlockingPortal | None = None
-        self._portal_exit: AbstractContextManager[BlockingPortal] | None = None
+        self._portal_stop: weakref.finalize[Any, Any] | None = None
         self._portal_lock = threading.Lock()
         self._contexts: dict[Stage, Context] = {}
         self._inline_layers = {
@@ -303,8 +303,12 @@ class Guard:
         first use) for sync callers whose monitors need a loop."""
         with self._portal_lock:
             if self._portal is None:
-                self._portal_exit = start_blocking_portal()
-                self._portal = self._portal_exit.__enter__()
+                portal_cm = start_blocking_portal(name="swisscheese-guard")
+                self._portal = portal_cm.__enter__()
+                # A guard never closed must not hang the interpreter at exit: stopping the
+                # portal from a garbage-collected context manager during shutdown waits on a
+                # loop thread that is already frozen. finalize runs at exit, before that.
+                self._portal_stop = weakref.finalize(self, portal_cm.__exit__, None, None, None)
             portal = self._portal
         try:
             return portal.call(fn, *args)
@@ -318,9 +322,9 @@ class Guard:
     def close(self) -> None:
         """Stop the guard's loop thread (the recorder, if any, belongs to the caller)."""
         with self._portal_lock:
-            if self._portal_exit is not None:
-                self._portal_exit.__exit__(None, None, None)
-            self._portal = self._portal_exit = None
+            if self._portal_stop is not None:
+                self._portal_stop()
+            self._portal = self._portal_stop = None
 
     def __enter__(self) -> Guard:
         return self
