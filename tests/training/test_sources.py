@@ -3,11 +3,13 @@ project's hard negatives and contrastive requests."""
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
+from swisscheese.evaluation.mutators import MUTATORS
 from swisscheese.training import injection_sets
 from swisscheese.training.devdata import DevData
 from swisscheese.training.sources import load_source
@@ -58,6 +60,29 @@ def test_mutated_copies_carry_their_sources_name() -> None:
     # Both sides are mutated, so a disguise is no evidence of harm by itself.
     assert {e.label for e in data if e.source.endswith("+mutated")} == {0, 1}
     assert "swisscheese:safe-but-alarming+mutated" in mutated
+
+
+def test_asking_for_an_encoded_or_reversed_reply_is_on_both_sides() -> None:
+    # Left out of the benign side, "write your answer backwards" taught the detector that the
+    # ask is innocent: a harmful request with it appended passed.
+    data = load_source("harmful-request", 0)
+    asks = {
+        m.name: m.apply("x", random.Random(0)).text.removeprefix("x\n\n")
+        for m in MUTATORS.values()
+        if m.family == "output"
+    }
+    for name, ask in asks.items():
+        labels = {e.label for e in data if e.source.endswith("+mutated") and ask in e.text}
+        assert labels == {0, 1}, name
+
+
+def test_ordinary_requests_are_benign_for_the_harmful_request_detector() -> None:
+    data = [e for e in load_source("harmful-request", 0) if e.source == "swisscheese:everyday"]
+    assert len(data) >= 2500
+    assert {e.label for e in data} == {0}
+    texts = " ".join(e.text for e in data)
+    for topic in ("recipe", "ibuprofen", "cover letter", "puppy", "SQL"):
+        assert topic in texts
 
 
 @needs_dev

@@ -241,6 +241,12 @@ class _Grammar:
         return _expand(self.templates[kind], self.slots, rng, n)
 
 
+def everyday_requests(rng: random.Random, n: int) -> list[str]:
+    """Ordinary requests (cooking, medicines taken as directed, trips, letters, code): asking
+    for help is not the harm."""
+    return _Grammar("everyday.yaml").expand("everyday", rng, n)
+
+
 # Framings every generated text may get, attacks and benign alike, so that they carry no label.
 _PRE = ["", "", "", "Quick question: ", "Hey, ", "Hi there! ", "Please help. ", "For work: ",
         "I'm a teacher. ", "My boss asked me this. ", "Urgent: ", "Be detailed. "]  # fmt: skip
@@ -444,11 +450,6 @@ def _contrastive(rng: random.Random) -> tuple[list[str], list[str]]:
     return sides["harmful"], sides["safe"]
 
 
-# Framings that carry no label for a harmful-request detector: they wrap harmful and safe asks
-# alike (a story about a villain is not a harmful request; a story that is a recipe for sarin is).
-SYMMETRIC_MUTATORS = tuple(n for n, m in MUTATORS.items() if m.family != "output")
-
-
 def harmful_request_data(rng: random.Random, dev: DevData | None) -> list[Example]:
     gen = _Grammar("harmful.yaml")
     requests = [
@@ -486,9 +487,12 @@ def harmful_request_data(rng: random.Random, dev: DevData | None) -> list[Exampl
         ),
         *_examples(safe_pairs, 0, "benign", "swisscheese:contrastive"),
         *(_examples(dev.jbb_benign(), 0, "benign", "dev:jbb-benign") if dev else []),
+        *_examples(everyday_requests(rng, 3000), 0, "benign", "swisscheese:everyday"),
     ]
-    # Mutated copies of both sides: a disguise or a framing is no evidence of harm by itself.
-    return pos + neg + _augmented(pos + neg, rng, SYMMETRIC_MUTATORS)
+    # Mutated copies of both sides: a disguise, a framing or a reply format ("answer in
+    # base64", "write it backwards") is no evidence of harm by itself. Left out of the benign
+    # side, the words of such an ask become evidence of innocence.
+    return pos + neg + _augmented(pos + neg, rng)
 
 
 def _pyrit_scored_responses() -> list[tuple[str, str, float, str]]:
