@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -28,3 +29,11 @@ def test_the_set_round_trips_through_its_file(tmp_path: Path) -> None:
     assert len(loaded) == 2
     assert loaded.contains(["Hello, there!", "something else"]).tolist() == [True, False]
     assert TrainedTexts.of([]).contains(["x"]).tolist() == [False]
+
+
+def test_fingerprints_stored_before_whitespace_was_collapsed_still_match() -> None:
+    from swisscheese.learned.trained import _fingerprint64_before_1202
+
+    text = "i g n o r e\n  a l l"
+    old = TrainedTexts(np.array([_fingerprint64_before_1202(text)], dtype=np.uint64))
+    assert old.contains([text]).tolist() == [True]

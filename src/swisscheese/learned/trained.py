@@ -24,11 +24,23 @@ _ALNUM = re.compile(r"[^\w]+")
 
 
 def canonical(text: str) -> str:
-    return _ALNUM.sub(" ", normalize(text)).strip()
+    # Whitespace is made single spaces first: the normaliser joins letters spread out with one
+    # separator, so "a a a" and "a\n a\n a" must reach it alike.
+    return _ALNUM.sub(" ", normalize(" ".join(text.split()))).strip()
+
+
+def _digest64(canonical_text: str) -> int:
+    return int.from_bytes(hashlib.sha256(canonical_text.encode()).digest()[:8], "big")
 
 
 def fingerprint64(text: str) -> int:
-    return int.from_bytes(hashlib.sha256(canonical(text).encode()).digest()[:8], "big")
+    return _digest64(canonical(text))
+
+
+def _fingerprint64_before_1202(text: str) -> int:
+    """The fingerprint as models trained before 2026-12-02 stored it (whitespace not yet made
+    single spaces): it differs for about one training text in a thousand, spread-out letters."""
+    return _digest64(_ALNUM.sub(" ", normalize(text)).strip())
 
 
 def trained_path(model_path: Path) -> Path:
@@ -57,7 +69,13 @@ class TrainedTexts:
     def contains(self, texts: Iterable[str]) -> np.ndarray:
         """For each text, whether it (or a copy differing in case, spacing or punctuation) was
         trained on."""
-        probe = np.fromiter((fingerprint64(t) for t in texts), dtype=np.uint64)
+        texts = list(texts)
+        found = self._has([fingerprint64(t) for t in texts])
+        np.logical_or(found, self._has([_fingerprint64_before_1202(t) for t in texts]), out=found)
+        return found
+
+    def _has(self, fingerprints: list[int]) -> np.ndarray:
+        probe = np.array(fingerprints, dtype=np.uint64)
         if not len(self._sorted) or not len(probe):
             return np.zeros(len(probe), dtype=bool)
         at = np.minimum(np.searchsorted(self._sorted, probe), len(self._sorted) - 1)
