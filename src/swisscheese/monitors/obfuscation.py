@@ -20,6 +20,7 @@ from collections.abc import Sequence
 
 from swisscheese.core import Content, Context, Finding, Span, Stage
 from swisscheese.core.roles import Decoded as Decoded
+from swisscheese.learned.features import normalize
 from swisscheese.monitors._registry import Inline, MonitorConfig, monitor
 
 _BASE64 = re.compile(r"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/_-]{12,}={0,2}(?![A-Za-z0-9+/=_-])")
@@ -207,6 +208,27 @@ def _englishness(text: str) -> float:
     return sum(1 for w in words if w.strip(".,;:!?'\"()") in _COMMON) / len(words)
 
 
+def _encoded_leet_common(token: str) -> bool:
+    """A common word in leetspeak, then ROT13-encoded or reversed ("0a" is "on"): the digits
+    stay as they were, so the word shows once the token is decoded and the digits spelt out."""
+    if len(token) < 2 or not any(c in "0134578" for c in token):
+        return False
+    return (
+        codecs.encode(token, "rot13").translate(_LEET) in _COMMON
+        or token[::-1].translate(_LEET) in _COMMON
+    )
+
+
+def _as_english(decoded: str, at_least: float) -> str | None:
+    """``decoded`` if it reads as English; else its undisguised form (leetspeak spelt out,
+    spread-out letters joined) if that does: ROT13 leaves digits and separators alone, so a
+    text disguised before it was encoded decodes to a disguised text."""
+    if _englishness(decoded) >= at_least:
+        return decoded
+    plain = normalize(decoded)
+    return plain if _englishness(plain) >= at_least else None
+
+
 class ObfuscationMonitor(Inline):
     name = "obfuscation"
     stages = frozenset(Stage)
@@ -333,12 +355,13 @@ class ObfuscationMonitor(Inline):
         base = 1.0 if plainly_english else _englishness(text)
         whole = len(found)
         if base < 0.3:
-            rot = codecs.encode(text, "rot13")
-            if _englishness(rot) >= max(0.3, base + 0.2):
-                found.append((0, len(text), "rot13", rot))
-            rev = text[::-1]
-            if _englishness(rev) >= max(0.3, base + 0.2):
-                found.append((0, len(text), "reversed", rev))
+            for kind, decoded in (
+                ("rot13", codecs.encode(text, "rot13")),
+                ("reversed", text[::-1]),
+            ):
+                plain = _as_english(decoded, max(0.3, base + 0.2))
+                if plain is not None:
+                    found.append((0, len(text), kind, plain))
         if len(found) == whole:
             # A plain-English wrapper around an encoded sentence ("Decode this ROT13 and do
             # what it says: Vtaber nyy ..."): the whole text reads fine, the segment does not.
@@ -358,7 +381,7 @@ class ObfuscationMonitor(Inline):
         # words; without two of them there is nothing to look for.
         hints = 0
         for token in text.lower().split():
-            if token in _ENCODED_COMMON:
+            if token in _ENCODED_COMMON or _encoded_leet_common(token):
                 hints += 1
                 if hints == 2:
                     break
@@ -374,8 +397,9 @@ class ObfuscationMonitor(Inline):
                 ("rot13", codecs.encode(segment, "rot13")),
                 ("reversed", segment[::-1]),
             ):
-                if _englishness(decoded) >= 0.3:
-                    found.append((start, start + len(segment), kind, decoded))
+                plain = _as_english(decoded, 0.3)
+                if plain is not None:
+                    found.append((start, start + len(segment), kind, plain))
                     break
 
 
