@@ -111,6 +111,7 @@ _LEET = str.maketrans(
         "5": "s",
         "7": "t",
         "8": "b",
+        "9": "g",
         "@": "a",
         "$": "s",
         "!": "i",
@@ -184,11 +185,13 @@ def _looks_like_data(token: str) -> bool:
 
 
 _LEET_WORD = re.compile(r"[A-Za-z0-9@$!|+]{2,}")
+# In a decoding already taken for leetspeak, a lone "4" is "a" too.
+_LEET_ANY = re.compile(r"[A-Za-z0-9@$!|+]+")
 
 
 def _unleet(m: re.Match[str]) -> str:
     token = m.group()
-    if _looks_like_data(token) or not any(c in "0134578@$!|+" for c in token):
+    if _looks_like_data(token) or not any(c in "01345789@$!|+" for c in token):
         return token
     return token.translate(_LEET).lower()
 
@@ -211,7 +214,7 @@ def _englishness(text: str) -> float:
 def _encoded_leet_common(token: str) -> bool:
     """A common word in leetspeak, then ROT13-encoded or reversed ("0a" is "on"): the digits
     stay as they were, so the word shows once the token is decoded and the digits spelt out."""
-    if len(token) < 2 or not any(c in "0134578" for c in token):
+    if len(token) < 2 or not any(c in "01345789" for c in token):
         return False
     return (
         codecs.encode(token, "rot13").translate(_LEET) in _COMMON
@@ -223,10 +226,10 @@ def _as_english(decoded: str, at_least: float) -> str | None:
     """``decoded`` if it reads as English; else its undisguised form (leetspeak spelt out,
     spread-out letters joined) if that does: ROT13 leaves digits and separators alone, so a
     text disguised before it was encoded decodes to a disguised text."""
-    if _englishness(decoded) >= at_least:
-        return decoded
-    plain = normalize(decoded)
-    return plain if _englishness(plain) >= at_least else None
+    for plain in (decoded, _LEET_ANY.sub(_unleet, decoded), normalize(decoded)):
+        if _englishness(plain) >= at_least:
+            return plain
+    return None
 
 
 class ObfuscationMonitor(Inline):
