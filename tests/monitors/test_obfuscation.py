@@ -126,8 +126,11 @@ _LEET = str.maketrans("aeiost", "431057")
 
 
 def _mostly_long_words(s: str) -> bool:
-    # Two-letter words in leetspeak are numbers ("70"), which stay numbers.
-    return sum(len(w) > 2 for w in s.split()) * 4 >= len(s.split()) * 3
+    # Two-letter words in leetspeak are numbers ("70"), which stay numbers and are no evidence
+    # of an encoding; the decoder looks once two encoded common words show.
+    words = s.split()
+    common = sum(len(w) > 2 and w in _COMMON for w in words)
+    return common >= 2 and sum(len(w) > 2 for w in words) * 4 >= len(words) * 3
 
 
 @given(sentences.filter(lambda s: _reads_as_english(s) and _mostly_long_words(s)))

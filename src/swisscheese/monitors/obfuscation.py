@@ -16,7 +16,7 @@ import codecs
 import re
 import unicodedata
 import urllib.parse
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from swisscheese.core import Content, Context, Finding, Span, Stage
 from swisscheese.core.roles import Decoded as Decoded
@@ -214,7 +214,11 @@ def _englishness(text: str) -> float:
 def _encoded_leet_common(token: str) -> bool:
     """A common word in leetspeak, then ROT13-encoded or reversed ("0a" is "on"): the digits
     stay as they were, so the word shows once the token is decoded and the digits spelt out."""
-    if len(token) < 2 or not any(c in "01345789" for c in token):
+    if token.isalpha():
+        return False  # the common case, first
+    # A number is a number: the token must mix letters and stand-ins.
+    token = token.strip(".,;:!?'\"()")
+    if token.isdigit() or not token.isalnum() or token.isalpha():
         return False
     return (
         codecs.encode(token, "rot13").translate(_LEET) in _COMMON
@@ -222,14 +226,31 @@ def _encoded_leet_common(token: str) -> bool:
     )
 
 
+_UNDISGUISE_PROBE = 600
+# Four letters spread out with one separator ("w.r.i.t", "w r i t"), which normalising joins.
+_SPREAD_OUT = re.compile(r"(?<!\w)\w([ .\-])\w\1\w\1\w(?!\w)")
+
+
 def _as_english(decoded: str, at_least: float) -> str | None:
     """``decoded`` if it reads as English; else its undisguised form (leetspeak spelt out,
     spread-out letters joined) if that does: ROT13 leaves digits and separators alone, so a
     text disguised before it was encoded decodes to a disguised text."""
-    for plain in (decoded, _LEET_ANY.sub(_unleet, decoded), normalize(decoded)):
-        if _englishness(plain) >= at_least:
-            return plain
+    if _englishness(decoded) >= at_least:
+        return decoded
+    # Undisguising costs more than the word count: it is tried on the start of the text (code
+    # and other languages reach here whole), and done in full only once that reads as English.
+    head = decoded[:_UNDISGUISE_PROBE]
+    undisguised: list[Callable[[str], str]] = [_spell_out] if _maybe_leet(head) else []
+    if _SPREAD_OUT.search(head):
+        undisguised.append(normalize)
+    for undisguise in undisguised:
+        if _englishness(undisguise(head)) >= at_least:
+            return undisguise(decoded)
     return None
+
+
+def _spell_out(text: str) -> str:
+    return _LEET_ANY.sub(_unleet, text)
 
 
 class ObfuscationMonitor(Inline):
@@ -383,8 +404,9 @@ class ObfuscationMonitor(Inline):
         # Cheap gate: an encoded English sentence carries encoded forms of the commonest
         # words; without two of them there is nothing to look for.
         hints = 0
+        leet = _maybe_leet(text)
         for token in text.lower().split():
-            if token in _ENCODED_COMMON or _encoded_leet_common(token):
+            if token in _ENCODED_COMMON or (leet and _encoded_leet_common(token)):
                 hints += 1
                 if hints == 2:
                     break
