@@ -80,6 +80,9 @@ def _maybe_encoded(text: str) -> bool:
 
 
 _MORSE_CLASSES = _class_table({".-": "m", " /": "s"})
+_SPREAD_CLASSES = _class_table(
+    {"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz": "a", ".-": "s"}
+)
 
 
 def _maybe_morse(text: str) -> bool:
@@ -198,6 +201,8 @@ def _unleet(m: re.Match[str]) -> str:
 
 # Sentences or clauses: runs of text between line breaks, colons, quotes and sentence ends.
 _SEGMENT = re.compile(r"[^\n:;\"“”.!?]{12,}[.!?]*")
+# Lines and clauses only: letters spread out with dots ("J.e.v.g.r") would break sentences.
+_CLAUSE = re.compile(r"[^\n:;\"“”]{12,}")
 # The commonest words as ROT13 or reversed text spells them (minus real words such as "be").
 _ENCODED_COMMON = (
     frozenset({codecs.encode(w, "rot13") for w in _COMMON} | {w[::-1] for w in _COMMON}) - _COMMON
@@ -214,10 +219,7 @@ def _englishness(text: str) -> float:
 def _encoded_leet_common(token: str) -> bool:
     """A common word in leetspeak, then ROT13-encoded or reversed ("0a" is "on"): the digits
     stay as they were, so the word shows once the token is decoded and the digits spelt out."""
-    if token.isalpha():
-        return False  # the common case, first
     # A number is a number: the token must mix letters and stand-ins.
-    token = token.strip(".,;:!?'\"()")
     if token.isdigit() or not token.isalnum() or token.isalpha():
         return False
     return (
@@ -226,9 +228,10 @@ def _encoded_leet_common(token: str) -> bool:
     )
 
 
-_UNDISGUISE_PROBE = 600
-# Four letters spread out with one separator ("w.r.i.t", "w r i t"), which normalising joins.
-_SPREAD_OUT = re.compile(r"(?<!\w)\w([ .\-])\w\1\w\1\w(?!\w)")
+_UNDISGUISE_PROBE = 300
+# Four letters spread out with one separator ("w.r.i.t", "w r i t", "w . r . i . t"), which
+# normalising joins.
+_SPREAD_OUT = re.compile(r"(?<!\w)\w( ?[.\-] ?| )\w\1\w\1\w(?!\w)")
 
 
 def _as_english(decoded: str, at_least: float) -> str | None:
@@ -236,7 +239,8 @@ def _as_english(decoded: str, at_least: float) -> str | None:
     spread-out letters joined) if that does: ROT13 leaves digits and separators alone, so a
     text disguised before it was encoded decodes to a disguised text."""
     if _englishness(decoded) >= at_least:
-        return decoded
+        # Read already, but spread-out words are still hidden from detectors that see words.
+        return normalize(decoded) if _SPREAD_OUT.search(decoded[:_UNDISGUISE_PROBE]) else decoded
     # Undisguising costs more than the word count: it is tried on the start of the text (code
     # and other languages reach here whole), and done in full only once that reads as English.
     head = decoded[:_UNDISGUISE_PROBE]
@@ -251,6 +255,30 @@ def _as_english(decoded: str, at_least: float) -> str | None:
 
 def _spell_out(text: str) -> str:
     return _LEET_ANY.sub(_unleet, text)
+
+
+def _maybe_spread(text: str) -> bool:
+    """Whether letters may be spread out with dots or dashes ("w.r.i.t.e"): a cheap test."""
+    if not text.isascii():
+        return _SPREAD_OUT.search(text) is not None
+    return text.encode("ascii").translate(_SPREAD_CLASSES).find(b"asasa") >= 0
+
+
+def _encoded_hints(text: str, *, leet: bool, spread: bool) -> bool:
+    """Two encoded forms of the commonest words (the gate before reading segments); with
+    ``leet``, also in leetspeak ("0a" is "on"); with ``spread``, also spelt out ("n.a.q")."""
+    tokens = text.lower().split()
+    if not (leet or spread):
+        return sum(map(_ENCODED_COMMON.__contains__, tokens)) >= 2  # C speed: the common case
+    hints = 0
+    for token in tokens:
+        if token in _ENCODED_COMMON or (leet and token.isalnum() and _encoded_leet_common(token)):
+            hints += 1
+        elif spread and not token.isalnum():
+            hints += token.replace(".", "").replace("-", "") in _ENCODED_COMMON
+        if hints >= 2:
+            return True
+    return False
 
 
 class ObfuscationMonitor(Inline):
@@ -403,16 +431,14 @@ class ObfuscationMonitor(Inline):
     def _segment_views(text: str, found: list[tuple[int, int, str, str]]) -> None:
         # Cheap gate: an encoded English sentence carries encoded forms of the commonest
         # words; without two of them there is nothing to look for.
-        hints = 0
-        leet = _maybe_leet(text)
-        for token in text.lower().split():
-            if token in _ENCODED_COMMON or (leet and _encoded_leet_common(token)):
-                hints += 1
-                if hints == 2:
-                    break
-        else:
+        spread = _maybe_spread(text)
+        if not _encoded_hints(text, leet=False, spread=False) and not (
+            (_maybe_leet(text) or spread) and _encoded_hints(text, leet=True, spread=spread)
+        ):
             return
-        for m in _SEGMENT.finditer(text):
+        # Sentences, unless letters are spread out with dots: then the dots are no sentence end.
+        segments = _CLAUSE if spread and _SPREAD_OUT.search(text) else _SEGMENT
+        for m in segments.finditer(text):
             raw = m.group()
             segment = raw.strip()
             if len(segment.split()) < 3 or _englishness(segment) >= 0.2:
