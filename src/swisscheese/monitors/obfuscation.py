@@ -238,14 +238,15 @@ def _as_english(decoded: str, at_least: float) -> str | None:
     """``decoded`` if it reads as English; else its undisguised form (leetspeak spelt out,
     spread-out letters joined) if that does: ROT13 leaves digits and separators alone, so a
     text disguised before it was encoded decodes to a disguised text."""
+    head = decoded[:_UNDISGUISE_PROBE]
+    spread = _SPREAD_OUT.search(head) is not None
     if _englishness(decoded) >= at_least:
         # Read already, but spread-out words are still hidden from detectors that see words.
-        return normalize(decoded) if _SPREAD_OUT.search(decoded[:_UNDISGUISE_PROBE]) else decoded
+        return normalize(decoded) if spread else decoded
     # Undisguising costs more than the word count: it is tried on the start of the text (code
     # and other languages reach here whole), and done in full only once that reads as English.
-    head = decoded[:_UNDISGUISE_PROBE]
     undisguised: list[Callable[[str], str]] = [_spell_out] if _maybe_leet(head) else []
-    if _SPREAD_OUT.search(head):
+    if spread:
         undisguised.append(normalize)
     for undisguise in undisguised:
         if _englishness(undisguise(head)) >= at_least:
@@ -264,15 +265,18 @@ def _maybe_spread(text: str) -> bool:
     return text.encode("ascii").translate(_SPREAD_CLASSES).find(b"asasa") >= 0
 
 
-def _encoded_hints(text: str, *, leet: bool, spread: bool) -> bool:
-    """Two encoded forms of the commonest words (the gate before reading segments); with
-    ``leet``, also in leetspeak ("0a" is "on"); with ``spread``, also spelt out ("n.a.q")."""
+def _encoded_hints(text: str, *, spread: bool) -> bool:
+    """Two encoded forms of the commonest words (the gate before reading segments); in a text
+    with leetspeak, also in leetspeak ("0a" is "on"); with ``spread``, also spelt out
+    ("n.a.q")."""
     tokens = text.lower().split()
-    if not (leet or spread):
-        return sum(map(_ENCODED_COMMON.__contains__, tokens)) >= 2  # C speed: the common case
+    if sum(map(_ENCODED_COMMON.__contains__, tokens)) >= 2:
+        return True  # at C speed: the common case
+    if not (spread or _maybe_leet(text)):
+        return False
     hints = 0
     for token in tokens:
-        if token in _ENCODED_COMMON or (leet and token.isalnum() and _encoded_leet_common(token)):
+        if token in _ENCODED_COMMON or _encoded_leet_common(token):
             hints += 1
         elif spread and not token.isalnum():
             hints += token.replace(".", "").replace("-", "") in _ENCODED_COMMON
@@ -432,9 +436,7 @@ class ObfuscationMonitor(Inline):
         # Cheap gate: an encoded English sentence carries encoded forms of the commonest
         # words; without two of them there is nothing to look for.
         spread = _maybe_spread(text)
-        if not _encoded_hints(text, leet=False, spread=False) and not (
-            (_maybe_leet(text) or spread) and _encoded_hints(text, leet=True, spread=spread)
-        ):
+        if not _encoded_hints(text, spread=spread):
             return
         # Sentences, unless letters are spread out with dots: then the dots are no sentence end.
         segments = _CLAUSE if spread and _SPREAD_OUT.search(text) else _SEGMENT
