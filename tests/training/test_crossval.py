@@ -3,13 +3,16 @@ saw it, and the figures say so."""
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 import pytest
 
 pytest.importorskip("sklearn")
 
-from swisscheese.training.crossval import cross_validate
-from swisscheese.training.sources import group_of
+from swisscheese.training.crossval import cross_validate, real_benign
+from swisscheese.training.fit import Dataset
+from swisscheese.training.sources import Example, group_of
 from tests.helpers.detector_data import synthetic_dataset
 
 
@@ -54,3 +57,19 @@ def test_summary_is_plain_data() -> None:
     assert summary["groups"]["attacks:odd"]["positives"] == 200
     assert isinstance(summary["lines"], list)
     assert np.isfinite(summary["pooled"]["auc"])
+
+
+def test_thresholds_are_set_on_the_real_data_sets_benign_items() -> None:
+    """Thousands of easy generated requests would pull a 0.1% threshold down onto real benign
+    text; only the real data sets' benign items set it."""
+    plain = synthetic_dataset()
+    easy = [
+        Example(f"please suggest a recipe with {food} for {n} guests", 0, "benign", source)
+        for source in ("swisscheese:everyday", "swisscheese:hard-negatives:code")
+        for food in ("rice", "beans", "leeks")
+        for n in range(100)
+    ]
+    padded = Dataset("injection", "fast", plain.examples + easy, Counter(), None, None)
+    chosen = {padded.examples[i].source for i in np.flatnonzero(real_benign(padded))}
+    assert chosen == {"benign:chat", "benign:docs"}
+    assert int(real_benign(padded).sum()) == 800

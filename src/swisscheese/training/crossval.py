@@ -16,7 +16,8 @@ development file or a package's set says how the detector does on a source of th
 not seen, which is the question a user has.
 
 The shipped thresholds come from a second, ordinary cross-validation: five random folds, every
-benign item scored by a head that did not train on it (though on others of its kind). Holding
+benign item of the real data sets scored by a head that did not train on it (though on others of
+its kind). Holding
 whole sources out answers "how well does it generalise"; it is the wrong basis for the threshold
 of a model that did train on every source: without chat data, ordinary chat scores like an
 attack, and a threshold set there would flag nothing a deployed model sees. Both are kept
@@ -44,7 +45,13 @@ from swisscheese.training.fit import (
 )
 from swisscheese.training.sources import group_of
 
-__all__ = ["SAFE_BUT_ALARMING", "CrossValidation", "GroupResult", "cross_validate"]
+__all__ = [
+    "SAFE_BUT_ALARMING",
+    "CrossValidation",
+    "GroupResult",
+    "cross_validate",
+    "real_benign",
+]
 
 MUTATED_PER_GROUP = {"fast": 40, "embedding": 20, "probe": 10}
 """Held-out attacks per set copied through each mutator (fewer where features cost a forward
@@ -188,6 +195,16 @@ def group_folds(groups: np.ndarray) -> tuple[list[str], list[np.ndarray]]:
     return names, [np.flatnonzero(groups == g) for g in names]
 
 
+def real_benign(ds: Dataset) -> np.ndarray:
+    """Which items are benign items of real data sets: what every threshold is set on. The
+    project's generated benign text is left out: how much of it there is was chosen, not
+    observed, and thousands of easy generated requests would pull a 0.1% threshold down onto
+    real benign text."""
+    groups = np.array([group_of(ex.source) for ex in ds.examples]).astype(str)
+    mask: np.ndarray = (ds.labels == 0) & ~np.char.startswith(groups, "swisscheese")
+    return mask
+
+
 def fpr_thresholds(benign: np.ndarray) -> dict[str, float]:
     return {"fpr_1pct": _fpr_threshold(benign, 0.01), "fpr_0_1pct": _fpr_threshold(benign, 0.001)}
 
@@ -234,7 +251,7 @@ def cross_validate(ds: Dataset, *, seed: int = 0, c: float | None = None) -> Cro
         for (name, _), score in zip(copies, scores, strict=True):
             mutated.setdefault(name, []).append(float(score))
     random_oof, _ = out_of_fold(x, y, weights, random_folds(len(y), seed), c=c, seed=seed)
-    shipped = fpr_thresholds(sigmoid(random_oof)[y == 0])
+    shipped = fpr_thresholds(sigmoid(random_oof)[real_benign(ds)])
     return report(ds, sigmoid(oof), shipped, mutated)
 
 
@@ -254,7 +271,7 @@ def report(
     # fold); the project's own hard negatives are adversarial by design, a slice no deployment
     # sees in that proportion, and are reported set by set instead.
     generated = np.char.startswith(groups.astype(str), "swisscheese")
-    benign = oof[(y == 0) & ~generated]
+    benign = oof[real_benign(ds)]
     unseen = fpr_thresholds(benign)
     threshold = unseen["fpr_1pct"]
     results = []

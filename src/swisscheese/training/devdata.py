@@ -17,7 +17,7 @@ from pathlib import Path
 from swisscheese.core.jsonl import json_lines
 from swisscheese.evaluation.corpora import CorpusError
 
-__all__ = ["DEV_LICENSES", "DevData"]
+__all__ = ["ADVICE_POLICIES", "DEV_LICENSES", "DevData"]
 
 csv.field_size_limit(10**8)
 
@@ -31,6 +31,13 @@ DEV_LICENSES = {
     "dev:strongreject": "MIT (StrongREJECT)",
     "dev:bipia": "MIT code; contexts CC BY-SA 4.0 (BIPIA train split)",
 }
+
+
+ADVICE_POLICIES = frozenset(
+    {"Legal Opinion", "Financial Advice", "Health Consultation", "Political Lobbying"}
+)
+"""Scenarios of the forbidden-question set whose questions are ordinary requests ("what bonds
+should I invest in?", "talking points for my campaign speech")."""
 
 
 @dataclass(frozen=True)
@@ -51,8 +58,19 @@ class DevData:
     def jailbreak_prompts(self) -> list[str]:
         return self._csv("jailbreak_prompts_2023_05_07.csv", "prompt")
 
-    def forbidden_questions(self) -> list[str]:
-        return self._csv("forbidden_question_set.csv", "question")
+    def forbidden_questions(self, *, advice: bool = False) -> list[str]:
+        """The forbidden-question set's harmful scenarios, or with ``advice`` its scenarios
+        that break a provider's usage policy without harming anyone."""
+        path = self.root / "forbidden_question_set.csv"
+        return [
+            question
+            for question, policy in zip(
+                self._csv(path.name, "question"),
+                self._csv(path.name, "content_policy_name"),
+                strict=True,
+            )
+            if (policy in ADVICE_POLICIES) == advice
+        ]
 
     def jbb_harmful(self) -> list[str]:
         return self._csv("jbb_harmful_behaviors.csv", "Goal")

@@ -33,6 +33,7 @@ from swisscheese.training.crossval import (
     mutated_copies,
     out_of_fold,
     random_folds,
+    real_benign,
     report,
     sigmoid,
 )
@@ -172,7 +173,7 @@ def stack(ds: Dataset, logits: MemberLogits) -> StackedReport:
         return sigmoid(a * z.mean(axis=-1) + b)
 
     oof = np.where(usable, score(logits.by_source), 0.0)
-    shipped = fpr_thresholds(score(logits.random)[y == 0])
+    shipped = fpr_thresholds(score(logits.random)[real_benign(ds)])
     mutated: dict[str, list[float]] = {}
     for group in logits.mutated:
         for name, row in group:
@@ -186,7 +187,7 @@ def stack(ds: Dataset, logits: MemberLogits) -> StackedReport:
         members[tier] = report(
             ds,
             sigmoid(logits.by_source[:, j]),
-            fpr_thresholds(sigmoid(logits.random[:, j])[y == 0]),
+            fpr_thresholds(sigmoid(logits.random[:, j])[real_benign(ds)]),
             per_mutator,
             tier=tier,
         )

