@@ -246,8 +246,8 @@ def _data_card(ds: Dataset, tiers: tuple[str, ...], seed: int) -> dict[str, Any]
             "out-of-fold logits"
         ),
         "thresholds_from": (
-            "random-fold out-of-fold logits of benign items, each from members that did not "
-            "train on it; unseen_sources_* from leave-one-source-out"
+            "random-fold out-of-fold logits of the real data sets' benign items, each from "
+            "members that did not train on it; unseen_sources_* from leave-one-source-out"
         ),
     }
 

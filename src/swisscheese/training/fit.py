@@ -383,8 +383,8 @@ def train(
         "split": "80% train / 10% calibration (Platt) / 10% test, seeded",
         "window": window,
         "thresholds_from": (
-            "out-of-fold benign scores of five random folds; the unseen_sources_* thresholds "
-            "from leave-one-source-out cross-validation"
+            "out-of-fold scores of the real data sets' benign items, five random folds; the "
+            "unseen_sources_* thresholds from leave-one-source-out cross-validation"
             if cross_validation is not None
             else {
                 "sources": sorted(THRESHOLD_SOURCES),
