@@ -301,9 +301,10 @@ class TokenVerifier:
                     biscuit.Fact("arg({name}, {value})", {"name": name, "value": math.ceil(value)})
                 )
             builder.add_policy(biscuit.Policy("allow if tool($t), right($t)"))
-        limits = builder.limits()
+        # biscuit-python 0.4's type stubs omit the limits API its builder has.
+        limits = builder.limits()  # type: ignore[attr-defined]
         limits.max_time = _DATALOG_TIME_LIMIT
-        builder.set_limits(limits)
+        builder.set_limits(limits)  # type: ignore[attr-defined]
         return builder.build(parsed)
 
     def verify(self, token: str, instance: str, proof: str) -> Grant:
