@@ -17,11 +17,10 @@ not seen, which is the question a user has.
 
 The shipped thresholds come from a second, ordinary cross-validation: five random folds, every
 benign item of the real data sets scored by a head that did not train on it (though on others of
-its kind). Holding
-whole sources out answers "how well does it generalise"; it is the wrong basis for the threshold
-of a model that did train on every source: without chat data, ordinary chat scores like an
-attack, and a threshold set there would flag nothing a deployed model sees. Both are kept
-(``thresholds`` and ``unseen_source_thresholds``).
+its kind). Holding whole sources out answers "how well does it generalise"; it is the wrong
+basis for the threshold of a model that did train on every source: without chat data, ordinary
+chat scores like an attack, and a threshold set there would flag nothing a deployed model sees.
+Both are kept (``thresholds`` and ``unseen_source_thresholds``).
 """
 
 from __future__ import annotations
