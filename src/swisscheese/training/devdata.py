@@ -44,16 +44,21 @@ should I invest in?", "talking points for my campaign speech")."""
 class DevData:
     root: Path
 
-    def _csv(self, name: str, column: str) -> list[str]:
+    def _rows(self, name: str, *columns: str) -> list[dict[str, str]]:
+        """The file's rows whose ``columns[0]`` is not blank."""
         path = self.root / name
         try:
             with path.open(encoding="utf-8", newline="") as f:
                 rows = list(csv.DictReader(f))
         except OSError as exc:
             raise CorpusError(f"{path}: {exc.strerror or exc}") from exc
-        if rows and column not in rows[0]:
-            raise CorpusError(f"{path}: no column {column!r}")
-        return [r[column] for r in rows if r.get(column, "").strip()]
+        for column in columns:
+            if rows and column not in rows[0]:
+                raise CorpusError(f"{path}: no column {column!r}")
+        return [r for r in rows if r.get(columns[0], "").strip()]
+
+    def _csv(self, name: str, column: str) -> list[str]:
+        return [r[column] for r in self._rows(name, column)]
 
     def jailbreak_prompts(self) -> list[str]:
         return self._csv("jailbreak_prompts_2023_05_07.csv", "prompt")
@@ -61,15 +66,9 @@ class DevData:
     def forbidden_questions(self, *, advice: bool = False) -> list[str]:
         """The forbidden-question set's harmful scenarios, or with ``advice`` its scenarios
         that break a provider's usage policy without harming anyone."""
-        path = self.root / "forbidden_question_set.csv"
+        rows = self._rows("forbidden_question_set.csv", "question", "content_policy_name")
         return [
-            question
-            for question, policy in zip(
-                self._csv(path.name, "question"),
-                self._csv(path.name, "content_policy_name"),
-                strict=True,
-            )
-            if (policy in ADVICE_POLICIES) == advice
+            r["question"] for r in rows if (r["content_policy_name"] in ADVICE_POLICIES) == advice
         ]
 
     def jbb_harmful(self) -> list[str]:

@@ -173,7 +173,8 @@ def stack(ds: Dataset, logits: MemberLogits) -> StackedReport:
         return sigmoid(a * z.mean(axis=-1) + b)
 
     oof = np.where(usable, score(logits.by_source), 0.0)
-    shipped = fpr_thresholds(score(logits.random)[real_benign(ds)])
+    benign = real_benign(ds)
+    shipped = fpr_thresholds(score(logits.random)[benign])
     mutated: dict[str, list[float]] = {}
     for group in logits.mutated:
         for name, row in group:
@@ -187,7 +188,7 @@ def stack(ds: Dataset, logits: MemberLogits) -> StackedReport:
         members[tier] = report(
             ds,
             sigmoid(logits.by_source[:, j]),
-            fpr_thresholds(sigmoid(logits.random[:, j])[real_benign(ds)]),
+            fpr_thresholds(sigmoid(logits.random[:, j])[benign]),
             per_mutator,
             tier=tier,
         )
