@@ -92,6 +92,23 @@ class Rendezvous:
         return []
 
 
+class TraceMonitor:
+    """Inline: remembers each content's source and the trace it came with; finds nothing."""
+
+    name = "tests/trace"
+    stages = frozenset(Stage)
+
+    def __init__(self, config: MonitorConfig) -> None:
+        self.shown: list[tuple[str, str | None, tuple[Content, ...]]] = []
+
+    async def inspect(self, content: Content, ctx: Context) -> list[Finding]:
+        return self.inspect_sync(content, ctx)
+
+    def inspect_sync(self, content: Content, ctx: Context) -> list[Finding]:
+        self.shown.append((content.text, content.source, content.trace))
+        return []
+
+
 def make_registry() -> Registry:
     registry = REGISTRY.child()
     monitor(
@@ -103,4 +120,5 @@ def make_registry() -> Registry:
     monitor(
         "tests/rendezvous", stages=ALL, categories=(), config=RendezvousConfig, registry=registry
     )(Rendezvous)
+    monitor("tests/trace", stages=ALL, categories=(), registry=registry)(TraceMonitor)
     return registry

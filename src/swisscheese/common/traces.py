@@ -53,32 +53,38 @@ def _calls(message: Mapping[str, Any]) -> Iterable[ToolCall]:
 
 def trace_from_messages(messages: Iterable[Mapping[str, Any]]) -> tuple[Content, ...]:
     """The trace of a conversation in the OpenAI chat format (dicts, as sent on the wire)."""
-    steps: list[Content] = []
-    names: dict[str, str] = {}
+    return tuple(step for steps in message_steps(messages) for step in steps)
+
+
+def message_steps(messages: Iterable[Mapping[str, Any]]) -> list[tuple[Content, ...]]:
+    """Each message's steps of the trace, in order (a message with no text and no call has
+    none), so a caller can give one message the trace of everything before it."""
+    names: dict[str, str] = {}  # tool call id -> tool name, for the results that answer it
+    out: list[tuple[Content, ...]] = []
     for i, message in enumerate(messages):
         if not isinstance(message, Mapping):
             raise TraceError(f"message {i} is not an object")
         role = message.get("role")
+        if role not in _STAGE and role not in ("tool", "function"):
+            raise TraceError(f"message {i} has role {role!r}")
         try:
-            text = message_text(message.get("content"))
+            out.append(_steps(message, role, names))
         except TraceError as exc:
             raise TraceError(f"message {i}: {exc}") from None
-        if role in ("tool", "function"):
-            call_id = message.get("tool_call_id")
-            source = names.get(str(call_id)) if call_id is not None else None
-            source = source or message.get("name") or (str(call_id) if call_id else None)
-            steps.append(Content(text, "tool", Stage.RETRIEVED, source))
-            continue
-        if role not in _STAGE:
-            raise TraceError(f"message {i} has role {role!r}")
-        if text:
-            steps.append(Content(text, role, _STAGE[role]))
-        if role == "assistant":
-            try:
-                for call in _calls(message):
-                    if call.id:
-                        names[call.id] = call.name
-                    steps.append(Content("", "assistant", Stage.TOOL_CALL, call.name, call))
-            except TraceError as exc:
-                raise TraceError(f"message {i}: {exc}") from None
+    return out
+
+
+def _steps(message: Mapping[str, Any], role: str, names: dict[str, str]) -> tuple[Content, ...]:
+    text = message_text(message.get("content"))
+    if role in ("tool", "function"):
+        call_id = message.get("tool_call_id")
+        source = names.get(str(call_id)) if call_id is not None else None
+        source = source or message.get("name") or (str(call_id) if call_id else None)
+        return (Content(text, "tool", Stage.RETRIEVED, source),)
+    steps = [Content(text, role, _STAGE[role])] if text else []
+    if role == "assistant":
+        for call in _calls(message):
+            if call.id:
+                names[call.id] = call.name
+            steps.append(Content("", "assistant", Stage.TOOL_CALL, call.name, call))
     return tuple(steps)

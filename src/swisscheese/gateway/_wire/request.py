@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from swisscheese.common.traces import message_steps
 from swisscheese.core import Content, Role, Stage, json_text, valid_text
 from swisscheese.gateway._wire.models import ChatRequest, parts_text
 from swisscheese.gateway._wire.slots import Path, Slot, _call_slot, put, tool_text
@@ -19,24 +20,31 @@ def request_reads(request: ChatRequest) -> list[Slot]:
     Messages of every role pass the input layer (assistant turns too: the client writes them),
     tool results the retrieved layer, and definitions the model reads (tools, functions,
     response schemas) the retrieved layer, where instructions planted in them are looked for.
+    A tool result carries the conversation before it as its trace (the user's task, the call
+    that fetched it) and its tool's name as its source.
     """
     slots: list[Slot] = []
     role: Role
+    steps = message_steps([m.model_dump(exclude_none=True) for m in request.messages])
+    before: tuple[Content, ...] = ()
     for i, m in enumerate(request.messages):
+        trace: tuple[Content, ...] = ()
         if m.role != "tool" and m.role != "function":
             stage, role, source = Stage.INPUT, m.role, None
         else:
-            stage, role, source = Stage.RETRIEVED, "tool", m.tool_call_id or m.name
+            stage, role, source, trace = Stage.RETRIEVED, "tool", steps[i][0].source, before
+        before += steps[i]
         where: Path = ("messages", i)
         if isinstance(m.content, str) and m.content:
-            slots.append(Slot((*where, "content"), Content(m.content, role, stage, source)))
+            content = Content(m.content, role, stage, source, trace=trace)
+            slots.append(Slot((*where, "content"), content))
         elif isinstance(m.content, list) and m.content:
-            text = parts_text(m.content)
-            slots.append(Slot((*where, "content"), Content(text, role, stage, source), "parts"))
+            content = Content(parts_text(m.content), role, stage, source, trace=trace)
+            slots.append(Slot((*where, "content"), content, "parts"))
         for key in ("name", "refusal"):
             value = getattr(m, key)
             if value:
-                slots.append(Slot((*where, key), Content(value, role, stage, source)))
+                slots.append(Slot((*where, key), Content(value, role, stage, source, trace=trace)))
         for j, call in enumerate(m.tool_calls or []):
             slots.append(_call_slot((*where, "tool_calls", j, "function"), call.function, stage))
         if m.function_call is not None:
