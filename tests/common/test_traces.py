@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from swisscheese.common.traces import TraceError, trace_from_messages
+from swisscheese.common.traces import TraceError, message_steps, trace_from_messages
 from swisscheese.core import Stage, ToolCall
 
 
@@ -86,3 +86,46 @@ def test_every_text_appears_once_in_order(roles: list[str], text: str) -> None:
     messages = [{"role": r, "content": f"{text}{i}"} for i, r in enumerate(roles)]
     trace = trace_from_messages(messages)
     assert [s.text for s in trace] == [m["content"] for m in messages]
+
+
+def _conversation() -> st.SearchStrategy[list[dict[str, object]]]:
+    """Chats with tool calls and the results that answer them (ids reused on purpose)."""
+    ids = st.sampled_from(["c1", "c2", "c3"])
+    call = st.builds(
+        lambda i, name: {
+            "id": i,
+            "type": "function",
+            "function": {"name": name, "arguments": "{}"},
+        },
+        ids,
+        st.sampled_from(["search", "read_file", "send"]),
+    )
+    message = st.one_of(
+        st.builds(
+            lambda r, t: {"role": r, "content": t},
+            st.sampled_from(["system", "user"]),
+            st.text(max_size=8),
+        ),
+        st.builds(
+            lambda t, calls: {"role": "assistant", "content": t or None, "tool_calls": calls},
+            st.text(max_size=8),
+            st.lists(call, max_size=2),
+        ),
+        st.builds(
+            lambda i, t: {"role": "tool", "tool_call_id": i, "content": t}, ids, st.text(max_size=8)
+        ),
+    )
+    return st.lists(message, max_size=12)
+
+
+@given(_conversation())
+def test_each_message_sees_the_trace_of_the_messages_before_it(
+    messages: list[dict[str, object]],
+) -> None:
+    """What the gateway gives a tool result as its task is the conversation before it, exactly
+    as a trace of that conversation alone would read."""
+    steps = message_steps(messages)
+    assert len(steps) == len(messages)
+    for k in range(len(messages) + 1):
+        before = tuple(s for per in steps[:k] for s in per)
+        assert before == trace_from_messages(messages[:k])
