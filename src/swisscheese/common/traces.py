@@ -13,6 +13,7 @@ from typing import Any
 
 from swisscheese.core import Content, Role, Stage, ToolCall
 
+_RESULT_ROLES = ("tool", "function")
 _STAGE: dict[Role, Stage] = {
     "system": Stage.INPUT,
     "developer": Stage.INPUT,
@@ -53,7 +54,12 @@ def _calls(message: Mapping[str, Any]) -> Iterable[ToolCall]:
 
 def trace_from_messages(messages: Iterable[Mapping[str, Any]]) -> tuple[Content, ...]:
     """The trace of a conversation in the OpenAI chat format (dicts, as sent on the wire)."""
-    return tuple(step for steps in message_steps(messages) for step in steps)
+    return joined(message_steps(messages))
+
+
+def joined(steps: Iterable[tuple[Content, ...]]) -> tuple[Content, ...]:
+    """Messages' steps (``message_steps``) as one trace."""
+    return tuple(step for per_message in steps for step in per_message)
 
 
 def message_steps(messages: Iterable[Mapping[str, Any]]) -> list[tuple[Content, ...]]:
@@ -65,10 +71,10 @@ def message_steps(messages: Iterable[Mapping[str, Any]]) -> list[tuple[Content, 
         if not isinstance(message, Mapping):
             raise TraceError(f"message {i} is not an object")
         role = message.get("role")
-        if role not in _STAGE and role not in ("tool", "function"):
+        if role not in _STAGE and role not in _RESULT_ROLES:
             raise TraceError(f"message {i} has role {role!r}")
         try:
-            if role in ("tool", "function"):
+            if role in _RESULT_ROLES:
                 out.append((_result(message, names),))
             else:
                 out.append(_turn(message, role, names))

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from swisscheese.agents.identity import TokenVerifier
-from swisscheese.common.traces import trace_from_messages
+from swisscheese.common.traces import joined, message_steps
 from swisscheese.core import Content, Stage, Verdict
 from swisscheese.core.acting import ACTING_AGENT
 from swisscheese.gateway import _provenance as provenance
@@ -342,7 +342,7 @@ async def chat(request: Request) -> Response:
     messages = [m.model_dump(exclude_none=True) for m in body.messages]
     with state.tracing.chat(body.model, messages) as span:
         try:
-            return await _chat(request, state, body, records, span, trace_from_messages(messages))
+            return await _chat(request, state, body, records, span, message_steps(messages))
         finally:
             await records.discard()
 
@@ -353,14 +353,15 @@ async def _chat(
     body: wire.ChatRequest,
     records: Records,
     span: Any,
-    asked: tuple[Content, ...],
+    steps: list[tuple[Content, ...]],
 ) -> Response:
-    """``asked``: the conversation as a trace; response monitors read its last user message,
-    flow rules the whole of it."""
+    """``steps``: the conversation's steps per message; joined, they are the trace whose last
+    user message response monitors read and which flow rules read whole."""
     pipeline, metrics = state.pipeline, state.metrics
+    asked = joined(steps)
     # The input verdicts' durable writes overlap the model call; every write is settled
     # before the client gets an answer.
-    incoming, decision, forward = await pipeline.admit_request(body, records)
+    incoming, decision, forward = await pipeline.admit_request(body, records, steps)
     state.tracing.verdicts(span, "input", incoming)
     verdicts = by_stage(incoming)
     if forward is None:

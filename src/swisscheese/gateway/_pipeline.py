@@ -222,10 +222,14 @@ class ChatPipeline:
     # -- the request side -------------------------------------------------------------------------
 
     async def admit_request(
-        self, request: wire.ChatRequest, records: Records
+        self,
+        request: wire.ChatRequest,
+        records: Records,
+        steps: Sequence[tuple[Content, ...]],
     ) -> tuple[list[Verdict], Intervention, dict[str, Any] | None]:
-        """Screen everything the model would read; the body to forward, or None if refused."""
-        slots = wire.request_reads(request)
+        """Screen everything the model would read; the body to forward, or None if refused.
+        ``steps``: the request's messages as ``common.traces.message_steps`` reads them."""
+        slots = wire.request_reads(request, steps)
         contents = [s.content for s in slots]
         verdicts = await self.screen(contents, records)
         decision = await self.intervene(list(zip(contents, verdicts, strict=True)))

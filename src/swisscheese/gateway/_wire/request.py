@@ -8,32 +8,38 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from swisscheese.common.traces import message_steps
+from swisscheese.common.traces import joined, message_steps
 from swisscheese.core import Content, Role, Stage, json_text, valid_text
 from swisscheese.gateway._wire.models import ChatRequest, parts_text
 from swisscheese.gateway._wire.slots import Path, Slot, _call_slot, put, tool_text
 
 
-def request_reads(request: ChatRequest) -> list[Slot]:
+def request_reads(
+    request: ChatRequest, steps: Sequence[tuple[Content, ...]] | None = None
+) -> list[Slot]:
     """Everything in ``request`` that the model will read, each with its stage.
 
     Messages of every role pass the input layer (assistant turns too: the client writes them),
     tool results the retrieved layer, and definitions the model reads (tools, functions,
     response schemas) the retrieved layer, where instructions planted in them are looked for.
     A tool result carries the conversation before it as its trace (the user's task, the call
-    that fetched it) and its tool's name as its source.
+    that fetched it) and its tool's name as its source. ``steps``: the messages' steps
+    (``common.traces.message_steps``), when the caller has them already.
     """
     slots: list[Slot] = []
     role: Role
-    steps = message_steps([m.model_dump(exclude_none=True) for m in request.messages])
-    before: tuple[Content, ...] = ()
+    if steps is None:
+        steps = message_steps([m.model_dump(exclude_none=True) for m in request.messages])
+    conversation = joined(steps)
+    read = 0  # steps of the conversation before message i
     for i, m in enumerate(request.messages):
         trace: tuple[Content, ...] = ()
         if m.role != "tool" and m.role != "function":
             stage, role, source = Stage.INPUT, m.role, None
         else:
-            stage, role, source, trace = Stage.RETRIEVED, "tool", steps[i][0].source, before
-        before += steps[i]
+            stage, role, source = Stage.RETRIEVED, "tool", steps[i][0].source
+            trace = conversation[:read]
+        read += len(steps[i])
         where: Path = ("messages", i)
         if isinstance(m.content, str) and m.content:
             content = Content(m.content, role, stage, source, trace=trace)
