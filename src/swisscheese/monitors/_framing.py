@@ -131,3 +131,20 @@ def own_label(text: str, start: int) -> bool:
     """Whether a role marker at ``start`` is a system message's own heading ("System: You are
     ..." as its first words), which claims nothing the message is not."""
     return _OWN_LABEL.match(text, 0) is not None and not text[:start].strip(" \t\r\n#*")
+
+
+_BOUNDARY_LINE = re.compile(
+    r"[\s=#*_.:\[\]()<>-]*(?:end|close|begin|start) of (?:the )?(?:system|user|original)?\s*"
+    r"(?:prompt|input|message|instructions)?[\s=#*_.:\[\]()<>-]*",
+    re.IGNORECASE,
+)
+
+
+def own_delimiter(text: str, start: int, end: int) -> bool:
+    """Whether an end-of-prompt marker at ``text[start:end]`` is a line of its own in an
+    operator's message ("End of system prompt." before the slots it fills in): the operator's
+    own boundary, not one forged to close it."""
+    line_start = text.rfind("\n", 0, start) + 1
+    line_end = text.find("\n", end)
+    line_end = len(text) if line_end < 0 else line_end
+    return _BOUNDARY_LINE.fullmatch(text, line_start, line_end) is not None

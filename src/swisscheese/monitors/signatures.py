@@ -22,7 +22,7 @@ import yaml
 
 from swisscheese.core import Content, Context, Finding, Span, Stage
 from swisscheese.core.errors import SwisscheeseError
-from swisscheese.monitors._framing import described, own_label
+from swisscheese.monitors._framing import described, own_delimiter, own_label
 from swisscheese.monitors._registry import Inline, MonitorConfig, monitor
 from swisscheese.monitors._text import View, fold, normalize
 
@@ -31,8 +31,10 @@ OPERATOR_ROLES = frozenset({"system", "developer"})
 # The score of attack phrasing an operator's rule describes: under the default block threshold
 # (0.5), still reported to a policy that asks for weak cues.
 DESCRIBED_SCORE = 0.3
-# "System: You are ..." opening a system message is its own heading, not a spoofed turn.
+# "System: You are ..." opening a system message is its own heading, not a spoofed turn; an
+# "End of system prompt." line in one is its own boundary, not a forged one.
 OWN_LABEL_SIGNATURE = "delimiter.fake-turn"
+OWN_DELIMITER_SIGNATURE = "delimiter.end-of-prompt"
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
 # Four or more single-character tokens in a row: words spelled out to dodge filters.
 _SPLIT_WORDS = re.compile(r" [^ ] [^ ] [^ ] [^ ] ")
@@ -370,7 +372,9 @@ class SignaturesMonitor(Inline):
         s, e = view.to_source(start, end)
         detail = {"signature": sig.id, "lang": sig.lang, "match": how}
         if source is not None and (
-            described(source, s, e) or (sig.id == OWN_LABEL_SIGNATURE and own_label(source, s))
+            described(source, s, e)
+            or (sig.id == OWN_LABEL_SIGNATURE and own_label(source, s))
+            or (sig.id == OWN_DELIMITER_SIGNATURE and own_delimiter(source, s, e))
         ):
             if sig.id not in hits:
                 detail["framing"] = "described"
