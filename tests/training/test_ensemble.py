@@ -21,7 +21,7 @@ from swisscheese.training.ensemble import (
     stack,
     train_ensemble,
 )
-from tests.helpers.detector_data import synthetic_dataset
+from tests.helpers.detector_data import harmful_request_dataset, synthetic_dataset
 
 
 def test_the_calibration_rises_with_the_members_mean_score() -> None:
@@ -114,3 +114,17 @@ def test_an_impossible_ensemble_is_refused_before_any_work(
 ) -> None:
     with pytest.raises(ValueError, match=message):
         prepare_ensemble(detector, tiers)
+
+
+@pytest.mark.usefixtures("noise_embedding")
+def test_the_safe_but_alarming_curve_is_read_per_member_and_for_the_ensemble() -> None:
+    ds = harmful_request_dataset()
+    measured = stack(ds, member_logits(ds, ("fast", "embedding")))
+    at_5pct = {
+        name: dict(cv.safe_but_alarming_curve)[0.05]
+        for name, cv in [*measured.members.items(), ("ensemble", measured.ensemble)]
+    }
+    # The n-gram member reads the harmful cue; the noise member guesses.
+    assert at_5pct["fast"] > 0.9
+    assert at_5pct["embedding"] < 0.3
+    assert at_5pct["fast"] >= at_5pct["ensemble"] >= at_5pct["embedding"]

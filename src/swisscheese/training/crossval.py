@@ -10,6 +10,11 @@ item therefore gets an out-of-fold score, and every figure below comes from thos
 - per benign set: the share flagged at the threshold;
 - per mutator: recall on mutated copies of held-out attacks (fresh mutations, never trained on);
 - for harmful requests: recall where 5% of safe-but-alarming prompts are flagged, and the curve.
+  Each real harmful set is held out together with the safe-but-alarming sets, and one head
+  scores both: the threshold and the recall come from the same head. (Until 2026-12-02 the curve
+  pooled the leave-one-source-out scores, each set scored by its own head; heads calibrated on
+  different random tenths disagree in the top percent, where the threshold sits, and the 5%
+  point moved between 0.23 and 0.34 with the calibration split alone.)
 
 Generated data stays in every fold's training unless it is the set held out, so a figure for a
 development file or a package's set says how the detector does on a source of that kind it has
@@ -231,6 +236,75 @@ def mutated_copies(
     ]
 
 
+@dataclass(frozen=True)
+class AlarmingFold:
+    """One real harmful data set's positives and the safe-but-alarming prompts, held out together
+    and scored by one head."""
+
+    harmful: np.ndarray
+    alarming: np.ndarray
+
+    @property
+    def held_out(self) -> np.ndarray:
+        return np.union1d(self.harmful, self.alarming)
+
+
+def alarming_folds(ds: Dataset) -> list[AlarmingFold]:
+    """The harmful-request curve's folds: one per real (not generated) harmful data set."""
+    if ds.detector != "harmful-request":
+        return []
+    y = ds.labels
+    groups = np.array([group_of(ex.source) for ex in ds.examples]).astype(str)
+    alarming = np.flatnonzero((y == 0) & np.isin(groups, list(SAFE_BUT_ALARMING)))
+    real = sorted({g for g in groups[y == 1].tolist() if not g.startswith("swisscheese")})
+    if not len(alarming):
+        return []
+    return [AlarmingFold(np.flatnonzero((groups == g) & (y == 1)), alarming) for g in real]
+
+
+def alarming_logits(
+    x: Any,
+    y: np.ndarray,
+    weights: np.ndarray,
+    folds: list[AlarmingFold],
+    *,
+    c: float,
+    seed: int,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per fold, (harmful logits, safe-but-alarming logits) from a head fitted on the rest."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for fold in folds:
+        rest = rng.permutation(np.setdiff1d(np.arange(len(y)), fold.held_out))
+        cut = int(len(rest) * 0.9)
+        head = fit_head(
+            x, y, weights, fit_rows=rest[:cut], calibration_rows=rest[cut:], c=c, seed=seed
+        )
+        out.append((head.logit(x[fold.harmful]), head.logit(x[fold.alarming])))
+    return out
+
+
+def alarming_curve(scored: list[tuple[np.ndarray, np.ndarray]]) -> list[tuple[float, float]]:
+    """Recall over every fold's harmful items where each fold's head flags a share of the
+    safe-but-alarming prompts (pooled by item, so a large set weighs more)."""
+    total = sum(len(harmful) for harmful, _ in scored)
+    if not total:
+        return []
+    curve = []
+    for rate in CURVE_FLAG_RATES:
+        caught = sum(
+            int(np.sum(harmful > _kth_highest(alarming, rate))) for harmful, alarming in scored
+        )
+        curve.append((rate, caught / total))
+    return curve
+
+
+def _kth_highest(logits: np.ndarray, rate: float) -> float:
+    """The highest logit a head may give and flag at most ``rate`` of ``logits``."""
+    ordered = np.sort(logits)[::-1]
+    return float(ordered[min(int(np.floor(rate * len(ordered))), len(ordered) - 1)])
+
+
 def cross_validate(ds: Dataset, *, seed: int = 0, c: float | None = None) -> CrossValidation:
     """Leave-one-source-out cross-validation of ``ds`` (see the module docstring)."""
     c = c if c is not None else regularisation(ds.detector, ds.tier)
@@ -251,7 +325,11 @@ def cross_validate(ds: Dataset, *, seed: int = 0, c: float | None = None) -> Cro
             mutated.setdefault(name, []).append(float(score))
     random_oof, _ = out_of_fold(x, y, weights, random_folds(len(y), seed), c=c, seed=seed)
     shipped = fpr_thresholds(sigmoid(random_oof)[real_benign(ds)])
-    return report(ds, sigmoid(oof), shipped, mutated)
+    cv = report(ds, sigmoid(oof), shipped, mutated)
+    cv.safe_but_alarming_curve = alarming_curve(
+        alarming_logits(x, y, weights, alarming_folds(ds), c=c, seed=seed)
+    )
+    return cv
 
 
 def report(
@@ -269,7 +347,6 @@ def report(
     # The thresholds and the pooled figures come from real benign data sets (each scored out of
     # fold); the project's own hard negatives are adversarial by design, a slice no deployment
     # sees in that proportion, and are reported set by set instead.
-    generated = np.char.startswith(groups.astype(str), "swisscheese")
     benign = oof[real_benign(ds)]
     unseen = fpr_thresholds(benign)
     threshold = unseen["fpr_1pct"]
@@ -299,11 +376,4 @@ def report(
         {name: float(np.mean(np.array(s) >= threshold)) for name, s in mutated.items()},
         {"auc": roc_auc(positives, benign), "recall": float(np.mean(positives >= threshold))},
     )
-    alarming = oof[(y == 0) & np.isin(groups, list(SAFE_BUT_ALARMING))]
-    # Recall on requests from real data sets, not the project's own grammars.
-    real = oof[(y == 1) & ~generated]
-    if ds.detector == "harmful-request" and len(alarming) and len(real):
-        for rate in CURVE_FLAG_RATES:
-            at = _fpr_threshold(alarming, rate)
-            cv.safe_but_alarming_curve.append((rate, float(np.mean(real >= at))))
     return cv

