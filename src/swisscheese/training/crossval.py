@@ -238,15 +238,13 @@ def mutated_copies(
 
 @dataclass(frozen=True)
 class AlarmingFold:
-    """One real harmful data set's positives and the safe-but-alarming prompts, held out together
-    and scored by one head."""
+    """One real harmful data set and the safe-but-alarming sets, held out whole together (the
+    contrastive set's harmful twins too), and the rows one head scores: the set's harmful
+    requests and the safe-but-alarming prompts."""
 
+    held_out: np.ndarray
     harmful: np.ndarray
     alarming: np.ndarray
-
-    @property
-    def held_out(self) -> np.ndarray:
-        return np.union1d(self.harmful, self.alarming)
 
 
 def alarming_folds(ds: Dataset) -> list[AlarmingFold]:
@@ -255,11 +253,19 @@ def alarming_folds(ds: Dataset) -> list[AlarmingFold]:
         return []
     y = ds.labels
     groups = np.array([group_of(ex.source) for ex in ds.examples]).astype(str)
-    alarming = np.flatnonzero((y == 0) & np.isin(groups, list(SAFE_BUT_ALARMING)))
+    alarming_sets = np.isin(groups, list(SAFE_BUT_ALARMING))
+    alarming = np.flatnonzero(alarming_sets & (y == 0))
     real = sorted({g for g in groups[y == 1].tolist() if not g.startswith("swisscheese")})
     if not len(alarming):
         return []
-    return [AlarmingFold(np.flatnonzero((groups == g) & (y == 1)), alarming) for g in real]
+    return [
+        AlarmingFold(
+            np.flatnonzero(alarming_sets | (groups == g)),
+            np.flatnonzero((groups == g) & (y == 1)),
+            alarming,
+        )
+        for g in real
+    ]
 
 
 def alarming_logits(
