@@ -176,22 +176,36 @@ def out_of_fold(
 ) -> tuple[np.ndarray, list[Head | None]]:
     """Calibrated logits of every item in a fold, from a head fitted on the other folds (90%
     fit, 10% Platt); a fold whose complement lacks a class keeps 0 and gets no head."""
-    everything = np.arange(len(y))
     logits = np.zeros(len(y))
     heads: list[Head | None] = []
     for part in folds:
-        rest = np.setdiff1d(everything, part)
+        rest = np.setdiff1d(np.arange(len(y)), part)
         if len(set(y[rest])) != 2:
             heads.append(None)
             continue
-        order = rng.permutation(rest) if rng is not None else rest
-        cut = int(len(order) * 0.9)
-        head = fit_head(
-            x, y, weights, fit_rows=order[:cut], calibration_rows=order[cut:], c=c, seed=seed
-        )
+        head = _fit_on(x, y, weights, rest, c=c, seed=seed, rng=rng)
         logits[part] = head.logit(x[part])
         heads.append(head)
     return logits, heads
+
+
+def _fit_on(
+    x: Any,
+    y: np.ndarray,
+    weights: np.ndarray,
+    rows: np.ndarray,
+    *,
+    c: float,
+    seed: int,
+    rng: np.random.Generator | None,
+) -> Head:
+    """A head fitted on 90% of ``rows`` (shuffled by ``rng`` when given), Platt-scaled on the
+    rest."""
+    order = rng.permutation(rows) if rng is not None else rows
+    cut = int(len(order) * 0.9)
+    return fit_head(
+        x, y, weights, fit_rows=order[:cut], calibration_rows=order[cut:], c=c, seed=seed
+    )
 
 
 def group_folds(groups: np.ndarray) -> tuple[list[str], list[np.ndarray]]:
@@ -281,11 +295,8 @@ def alarming_logits(
     rng = np.random.default_rng(seed)
     out = []
     for fold in folds:
-        rest = rng.permutation(np.setdiff1d(np.arange(len(y)), fold.held_out))
-        cut = int(len(rest) * 0.9)
-        head = fit_head(
-            x, y, weights, fit_rows=rest[:cut], calibration_rows=rest[cut:], c=c, seed=seed
-        )
+        rest = np.setdiff1d(np.arange(len(y)), fold.held_out)
+        head = _fit_on(x, y, weights, rest, c=c, seed=seed, rng=rng)
         out.append((head.logit(x[fold.harmful]), head.logit(x[fold.alarming])))
     return out
 
