@@ -127,9 +127,9 @@ def _sentence_after(text: str, end: int) -> str:
 _OWN_LABEL = re.compile(r"\s*(?:[#*]+\s*)?(?:system|developer)\b", re.IGNORECASE)
 
 
-def own_label(text: str, start: int) -> bool:
-    """Whether a role marker at ``start`` is a system message's own heading ("System: You are
-    ..." as its first words), which claims nothing the message is not."""
+def own_label(text: str, start: int, end: int) -> bool:
+    """Whether a role marker at ``text[start:end]`` is a system message's own heading ("System:
+    You are ..." as its first words), which claims nothing the message is not."""
     return _OWN_LABEL.match(text, 0) is not None and not text[:start].strip(" \t\r\n#*")
 
 

@@ -11,7 +11,7 @@ running, so the cost grows with what the text contains, not with the size of the
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -31,10 +31,13 @@ OPERATOR_ROLES = frozenset({"system", "developer"})
 # The score of attack phrasing an operator's rule describes: under the default block threshold
 # (0.5), still reported to a policy that asks for weak cues.
 DESCRIBED_SCORE = 0.3
-# "System: You are ..." opening a system message is its own heading, not a spoofed turn; an
-# "End of system prompt." line in one is its own boundary, not a forged one.
-OWN_LABEL_SIGNATURE = "delimiter.fake-turn"
-OWN_DELIMITER_SIGNATURE = "delimiter.end-of-prompt"
+# Markers an operator's message may carry as its own structure, each with the test that says it
+# is the message's own: "System: You are ..." opening it is its heading, not a spoofed turn; an
+# "End of system prompt." line in it is its boundary, not a forged one.
+OWN_MARKERS: dict[str, Callable[[str, int, int], bool]] = {
+    "delimiter.fake-turn": own_label,
+    "delimiter.end-of-prompt": own_delimiter,
+}
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
 # Four or more single-character tokens in a row: words spelled out to dodge filters.
 _SPLIT_WORDS = re.compile(r" [^ ] [^ ] [^ ] [^ ] ")
@@ -371,10 +374,9 @@ class SignaturesMonitor(Inline):
             return True
         s, e = view.to_source(start, end)
         detail = {"signature": sig.id, "lang": sig.lang, "match": how}
+        own = OWN_MARKERS.get(sig.id)
         if source is not None and (
-            described(source, s, e)
-            or (sig.id == OWN_LABEL_SIGNATURE and own_label(source, s))
-            or (sig.id == OWN_DELIMITER_SIGNATURE and own_delimiter(source, s, e))
+            described(source, s, e) or (own is not None and own(source, s, e))
         ):
             if sig.id not in hits:
                 detail["framing"] = "described"
