@@ -19,7 +19,7 @@ import json
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -184,11 +184,6 @@ def _headline(cv: CrossValidation) -> str:
     return text
 
 
-def _column(j: int, z: np.ndarray) -> np.ndarray:
-    column: np.ndarray = z[:, j]
-    return column
-
-
 def stack(ds: Dataset, logits: MemberLogits) -> StackedReport:
     """Calibrate the mean of the members' log-odds and measure it, and each member alone, out
     of fold."""
@@ -219,7 +214,7 @@ def stack(ds: Dataset, logits: MemberLogits) -> StackedReport:
             per_mutator,
             tier=tier,
         )
-        members[tier].safe_but_alarming_curve = logits.alarming_curve(partial(_column, j))
+        members[tier].safe_but_alarming_curve = logits.alarming_curve(itemgetter((slice(None), j)))
     stacked = report(ds, oof, shipped, mutated, tier="ensemble")
     stacked.safe_but_alarming_curve = logits.alarming_curve(score)
     return StackedReport(stacked, members, (a, b))
