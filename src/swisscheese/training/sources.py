@@ -384,6 +384,8 @@ def injection_data(rng: random.Random, dev: DevData | None) -> list[Example]:
             "swisscheese:injection-multilingual",
         ),
     ]
+    # A grammar's benign twins (its words, opposite intent) are one source with its attacks, as
+    # a package set's two sides are: cross-validation holds them out together.
     neg = [
         # More of it than of the attacks: the package sets bring a thousand non-English
         # attacks and almost no non-English benign text.
@@ -391,14 +393,14 @@ def injection_data(rng: random.Random, dev: DevData | None) -> list[Example]:
             multilingual.expand("benign", rng, 2500),
             0,
             "benign",
-            "swisscheese:benign-multilingual",
+            "swisscheese:injection-multilingual",
         ),
         *_examples(_chitchat(rng, 3000), 0, "benign", "chitchat-dataset"),
         *_examples(_writingbench(rng, 700), 0, "benign", "inspect-evals:writingbench"),
         *_examples(_freshqa(), 0, "benign", "inspect-evals:freshqa"),
         *_examples(_tau2(), 0, "benign", "inspect-evals:tau2"),
         *_examples(goals, 0, "benign", "pyrit:advbench (plain requests are not injections)"),
-        *_examples(benign_gen, 0, "benign", "swisscheese:hard-negatives"),
+        *_examples(benign_gen, 0, "benign", "swisscheese:injection-grammar"),
         *_hard_negatives(rng, 400),
         *_examples(
             injection_sets.b3_system_prompts(), 0, "benign", "inspect-evals:b3-system-prompts"
