@@ -51,7 +51,8 @@ def test_a_grammars_benign_twins_are_held_out_with_its_attacks() -> None:
     data = load_source("injection", 0)
     for grammar in ("swisscheese:injection-grammar", "swisscheese:injection-multilingual"):
         labels = Counter(e.label for e in data if group_of(e.source) == grammar)
-        assert labels[0] > 1000 and labels[1] > 500, grammar
+        assert labels[0] > 1000, grammar
+        assert labels[1] > 500, grammar
 
 
 def test_contrastive_requests_share_their_topics_and_framings() -> None:
