@@ -9,8 +9,10 @@ data it never saw. For that, ``swisscheese train DETECTOR --out DIR --cross-vali
 each set out in turn (docs/detectors.md). ``--models`` reads models trained without them
 (``swisscheese train --no-dev``) to measure on the sets as unseen data.
 
-For each detector: ROC AUC, recall at 1% and 0.1% FPR against each benign set, and the true
-and false-positive rates at the shipped 1%-FPR threshold. ``indirect-injection`` is also
+For each detector: ROC AUC, recall at 1% and 0.1% FPR against each benign set, the true and
+false-positive rates at the shipped 1%-FPR threshold and the false-positive rate at the 0.1%
+one. Two benign sets are in no training set: PyRIT's scorer prompts (operators' system
+prompts) and PersistBench's ordinary requests. ``indirect-injection`` is also
 measured against the READMEs of the installed Python distributions (never training data):
 ordinary documents a coding agent reads, full of instructions to their human reader. Then
 latency per call on ~1 KB prompts, one core (the embedding tier's encoder is given one thread).
@@ -32,11 +34,12 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 
 from prompts import make_prompts
-from swisscheese.evaluation.corpora import benign_corpus
+from swisscheese.evaluation.corpora import benign_corpus, ordinary_requests
 from swisscheese.evaluation.metrics import recall_at_fpr, roc_auc
 from swisscheese.learned.model import model_filename
 from swisscheese.learned.predict import pair_text
 from swisscheese.monitors.learned import Scorer, load_scorer, shipped_model
+from swisscheese.training import injection_sets
 from swisscheese.training.devdata import DevData
 
 csv.field_size_limit(10**8)
@@ -77,16 +80,16 @@ def report(
     positives: dict[str, np.ndarray],
     negatives: dict[str, np.ndarray],
 ) -> None:
-    threshold = model.thresholds["fpr_1pct"]
-    print(f"\n{name} (shipped 1%-FPR threshold {threshold:.3f})")
+    threshold, strict = model.thresholds["fpr_1pct"], model.thresholds["fpr_0_1pct"]
+    print(f"\n{name} (shipped 1% / 0.1%-FPR thresholds {threshold:.3f} / {strict:.4f})")
     for pos_name, pos in positives.items():
         for neg_name, neg in negatives.items():
             print(
                 f"  {pos_name:24} vs {neg_name:24} AUC {roc_auc(pos, neg):.3f}  "
                 f"R@1%FPR {recall_at_fpr(pos, neg, 0.01):.3f}  "
                 f"R@0.1%FPR {recall_at_fpr(pos, neg, 0.001):.3f}  "
-                f"at threshold: TPR {np.mean(pos >= threshold):.3f} "
-                f"FPR {np.mean(neg >= threshold):.3f}"
+                f"at 1% threshold: TPR {np.mean(pos >= threshold):.3f} "
+                f"FPR {np.mean(neg >= threshold):.3f}  at 0.1%: FPR {np.mean(neg >= strict):.3f}"
             )
 
 
@@ -111,6 +114,9 @@ def main() -> None:
         "JBB benign": dev.jbb_benign(),
         "BIPIA clean contexts": clean,
         "swisscheese eval benign": [i.text for i in benign_corpus()],
+        # Never training data: operators' prompts of another tool, and a benchmark's requests.
+        "PyRIT scorer prompts": injection_sets.scorer_system_prompts(),
+        "PersistBench ordinary": [text for text, _ in ordinary_requests()],
     }
     positives = {
         "injection": {"in-the-wild jailbreaks": dev.jailbreak_prompts()},
