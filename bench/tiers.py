@@ -1,6 +1,7 @@
-"""Latency of one learned detector's tiers as a policy rule runs them: each tier alone and the
-ensemble (its members concurrently), through the Guard, on the same ~1 KB prompts, one run,
-side by side.
+"""Latency of one learned detector's tiers as a policy rule runs them: each tier alone, the
+ensemble (its members concurrently) and the ensemble with its cascade (`cascade_below: 0.2`:
+the slower members only on what the fast one finds suspect), through the Guard, on the same
+~1 KB prompts (mostly ordinary traffic, a minority of attacks), one run, side by side.
 
     .venv/bin/python bench/tiers.py [--detector harmful-request] [--n 200]
 
@@ -30,15 +31,25 @@ layers:
   {layer}:
     rules:
       - monitor: {detector}
-        config: {{tier: {tier}}}
+        config: {config}
         action: flag
         threshold: {{target_fpr: 0.01}}
 """
 
 
+# The ensemble also with its cascade: the slower members only on what the fast one finds suspect.
+CONFIGS = {
+    "fast": "{tier: fast}",
+    "embedding": "{tier: embedding}",
+    "probe": "{tier: probe}",
+    "ensemble": "{tier: ensemble}",
+    "cascade": "{tier: ensemble, cascade_below: 0.2}",
+}
+
+
 def measure(detector: str, tier: str, prompts: list[str]) -> list[float] | str:
     stage = DETECTOR_SPECS[detector].stages[0]
-    text = POLICY.format(layer=stage.value, detector=detector, tier=tier)
+    text = POLICY.format(layer=stage.value, detector=detector, config=CONFIGS[tier])
     try:
         guard = Guard(parse_policy(text, f"{tier}.yaml"))
     except Exception as exc:  # a missing model or extra: reported, not fatal
@@ -59,7 +70,7 @@ def main() -> None:
     args = parser.parse_args()
     prompts = make_prompts(args.n)
     print(f"{args.detector}: {len(prompts)} prompts of ~1 KB, one Guard.check_sync each")
-    for tier in ("fast", "embedding", "probe", "ensemble"):
+    for tier in CONFIGS:
         times = measure(args.detector, tier, prompts)
         if isinstance(times, str):
             print(f"  {tier:<10} {times}")
@@ -67,7 +78,8 @@ def main() -> None:
         ordered = sorted(times)
         print(
             f"  {tier:<10} p50 {statistics.median(times):8.2f} ms   "
-            f"p95 {ordered[int(0.95 * (len(ordered) - 1))]:8.2f} ms"
+            f"p95 {ordered[int(0.95 * (len(ordered) - 1))]:8.2f} ms   "
+            f"mean {statistics.fmean(times):8.2f} ms"
         )
 
 

@@ -16,6 +16,7 @@ from swisscheese.learned.model import EMBEDDING
 from swisscheese.training import ensemble, fit
 from swisscheese.training.ensemble import (
     calibrate,
+    cascade_points,
     member_logits,
     prepare_ensemble,
     stack,
@@ -79,6 +80,38 @@ def test_each_member_alone_and_the_ensemble_are_measured_on_the_same_held_out_se
     assert lines[0].startswith("score = sigmoid(")
     assert any(line.startswith("embedding alone:") for line in lines)
     assert any(line.startswith("ensemble: pooled ROC AUC") for line in lines)
+
+
+def test_a_cascade_passes_what_the_fast_member_clears_and_loses_only_what_it_missed() -> None:
+    fast = np.array([0.01, 0.02, 0.5, 0.9, 0.03, 0.6, 0.95, 0.99])
+    stacked = np.array([0.01, 0.9, 0.4, 0.8, 0.02, 0.3, 0.97, 0.99])
+    y = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    points = cascade_points(fast, stacked, y == 1, y == 0, {"fpr_1pct": 0.85})
+    every_member, *gated = points
+    assert every_member.gate == 0.0
+    assert every_member.benign_passed == 0.0
+    assert every_member.recall == {"fpr_1pct": 0.5}
+    at = {p.gate: p for p in gated}
+    # Half the benign items stop at the fast member, one the ensemble would flag among them.
+    assert at[0.05].benign_passed == 0.5
+    # Attacks the ensemble catches all score high on the fast member: no recall lost until
+    # the gate rises past them.
+    assert at[0.5].recall == {"fpr_1pct": 0.5}
+    assert [p.benign_passed for p in gated] == sorted(p.benign_passed for p in gated)
+
+
+@pytest.mark.usefixtures("noise_embedding")
+def test_the_report_measures_the_cascade_at_each_gate() -> None:
+    ds = synthetic_dataset()
+    measured = stack(ds, member_logits(ds, ("fast", "embedding")))
+    gates = [p.gate for p in measured.cascade]
+    assert gates == [0.0, *ensemble.CASCADE_GATES]
+    full = measured.cascade[0].recall
+    assert full["unseen_1pct"] == pytest.approx(measured.ensemble.pooled["recall"])
+    for point in measured.cascade[1:]:
+        assert all(point.recall[k] <= full[k] for k in full)
+    assert measured.cascade[-1].benign_passed > 0.5
+    assert any(line.startswith("cascade_below 0.2:") for line in measured.lines())
 
 
 @pytest.mark.usefixtures("noise_embedding")

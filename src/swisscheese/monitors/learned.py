@@ -68,6 +68,11 @@ class LearnedConfig(MonitorConfig):
     file, with its members beside it); default: the shipped one."""
     min_score: float = Field(default=0.1, ge=0.0, le=1.0)
     """Scores below this are not reported (so a rule threshold below it acts as this value)."""
+    cascade_below: float = Field(default=0.0, ge=0.0, le=1.0)
+    """Ensemble tier with a fast member: a text the fast member scores below this gets no
+    finding, and the slower members are not run on it. 0 runs every member on every text.
+    On ``injection``, 0.2 passed 71% of held-out benign text at the fast tier's cost and lost
+    0.008 of held-out attack recall at the 1% threshold, none at 0.1% (docs/detectors.md)."""
 
 
 def shipped_model(name: str, tier: Tier = "fast") -> Path:
@@ -264,7 +269,10 @@ class EnsembleMonitor:
         self.name = name
         self.stages = stages
         self.min_score = config.min_score
+        self.cascade_below = config.cascade_below
         self.ensemble, path = open_ensemble(name, config.model)
+        if self.cascade_below and "fast" not in self.ensemble.members:
+            raise ValueError(f"{name}: cascade_below needs an ensemble with a fast member")
         self.members = [
             _MEMBERS[cast(MemberTier, tier)](
                 name,
@@ -291,8 +299,15 @@ class EnsembleMonitor:
         if not content.text.strip():
             return []
         text = self.members[0].text_of(content)
-        predictions = await asyncio.gather(*(self._member(m, text) for m in self.members))
-        by_tier = dict(zip(self.ensemble.members, predictions, strict=True))
+        by_tier: dict[str, Prediction] = {}
+        if self.cascade_below:
+            # The inline member first: most benign text stops here, before any forward pass.
+            by_tier["fast"] = predict_text(self.models["fast"], text)
+            if by_tier["fast"].score < self.cascade_below:
+                return []
+        rest = [m for m in self.members if m.tier not in by_tier]
+        predictions = await asyncio.gather(*(self._member(m, text) for m in rest))
+        by_tier.update((m.tier, p) for m, p in zip(rest, predictions, strict=True))
         top = combine(self.ensemble, self.models, by_tier)
         if top.score < self.min_score:
             return []
@@ -313,6 +328,8 @@ _TIERS: dict[Tier, Callable[[str, frozenset[Stage], LearnedConfig, bool], Monito
 
 def _register(d: DetectorSpec) -> None:
     def build(config: LearnedConfig) -> Monitor:
+        if config.cascade_below and config.tier != "ensemble":
+            raise ValueError(f"{d.name}: cascade_below is for the ensemble tier")
         return _TIERS[config.tier](d.name, frozenset(d.stages), config, d.reads_request)
 
     monitor(

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
@@ -53,6 +53,7 @@ from swisscheese.training.fit import (
 from swisscheese.training.sources import group_of
 
 __all__ = [
+    "CascadePoint",
     "MemberLogits",
     "StackedReport",
     "calibrate",
@@ -157,12 +158,30 @@ def calibrate(mean_logits: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return a, b
 
 
+CASCADE_GATES = (0.05, 0.1, 0.2, 0.3, 0.5)
+"""The fast member's scores below which a cascade (``cascade_below``) is measured."""
+
+
+@dataclass(frozen=True)
+class CascadePoint:
+    """An ensemble run as a cascade: the text passes on the fast member's score alone when it
+    is below ``gate``. Held out (leave one source out), like every figure of the report."""
+
+    gate: float
+    benign_passed: float
+    """Share of the real benign items the fast member alone passes (no slower member runs)."""
+    recall: dict[str, float]
+    """Attack recall at each threshold (``fpr_1pct``, ``fpr_0_1pct``, ``unseen_1pct``)."""
+
+
 @dataclass
 class StackedReport:
     ensemble: CrossValidation
     members: dict[str, CrossValidation]
     """Each member alone, measured on the same items and folds."""
     calibration: tuple[float, float]
+    cascade: list[CascadePoint] = field(default_factory=list)
+    """Empty without a fast member."""
 
     def lines(self) -> list[str]:
         a, b = self.calibration
@@ -170,7 +189,34 @@ class StackedReport:
         for tier, cv in self.members.items():
             out.append(f"{tier} alone: " + _headline(cv))
         out.append("ensemble: " + _headline(self.ensemble))
+        for point in self.cascade:
+            recall = " / ".join(f"{r:.3f}" for r in point.recall.values())
+            out.append(
+                f"cascade_below {point.gate}: {point.benign_passed:.2f} of benign passed on "
+                f"the fast member alone; attack recall at the 1% / 0.1% / unseen 1% "
+                f"thresholds {recall}"
+            )
         return out + self.ensemble.lines()
+
+
+def cascade_points(
+    fast: np.ndarray,
+    stacked: np.ndarray,
+    attacks: np.ndarray,
+    benign: np.ndarray,
+    thresholds: dict[str, float],
+) -> list[CascadePoint]:
+    """The cascade at 0 (every member runs) and at each of CASCADE_GATES, from out-of-fold
+    scores: ``fast`` the fast member's, ``stacked`` the ensemble's; ``attacks`` and ``benign``
+    select the items each figure is over."""
+    points = []
+    for gate in (0.0, *CASCADE_GATES):
+        runs = fast >= gate
+        recall = {
+            name: float(np.mean(((stacked >= t) & runs)[attacks])) for name, t in thresholds.items()
+        }
+        points.append(CascadePoint(gate, float(np.mean(~runs[benign])), recall))
+    return points
 
 
 def _headline(cv: CrossValidation) -> str:
@@ -217,7 +263,17 @@ def stack(ds: Dataset, logits: MemberLogits) -> StackedReport:
         members[tier].safe_but_alarming_curve = logits.alarming_curve(itemgetter((slice(None), j)))
     stacked = report(ds, oof, shipped, mutated, tier="ensemble")
     stacked.safe_but_alarming_curve = logits.alarming_curve(score)
-    return StackedReport(stacked, members, (a, b))
+    cascade = []
+    if "fast" in logits.tiers:
+        fast = sigmoid(logits.by_source[:, logits.tiers.index("fast")])
+        cascade = cascade_points(
+            fast,
+            oof,
+            y == 1,
+            benign,
+            {**shipped, "unseen_1pct": stacked.unseen_source_thresholds["fpr_1pct"]},
+        )
+    return StackedReport(stacked, members, (a, b), cascade)
 
 
 def train_ensemble(
@@ -237,6 +293,7 @@ def train_ensemble(
     metrics: dict[str, Any] = {
         "cross_validation": measured.ensemble.summary(),
         "members_alone": {t: cv.summary() for t, cv in measured.members.items()},
+        "cascade": [asdict(point) for point in measured.cascade],
     }
     data_card = _data_card(ds, tiers, seed)
     model = Ensemble(
