@@ -138,3 +138,28 @@ def test_development_sets_are_training_sources_when_given() -> None:
     assert {"dev:jbb-harmful", "dev:jbb-benign", "dev:strongreject"} <= sources
     indirect = {e.source for e in load_source("indirect-injection", 0, dev)}
     assert "dev:bipia" in indirect
+
+
+def test_indirect_injection_reads_documentation_clean_and_planted() -> None:
+    # Trained on no document like a README, the detector flagged 40% of the installed packages'
+    # READMEs at its 1% threshold: documentation is full of instructions to its reader.
+    data = load_source("indirect-injection", 0)
+    for carrier in ("inspect-evals:docs", "swisscheese:developer-docs"):
+        clean = [e.text for e in data if e.source == carrier]
+        planted = [e for e in data if e.source == f"{carrier}+planted"]
+        assert len(clean) > 300, carrier
+        assert len(planted) > 1000, carrier
+        assert all(e.label == 1 for e in planted), carrier
+        assert all(e.label == 0 for e in data if e.source == carrier)
+        assert sum("```" in t for t in clean) > len(clean) // 5, "code blocks and markup"
+        # Pages that quote attacks on purpose are not benign documentation.
+        assert not any("prompt injection" in t.lower() or "jailbreak" in t.lower() for t in clean)
+
+
+def test_indirect_injection_attacks_speak_of_the_assistants_task_and_of_repositories() -> None:
+    data = load_source("indirect-injection", 0)
+    attacks = [e.text.lower() for e in data if e.label == 1]
+    # Another task put first ("before you answer the user, ..."), and an attacker's action in
+    # the voice of a README (secrets sent out, remote scripts run).
+    assert sum("before you" in t and "user" in t for t in attacks) > 100
+    assert sum("| bash" in t or "| sh" in t or "secret" in t for t in attacks) > 100

@@ -198,6 +198,27 @@ def _writingbench(rng: random.Random, n: int) -> list[str]:
     return [str(r["query"]) for r in rows[:n]]
 
 
+# Documentation that is about attacks quotes them: not benign text for an injection detector.
+_ATTACK_DOCS = re.compile(
+    r"inject|jailbreak|red[ _-]?team|adversar|harmful|attack|malicious|exploit|misalign"
+    r"|manipulat|decepti|deceiv|stealth|sabotag|backdoor|poison",
+    re.IGNORECASE,
+)
+
+
+def _eval_docs() -> list[str]:
+    """inspect-evals' Markdown documentation (its evaluations' READMEs: install commands, code
+    blocks, HTML comments, tables, instructions to the developer reading them), without the
+    pages of attack, safety and security evaluations."""
+    root = _package_file("inspect-evals", "inspect_evals")
+    docs = []
+    for path in sorted(root.rglob("*.md")):
+        text = path.read_text(encoding="utf-8", errors="replace")
+        if not _ATTACK_DOCS.search(str(path.relative_to(root))) and not _ATTACK_DOCS.search(text):
+            docs.append(text)
+    return docs
+
+
 def _freshqa() -> list[str]:
     path = _package_file(
         "inspect-evals", "inspect_evals/abstention_bench/data/freshqa/FreshQA_v12182024.csv"
@@ -652,10 +673,16 @@ def indirect_injection_data(rng: random.Random, dev: DevData | None) -> list[Exa
         "inspect-evals:writingbench": _windows(_writingbench(rng, 500)),
         "chitchat-dataset": _windows(_chitchat(rng, 800)),
         "swisscheese:task-documents": _windows(hard.expand("task_documents", rng, 300)),
+        "inspect-evals:docs": _windows(_eval_docs()),
+        "swisscheese:developer-docs": _windows(
+            _Grammar("developer_docs.yaml").expand("developer_docs", rng, 400)
+        ),
     }
     attacks = [
         *gen.expand("indirect", rng, 3000),
         *gen.expand("hijack", rng, 1500),
+        *gen.expand("task_hijack", rng, 1000),
+        *gen.expand("dev_hijack", rng, 600),
         *gen.expand("attacks", rng, 600),
     ]
     chemy = [
