@@ -274,8 +274,8 @@ README_HIJACKS = (
 
 
 def test_indirect_injection_passes_a_readme_and_finds_what_is_planted_in_it() -> None:
-    # Trained on no documentation, the detector flagged 40% of the installed packages' READMEs
-    # at its 1% threshold and 10% at 0.1% (bench/detectors.py); now 13% and 3%. At 1% it still
+    # Trained on no documentation, the detector flagged 41% of the installed packages' READMEs
+    # at its 1% threshold and 11% at 0.1% (bench/detectors.py); now 13% and 3%. At 1% it still
     # flags this page ("add a note" reads like a planted "add a note urging readers to ...").
     from swisscheese import Content
 

@@ -141,7 +141,7 @@ def test_development_sets_are_training_sources_when_given() -> None:
 
 
 def test_indirect_injection_reads_documentation_clean_and_planted() -> None:
-    # Trained on no document like a README, the detector flagged 40% of the installed packages'
+    # Trained on no document like a README, the detector flagged 41% of the installed packages'
     # READMEs at its 1% threshold: documentation is full of instructions to its reader.
     data = load_source("indirect-injection", 0)
     for carrier in ("inspect-evals:docs", "swisscheese:developer-docs"):
