@@ -227,7 +227,7 @@ def test_indirect_injection_finds_planted_lines_and_passes_notes_to_readers() ->
         page = Content(PAGE.format(planted=planted), role="tool", stage=Stage.RETRIEVED)
         return guard.check_sync("retrieved", page).action.value
 
-    assert len(PAGE) > 900, "read in several 600-character windows"
+    assert len(PAGE) > 900, "read in several 300-character windows"
     assert [verdict(h) for h in HIJACKS] == ["block"] * len(HIJACKS)
     assert [verdict(c) for c in CLEAN_ASKS] == ["allow"] * len(CLEAN_ASKS)
 
@@ -275,12 +275,12 @@ README_HIJACKS = (
 
 def test_indirect_injection_passes_a_readme_and_finds_what_is_planted_in_it() -> None:
     # Trained on no documentation, the detector flagged 41% of the installed packages' READMEs
-    # at its 1% threshold and 11% at 0.1% (bench/detectors.py); now 13% and 3%. At 1% it still
-    # flags this page ("add a note" reads like a planted "add a note urging readers to ...").
+    # at its 1% threshold and 11% at 0.1% (bench/detectors.py); trained on documentation, 13%
+    # and 3%, and it flagged this page at 1% ("add a note" reads like a planted "add a note
+    # urging readers to ..."). With thresholds that count documents, not windows, 4% and 0%.
     from swisscheese import Content
 
-    policy = RETRIEVED_POLICY.replace("target_fpr: 0.01", "target_fpr: 0.001")
-    guard = Guard(parse_policy(policy, "retrieved.yaml"))
+    guard = Guard(parse_policy(RETRIEVED_POLICY, "retrieved.yaml"))
 
     def verdict(planted: str) -> str:
         page = Content(README_PAGE.format(planted=planted), role="tool", stage=Stage.RETRIEVED)

@@ -16,6 +16,9 @@ from swisscheese.training.crossval import (
     alarming_curve,
     alarming_folds,
     cross_validate,
+    document_max,
+    fpr_thresholds,
+    random_folds,
     real_benign,
 )
 from swisscheese.training.fit import Dataset
@@ -122,3 +125,43 @@ def test_the_curve_does_not_depend_on_how_each_head_is_calibrated(
     the recall read from the same head do not care."""
     recalibrated = [(h * scale + shift, a * scale + shift) for h, a in folds[:1]] + folds[1:]
     assert alarming_curve(folds) == alarming_curve(recalibrated)
+
+
+@given(
+    windows=st.lists(
+        st.tuples(st.integers(0, 30), st.floats(0.0, 0.999)),
+        min_size=1,
+        max_size=300,
+    )
+)
+def test_a_threshold_flags_its_share_of_documents_not_of_windows(
+    windows: list[tuple[int, float]],
+) -> None:
+    """A windowed detector flags a document when any of its windows scores over the threshold:
+    set on windows, a 1% threshold flagged a fifth of ordinary READMEs."""
+    docs = np.array([f"doc{d}" for d, _ in windows])
+    scores = np.array([s for _, s in windows])
+    thresholds = fpr_thresholds(scores, docs)
+    highest = document_max(scores, docs)
+    assert len(highest) == len(set(docs.tolist()))
+    for key, rate in (("fpr_1pct", 0.01), ("fpr_0_1pct", 0.001)):
+        assert np.mean(highest >= thresholds[key]) <= rate
+        # Lowered to the next document's highest window, it would flag too many.
+        below = highest[highest < thresholds[key]]
+        if len(below):
+            assert np.mean(highest >= below.max()) > rate
+
+
+def test_random_folds_keep_a_documents_windows_together() -> None:
+    docs = np.array([f"doc{i // 7}" if i < 70 else f"#{i}" for i in range(200)])
+    folds = random_folds(docs, seed=3)
+    assert sorted(np.concatenate(folds).tolist()) == list(range(200))
+    fold_of = {int(i): k for k, rows in enumerate(folds) for i in rows}
+    for d in set(docs[:70].tolist()):
+        assert len({fold_of[int(i)] for i in np.flatnonzero(docs == d)}) == 1
+    # Items that are documents of their own are split as before documents were counted.
+    single = np.array([f"#{i}" for i in range(50)])
+    before = np.array_split(np.random.default_rng(4).permutation(50), 5)
+    assert [sorted(f.tolist()) for f in random_folds(single, seed=3)] == [
+        sorted(f.tolist()) for f in before
+    ]

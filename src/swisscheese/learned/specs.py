@@ -43,7 +43,7 @@ DETECTOR_SPECS: dict[str, DetectorSpec] = {
             (Stage.RETRIEVED, Stage.CORPUS),
             ("injection.indirect",),
             "Learned detector of instructions to the assistant hidden in retrieved content",
-            window=600,
+            window=300,
             input_fields=("context", "text"),
             input_help="a string 'context' (the retrieved content) or 'text'",
         ),

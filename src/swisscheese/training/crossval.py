@@ -54,6 +54,7 @@ __all__ = [
     "CrossValidation",
     "GroupResult",
     "cross_validate",
+    "document_max",
     "real_benign",
 ]
 
@@ -159,9 +160,24 @@ class CrossValidation:
         }
 
 
-def random_folds(n: int, seed: int, folds: int = 5) -> list[np.ndarray]:
-    """Five random folds (seeded): the split behind the shipped thresholds."""
-    return list(np.array_split(np.random.default_rng(seed + 1).permutation(n), folds))
+def random_folds(documents: np.ndarray, seed: int, folds: int = 5) -> list[np.ndarray]:
+    """Five random folds of whole documents (seeded): the split behind the shipped thresholds.
+    The windows of one document overlap, so a document split across folds would score its
+    windows with a head that read half of each."""
+    _, first, which = np.unique(documents, return_index=True, return_inverse=True)
+    order = np.argsort(first)  # documents in order of appearance
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    shuffled = np.random.default_rng(seed + 1).permutation(len(order))
+    return [np.flatnonzero(np.isin(rank[which], part)) for part in np.array_split(shuffled, folds)]
+
+
+def document_max(scores: np.ndarray, documents: np.ndarray) -> np.ndarray:
+    """Each document's highest score: what a windowed detector reports for the document."""
+    _, which = np.unique(documents, return_inverse=True)
+    out = np.full(int(which.max()) + 1 if len(which) else 0, -np.inf)
+    np.maximum.at(out, which, scores)
+    return out
 
 
 def out_of_fold(
@@ -223,8 +239,11 @@ def real_benign(ds: Dataset) -> np.ndarray:
     return mask
 
 
-def fpr_thresholds(benign: np.ndarray) -> dict[str, float]:
-    return {"fpr_1pct": _fpr_threshold(benign, 0.01), "fpr_0_1pct": _fpr_threshold(benign, 0.001)}
+def fpr_thresholds(benign: np.ndarray, documents: np.ndarray) -> dict[str, float]:
+    """The scores that flag 1% and 0.1% of benign documents (``benign`` scores items,
+    ``documents`` names each item's document)."""
+    docs = document_max(benign, documents)
+    return {"fpr_1pct": _fpr_threshold(docs, 0.01), "fpr_0_1pct": _fpr_threshold(docs, 0.001)}
 
 
 def sigmoid(logits: np.ndarray) -> np.ndarray:
@@ -340,8 +359,10 @@ def cross_validate(ds: Dataset, *, seed: int = 0, c: float | None = None) -> Cro
         scores = head.score(_features([text for _, text in copies], ds.features))
         for (name, _), score in zip(copies, scores, strict=True):
             mutated.setdefault(name, []).append(float(score))
-    random_oof, _ = out_of_fold(x, y, weights, random_folds(len(y), seed), c=c, seed=seed)
-    shipped = fpr_thresholds(sigmoid(random_oof)[real_benign(ds)])
+    docs = ds.documents
+    random_oof, _ = out_of_fold(x, y, weights, random_folds(docs, seed), c=c, seed=seed)
+    benign = real_benign(ds)
+    shipped = fpr_thresholds(sigmoid(random_oof)[benign], docs[benign])
     cv = report(ds, sigmoid(oof), shipped, mutated)
     cv.safe_but_alarming_curve = alarming_curve(
         alarming_logits(x, y, weights, alarming_folds(ds), c=c, seed=seed)
@@ -361,16 +382,20 @@ def report(
     ``shipped`` thresholds from random folds, ``mutated`` scores of held-out attacks' copies."""
     y = ds.labels
     groups = np.array([group_of(ex.source) for ex in ds.examples])
+    docs = ds.documents
     # The thresholds and the pooled figures come from real benign data sets (each scored out of
     # fold); the project's own hard negatives are adversarial by design, a slice no deployment
-    # sees in that proportion, and are reported set by set instead.
-    benign = oof[real_benign(ds)]
-    unseen = fpr_thresholds(benign)
+    # sees in that proportion, and are reported set by set instead. Benign items are counted
+    # by document (a windowed detector flags a document by its highest window).
+    real = real_benign(ds)
+    benign = document_max(oof[real], docs[real])
+    unseen = fpr_thresholds(oof[real], docs[real])
     threshold = unseen["fpr_1pct"]
     results = []
     for group in sorted(set(groups)):
         rows = groups == group
-        pos, neg = oof[rows & (y == 1)], oof[rows & (y == 0)]
+        pos = oof[rows & (y == 1)]
+        neg = document_max(oof[rows & (y == 0)], docs[rows & (y == 0)])
         result = GroupResult(str(group), len(pos), len(neg))
         if len(pos):
             result.auc = roc_auc(pos, benign)

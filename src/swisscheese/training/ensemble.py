@@ -139,7 +139,9 @@ def member_logits(ds: Dataset, tiers: tuple[str, ...], *, seed: int = 0) -> Memb
                     out, head.logit(_features(texts, member.features)), strict=True
                 ):
                     row[j] = value
-        by_random[:, j], _ = out_of_fold(x, y, weights, random_folds(len(y), seed), c=c, seed=seed)
+        by_random[:, j], _ = out_of_fold(
+            x, y, weights, random_folds(ds.documents, seed), c=c, seed=seed
+        )
         for (harmful, alarmed), (h, a) in zip(
             alarming, alarming_logits(x, y, weights, paired, c=c, seed=seed), strict=True
         ):
@@ -242,7 +244,8 @@ def stack(ds: Dataset, logits: MemberLogits) -> StackedReport:
 
     oof = np.where(usable, score(logits.by_source), 0.0)
     benign = real_benign(ds)
-    shipped = fpr_thresholds(score(logits.random)[benign])
+    docs = ds.documents[benign]
+    shipped = fpr_thresholds(score(logits.random)[benign], docs)
     mutated: dict[str, list[float]] = {}
     for group in logits.mutated:
         for name, row in group:
@@ -256,7 +259,7 @@ def stack(ds: Dataset, logits: MemberLogits) -> StackedReport:
         members[tier] = report(
             ds,
             sigmoid(logits.by_source[:, j]),
-            fpr_thresholds(sigmoid(logits.random[:, j])[benign]),
+            fpr_thresholds(sigmoid(logits.random[:, j])[benign], docs),
             per_mutator,
             tier=tier,
         )

