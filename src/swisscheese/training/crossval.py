@@ -16,6 +16,11 @@ item therefore gets an out-of-fold score, and every figure below comes from thos
   different random tenths disagree in the top percent, where the threshold sits, and the 5%
   point moved between 0.23 and 0.34 with the calibration split alone.)
 
+Benign items are counted by document: the windows of one document (``Example.document``) are
+one benign document scored by its highest window, as the served detector scores it; every other
+item is a document of its own. Thresholds and benign flag rates are shares of documents, and
+the random folds keep a document's windows together.
+
 Generated data stays in every fold's training unless it is the set held out, so a figure for a
 development file or a package's set says how the detector does on a source of that kind it has
 not seen, which is the question a user has.
