@@ -14,7 +14,7 @@ from swisscheese.evaluation.mutators import MUTATORS
 from swisscheese.learned.specs import DETECTOR_SPECS
 from swisscheese.training import injection_sets
 from swisscheese.training.devdata import DevData
-from swisscheese.training.sources import group_of, load_source
+from swisscheese.training.sources import EMBEDDING_WINDOW, group_of, load_source
 
 DEV = Path(__file__).resolve().parents[2] / ".." / "shared" / "datasets" / "dev"
 needs_dev = pytest.mark.skipif(not DEV.is_dir(), reason="no development data sets here")
@@ -167,21 +167,26 @@ def test_indirect_injection_attacks_speak_of_the_assistants_task_and_of_reposito
     assert sum("| bash" in t or "| sh" in t or "secret" in t for t in attacks) > 100
 
 
-def test_indirect_injection_reads_documents_in_the_windows_it_serves() -> None:
+@pytest.mark.parametrize(("tier", "size"), [("fast", None), ("embedding", EMBEDDING_WINDOW)])
+def test_indirect_injection_reads_documents_in_the_windows_it_serves(
+    tier: str, size: int | None
+) -> None:
     """Clean windows name their document and overlap as the served detector's do, so a
-    document's highest window in training is its score in serving."""
-    data = load_source("indirect-injection", 0)
+    document's highest window in training is its score in serving. The embedding tier's
+    encoder reads 256-token windows: it trains on windows of about that size."""
+    size = size or DETECTOR_SPECS["indirect-injection"].window or 0
+    data = load_source("indirect-injection", 0, tier=tier)
     by_doc: dict[str, list[str]] = {}
     for e in data:
         if e.label == 0 and not e.source.endswith("+reader-notes"):
             by_doc.setdefault(e.document, []).append(e.text)
     assert "" not in by_doc
     assert len([d for d in by_doc if d.startswith("swisscheese:developer-docs#")]) == 400
-    size = DETECTOR_SPECS["indirect-injection"].window or 0
     long_docs = [w for w in by_doc.values() if len(w) > 2]
     assert long_docs
     for doc_windows in long_docs:
         assert all(len(w) <= size for w in doc_windows)
+        assert max(len(w) for w in doc_windows) == size
         # Each window starts halfway through the one before it.
         for a, b in pairwise(doc_windows):
             assert b.startswith(a[size // 2 :])

@@ -32,6 +32,7 @@ from swisscheese.training.leakage import DevIndex, LeakageError, fingerprint
 from swisscheese.training.sources import (
     LICENSES,
     Example,
+    document_window,
     group_of,
     load_source,
     package_versions,
@@ -59,8 +60,6 @@ C_BY_DETECTOR = {("injection", "fast"): 8.0}
 # space whatever it says, and training on it cost the English recall (measured: in-the-wild
 # jailbreaks recall at 1% FPR 81% -> 73%). The embedding tier leaves those sources out.
 SKIPPED_BY_TIER = {"embedding": ("multilingual",)}
-# Fast-tier detectors trained on short windows of their input, and served the same way.
-WINDOW_BY_DETECTOR = {n: s.window for n, s in DETECTOR_SPECS.items() if s.window}
 # Benign sources kept out of training and used only to set the FPR thresholds.
 THRESHOLD_SOURCES = frozenset({"inspect-evals:tau2"})
 
@@ -201,7 +200,7 @@ def prepare(
     ``decontaminate`` is set, and any exact one left makes training refuse (LeakageError)."""
     if tier not in TIERS:
         raise ValueError(f"unknown tier {tier!r} (known: {', '.join(TIERS)})")
-    examples = load_source(detector, seed, DevData(dev_root) if dev_root else None)
+    examples = load_source(detector, seed, DevData(dev_root) if dev_root else None, tier=tier)
     # One copy of each text (a positive label wins over a negative one).
     unique: dict[str, Example] = {}
     for ex in sorted(examples, key=lambda e: -e.label):
@@ -310,7 +309,10 @@ def train(
     )
     features = ds.features
     dim = FEATURE_DIMS[features]
-    window = WINDOW_BY_DETECTOR.get(detector) if tier == "fast" else None
+    # The fast tier serves the character windows it trained on; the embedding tier serves
+    # token windows of its own (``learned.embedding``), about the size it trained on.
+    training_window = document_window(detector, tier)
+    window = training_window if tier == "fast" else None
     c = c if c is not None else regularisation(detector, tier)
 
     threshold_texts = [
@@ -388,6 +390,7 @@ def train(
         ),
         "split": "80% train / 10% calibration (Platt) / 10% test, seeded",
         "window": window,
+        "training_window": training_window,
         "thresholds_from": (
             "out-of-fold scores of the real data sets' benign items, five random folds; the "
             "unseen_sources_* thresholds from leave-one-source-out cross-validation"
@@ -432,11 +435,12 @@ def _model_card(
     sources = "\n".join(f"- {k}: {v}" for k, v in card["by_source"].items())
     tier = card["tier"]
     reading = _READING.get(card["features"], "")
-    if card.get("window"):
+    if card.get("training_window"):
+        served = "and served, " if card.get("window") else ""
         reading += (
-            f"Trained on, and served, {card['window']}-character windows (half-overlapping). "
-            "A document scores its highest window, and the FPR thresholds count documents: "
-            "each benign document's highest window.\n"
+            f"Trained on, {served}{card['training_window']}-character windows of documents "
+            "(half-overlapping). A document scores its highest window, and the FPR thresholds "
+            "count documents: each benign document's highest window.\n"
         )
     origin = card["thresholds_from"]
     threshold_text = (

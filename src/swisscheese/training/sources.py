@@ -303,7 +303,8 @@ def _mutated(texts: list[str], rng: random.Random, names: tuple[str, ...]) -> li
 
 # -- per detector --------------------------------------------------------------------------
 
-Loader = Callable[[random.Random, DevData | None], list[Example]]
+Loader = Callable[..., list[Example]]
+"""``(rng, dev)``, and ``window=`` for a detector that reads documents in windows."""
 
 
 def _examples(
@@ -653,16 +654,26 @@ def _insert(doc: str, snippet: str, rng: random.Random) -> str:
     return f"{doc[:at]} {snippet} {doc[at:]}".strip()
 
 
-INDIRECT_WINDOW = DETECTOR_SPECS["indirect-injection"].window or 600
-"""Characters per window for ``indirect-injection`` (fast tier), in training and in serving."""
+EMBEDDING_WINDOW = 1_000
+"""Characters per training window for a windowed detector's embedding tier: its encoder reads
+256-token windows, about a thousand characters of English (trained on 300-character windows,
+the embedding head of ``indirect-injection`` fell from AUC 0.81 to 0.62 held out)."""
 
 
-def _windows(docs: list[str]) -> list[list[str]]:
+def document_window(detector: str, tier: str) -> int | None:
+    """Characters per window a detector's tier reads a document in, in training and in serving;
+    None: whole texts. The fast tier's is the spec's ``window``."""
+    window = DETECTOR_SPECS[detector].window
+    if window is None:
+        return None
+    return EMBEDDING_WINDOW if tier == "embedding" else window
+
+
+def _windows(docs: list[str], size: int) -> list[list[str]]:
     """The first 3,000 characters of each document, cut into the half-overlapping windows the
-    detector reads when served: a planted sentence is then a fifth of a window, not a thirtieth
-    of a page, and a document's highest window in training is its score in serving."""
-    step = INDIRECT_WINDOW // 2
-    return [[w for w in windows(d[:3000], INDIRECT_WINDOW, step) if len(w) >= 80] for d in docs]
+    detector reads when served: a planted sentence is then a large share of a window, not a
+    thirtieth of a page, and a document's highest window in training is its score in serving."""
+    return [[w for w in windows(d[:3000], size, size // 2) if len(w) >= 80] for d in docs]
 
 
 def _document_examples(docs: list[list[str]], source: str) -> list[Example]:
@@ -679,7 +690,9 @@ def _flat(docs: list[list[str]]) -> list[str]:
     return [w for doc in docs for w in doc]
 
 
-def indirect_injection_data(rng: random.Random, dev: DevData | None) -> list[Example]:
+def indirect_injection_data(
+    rng: random.Random, dev: DevData | None, *, window: int
+) -> list[Example]:
     """Windows of documents an agent reads, with and without instructions addressed to the
     model. Each carrier set is a source of its own (its clean windows and the windows planted
     in it), so cross-validation holds out a kind of document whole. Not AgentDojo's documents:
@@ -687,12 +700,12 @@ def indirect_injection_data(rng: random.Random, dev: DevData | None) -> list[Exa
     gen = _Grammar("injection.yaml")
     hard = _Grammar("hard_negatives.yaml")
     carriers = {
-        "inspect-evals:writingbench": _windows(_writingbench(rng, 500)),
-        "chitchat-dataset": _windows(_chitchat(rng, 800)),
-        "swisscheese:task-documents": _windows(hard.expand("task_documents", rng, 300)),
-        "inspect-evals:docs": _windows(_eval_docs()),
+        "inspect-evals:writingbench": _windows(_writingbench(rng, 500), window),
+        "chitchat-dataset": _windows(_chitchat(rng, 800), window),
+        "swisscheese:task-documents": _windows(hard.expand("task_documents", rng, 300), window),
+        "inspect-evals:docs": _windows(_eval_docs(), window),
         "swisscheese:developer-docs": _windows(
-            _Grammar("developer_docs.yaml").expand("developer_docs", rng, 400)
+            _Grammar("developer_docs.yaml").expand("developer_docs", rng, 400), window
         ),
     }
     attacks = [
@@ -726,9 +739,9 @@ def indirect_injection_data(rng: random.Random, dev: DevData | None) -> list[Exa
     )
     planted_code, clean_code = injection_sets.coding_agent_documents()
     out += _examples(planted_code, 1, "injection.indirect", "inspect-evals:ipi-coding-agent")
-    out += _document_examples(_windows(clean_code), "inspect-evals:ipi-coding-agent")
+    out += _document_examples(_windows(clean_code, window), "inspect-evals:ipi-coding-agent")
     if dev:
-        contexts = _windows(dev.bipia_contexts())
+        contexts = _windows(dev.bipia_contexts(), window)
         attacked = rng.sample(_flat(contexts), len(_flat(contexts)) // 2)
         out += _examples(
             dev.bipia_attacked(attacked, rng.randrange(1 << 30)),
@@ -750,16 +763,21 @@ DETECTORS: dict[str, Loader] = {
 }
 
 
-def load_source(detector: str, seed: int, dev: DevData | None = None) -> list[Example]:
+def load_source(
+    detector: str, seed: int, dev: DevData | None = None, *, tier: str = "fast"
+) -> list[Example]:
     """Every example for ``detector``: package and generated sources, plus the development
-    sets when ``dev`` is given."""
+    sets when ``dev`` is given; documents in the windows ``tier`` reads."""
     try:
         loader = DETECTORS[detector]
     except KeyError:
         raise CorpusError(
             f"unknown detector {detector!r} (known: {', '.join(DETECTORS)})"
         ) from None
-    return loader(random.Random(seed), dev)
+    window = document_window(detector, tier)
+    if window is None:
+        return loader(random.Random(seed), dev)
+    return loader(random.Random(seed), dev, window=window)
 
 
 def package_versions() -> dict[str, str]:
