@@ -436,9 +436,9 @@ def _model_card(
     tier = card["tier"]
     reading = _READING.get(card["features"], "")
     if card.get("training_window"):
-        served = "and served, " if card.get("window") else ""
+        served = ", and served," if card.get("window") else ""
         reading += (
-            f"Trained on, {served}{card['training_window']}-character windows of documents "
+            f"Trained on{served} {card['training_window']}-character windows of documents "
             "(half-overlapping). A document scores its highest window, and the FPR thresholds "
             "count documents: each benign document's highest window.\n"
         )
