@@ -742,7 +742,8 @@ def indirect_injection_data(
     out += _document_examples(_windows(clean_code, window), "inspect-evals:ipi-coding-agent")
     if dev:
         contexts = _windows(dev.bipia_contexts(), window)
-        attacked = rng.sample(_flat(contexts), len(_flat(contexts)) // 2)
+        windows_read = _flat(contexts)
+        attacked = rng.sample(windows_read, len(windows_read) // 2)
         out += _examples(
             dev.bipia_attacked(attacked, rng.randrange(1 << 30)),
             1,
