@@ -141,8 +141,8 @@ def test_a_threshold_flags_its_share_of_documents_not_of_windows(
     set on windows, a 1% threshold flagged a fifth of ordinary READMEs."""
     docs = np.array([f"doc{d}" for d, _ in windows])
     scores = np.array([s for _, s in windows])
-    thresholds = fpr_thresholds(scores, docs)
     highest = document_max(scores, docs)
+    thresholds = fpr_thresholds(highest)
     assert len(highest) == len(set(docs.tolist()))
     for key, rate in (("fpr_1pct", 0.01), ("fpr_0_1pct", 0.001)):
         assert np.mean(highest >= thresholds[key]) <= rate

@@ -169,12 +169,11 @@ def random_folds(documents: np.ndarray, seed: int, folds: int = 5) -> list[np.nd
     """Five random folds of whole documents (seeded): the split behind the shipped thresholds.
     The windows of one document overlap, so a document split across folds would score its
     windows with a head that read half of each."""
-    _, first, which = np.unique(documents, return_index=True, return_inverse=True)
-    order = np.argsort(first)  # documents in order of appearance
-    rank = np.empty_like(order)
-    rank[order] = np.arange(len(order))
-    shuffled = np.random.default_rng(seed + 1).permutation(len(order))
-    return [np.flatnonzero(np.isin(rank[which], part)) for part in np.array_split(shuffled, folds)]
+    # Documents numbered in order of appearance: with one item each, the folds are the items'.
+    number = {d: k for k, d in enumerate(dict.fromkeys(documents.tolist()))}
+    numbered = np.array([number[d] for d in documents.tolist()])
+    shuffled = np.random.default_rng(seed + 1).permutation(len(number))
+    return [np.flatnonzero(np.isin(numbered, part)) for part in np.array_split(shuffled, folds)]
 
 
 def document_max(scores: np.ndarray, documents: np.ndarray) -> np.ndarray:
@@ -244,11 +243,9 @@ def real_benign(ds: Dataset) -> np.ndarray:
     return mask
 
 
-def fpr_thresholds(benign: np.ndarray, documents: np.ndarray) -> dict[str, float]:
-    """The scores that flag 1% and 0.1% of benign documents (``benign`` scores items,
-    ``documents`` names each item's document)."""
-    docs = document_max(benign, documents)
-    return {"fpr_1pct": _fpr_threshold(docs, 0.01), "fpr_0_1pct": _fpr_threshold(docs, 0.001)}
+def fpr_thresholds(benign: np.ndarray) -> dict[str, float]:
+    """The scores that flag 1% and 0.1% of ``benign`` (documents' scores: ``document_max``)."""
+    return {"fpr_1pct": _fpr_threshold(benign, 0.01), "fpr_0_1pct": _fpr_threshold(benign, 0.001)}
 
 
 def sigmoid(logits: np.ndarray) -> np.ndarray:
@@ -367,7 +364,7 @@ def cross_validate(ds: Dataset, *, seed: int = 0, c: float | None = None) -> Cro
     docs = ds.documents
     random_oof, _ = out_of_fold(x, y, weights, random_folds(docs, seed), c=c, seed=seed)
     benign = real_benign(ds)
-    shipped = fpr_thresholds(sigmoid(random_oof)[benign], docs[benign])
+    shipped = fpr_thresholds(document_max(sigmoid(random_oof)[benign], docs[benign]))
     cv = report(ds, sigmoid(oof), shipped, mutated)
     cv.safe_but_alarming_curve = alarming_curve(
         alarming_logits(x, y, weights, alarming_folds(ds), c=c, seed=seed)
@@ -394,13 +391,13 @@ def report(
     # by document (a windowed detector flags a document by its highest window).
     real = real_benign(ds)
     benign = document_max(oof[real], docs[real])
-    unseen = fpr_thresholds(oof[real], docs[real])
+    unseen = fpr_thresholds(benign)
     threshold = unseen["fpr_1pct"]
     results = []
     for group in sorted(set(groups)):
         rows = groups == group
-        pos = oof[rows & (y == 1)]
-        neg = document_max(oof[rows & (y == 0)], docs[rows & (y == 0)])
+        clean = rows & (y == 0)
+        pos, neg = oof[rows & (y == 1)], document_max(oof[clean], docs[clean])
         result = GroupResult(str(group), len(pos), len(neg))
         if len(pos):
             result.auc = roc_auc(pos, benign)

@@ -33,6 +33,7 @@ from swisscheese.training.crossval import (
     alarming_curve,
     alarming_folds,
     alarming_logits,
+    document_max,
     fpr_thresholds,
     group_folds,
     mutated_copies,
@@ -121,6 +122,7 @@ def member_logits(ds: Dataset, tiers: tuple[str, ...], *, seed: int = 0) -> Memb
         (np.zeros((len(f.harmful), len(tiers))), np.zeros((len(f.alarming), len(tiers))))
         for f in paired
     ]
+    random_split = random_folds(ds.documents, seed)
     for j, tier in enumerate(tiers):
         member = Dataset(ds.detector, tier, ds.examples, ds.removed, None, ds.dev_root)
         x, c = member.matrix(), regularisation(ds.detector, tier)
@@ -139,9 +141,7 @@ def member_logits(ds: Dataset, tiers: tuple[str, ...], *, seed: int = 0) -> Memb
                     out, head.logit(_features(texts, member.features)), strict=True
                 ):
                     row[j] = value
-        by_random[:, j], _ = out_of_fold(
-            x, y, weights, random_folds(ds.documents, seed), c=c, seed=seed
-        )
+        by_random[:, j], _ = out_of_fold(x, y, weights, random_split, c=c, seed=seed)
         for (harmful, alarmed), (h, a) in zip(
             alarming, alarming_logits(x, y, weights, paired, c=c, seed=seed), strict=True
         ):
@@ -245,7 +245,7 @@ def stack(ds: Dataset, logits: MemberLogits) -> StackedReport:
     oof = np.where(usable, score(logits.by_source), 0.0)
     benign = real_benign(ds)
     docs = ds.documents[benign]
-    shipped = fpr_thresholds(score(logits.random)[benign], docs)
+    shipped = fpr_thresholds(document_max(score(logits.random)[benign], docs))
     mutated: dict[str, list[float]] = {}
     for group in logits.mutated:
         for name, row in group:
@@ -259,7 +259,7 @@ def stack(ds: Dataset, logits: MemberLogits) -> StackedReport:
         members[tier] = report(
             ds,
             sigmoid(logits.by_source[:, j]),
-            fpr_thresholds(sigmoid(logits.random[:, j])[benign], docs),
+            fpr_thresholds(document_max(sigmoid(logits.random[:, j])[benign], docs)),
             per_mutator,
             tier=tier,
         )
