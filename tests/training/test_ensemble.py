@@ -140,6 +140,9 @@ def test_training_pins_the_member_files_it_was_fitted_for(tmp_path: Path) -> Non
         ("injection", ("fast",), "two or more distinct tiers"),
         ("injection", ("fast", "gpu"), "two or more distinct tiers"),
         ("harmful-output", ("fast", "probe"), "reads prompts, not request/response pairs"),
+        # Its fast tier reads 300-character windows and its embedding tier 1,000: a stacker
+        # fitted on one tier's windows would calibrate the other on items it never serves.
+        ("indirect-injection", ("fast", "embedding"), "windows of different sizes"),
     ],
 )
 def test_an_impossible_ensemble_is_refused_before_any_work(

@@ -51,7 +51,7 @@ from swisscheese.training.fit import (
     prepare,
     regularisation,
 )
-from swisscheese.training.sources import group_of
+from swisscheese.training.sources import document_window, group_of
 
 __all__ = [
     "CascadePoint",
@@ -68,6 +68,18 @@ def _check_tiers(detector: str, tiers: tuple[str, ...]) -> None:
     check_tiers(tiers)
     if detector in PAIR_DETECTORS and "probe" in tiers:
         raise ValueError(f"{detector}: the probe tier reads prompts, not request/response pairs")
+    windows = {tier: document_window(detector, tier) for tier in tiers}
+    if len(set(windows.values())) > 1:
+        # The stacker would be fitted on items some members never read in serving: each member
+        # scores a document by its own windows, and the shared items are one tier's windows.
+        sizes = ", ".join(
+            f"{tier} {f'{size} characters' if size else 'whole texts'}"
+            for tier, size in windows.items()
+        )
+        raise ValueError(
+            f"{detector}: the members read documents in windows of different sizes ({sizes}); "
+            "an ensemble of them is not supported yet"
+        )
 
 
 def prepare_ensemble(detector: str, tiers: tuple[str, ...], **options: Any) -> Dataset:
