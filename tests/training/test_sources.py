@@ -13,6 +13,7 @@ import pytest
 from swisscheese.evaluation.mutators import MUTATORS
 from swisscheese.learned.specs import DETECTOR_SPECS
 from swisscheese.training import injection_sets
+from swisscheese.training.crossval import SAFE_BUT_ALARMING
 from swisscheese.training.devdata import DevData
 from swisscheese.training.sources import EMBEDDING_WINDOW, group_of, load_source
 
@@ -65,6 +66,28 @@ def test_contrastive_requests_share_their_topics_and_framings() -> None:
     assert len(safe) > 500
     assert any("kill a Python process" in t for t in safe)
     assert any("kill my neighbour" in t for t in harmful)
+
+
+def test_intent_pairs_are_a_training_source_apart_from_the_held_out_alarming_sets() -> None:
+    """Harmful and safe requests in the same words at scale, on topics the contrastive set
+    (which the safe-but-alarming curve holds out) does not cover, so they train every fold."""
+    data = [e for e in load_source("harmful-request", 0) if e.source == "swisscheese:intent-pairs"]
+    harmful = [e.text for e in data if e.label == 1]
+    safe = [e.text for e in data if e.label == 0]
+    assert len(harmful) > 1000
+    assert len(harmful) == len(safe)
+    assert any("open a credit card in my neighbour's name" in t for t in harmful)
+    assert any("freeze my credit" in t for t in safe)
+    # Texts to write, both sides: a post that claims a falsehood, or one that explains.
+    assert any("vaccines cause autism" in t for t in harmful)
+    assert any("explains how vaccine safety is checked" in t for t in safe)
+    assert "swisscheese:intent-pairs" not in SAFE_BUT_ALARMING
+    contrastive = {
+        e.text.lower()
+        for e in load_source("harmful-request", 0)
+        if e.source == "swisscheese:contrastive"
+    }
+    assert not {t.lower() for t in harmful + safe} & contrastive
 
 
 def test_mutated_copies_carry_their_sources_name() -> None:

