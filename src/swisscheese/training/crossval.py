@@ -61,6 +61,7 @@ __all__ = [
     "cross_validate",
     "document_max",
     "real_benign",
+    "real_benign_documents",
 ]
 
 MUTATED_PER_GROUP = {"fast": 40, "embedding": 20, "probe": 10}
@@ -243,6 +244,13 @@ def real_benign(ds: Dataset) -> np.ndarray:
     return mask
 
 
+def real_benign_documents(scores: np.ndarray, ds: Dataset) -> np.ndarray:
+    """Each real benign document's highest score (``real_benign``, ``document_max``): what the
+    thresholds are set on."""
+    real = real_benign(ds)
+    return document_max(scores[real], ds.documents[real])
+
+
 def fpr_thresholds(benign: np.ndarray) -> dict[str, float]:
     """The scores that flag 1% and 0.1% of ``benign`` (documents' scores: ``document_max``)."""
     return {"fpr_1pct": _fpr_threshold(benign, 0.01), "fpr_0_1pct": _fpr_threshold(benign, 0.001)}
@@ -361,10 +369,8 @@ def cross_validate(ds: Dataset, *, seed: int = 0, c: float | None = None) -> Cro
         scores = head.score(_features([text for _, text in copies], ds.features))
         for (name, _), score in zip(copies, scores, strict=True):
             mutated.setdefault(name, []).append(float(score))
-    docs = ds.documents
-    random_oof, _ = out_of_fold(x, y, weights, random_folds(docs, seed), c=c, seed=seed)
-    benign = real_benign(ds)
-    shipped = fpr_thresholds(document_max(sigmoid(random_oof)[benign], docs[benign]))
+    random_oof, _ = out_of_fold(x, y, weights, random_folds(ds.documents, seed), c=c, seed=seed)
+    shipped = fpr_thresholds(real_benign_documents(sigmoid(random_oof), ds))
     cv = report(ds, sigmoid(oof), shipped, mutated)
     cv.safe_but_alarming_curve = alarming_curve(
         alarming_logits(x, y, weights, alarming_folds(ds), c=c, seed=seed)
@@ -389,8 +395,7 @@ def report(
     # fold); the project's own hard negatives are adversarial by design, a slice no deployment
     # sees in that proportion, and are reported set by set instead. Benign items are counted
     # by document (a windowed detector flags a document by its highest window).
-    real = real_benign(ds)
-    benign = document_max(oof[real], docs[real])
+    benign = real_benign_documents(oof, ds)
     unseen = fpr_thresholds(benign)
     threshold = unseen["fpr_1pct"]
     results = []

@@ -33,13 +33,13 @@ from swisscheese.training.crossval import (
     alarming_curve,
     alarming_folds,
     alarming_logits,
-    document_max,
     fpr_thresholds,
     group_folds,
     mutated_copies,
     out_of_fold,
     random_folds,
     real_benign,
+    real_benign_documents,
     report,
     sigmoid,
 )
@@ -255,9 +255,7 @@ def stack(ds: Dataset, logits: MemberLogits) -> StackedReport:
         return sigmoid(a * z.mean(axis=-1) + b)
 
     oof = np.where(usable, score(logits.by_source), 0.0)
-    benign = real_benign(ds)
-    docs = ds.documents[benign]
-    shipped = fpr_thresholds(document_max(score(logits.random)[benign], docs))
+    shipped = fpr_thresholds(real_benign_documents(score(logits.random), ds))
     mutated: dict[str, list[float]] = {}
     for group in logits.mutated:
         for name, row in group:
@@ -271,7 +269,7 @@ def stack(ds: Dataset, logits: MemberLogits) -> StackedReport:
         members[tier] = report(
             ds,
             sigmoid(logits.by_source[:, j]),
-            fpr_thresholds(document_max(sigmoid(logits.random[:, j])[benign], docs)),
+            fpr_thresholds(real_benign_documents(sigmoid(logits.random[:, j]), ds)),
             per_mutator,
             tier=tier,
         )
@@ -285,7 +283,7 @@ def stack(ds: Dataset, logits: MemberLogits) -> StackedReport:
             fast,
             oof,
             y == 1,
-            benign,
+            real_benign(ds),
             {**shipped, "unseen_1pct": stacked.unseen_source_thresholds["fpr_1pct"]},
         )
     return StackedReport(stacked, members, (a, b), cascade)

@@ -487,19 +487,19 @@ def _pairs(
     rng: random.Random,
     *,
     keys: tuple[str, str] = ("harmful", "safe"),
+    slot: str = "ask",
     per_ask: int = 6,
     **fill: list[str],
 ) -> tuple[list[str], list[str]]:
     """(harmful, safe): every ask of every topic on each side (``keys``) in ``per_ask`` of the
-    shared framings, with the shared openers and closers; other placeholders are drawn from
-    ``fill``."""
+    shared framings, where the frames' ``{slot}`` is, with the shared openers and closers;
+    other placeholders are drawn from ``fill``."""
     sides: tuple[list[str], list[str]] = ([], [])
     for topic in topics.values():
         for key, asks in zip(keys, sides, strict=True):
             for ask in topic.get(key, []):
                 for frame in rng.sample(frames, min(per_ask, len(frames))):
                     drawn = {name: rng.choice(values) for name, values in fill.items()}
-                    slot = "claim" if "{claim}" in frame else "ask"
                     asks.append(_framed(frame, rng, **{slot: ask}, **drawn))
     return sides
 
@@ -521,6 +521,7 @@ def intent_pairs(rng: random.Random) -> tuple[list[str], list[str]]:
         data["write_frames"],
         rng,
         keys=("harmful_claims", "safe_claims"),
+        slot="claim",
         per_ask=4,
         genre=data["genres"],
     )
