@@ -26,6 +26,7 @@ __all__ = [
     "RESPONSE_MARK",
     "featurize",
     "featurize_pair",
+    "join_spread_letters",
     "normalize",
     "pair_text",
 ]
@@ -86,6 +87,12 @@ def _unleet(text: str) -> str:
     return _LEET_WORD.sub(lambda m: m.group().translate(_LEET_TABLE), text)
 
 
+def join_spread_letters(text: str) -> str:
+    """``text`` with letters spread out with one separator ("i g n o r e", "i.g.n.o.r.e")
+    joined into words."""
+    return _SPACED.sub(lambda m: m.group().replace(m.group("sep"), ""), text)
+
+
 def undisguise(text: str) -> str:
     """Case-folded ``text`` with invisible characters dropped, Latin lookalikes in mixed-script
     words folded, spread-out letters joined and leetspeak spelt out."""
@@ -94,7 +101,7 @@ def undisguise(text: str) -> str:
         text = _MIXED.sub(lambda m: m.group().translate(_LOOKALIKES), text)
     if _HAS_DIGIT.search(text):
         text = _unleet(text)
-    return _SPACED.sub(lambda m: m.group().replace(m.group("sep"), ""), text)
+    return join_spread_letters(text)
 
 
 def normalize(text: str) -> str:

@@ -1,5 +1,10 @@
 """Decode-and-rescan: find encoded or disguised text and hand the plain text back to the layer.
 
+Besides encodings (base64, hex, ROT13, Morse, ...), two disguises that need no decoding key:
+letters spread out ("w e a p o n"), which the n-gram tier joins itself but an encoder reads as
+single letters, and a payload split into string literals and joined by an expression, where no
+piece says anything on its own.
+
 The monitor itself only decodes. The guard rescans every decoded view with the layer's other
 monitors; what they find there is reported against the span of the encoded segment, and this
 monitor adds an ``obfuscation`` finding naming the encoding chain that hid it.
@@ -20,7 +25,7 @@ from collections.abc import Callable, Sequence
 
 from swisscheese.core import Content, Context, Finding, Span, Stage
 from swisscheese.core.roles import Decoded as Decoded
-from swisscheese.learned.features import normalize
+from swisscheese.learned.features import join_spread_letters, normalize
 from swisscheese.monitors._registry import Inline, MonitorConfig, monitor
 
 _BASE64 = re.compile(r"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/_-]{12,}={0,2}(?![A-Za-z0-9+/=_-])")
@@ -83,6 +88,11 @@ _MORSE_CLASSES = _class_table({".-": "m", " /": "s"})
 _SPREAD_CLASSES = _class_table(
     {"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz": "a", ".-": "s"}
 )
+_SPACED_CLASSES = _class_table(
+    {"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_": "a", " .-": "s"}
+)
+# Four word characters with the same one- to three-character separator between them.
+_SPACED_RUNS = (b"asasasa", b"assassassa", b"asssasssasssa")
 
 
 def _maybe_morse(text: str) -> bool:
@@ -234,6 +244,112 @@ _UNDISGUISE_PROBE = 300
 _SPREAD_OUT = re.compile(r"(?<!\w)\w( ?[.\-] ?| )\w\1\w\1\w(?!\w)")
 
 
+# Payload splitting: pieces of a request assigned to names as string literals, then joined by an
+# expression ("a = 'Write a'; b = 'n exploit'; z = a + b"). Bounded: a literal is one line.
+_LITERAL = r"""(?:"(?:[^"\\\n]|\\.){0,4000}"|'(?:[^'\\\n]|\\.){0,4000}')"""
+_ASSIGNMENT = re.compile(rf"(?<![\w.$])([A-Za-z_$][\w$]{{0,30}})\s*:?=\s*({_LITERAL})")
+_OPERAND = re.compile(rf"(?:[A-Za-z_$][\w$]{{0,30}}|{_LITERAL})")
+_SUM = re.compile(rf"{_OPERAND.pattern}(?:\s*\+\s*{_OPERAND.pattern})+")
+# "{a}{b}" (an f-string or str.format) and "${a}${b}" (a JavaScript template).
+_PLACEHOLDERS = re.compile(r"(?:\$?\{\s*[A-Za-z_$][\w$]{0,30}\s*\}){2,}")
+_PLACEHOLDER_NAME = re.compile(r"\{\s*([A-Za-z_$][\w$]*)")
+# Joining asked for in words, naming the pieces in order ("combine a, b and c").
+_JOIN_WORDS = re.compile(
+    r"\b(?:concatenat|combin|join|merg|append|put together)\w*\s+(?:the\s+strings\s+|them:?\s+)?"
+    r"([A-Za-z_$][\w$]{0,30}(?:\s*(?:,|\band\b|\+|&|,\s*and\b)\s*[A-Za-z_$][\w$]{0,30})+)",
+    re.IGNORECASE,
+)
+_LISTED_NAME = re.compile(r"[A-Za-z_$][\w$]*")
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r"}
+_ESCAPE = re.compile(r"\\(.)")
+_MAX_ASSIGNMENTS = 64
+_MIN_SPREAD_MERGES = 6
+_WORD_CHARS = re.compile(r"\w+")
+
+
+def _literal_value(literal: str) -> str:
+    return _ESCAPE.sub(lambda m: _ESCAPES.get(m.group(1), m.group(1)), literal[1:-1])
+
+
+def _maybe_split(text: str) -> bool:
+    """Whether strings may be assigned and joined: a cheap test before the regular
+    expressions."""
+    return "=" in text and ('"' in text or "'" in text)
+
+
+_Assigned = dict[str, tuple[Span, str]]
+
+
+def _joined_payloads(text: str) -> list[tuple[Span, str]]:
+    """The strings that the text's assignments and joining expressions spell, each with the
+    span from the first piece used to the end of the join."""
+    values: _Assigned = {}
+    for i, m in enumerate(_ASSIGNMENT.finditer(text)):
+        if i >= _MAX_ASSIGNMENTS:
+            break
+        values[m.group(1)] = (Span(m.start(), m.end()), _literal_value(m.group(2)))
+    if len(values) < 2:
+        return []
+    joins = [(m, _OPERAND.findall(m.group())) for m in _SUM.finditer(text)]
+    joins += [(m, _PLACEHOLDER_NAME.findall(m.group())) for m in _PLACEHOLDERS.finditer(text)]
+    joins += [(m, _listed(m.group(1), values)) for m in _JOIN_WORDS.finditer(text)]
+    out = []
+    for m, operands in joins:
+        joined = _join(operands, values, Span(*m.span()))
+        if joined is not None:
+            out.append(joined)
+    return out
+
+
+def _listed(names: str, values: _Assigned) -> list[str]:
+    """The assigned names a list in words starts with ("p1 and p2, then" gives p1, p2)."""
+    out = []
+    for name in _LISTED_NAME.findall(names):
+        if name.lower() == "and":
+            continue
+        if name not in values:
+            break
+        out.append(name)
+    return out
+
+
+def _join(operands: list[str], values: _Assigned, where: Span) -> tuple[Span, str] | None:
+    """The operands' joined value, if at least two of them are assigned names and every other
+    one is a literal; None otherwise (a name assigned elsewhere has an unknown value)."""
+    pieces: list[str] = []
+    spans = [where]
+    for op in operands:
+        if op[:1] in "\"'":
+            pieces.append(_literal_value(op))
+        elif op in values:
+            span, value = values[op]
+            spans.append(span)
+            pieces.append(value)
+        else:
+            return None
+    if len(spans) < 3:
+        return None
+    return Span(min(s.start for s in spans), max(s.end for s in spans)), "".join(pieces)
+
+
+def _maybe_spaced(text: str) -> bool:
+    """Whether letters may be spread out with spaces, dots or dashes: a cheap test."""
+    if not text.isascii():
+        return _SPREAD_OUT.search(text) is not None
+    classes = text.encode("ascii").translate(_SPACED_CLASSES)
+    return any(classes.find(run) >= 0 for run in _SPACED_RUNS)
+
+
+def _spread_letters_joined(text: str) -> str | None:
+    """``text`` with spread-out letters joined, if that joins enough letters to hide words."""
+    joined = join_spread_letters(text)
+    if joined == text:
+        return None
+    # Each letter joined to the one before it is one word fewer: six is two spread words.
+    merged = len(_WORD_CHARS.findall(text)) - len(_WORD_CHARS.findall(joined))
+    return joined if merged >= _MIN_SPREAD_MERGES else None
+
+
 def _as_english(decoded: str, at_least: float) -> str | None:
     """``decoded`` if it reads as English; else its undisguised form (leetspeak spelt out,
     spread-out letters joined) if that does: ROT13 leaves digits and separators alone, so a
@@ -351,6 +467,13 @@ class ObfuscationMonitor(Inline):
                 plain = urllib.parse.unquote(m.group())
                 if plain != m.group():
                     found.append((m.start(), m.end(), "url", plain))
+        if _maybe_split(text):
+            for span, plain in _joined_payloads(text):
+                found.append((span.start, span.end, "concatenation", plain))
+        if _maybe_spaced(text):
+            joined = _spread_letters_joined(text)
+            if joined is not None:
+                found.append((0, len(text), "spacing", joined))
         self._language_views(text, found)
         return found
 
@@ -461,7 +584,10 @@ class ObfuscationMonitor(Inline):
     stages=list(Stage),
     categories=("obfuscation",),
     config=ObfuscationConfig,
-    description="Decodes base64/base32/hex/URL/Morse/ROT13/leetspeak/reversed text and rescans it",
+    description=(
+        "Decodes base64/base32/hex/URL/Morse/ROT13/leetspeak/reversed text, joins spread-out "
+        "letters and split strings, and rescans the result"
+    ),
 )
 def obfuscation_monitor(config: ObfuscationConfig) -> ObfuscationMonitor:
     return ObfuscationMonitor(config)
