@@ -8,7 +8,9 @@ item therefore gets an out-of-fold score, and every figure below comes from thos
   of real data sets (the project's generated hard negatives are reported, not pooled);
 - per positive set: ROC AUC against those benign items, and recall at that threshold;
 - per benign set: the share flagged at the threshold;
-- per mutator: recall on mutated copies of held-out attacks (fresh mutations, never trained on);
+- per mutator: recall on mutated copies of held-out attacks (fresh mutations, never trained on),
+  the detector alone and through a layer's ``unicode`` and ``obfuscation`` rules (the copy's
+  highest score over the normalised text and every decoded view, as a policy scores it);
 - for harmful requests: recall where 5% of safe-but-alarming prompts are flagged, and the curve.
   Each real harmful set is held out together with the safe-but-alarming sets, and one head
   scores both: the threshold and the recall come from the same head. (Until 2026-12-02 the curve
@@ -35,6 +37,7 @@ Both are kept (``thresholds`` and ``unseen_source_thresholds``).
 
 from __future__ import annotations
 
+import itertools
 import random
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,6 +46,8 @@ import numpy as np
 
 from swisscheese.evaluation.metrics import recall_at_fpr, roc_auc
 from swisscheese.evaluation.mutators import MUTATORS
+from swisscheese.monitors.obfuscation import ObfuscationConfig, ObfuscationMonitor
+from swisscheese.monitors.unicode import UnicodeConfig, UnicodeMonitor
 from swisscheese.training.fit import (
     PAIR_DETECTORS,
     Dataset,
@@ -58,10 +63,14 @@ __all__ = [
     "SAFE_BUT_ALARMING",
     "CrossValidation",
     "GroupResult",
+    "MutatedCopy",
+    "alone_and_in_layer",
     "cross_validate",
     "document_max",
+    "per_copy",
     "real_benign",
     "real_benign_documents",
+    "texts_of",
 ]
 
 MUTATED_PER_GROUP = {"fast": 40, "embedding": 20, "probe": 10}
@@ -99,7 +108,10 @@ class CrossValidation:
     """From held-out sources' out-of-fold benign scores (real data sets only)."""
     groups: list[GroupResult]
     mutators: dict[str, float]
+    """Recall at the unseen-source 1% threshold on mutated held-out attacks, the detector alone."""
     pooled: dict[str, float]
+    mutators_in_layer: dict[str, float] = field(default_factory=dict)
+    """The same copies through a layer's normaliser and decoder (their highest view)."""
     safe_but_alarming_curve: list[tuple[float, float]] = field(default_factory=list)
 
     def lines(self) -> list[str]:
@@ -132,6 +144,10 @@ class CrossValidation:
                 "recall on mutated held-out attacks: "
                 + ", ".join(f"{k} {v:.2f}" for k, v in sorted(self.mutators.items()))
             )
+            out.append(
+                "the same through a layer's unicode and obfuscation rules: "
+                + ", ".join(f"{k} {v:.2f}" for k, v in sorted(self.mutators_in_layer.items()))
+            )
         for flag_rate, recall in self.safe_but_alarming_curve:
             out.append(
                 f"recall {recall:.3f} where {flag_rate:.0%} of safe-but-alarming prompts "
@@ -161,6 +177,7 @@ class CrossValidation:
                 for g in self.groups
             },
             "mutators": {k: round(v, 4) for k, v in self.mutators.items()},
+            "mutators_in_layer": {k: round(v, 4) for k, v in self.mutators_in_layer.items()},
             "safe_but_alarming_curve": self.safe_but_alarming_curve,
             "lines": self.lines(),
         }
@@ -261,11 +278,55 @@ def sigmoid(logits: np.ndarray) -> np.ndarray:
     return out
 
 
+_NORMALIZER = UnicodeMonitor(UnicodeConfig())
+_DECODER = ObfuscationMonitor(ObfuscationConfig())
+
+
+@dataclass(frozen=True)
+class MutatedCopy:
+    """A fresh mutated copy of a held-out attack and what a policy's detectors read of it."""
+
+    mutator: str
+    text: str
+    """The copy as sent: what the detector alone scores."""
+    views: tuple[str, ...]
+    """What a layer with the default ``unicode`` and ``obfuscation`` rules hands its other
+    rules: the normalised text and each decoded view, normalised (``text`` is not among them
+    unless normalising leaves it as it is)."""
+
+    @classmethod
+    def of(cls, mutator: str, text: str) -> MutatedCopy:
+        plain = _NORMALIZER.normalize(text).text
+        decoded = (_NORMALIZER.normalize(d.text).text for d in _DECODER.decode(plain))
+        return cls(mutator, text, tuple(dict.fromkeys((plain, *decoded))))
+
+    @property
+    def texts(self) -> tuple[str, ...]:
+        """Every text to score, the copy first, each once."""
+        return tuple(dict.fromkeys((self.text, *self.views)))
+
+
+def texts_of(copies: list[MutatedCopy]) -> list[str]:
+    """Every text of every copy, in order: scored in one call, then split by ``per_copy``."""
+    return [t for copy in copies for t in copy.texts]
+
+
+def per_copy(copies: list[MutatedCopy], scores: np.ndarray) -> list[np.ndarray]:
+    """Scores of ``texts_of(copies)`` split back per copy (in ``MutatedCopy.texts`` order)."""
+    bounds = np.cumsum([0, *(len(copy.texts) for copy in copies)])
+    return [scores[a:b] for a, b in itertools.pairwise(bounds)]
+
+
+def alone_and_in_layer(copy: MutatedCopy, scores: np.ndarray) -> tuple[float, float]:
+    """A copy's score alone and through the layer, from its texts' scores."""
+    by_text = dict(zip(copy.texts, scores.tolist(), strict=True))
+    return by_text[copy.text], max(by_text[v] for v in copy.views)
+
+
 def mutated_copies(
     ds: Dataset, rows: np.ndarray, rng: random.Random, per_group: int
-) -> list[tuple[str, str]]:
-    """Fresh mutated copies (mutator, text) of up to ``per_group`` of a held-out set's original
-    attacks."""
+) -> list[MutatedCopy]:
+    """Fresh mutated copies of up to ``per_group`` of a held-out set's original attacks."""
     y = ds.labels
     originals = [
         ds.examples[i].text
@@ -273,7 +334,7 @@ def mutated_copies(
         if y[i] == 1 and not ds.examples[i].source.endswith("+mutated")
     ]
     return [
-        (name, MUTATORS[name].apply(text, rng).text)
+        MutatedCopy.of(name, MUTATORS[name].apply(text, rng).text)
         for text in rng.sample(originals, min(per_group, len(originals)))
         for name in MUTATORS
     ]
@@ -360,15 +421,15 @@ def cross_validate(ds: Dataset, *, seed: int = 0, c: float | None = None) -> Cro
     groups = np.array([group_of(ex.source) for ex in ds.examples])
     _, folds = group_folds(groups)
     oof, heads = out_of_fold(x, y, weights, folds, c=c, seed=seed, rng=np.random.default_rng(seed))
-    mutated: dict[str, list[float]] = {}
+    mutated: dict[str, list[tuple[float, float]]] = {}
     rng = random.Random(seed)
     for rows, head in zip(folds, heads, strict=True):
         if head is None or ds.detector in PAIR_DETECTORS:
             continue  # mutators disguise requests, not request/response pairs
         copies = mutated_copies(ds, rows, rng, MUTATED_PER_GROUP.get(ds.tier, 10))
-        scores = head.score(_features([text for _, text in copies], ds.features))
-        for (name, _), score in zip(copies, scores, strict=True):
-            mutated.setdefault(name, []).append(float(score))
+        scored = head.score(_features(texts_of(copies), ds.features))
+        for copy, scores in zip(copies, per_copy(copies, scored), strict=True):
+            mutated.setdefault(copy.mutator, []).append(alone_and_in_layer(copy, scores))
     random_oof, _ = out_of_fold(x, y, weights, random_folds(ds.documents, seed), c=c, seed=seed)
     shipped = fpr_thresholds(real_benign_documents(sigmoid(random_oof), ds))
     cv = report(ds, sigmoid(oof), shipped, mutated)
@@ -382,12 +443,13 @@ def report(
     ds: Dataset,
     oof: np.ndarray,
     shipped: dict[str, float],
-    mutated: dict[str, list[float]],
+    mutated: dict[str, list[tuple[float, float]]],
     *,
     tier: str | None = None,
 ) -> CrossValidation:
     """The figures from out-of-fold scores: ``oof`` from leave-one-source-out heads,
-    ``shipped`` thresholds from random folds, ``mutated`` scores of held-out attacks' copies."""
+    ``shipped`` thresholds from random folds, ``mutated`` scores (alone, through the layer) of
+    held-out attacks' copies."""
     y = ds.labels
     groups = np.array([group_of(ex.source) for ex in ds.examples])
     docs = ds.documents
@@ -422,7 +484,8 @@ def report(
         shipped,
         unseen,
         results,
-        {name: float(np.mean(np.array(s) >= threshold)) for name, s in mutated.items()},
+        {name: float(np.mean(np.array(s)[:, 0] >= threshold)) for name, s in mutated.items()},
         {"auc": roc_auc(positives, benign), "recall": float(np.mean(positives >= threshold))},
+        {name: float(np.mean(np.array(s)[:, 1] >= threshold)) for name, s in mutated.items()},
     )
     return cv

@@ -30,18 +30,22 @@ from swisscheese.learned.model import model_filename
 from swisscheese.training.crossval import (
     MUTATED_PER_GROUP,
     CrossValidation,
+    MutatedCopy,
     alarming_curve,
     alarming_folds,
     alarming_logits,
+    alone_and_in_layer,
     fpr_thresholds,
     group_folds,
     mutated_copies,
     out_of_fold,
+    per_copy,
     random_folds,
     real_benign,
     real_benign_documents,
     report,
     sigmoid,
+    texts_of,
 )
 from swisscheese.training.fit import (
     PAIR_DETECTORS,
@@ -100,8 +104,9 @@ class MemberLogits:
     """(n, members): from heads fitted without the item's random fold."""
     scored: np.ndarray
     """(n,) bool: the item's source was held out (a source whose rest lacks a class is not)."""
-    mutated: list[list[tuple[str, np.ndarray]]]
-    """Per source: (mutator, members' logits) of fresh copies of its attacks."""
+    mutated: list[list[tuple[MutatedCopy, np.ndarray]]]
+    """Per source: fresh copies of its attacks, each with its texts' members' logits
+    (texts, members)."""
     alarming: list[tuple[np.ndarray, np.ndarray]]
     """Per real harmful set (harmful-request only): its items' and the safe-but-alarming
     prompts' logits, (items, members) each, from members fitted without either."""
@@ -126,8 +131,8 @@ def member_logits(ds: Dataset, tiers: tuple[str, ...], *, seed: int = 0) -> Memb
         [] if ds.detector in PAIR_DETECTORS else mutated_copies(ds, rows, rng, per_group)
         for rows in folds
     ]
-    mutated: list[list[tuple[str, np.ndarray]]] = [
-        [(name, np.zeros(len(tiers))) for name, _ in group] for group in copies
+    mutated = [
+        [(copy, np.zeros((len(copy.texts), len(tiers)))) for copy in group] for group in copies
     ]
     paired = alarming_folds(ds)
     alarming = [
@@ -148,11 +153,11 @@ def member_logits(ds: Dataset, tiers: tuple[str, ...], *, seed: int = 0) -> Memb
                 out.clear()
                 continue
             if group_copies:
-                texts = [text for _, text in group_copies]
-                for (_, row), value in zip(
-                    out, head.logit(_features(texts, member.features)), strict=True
+                logits_ = head.logit(_features(texts_of(group_copies), member.features))
+                for (_, rows_of_copy), values in zip(
+                    out, per_copy(group_copies, logits_), strict=True
                 ):
-                    row[j] = value
+                    rows_of_copy[:, j] = values
         by_random[:, j], _ = out_of_fold(x, y, weights, random_split, c=c, seed=seed)
         for (harmful, alarmed), (h, a) in zip(
             alarming, alarming_logits(x, y, weights, paired, c=c, seed=seed), strict=True
@@ -256,16 +261,18 @@ def stack(ds: Dataset, logits: MemberLogits) -> StackedReport:
 
     oof = np.where(usable, score(logits.by_source), 0.0)
     shipped = fpr_thresholds(real_benign_documents(score(logits.random), ds))
-    mutated: dict[str, list[float]] = {}
+    mutated: dict[str, list[tuple[float, float]]] = {}
     for group in logits.mutated:
-        for name, row in group:
-            mutated.setdefault(name, []).append(float(score(row)))
+        for copy, rows in group:
+            mutated.setdefault(copy.mutator, []).append(alone_and_in_layer(copy, score(rows)))
     members = {}
     for j, tier in enumerate(logits.tiers):
-        per_mutator: dict[str, list[float]] = {}
+        per_mutator: dict[str, list[tuple[float, float]]] = {}
         for group in logits.mutated:
-            for name, row in group:
-                per_mutator.setdefault(name, []).append(float(sigmoid(row[j])))
+            for copy, rows in group:
+                per_mutator.setdefault(copy.mutator, []).append(
+                    alone_and_in_layer(copy, sigmoid(rows[:, j]))
+                )
         members[tier] = report(
             ds,
             sigmoid(logits.by_source[:, j]),
