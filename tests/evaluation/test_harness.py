@@ -87,7 +87,27 @@ def test_results_follow_the_schema(results: dict[str, Any]) -> None:
     assert results["layers"]["input/pii"]["barrier"] is False
     assert results["judge"] == "refusal-patterns/1"
     assert results["target"] == "inprocess"
+    # Every refusal here is on evidence: no monitor of the default policy failed.
+    assert results["stack"]["fpr_by_failure"]["value"] == 0.0
+    assert all(r["failed"] == [] for r in results["benign"]["refused"])
     json.dumps(results, allow_nan=False)  # strict JSON: no NaN anywhere
+
+
+def test_refusals_by_a_monitor_that_failed_are_told_apart(tmp_path: Path) -> None:
+    # A slow tier that misses its layer's deadline stops the request by the layer's on_error:
+    # counted as refused, and said to be a failure, not detection.
+    policy = tmp_path / "slow.yaml"
+    policy.write_text(
+        "version: 1\ndeployment: t\nlayers:\n  input:\n    on_error: block\n"
+        "    timeout_ms: 0.001\n    rules:\n      - monitor: harmful-request\n"
+        "        action: block\n        config: {tier: embedding}\n"
+    )
+    slow = evaluate(EvalConfig(policy=str(policy), k=1, seed=0), ATTACKS[2:], BENIGN[:2])
+    assert slow["stack"]["fpr"]["value"] == 1.0
+    assert slow["stack"]["fpr_by_failure"]["value"] == 1.0
+    assert slow["stack"]["tpr_by_failure"]["value"] == 1.0
+    refused = slow["benign"]["refused"]
+    assert [r["failed"] for r in refused] == [["input/harmful-request"]] * 2
 
 
 def test_attack_success_figures_add_up(results: dict[str, Any]) -> None:

@@ -64,6 +64,13 @@ def _render(results: dict[str, Any], paths: tuple[Path, Path]) -> None:
     out.print(f"ASR@1 {_pct(asr['at_1'])}", highlight=False)
     out.print(f"adaptive ASR@{asr['k']} {_pct(asr['at_k'])}", highlight=False)
     out.print(f"benign refused {_pct(results['stack']['fpr'])}", highlight=False)
+    by_failure = results["stack"]["fpr_by_failure"]["value"]
+    if by_failure:
+        out.print(
+            f"  of which {100 * by_failure:.1f}% only by monitors that failed (timeouts, "
+            "errors): the layer's on_error, not detection",
+            highlight=False,
+        )
     out.print(
         f"stack miss rate {_pct(sc['observed_miss'])} observed vs "
         f"{_pct(sc['independent_miss'])} if independent"

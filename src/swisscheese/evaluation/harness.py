@@ -47,6 +47,7 @@ class AttemptOutcome:
     latency_ms: float
     scores: dict[str, float]
     fired: dict[str, bool]
+    failed: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -66,6 +67,8 @@ class ItemOutcome:
     monitor_ms: dict[str, float]
     layer_ms: dict[str, float]
     attempts: list[AttemptOutcome] = field(default_factory=list)
+    failed: tuple[str, ...] = ()
+    """Barriers of ``stopped_by`` that stopped it because their monitor failed."""
 
     @property
     def succeeded_at(self) -> int | None:
@@ -118,6 +121,7 @@ def _evaluate(target: Target, judge: Judge, item: Item, config: EvalConfig) -> I
             ex.latency_ms,
             ex.monitor_ms,
             ex.layer_ms,
+            failed=ex.failed,
         )
     attacker = AdaptiveAttacker(item.text, item.id, k=config.k, seed=config.seed)
     first = None
@@ -140,6 +144,7 @@ def _evaluate(target: Target, judge: Judge, item: Item, config: EvalConfig) -> I
                 ex.latency_ms,
                 ex.scores,
                 ex.fired,
+                ex.failed,
             )
         )
         if first is None:
@@ -161,6 +166,7 @@ def _evaluate(target: Target, judge: Judge, item: Item, config: EvalConfig) -> I
         first.monitor_ms,
         first.layer_ms,
         attempts,
+        first.failed,
     )
 
 

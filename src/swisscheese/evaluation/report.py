@@ -147,7 +147,9 @@ def render_html(results: Mapping[str, Any]) -> str:
         for name, p in [("stack", lat["stack"]), *lat["layers"].items(), *lat["monitors"].items()]
     )
     refused = "".join(
-        f"<tr><td>{e(r['category'])}</td><td>{e(', '.join(r['stopped_by']))}</td>"
+        f"<tr><td>{e(r['category'])}</td><td>{e(', '.join(r['stopped_by']))}"
+        + (f" (failed: {e(', '.join(r['failed']))})" if r.get("failed") else "")
+        + "</td>"
         f"<td style='text-align:left'>{e(r.get('text', '')[:200])}</td></tr>"
         for r in results["benign"]["refused"]
     )
@@ -181,6 +183,7 @@ k = {asr["k"]}, seed {e(str(cfg.get("seed")))}. Intervals are bootstrap 95%.</p>
 <div>ASR@1<b>{_fmt(asr["at_1"])}</b></div>
 <div>adaptive ASR@{asr["k"]}<b>{_fmt(asr["at_k"])}</b></div>
 <div>benign refused (FPR)<b>{_fmt(stack["fpr"])}</b></div>
+<div>of which by failed monitors<b>{_fmt(stack.get("fpr_by_failure"))}</b></div>
 <div>stack p50 / p99<b>{lat["stack"]["p50"]} / {lat["stack"]["p99"]} ms</b></div>
 </div>
 <h2>Layers and the stack</h2>

@@ -18,7 +18,7 @@ from typing import Protocol
 
 from swisscheese.common.openai_client import EndpointError, chat_sync
 from swisscheese.config import LoadedPolicy
-from swisscheese.core import Action, Content, Role, Stage, Verdict
+from swisscheese.core import Action, Content, Role, RuleDecision, Stage, Verdict
 from swisscheese.core.taxonomy import matches_any
 from swisscheese.evaluation.judges import Reply
 from swisscheese.evaluation.mutators import encode_reply
@@ -69,6 +69,9 @@ class Exchange:
     reply: Reply
     stopped_by: tuple[str, ...] = ()
     """Barriers (in-process) or stages (remote) that stopped it; empty when it got through."""
+    failed: tuple[str, ...] = ()
+    """Those of ``stopped_by`` whose monitor failed (a timeout or an error): they stopped it by
+    their layer's ``on_error``, not on evidence (in-process only)."""
     scores: dict[str, float] = field(default_factory=dict)
     fired: dict[str, bool] = field(default_factory=dict)
     latency_ms: float = 0.0
@@ -179,11 +182,14 @@ class InProcessTarget:
             for monitor, ms in verdict.timings_ms.items():
                 key = f"{verdict.layer}/{monitor}"
                 ex.monitor_ms[key] = ex.monitor_ms.get(key, 0.0) + ms
+        failed = set()
         for barrier, rule in self._rules:
             verdict = verdicts[barrier.stage]
             ex.scores[barrier.name] = _rule_score(rule, verdict)
-            decided = next((d.action for d in verdict.decisions if d.rule == rule.index), None)
-            ex.fired[barrier.name] = decided is not None and decided > Action.ALLOW
+            decided = next((d for d in verdict.decisions if d.rule == rule.index), None)
+            ex.fired[barrier.name] = decided is not None and decided.action > Action.ALLOW
+            if decided is not None and _by_failure(decided):
+                failed.add(barrier.name)
         stage = Stage.INPUT if incoming.action.stops else None
         if stage is None and outgoing.action.stops:
             stage = Stage.OUTPUT
@@ -195,6 +201,7 @@ class InProcessTarget:
             for b, _ in self._rules
             if b.stage == stage.value and b.stops and ex.fired[b.name]
         ) or (stage.value,)
+        ex.failed = tuple(name for name in ex.stopped_by if name in failed)
         ex.reply = Reply(self._refusal[stage], "content_filter")
         return ex
 
@@ -211,12 +218,18 @@ class InProcessTarget:
         self.guard.close()
 
 
+def _by_failure(decided: RuleDecision) -> bool:
+    """Whether the rule decided on its monitor's failure (``policy.decide``'s reason for a run
+    that was not OK), not on findings."""
+    return decided.reason.startswith("monitor ")
+
+
 def _rule_score(rule: CompiledRule, verdict: Verdict) -> float:
     """The rule's evidence on this text: its monitor's top finding in the categories it reads,
     threshold aside (the ROC analysis sweeps thresholds itself); 1.0 when the monitor failed
     and the rule therefore applied its on_error action."""
     decided = next((d for d in verdict.decisions if d.rule == rule.index), None)
-    if decided is not None and decided.reason.startswith("monitor "):
+    if decided is not None and _by_failure(decided):
         return 1.0 if decided.action.stops else 0.0
     best = 0.0
     for f in verdict.findings:
