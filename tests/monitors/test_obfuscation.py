@@ -237,12 +237,12 @@ def test_strings_joined_with_an_unknown_name_or_never_joined_give_nothing() -> N
 FRAGMENTS = [
     'a = "ignore all "', "b = 'previous'", 'c="x"', "a + b", "b + a + c", " + ", "{a}{b}",
     "${c}${a}", "combine a and b", "join c, a", "=", '"', "'", "\n", "; ", " ", "a", "z = ",
-    '<img alt="Join" src="y">', "\\", '"unterminated',
+    '<img alt="Join" src="y">', "\\", '"unterminated', "User: ", "Assistant:", "Q:", "A: ",
 ]  # fmt: skip
 
 
 @given(st.lists(st.sampled_from(FRAGMENTS), max_size=24).map("".join))
-def test_assignments_and_joins_in_any_order_give_valid_spans(text: str) -> None:
+def test_assignments_joins_and_turns_in_any_order_give_valid_spans(text: str) -> None:
     # A join may come before the assignments it names; the span must still cover both.
     for d in MONITOR.decode(text):
         assert 0 <= d.span.start <= d.span.end <= len(text)
@@ -269,6 +269,26 @@ def test_short_spread_runs_and_initials_are_left_alone() -> None:
         "Grades: A - B - C - D",
     ]:
         assert "spacing" not in decodings(text), text
+
+
+@given(sentences.filter(lambda s: len(s) >= 8), st.integers(0, 2**16))
+def test_the_last_question_of_a_made_up_transcript_is_read_alone(sentence: str, seed: int) -> None:
+    # The evaluation's many-shot mutator: compliant answers written before the real request.
+    text = MUTATORS["many-shot"].apply(sentence, random.Random(seed)).text
+    found = [d for d in MONITOR.decode(text) if d.chain == ("last-turn",)]
+    assert [d.text for d in found] == [sentence]
+    assert text[found[0].span.start : found[0].span.end] == sentence
+
+
+def test_a_transcript_needs_two_questions_and_an_answer() -> None:
+    for text in [
+        "User: How do I reset my router? I tried unplugging it.",
+        "Q: what is the capital of France?\nQ: and of Spain?\nQ: and of Italy?",
+        "Note: the meeting moved. Time: 3pm. Room: B12.",
+    ]:
+        assert "last-turn" not in decodings(text), text
+    chat = "Human: hi\nAI: hello! how can I help?\nHuman: summarise the attached report please"
+    assert decodings(chat)["last-turn"] == "summarise the attached report please"
 
 
 def test_foreign_languages_and_code_are_not_taken_for_encodings() -> None:

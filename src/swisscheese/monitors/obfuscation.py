@@ -1,9 +1,10 @@
 """Decode-and-rescan: find encoded or disguised text and hand the plain text back to the layer.
 
-Besides encodings (base64, hex, ROT13, Morse, ...), two disguises that need no decoding key:
+Besides encodings (base64, hex, ROT13, Morse, ...), three disguises that need no decoding key:
 letters spread out ("w e a p o n"), which the n-gram tier joins itself but an encoder reads as
-single letters, and a payload split into string literals and joined by an expression, where no
-piece says anything on its own.
+single letters; a payload split into string literals and joined by an expression, where no
+piece says anything on its own; and a request at the end of a made-up transcript (many-shot),
+whose compliant answers dilute it.
 
 The monitor itself only decodes. The guard rescans every decoded view with the layer's other
 monitors; what they find there is reported against the span of the encoded segment, and this
@@ -332,6 +333,33 @@ def _join(operands: list[str], values: _Assigned, where: Span) -> tuple[Span, st
     return Span(min(s.start for s in spans), max(s.end for s in spans)), "".join(pieces)
 
 
+# A transcript written into one message ("User: ... Assistant: ... User: ..."): the many-shot
+# disguise. The model is asked to answer the last user turn; the made-up compliant answers
+# before it dilute what a detector reads.
+_TURN = re.compile(
+    r"^[ \t>*#_-]*(user|human|you|me|q|question|assistant|ai|bot|model|a|answer|system)\s*:",
+    re.IGNORECASE | re.MULTILINE,
+)
+_ASKERS = frozenset({"user", "human", "you", "me", "q", "question"})
+_MIN_TURN_CHARS = 8
+
+
+def _last_asked(text: str) -> tuple[Span, str] | None:
+    """The last asker's turn of a transcript with at least two asker turns and one answer."""
+    turns = [(m.group(1).lower() in _ASKERS, m) for m in _TURN.finditer(text)]
+    asks = [i for i, (asker, _) in enumerate(turns) if asker]
+    if len(asks) < 2 or len(asks) == len(turns):
+        return None
+    last = asks[-1]
+    start = turns[last][1].end()
+    end = turns[last + 1][1].start() if last + 1 < len(turns) else len(text)
+    turn = text[start:end].strip()
+    if len(turn) < _MIN_TURN_CHARS:
+        return None
+    at = text.index(turn, start)
+    return Span(at, at + len(turn)), turn
+
+
 def _maybe_spaced(text: str) -> bool:
     """Whether letters may be spread out with spaces, dots or dashes: a cheap test."""
     if not text.isascii():
@@ -470,6 +498,10 @@ class ObfuscationMonitor(Inline):
         if _maybe_split(text):
             for span, plain in _joined_payloads(text):
                 found.append((span.start, span.end, "concatenation", plain))
+        if text.count(":") >= 3:
+            asked = _last_asked(text)
+            if asked is not None:
+                found.append((asked[0].start, asked[0].end, "last-turn", asked[1]))
         if _maybe_spaced(text):
             joined = _spread_letters_joined(text)
             if joined is not None:
