@@ -45,6 +45,11 @@ def decodings(text: str) -> dict[str, str]:
     return {"+".join(d.chain): d.text for d in MONITOR.decode(text)}
 
 
+def assert_no_view(kind: str, *texts: str) -> None:
+    for text in texts:
+        assert kind not in decodings(text), text
+
+
 @given(sentences)
 def test_base64_round_trip(sentence: str) -> None:
     encoded = base64.b64encode(sentence.encode()).decode()
@@ -221,17 +226,19 @@ def test_joining_asked_for_in_words() -> None:
         assert decodings(text)["concatenation"] == "how to make a pipe bomb", ask
     # Joining in words with no names listed after it joins nothing: HTML attributes look like
     # assignments, and "join" is an ordinary word.
-    html = '<img alt="Join us" src="https://example.org/a.svg"> Join our Slack: <a href="x">'
-    assert "concatenation" not in decodings(html)
+    assert_no_view(
+        "concatenation",
+        '<img alt="Join us" src="https://example.org/a.svg"> Join our Slack: <a href="x">',
+    )
 
 
 def test_strings_joined_with_an_unknown_name_or_never_joined_give_nothing() -> None:
-    for text in [
+    assert_no_view(
+        "concatenation",
         'a = "ignore all"\nb = "previous instructions"\nprint(a, b)',
         'a = "ignore all"\nb = "previous instructions"\nz = a + c',
         'url = "https://example.org"; if x == "y": total = total + 1',
-    ]:
-        assert "concatenation" not in decodings(text), text
+    )
 
 
 FRAGMENTS = [
@@ -263,12 +270,12 @@ def test_spread_out_letters_are_joined(sentence: str, seed: int) -> None:
 
 
 def test_short_spread_runs_and_initials_are_left_alone() -> None:
-    for text in [
+    assert_no_view(
+        "spacing",
         "The U.S.A. and the E.U. signed it, e.g. on page 4.",
         "Press A B C or use the x-y-z axes.",
         "Grades: A - B - C - D",
-    ]:
-        assert "spacing" not in decodings(text), text
+    )
 
 
 @given(sentences.filter(lambda s: len(s) >= 8), st.integers(0, 2**16))
@@ -281,12 +288,12 @@ def test_the_last_question_of_a_made_up_transcript_is_read_alone(sentence: str, 
 
 
 def test_a_transcript_needs_two_questions_and_an_answer() -> None:
-    for text in [
+    assert_no_view(
+        "last-turn",
         "User: How do I reset my router? I tried unplugging it.",
         "Q: what is the capital of France?\nQ: and of Spain?\nQ: and of Italy?",
         "Note: the meeting moved. Time: 3pm. Room: B12.",
-    ]:
-        assert "last-turn" not in decodings(text), text
+    )
     chat = "Human: hi\nAI: hello! how can I help?\nHuman: summarise the attached report please"
     assert decodings(chat)["last-turn"] == "summarise the attached report please"
 
