@@ -46,8 +46,7 @@ import numpy as np
 
 from swisscheese.evaluation.metrics import recall_at_fpr, roc_auc
 from swisscheese.evaluation.mutators import MUTATORS
-from swisscheese.monitors.obfuscation import ObfuscationConfig, ObfuscationMonitor
-from swisscheese.monitors.unicode import UnicodeConfig, UnicodeMonitor
+from swisscheese.evaluation.views import layer_views
 from swisscheese.training.fit import (
     PAIR_DETECTORS,
     Dataset,
@@ -278,10 +277,6 @@ def sigmoid(logits: np.ndarray) -> np.ndarray:
     return out
 
 
-_NORMALIZER = UnicodeMonitor(UnicodeConfig())
-_DECODER = ObfuscationMonitor(ObfuscationConfig())
-
-
 @dataclass(frozen=True)
 class MutatedCopy:
     """A fresh mutated copy of a held-out attack and what a policy's detectors read of it."""
@@ -291,14 +286,11 @@ class MutatedCopy:
     """The copy as sent: what the detector alone scores."""
     views: tuple[str, ...]
     """What a layer with the default ``unicode`` and ``obfuscation`` rules hands its other
-    rules: the normalised text and each decoded view, normalised (``text`` is not among them
-    unless normalising leaves it as it is)."""
+    rules (``evaluation.views.layer_views``)."""
 
     @classmethod
     def of(cls, mutator: str, text: str) -> MutatedCopy:
-        plain = _NORMALIZER.normalize(text).text
-        decoded = (_NORMALIZER.normalize(d.text).text for d in _DECODER.decode(plain))
-        return cls(mutator, text, tuple(dict.fromkeys((plain, *decoded))))
+        return cls(mutator, text, layer_views(text))
 
     @property
     def texts(self) -> tuple[str, ...]:
