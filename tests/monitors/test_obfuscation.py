@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from swisscheese.evaluation.mutators import MUTATORS
+from swisscheese.learned.features import normalize
 from swisscheese.monitors.obfuscation import (
     _COMMON,
     ObfuscationConfig,
@@ -296,6 +297,25 @@ def test_a_transcript_needs_two_questions_and_an_answer() -> None:
     )
     chat = "Human: hi\nAI: hello! how can I help?\nHuman: summarise the attached report please"
     assert decodings(chat)["last-turn"] == "summarise the attached report please"
+
+
+@given(
+    sentences.filter(lambda s: _reads_as_english(s) and _mostly_long_words(s)),
+    st.integers(0, 2**16),
+)
+def test_lookalike_letters_then_rot13_are_decoded(sentence: str, seed: int) -> None:
+    # ROT13 shifts the Latin letters and leaves the Cyrillic lookalikes as they were: decoded,
+    # the text is the plain one with its lookalikes still in it, and they fold to it.
+    text = (
+        MUTATORS["rot13"]
+        .apply(
+            MUTATORS["homoglyphs"].apply(sentence, random.Random(seed)).text, random.Random(seed)
+        )
+        .text
+    )
+    # Decoded as a segment, or (when the encoded words outweigh the wrapper) whole.
+    views = [normalize(d.text) for d in MONITOR.decode(text) if d.chain == ("rot13",)]
+    assert any(view.endswith(sentence) for view in views), text
 
 
 def test_foreign_languages_and_code_are_not_taken_for_encodings() -> None:

@@ -126,6 +126,15 @@ async def screen(
     decoded: list[Decoded] = []
     if decoder is not None:
         decoded = _decode(decoder, view, acc.get(decoder.key))
+        if view.text != text and not text.isascii():
+            # Normalising folds lookalike letters; under ROT13 they were letters of the plain
+            # text, and folding them first garbles the decoding. Read the caller's text too.
+            seen = {d.text for d in decoded}
+            decoded += [
+                d
+                for d in _decode(decoder, View(text, len(text)), acc.get(decoder.key))
+                if d.text not in seen
+            ]
 
     plains = [
         cast(Normalizer, normalizer.monitor).normalize(d.text).text

@@ -26,6 +26,7 @@ __all__ = [
     "RESPONSE_MARK",
     "featurize",
     "featurize_pair",
+    "has_lookalike_words",
     "join_spread_letters",
     "normalize",
     "pair_text",
@@ -85,6 +86,11 @@ def _unleet(text: str) -> str:
     if not dense and (len(found) < 2 or len(found) * 2 < len(_WORDS.findall(text))):
         return text
     return _LEET_WORD.sub(lambda m: m.group().translate(_LEET_TABLE), text)
+
+
+def has_lookalike_words(text: str) -> bool:
+    """Whether a word of ``text`` mixes Latin letters with Cyrillic or Greek lookalikes."""
+    return not text.isascii() and _MIXED.search(text.casefold()) is not None
 
 
 def join_spread_letters(text: str) -> str:

@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 
 from swisscheese.core import Content, Context, Finding, Span, Stage
 from swisscheese.core.roles import Decoded as Decoded
-from swisscheese.learned.features import join_spread_letters, normalize
+from swisscheese.learned.features import has_lookalike_words, join_spread_letters, normalize
 from swisscheese.monitors._registry import Inline, MonitorConfig, monitor
 
 _BASE64 = re.compile(r"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/_-]{12,}={0,2}(?![A-Za-z0-9+/=_-])")
@@ -239,6 +239,16 @@ def _encoded_leet_common(token: str) -> bool:
     )
 
 
+def _encoded_lookalike_common(token: str) -> bool:
+    """A common word with lookalike letters in it, then ROT13-encoded or reversed ("guе", with
+    a Cyrillic "е", is "the"): the lookalikes stay as they were, so the word shows once the
+    Latin letters are decoded and the lookalikes folded."""
+    return any(
+        normalize(decoded).strip(".,;:!?'\"()") in _COMMON
+        for decoded in (codecs.encode(token, "rot13"), token[::-1])
+    )
+
+
 _UNDISGUISE_PROBE = 300
 # Four letters spread out with one separator ("w.r.i.t", "w r i t", "w . r . i . t"), which
 # normalising joins.
@@ -390,7 +400,9 @@ def _as_english(decoded: str, at_least: float) -> str | None:
     # Undisguising costs more than the word count: it is tried on the start of the text (code
     # and other languages reach here whole), and done in full only once that reads as English.
     undisguised: list[Callable[[str], str]] = [_spell_out] if _maybe_leet(head) else []
-    if spread:
+    # Lookalike letters (Cyrillic "а" for "a") pass through ROT13 as they are: they were
+    # letters of the plain text, and fold to them once the Latin ones are decoded.
+    if spread or has_lookalike_words(head):
         undisguised.append(normalize)
     for undisguise in undisguised:
         if _englishness(undisguise(head)) >= at_least:
@@ -416,12 +428,14 @@ def _encoded_hints(text: str, *, spread: bool) -> bool:
     tokens = text.lower().split()
     if sum(map(_ENCODED_COMMON.__contains__, tokens)) >= 2:
         return True  # at C speed: the common case
-    if not (spread or _maybe_leet(text)):
+    if not (spread or _maybe_leet(text) or has_lookalike_words(text)):
         return False
     hints = 0
     for token in tokens:
         if token in _ENCODED_COMMON or _encoded_leet_common(token):
             hints += 1
+        elif has_lookalike_words(token):
+            hints += _encoded_lookalike_common(token)
         elif spread and not token.isalnum():
             hints += token.replace(".", "").replace("-", "") in _ENCODED_COMMON
         if hints >= 2:
