@@ -28,6 +28,7 @@ __all__ = [
     "featurize_pair",
     "has_lookalike_words",
     "join_spread_letters",
+    "latin_with_lookalikes",
     "normalize",
     "pair_text",
 ]
@@ -67,6 +68,9 @@ _INVISIBLE = dict.fromkeys(
 _LOOKALIKE_FROM, _LOOKALIKE_TO = "аеіорсхуѕјԁвкмнтοαερτνκχ", "aeiopcxysjdbkmhtoaeptvkx"
 _LOOKALIKES = str.maketrans(_LOOKALIKE_FROM, _LOOKALIKE_TO)
 _MIXED = re.compile(rf"\w*(?:[a-z][{_LOOKALIKE_FROM}]|[{_LOOKALIKE_FROM}][a-z])\w*")
+# The same test without the words around the pair: linear, where _MIXED's leading \w* makes
+# a long text in another script cost a millisecond.
+_MIXED_PAIR = re.compile(rf"[a-z][{_LOOKALIKE_FROM}]|[{_LOOKALIKE_FROM}][a-z]")
 # Letters spread out with one separator throughout ("i g n o r e", "i.g.n.o.r.e", "i - g - n").
 _SPACED = re.compile(r"(?<!\w)\w(?P<sep> [.\-] |[ .\-])\w(?!\w)(?:(?P=sep)\w(?!\w)){2,}")
 _LEET_TABLE = str.maketrans("0134578@$9", "oieastbasg")
@@ -90,7 +94,22 @@ def _unleet(text: str) -> str:
 
 def has_lookalike_words(text: str) -> bool:
     """Whether a word of ``text`` mixes Latin letters with Cyrillic or Greek lookalikes."""
-    return not text.isascii() and _MIXED.search(text.casefold()) is not None
+    return not text.isascii() and _MIXED_PAIR.search(text.casefold()) is not None
+
+
+_OTHER_SCRIPT = re.compile(rf"[^\x00-\x7f{_LOOKALIKE_FROM}]+")
+
+
+def latin_with_lookalikes(text: str) -> bool:
+    """Latin text disguised with Cyrillic or Greek lookalikes: mixed-script words, and nearly
+    every character outside ASCII a lookalike. Text in another script is not, even where a
+    normaliser has folded its lookalike letters to Latin ones ("пoмoги")."""
+    if not has_lookalike_words(text):
+        return False
+    folded = text.casefold()
+    outside_ascii = len(folded) - len(folded.encode("ascii", "ignore"))
+    other_script = len(folded) - len(_OTHER_SCRIPT.sub("", folded))
+    return other_script * 4 <= outside_ascii
 
 
 def join_spread_letters(text: str) -> str:

@@ -26,7 +26,12 @@ from collections.abc import Callable, Sequence
 
 from swisscheese.core import Content, Context, Finding, Span, Stage
 from swisscheese.core.roles import Decoded as Decoded
-from swisscheese.learned.features import has_lookalike_words, join_spread_letters, normalize
+from swisscheese.learned.features import (
+    has_lookalike_words,
+    join_spread_letters,
+    latin_with_lookalikes,
+    normalize,
+)
 from swisscheese.monitors._registry import Inline, MonitorConfig, monitor
 
 _BASE64 = re.compile(r"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/_-]{12,}={0,2}(?![A-Za-z0-9+/=_-])")
@@ -371,10 +376,9 @@ def _last_asked(text: str) -> tuple[Span, str] | None:
 
 
 def _maybe_spaced(text: str) -> bool:
-    """Whether letters may be spread out with spaces, dots or dashes: a cheap test."""
-    if not text.isascii():
-        return _SPREAD_OUT.search(text) is not None
-    classes = text.encode("ascii").translate(_SPACED_CLASSES)
+    """Whether Latin letters may be spread out with spaces, dots or dashes: a cheap test (the
+    decoder reads normalised text, where lookalike letters are Latin already)."""
+    classes = text.encode("ascii", "replace").translate(_SPACED_CLASSES)
     return any(classes.find(run) >= 0 for run in _SPACED_RUNS)
 
 
@@ -402,7 +406,7 @@ def _as_english(decoded: str, at_least: float) -> str | None:
     undisguised: list[Callable[[str], str]] = [_spell_out] if _maybe_leet(head) else []
     # Lookalike letters (Cyrillic "а" for "a") pass through ROT13 as they are: they were
     # letters of the plain text, and fold to them once the Latin ones are decoded.
-    if spread or has_lookalike_words(head):
+    if spread or latin_with_lookalikes(head):
         undisguised.append(normalize)
     for undisguise in undisguised:
         if _englishness(undisguise(head)) >= at_least:
@@ -428,13 +432,14 @@ def _encoded_hints(text: str, *, spread: bool) -> bool:
     tokens = text.lower().split()
     if sum(map(_ENCODED_COMMON.__contains__, tokens)) >= 2:
         return True  # at C speed: the common case
-    if not (spread or _maybe_leet(text) or has_lookalike_words(text)):
+    lookalikes = latin_with_lookalikes(text)
+    if not (spread or lookalikes or _maybe_leet(text)):
         return False
     hints = 0
     for token in tokens:
         if token in _ENCODED_COMMON or _encoded_leet_common(token):
             hints += 1
-        elif has_lookalike_words(token):
+        elif lookalikes and has_lookalike_words(token):
             hints += _encoded_lookalike_common(token)
         elif spread and not token.isalnum():
             hints += token.replace(".", "").replace("-", "") in _ENCODED_COMMON
