@@ -184,10 +184,17 @@ def _printable_text(raw: bytes, min_printable: float) -> str | None:
     return text
 
 
+_SIGN_FOR_ITSELF = re.compile(r"[@+][A-Za-z]+|[A-Za-z]+![rsa]")
+
+
 def _is_leet(text: str, m: re.Match[str]) -> bool:
     """Digits standing in for letters, not version numbers, hashes or URL escapes."""
     token = m.group()
     if m.start() > 0 and text[m.start() - 1] == "%":
+        return False
+    # A decorator or a mention ("@property", "@alice"), a format conversion ("name!r"), a
+    # doctest directive ("+SKIP"): the sign stands for itself, not for a letter.
+    if _SIGN_FOR_ITSELF.fullmatch(token):
         return False
     core = token.rstrip("0123456789")
     letters = sum(1 for c in token if c.isalpha())
