@@ -68,8 +68,7 @@ _INVISIBLE = dict.fromkeys(
 _LOOKALIKE_FROM, _LOOKALIKE_TO = "аеіорсхуѕјԁвкмнтοαερτνκχ", "aeiopcxysjdbkmhtoaeptvkx"
 _LOOKALIKES = str.maketrans(_LOOKALIKE_FROM, _LOOKALIKE_TO)
 _MIXED = re.compile(rf"\w*(?:[a-z][{_LOOKALIKE_FROM}]|[{_LOOKALIKE_FROM}][a-z])\w*")
-# The same test without the words around the pair: linear, where _MIXED's leading \w* makes
-# a long text in another script cost a millisecond.
+# Whether there is such a word at all: the pair alone, without matching the word around it.
 _MIXED_PAIR = re.compile(rf"[a-z][{_LOOKALIKE_FROM}]|[{_LOOKALIKE_FROM}][a-z]")
 # Letters spread out with one separator throughout ("i g n o r e", "i.g.n.o.r.e", "i - g - n").
 _SPACED = re.compile(r"(?<!\w)\w(?P<sep> [.\-] |[ .\-])\w(?!\w)(?:(?P=sep)\w(?!\w)){2,}")
