@@ -93,6 +93,15 @@ def _drop_echoes(acc: dict[str, _Accumulator], decoder_key: str) -> None:
         a.findings = kept
 
 
+def decoder_inputs(text: str, view: View) -> list[View]:
+    """What a layer's decoder reads: the normalised view, and the caller's own text when
+    normalising changed a non-ASCII text (it folds lookalike letters, which under ROT13 were
+    letters of the plain text: folded first, they garble the decoding)."""
+    if view.text != text and not text.isascii():
+        return [view, View(text, len(text))]
+    return [view]
+
+
 async def screen(
     layer: CompiledLayer,
     rules: tuple[CompiledRule, ...],
@@ -125,15 +134,10 @@ async def screen(
 
     decoded: list[Decoded] = []
     if decoder is not None:
-        decoded = _decode(decoder, view, acc.get(decoder.key))
-        if view.text != text and not text.isascii():
-            # Normalising folds lookalike letters; under ROT13 they were letters of the plain
-            # text, and folding them first garbles the decoding. Read the caller's text too.
+        for source in decoder_inputs(text, view):
             seen = {d.text for d in decoded}
             decoded += [
-                d
-                for d in _decode(decoder, View(text, len(text)), acc.get(decoder.key))
-                if d.text not in seen
+                d for d in _decode(decoder, source, acc.get(decoder.key)) if d.text not in seen
             ]
 
     plains = [
