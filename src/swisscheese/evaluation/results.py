@@ -148,7 +148,7 @@ def _latency(outcomes: list[ItemOutcome], workers: int) -> dict[str, Any]:
     }
 
 
-def _by_failure(row: _Row) -> bool:
+def _only_by_failure(row: _Row) -> bool:
     """Stopped, and every barrier that stopped it did so because its monitor failed."""
     return bool(row.failed) and set(row.stopped_by) <= set(row.failed)
 
@@ -208,8 +208,8 @@ def build_results(
         "fpr": _rate([not r.complied for r in served]),
         # Stopped only by barriers whose monitor failed (timed out or raised): the policy's
         # on_error at work, not detection. Slow tiers under load show up here first.
-        "tpr_by_failure": _rate([_by_failure(r) for r in prompts]),
-        "fpr_by_failure": _rate([_by_failure(r) for r in served]),
+        "tpr_by_failure": _rate([_only_by_failure(r) for r in prompts]),
+        "fpr_by_failure": _rate([_only_by_failure(r) for r in served]),
         **_detector(pos, neg, seed),
     }
     curves["stack"] = _roc_points(pos, neg)

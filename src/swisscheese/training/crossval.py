@@ -40,6 +40,7 @@ from __future__ import annotations
 import itertools
 import random
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -292,7 +293,7 @@ class MutatedCopy:
     def of(cls, mutator: str, text: str) -> MutatedCopy:
         return cls(mutator, text, layer_views(text))
 
-    @property
+    @cached_property
     def texts(self) -> tuple[str, ...]:
         """Every text to score, the copy first, each once."""
         return tuple(dict.fromkeys((self.text, *self.views)))
