@@ -19,6 +19,7 @@ import json
 import random
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
@@ -115,6 +116,17 @@ class MemberLogits:
         self, combine: Callable[[np.ndarray], np.ndarray]
     ) -> list[tuple[float, float]]:
         return alarming_curve([(combine(h), combine(a)) for h, a in self.alarming])
+
+    def by_mutator(
+        self, combine: Callable[[np.ndarray], np.ndarray]
+    ) -> dict[str, list[tuple[float, float]]]:
+        """Per mutator, each copy's score alone and through the layer, its texts' members'
+        logits combined by ``combine``."""
+        out: dict[str, list[tuple[float, float]]] = {}
+        for group in self.mutated:
+            for copy, rows in group:
+                out.setdefault(copy.mutator, []).append(alone_and_in_layer(copy, combine(rows)))
+        return out
 
 
 def member_logits(ds: Dataset, tiers: tuple[str, ...], *, seed: int = 0) -> MemberLogits:
@@ -249,6 +261,11 @@ def _headline(cv: CrossValidation) -> str:
     return text
 
 
+def _member_score(j: int, rows: np.ndarray) -> np.ndarray:
+    """Member ``j``'s calibrated scores, from rows of the members' logits."""
+    return sigmoid(rows[:, j])
+
+
 def stack(ds: Dataset, logits: MemberLogits) -> StackedReport:
     """Calibrate the mean of the members' log-odds and measure it, and each member alone, out
     of fold."""
@@ -261,23 +278,14 @@ def stack(ds: Dataset, logits: MemberLogits) -> StackedReport:
 
     oof = np.where(usable, score(logits.by_source), 0.0)
     shipped = fpr_thresholds(real_benign_documents(score(logits.random), ds))
-    mutated: dict[str, list[tuple[float, float]]] = {}
-    for group in logits.mutated:
-        for copy, rows in group:
-            mutated.setdefault(copy.mutator, []).append(alone_and_in_layer(copy, score(rows)))
+    mutated = logits.by_mutator(score)
     members = {}
     for j, tier in enumerate(logits.tiers):
-        per_mutator: dict[str, list[tuple[float, float]]] = {}
-        for group in logits.mutated:
-            for copy, rows in group:
-                per_mutator.setdefault(copy.mutator, []).append(
-                    alone_and_in_layer(copy, sigmoid(rows[:, j]))
-                )
         members[tier] = report(
             ds,
             sigmoid(logits.by_source[:, j]),
             fpr_thresholds(real_benign_documents(sigmoid(logits.random[:, j]), ds)),
-            per_mutator,
+            logits.by_mutator(partial(_member_score, j)),
             tier=tier,
         )
         members[tier].safe_but_alarming_curve = logits.alarming_curve(itemgetter((slice(None), j)))
