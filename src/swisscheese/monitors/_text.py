@@ -259,22 +259,45 @@ def _normal_char(ch: str) -> str:
         return chr(cp) if 0x20 <= cp <= 0x7E else ""
     if is_invisible(ch) or is_bidi_control(ch):
         return ""
-    folded = CONFUSABLES.get(ch)
-    if folded is not None:
-        return folded
-    nfkc = unicodedata.normalize("NFKC", ch)
-    return "".join(CONFUSABLES.get(c, c) for c in nfkc)
+    if ch in CONFUSABLES:
+        return ch
+    return unicodedata.normalize("NFKC", ch)
 
 
 NORMAL_TABLE = CharTable(_normal_char)
 
+_LOOKALIKE_LETTERS = "".join(CONFUSABLES)
+_LOOKALIKE = re.compile(f"[{_LOOKALIKE_LETTERS}]")
+# A whole word (no word character either side) of Latin letters, digits and lookalikes, with at
+# least one lookalike: a word that could be a Latin one. A word with a letter of another script
+# ("себя") does not match anywhere, so Russian or Greek text costs one C-level scan.
+_LATIN = r"0-9A-Za-z_\u00c0-\u024f\u1e00-\u1eff"
+_DISGUISED = rf"(?<!\w)[{_LATIN}]*[{_LOOKALIKE_LETTERS}][{_LATIN}{_LOOKALIKE_LETTERS}]*(?!\w)"
+# Runs of such words, with what separates them: one translate for a disguised sentence.
+_DISGUISED_WORDS = re.compile(rf"{_DISGUISED}(?:\W+{_DISGUISED})*")
+_FOLD_LOOKALIKES = str.maketrans(CONFUSABLES)
+
+
+def fold_lookalike_words(text: str) -> str:
+    """``text`` with the lookalike letters folded to Latin in words that could be Latin ones:
+    words of Latin letters and lookalikes only. A word with a letter of its own script
+    ("себя", "ассистент") is that script's word and keeps its letters. One character for one,
+    so offsets hold."""
+    if text.isascii() or not _LOOKALIKE.search(text):
+        return text
+    return _DISGUISED_WORDS.sub(lambda m: m.group().translate(_FOLD_LOOKALIKES), text)
+
 
 def normalize(text: str) -> View:
-    """NFKC, invisible and control characters removed, tags revealed, confusables folded.
+    """NFKC, invisible and control characters removed, tags revealed, lookalikes in disguised
+    Latin words folded.
 
-    Case is kept: this is the view that later monitors (secrets, PII, classifiers) read.
+    Case is kept: this is the view that later monitors (secrets, PII, classifiers) read, and
+    they were trained on Russian or Greek as it is written, so words of those scripts stay so.
     """
-    return transform(text, NORMAL_TABLE)
+    view = transform(text, NORMAL_TABLE)
+    folded = fold_lookalike_words(view.text)
+    return view if folded == view.text else View(folded, view.source_len, view.offsets)
 
 
 def _fold_char(ch: str) -> str:
