@@ -129,7 +129,12 @@ def undisguise(text: str) -> str:
 
 
 def normalize(text: str) -> str:
-    text = undisguise(unicodedata.normalize("NFKC", text).casefold())
+    text = unicodedata.normalize("NFKC", text).casefold()
+    if not text.isascii():
+        # Case folding can leave a letter decomposed ("Ϋ̀" -> "ϋ" + accent) where its lower
+        # case was one character ("ῢ"): composed again, both spellings read alike.
+        text = unicodedata.normalize("NFKC", text)
+    text = undisguise(text)
     return _WS.sub(" ", text).strip()
 
 
