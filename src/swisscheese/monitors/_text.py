@@ -268,24 +268,36 @@ NORMAL_TABLE = CharTable(_normal_char)
 
 _LOOKALIKE_LETTERS = "".join(CONFUSABLES)
 _LOOKALIKE = re.compile(f"[{_LOOKALIKE_LETTERS}]")
-# A whole word (no word character either side) of Latin letters, digits and lookalikes, with at
-# least one lookalike: a word that could be a Latin one. A word with a letter of another script
-# ("себя") does not match anywhere, so Russian or Greek text costs one C-level scan.
+# A word (no word character either side) that could be a Latin one: Latin letters, digits and
+# lookalikes only ("ехес"), or any word with a Latin letter in it ("equіvalεnt": no script's
+# own word mixes in Latin letters). A word of another script without one ("себя") never
+# matches, so Russian or Greek text costs one C-level scan.
 _LATIN = r"0-9A-Za-z_\u00c0-\u024f\u1e00-\u1eff"
-_DISGUISED = rf"(?<!\w)[{_LATIN}]*[{_LOOKALIKE_LETTERS}][{_LATIN}{_LOOKALIKE_LETTERS}]*(?!\w)"
-# Runs of such words, with what separates them: one translate for a disguised sentence.
-_DISGUISED_WORDS = re.compile(rf"{_DISGUISED}(?:\W+{_DISGUISED})*")
+_LATIN_LOOKING = rf"[{_LATIN}]*[{_LOOKALIKE_LETTERS}][{_LATIN}{_LOOKALIKE_LETTERS}]*|\w*[A-Za-z]\w*"
+_OTHER_SCRIPT_LETTER = re.compile(rf"[^\W{_LATIN}{_LOOKALIKE_LETTERS}]")
+
+
+def _word_runs(min_len: int) -> re.Pattern[str]:
+    # Runs of such words, with what separates them: one translate for a disguised sentence.
+    word = rf"(?<!\w)(?=\w{{{min_len}}})(?:{_LATIN_LOOKING})(?!\w)"
+    return re.compile(rf"{word}(?:\W+{word})*")
+
+
+_DISGUISED_WORDS = _word_runs(1)
+# Where the text has words of another script, a one-letter lookalike word is one of them
+# (Russian "с", "а", "о", "у").
+_DISGUISED_WORDS_AMONG_OTHERS = _word_runs(2)
 _FOLD_LOOKALIKES = str.maketrans(CONFUSABLES)
 
 
 def fold_lookalike_words(text: str) -> str:
-    """``text`` with the lookalike letters folded to Latin in words that could be Latin ones:
-    words of Latin letters and lookalikes only. A word with a letter of its own script
-    ("себя", "ассистент") is that script's word and keeps its letters. One character for one,
-    so offsets hold."""
+    """``text`` with the lookalike letters folded to Latin in words that could be Latin ones.
+    A word with a letter of its own script ("себя", "ассистент") is that script's word and keeps
+    its letters. One character for one, so offsets hold."""
     if text.isascii() or not _LOOKALIKE.search(text):
         return text
-    return _DISGUISED_WORDS.sub(lambda m: m.group().translate(_FOLD_LOOKALIKES), text)
+    words = _DISGUISED_WORDS_AMONG_OTHERS if _OTHER_SCRIPT_LETTER.search(text) else _DISGUISED_WORDS
+    return words.sub(lambda m: m.group().translate(_FOLD_LOOKALIKES), text)
 
 
 def normalize(text: str) -> View:
