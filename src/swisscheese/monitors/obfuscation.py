@@ -215,6 +215,26 @@ _LEET_WORD = re.compile(r"[A-Za-z0-9@$!|+]{2,}")
 _LEET_ANY = re.compile(r"[A-Za-z0-9@$!|+]+")
 
 
+# Signs of code: there one name can decode to a frequent word ("f0 = f(x0)" under ROT13 is
+# "so = s(ko)", a third of it English).
+_CODE_SIGNS = re.compile(r"[=(){}\[\]<>_]")
+
+
+def _reads_as_leetspeak(text: str, decoded: str, leet: int) -> bool:
+    """Whether ``text`` is leetspeak rather than names with digits in them (``Conv1d``,
+    ``b64encode``, ``x0b``): spelt out, it has two more of the frequent English words than it
+    had (``t0`` in code spells one, "to", however often), or its ``leet`` tokens are a fifth of
+    its words or more (leetspeak of rare words or of code, "3x3cu73: 1mp0r7 05")."""
+    if len(_common_set(decoded) - _common_set(text)) >= 2:
+        return True
+    return leet * 5 >= len(text.split())
+
+
+def _common_set(text: str) -> set[str]:
+    words = (w.strip(".,;:!?'\"()") for w in text.lower().split())
+    return {w for w in words if len(w) > 1 and w in _COMMON}
+
+
 def _unleet(m: re.Match[str]) -> str:
     token = m.group()
     if _looks_like_data(token) or not any(c in "01345789@$!|+" for c in token):
@@ -232,11 +252,25 @@ _ENCODED_COMMON = (
 )
 
 
+def _common_words(text: str) -> tuple[int, int, int]:
+    """How many of the words of ``text`` are frequent English ones, how many of those have two
+    letters or more, and how many words there are."""
+    words = [w.strip(".,;:!?'\"()") for w in text.lower().split()]
+    common = [w for w in words if w in _COMMON]
+    return len(common), sum(1 for w in common if len(w) > 1), len(words)
+
+
 def _englishness(text: str) -> float:
-    words = text.lower().split()
-    if not words:
-        return 0.0
-    return sum(1 for w in words if w.strip(".,;:!?'\"()") in _COMMON) / len(words)
+    common, _, words = _common_words(text)
+    return common / words if words else 0.0
+
+
+def _reads_as_english(text: str, at_least: float) -> bool:
+    common, longer, words = _common_words(text)
+    if common < at_least * words:
+        return False
+    # A one-letter word ("I", "a") alone is no evidence: short names decode to them too.
+    return longer >= 2 or (longer == 1 and _CODE_SIGNS.search(text) is None)
 
 
 def _encoded_leet_common(token: str) -> bool:
@@ -405,7 +439,7 @@ def _as_english(decoded: str, at_least: float) -> str | None:
     text disguised before it was encoded decodes to a disguised text."""
     head = decoded[:_UNDISGUISE_PROBE]
     spread = _SPREAD_OUT.search(head) is not None
-    if _englishness(decoded) >= at_least:
+    if _reads_as_english(decoded, at_least):
         # Read already, but spread-out words are still hidden from detectors that see words.
         return normalize(decoded) if spread else decoded
     # Undisguising costs more than the word count: it is tried on the start of the text (code
@@ -416,7 +450,7 @@ def _as_english(decoded: str, at_least: float) -> str | None:
     if spread or latin_with_lookalikes(head):
         undisguised.append(normalize)
     for undisguise in undisguised:
-        if _englishness(undisguise(head)) >= at_least:
+        if _reads_as_english(undisguise(head), at_least):
             return undisguise(decoded)
     return None
 
@@ -609,7 +643,7 @@ class ObfuscationMonitor(Inline):
         if len(real_leet) >= 2:
             # Once the text is plainly leetspeak, short words ("7h3", "15") are decoded too.
             decoded = _LEET_WORD.sub(_unleet, text)
-            if decoded != text:
+            if decoded != text and _reads_as_leetspeak(text, decoded, len(real_leet)):
                 found.append((0, len(text), "leetspeak", decoded))
 
     @staticmethod
