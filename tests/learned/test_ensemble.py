@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from swisscheese.learned.ensemble import Ensemble, digest, logit
+from swisscheese.learned.ensemble import Ensemble, digest, logit, on_scale_of
 from swisscheese.learned.model import model_filename
 
 _SCORE = st.floats(min_value=0.0, max_value=1.0)
@@ -97,3 +97,20 @@ def test_a_file_of_another_kind_is_refused(tmp_path: Path) -> None:
     path.write_text('{"schema": "something/1"}')
     with pytest.raises(ValueError, match=r"not a swisscheese\.ensemble/1 file"):
         Ensemble.load(path)
+
+
+FAST = {"fpr_1pct": 0.86, "fpr_0_1pct": 0.9989}
+STACKED = {"fpr_1pct": 0.84, "fpr_0_1pct": 0.9956}
+
+
+def test_a_members_thresholds_land_on_the_ensembles() -> None:
+    # A rule at the ensemble's 1% or 0.1% point flags a lone member's text at that member's.
+    for key in FAST:
+        assert on_scale_of(FAST[key], FAST, STACKED) == pytest.approx(STACKED[key])
+    assert on_scale_of(0.3, FAST, {"other": 0.5}) == 0.3  # nothing in common: unchanged
+
+
+@given(_SCORE, st.floats(min_value=0.0, max_value=1.0))
+def test_moving_onto_another_scale_keeps_the_order(score: float, step: float) -> None:
+    higher = min(1.0, score + step)
+    assert 0.0 <= on_scale_of(score, FAST, STACKED) <= on_scale_of(higher, FAST, STACKED) <= 1.0

@@ -431,6 +431,50 @@ def test_a_cascade_runs_the_slow_member_only_on_what_the_fast_one_finds_suspect(
     assert encoded == [ZED]
 
 
+def test_a_late_member_leaves_the_decision_to_the_fast_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A machine too busy for the embedding member's forward pass: it answers after two seconds.
+    import time
+
+    from swisscheese.learned.model import Prediction
+    from swisscheese.monitors.learned import EmbeddingMonitor
+
+    score = EmbeddingMonitor.score
+
+    def slow(self: EmbeddingMonitor, text: str) -> list[Prediction]:
+        time.sleep(2.0)
+        return score(self, text)
+
+    monkeypatch.setattr(EmbeddingMonitor, "score", slow)
+    policy = INJECTION_ENSEMBLE_POLICY.replace(
+        "{tier: ensemble}", "{tier: ensemble, member_timeout_ms: 100}"
+    ).replace("action: block", "action: block\n        timeout_ms: 1000\n        on_error: block")
+    guard = Guard(parse_policy(policy, "late.yaml"))
+    started = time.monotonic()
+    verdict = guard.check_sync("input", ZED)
+    assert time.monotonic() - started < 1.0  # decided without waiting for the member
+    assert verdict.action.value == "block"
+    (found,) = verdict.findings
+    assert found.detail["degraded"] == {"embedding": "no answer within 100 ms"}
+    assert set(found.detail["members"]) == {"fast"}
+    # Not refused for the member's lateness (the rule's on_error), and the record says why it
+    # passed: the fast member alone found little.
+    ordinary = guard.check_sync("input", "Can you suggest a name for my bakery?")
+    assert ordinary.allowed
+    (low,) = ordinary.findings
+    assert set(low.detail["degraded"]) == {"embedding"}
+    assert low.score < 0.5
+
+
+def test_a_member_on_time_is_not_left_out() -> None:
+    policy = INJECTION_ENSEMBLE_POLICY.replace(
+        "{tier: ensemble}", "{tier: ensemble, member_timeout_ms: 60000}"
+    )
+    verdict = Guard(parse_policy(policy, "on-time.yaml")).check_sync("input", ZED)
+    (found,) = verdict.findings
+    assert "degraded" not in found.detail
+    assert set(found.detail["members"]) == {"fast", "embedding"}
+
+
 def test_a_cascade_is_only_for_an_ensemble() -> None:
     policy = POLICY.replace(
         "      - monitor: harmful-request\n",

@@ -20,7 +20,7 @@ from typing import Any
 
 from swisscheese.learned.model import model_filename
 
-__all__ = ["MEMBER_TIERS", "Ensemble", "check_tiers", "digest", "logit"]
+__all__ = ["MEMBER_TIERS", "Ensemble", "check_tiers", "digest", "logit", "on_scale_of"]
 
 MEMBER_TIERS = ("fast", "embedding", "probe")
 SCHEMA = "swisscheese.ensemble/1"
@@ -41,6 +41,38 @@ def logit(score: float) -> float:
     where a float16 head saturates)."""
     p = min(max(score, _EPS), 1.0 - _EPS)
     return math.log(p / (1.0 - p))
+
+
+def on_scale_of(score: float, own: Mapping[str, float], other: Mapping[str, float]) -> float:
+    """``score``, from a model measured to flag 1% and 0.1% of benign text at the thresholds
+    ``own``, moved onto the scale of a model measured at ``other``: at equal benign
+    false-positive rate, so a rule's threshold keeps its meaning. In log-odds, linear between
+    the two pairs of thresholds and shifted beyond them; unchanged without a pair in common."""
+    pairs = sorted(
+        (logit(own[key]), logit(other[key]))
+        for key in ("fpr_1pct", "fpr_0_1pct")
+        if key in own and key in other
+    )
+    if not pairs:
+        return score
+    x = logit(score)
+    (x0, y0), (x1, y1) = pairs[0], pairs[-1]
+    if x1 <= x0 or y1 < y0:
+        # One pair, or two that do not rise together: a shift through the first.
+        x1, y1 = x0, y0
+    if x <= x0:
+        y = y0 + (x - x0)
+    elif x >= x1:
+        y = y1 + (x - x1)
+    else:
+        y = y0 + (x - x0) * (y1 - y0) / (x1 - x0)
+    return _sigmoid(y)
+
+
+def _sigmoid(z: float) -> float:
+    if z < -700:
+        return 0.0
+    return 1.0 / (1.0 + math.exp(-z))
 
 
 def digest(path: Path) -> str:
@@ -72,9 +104,7 @@ class Ensemble:
         z = self.bias + sum(
             w * logit(member_scores[m]) for m, w in zip(self.members, self.weights, strict=True)
         )
-        if z < -700:
-            return 0.0
-        return 1.0 / (1.0 + math.exp(-z))
+        return _sigmoid(z)
 
     def member_path(self, ensemble_path: Path, tier: str) -> Path:
         return ensemble_path.parent / model_filename(self.detector, tier)

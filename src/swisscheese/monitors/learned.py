@@ -13,12 +13,14 @@ held-out benign traffic.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from importlib import resources
 from pathlib import Path
-from typing import Literal, cast
+from typing import Any, Literal, cast
 
 from pydantic import Field
 
@@ -26,7 +28,7 @@ from swisscheese.core import Content, Context, Finding, Monitor, Stage
 from swisscheese.learned.activations import ActivationReader
 from swisscheese.learned.causal_lm import LocalModelError
 from swisscheese.learned.embedding import EmbeddingError, Encoder
-from swisscheese.learned.ensemble import Ensemble
+from swisscheese.learned.ensemble import Ensemble, on_scale_of
 from swisscheese.learned.model import TIER_OF, LinearDetector, Prediction, model_filename
 from swisscheese.learned.predict import (
     best,
@@ -73,6 +75,15 @@ class LearnedConfig(MonitorConfig):
     finding, and the slower members are not run on it. 0 runs every member on every text.
     On ``injection``, 0.2 passed 71% of held-out benign text at the fast tier's cost and lost
     0.008 of held-out attack recall at the 1% threshold, none at 0.1% (docs/detectors.md)."""
+    member_timeout_ms: int | None = Field(default=None, gt=0)
+    """Ensemble tier with a fast member: a slower member that has not answered within this many
+    milliseconds is left out, and the fast member decides alone, its score moved onto the
+    ensemble's scale at equal benign false-positive rate (the two models' 1% and 0.1%
+    thresholds); its pass is dropped if it has not started. Such a decision is always reported,
+    whatever its score, with ``degraded`` naming the members left out and why. Set it below
+    the rule's ``timeout_ms``: on a busy machine a text is then screened as the fast tier
+    screens it rather than refused or passed by the rule's ``on_error``. Unset: every member is
+    awaited."""
 
 
 def shipped_model(name: str, tier: Tier = "fast") -> Path:
@@ -270,9 +281,11 @@ class EnsembleMonitor:
         self.stages = stages
         self.min_score = config.min_score
         self.cascade_below = config.cascade_below
+        self.member_timeout_ms = config.member_timeout_ms
         self.ensemble, path = open_ensemble(name, config.model)
-        if self.cascade_below and "fast" not in self.ensemble.members:
-            raise ValueError(f"{name}: cascade_below needs an ensemble with a fast member")
+        for option in ("cascade_below", "member_timeout_ms"):
+            if getattr(config, option) and "fast" not in self.ensemble.members:
+                raise ValueError(f"{name}: {option} needs an ensemble with a fast member")
         self.members = [
             _MEMBERS[cast(MemberTier, tier)](
                 name,
@@ -285,6 +298,14 @@ class EnsembleMonitor:
             for tier in self.ensemble.members
         ]
         self.models: dict[str, LinearDetector] = {m.tier: m.model for m in self.members}
+        # Under a member timeout each slower member has workers of its own, as many as the
+        # machine has cores (more only contend), so a pass that comes too late can be dropped
+        # from their queue before it costs anything.
+        self._pools = {
+            m.tier: ThreadPoolExecutor(os.cpu_count() or 2, f"{name}-{m.tier}")
+            for m in self.members
+            if self.member_timeout_ms is not None and isinstance(m, _Threaded)
+        }
 
     def threshold_for_fpr(self, fpr: float) -> float | None:
         return _threshold_for_fpr(self.ensemble.thresholds, fpr)
@@ -300,22 +321,49 @@ class EnsembleMonitor:
             return []
         text = self.members[0].text_of(content)
         by_tier: dict[str, Prediction] = {}
-        if self.cascade_below:
+        if self.cascade_below or self.member_timeout_ms is not None:
             # The inline member first: most benign text stops here, before any forward pass.
             by_tier["fast"] = predict_text(self.models["fast"], text)
             if by_tier["fast"].score < self.cascade_below:
                 return []
         rest = [m for m in self.members if m.tier not in by_tier]
-        predictions = await asyncio.gather(*(self._member(m, text) for m in rest))
-        by_tier.update((m.tier, p) for m, p in zip(rest, predictions, strict=True))
-        top = combine(self.ensemble, self.models, by_tier)
-        if top.score < self.min_score:
-            return []
-        details = {
+        late = await self._score_members(rest, text, by_tier)
+        details: dict[str, Any] = {
             "tier": "ensemble",
             "members": {tier: round(p.score, 4) for tier, p in by_tier.items()},
         }
+        if late:
+            fast = by_tier["fast"]
+            score = on_scale_of(
+                fast.score, self.models["fast"].thresholds, self.ensemble.thresholds
+            )
+            details["degraded"] = late
+            return [Finding(self.name, fast.category, score, (), details)]
+        top = combine(self.ensemble, self.models, by_tier)
+        if top.score < self.min_score:
+            return []
         return [Finding(self.name, top.category, top.score, (), details)]
+
+    async def _score_members(
+        self, members: list[_Learned], text: str, into: dict[str, Prediction]
+    ) -> dict[str, str]:
+        """Score ``members`` concurrently into ``into``; the tiers left out, and why (none
+        without a member timeout)."""
+        if self.member_timeout_ms is None:
+            predictions = await asyncio.gather(*(self._member(m, text) for m in members))
+            into.update((m.tier, p) for m, p in zip(members, predictions, strict=True))
+            return {}
+        waiting = {
+            asyncio.wrap_future(self._pools[m.tier].submit(cast(_Threaded, m).score, text)): m.tier
+            for m in members
+        }
+        done, late = await asyncio.wait(waiting, timeout=self.member_timeout_ms / 1000)
+        for future in done:
+            into[waiting[future]] = best(future.result())
+        for future in late:
+            # A pass still queued is dropped; one already running finishes unread.
+            future.cancel()
+        return {waiting[f]: f"no answer within {self.member_timeout_ms} ms" for f in late}
 
 
 _TIERS: dict[Tier, Callable[[str, frozenset[Stage], LearnedConfig, bool], Monitor]] = {
