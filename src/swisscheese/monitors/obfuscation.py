@@ -552,7 +552,8 @@ class ObfuscationMonitor(Inline):
             self._morse(text, found)
         if "%" in text:
             for m in _URL.finditer(text):
-                plain = urllib.parse.unquote(m.group())
+                # "+" is a space in a query string, not a letter "t" to read as leetspeak.
+                plain = urllib.parse.unquote_plus(m.group())
                 if plain != m.group():
                     found.append((m.start(), m.end(), "url", plain))
         if _maybe_split(text):
