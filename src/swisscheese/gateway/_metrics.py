@@ -32,6 +32,12 @@ class Metrics:
             ["monitor", "status"],
             registry=r,
         )
+        self.degraded = Counter(
+            "swisscheese_degraded_decisions",
+            "Ensemble decisions taken without a member that was late (member_timeout_ms)",
+            ["monitor", "member"],
+            registry=r,
+        )
         self.layer_latency = Histogram(
             "swisscheese_layer_latency_seconds",
             "Screening time per stage",
@@ -51,6 +57,10 @@ class Metrics:
         self.layer_latency.labels(stage=stage.value).observe(seconds)
         for finding in verdict.findings:
             self.findings.labels(monitor=finding.monitor, category=finding.category).inc()
+            left_out = finding.detail.get("degraded")
+            if isinstance(left_out, dict):
+                for member in left_out:
+                    self.degraded.labels(monitor=finding.monitor, member=str(member)).inc()
         for run in verdict.runs:
             if run.status.value != "ok":
                 self.monitor_failures.labels(monitor=run.monitor, status=run.status.value).inc()
