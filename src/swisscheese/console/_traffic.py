@@ -185,6 +185,30 @@ async def traffic_stream(request: Request) -> Response:
     )
 
 
+def scored_by(detail: Any) -> str:
+    """How a learned detector's finding was scored, from its recorded detail: the tier, an
+    ensemble's members, and the members a degraded decision was taken without."""
+    if not isinstance(detail, dict) or "tier" not in detail:
+        return ""
+    members = detail.get("members")
+    scores = (
+        ", ".join(
+            f"{tier} {score:.3f}"
+            for tier, score in members.items()
+            if isinstance(score, int | float)
+        )
+        if isinstance(members, dict)
+        else ""
+    )
+    left_out = detail.get("degraded")
+    if isinstance(left_out, dict):
+        why = "; ".join(f"{tier} left out: {reason}" for tier, reason in left_out.items())
+        return f"ensemble degraded to {scores} alone ({why})"
+    if detail["tier"] == "ensemble" and scores:
+        return f"ensemble of {scores}"
+    return f"{detail['tier']} tier"
+
+
 def _segments(text: str, findings: list[dict[str, Any]]) -> list[tuple[str, str | None]]:
     """The text cut at the findings' spans: (piece, the monitors that marked it or None)."""
     marks: list[set[str]] = [set() for _ in text]
@@ -218,6 +242,7 @@ def record(request: Request, index: int) -> HTMLResponse:
     text = payload.get("text") if isinstance(payload, dict) else None
     redacted = bool(isinstance(payload, dict) and payload.get("redacted"))
     findings = verdict.get("findings", []) if isinstance(verdict, dict) else []
+    findings = [{**f, "scored_by": scored_by(f.get("detail"))} for f in findings]
     segments = _segments(text, findings) if isinstance(text, str) and not redacted else None
     return render(
         request,
