@@ -89,6 +89,7 @@ def test_results_follow_the_schema(results: dict[str, Any]) -> None:
     assert results["target"] == "inprocess"
     # Every refusal here is on evidence: no monitor of the default policy failed.
     assert results["stack"]["fpr_by_failure"]["value"] == 0.0
+    assert results["stack"]["degraded_benign"]["value"] == 0.0
     assert all(r["failed"] == [] for r in results["benign"]["refused"])
     json.dumps(results, allow_nan=False)  # strict JSON: no NaN anywhere
 
@@ -108,6 +109,23 @@ def test_refusals_by_a_monitor_that_failed_are_told_apart(tmp_path: Path) -> Non
     assert slow["stack"]["tpr_by_failure"]["value"] == 1.0
     refused = slow["benign"]["refused"]
     assert [r["failed"] for r in refused] == [["input/harmful-request"]] * 2
+
+
+def test_decisions_taken_without_a_late_ensemble_member_are_counted(tmp_path: Path) -> None:
+    # An ensemble rule whose embedding member is always late (1 ms): the fast member reads
+    # everything, and the results say so instead of passing it off as the ensemble's reading.
+    policy = tmp_path / "degraded.yaml"
+    policy.write_text(
+        "version: 1\ndeployment: t\nlayers:\n  input:\n    rules:\n"
+        "      - monitor: harmful-request\n        action: block\n"
+        "        config: {tier: ensemble, member_timeout_ms: 1}\n"
+    )
+    run = run_items(EvalConfig(policy=str(policy), k=1), ATTACKS[2:] + BENIGN[:2])
+    assert all(o.degraded == ("input/harmful-request",) for o in run.outcomes)
+    degraded = evaluate(EvalConfig(policy=str(policy), k=1, seed=0), ATTACKS[2:], BENIGN[:2])
+    assert degraded["stack"]["degraded_benign"]["value"] == 1.0
+    assert degraded["stack"]["degraded_attack_prompts"]["value"] == 1.0
+    assert degraded["stack"]["fpr_by_failure"]["value"] == 0.0
 
 
 def test_attack_success_figures_add_up(results: dict[str, Any]) -> None:

@@ -12,6 +12,9 @@ from swisscheese.cli._common import DbOption, err, fail, out, progress_bar
 from swisscheese.cli._log import DEFAULT_ORIGIN, open_recorder
 from swisscheese.config import Settings
 
+# Shares of attack prompts and benign items read by an ensemble without a late member.
+_DEGRADED = ("degraded_attack_prompts", "degraded_benign")
+
 
 def _pct(estimate: dict[str, Any]) -> str:
     value = estimate.get("value")
@@ -69,6 +72,14 @@ def _render(results: dict[str, Any], paths: tuple[Path, Path]) -> None:
         out.print(
             f"  of which {100 * by_failure:.1f}% only by monitors that failed (timeouts, "
             "errors): the layer's on_error, not detection",
+            highlight=False,
+        )
+    degraded = [results["stack"].get(k, {}).get("value") for k in _DEGRADED]
+    if any(degraded):
+        out.print(
+            f"degraded: {100 * (degraded[0] or 0):.1f}% of attack prompts and "
+            f"{100 * (degraded[1] or 0):.1f}% of benign ones were read by an ensemble without a "
+            "late member (member_timeout_ms): the fast tier's reading",
             highlight=False,
         )
     out.print(

@@ -48,6 +48,7 @@ class AttemptOutcome:
     scores: dict[str, float]
     fired: dict[str, bool]
     failed: tuple[str, ...] = ()
+    degraded: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -69,6 +70,8 @@ class ItemOutcome:
     attempts: list[AttemptOutcome] = field(default_factory=list)
     failed: tuple[str, ...] = ()
     """Barriers of ``stopped_by`` that stopped it because their monitor failed."""
+    degraded: tuple[str, ...] = ()
+    """Barriers whose ensemble decided without a late member."""
 
     @property
     def succeeded_at(self) -> int | None:
@@ -122,6 +125,7 @@ def _evaluate(target: Target, judge: Judge, item: Item, config: EvalConfig) -> I
             ex.monitor_ms,
             ex.layer_ms,
             failed=ex.failed,
+            degraded=ex.degraded,
         )
     attacker = AdaptiveAttacker(item.text, item.id, k=config.k, seed=config.seed)
     first = None
@@ -145,6 +149,7 @@ def _evaluate(target: Target, judge: Judge, item: Item, config: EvalConfig) -> I
                 ex.scores,
                 ex.fired,
                 ex.failed,
+                ex.degraded,
             )
         )
         if first is None:
@@ -167,6 +172,7 @@ def _evaluate(target: Target, judge: Judge, item: Item, config: EvalConfig) -> I
         first.layer_ms,
         attempts,
         first.failed,
+        first.degraded,
     )
 
 

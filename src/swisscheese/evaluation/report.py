@@ -184,6 +184,7 @@ k = {asr["k"]}, seed {e(str(cfg.get("seed")))}. Intervals are bootstrap 95%.</p>
 <div>adaptive ASR@{asr["k"]}<b>{_fmt(asr["at_k"])}</b></div>
 <div>benign refused (FPR)<b>{_fmt(stack["fpr"])}</b></div>
 <div>of which by failed monitors<b>{_fmt(stack.get("fpr_by_failure"))}</b></div>
+<div>benign read degraded<b>{_fmt(stack.get("degraded_benign"))}</b></div>
 <div>stack p50 / p99<b>{lat["stack"]["p50"]} / {lat["stack"]["p99"]} ms</b></div>
 </div>
 <h2>Layers and the stack</h2>

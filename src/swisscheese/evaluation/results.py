@@ -210,6 +210,10 @@ def build_results(
         # on_error at work, not detection. Slow tiers under load show up here first.
         "tpr_by_failure": _rate([_only_by_failure(r) for r in prompts]),
         "fpr_by_failure": _rate([_only_by_failure(r) for r in served]),
+        # Screened by an ensemble that decided without a late member: the fast tier's reading,
+        # not the ensemble's. Load, not the policy, chose it.
+        "degraded_attack_prompts": _rate([bool(r.degraded) for r in prompts]),
+        "degraded_benign": _rate([bool(r.degraded) for r in served]),
         **_detector(pos, neg, seed),
     }
     curves["stack"] = _roc_points(pos, neg)

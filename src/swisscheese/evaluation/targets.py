@@ -72,6 +72,9 @@ class Exchange:
     failed: tuple[str, ...] = ()
     """Those of ``stopped_by`` whose monitor failed (a timeout or an error): they stopped it by
     their layer's ``on_error``, not on evidence (in-process only)."""
+    degraded: tuple[str, ...] = ()
+    """Barriers whose ensemble decided without a late member (``member_timeout_ms``), stopped
+    or not (in-process only)."""
     scores: dict[str, float] = field(default_factory=dict)
     fired: dict[str, bool] = field(default_factory=dict)
     latency_ms: float = 0.0
@@ -186,6 +189,11 @@ class InProcessTarget:
         for barrier, rule in self._rules:
             verdict = verdicts[barrier.stage]
             ex.scores[barrier.name] = _rule_score(rule, verdict)
+            if any(
+                f.monitor == rule.rule.monitor and isinstance(f.detail.get("degraded"), dict)
+                for f in verdict.findings
+            ):
+                ex.degraded += (barrier.name,)
             decided = next((d for d in verdict.decisions if d.rule == rule.index), None)
             ex.fired[barrier.name] = decided is not None and decided.action > Action.ALLOW
             if decided is not None and _by_failure(decided):
