@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from swisscheese.console._web import NeedSignIn, Refused, render, require, root, session, state
 from swisscheese.console.auth import Permission
 from swisscheese.console.verify import verify_record
-from swisscheese.core import Action, Stage
+from swisscheese.core import Action, Stage, left_out
 from swisscheese.store import Listing, LogStore, TrafficFilter
 
 router = APIRouter()
@@ -200,9 +200,8 @@ def scored_by(detail: Any) -> str:
         if isinstance(members, dict)
         else ""
     )
-    left_out = detail.get("degraded")
-    if isinstance(left_out, dict):
-        why = "; ".join(f"{tier} left out: {reason}" for tier, reason in left_out.items())
+    if missing := left_out(detail):
+        why = "; ".join(f"{tier} left out: {reason}" for tier, reason in missing.items())
         return f"ensemble degraded to {scores} alone ({why})"
     if detail["tier"] == "ensemble" and scores:
         return f"ensemble of {scores}"

@@ -142,7 +142,9 @@ class Finding:
 
     ``spans`` are offsets into the text the caller passed in, whatever normalising or
     decoding happened on the way. ``detail`` holds monitor-specific, JSON-serialisable facts;
-    the key ``replacement`` (if present) is what a MODIFY action puts in place of the spans.
+    the key ``replacement`` (if present) is what a MODIFY action puts in place of the spans,
+    and ``degraded`` (if present) names the parts of the monitor it was decided without, and
+    why (see ``left_out``).
     """
 
     monitor: str
@@ -157,6 +159,16 @@ class Finding:
     def __post_init__(self) -> None:
         if not 0.0 <= self.score <= 1.0:
             raise ValueError(f"score {self.score} outside [0, 1]")
+
+
+def left_out(detail: Mapping[str, Any]) -> dict[str, str]:
+    """The parts of a monitor a finding was decided without, and why: an ensemble's members
+    that were late. Empty for a whole decision. Reads a live finding's ``detail`` or a recorded
+    one alike."""
+    parts = detail.get("degraded")
+    if not isinstance(parts, Mapping):
+        return {}
+    return {str(part): str(why) for part, why in parts.items()}
 
 
 class RunStatus(enum.StrEnum):

@@ -18,7 +18,7 @@ from typing import Protocol
 
 from swisscheese.common.openai_client import EndpointError, chat_sync
 from swisscheese.config import LoadedPolicy
-from swisscheese.core import Action, Content, Role, RuleDecision, Stage, Verdict
+from swisscheese.core import Action, Content, Role, RuleDecision, Stage, Verdict, left_out
 from swisscheese.core.taxonomy import matches_any
 from swisscheese.evaluation.judges import Reply
 from swisscheese.evaluation.mutators import encode_reply
@@ -189,10 +189,7 @@ class InProcessTarget:
         for barrier, rule in self._rules:
             verdict = verdicts[barrier.stage]
             ex.scores[barrier.name] = _rule_score(rule, verdict)
-            if any(
-                f.monitor == rule.rule.monitor and isinstance(f.detail.get("degraded"), dict)
-                for f in verdict.findings
-            ):
+            if any(f.monitor == rule.rule.monitor and left_out(f.detail) for f in verdict.findings):
                 ex.degraded += (barrier.name,)
             decided = next((d for d in verdict.decisions if d.rule == rule.index), None)
             ex.fired[barrier.name] = decided is not None and decided.action > Action.ALLOW

@@ -5,7 +5,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from swisscheese.core import Stage, Verdict
+from swisscheese.core import Stage, Verdict, left_out
 
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
 
@@ -57,10 +57,8 @@ class Metrics:
         self.layer_latency.labels(stage=stage.value).observe(seconds)
         for finding in verdict.findings:
             self.findings.labels(monitor=finding.monitor, category=finding.category).inc()
-            left_out = finding.detail.get("degraded")
-            if isinstance(left_out, dict):
-                for member in left_out:
-                    self.degraded.labels(monitor=finding.monitor, member=str(member)).inc()
+            for member in left_out(finding.detail):
+                self.degraded.labels(monitor=finding.monitor, member=member).inc()
         for run in verdict.runs:
             if run.status.value != "ok":
                 self.monitor_failures.labels(monitor=run.monitor, status=run.status.value).inc()
