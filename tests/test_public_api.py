@@ -50,6 +50,7 @@ def test_core_exports_are_pinned() -> None:
             "decode_bytes",
             "digest",
             "json_text",
+            "left_out",
             "text_digest",
             "valid_text",
         ]
