@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from detectors import package_readmes
 from documents import source_files
 from swisscheese.evaluation.mutators import compose
-from swisscheese.guard._screening import decoder_inputs
+from swisscheese.guard import decoder_inputs
 from swisscheese.monitors._text import normalize
 from swisscheese.monitors.obfuscation import ObfuscationConfig, ObfuscationMonitor
 from swisscheese.training.sources import load_source

@@ -231,8 +231,7 @@ def _reads_as_leetspeak(text: str, decoded: str, leet: int) -> bool:
 
 
 def _common_set(text: str) -> set[str]:
-    words = (w.strip(".,;:!?'\"()") for w in text.lower().split())
-    return {w for w in words if len(w) > 1 and w in _COMMON}
+    return {w for w in _words(text) if len(w) > 1 and w in _COMMON}
 
 
 def _unleet(m: re.Match[str]) -> str:
@@ -252,10 +251,15 @@ _ENCODED_COMMON = (
 )
 
 
+def _words(text: str) -> list[str]:
+    """The words of ``text``, lower-cased, without the punctuation around them."""
+    return [w.strip(".,;:!?'\"()") for w in text.lower().split()]
+
+
 def _common_words(text: str) -> tuple[int, int, int]:
     """How many of the words of ``text`` are frequent English ones, how many of those have two
     letters or more, and how many words there are."""
-    words = [w.strip(".,;:!?'\"()") for w in text.lower().split()]
+    words = _words(text)
     common = [w for w in words if w in _COMMON]
     return len(common), sum(1 for w in common if len(w) > 1), len(words)
 
