@@ -30,6 +30,7 @@ from swisscheese.recorder.note import Signer
 from swisscheese.recorder.sealing import write_private
 from swisscheese.store import AccessStore, LogStore, UserStore
 from swisscheese.store._schema import log_entries
+from tests.helpers.late import make_embedding_late
 
 PASSWORD = "correct horse battery staple"
 POLICY = """\
@@ -174,18 +175,7 @@ def test_a_record_says_how_a_learned_finding_was_scored(
 ) -> None:
     # A decision the ensemble took without its late embedding member must say so where an
     # auditor reads the record.
-    import time
-
-    from swisscheese.learned.model import Prediction
-    from swisscheese.monitors.learned import EmbeddingMonitor
-
-    score = EmbeddingMonitor.score
-
-    def slow(self: EmbeddingMonitor, text: str) -> list[Prediction]:
-        time.sleep(1.0)
-        return score(self, text)
-
-    monkeypatch.setattr(EmbeddingMonitor, "score", slow)
+    make_embedding_late(monkeypatch, 1.0)
     policy = (
         "version: 1\ndeployment: shop\nlayers:\n  input:\n    rules:\n"
         "      - monitor: injection\n"

@@ -14,6 +14,7 @@ from swisscheese import Guard
 from swisscheese.evaluation import SCHEMA, EvalConfig, Item, evaluate, write_outputs
 from swisscheese.evaluation.harness import run_items
 from swisscheese.gateway import HttpUpstream, create_app
+from tests.helpers.late import make_embedding_late
 from tests.helpers.servers import serve
 from tests.helpers.upstream import make_upstream
 
@@ -111,14 +112,17 @@ def test_refusals_by_a_monitor_that_failed_are_told_apart(tmp_path: Path) -> Non
     assert [r["failed"] for r in refused] == [["input/harmful-request"]] * 2
 
 
-def test_decisions_taken_without_a_late_ensemble_member_are_counted(tmp_path: Path) -> None:
-    # An ensemble rule whose embedding member is always late (1 ms): the fast member reads
-    # everything, and the results say so instead of passing it off as the ensemble's reading.
+def test_decisions_taken_without_a_late_ensemble_member_are_counted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An ensemble rule whose embedding member is always late: the fast member reads everything,
+    # and the results say so instead of passing it off as the ensemble's reading.
+    make_embedding_late(monkeypatch, 0.2)
     policy = tmp_path / "degraded.yaml"
     policy.write_text(
         "version: 1\ndeployment: t\nlayers:\n  input:\n    rules:\n"
         "      - monitor: harmful-request\n        action: block\n"
-        "        config: {tier: ensemble, member_timeout_ms: 1}\n"
+        "        config: {tier: ensemble, member_timeout_ms: 20}\n"
     )
     run = run_items(EvalConfig(policy=str(policy), k=1), ATTACKS[2:] + BENIGN[:2])
     assert all(o.degraded == ("input/harmful-request",) for o in run.outcomes)

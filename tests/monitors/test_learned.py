@@ -8,6 +8,7 @@ import pytest
 
 from swisscheese import Guard, Stage
 from swisscheese.config import PolicyError, parse_policy
+from tests.helpers.late import make_embedding_late
 
 POLICY = """\
 version: 1
@@ -432,19 +433,9 @@ def test_a_cascade_runs_the_slow_member_only_on_what_the_fast_one_finds_suspect(
 
 
 def test_a_late_member_leaves_the_decision_to_the_fast_one(monkeypatch: pytest.MonkeyPatch) -> None:
-    # A machine too busy for the embedding member's forward pass: it answers after two seconds.
     import time
 
-    from swisscheese.learned.model import Prediction
-    from swisscheese.monitors.learned import EmbeddingMonitor
-
-    score = EmbeddingMonitor.score
-
-    def slow(self: EmbeddingMonitor, text: str) -> list[Prediction]:
-        time.sleep(2.0)
-        return score(self, text)
-
-    monkeypatch.setattr(EmbeddingMonitor, "score", slow)
+    make_embedding_late(monkeypatch, 2.0)
     policy = INJECTION_ENSEMBLE_POLICY.replace(
         "{tier: ensemble}", "{tier: ensemble, member_timeout_ms: 100}"
     ).replace("action: block", "action: block\n        timeout_ms: 1000\n        on_error: block")
