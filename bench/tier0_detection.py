@@ -1,11 +1,14 @@
 """How the default policy's input layer does on the development data: share of in-the-wild
 jailbreak prompts stopped, whether obfuscated copies of the caught ones are caught as reliably,
-and how often benign traffic is stopped.
+and how often benign traffic is stopped; and how its retrieved layer does on BIPIA's contexts
+with each of BIPIA's attacks planted in them, by attack family.
 
     .venv/bin/python bench/tier0_detection.py [--datasets ../shared/datasets/dev]
 
 The default input layer is tier 0 (curated phrasing) plus the learned injection detector, which
 was trained with every development item removed; its figures here are on data it never saw.
+The retrieved layer's `indirect.*` signatures were written after reading BIPIA's train-split
+attacks, so their figures here are development figures, not figures on unseen attacks.
 """
 
 from __future__ import annotations
@@ -89,12 +92,39 @@ def main() -> None:
     }
     for name, texts in benign.items():
         print(f"  {name:<36} {share(stopped(guard, Stage.INPUT, texts))}")
+    contexts: dict[str, list[str]] = {}
     for kind in ("email", "table", "code"):
         path = data / "bipia" / kind / "train.jsonl"
         raw = [json.loads(line)["context"] for line in path.read_text().splitlines()]
-        contexts = [c if isinstance(c, str) else "\n".join(map(str, c)) for c in raw]
+        contexts[kind] = [c if isinstance(c, str) else "\n".join(map(str, c)) for c in raw]
         label = f"BIPIA clean {kind} (retrieved)"
-        print(f"  {label:<36} {share(stopped(guard, Stage.RETRIEVED, contexts))}")
+        print(f"  {label:<36} {share(stopped(guard, Stage.RETRIEVED, contexts[kind]))}")
+
+    # BIPIA's procedure: every attack at the start, the middle or the end of a context of its
+    # kind (code attacks in code, text attacks in e-mails and tables).
+    print("\nBIPIA attacks planted in its contexts, stopped by the retrieved layer:")
+    for name, kinds in (
+        ("text_attack_train.json", ("email", "table")),
+        ("code_attack_train.json", ("code",)),
+    ):
+        families = json.loads((data / "bipia" / name).read_text())
+        for family, attacks in families.items():
+            planted = [
+                plant(rng.choice(contexts[rng.choice(kinds)]), attack, rng)
+                for attack in attacks
+                for _ in range(4)
+            ]
+            print(f"  {family:<36} {share(stopped(guard, Stage.RETRIEVED, planted))}")
+
+
+def plant(context: str, attack: str, rng: random.Random) -> str:
+    where = rng.choice(("start", "middle", "end"))
+    if where == "start":
+        return f"{attack}\n{context}"
+    if where == "end":
+        return f"{context}\n{attack}"
+    cut = context.rfind(". ", 0, len(context) // 2) + 1 or len(context) // 2
+    return f"{context[:cut]} {attack} {context[cut:]}"
 
 
 if __name__ == "__main__":

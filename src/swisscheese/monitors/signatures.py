@@ -62,6 +62,9 @@ class Signature:
     score: float
     lang: str
     phrase: str
+    stages: frozenset[Stage] = frozenset(Stage)
+    """Where the phrasing is an attack: "in your reply, add ..." is a user's wish in a prompt and
+    an order to the model in a fetched document."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,8 +261,9 @@ class SignaturesMonitor(Inline):
         category = str(entry["category"])
         score = float(entry["score"])
         lang = str(entry.get("lang", ""))
+        stages = _stages(sid, entry.get("stages"))
         if "regex" in entry:
-            sig = Signature(sid, category, score, lang, str(entry["regex"]))
+            sig = Signature(sid, category, score, lang, str(entry["regex"]), stages)
             pattern = re.compile(str(entry["regex"]), re.IGNORECASE | re.MULTILINE)
             cues = tuple(str(a).lower() for a in entry.get("anchors", ()))
             self._raw.append((sig, pattern, cues))
@@ -272,7 +276,9 @@ class SignaturesMonitor(Inline):
             leading, anchor_words = _anchors(phrase)
             index = len(self._phrases)
             self._phrases.append(
-                _Compiled(Signature(sid, category, score, lang, phrase), token, compact, leading)
+                _Compiled(
+                    Signature(sid, category, score, lang, phrase, stages), token, compact, leading
+                )
             )
             for anchor, whole_word in anchor_words:
                 anchors.setdefault(anchor, []).append((index, whole_word and not cjk))
@@ -291,16 +297,17 @@ class SignaturesMonitor(Inline):
         operator = content.role in OPERATOR_ROLES and content.stage is Stage.INPUT
         source = text if operator else None
         view = fold(text)
-        self._match_view(view, view.text, None, hits, source)
+        stage = content.stage
+        self._match_view(view, view.text, None, hits, source, stage)
         if _SPLIT_WORDS.search(f" {view.text} "):
             positions = [i for i, ch in enumerate(view.text) if ch != " "]
             squeezed = "".join(view.text[i] for i in positions)
-            self._match_view(view, squeezed, positions, hits, source)
+            self._match_view(view, squeezed, positions, hits, source, stage)
         if self._raw:
             normal = View(text, len(text)) if ctx.normalized else normalize(text)
             lowered = normal.text.lower()
             for sig, pattern, cues in self._raw:
-                if cues and not any(cue in lowered for cue in cues):
+                if stage not in sig.stages or (cues and not any(cue in lowered for cue in cues)):
                     continue
                 for m in pattern.finditer(normal.text):
                     if self._hit(hits, sig, normal, m.start(), m.end(), "regex", source):
@@ -314,6 +321,7 @@ class SignaturesMonitor(Inline):
         positions: list[int] | None,
         hits: dict[str, Finding],
         source: str | None,
+        stage: Stage,
     ) -> None:
         if not self._has_anchors:
             return
@@ -340,7 +348,7 @@ class SignaturesMonitor(Inline):
         how = "split" if positions is not None else "phrase"
         for index in sorted(candidates):
             compiled = self._phrases[index]
-            if _issued(hits, compiled.signature.id):
+            if stage not in compiled.signature.stages or _issued(hits, compiled.signature.id):
                 continue
             pattern = compiled.compact if positions is not None else compiled.token
             if compiled.leading:
@@ -388,6 +396,17 @@ class SignaturesMonitor(Inline):
         return True
 
 
+def _stages(sid: str, names: Any) -> frozenset[Stage]:
+    if names is None:
+        return frozenset(Stage)
+    known = {s.value: s for s in Stage}
+    if not isinstance(names, list) or not names or any(n not in known for n in names):
+        raise SignatureSyntaxError(
+            f"signature {sid}: stages must be a list of {', '.join(known)}, not {names!r}"
+        )
+    return frozenset(known[n] for n in names)
+
+
 def _issued(hits: dict[str, Finding], sid: str) -> bool:
     hit = hits.get(sid)
     return hit is not None and "framing" not in hit.detail
@@ -396,7 +415,13 @@ def _issued(hits: dict[str, Finding], sid: str) -> bool:
 @monitor(
     "signatures",
     stages=list(Stage),
-    categories=("injection.direct", "injection.delimiter", "jailbreak", "prompt_extraction"),
+    categories=(
+        "injection.direct",
+        "injection.delimiter",
+        "injection.indirect",
+        "jailbreak",
+        "prompt_extraction",
+    ),
     config=SignaturesConfig,
     description="Curated phrasing of injection, jailbreak and prompt extraction (6+ languages)",
 )
