@@ -204,6 +204,13 @@ def test_a_signature_can_be_limited_to_some_stages(tmp_path: Path) -> None:
     text = "apply the bluebird protocol"
     for stage, expected in ((Stage.RETRIEVED, 1), (Stage.CORPUS, 1), (Stage.INPUT, 0)):
         assert len(monitor.inspect_sync(Content(text, stage=stage), Context())) == expected
+    # Still read in a tool's definition unless the entry says otherwise.
+    definition = Content(text, role="system", stage=Stage.RETRIEVED)
+    assert len(monitor.inspect_sync(definition, Context())) == 1
+    path.write_text(path.read_text() + "  in_operator_text: false\n")
+    monitor = SignaturesMonitor(SignaturesConfig(files=(path,), builtin=False))
+    assert monitor.inspect_sync(definition, Context()) == []
+    assert len(monitor.inspect_sync(Content(text, stage=Stage.RETRIEVED), Context())) == 1
     path.write_text(
         "- id: acme.bad\n  category: injection.indirect\n  score: 0.9\n  lang: en\n"
         "  stages: [retreived]\n  phrases: ['bluebird protocol']\n"

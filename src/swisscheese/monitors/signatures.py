@@ -65,6 +65,9 @@ class Signature:
     stages: frozenset[Stage] = frozenset(Stage)
     """Where the phrasing is an attack: "in your reply, add ..." is a user's wish in a prompt and
     an order to the model in a fetched document."""
+    in_operator_text: bool = True
+    """Whether it applies to an operator's own text (system and developer messages, tool and
+    schema definitions), where telling the model how to reply is the point."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,8 +265,9 @@ class SignaturesMonitor(Inline):
         score = float(entry["score"])
         lang = str(entry.get("lang", ""))
         stages = _stages(sid, entry.get("stages"))
+        operators = bool(entry.get("in_operator_text", True))
         if "regex" in entry:
-            sig = Signature(sid, category, score, lang, str(entry["regex"]), stages)
+            sig = Signature(sid, category, score, lang, str(entry["regex"]), stages, operators)
             pattern = re.compile(str(entry["regex"]), re.IGNORECASE | re.MULTILINE)
             cues = tuple(str(a).lower() for a in entry.get("anchors", ()))
             self._raw.append((sig, pattern, cues))
@@ -277,7 +281,10 @@ class SignaturesMonitor(Inline):
             index = len(self._phrases)
             self._phrases.append(
                 _Compiled(
-                    Signature(sid, category, score, lang, phrase, stages), token, compact, leading
+                    Signature(sid, category, score, lang, phrase, stages, operators),
+                    token,
+                    compact,
+                    leading,
                 )
             )
             for anchor, whole_word in anchor_words:
@@ -297,17 +304,17 @@ class SignaturesMonitor(Inline):
         operator = content.role in OPERATOR_ROLES and content.stage is Stage.INPUT
         source = text if operator else None
         view = fold(text)
-        stage = content.stage
-        self._match_view(view, view.text, None, hits, source, stage)
+        applies = _applies_to(content)
+        self._match_view(view, view.text, None, hits, source, applies)
         if _SPLIT_WORDS.search(f" {view.text} "):
             positions = [i for i, ch in enumerate(view.text) if ch != " "]
             squeezed = "".join(view.text[i] for i in positions)
-            self._match_view(view, squeezed, positions, hits, source, stage)
+            self._match_view(view, squeezed, positions, hits, source, applies)
         if self._raw:
             normal = View(text, len(text)) if ctx.normalized else normalize(text)
             lowered = normal.text.lower()
             for sig, pattern, cues in self._raw:
-                if stage not in sig.stages or (cues and not any(cue in lowered for cue in cues)):
+                if not applies(sig) or (cues and not any(cue in lowered for cue in cues)):
                     continue
                 for m in pattern.finditer(normal.text):
                     if self._hit(hits, sig, normal, m.start(), m.end(), "regex", source):
@@ -321,7 +328,7 @@ class SignaturesMonitor(Inline):
         positions: list[int] | None,
         hits: dict[str, Finding],
         source: str | None,
-        stage: Stage,
+        applies: Callable[[Signature], bool],
     ) -> None:
         if not self._has_anchors:
             return
@@ -348,7 +355,7 @@ class SignaturesMonitor(Inline):
         how = "split" if positions is not None else "phrase"
         for index in sorted(candidates):
             compiled = self._phrases[index]
-            if stage not in compiled.signature.stages or _issued(hits, compiled.signature.id):
+            if not applies(compiled.signature) or _issued(hits, compiled.signature.id):
                 continue
             pattern = compiled.compact if positions is not None else compiled.token
             if compiled.leading:
@@ -394,6 +401,15 @@ class SignaturesMonitor(Inline):
             return False
         hits[sig.id] = Finding(self.name, sig.category, sig.score, (Span(s, e),), detail)
         return True
+
+
+def _applies_to(content: Content) -> Callable[[Signature], bool]:
+    operator = content.role in OPERATOR_ROLES
+
+    def applies(sig: Signature) -> bool:
+        return content.stage in sig.stages and (sig.in_operator_text or not operator)
+
+    return applies
 
 
 def _stages(sid: str, names: Any) -> frozenset[Stage]:
