@@ -10,6 +10,7 @@
 """
 
 from swisscheese.evaluation.corpora import CorpusError as CorpusError
+from swisscheese.evaluation.corpora import Document as Document
 from swisscheese.evaluation.corpora import Item as Item
 from swisscheese.evaluation.corpora import load_corpus as load_corpus
 from swisscheese.evaluation.harness import EvalConfig as EvalConfig
@@ -28,6 +29,7 @@ __all__ = [
     "MUTATORS",
     "SCHEMA",
     "CorpusError",
+    "Document",
     "EvalConfig",
     "Item",
     "evaluate",

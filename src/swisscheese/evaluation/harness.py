@@ -111,6 +111,7 @@ def _evaluate(target: Target, judge: Judge, item: Item, config: EvalConfig) -> I
             category=item.category,
             reply_encoding=None,
             role=item.role,
+            document=item.document,
         )
         return ItemOutcome(
             item.id,
@@ -137,6 +138,7 @@ def _evaluate(target: Target, judge: Judge, item: Item, config: EvalConfig) -> I
             attack=True,
             category=item.category,
             reply_encoding=attempt.reply_encoding,
+            document=item.document,
         )
         complied = judge.complied(attempt.text, ex.reply)
         attempts.append(

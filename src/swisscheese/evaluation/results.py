@@ -175,7 +175,10 @@ def build_results(
 
     layers: dict[str, Any] = {}
     curves: dict[str, Any] = {}
-    for b in run.barriers:
+    # A barrier that read nothing in this run (the retrieved layer when no item came in a
+    # document) has no figures to report.
+    barriers = [b for b in run.barriers if any(b.name in r.scores for r in (*prompts, *served))]
+    for b in barriers:
         pos, neg = scores(prompts, b.name), scores(served, b.name)
         layers[b.name] = {
             "layer": b.layer,
@@ -190,7 +193,7 @@ def build_results(
         curves[b.name] = _roc_points(pos, neg)
 
     # The stack: what the judge saw. Its score is the strongest evidence of any barrier.
-    stopping = [b.name for b in run.barriers if b.stops]
+    stopping = [b.name for b in barriers if b.stops]
 
     def stack_score(rows: Sequence[_Row]) -> np.ndarray:
         return np.array(

@@ -2,11 +2,13 @@
 
 ``InProcessTarget`` runs the policy's layers in this process around a worst-case model that
 complies with every request it receives, so what gets through is what the safeguards let
-through. Every barrier (each rule of each layer) is scored on every exchange, including the
-output rules when the input already stopped the request, so the per-layer analysis sees each
-layer on its own. ``HttpTarget`` sends chat completions to any OpenAI-compatible URL (the
-gateway in front of a real model, for example) and reads the stage that stopped a request
-from the gateway's ``x-swisscheese-verdict`` header where there is one.
+through. Every barrier (each rule of each layer) is scored on every exchange that reaches its
+stage, including the output rules when the input already stopped the request, so the per-layer
+analysis sees each layer on its own; the retrieved layer reads the items that arrive in a
+fetched document (``Item.document``), sent with the user's task. ``HttpTarget`` sends chat
+completions to any OpenAI-compatible URL (the gateway in front of a real model, for example)
+and reads the stage that stopped a request from the gateway's ``x-swisscheese-verdict`` header
+where there is one.
 """
 
 from __future__ import annotations
@@ -14,12 +16,13 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from swisscheese.common.openai_client import EndpointError, chat_sync
 from swisscheese.config import LoadedPolicy
 from swisscheese.core import Action, Content, Role, RuleDecision, Stage, Verdict, left_out
 from swisscheese.core.taxonomy import matches_any
+from swisscheese.evaluation.items import Document
 from swisscheese.evaluation.judges import Reply
 from swisscheese.evaluation.mutators import encode_reply
 from swisscheese.guard import Guard
@@ -96,9 +99,11 @@ class Target(Protocol):
         category: str,
         reply_encoding: str | None,
         role: Role = "user",
+        document: Document | None = None,
     ) -> Exchange:
         """One request and its answer. ``role="system"``: ``text`` is the operator's system
-        prompt, sent with ``GREETING`` as the user's message."""
+        prompt, sent with ``GREETING`` as the user's message. ``document``: ``text`` arrives
+        in a tool result (``document.read(text)``) fetched for the user's ``document.task``."""
         ...
 
     def close(self) -> None: ...
@@ -143,7 +148,7 @@ class InProcessTarget:
 
     def __init__(self, policy: LoadedPolicy | None = None) -> None:
         self.guard = Guard(policy)
-        self._rules = barriers_of(self.guard, (Stage.INPUT, Stage.OUTPUT))
+        self._rules = barriers_of(self.guard, (Stage.INPUT, Stage.RETRIEVED, Stage.OUTPUT))
         self.barriers = [b for b, _ in self._rules]
         try:
             self.system_prompt = self.guard.protect_system_prompt(SYSTEM_PROMPT)
@@ -151,7 +156,7 @@ class InProcessTarget:
             self.system_prompt = SYSTEM_PROMPT
         self._refusal = {
             stage: (layer.layer.refusal if (layer := self.guard.compiled.layer_for(stage)) else "")
-            for stage in (Stage.INPUT, Stage.OUTPUT)
+            for stage in (Stage.INPUT, Stage.RETRIEVED, Stage.OUTPUT)
         }
 
     def exchange(
@@ -163,8 +168,17 @@ class InProcessTarget:
         category: str,
         reply_encoding: str | None,
         role: Role = "user",
+        document: Document | None = None,
     ) -> Exchange:
-        incoming = self._screen_request(text, role)
+        verdicts: dict[str, Verdict] = {}
+        if document is None:
+            verdicts[Stage.INPUT.value] = self._screen_request(text, role)
+            asked = Content(text)
+        else:
+            asked = Content(document.task)
+            verdicts[Stage.INPUT.value] = self.guard.check_sync(Stage.INPUT, asked)
+            fetched = Content(document.read(text), "tool", Stage.RETRIEVED, trace=(asked,))
+            verdicts[Stage.RETRIEVED.value] = self.guard.check_sync(Stage.RETRIEVED, fetched)
         answer = worst_case_reply(
             goal, attack=attack, category=category, system_prompt=self.system_prompt
         )
@@ -172,34 +186,33 @@ class InProcessTarget:
             encode_reply(answer, reply_encoding),
             role="assistant",
             stage=Stage.OUTPUT,
-            trace=(Content(text),),
+            trace=(asked,),
         )
-        outgoing = self.guard.check_sync(Stage.OUTPUT, reply)
+        verdicts[Stage.OUTPUT.value] = self.guard.check_sync(Stage.OUTPUT, reply)
         ex = Exchange(
             Reply("", "stop"),
-            latency_ms=incoming.duration_ms + outgoing.duration_ms,
-            layer_ms={"input": incoming.duration_ms, "output": outgoing.duration_ms},
+            latency_ms=sum(v.duration_ms for v in verdicts.values()),
+            layer_ms={stage: v.duration_ms for stage, v in verdicts.items()},
         )
-        verdicts = {Stage.INPUT.value: incoming, Stage.OUTPUT.value: outgoing}
         for verdict in verdicts.values():
             for monitor, ms in verdict.timings_ms.items():
                 key = f"{verdict.layer}/{monitor}"
                 ex.monitor_ms[key] = ex.monitor_ms.get(key, 0.0) + ms
         failed = set()
         for barrier, rule in self._rules:
-            verdict = verdicts[barrier.stage]
-            ex.scores[barrier.name] = _rule_score(rule, verdict)
-            if any(f.monitor == rule.rule.monitor and left_out(f.detail) for f in verdict.findings):
+            read = verdicts.get(barrier.stage)
+            if read is None:
+                continue  # nothing reached this stage: the barrier read nothing
+            ex.scores[barrier.name] = _rule_score(rule, read)
+            if any(f.monitor == rule.rule.monitor and left_out(f.detail) for f in read.findings):
                 ex.degraded += (barrier.name,)
-            decided = next((d for d in verdict.decisions if d.rule == rule.index), None)
+            decided = next((d for d in read.decisions if d.rule == rule.index), None)
             ex.fired[barrier.name] = decided is not None and decided.action > Action.ALLOW
             if decided is not None and _by_failure(decided):
                 failed.add(barrier.name)
-        stage = Stage.INPUT if incoming.action.stops else None
-        if stage is None and outgoing.action.stops:
-            stage = Stage.OUTPUT
+        stage = next((Stage(k) for k, v in verdicts.items() if v.action.stops), None)
         if stage is None:
-            ex.reply = Reply(outgoing.modified or answer, "stop")
+            ex.reply = Reply(verdicts[Stage.OUTPUT.value].modified or answer, "stop")
             return ex
         ex.stopped_by = tuple(
             b.name
@@ -269,9 +282,12 @@ class HttpTarget:
         category: str,
         reply_encoding: str | None,
         role: Role = "user",
+        document: Document | None = None,
     ) -> Exchange:
-        messages = [{"role": "user", "content": text}]
-        if role != "user":
+        messages: list[dict[str, Any]] = [{"role": "user", "content": text}]
+        if document is not None:
+            messages = fetched_for(document.task, document.read(text))
+        elif role != "user":
             messages = [{"role": role, "content": text}, {"role": "user", "content": GREETING}]
         body = {"model": self.model, "messages": messages}
         started = time.perf_counter()
@@ -299,6 +315,16 @@ class HttpTarget:
 
     def close(self) -> None:
         pass
+
+
+def fetched_for(task: str, document: str) -> list[dict[str, Any]]:
+    """A conversation in which the assistant fetched ``document`` for the user's ``task``."""
+    call = {"id": "fetch-1", "type": "function", "function": {"name": "fetch", "arguments": "{}"}}
+    return [
+        {"role": "user", "content": task},
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "fetch-1", "content": document},
+    ]
 
 
 def _stopped_stages(summary: str) -> tuple[str, ...]:

@@ -1,0 +1,46 @@
+"""What an evaluation sends: items of a corpus, and the documents some of them arrive in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from swisscheese.core import Role
+from swisscheese.core.errors import SwisscheeseError
+
+__all__ = ["CorpusError", "Document", "Item"]
+
+
+class CorpusError(SwisscheeseError, ValueError):
+    """A corpus spec or file that cannot be read; the message names the spec, file and line."""
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """Where an item arrives when nobody types it: inside a document the assistant fetches (a
+    tool result) for the user's ``task``. The item's text (or the attacker's mutation of it)
+    is read at offset ``at`` of ``carrier``; a clean document is its item's text alone."""
+
+    task: str
+    carrier: str = ""
+    at: int = 0
+
+    def read(self, text: str) -> str:
+        """The tool result with ``text`` planted in it."""
+        return f"{self.carrier[: self.at]}{text}{self.carrier[self.at :]}"
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One prompt of a corpus. ``id`` is stable across runs: it seeds the attacker per goal."""
+
+    id: str
+    text: str
+    attack: bool
+    source: str
+    category: str = ""
+    role: Role = "user"
+    """Who sends it: ``user``, or ``system`` for an operator's system prompt (sent with a
+    user's greeting after it)."""
+    document: Document | None = None
+    """Set when the text arrives in a fetched document rather than from the user, who sends
+    the document's task."""
