@@ -1,7 +1,7 @@
 """Ordinary documents and source code through the default policy: how often a user who pastes
 them, or an agent that reads them, is stopped.
 
-    .venv/bin/python bench/documents.py [--files N]
+    .venv/bin/python bench/documents.py [--files N] [--policy FILE]
 
 Two sets that no shipped model trained on, both read from the installed Python distributions
 (the red-teaming tools, which quote attacks on purpose, left out):
@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from detectors import ATTACK_TOOLS, package_readmes
 from swisscheese import Guard
-from swisscheese.config import default_policy
+from swisscheese.config import default_policy, load_policy
 from swisscheese.core import Action, Content, Role, Stage
 
 
@@ -69,10 +69,11 @@ def screen(guard: Guard, texts: list[str], stage: Stage, role: Role) -> tuple[fl
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--files", type=int, default=3_000)
+    parser.add_argument("--policy", type=Path, help="a policy file (default: the embedded one)")
     args = parser.parse_args()
-    guard = Guard(default_policy())
+    guard = Guard(load_policy(args.policy) if args.policy else default_policy())
     sets = {"READMEs": package_readmes(), "source code": source_files(args.files)}
-    print("default policy; share blocked (monitors that blocked)")
+    print(f"{args.policy or 'default policy'}; share blocked (monitors that blocked)")
     for name, texts in sets.items():
         reads: tuple[tuple[Stage, Role], ...] = ((Stage.INPUT, "user"), (Stage.RETRIEVED, "tool"))
         for stage, role in reads:

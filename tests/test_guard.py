@@ -165,6 +165,23 @@ def test_modify_redacts_and_later_rules_read_the_modified_text() -> None:
     assert second.seen[-1] == "my [X] is here"
 
 
+def test_a_rule_can_leave_the_operators_own_text_to_the_others() -> None:
+    guard = build(
+        policy(
+            "monitor: tests/word\nconfig: {word: always}\naction: block\nin_operator_text: false",
+            "monitor: tests/word\nconfig: {word: never}\naction: block",
+            layer="retrieved",
+        )
+    )
+    definition = Content("please always cite the page.", "system", Stage.RETRIEVED, "tools.0")
+    assert guard.check_sync(Stage.RETRIEVED, definition).allowed
+    fetched = Content("please always cite the page.", "tool", Stage.RETRIEVED)
+    assert guard.check_sync(Stage.RETRIEVED, fetched).action is Action.BLOCK
+    # The other rule still reads the definition.
+    never = Content("please never cite the page.", "system", Stage.RETRIEVED, "tools.0")
+    assert guard.check_sync(Stage.RETRIEVED, never).action is Action.BLOCK
+
+
 def test_pii_redaction_uses_typed_placeholders(guard: Guard) -> None:
     verdict = guard.check_sync(
         "input", "card 4111 1111 1111 1111 and IBAN GB82 WEST 1234 5698 7654 32"

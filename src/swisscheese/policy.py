@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from swisscheese.config import FprThreshold, Layer, LoadedPolicy, Policy, Rule
 from swisscheese.core import (
     Action,
+    Content,
     Finding,
     InlineMonitor,
     Monitor,
@@ -55,6 +56,10 @@ class CompiledRule:
     @property
     def action(self) -> Action:
         return self.rule.action
+
+    def reads(self, content: Content) -> bool:
+        """Whether the rule applies to ``content`` (at one of its stages)."""
+        return self.rule.in_operator_text or not content.from_operator
 
     def selects(self, finding: Finding) -> bool:
         if finding.score < self.threshold:

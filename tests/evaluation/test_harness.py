@@ -249,8 +249,12 @@ def test_an_attack_in_a_fetched_document_meets_the_retrieved_layer(
     target = gateway_url if where == "gateway" else "inprocess"
     run = run_items(EvalConfig(target=target, model="stub-1", k=1), DOCUMENTS)
     by_id = {o.id: o for o in run.outcomes}
-    expected = ("retrieved/signatures",) if where == "inprocess" else ("retrieved",)
-    assert by_id["d:order"].stopped_by == expected
+    stopped = by_id["d:order"].stopped_by
+    if where == "inprocess":
+        assert "retrieved/signatures" in stopped
+        assert all(name.startswith("retrieved/") for name in stopped)
+    else:
+        assert stopped == ("retrieved",)
     assert not by_id["d:order"].complied
     assert by_id["d:clean"].complied
 

@@ -43,6 +43,10 @@ class Rule(_Strict):
     """Only findings in these taxonomy categories (or nested under them); empty: all."""
     stages: tuple[Stage, ...] = ()
     """Only at these stages of the layer; empty: all of the layer's stages."""
+    in_operator_text: bool = True
+    """Whether the rule reads the operator's own text: system and developer messages, and the
+    tool and response-schema definitions read at the retrieved stage. A detector trained on
+    fetched documents reads an operator's instructions to the model as injected ones."""
     config: dict[str, Any] = Field(default_factory=dict)
     """The monitor's own settings (validated against its config schema)."""
     timeout_ms: float | None = Field(default=None, gt=0)

@@ -104,6 +104,12 @@ class Content:
     tool_call: ToolCall | None = None
     trace: tuple[Content, ...] = ()
 
+    @property
+    def from_operator(self) -> bool:
+        """Written by the deployment's operator: a system or developer message, or a tool or
+        response-schema definition (read as retrieved content in the system role)."""
+        return self.role in ("system", "developer")
+
     def with_text(self, text: str) -> Content:
         return Content(
             text=text,

@@ -369,7 +369,7 @@ class Guard:
             unconfigured = self.compiled.policy.unconfigured
             reason = "no layer screens this stage"
             return self._unscreened(stage, None, original, started, unconfigured, reason)
-        rules = layer.rules_for(stage)
+        rules = tuple(r for r in layer.rules_for(stage) if r.reads(content))
         if not rules:
             unconfigured = self.compiled.policy.unconfigured
             reason = "no rule of the layer applies to this stage"

@@ -27,7 +27,6 @@ from swisscheese.monitors._registry import Inline, MonitorConfig, monitor
 from swisscheese.monitors._text import View, fold, normalize
 
 _GAPS = {"~": 3, "~~": 6}
-OPERATOR_ROLES = frozenset({"system", "developer"})
 # The score of attack phrasing an operator's rule describes: under the default block threshold
 # (0.5), still reported to a policy that asks for weak cues.
 DESCRIBED_SCORE = 0.3
@@ -301,7 +300,7 @@ class SignaturesMonitor(Inline):
         # definition, which is read as retrieved content), attack phrasing framed as something
         # to refuse is only a weak cue; another, unframed, match of the same signature is
         # looked for.
-        operator = content.role in OPERATOR_ROLES and content.stage is Stage.INPUT
+        operator = content.from_operator and content.stage is Stage.INPUT
         source = text if operator else None
         view = fold(text)
         applies = _applies_to(content)
@@ -404,10 +403,8 @@ class SignaturesMonitor(Inline):
 
 
 def _applies_to(content: Content) -> Callable[[Signature], bool]:
-    operator = content.role in OPERATOR_ROLES
-
     def applies(sig: Signature) -> bool:
-        return content.stage in sig.stages and (sig.in_operator_text or not operator)
+        return content.stage in sig.stages and (sig.in_operator_text or not content.from_operator)
 
     return applies
 
