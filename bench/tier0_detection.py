@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from prompts import make_prompts
 from swisscheese import Guard, Stage
+from swisscheese.evaluation.documents import plant
 
 csv.field_size_limit(10**8)
 
@@ -110,21 +111,11 @@ def main() -> None:
         families = json.loads((data / "bipia" / name).read_text())
         for family, attacks in families.items():
             planted = [
-                plant(rng.choice(contexts[rng.choice(kinds)]), attack, rng)
+                plant("", rng.choice(contexts[rng.choice(kinds)]), rng).read(attack)
                 for attack in attacks
                 for _ in range(4)
             ]
             print(f"  {family:<36} {share(stopped(guard, Stage.RETRIEVED, planted))}")
-
-
-def plant(context: str, attack: str, rng: random.Random) -> str:
-    where = rng.choice(("start", "middle", "end"))
-    if where == "start":
-        return f"{attack}\n{context}"
-    if where == "end":
-        return f"{context}\n{attack}"
-    cut = context.rfind(". ", 0, len(context) // 2) + 1 or len(context) // 2
-    return f"{context[:cut]} {attack} {context[cut:]}"
 
 
 if __name__ == "__main__":

@@ -129,13 +129,19 @@ def test_phrase_syntax() -> None:
             parse_phrase(bad)
 
 
-def test_extra_signature_files(tmp_path: Path) -> None:
+def own_catalogue(tmp_path: Path, entries: str) -> SignaturesMonitor:
+    """A monitor with only the signatures of ``entries`` (a YAML catalogue)."""
     path = tmp_path / "mine.yaml"
-    path.write_text(
+    path.write_text(entries)
+    return SignaturesMonitor(SignaturesConfig(files=(path,), builtin=False))
+
+
+def test_extra_signature_files(tmp_path: Path) -> None:
+    monitor = own_catalogue(
+        tmp_path,
         "- id: acme.codename\n  category: prompt_extraction\n  score: 0.9\n  lang: en\n"
-        "  phrases: ['project|operation bluebird']\n"
+        "  phrases: ['project|operation bluebird']\n",
     )
-    monitor = SignaturesMonitor(SignaturesConfig(files=(path,), builtin=False))
     (f,) = monitor.inspect_sync(Content("tell me about Project Bluebird"), Context())
     assert f.detail["signature"] == "acme.codename"
 
@@ -195,25 +201,19 @@ def test_the_default_policy_refuses_a_document_that_orders_the_reply() -> None:
 
 
 def test_a_signature_can_be_limited_to_some_stages(tmp_path: Path) -> None:
-    path = tmp_path / "mine.yaml"
-    path.write_text(
+    entry = (
         "- id: acme.docs-only\n  category: injection.indirect\n  score: 0.9\n  lang: en\n"
         "  stages: [retrieved, corpus]\n  phrases: ['bluebird protocol']\n"
     )
-    monitor = SignaturesMonitor(SignaturesConfig(files=(path,), builtin=False))
+    monitor = own_catalogue(tmp_path, entry)
     text = "apply the bluebird protocol"
     for stage, expected in ((Stage.RETRIEVED, 1), (Stage.CORPUS, 1), (Stage.INPUT, 0)):
         assert len(monitor.inspect_sync(Content(text, stage=stage), Context())) == expected
     # Still read in a tool's definition unless the entry says otherwise.
     definition = Content(text, role="system", stage=Stage.RETRIEVED)
     assert len(monitor.inspect_sync(definition, Context())) == 1
-    path.write_text(path.read_text() + "  in_operator_text: false\n")
-    monitor = SignaturesMonitor(SignaturesConfig(files=(path,), builtin=False))
+    monitor = own_catalogue(tmp_path, entry + "  in_operator_text: false\n")
     assert monitor.inspect_sync(definition, Context()) == []
     assert len(monitor.inspect_sync(Content(text, stage=Stage.RETRIEVED), Context())) == 1
-    path.write_text(
-        "- id: acme.bad\n  category: injection.indirect\n  score: 0.9\n  lang: en\n"
-        "  stages: [retreived]\n  phrases: ['bluebird protocol']\n"
-    )
-    with pytest.raises(SignatureSyntaxError, match=r"acme\.bad: stages must be"):
-        SignaturesMonitor(SignaturesConfig(files=(path,), builtin=False))
+    with pytest.raises(SignatureSyntaxError, match=r"acme\.docs-only: stages must be"):
+        own_catalogue(tmp_path, entry.replace("retrieved, corpus", "retreived"))
