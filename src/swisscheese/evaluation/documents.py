@@ -39,7 +39,7 @@ def plant(task: str, carrier: str, rng: random.Random) -> Document:
     if where == "start":
         return Document(task, "\n" + carrier, 0)
     if where == "end":
-        return Document(task, carrier.rstrip() + "\n", len(carrier.rstrip()) + 1)
+        return Document(task, carrier + "\n", len(carrier) + 1)
     half = len(carrier) // 2
     cut = max(carrier.rfind(". ", 0, half) + 2, carrier.rfind("\n", 0, half) + 1)
     if cut <= 1:

@@ -179,6 +179,8 @@ class InProcessTarget:
             verdicts[Stage.INPUT.value] = self.guard.check_sync(Stage.INPUT, asked)
             fetched = Content(document.read(text), "tool", Stage.RETRIEVED, trace=(asked,))
             verdicts[Stage.RETRIEVED.value] = self.guard.check_sync(Stage.RETRIEVED, fetched)
+            if not attack:
+                goal = document.task  # the model answers the user's question about it
         answer = worst_case_reply(
             goal, attack=attack, category=category, system_prompt=self.system_prompt
         )
@@ -286,7 +288,7 @@ class HttpTarget:
     ) -> Exchange:
         messages: list[dict[str, Any]] = [{"role": "user", "content": text}]
         if document is not None:
-            messages = fetched_for(document.task, document.read(text))
+            messages = _fetched_for(document.task, document.read(text))
         elif role != "user":
             messages = [{"role": role, "content": text}, {"role": "user", "content": GREETING}]
         body = {"model": self.model, "messages": messages}
@@ -317,7 +319,7 @@ class HttpTarget:
         pass
 
 
-def fetched_for(task: str, document: str) -> list[dict[str, Any]]:
+def _fetched_for(task: str, document: str) -> list[dict[str, Any]]:
     """A conversation in which the assistant fetched ``document`` for the user's ``task``."""
     call = {"id": "fetch-1", "type": "function", "function": {"name": "fetch", "arguments": "{}"}}
     return [
