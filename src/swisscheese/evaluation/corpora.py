@@ -399,7 +399,7 @@ def load_corpus(spec: str, *, attack: bool, seed: int = 0) -> list[Item]:
     elif base == "builtin:attacks":
         items = [Item(i.id, i.text, attack, i.source, i.category) for i in builtin_attacks()]
     elif base == "builtin:documents":
-        items = builtin_document_items(attack=attack, seed=seed)
+        items = builtin_document_items(_data("documents.yaml"), attack=attack, seed=seed)
     elif base.startswith("bipia:"):
         split = options.get("split", "train")
         items = bipia_items(

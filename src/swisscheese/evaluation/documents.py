@@ -17,11 +17,8 @@ from __future__ import annotations
 
 import json
 import random
-from importlib import resources
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from swisscheese.core.errors import InputError
 from swisscheese.core.jsonl import json_lines
@@ -50,14 +47,8 @@ def plant(task: str, carrier: str, rng: random.Random) -> Document:
 # -- built-in -----------------------------------------------------------------------------------
 
 
-def _builtin() -> dict[str, Any]:
-    path = resources.files("swisscheese.evaluation") / "data" / "documents.yaml"
-    data: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
-    return data
-
-
-def builtin_document_items(*, attack: bool, seed: int = 0) -> list[Item]:
-    data = _builtin()
+def builtin_document_items(data: dict[str, Any], *, attack: bool, seed: int = 0) -> list[Item]:
+    """``data``: the parsed ``data/documents.yaml``."""
     documents = [
         (str(d["name"]), [str(t) for t in d["tasks"]], str(d["text"])) for d in data["documents"]
     ]
@@ -67,7 +58,7 @@ def builtin_document_items(*, attack: bool, seed: int = 0) -> list[Item]:
         items = []
         for category, instructions in data["instructions"].items():
             for i, instruction in enumerate(instructions):
-                name, tasks, text = rng.choice(documents)
+                _, tasks, text = rng.choice(documents)
                 where = plant(rng.choice(tasks), text, rng)
                 items.append(
                     Item(

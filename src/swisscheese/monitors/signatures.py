@@ -68,6 +68,9 @@ class Signature:
     """Whether it applies to an operator's own text (system and developer messages, tool and
     schema definitions), where telling the model how to reply is the point."""
 
+    def applies_to(self, content: Content) -> bool:
+        return content.stage in self.stages and (self.in_operator_text or not content.from_operator)
+
 
 @dataclass(frozen=True, slots=True)
 class _Compiled:
@@ -303,17 +306,18 @@ class SignaturesMonitor(Inline):
         operator = content.from_operator and content.stage is Stage.INPUT
         source = text if operator else None
         view = fold(text)
-        applies = _applies_to(content)
-        self._match_view(view, view.text, None, hits, source, applies)
+        self._match_view(view, view.text, None, hits, source, content)
         if _SPLIT_WORDS.search(f" {view.text} "):
             positions = [i for i, ch in enumerate(view.text) if ch != " "]
             squeezed = "".join(view.text[i] for i in positions)
-            self._match_view(view, squeezed, positions, hits, source, applies)
+            self._match_view(view, squeezed, positions, hits, source, content)
         if self._raw:
             normal = View(text, len(text)) if ctx.normalized else normalize(text)
             lowered = normal.text.lower()
             for sig, pattern, cues in self._raw:
-                if not applies(sig) or (cues and not any(cue in lowered for cue in cues)):
+                if not sig.applies_to(content) or (
+                    cues and not any(cue in lowered for cue in cues)
+                ):
                     continue
                 for m in pattern.finditer(normal.text):
                     if self._hit(hits, sig, normal, m.start(), m.end(), "regex", source):
@@ -327,7 +331,7 @@ class SignaturesMonitor(Inline):
         positions: list[int] | None,
         hits: dict[str, Finding],
         source: str | None,
-        applies: Callable[[Signature], bool],
+        content: Content,
     ) -> None:
         if not self._has_anchors:
             return
@@ -354,7 +358,8 @@ class SignaturesMonitor(Inline):
         how = "split" if positions is not None else "phrase"
         for index in sorted(candidates):
             compiled = self._phrases[index]
-            if not applies(compiled.signature) or _issued(hits, compiled.signature.id):
+            sig = compiled.signature
+            if not sig.applies_to(content) or _issued(hits, sig.id):
                 continue
             pattern = compiled.compact if positions is not None else compiled.token
             if compiled.leading:
@@ -400,13 +405,6 @@ class SignaturesMonitor(Inline):
             return False
         hits[sig.id] = Finding(self.name, sig.category, sig.score, (Span(s, e),), detail)
         return True
-
-
-def _applies_to(content: Content) -> Callable[[Signature], bool]:
-    def applies(sig: Signature) -> bool:
-        return content.stage in sig.stages and (sig.in_operator_text or not content.from_operator)
-
-    return applies
 
 
 def _stages(sid: str, names: Any) -> frozenset[Stage]:
