@@ -27,13 +27,14 @@ DEFAULT_DEV = Path("../shared/datasets/dev")
 ModelOption = Annotated[
     Path | None, typer.Option("--model", help="A trained .npz (default: the shipped model).")
 ]
-TIERS = ("fast", "embedding", "probe", "ensemble")
+TIERS = ("fast", "embedding", "probe", "ensemble", "sentences")
 TierOption = Annotated[
     str,
     typer.Option(
         help="fast (hashed n-grams), embedding (MiniLM; the [ml] extra), probe (the local "
-        "model's hidden states; the [local] extra) or ensemble (a calibrated stacker over "
-        "several of them)."
+        "model's hidden states; the [local] extra), ensemble (a calibrated stacker over "
+        "several of them) or sentences (indirect-injection: the fast head sentence by "
+        "sentence, and how each likely instruction relates to its document; the [ml] extra)."
     ),
 ]
 
@@ -122,6 +123,9 @@ def train_command(
     if tier == "ensemble":
         _train_ensemble(detector, out_dir, members, seed, dev_root, held_out, sample)
         return
+    if tier == "sentences":
+        _train_sentences(detector, out_dir, seed, dev_root, sample)
+        return
     started = time.perf_counter()
     with _training_errors():
         data = prepare(
@@ -189,6 +193,41 @@ def _train_ensemble(
         highlight=False,
     )
     out.print(f"wrote {path} and its data and model cards", highlight=False)
+
+
+def _train_sentences(
+    detector: str, out_dir: Path, seed: int, dev_root: Path | None, sample: int | None
+) -> None:
+    from swisscheese.learned.embedding import Encoder
+    from swisscheese.learned.model import model_filename
+    from swisscheese.training.devdata import DevData
+    from swisscheese.training.sentences import documents, fit_reader
+
+    if DETECTOR_SPECS[detector].window is None:
+        fail(f"{detector}: the sentences tier is for detectors that read documents")
+    head = out_dir / model_filename(detector, "fast")
+    if not head.is_file():
+        fail(
+            f"the sentence reader pins its fast head, and {head} is missing: train it into "
+            f"{out_dir} first (swisscheese train {detector} --out {out_dir})"
+        )
+    started = time.perf_counter()
+    with _training_errors():
+        # Three documents (clean, noted, planted) per carrier document, five carriers.
+        per_carrier = max(sample // 15, 2) if sample else 150
+        docs = documents(seed, DevData(dev_root) if dev_root else None, per_carrier=per_carrier)
+        reader = fit_reader(docs, head, Encoder.shared().encode, detector=detector, seed=seed)
+    path = out_dir / model_filename(detector, "sentences")
+    reader.save(path)
+    chosen = reader.meta["by_weight"][str(reader.weight)]
+    out.print(
+        f"{detector}: sentence reader over {len(docs.texts)} documents; relation weight "
+        f"{reader.weight}, planted documents caught where 1% of clean ones are flagged "
+        f"{chosen['recall_at_1pct']:.3f} (not held out: the fast head trained on such "
+        f"documents); {time.perf_counter() - started:.0f} s",
+        highlight=False,
+    )
+    out.print(f"wrote {path}", highlight=False)
 
 
 def _read_jsonl(path: Path, detector: str) -> tuple[list[dict[str, object]], list[str]]:

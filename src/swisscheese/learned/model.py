@@ -46,9 +46,10 @@ _FEATURIZERS = {FAST: featurize, FAST_PAIRS: featurize_pair}
 
 def model_filename(detector: str, tier: str) -> str:
     """``injection.npz`` for the fast tier, ``injection.embedding.npz`` for the embedding tier,
-    ``injection.ensemble.json`` for the stacker over tiers."""
-    if tier == "ensemble":
-        return f"{detector}.ensemble.json"
+    ``injection.ensemble.json`` for the stacker over tiers, ``indirect-injection.sentences.json``
+    for the sentence reader."""
+    if tier in ("ensemble", "sentences"):
+        return f"{detector}.{tier}.json"
     return f"{detector}.npz" if tier == "fast" else f"{detector}.{tier}.npz"
 
 

@@ -3,7 +3,9 @@
 Up to four tiers per detector: ``fast`` (hashed n-grams, numpy, runs inline), ``embedding``
 (all-MiniLM-L6-v2 in ONNX Runtime plus a head trained here; the ``[ml]`` extra; runs in a worker
 thread), ``probe`` (a linear probe on the local model's hidden state; the ``[local]`` extra) and
-``ensemble`` (one calibrated stacker over two or more of the others, run concurrently). Each
+``ensemble`` (one calibrated stacker over two or more of the others, run concurrently); and for
+a detector that reads documents, ``sentences`` (the fast head on each sentence, and the encoder
+on how the likeliest instructions relate to the rest of the document; ``[ml]``). Each
 monitor loads its model once, at policy compile time; a missing or unreadable model file, or a
 missing extra, is a start-up error, never a mid-request one. Scores are calibrated
 probabilities; ``threshold: {target_fpr: 0.01}`` in a rule picks the score measured to flag 1% of
@@ -24,7 +26,7 @@ from typing import Any, Literal, cast
 
 from pydantic import Field
 
-from swisscheese.core import Content, Context, Finding, Monitor, Stage
+from swisscheese.core import Content, Context, Finding, Monitor, Span, Stage
 from swisscheese.learned.activations import ActivationReader
 from swisscheese.learned.causal_lm import LocalModelError
 from swisscheese.learned.embedding import EmbeddingError, Encoder
@@ -38,6 +40,7 @@ from swisscheese.learned.predict import (
     predict_many,
     predict_text,
 )
+from swisscheese.learned.sentences import SentenceReader, read
 from swisscheese.learned.specs import DETECTOR_SPECS, DetectorSpec
 from swisscheese.monitors._registry import Inline, MonitorConfig, monitor
 
@@ -48,6 +51,7 @@ __all__ = [
     "LearnedMonitor",
     "ProbeMonitor",
     "Scorer",
+    "SentenceMonitor",
     "load_detector",
     "load_ensemble",
     "load_scorer",
@@ -55,7 +59,7 @@ __all__ = [
     "shipped_model",
 ]
 
-Tier = Literal["fast", "embedding", "probe", "ensemble"]
+Tier = Literal["fast", "embedding", "probe", "ensemble", "sentences"]
 MemberTier = Literal["fast", "embedding", "probe"]
 
 
@@ -64,10 +68,13 @@ class LearnedConfig(MonitorConfig):
     """``fast`` (n-grams, ~0.5 ms), ``embedding`` (MiniLM, ~70 ms per KB; needs ``[ml]``),
     ``probe`` (the local model's hidden states, ~1 s per KB on a CPU core; needs ``[local]``)
     or ``ensemble`` (a calibrated stacker over two or more of them, run concurrently, so it
-    costs its slowest member; needs their extras). Figures: ``bench/tiers.py``."""
+    costs its slowest member; needs their extras). ``sentences`` (``indirect-injection``
+    only; needs ``[ml]``): instructions to the assistant that have nothing to do with the
+    document they stand in. Figures: ``bench/tiers.py``, ``docs/detectors.md``."""
     model: Path | None = None
-    """A model trained by ``swisscheese train`` (its .npz file, or for the ensemble its .json
-    file, with its members beside it); default: the shipped one."""
+    """A model trained by ``swisscheese train`` (its .npz file, or for the ensemble and the
+    sentence reader its .json file, with the models it pins beside it); default: the shipped
+    one."""
     min_score: float = Field(default=0.1, ge=0.0, le=1.0)
     """Scores below this are not reported (so a rule threshold below it acts as this value)."""
     cascade_below: float = Field(default=0.0, ge=0.0, le=1.0)
@@ -256,6 +263,13 @@ class Scorer:
 
 def load_scorer(name: str, tier: Tier, path: Path | None = None) -> Scorer:
     """Any tier of a detector, the ensemble included, as a batch scorer."""
+    if tier == "sentences":
+        monitor = SentenceMonitor(name, frozenset(), LearnedConfig(tier=tier, model=path))
+        category = DETECTOR_SPECS[name].categories[0]
+        return Scorer(
+            lambda texts: [Prediction(monitor.score(t)[0], category) for t in texts],
+            monitor.reader.thresholds,
+        )
     if tier == "ensemble":
         ensemble, members = load_ensemble(name, path)
         return Scorer(partial(predict_ensemble, ensemble, members), ensemble.thresholds)
@@ -366,11 +380,62 @@ class EnsembleMonitor:
         return {waiting[f]: f"no answer within {self.member_timeout_ms} ms" for f in late}
 
 
+class SentenceMonitor:
+    """Sentences tier: the fast head scores every sentence of the document inline, and the
+    encoder, in a worker thread, relates the likeliest instructions to the rest of the
+    document. The finding's span is the sentence that decided it."""
+
+    tier = "sentences"
+
+    def __init__(
+        self,
+        name: str,
+        stages: frozenset[Stage],
+        config: LearnedConfig,
+        reads_request: bool = False,
+    ) -> None:
+        if reads_request or DETECTOR_SPECS[name].window is None:
+            raise ValueError(f"{name}: the sentences tier is for detectors that read documents")
+        self.name = name
+        self.stages = stages
+        self.min_score = config.min_score
+        path = config.model or shipped_model(name, "sentences")
+        try:
+            self.reader = SentenceReader.load(path)
+            self.head = self.reader.load_head(path)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"cannot load the {name} sentence reader from {path}: {exc}") from exc
+        if self.reader.detector != name:
+            raise ValueError(f"{path}: a sentence reader of {self.reader.detector}, not of {name}")
+        self.category = DETECTOR_SPECS[name].categories[0]
+        try:
+            self.encoder = Encoder.shared()
+        except EmbeddingError as exc:
+            raise ValueError(f"{name} (sentences tier): {exc}") from exc
+
+    def threshold_for_fpr(self, fpr: float) -> float | None:
+        return _threshold_for_fpr(self.reader.thresholds, fpr)
+
+    def score(self, text: str) -> tuple[float, tuple[int, int] | None]:
+        reading = read(text, self.head, self.encoder.encode, self.reader.candidates)
+        return self.reader.score(reading)
+
+    async def inspect(self, content: Content, ctx: Context) -> list[Finding]:
+        if not content.text.strip():
+            return []
+        score, span = await asyncio.to_thread(self.score, content.text)
+        if score < self.min_score or span is None:
+            return []
+        details = {"tier": "sentences", "sentence": content.text[span[0] : span[1]][:200]}
+        return [Finding(self.name, self.category, score, (Span(*span),), details)]
+
+
 _TIERS: dict[Tier, Callable[[str, frozenset[Stage], LearnedConfig, bool], Monitor]] = {
     "fast": LearnedMonitor,
     "embedding": EmbeddingMonitor,
     "probe": ProbeMonitor,
     "ensemble": EnsembleMonitor,
+    "sentences": SentenceMonitor,
 }
 
 

@@ -1,0 +1,228 @@
+"""Off-task instructions: a sentence of a retrieved document that reads as an instruction to the
+assistant and has nothing to do with the document around it.
+
+An attacker who plants an ordinary request in an e-mail or a table ("What is the capital of
+Brazil?", "Draft an essay on climate change") writes nothing a bag of n-grams can hold against
+it: read alone, it is what users ask every day. What gives it away is where it stands. This
+tier reads a document sentence by sentence (lines and table cells count as sentences): the
+detector's fast head says how much each one reads like an instruction to the assistant, and the
+encoder says how close each of the likeliest few is to the rest of the document around it
+(cosine of its embedding with the normalised sum of the others'). A sentence's evidence is
+``logit(instruction) - weight * relation``; the document's is its strongest sentence's, turned
+into a calibrated probability. The weight, the calibration and the thresholds come from
+``swisscheese train DETECTOR --tier sentences``; the fast head is the model file beside this
+one, pinned by digest.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from swisscheese.learned.ensemble import digest
+from swisscheese.learned.model import LinearDetector, model_filename
+
+__all__ = [
+    "CHUNK_CHARS",
+    "SCHEMA",
+    "Reading",
+    "SentenceReader",
+    "chunks",
+    "evidence",
+    "read",
+    "relations",
+    "sentence_spans",
+]
+
+SCHEMA = "swisscheese.sentences/1"
+_BREAK = re.compile(r"(?<=[.!?])\s+|\s*\n\s*|\s*\|\s*")
+MIN_CHARS = 4
+MAX_SENTENCE_CHARS = 400
+"""A longer run without a break (a minified line, a paragraph with no full stop) is read in
+pieces this long."""
+CHUNK_CHARS = 3_000
+"""Sentences are related to the others of their chunk: a page of context, read in one pass."""
+MAX_SENTENCES = 60
+"""Per chunk; bounds one pass of the encoder."""
+MAX_CHUNKS = 8
+"""Bounds the cost of a huge document: the first chunks and the last are read."""
+
+Encode = Callable[[list[str]], NDArray[np.float32]]
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` of each sentence, line or table cell of ``text``, in order, without the
+    whitespace around it; pieces shorter than ``MIN_CHARS`` are left out."""
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for m in _BREAK.finditer(text):
+        _add(text, start, m.start(), spans)
+        start = m.end()
+    _add(text, start, len(text), spans)
+    return spans
+
+
+def _add(text: str, start: int, end: int, into: list[tuple[int, int]]) -> None:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    for s in range(start, end, MAX_SENTENCE_CHARS):
+        e = min(s + MAX_SENTENCE_CHARS, end)
+        if e - s >= MIN_CHARS:
+            into.append((s, e))
+
+
+def chunks(spans: list[tuple[int, int]]) -> list[list[tuple[int, int]]]:
+    """Consecutive sentences in chunks of at most ``CHUNK_CHARS`` characters and
+    ``MAX_SENTENCES`` sentences; at most ``MAX_CHUNKS`` chunks, the first ones and the last."""
+    out: list[list[tuple[int, int]]] = []
+    current: list[tuple[int, int]] = []
+    for span in spans:
+        if current and (span[1] - current[0][0] > CHUNK_CHARS or len(current) >= MAX_SENTENCES):
+            out.append(current)
+            current = []
+        current.append(span)
+    if current:
+        out.append(current)
+    if len(out) > MAX_CHUNKS:
+        out = out[: MAX_CHUNKS - 1] + out[-1:]
+    return out
+
+
+def relations(vectors: NDArray[np.float32]) -> NDArray[np.float32]:
+    """Each row's cosine with the normalised sum of the other rows (rows unit-length); 1 for a
+    lone row, which has nothing to be unrelated to."""
+    if len(vectors) < 2:
+        return np.ones(len(vectors), dtype=np.float32)
+    rest = vectors.sum(axis=0, keepdims=True) - vectors
+    rest /= np.linalg.norm(rest, axis=1, keepdims=True) + 1e-9
+    out: NDArray[np.float32] = (vectors * rest).sum(axis=1).astype(np.float32)
+    return out
+
+
+def evidence(
+    instruction: NDArray[np.float64], relation: NDArray[np.float32], weight: float
+) -> NDArray[np.float64]:
+    """Each sentence's evidence of being an off-task instruction."""
+    p = np.clip(instruction, 1e-7, 1 - 1e-7)
+    out: NDArray[np.float64] = np.log(p / (1 - p)) - weight * relation
+    return out
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What the tier read in one document: each candidate sentence's span, instruction score
+    and relation to the rest of its chunk."""
+
+    spans: list[tuple[int, int]]
+    instruction: NDArray[np.float64]
+    relation: NDArray[np.float32]
+
+    def strongest(self, weight: float) -> tuple[float, tuple[int, int] | None]:
+        if not self.spans:
+            return -math.inf, None
+        e = evidence(self.instruction, self.relation, weight)
+        i = int(np.argmax(e))
+        return float(e[i]), self.spans[i]
+
+
+def read(text: str, head: LinearDetector, encode: Encode, candidates: int) -> Reading:
+    """The ``candidates`` likeliest instructions of each chunk of ``text``, each related to the
+    rest of its chunk. One encoder pass per chunk, over its sentences."""
+    spans: list[tuple[int, int]] = []
+    instruction: list[float] = []
+    relation: list[NDArray[np.float32]] = []
+    for chunk in chunks(sentence_spans(text)):
+        sentences = [text[s:e] for s, e in chunk]
+        scores = np.array([head.predict(s).score for s in sentences])
+        picked = np.argsort(-scores, kind="stable")[:candidates]
+        rel = relations(encode(sentences))[picked]
+        spans += [chunk[int(i)] for i in picked]
+        instruction += [float(scores[int(i)]) for i in picked]
+        relation.append(rel)
+    return Reading(
+        spans,
+        np.array(instruction, dtype=np.float64),
+        np.concatenate(relation) if relation else np.zeros(0, np.float32),
+    )
+
+
+@dataclass(frozen=True)
+class SentenceReader:
+    """The fitted parameters of the tier, and the fast head they were fitted with."""
+
+    detector: str
+    weight: float
+    """How much relation to the document counts against a sentence's instruction score."""
+    candidates: int
+    """Sentences per chunk, the likeliest instructions, that are embedded."""
+    calibration: tuple[float, float]
+    """Platt scaling of a document's evidence: p = sigmoid(a * evidence + b)."""
+    head_digest: str
+    thresholds: dict[str, float] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def probability(self, strongest: float) -> float:
+        if strongest == -math.inf:
+            return 0.0
+        a, b = self.calibration
+        z = a * strongest + b
+        return 1.0 / (1.0 + math.exp(-z)) if z > -700 else 0.0
+
+    def head_path(self, path: Path) -> Path:
+        return path.parent / model_filename(self.detector, "fast")
+
+    def load_head(self, path: Path) -> LinearDetector:
+        """The fast head beside ``path``, once checked to be the one this tier was fitted with."""
+        head = self.head_path(path)
+        if not head.is_file():
+            raise ValueError(f"{path}: its fast head {head} is missing")
+        if digest(head) != self.head_digest:
+            raise ValueError(
+                f"{path}: its fast head {head.name} changed after the tier was fitted "
+                f"(retrain it: swisscheese train {self.detector} --tier sentences)"
+            )
+        return LinearDetector.load(head)
+
+    def score(self, reading: Reading) -> tuple[float, tuple[int, int] | None]:
+        strongest, span = reading.strongest(self.weight)
+        return self.probability(strongest), span
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        body = {
+            "schema": SCHEMA,
+            "detector": self.detector,
+            "weight": self.weight,
+            "candidates": self.candidates,
+            "calibration": list(self.calibration),
+            "head_digest": self.head_digest,
+            "thresholds": self.thresholds,
+            "meta": self.meta,
+        }
+        path.write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path) -> SentenceReader:
+        body = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(body, dict) or body.get("schema") != SCHEMA:
+            raise ValueError(f"{path}: not a {SCHEMA} file")
+        a, b = body["calibration"]
+        return cls(
+            detector=str(body["detector"]),
+            weight=float(body["weight"]),
+            candidates=int(body["candidates"]),
+            calibration=(float(a), float(b)),
+            head_digest=str(body["head_digest"]),
+            thresholds={str(k): float(v) for k, v in body.get("thresholds", {}).items()},
+            meta=dict(body.get("meta", {})),
+        )

@@ -1,0 +1,146 @@
+"""Fitting the sentence reader of ``indirect-injection`` (``learned.sentences``): the weight of a
+sentence's relation to its document, the calibration and the thresholds.
+
+Its documents are whole: the carriers the fast head's windows come from, drawn afresh (another
+seed), clean, with a note to their human reader, or with one instruction to the assistant
+planted in them. The planted instructions are the injection grammar's and, for the attack
+this tier exists for, plain requests with no cue at all (FreshQA's questions, everyday
+requests). With the development sets, BIPIA's clean contexts are benign documents too. The
+weight is the one, of a few, that catches the most planted documents where 1% of the clean
+ones are flagged; the thresholds are measured on the clean documents.
+
+The fast head trained on windows of the same kinds of document, so these are not held-out
+figures: ``docs/detectors.md`` gives those (a head and a reader fitted without BIPIA, scored
+on BIPIA).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from swisscheese.learned.ensemble import digest
+from swisscheese.learned.model import LinearDetector, model_filename
+from swisscheese.learned.sentences import Encode, Reading, SentenceReader, read
+from swisscheese.training import sources
+from swisscheese.training.devdata import DevData
+
+__all__ = ["CANDIDATES", "WEIGHTS", "SentenceDocuments", "documents", "fit_reader"]
+
+WEIGHTS = (0.0, 2.5, 5.0, 10.0, 20.0, 40.0)
+CANDIDATES = 5
+"""Sentences per chunk embedded: on generated carriers 5 lost little to reading every one."""
+DOCUMENT_CHARS = 3_000
+
+
+@dataclass(frozen=True)
+class SentenceDocuments:
+    texts: list[str]
+    labels: list[int]
+    sources: list[str]
+
+
+def documents(seed: int, dev: DevData | None, *, per_carrier: int = 150) -> SentenceDocuments:
+    rng = random.Random(f"{seed}:sentences")
+    grammar = sources._Grammar("injection.yaml")
+    hard = sources._Grammar("hard_negatives.yaml")
+    carriers = {
+        "inspect-evals:writingbench": sources._writingbench(rng, per_carrier),
+        "chitchat-dataset": sources._chitchat(rng, per_carrier),
+        "swisscheese:task-documents": hard.expand("task_documents", rng, per_carrier),
+        "inspect-evals:docs": rng.sample(sources._eval_docs(), per_carrier),
+        "swisscheese:developer-docs": sources._Grammar("developer_docs.yaml").expand(
+            "developer_docs", rng, per_carrier
+        ),
+    }
+    attacks = [
+        *grammar.expand("indirect", rng, 200),
+        *grammar.expand("hijack", rng, 200),
+        *grammar.expand("task_hijack", rng, 100),
+        *grammar.expand("dev_hijack", rng, 50),
+        *rng.sample(sources._freshqa(), 200),
+        *sources.everyday_requests(rng, 200),
+    ]
+    notes = grammar.expand("reader_notes", rng, 200)
+    texts: list[str] = []
+    labels: list[int] = []
+    names: list[str] = []
+
+    def add(text: str, label: int, source: str) -> None:
+        texts.append(text[:DOCUMENT_CHARS])
+        labels.append(label)
+        names.append(source)
+
+    for source, docs in carriers.items():
+        for doc in docs:
+            doc = doc[:DOCUMENT_CHARS]
+            add(doc, 0, source)
+            add(sources._insert(doc, rng.choice(notes), rng), 0, f"{source}+reader-notes")
+            add(sources._insert(doc, rng.choice(attacks), rng), 1, f"{source}+planted")
+    if dev:
+        for context in dev.bipia_contexts():
+            add(context, 0, "dev:bipia")
+    return SentenceDocuments(texts, labels, names)
+
+
+def _recall_at(benign: np.ndarray, attacks: np.ndarray, fpr: float) -> float:
+    return float(np.mean(attacks >= np.quantile(benign, 1 - fpr))) if len(attacks) else 0.0
+
+
+def fit_reader(
+    docs: SentenceDocuments, head_path: Path, encode: Encode, *, detector: str, seed: int = 0
+) -> SentenceReader:
+    """Read every document once, choose the weight, calibrate, measure the thresholds."""
+    from sklearn.linear_model import LogisticRegression
+
+    head = LinearDetector.load(head_path)
+    readings: list[Reading] = [read(t, head, encode, CANDIDATES) for t in docs.texts]
+    y = np.array(docs.labels)
+    by_weight: dict[float, dict[str, float]] = {}
+    for weight in WEIGHTS:
+        e = np.array([r.strongest(weight)[0] for r in readings])
+        e = np.where(np.isfinite(e), e, -50.0)
+        by_weight[weight] = {
+            "recall_at_1pct": _recall_at(e[y == 0], e[y == 1], 0.01),
+            "recall_at_0_1pct": _recall_at(e[y == 0], e[y == 1], 0.001),
+        }
+    weight = max(WEIGHTS, key=lambda w: (by_weight[w]["recall_at_1pct"], -w))
+    e = np.array([r.strongest(weight)[0] for r in readings])
+    e = np.where(np.isfinite(e), e, -50.0)
+    platt = LogisticRegression(C=1e4, random_state=seed).fit(e[:, None], y)
+    calibration = (float(platt.coef_[0, 0]), float(platt.intercept_[0]))
+    reader = SentenceReader(
+        detector=detector,
+        weight=weight,
+        candidates=CANDIDATES,
+        calibration=calibration,
+        head_digest=digest(head_path),
+    )
+    probabilities = np.array([reader.probability(v) for v in e])
+    clean = probabilities[y == 0]
+    thresholds = {
+        "fpr_1pct": float(np.quantile(clean, 0.99)),
+        "fpr_0_1pct": float(np.quantile(clean, 0.999)),
+    }
+    meta: dict[str, Any] = {
+        "documents": len(y),
+        "planted": int(y.sum()),
+        "by_weight": {str(w): v for w, v in by_weight.items()},
+        "flagged_at_1pct_by_source": _by_source(docs, probabilities, thresholds["fpr_1pct"]),
+        "seed": seed,
+        "head": model_filename(detector, "fast"),
+    }
+    return SentenceReader(
+        detector, weight, CANDIDATES, calibration, reader.head_digest, thresholds, meta
+    )
+
+
+def _by_source(docs: SentenceDocuments, p: np.ndarray, threshold: float) -> dict[str, float]:
+    out: dict[str, list[bool]] = {}
+    for source, score in zip(docs.sources, p, strict=True):
+        out.setdefault(source, []).append(bool(score >= threshold))
+    return {s: round(float(np.mean(v)), 4) for s, v in sorted(out.items())}

@@ -1,0 +1,164 @@
+"""The sentence reader: how a document is cut, how a sentence is related to the rest, and the
+reader's file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from swisscheese.learned.model import LinearDetector
+from swisscheese.learned.sentences import (
+    CHUNK_CHARS,
+    MAX_CHUNKS,
+    MAX_SENTENCE_CHARS,
+    MAX_SENTENCES,
+    MIN_CHARS,
+    Reading,
+    SentenceReader,
+    chunks,
+    read,
+    relations,
+    sentence_spans,
+)
+from swisscheese.monitors.learned import shipped_model
+
+documents = st.text(
+    alphabet=st.sampled_from([*list("abc XY.!?|\n\t,;"), "é", "\u2028", "\xa0"]), max_size=600
+)
+
+
+@given(documents)
+def test_sentences_are_ordered_stripped_pieces_without_breaks(text: str) -> None:
+    spans = sentence_spans(text)
+    end = 0
+    for start, stop in spans:
+        assert end <= start < stop <= len(text)
+        piece = text[start:stop]
+        assert piece == piece.strip()
+        assert MIN_CHARS <= len(piece) <= MAX_SENTENCE_CHARS
+        assert "\n" not in piece
+        assert "|" not in piece
+        end = stop
+
+
+@given(documents)
+def test_no_word_of_a_document_is_left_unread(text: str) -> None:
+    # Only pieces too short to be an instruction are dropped.
+    covered = np.zeros(len(text), dtype=bool)
+    for start, stop in sentence_spans(text):
+        covered[start:stop] = True
+    for piece in text.replace("|", "\n").splitlines():
+        if len(piece.strip()) >= 2 * MIN_CHARS and not any(c in piece for c in ".!?"):
+            at = text.find(piece.strip())
+            assert covered[at : at + len(piece.strip())].all()
+
+
+def test_a_document_is_cut_at_sentences_lines_and_table_cells() -> None:
+    text = "SUBJECT: Invoice 42|CONTENT: Hi Ana. Your invoice is attached!\nWhat is 2+2? ok"
+    assert [text[s:e] for s, e in sentence_spans(text)] == [
+        "SUBJECT: Invoice 42",
+        "CONTENT: Hi Ana.",
+        "Your invoice is attached!",
+        "What is 2+2?",
+    ]
+
+
+def test_a_run_without_breaks_is_read_in_pieces() -> None:
+    text = "x" * (2 * MAX_SENTENCE_CHARS + 10)
+    assert [e - s for s, e in sentence_spans(text)] == [MAX_SENTENCE_CHARS] * 2 + [10]
+
+
+@given(st.lists(st.integers(min_value=MIN_CHARS, max_value=MAX_SENTENCE_CHARS), max_size=400))
+def test_chunks_are_bounded_and_keep_the_end_of_a_long_document(lengths: list[int]) -> None:
+    spans, at = [], 0
+    for n in lengths:
+        spans.append((at, at + n))
+        at += n + 1
+    cut = chunks(spans)
+    assert len(cut) <= MAX_CHUNKS
+    for chunk in cut:
+        assert len(chunk) <= MAX_SENTENCES
+        assert len(chunk) == 1 or chunk[-1][1] - chunk[0][0] <= CHUNK_CHARS
+    if spans:
+        assert cut[0][0] == spans[0]
+        assert cut[-1][-1] == spans[-1]
+
+
+def test_the_sentence_unlike_the_rest_is_the_least_related() -> None:
+    rng = np.random.default_rng(0)
+    topic = rng.normal(size=16)
+    rows = [topic + 0.3 * rng.normal(size=16) for _ in range(5)] + [rng.normal(size=16)]
+    vectors = np.array([r / np.linalg.norm(r) for r in rows], dtype=np.float32)
+    rel = relations(vectors)
+    assert int(np.argmin(rel)) == 5
+    assert relations(vectors[:1]).tolist() == [1.0]
+
+
+def _reader(head: Path, **change: object) -> SentenceReader:
+    from swisscheese.learned.ensemble import digest
+
+    fields: dict[str, object] = {
+        "detector": "indirect-injection",
+        "weight": 10.0,
+        "candidates": 5,
+        "calibration": (0.5, -2.0),
+        "head_digest": digest(head),
+        "thresholds": {"fpr_1pct": 0.9},
+    }
+    return SentenceReader(**{**fields, **change})  # type: ignore[arg-type]
+
+
+def test_unrelated_instructions_outweigh_related_ones() -> None:
+    reading = Reading(
+        [(0, 10), (20, 30)], np.array([0.9, 0.9]), np.array([0.8, 0.1], dtype=np.float32)
+    )
+    assert reading.strongest(10.0)[1] == (20, 30)
+    assert reading.strongest(0.0)[1] == (0, 10)  # without the relation they tie
+    assert Reading([], np.zeros(0), np.zeros(0, np.float32)).strongest(10.0) == (
+        float("-inf"),
+        None,
+    )
+
+
+def test_the_reader_file_round_trips_and_pins_its_head(tmp_path: Path) -> None:
+    head = tmp_path / "indirect-injection.npz"
+    LinearDetector.load(shipped_model("indirect-injection")).save(head)
+    path = tmp_path / "indirect-injection.sentences.json"
+    reader = _reader(head)
+    reader.save(path)
+    assert SentenceReader.load(path) == reader
+    assert reader.load_head(path).name == "indirect-injection"
+    head.write_bytes(head.read_bytes() + b"\0")
+    with pytest.raises(ValueError, match="changed after the tier was fitted"):
+        reader.load_head(path)
+    path.write_text(json.dumps({"schema": "other"}))
+    with pytest.raises(ValueError, match=r"not a swisscheese\.sentences/1 file"):
+        SentenceReader.load(path)
+
+
+def test_reading_relates_each_candidate_to_its_own_document() -> None:
+    head = LinearDetector.load(shipped_model("indirect-injection"))
+    seen: list[list[str]] = []
+
+    def encode(sentences: list[str]) -> np.ndarray:
+        seen.append(sentences)
+        # One axis per word "invoice": the off-topic sentence points elsewhere.
+        return np.array(
+            [[1.0, 0.0] if "invoice" in s else [0.0, 1.0] for s in sentences], dtype=np.float32
+        )
+
+    text = (
+        "Your invoice is attached. The invoice is due in May. Pay the invoice by card. "
+        "Write a poem about the sea."
+    )
+    reading = read(text, head, encode, candidates=2)
+    assert seen == [[text[s:e] for s, e in sentence_spans(text)]]
+    assert len(reading.spans) == 2
+    _, span = reading.strongest(10.0)
+    assert span is not None
+    assert text[span[0] : span[1]] == "Write a poem about the sea."
