@@ -32,6 +32,7 @@ from swisscheese.learned.model import LinearDetector, model_filename
 
 __all__ = [
     "CHUNK_CHARS",
+    "MIN_CONTEXT",
     "SCHEMA",
     "Reading",
     "SentenceReader",
@@ -98,11 +99,17 @@ def chunks(spans: list[tuple[int, int]]) -> list[list[tuple[int, int]]]:
     return out
 
 
+MIN_CONTEXT = 4
+"""Fewer sentences than this are too little document to stand apart from: a short tool result,
+or a decoded view that is the planted text alone. They are read without the relation (0), as
+the fast head reads them, never discounted."""
+
+
 def relations(vectors: NDArray[np.float32]) -> NDArray[np.float32]:
-    """Each row's cosine with the normalised sum of the other rows (rows unit-length); 1 for a
-    lone row, which has nothing to be unrelated to."""
-    if len(vectors) < 2:
-        return np.ones(len(vectors), dtype=np.float32)
+    """Each row's cosine with the normalised sum of the other rows (rows unit-length); 0 for
+    every row of fewer than ``MIN_CONTEXT``."""
+    if len(vectors) < MIN_CONTEXT:
+        return np.zeros(len(vectors), dtype=np.float32)
     rest = vectors.sum(axis=0, keepdims=True) - vectors
     rest /= np.linalg.norm(rest, axis=1, keepdims=True) + 1e-9
     out: NDArray[np.float32] = (vectors * rest).sum(axis=1).astype(np.float32)
