@@ -20,7 +20,15 @@ from typing import Any
 
 from swisscheese.learned.model import model_filename
 
-__all__ = ["MEMBER_TIERS", "Ensemble", "check_tiers", "digest", "logit", "on_scale_of"]
+__all__ = [
+    "MEMBER_TIERS",
+    "Ensemble",
+    "check_tiers",
+    "digest",
+    "logit",
+    "on_scale_of",
+    "sigmoid",
+]
 
 MEMBER_TIERS = ("fast", "embedding", "probe")
 SCHEMA = "swisscheese.ensemble/1"
@@ -66,10 +74,10 @@ def on_scale_of(score: float, own: Mapping[str, float], other: Mapping[str, floa
         y = y1 + (x - x1)
     else:
         y = y0 + (x - x0) * (y1 - y0) / (x1 - x0)
-    return _sigmoid(y)
+    return sigmoid(y)
 
 
-def _sigmoid(z: float) -> float:
+def sigmoid(z: float) -> float:
     if z < -700:
         return 0.0
     return 1.0 / (1.0 + math.exp(-z))
@@ -104,7 +112,7 @@ class Ensemble:
         z = self.bias + sum(
             w * logit(member_scores[m]) for m, w in zip(self.members, self.weights, strict=True)
         )
-        return _sigmoid(z)
+        return sigmoid(z)
 
     def member_path(self, ensemble_path: Path, tier: str) -> Path:
         return ensemble_path.parent / model_filename(self.detector, tier)

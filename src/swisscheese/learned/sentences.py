@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from swisscheese.learned.ensemble import digest
+from swisscheese.learned.ensemble import digest, sigmoid
 from swisscheese.learned.model import LinearDetector, model_filename
 
 __all__ = [
@@ -182,8 +182,7 @@ class SentenceReader:
         if strongest == -math.inf:
             return 0.0
         a, b = self.calibration
-        z = a * strongest + b
-        return 1.0 / (1.0 + math.exp(-z)) if z > -700 else 0.0
+        return sigmoid(a * strongest + b)
 
     def head_path(self, path: Path) -> Path:
         return path.parent / model_filename(self.detector, "fast")

@@ -747,7 +747,8 @@ CARRIERS: dict[str, int | None] = {
 def carrier_documents(
     rng: random.Random, counts: dict[str, int | None] = CARRIERS
 ) -> dict[str, list[str]]:
-    """Whole documents of each carrier kind, drawn in ``CARRIERS``' order."""
+    """Whole documents of each carrier kind in ``counts``, ``counts[kind]`` of each (None: all),
+    drawn in that order."""
     hard = _Grammar("hard_negatives.yaml")
     docs = _Grammar("developer_docs.yaml")
     draw: dict[str, Callable[[int | None], list[str]]] = {
