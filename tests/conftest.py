@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 
@@ -10,8 +12,12 @@ from swisscheese import Guard
 
 # No third-party plugins leak into the tests from the environment.
 os.environ.setdefault("SWISSCHEESE_LOAD_PLUGINS", "")
-# The embedding tier's ONNX export is cached per test session, never in the user's cache.
-os.environ.setdefault("SWISSCHEESE_CACHE_DIR", tempfile.mkdtemp(prefix="swisscheese-cache-"))
+# The embedding tier's ONNX export (about 90 MB) is cached per test session, never in the user's
+# cache, and removed when the session ends: left behind, every run would cost the disk that much.
+if "SWISSCHEESE_CACHE_DIR" not in os.environ:
+    _session_cache = tempfile.mkdtemp(prefix="swisscheese-cache-")
+    os.environ["SWISSCHEESE_CACHE_DIR"] = _session_cache
+    atexit.register(shutil.rmtree, _session_cache, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
