@@ -13,7 +13,10 @@ train both without the development sets and point `--models` at them:
 Each of BIPIA's attacks is planted by BIPIA's procedure in a context of its kind, once per
 seed. Recall is read where 1% and 5% of BIPIA's 1,000 clean contexts are flagged (so it does
 not depend on where a model's threshold sits); READMEs and chat are the share flagged at that
-1% point and at each model's own 1% threshold.
+1% point and at each model's own 1% threshold. Last, the sentences tier as a policy would run it
+with `min_score` at its 1% threshold (`config: {tier: sentences, min_score: ...}`): it embeds
+only the documents whose likeliest instruction could reach that score, and must flag the same
+ones.
 """
 
 from __future__ import annotations
@@ -32,7 +35,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from detectors import package_readmes
 from swisscheese.evaluation.documents import bipia_items
-from swisscheese.monitors.learned import Scorer, load_scorer
+from swisscheese.learned.model import Prediction
+from swisscheese.monitors.learned import LearnedConfig, Scorer, SentenceMonitor, load_scorer
 from swisscheese.training import sources
 
 
@@ -57,13 +61,45 @@ def main() -> None:
         f"BIPIA: {len(attacks)} planted documents, {len(clean)} clean; "
         f"{len(readmes)} README pieces; {len(chat)} chat transcripts"
     )
+    path = None
     for tier in ("fast", "sentences"):
-        path = None
         if args.models:
             name = "indirect-injection.npz" if tier == "fast" else f"indirect-injection.{tier}.json"
             path = args.models / name
         scorer = load_scorer("indirect-injection", tier, path)
-        report(tier, scorer, clean, attacks, families, readmes, chat)
+        flagged = report(tier, scorer, clean, attacks, families, readmes, chat)
+    spared(path, scorer.thresholds["fpr_1pct"], flagged, clean + attacks, readmes)
+
+
+def spared(
+    path: Path | None,
+    threshold: float,
+    flagged: np.ndarray,
+    documents: list[str],
+    readmes: list[str],
+) -> None:
+    """The sentences tier with ``min_score`` at its own 1% threshold: what it costs when it
+    embeds only documents that could reach it, and whether it flags the same ones."""
+    monitor = SentenceMonitor(
+        "indirect-injection",
+        frozenset(),
+        LearnedConfig(tier="sentences", model=path, min_score=threshold),
+    )
+    scorer = Scorer(
+        lambda texts: [Prediction(monitor.score(t)[0], "injection.indirect") for t in texts],
+        monitor.reader.thresholds,
+    )
+    per_kb: list[float] = []
+    per_kb_readmes: list[float] = []
+    now = np.concatenate(
+        [_scores(scorer, documents, per_kb), _scores(scorer, readmes, per_kb_readmes)]
+    )
+    print(
+        f"\nsentences, min_score {threshold:.3f} (its 1% threshold): ms per KB p50 "
+        f"{statistics.median(per_kb):.2f} on BIPIA's documents, "
+        f"{statistics.median(per_kb_readmes):.2f} on READMEs; flags the same documents at that "
+        f"threshold: {bool(np.array_equal(now >= threshold, flagged))}"
+    )
 
 
 def _scores(scorer: Scorer, texts: list[str], timings: list[float] | None = None) -> np.ndarray:
@@ -84,15 +120,19 @@ def report(
     families: list[str],
     readmes: list[str],
     chat: list[str],
-) -> None:
+) -> np.ndarray:
     per_kb: list[float] = []
+    per_kb_readmes: list[float] = []
     b = _scores(scorer, clean, per_kb)
     a = _scores(scorer, attacks, per_kb)
-    r = _scores(scorer, readmes)
+    r = _scores(scorer, readmes, per_kb_readmes)
     c = _scores(scorer, chat)
     at1, at5 = np.quantile(b, 0.99), np.quantile(b, 0.95)
     own = scorer.thresholds.get("fpr_1pct", 1.0)
-    print(f"\n{tier}: ms per KB p50 {statistics.median(per_kb):.2f}")
+    print(
+        f"\n{tier}: ms per KB p50 {statistics.median(per_kb):.2f} on BIPIA's documents, "
+        f"{statistics.median(per_kb_readmes):.2f} on READMEs"
+    )
     print(
         f"  BIPIA recall where 1% / 5% of clean contexts are flagged: "
         f"{np.mean(a >= at1):.3f} / {np.mean(a >= at5):.3f}"
@@ -109,6 +149,8 @@ def report(
         "  by family at the 1% point: "
         + ", ".join(f"{f} {np.mean(v):.2f}" for f, v in sorted(by.items()))
     )
+    flagged: np.ndarray = np.concatenate([b, a, r]) >= own
+    return flagged
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -540,6 +541,60 @@ def test_the_sentences_tier_sits_beside_the_windows_not_instead_of_them() -> Non
     assert [verdict(PAGE, c) for c in CLEAN_ASKS] == ["allow"] * len(CLEAN_ASKS)
     assert [verdict(README_PAGE, h) for h in README_HIJACKS] == ["block"] * len(README_HIJACKS)
     assert verdict(README_PAGE, "") == "allow"
+
+
+def test_min_score_spares_the_encoder_documents_that_cannot_reach_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # With min_score at the rule's threshold, a page whose sentences are all unlike
+    # instructions is never embedded, and every verdict and finding is what it was.
+    from swisscheese import Content
+    from swisscheese.learned.embedding import Encoder
+
+    encoder = Encoder.shared()
+    encoded: list[int] = []
+    real = encoder.encode
+
+    def spy(sentences: list[str]) -> Any:
+        encoded.append(len(sentences))
+        return real(sentences)
+
+    monkeypatch.setattr(encoder, "encode", spy)
+    plain = Guard(parse_policy(LAYERED_POLICY, "retrieved.yaml"))
+    spared = Guard(
+        parse_policy(
+            LAYERED_POLICY.replace("{tier: sentences}", "{tier: sentences, min_score: 0.6}"),
+            "retrieved.yaml",
+        )
+    )
+    pages = [
+        *(PAGE.format(planted=p) for p in (*HIJACKS, *CLEAN_ASKS)),
+        *(README_PAGE.format(planted=p) for p in README_HIJACKS),
+        README_PAGE.format(planted=""),
+        PAGE.format(planted="Explain how a transistor works in simple terms."),
+    ]
+
+    def sentence_findings(guard: Guard, text: str) -> tuple[str, list[tuple[float, str]]]:
+        verdict = guard.check_sync("retrieved", Content(text, role="tool", stage=Stage.RETRIEVED))
+        found = [
+            (round(f.score, 9), f.detail["sentence"])
+            for f in verdict.findings
+            if f.detail.get("tier") == "sentences" and f.score >= 0.6
+        ]
+        return verdict.action.value, found
+
+    assert [sentence_findings(spared, t) for t in pages] == [
+        sentence_findings(plain, t) for t in pages
+    ]
+    # The newsletter asks its readers for things, none of them like an order to an assistant;
+    # the README's own "create a notebook" is one, and is related to the README to clear it.
+    for text in (*(PAGE.format(planted=c) for c in CLEAN_ASKS), README_PAGE.format(planted="")):
+        encoded.clear()
+        sentence_findings(plain, text)
+        assert encoded
+        encoded.clear()
+        assert sentence_findings(spared, text) == ("allow", [])
+        assert encoded == ([] if text.startswith("Riverside") else [17])
 
 
 def test_the_sentences_tier_is_only_for_documents() -> None:

@@ -106,13 +106,16 @@ the fast head reads them, never discounted."""
 
 
 def relations(vectors: NDArray[np.float32]) -> NDArray[np.float32]:
-    """Each row's cosine with the normalised sum of the other rows (rows unit-length); 0 for
-    every row of fewer than ``MIN_CONTEXT``."""
+    """Each row's cosine with the normalised sum of the other rows (rows unit-length), at least
+    0: a sentence at odds with its document is as unrelated to it as one about something else,
+    and never more of an instruction for it. So relation only ever lowers a sentence's evidence,
+    which is what lets ``read`` leave out chunks that cannot matter. 0 for every row of fewer
+    than ``MIN_CONTEXT``."""
     if len(vectors) < MIN_CONTEXT:
         return np.zeros(len(vectors), dtype=np.float32)
     rest = vectors.sum(axis=0, keepdims=True) - vectors
     rest /= np.linalg.norm(rest, axis=1, keepdims=True) + 1e-9
-    out: NDArray[np.float32] = (vectors * rest).sum(axis=1).astype(np.float32)
+    out: NDArray[np.float32] = np.maximum((vectors * rest).sum(axis=1), 0.0).astype(np.float32)
     return out
 
 
@@ -142,9 +145,13 @@ class Reading:
         return float(e[i]), self.spans[i]
 
 
-def read(text: str, head: LinearDetector, encode: Encode, candidates: int) -> Reading:
+def read(
+    text: str, head: LinearDetector, encode: Encode, candidates: int, *, floor: float = 0.0
+) -> Reading:
     """The ``candidates`` likeliest instructions of each chunk of ``text``, each related to the
-    rest of its chunk. One encoder pass per chunk, over its sentences."""
+    rest of its chunk. One encoder pass per chunk, over its sentences; none for a chunk too short
+    to relate, or whose likeliest instruction scores below ``floor`` (its sentences are left
+    unrelated, 0: relation could only lower them further)."""
     spans: list[tuple[int, int]] = []
     instruction: list[float] = []
     relation: list[NDArray[np.float32]] = []
@@ -152,7 +159,10 @@ def read(text: str, head: LinearDetector, encode: Encode, candidates: int) -> Re
         sentences = [text[s:e] for s, e in chunk]
         scores = np.array([head.predict(s).score for s in sentences])
         picked = np.argsort(-scores, kind="stable")[:candidates]
-        rel = relations(encode(sentences))[picked]
+        if len(chunk) < MIN_CONTEXT or scores[picked[0]] < floor:
+            rel = np.zeros(len(picked), dtype=np.float32)
+        else:
+            rel = relations(encode(sentences))[picked]
         spans += [chunk[int(i)] for i in picked]
         instruction += [float(scores[int(i)]) for i in picked]
         relation.append(rel)
@@ -183,6 +193,16 @@ class SentenceReader:
             return 0.0
         a, b = self.calibration
         return sigmoid(a * strongest + b)
+
+    def instruction_floor(self, min_score: float) -> float:
+        """The instruction score below which a sentence cannot bring its document to
+        ``min_score``: its evidence is at most the logit of that score, since relation is never
+        negative. ``read(..., floor=...)`` need not relate chunks whose sentences all score
+        below it; 0 (relate every chunk) where the calibration gives no such bound."""
+        a, b = self.calibration
+        if a <= 0 or self.weight < 0 or not 0 < min_score < 1:
+            return 0.0
+        return sigmoid((math.log(min_score / (1 - min_score)) - b) / a)
 
     def head_path(self, path: Path) -> Path:
         return path.parent / model_filename(self.detector, "fast")

@@ -407,6 +407,9 @@ class SentenceMonitor:
             raise ValueError(f"cannot load the {name} sentence reader from {path}: {exc}") from exc
         if self.reader.detector != name:
             raise ValueError(f"{path}: a sentence reader of {self.reader.detector}, not of {name}")
+        # A document whose sentences cannot reach min_score is never embedded: with min_score at
+        # the rule's threshold, most documents cost the fast head only (docs/detectors.md).
+        self.floor = self.reader.instruction_floor(self.min_score)
         self.category = DETECTOR_SPECS[name].categories[0]
         try:
             self.encoder = Encoder.shared()
@@ -417,7 +420,9 @@ class SentenceMonitor:
         return _threshold_for_fpr(self.reader.thresholds, fpr)
 
     def score(self, text: str) -> tuple[float, tuple[int, int] | None]:
-        reading = read(text, self.head, self.encoder.encode, self.reader.candidates)
+        reading = read(
+            text, self.head, self.encoder.encode, self.reader.candidates, floor=self.floor
+        )
         return self.reader.score(reading)
 
     async def inspect(self, content: Content, ctx: Context) -> list[Finding]:
