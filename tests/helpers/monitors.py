@@ -48,6 +48,30 @@ class WordMonitor:
         ]
 
 
+class GradedMonitor:
+    """Inline, like a learned detector on disguised text: a word spelt out with spaces between
+    its letters is weak evidence (0.3), the word itself strong (0.9)."""
+
+    name = "tests/graded"
+    stages = frozenset(Stage)
+
+    def __init__(self, config: WordConfig) -> None:
+        self.config = config
+
+    async def inspect(self, content: Content, ctx: Context) -> list[Finding]:
+        return self.inspect_sync(content, ctx)
+
+    def inspect_sync(self, content: Content, ctx: Context) -> list[Finding]:
+        word = self.config.word
+        for form, score in ((word, 0.9), (" ".join(word), 0.3)):
+            at = content.text.find(form)
+            if at >= 0:
+                return [
+                    Finding(self.name, self.config.category, score, (Span(at, at + len(form)),))
+                ]
+        return []
+
+
 class SleepConfig(MonitorConfig):
     seconds: float = 0.0
     fail: bool = False
@@ -114,6 +138,9 @@ def make_registry() -> Registry:
     monitor(
         "tests/word", stages=ALL, categories=("jailbreak",), config=WordConfig, registry=registry
     )(WordMonitor)
+    monitor(
+        "tests/graded", stages=ALL, categories=("jailbreak",), config=WordConfig, registry=registry
+    )(GradedMonitor)
     monitor("tests/sleep", stages=ALL, categories=(), config=SleepConfig, registry=registry)(
         SleepMonitor
     )

@@ -71,8 +71,10 @@ def _instances_of(rules: tuple[CompiledRule, ...]) -> dict[str, tuple[Instance, 
 
 
 def _drop_echoes(acc: dict[str, _Accumulator], decoder_key: str) -> None:
-    """Drop what a decoded view found that its monitor also found in plain sight there
-    (leetspeak decoding leaves an e-mail address an e-mail address)."""
+    """Drop what a decoded view found that its monitor also found in plain sight there, at
+    least as strongly (leetspeak decoding leaves an e-mail address an e-mail address). A weaker
+    finding in plain sight is no echo: spaced-out letters read as half an instruction, joined
+    as a whole one, and the rule must see the whole one."""
     for key, a in acc.items():
         if key == decoder_key:
             continue
@@ -85,7 +87,9 @@ def _drop_echoes(acc: dict[str, _Accumulator], decoder_key: str) -> None:
                 continue
             start, end = f.origin.span.start, f.origin.span.end
             echo = any(
-                p.category == f.category and any(s.start < end and start < s.end for s in p.spans)
+                p.category == f.category
+                and p.score >= f.score
+                and any(s.start < end and start < s.end for s in p.spans)
                 for p in plain
             )
             if not echo:
