@@ -17,6 +17,7 @@ from swisscheese.core._types import Span as Span
 from swisscheese.core._types import Stage as Stage
 from swisscheese.core._types import ToolCall as ToolCall
 from swisscheese.core._types import Verdict as Verdict
+from swisscheese.core._types import instance_of as instance_of
 from swisscheese.core._types import left_out as left_out
 from swisscheese.core.canonical import canonical_json as canonical_json
 from swisscheese.core.canonical import digest as digest

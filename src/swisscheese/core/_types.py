@@ -167,6 +167,15 @@ class Finding:
             raise ValueError(f"score {self.score} outside [0, 1]")
 
 
+def instance_of(finding: Finding) -> str:
+    """Which of the policy's built monitors found it: the monitor's name for its first
+    configuration, ``NAME#N`` for another (two rules of ``indirect-injection``, one per tier).
+    The Guard writes the second kind into ``detail["instance"]``; a recorded finding reads the
+    same."""
+    label = finding.detail.get("instance")
+    return label if isinstance(label, str) else finding.monitor
+
+
 def left_out(detail: Mapping[str, Any]) -> dict[str, str]:
     """The parts of a monitor a finding was decided without, and why: an ensemble's members
     that were late. Empty for a whole decision. Reads a live finding's ``detail`` or a recorded

@@ -20,7 +20,16 @@ from typing import Any, Protocol
 
 from swisscheese.common.openai_client import EndpointError, chat_sync
 from swisscheese.config import LoadedPolicy
-from swisscheese.core import Action, Content, Role, RuleDecision, Stage, Verdict, left_out
+from swisscheese.core import (
+    Action,
+    Content,
+    Role,
+    RuleDecision,
+    Stage,
+    Verdict,
+    instance_of,
+    left_out,
+)
 from swisscheese.core.taxonomy import matches_any
 from swisscheese.evaluation.items import Document
 from swisscheese.evaluation.judges import Reply
@@ -206,7 +215,9 @@ class InProcessTarget:
             if read is None:
                 continue  # nothing reached this stage: the barrier read nothing
             ex.scores[barrier.name] = _rule_score(rule, read)
-            if any(f.monitor == rule.rule.monitor and left_out(f.detail) for f in read.findings):
+            if any(
+                instance_of(f) == rule.instance.label and left_out(f.detail) for f in read.findings
+            ):
                 ex.degraded += (barrier.name,)
             decided = next((d for d in read.decisions if d.rule == rule.index), None)
             ex.fired[barrier.name] = decided is not None and decided.action > Action.ALLOW
@@ -253,7 +264,7 @@ def _rule_score(rule: CompiledRule, verdict: Verdict) -> float:
         return 1.0 if decided.action.stops else 0.0
     best = 0.0
     for f in verdict.findings:
-        if f.monitor != rule.rule.monitor or f.score <= best:
+        if instance_of(f) != rule.instance.label or f.score <= best:
             continue
         if rule.rule.categories and not matches_any(f.category, rule.rule.categories):
             continue

@@ -96,6 +96,14 @@ def redacted(verdict: Verdict, original: str) -> str:
     return redact(original, _redactable(verdict, modified=False))
 
 
+def _labelled(finding: Finding, label: str) -> Finding:
+    """A finding of a monitor's second (third, ...) configuration names it (``instance_of``),
+    so that two rules of one monitor can be told apart in the verdict."""
+    if label == finding.monitor:
+        return finding
+    return replace(finding, detail={**finding.detail, "instance": label})
+
+
 def _on_modified(f: Finding) -> Finding:
     return Finding(
         f.monitor, f.category, f.score, f.spans, {**f.detail, "text": "modified"}, f.origin
@@ -413,8 +421,8 @@ class Guard:
                         if (f.category, _fragment(text, f)) not in seen
                     )
         findings: list[Finding] = []
-        for key in dict.fromkeys(r.instance.key for r in rules):
-            findings.extend(reported[key])
+        for instance in {r.instance.key: r.instance for r in rules}.values():
+            findings.extend(_labelled(f, instance.label) for f in reported[instance.key])
         modified = text if text != original else None
         return self._verdict(
             stage,
