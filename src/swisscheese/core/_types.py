@@ -150,7 +150,8 @@ class Finding:
     decoding happened on the way. ``detail`` holds monitor-specific, JSON-serialisable facts;
     the key ``replacement`` (if present) is what a MODIFY action puts in place of the spans,
     and ``degraded`` (if present) names the parts of the monitor it was decided without, and
-    why (see ``left_out``).
+    why (see ``left_out``); ``instance`` (if present) names which of a monitor's configurations
+    found it, where a policy builds more than one (see ``instance_of``).
     """
 
     monitor: str
