@@ -35,8 +35,13 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from detectors import package_readmes
 from swisscheese.evaluation.documents import bipia_items
-from swisscheese.learned.model import Prediction
-from swisscheese.monitors.learned import LearnedConfig, Scorer, SentenceMonitor, load_scorer
+from swisscheese.monitors.learned import (
+    LearnedConfig,
+    Scorer,
+    SentenceMonitor,
+    load_scorer,
+    sentence_scorer,
+)
 from swisscheese.training import sources
 
 
@@ -85,10 +90,7 @@ def spared(
         frozenset(),
         LearnedConfig(tier="sentences", model=path, min_score=threshold),
     )
-    scorer = Scorer(
-        lambda texts: [Prediction(monitor.score(t)[0], "injection.indirect") for t in texts],
-        monitor.reader.thresholds,
-    )
+    scorer = sentence_scorer(monitor)
     per_kb: list[float] = []
     per_kb_readmes: list[float] = []
     now = np.concatenate(

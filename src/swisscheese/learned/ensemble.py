@@ -87,6 +87,27 @@ def digest(path: Path) -> str:
     return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def check_pinned(owner: Path, pinned: Path, expected: str | None, what: str, after: str) -> None:
+    """Raise ValueError unless ``pinned`` (``owner``'s ``what``) exists and is the file whose
+    digest ``owner`` recorded; ``after`` says what was fitted on it and how to refit."""
+    if not pinned.is_file():
+        raise ValueError(f"{owner}: its {what} {pinned} is missing")
+    if digest(pinned) != expected:
+        raise ValueError(f"{owner}: its {what} {pinned.name} changed after {after}")
+
+
+def write_model_json(path: Path, schema: str, body: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"schema": schema, **body}, indent=2) + "\n", encoding="utf-8")
+
+
+def read_model_json(path: Path, schema: str) -> dict[str, Any]:
+    body = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(body, dict) or body.get("schema") != schema:
+        raise ValueError(f"{path}: not a {schema} file")
+    return body
+
+
 @dataclass(frozen=True)
 class Ensemble:
     detector: str
@@ -121,20 +142,17 @@ class Ensemble:
         """Raise ValueError unless every member file beside the stacker is the one it was
         fitted for."""
         for tier in self.members:
-            path = self.member_path(ensemble_path, tier)
-            if not path.is_file():
-                raise ValueError(f"{ensemble_path}: its {tier} member {path} is missing")
-            if digest(path) != self.member_digests.get(tier):
-                raise ValueError(
-                    f"{ensemble_path}: its {tier} member {path.name} changed after the stacker "
-                    f"was fitted (retrain the ensemble: swisscheese train {self.detector} "
-                    "--tier ensemble)"
-                )
+            check_pinned(
+                ensemble_path,
+                self.member_path(ensemble_path, tier),
+                self.member_digests.get(tier),
+                f"{tier} member",
+                "the stacker was fitted (retrain the ensemble: swisscheese train "
+                f"{self.detector} --tier ensemble)",
+            )
 
     def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         body = {
-            "schema": SCHEMA,
             "detector": self.detector,
             "members": list(self.members),
             "weights": list(self.weights),
@@ -143,13 +161,11 @@ class Ensemble:
             "thresholds": self.thresholds,
             "meta": self.meta,
         }
-        path.write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")
+        write_model_json(path, SCHEMA, body)
 
     @classmethod
     def load(cls, path: Path) -> Ensemble:
-        body = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(body, dict) or body.get("schema") != SCHEMA:
-            raise ValueError(f"{path}: not a {SCHEMA} file")
+        body = read_model_json(path, SCHEMA)
         return cls(
             detector=str(body["detector"]),
             members=tuple(str(m) for m in body["members"]),

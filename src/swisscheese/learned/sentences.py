@@ -16,7 +16,6 @@ one, pinned by digest.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Callable
@@ -27,7 +26,13 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from swisscheese.learned.ensemble import digest, sigmoid
+from swisscheese.learned.ensemble import (
+    check_pinned,
+    logit,
+    read_model_json,
+    sigmoid,
+    write_model_json,
+)
 from swisscheese.learned.model import LinearDetector, model_filename
 
 __all__ = [
@@ -202,7 +207,7 @@ class SentenceReader:
         a, b = self.calibration
         if a <= 0 or self.weight < 0 or not 0 < min_score < 1:
             return 0.0
-        return sigmoid((math.log(min_score / (1 - min_score)) - b) / a)
+        return sigmoid((logit(min_score) - b) / a)
 
     def head_path(self, path: Path) -> Path:
         return path.parent / model_filename(self.detector, "fast")
@@ -210,13 +215,13 @@ class SentenceReader:
     def load_head(self, path: Path) -> LinearDetector:
         """The fast head beside ``path``, once checked to be the one this tier was fitted with."""
         head = self.head_path(path)
-        if not head.is_file():
-            raise ValueError(f"{path}: its fast head {head} is missing")
-        if digest(head) != self.head_digest:
-            raise ValueError(
-                f"{path}: its fast head {head.name} changed after the tier was fitted "
-                f"(retrain it: swisscheese train {self.detector} --tier sentences)"
-            )
+        check_pinned(
+            path,
+            head,
+            self.head_digest,
+            "fast head",
+            f"the tier was fitted (retrain it: swisscheese train {self.detector} --tier sentences)",
+        )
         return LinearDetector.load(head)
 
     def score(self, reading: Reading) -> tuple[float, tuple[int, int] | None]:
@@ -224,9 +229,7 @@ class SentenceReader:
         return self.probability(strongest), span
 
     def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         body = {
-            "schema": SCHEMA,
             "detector": self.detector,
             "weight": self.weight,
             "candidates": self.candidates,
@@ -235,13 +238,11 @@ class SentenceReader:
             "thresholds": self.thresholds,
             "meta": self.meta,
         }
-        path.write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")
+        write_model_json(path, SCHEMA, body)
 
     @classmethod
     def load(cls, path: Path) -> SentenceReader:
-        body = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(body, dict) or body.get("schema") != SCHEMA:
-            raise ValueError(f"{path}: not a {SCHEMA} file")
+        body = read_model_json(path, SCHEMA)
         a, b = body["calibration"]
         return cls(
             detector=str(body["detector"]),

@@ -261,14 +261,19 @@ class Scorer:
     thresholds: dict[str, float]
 
 
+def sentence_scorer(monitor: SentenceMonitor) -> Scorer:
+    """A built sentences tier (with its ``min_score``) as a batch scorer."""
+    return Scorer(
+        lambda texts: [Prediction(monitor.score(t)[0], monitor.category) for t in texts],
+        monitor.reader.thresholds,
+    )
+
+
 def load_scorer(name: str, tier: Tier, path: Path | None = None) -> Scorer:
     """Any tier of a detector, the ensemble included, as a batch scorer."""
     if tier == "sentences":
-        monitor = SentenceMonitor(name, frozenset(), LearnedConfig(tier=tier, model=path))
-        category = DETECTOR_SPECS[name].categories[0]
-        return Scorer(
-            lambda texts: [Prediction(monitor.score(t)[0], category) for t in texts],
-            monitor.reader.thresholds,
+        return sentence_scorer(
+            SentenceMonitor(name, frozenset(), LearnedConfig(tier=tier, model=path))
         )
     if tier == "ensemble":
         ensemble, members = load_ensemble(name, path)
