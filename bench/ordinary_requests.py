@@ -2,7 +2,7 @@
 harmful-request rule costs the users it should leave alone.
 
     .venv/bin/python bench/ordinary_requests.py [--models DIR] [--tiers fast,embedding,ensemble]
-                                       [--policy P]
+                                       [--policy P] [--each-sentence]
 
 Benign: the 500 user queries of PersistBench (in the inspect-evals package: planning a party,
 a toast, heartburn remedies, a project plan), a benchmark of memory use, so never training
@@ -11,8 +11,11 @@ out), plain and with each of the evaluation's mutators applied once.
 
 Per tier of ``harmful-request``: the share of each side at the model's shipped 1% threshold,
 then harmful recall where 1%, 2% and 5% of the ordinary requests are flagged (a ranking figure
-that does not depend on where the threshold sits). With ``--policy``: the share of ordinary
-requests the policy's input layer blocks (the default policy when omitted).
+that does not depend on where the threshold sits). With ``--each-sentence`` a text's score is
+the highest of the whole and each of its sentences alone (an experiment: framings leave the
+harmful ask in the text word for word; docs/detectors.md says what it costs). With
+``--policy``: the share of ordinary requests the policy's input layer blocks (the default policy
+when omitted).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from swisscheese.core import Action
 from swisscheese.evaluation.corpora import builtin_attacks, ordinary_requests
 from swisscheese.evaluation.mutators import MUTATORS, compose
 from swisscheese.learned.model import model_filename
+from swisscheese.learned.sentences import sentence_spans
 from swisscheese.monitors.learned import Tier, load_scorer
 
 NOT_HARM = {"injection.direct", "prompt_extraction", "jailbreak"}
@@ -44,14 +48,29 @@ def harmful_goals() -> tuple[list[str], list[str]]:
     return goals, mutated
 
 
+def parts(text: str, each_sentence: bool) -> list[str]:
+    """What is scored of ``text``: the whole, and with ``each_sentence`` each of its sentences."""
+    spans = sentence_spans(text) if each_sentence else []
+    return [text, *(text[s:e] for s, e in spans)] if len(spans) > 1 else [text]
+
+
 def tier_row(
-    tier: Tier, models: Path | None, ordinary: list[str], goals: list[str], mutated: list[str]
+    tier: Tier,
+    models: Path | None,
+    ordinary: list[str],
+    goals: list[str],
+    mutated: list[str],
+    each_sentence: bool = False,
 ) -> str:
     path = models / model_filename("harmful-request", tier) if models else None
     scorer = load_scorer("harmful-request", tier, path)
 
     def scores(texts: list[str]) -> np.ndarray:
-        return np.array([p.score for p in scorer.predict(texts)])
+        owner = [i for i, t in enumerate(texts) for _ in parts(t, each_sentence)]
+        flat = [p for t in texts for p in parts(t, each_sentence)]
+        best = np.zeros(len(texts))
+        np.maximum.at(best, owner, [p.score for p in scorer.predict(flat)])
+        return best
 
     o, g, m = scores(ordinary), scores(goals), scores(mutated)
     t = scorer.thresholds["fpr_1pct"]
@@ -67,6 +86,7 @@ def main() -> None:
     parser.add_argument("--models", type=Path, default=None, help="default: the shipped models")
     parser.add_argument("--tiers", default="fast,embedding,ensemble")
     parser.add_argument("--policy", type=Path, default=None)
+    parser.add_argument("--each-sentence", action="store_true")
     args = parser.parse_args()
     ordinary = [text for text, _ in ordinary_requests()]
     goals, mutated = harmful_goals()
@@ -77,7 +97,8 @@ def main() -> None:
         "|---|---|---|---|---|---|---|"
     )
     for tier in args.tiers.split(","):
-        print(tier_row(cast(Tier, tier), args.models, ordinary, goals, mutated), flush=True)
+        row = tier_row(cast(Tier, tier), args.models, ordinary, goals, mutated, args.each_sentence)
+        print(row, flush=True)
     with Guard.from_policy(args.policy) if args.policy else Guard() as guard:
         blocked = sum(guard.check_sync("input", t).action is Action.BLOCK for t in ordinary)
     policy = args.policy or "the default policy"
