@@ -3,6 +3,7 @@ reader's file."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from swisscheese.learned.sentences import (
     MAX_SENTENCES,
     MIN_CHARS,
     MIN_CONTEXT,
+    WRAPPED_LINE_CHARS,
     Encode,
     Reading,
     SentenceReader,
@@ -43,7 +45,13 @@ def test_sentences_are_ordered_stripped_pieces_without_breaks(text: str) -> None
         piece = text[start:stop]
         assert piece == piece.strip()
         assert MIN_CHARS <= len(piece) <= MAX_SENTENCE_CHARS
-        assert "\n" not in piece
+        lines = text[:stop].split("\n")[-piece.count("\n") - 1 :]
+        for line, following in itertools.pairwise(lines):
+            # a line break inside a piece only wraps a sentence: a long line of prose
+            ending = line.rstrip(" \t\r")
+            assert len(ending) >= WRAPPED_LINE_CHARS
+            assert ending[-1:].isalpha() or ending.endswith(",")
+            assert following.lstrip(" \t")[:1].islower()
         assert "|" not in piece
         end = stop
 
@@ -67,6 +75,29 @@ def test_a_document_is_cut_at_sentences_lines_and_table_cells() -> None:
         "CONTENT: Hi Ana.",
         "Your invoice is attached!",
         "What is 2+2?",
+    ]
+
+
+def test_a_sentence_wrapped_over_lines_is_read_whole() -> None:
+    # READMEs and docstrings wrap prose at a fixed width; read line by line, "when you" alone
+    # scored as an instruction (0.91). Short lines (headings, code) still end where they end.
+    text = (
+        "The command line tool reads its settings when you\n"
+        "  need them, and writes them back on exit, or\n"
+        "leaves them alone.\n"
+        "- one item\n"
+        "- Another\n"
+        "```bash\n"
+        "pip install quillpad\n"
+        "```"
+    )
+    assert [text[s:e] for s, e in sentence_spans(text)] == [
+        "The command line tool reads its settings when you\n  need them, and writes them back"
+        " on exit, or\nleaves them alone.",
+        "- one item",
+        "- Another",
+        "```bash",
+        "pip install quillpad",
     ]
 
 

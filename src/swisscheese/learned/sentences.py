@@ -39,6 +39,7 @@ __all__ = [
     "CHUNK_CHARS",
     "MIN_CONTEXT",
     "SCHEMA",
+    "WRAPPED_LINE_CHARS",
     "Reading",
     "SentenceReader",
     "chunks",
@@ -50,6 +51,11 @@ __all__ = [
 
 SCHEMA = "swisscheese.sentences/1"
 _BREAK = re.compile(r"(?<=[.!?])\s+|\s*\n\s*|\s*\|\s*")
+_WRAPPED = re.compile(r"[ \t\r]*\n[ \t]*")
+"""One line break, inside a sentence when a long line ends in a word or comma before it and a
+lower-case letter follows: prose wrapped at a fixed width ("... run it when you\nneed it")."""
+WRAPPED_LINE_CHARS = 40
+"""Shorter lines (a heading, a code fence, a line of code) end where they end."""
 MIN_CHARS = 4
 MAX_SENTENCE_CHARS = 400
 """A longer run without a break (a minified line, a paragraph with no full stop) is read in
@@ -66,14 +72,31 @@ Encode = Callable[[list[str]], NDArray[np.float32]]
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
     """``(start, end)`` of each sentence, line or table cell of ``text``, in order, without the
-    whitespace around it; pieces shorter than ``MIN_CHARS`` are left out."""
+    whitespace around it (a sentence wrapped over lines is one); pieces shorter than
+    ``MIN_CHARS`` are left out."""
     spans: list[tuple[int, int]] = []
     start = 0
     for m in _BREAK.finditer(text):
+        if _wrapped(text, m):
+            continue
         _add(text, start, m.start(), spans)
         start = m.end()
     _add(text, start, len(text), spans)
     return spans
+
+
+def _wrapped(text: str, m: re.Match[str]) -> bool:
+    """A line break that only wraps a sentence: reading each line alone would score the
+    fragments ("when you") as instructions out of their context."""
+    before, after = m.start() - 1, m.end()
+    line_start = text.rfind("\n", 0, m.start()) + 1
+    return (
+        _WRAPPED.fullmatch(m.group()) is not None
+        and m.start() - line_start >= WRAPPED_LINE_CHARS
+        and after < len(text)
+        and (text[before].isalpha() or text[before] == ",")
+        and text[after].islower()
+    )
 
 
 def _add(text: str, start: int, end: int, into: list[tuple[int, int]]) -> None:

@@ -23,9 +23,11 @@ from typing import Any
 
 import numpy as np
 
+from swisscheese.evaluation.metrics import recall_at_fpr
 from swisscheese.learned.ensemble import digest
 from swisscheese.learned.model import LinearDetector, model_filename
 from swisscheese.learned.sentences import Encode, Reading, SentenceReader, read
+from swisscheese.training.crossval import fpr_thresholds
 from swisscheese.training.devdata import DevData
 from swisscheese.training.sources import (
     CARRIERS,
@@ -83,10 +85,6 @@ def documents(seed: int, dev: DevData | None, *, per_carrier: int = 150) -> Sent
     return SentenceDocuments(texts, labels, names)
 
 
-def _recall_at(benign: np.ndarray, attacks: np.ndarray, fpr: float) -> float:
-    return float(np.mean(attacks >= np.quantile(benign, 1 - fpr))) if len(attacks) else 0.0
-
-
 def fit_reader(
     docs: SentenceDocuments, head_path: Path, encode: Encode, *, detector: str, seed: int = 0
 ) -> SentenceReader:
@@ -100,8 +98,8 @@ def fit_reader(
     for weight in WEIGHTS:
         e = _evidence(readings, weight)
         by_weight[weight] = {
-            "recall_at_1pct": _recall_at(e[y == 0], e[y == 1], 0.01),
-            "recall_at_0_1pct": _recall_at(e[y == 0], e[y == 1], 0.001),
+            "recall_at_1pct": recall_at_fpr(e[y == 1], e[y == 0], 0.01),
+            "recall_at_0_1pct": recall_at_fpr(e[y == 1], e[y == 0], 0.001),
         }
     weight = max(WEIGHTS, key=lambda w: (by_weight[w]["recall_at_1pct"], -w))
     e = _evidence(readings, weight)
@@ -115,11 +113,7 @@ def fit_reader(
         head_digest=digest(head_path),
     )
     probabilities = np.array([reader.probability(v) for v in e])
-    clean = probabilities[y == 0]
-    thresholds = {
-        "fpr_1pct": float(np.quantile(clean, 0.99)),
-        "fpr_0_1pct": float(np.quantile(clean, 0.999)),
-    }
+    thresholds = fpr_thresholds(probabilities[y == 0])
     meta: dict[str, Any] = {
         "documents": len(y),
         "planted": int(y.sum()),
