@@ -66,8 +66,9 @@ def tier_row(
     scorer = load_scorer("harmful-request", tier, path)
 
     def scores(texts: list[str]) -> np.ndarray:
-        owner = [i for i, t in enumerate(texts) for _ in parts(t, each_sentence)]
-        flat = [p for t in texts for p in parts(t, each_sentence)]
+        pieces = [parts(t, each_sentence) for t in texts]
+        owner = [i for i, of_text in enumerate(pieces) for _ in of_text]
+        flat = [p for of_text in pieces for p in of_text]
         best = np.zeros(len(texts))
         np.maximum.at(best, owner, [p.score for p in scorer.predict(flat)])
         return best
