@@ -48,3 +48,20 @@ def test_long_prompts_are_read_from_their_end(reader: ActivationReader) -> None:
     # Both keep the same last MAX_PROMPT_TOKENS tokens, so they read the same.
     np.testing.assert_allclose(vectors[0], vectors[1], rtol=1e-3, atol=1e-3)
     assert reader.read([]).shape == (0, reader.dim)
+
+
+def test_the_probe_reads_what_the_whole_model_computes(reader: ActivationReader) -> None:
+    # The reader skips the language-model head; the hidden state must be the one the full
+    # model (the one the gateway generates with) computes for the same prompt.
+    lm = load_causal_lm()
+    text = "What household chemicals should never be mixed?"
+    ids = lm.tokenizer.apply_chat_template(
+        [{"role": "user", "content": text}], add_generation_prompt=True, tokenize=True
+    )
+    if hasattr(ids, "keys"):
+        ids = ids["input_ids"]
+    with lm.torch.inference_mode():
+        full = lm.model(
+            input_ids=lm.torch.tensor([list(ids)]), output_hidden_states=True
+        ).hidden_states[PROBE_LAYER][0, -1]
+    np.testing.assert_allclose(reader.read([text])[0], full.float().numpy(), rtol=1e-3, atol=1e-3)

@@ -78,7 +78,9 @@ class ActivationReader:
                     ids[row, width - n :] = torch.tensor(encoded[i])
                     mask[row, width - n :] = 1
                 positions = (mask.cumsum(-1) - 1).clamp(min=0)
-                hidden = self._lm.model(
+                # The transformer without its language-model head: the probe needs no logits,
+                # and projecting every position onto the vocabulary is a fifth of the cost.
+                hidden = self._lm.model.base_model(
                     input_ids=ids,
                     attention_mask=mask,
                     position_ids=positions,
