@@ -55,7 +55,10 @@ HARD_NEGATIVE_SOURCES = frozenset(
 # Inverse regularisation strength per detector and tier, chosen on the training distribution's
 # held-out split and the dev data's benign sets; anything unlisted uses DEFAULT_C.
 DEFAULT_C = 4.0
-C_BY_DETECTOR = {("injection", "fast"): 8.0}
+# The probe reads hidden states of norm ~35 in 576 dimensions: at the default C its head fits the
+# training sets' phrasing (safe-but-alarming curve at 5%, one subset: C 4 0.454, 0.1 0.497, 0.05
+# 0.511, 0.01 0.517; at 1%: 0.179, 0.294, 0.292, 0.253; docs/detectors.md).
+C_BY_DETECTOR = {("injection", "fast"): 8.0, ("harmful-request", "probe"): 0.05}
 # all-MiniLM-L6-v2 was trained on English: text in other languages lands in one corner of its
 # space whatever it says, and training on it cost the English recall (measured: in-the-wild
 # jailbreaks recall at 1% FPR 81% -> 73%). The embedding tier leaves those sources out.
