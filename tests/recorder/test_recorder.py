@@ -345,3 +345,24 @@ def test_entries_of_a_type_come_newest_first_in_chunks_below_any_index(recorder:
     assert [e.index for e in store.newest_of_type("a", before=10, chunk=4)] == [8, 7, 5, 4, 2, 1]
     assert [e.index for e in store.newest_of_type("b", before=0)] == []
     assert [e.index for e in store.latest_of_type("b", 2)] == [21, 18]
+
+
+def test_a_caller_that_goes_away_loses_no_record_and_stops_no_later_one(recorder: Recorder) -> None:
+    # A client that disconnects cancels the request task awaiting its record; the record is
+    # still written, and the writer goes on recording everything after it.
+    import asyncio
+
+    async def scenario() -> None:
+        waiting = [
+            asyncio.ensure_future(recorder.append("test", {"i": i}, {"p": i})) for i in range(50)
+        ]
+        await asyncio.sleep(0)
+        for task in waiting:
+            task.cancel()
+        await asyncio.gather(*waiting, return_exceptions=True)
+        await recorder.append("test", {"i": "after"})
+
+    asyncio.run(scenario())
+    events = [json.loads(e.event) for e in recorder.store.entries()]
+    assert sorted(str(e["i"]) for e in events) == sorted([str(i) for i in range(50)] + ["after"])
+    assert recorder.verify().ok

@@ -410,6 +410,10 @@ class Recorder:
         the future gives the first one's index (the others follow it) once all are durable,
         or QUEUED when they were spooled."""
         future: Future[int] = Future()
+        # Running from the start, so it cannot be cancelled: a caller that goes away (a client
+        # that disconnects cancels the task awaiting it) must neither drop its record nor make
+        # the writer's set_result raise, which would stop every record after it.
+        future.set_running_or_notify_cancel()
         with self._lock:
             if self._writer is None:
                 self._writer = _Writer(self.store, self.spool)
