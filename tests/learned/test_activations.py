@@ -55,13 +55,8 @@ def test_the_probe_reads_what_the_whole_model_computes(reader: ActivationReader)
     # model (the one the gateway generates with) computes for the same prompt.
     lm = load_causal_lm()
     text = "What household chemicals should never be mixed?"
-    ids = lm.tokenizer.apply_chat_template(
-        [{"role": "user", "content": text}], add_generation_prompt=True, tokenize=True
-    )
-    if hasattr(ids, "keys"):
-        ids = ids["input_ids"]
     with lm.torch.inference_mode():
         full = lm.model(
-            input_ids=lm.torch.tensor([list(ids)]), output_hidden_states=True
+            input_ids=lm.torch.tensor([reader._ids(text)]), output_hidden_states=True
         ).hidden_states[PROBE_LAYER][0, -1]
     np.testing.assert_allclose(reader.read([text])[0], full.float().numpy(), rtol=1e-3, atol=1e-3)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
@@ -350,8 +351,6 @@ def test_entries_of_a_type_come_newest_first_in_chunks_below_any_index(recorder:
 def test_a_caller_that_goes_away_loses_no_record_and_stops_no_later_one(recorder: Recorder) -> None:
     # A client that disconnects cancels the request task awaiting its record; the record is
     # still written, and the writer goes on recording everything after it.
-    import asyncio
-
     async def scenario() -> None:
         waiting = [
             asyncio.ensure_future(recorder.append("test", {"i": i}, {"p": i})) for i in range(50)
