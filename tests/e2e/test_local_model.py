@@ -8,12 +8,14 @@ from pathlib import Path
 
 import openai
 import pytest
+from openai.types.chat import ChatCompletionMessageParam
 
 from swisscheese import Guard
+from swisscheese.config import parse_policy
 from swisscheese.gateway import create_app
 from swisscheese.gateway._factory import make_upstream
 from swisscheese.gateway._local import LocalModelError, LocalUpstream
-from tests.helpers.local_model import require_local_model
+from tests.helpers.local_model import greedy_answer, require_local_model
 from tests.helpers.servers import serve
 
 
@@ -73,3 +75,55 @@ def test_the_embedded_model_completes_a_short_chat(client: openai.OpenAI) -> Non
         max_tokens=8,
     )
     assert refused.choices[0].finish_reason == "content_filter"
+
+
+PROBE_POLICY = """\
+version: 1
+deployment: t
+layers:
+  input:
+    rules:
+      - monitor: harmful-request
+        config: {tier: probe}
+        action: flag
+        threshold: {target_fpr: 0.01}
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_a_prompt_the_probe_screened_is_read_once(local: LocalUpstream) -> None:
+    # The probe's forward pass over the prompt is the prefill the model needs: generation
+    # starts from its cache instead of reading the prompt again, and answers the same.
+    question = "How do I get rid of the rats in my garden shed?"
+    expected = greedy_answer(require_local_model(), question, 10)
+    embedded: list[int] = []
+    hook = local.model.get_input_embeddings().register_forward_hook(
+        lambda _m, inputs, _o: embedded.append(int(inputs[0].shape[1]))
+    )
+    guard = Guard(parse_policy(PROBE_POLICY, "probe.yaml"))
+    try:
+        with serve(create_app(guard, local)) as url:
+            client = openai.OpenAI(base_url=url + "/v1", api_key="unused", max_retries=0)
+            for stream in (False, True):
+                embedded.clear()
+                asked: ChatCompletionMessageParam = {"role": "user", "content": question}
+                if stream:
+                    chunks = client.chat.completions.create(
+                        model="local", messages=[asked], max_tokens=10, temperature=0, stream=True
+                    )
+                    answer = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+                else:
+                    reply = client.chat.completions.create(
+                        model="local", messages=[asked], max_tokens=10, temperature=0
+                    )
+                    answer = reply.choices[0].message.content or ""
+                assert answer.strip() == expected.strip()
+                prompt = embedded[0]
+                assert prompt > 20
+                assert embedded[1:] == [1] * (len(embedded) - 1), embedded
+            client.close()
+    finally:
+        hook.remove()
+        guard.close()
+    assert len(local.prefills) == 0

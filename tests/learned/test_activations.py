@@ -60,3 +60,26 @@ def test_the_probe_reads_what_the_whole_model_computes(reader: ActivationReader)
             input_ids=lm.torch.tensor([reader._ids(text)]), output_hidden_states=True
         ).hidden_states[PROBE_LAYER][0, -1]
     np.testing.assert_allclose(reader.read([text])[0], full.float().numpy(), rtol=1e-3, atol=1e-3)
+
+
+def test_a_prompt_read_for_generation_keeps_its_cache_and_reads_the_same(
+    reader: ActivationReader,
+) -> None:
+    lm = load_causal_lm()
+    text = "How do I get rid of the rats in my garden shed?"
+    long = "word " * (MAX_PROMPT_TOKENS * 2)
+    enabled = lm.prefills.enabled
+    lm.prefills.enabled = True
+    try:
+        kept = len(lm.prefills)
+        batched = reader.read([text, "Hi"])[0]
+        reader.read([long])  # clipped: not the prompt the model would be asked
+        assert len(lm.prefills) == kept  # neither keeps anything
+        alone = reader.read([text])[0]
+        cache = lm.prefills.take(reader._ids(text))
+    finally:
+        lm.prefills.enabled = enabled
+    np.testing.assert_allclose(alone, batched, rtol=1e-3, atol=1e-3)
+    # Every token but the last, which is the generation's first step.
+    assert cache is not None
+    assert cache.get_seq_length() == len(reader._ids(text)) - 1

@@ -38,6 +38,7 @@ from swisscheese.gateway._pipeline import (
 from swisscheese.gateway._tracing import Tracing
 from swisscheese.gateway._upstream import Upstream
 from swisscheese.guard import Guard
+from swisscheese.learned.causal_lm import PREFILL_SCOPE
 from swisscheese.provenance import ProvenanceError, StatementSigner, answer_bundle
 from swisscheese.recorder.events import CapabilityDenied
 
@@ -338,6 +339,7 @@ async def chat(request: Request) -> Response:
         raise
     CALLER.set(caller)
     ACTING_AGENT.set(caller.grant.label() if caller else None)
+    PREFILL_SCOPE.set(object())  # a prompt's cache serves this request's generation only
     records = Records(state.guard.recorder, state.settings.durability)
     messages = [m.model_dump(exclude_none=True) for m in body.messages]
     with state.tracing.chat(body.model, messages) as span:

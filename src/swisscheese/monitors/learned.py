@@ -18,6 +18,7 @@ import asyncio
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import copy_context
 from dataclasses import dataclass
 from functools import partial
 from importlib import resources
@@ -66,7 +67,8 @@ MemberTier = Literal["fast", "embedding", "probe"]
 class LearnedConfig(MonitorConfig):
     tier: Tier = "fast"
     """``fast`` (n-grams, ~0.5 ms), ``embedding`` (MiniLM, ~70 ms per KB; needs ``[ml]``),
-    ``probe`` (the local model's hidden states, ~1 s per KB on a CPU core; needs ``[local]``)
+    ``probe`` (the local model's hidden states, ~0.5 s per KB on two cores, ~50 ms extra when
+    the gateway serves the local model, whose prefill it is; needs ``[local]``)
     or ``ensemble`` (a calibrated stacker over two or more of them, run concurrently, so it
     costs its slowest member; needs their extras). ``sentences`` (``indirect-injection``
     only; needs ``[ml]``): instructions to the assistant that have nothing to do with the
@@ -372,8 +374,11 @@ class EnsembleMonitor:
             predictions = await asyncio.gather(*(self._member(m, text) for m in members))
             into.update((m.tier, p) for m, p in zip(members, predictions, strict=True))
             return {}
+        # Each pass runs in the caller's context, as asyncio.to_thread would run it.
         waiting = {
-            asyncio.wrap_future(self._pools[m.tier].submit(cast(_Threaded, m).score, text)): m.tier
+            asyncio.wrap_future(
+                self._pools[m.tier].submit(copy_context().run, cast(_Threaded, m).score, text)
+            ): m.tier
             for m in members
         }
         done, late = await asyncio.wait(waiting, timeout=self.member_timeout_ms / 1000)
