@@ -15,7 +15,7 @@ from swisscheese.config import parse_policy
 from swisscheese.gateway import create_app
 from swisscheese.gateway._factory import make_upstream
 from swisscheese.gateway._local import LocalModelError, LocalUpstream
-from tests.helpers.local_model import greedy_answer, require_local_model
+from tests.helpers.local_model import PROBE_POLICY, greedy_answer, require_local_model
 from tests.helpers.servers import serve
 
 
@@ -75,19 +75,6 @@ def test_the_embedded_model_completes_a_short_chat(client: openai.OpenAI) -> Non
         max_tokens=8,
     )
     assert refused.choices[0].finish_reason == "content_filter"
-
-
-PROBE_POLICY = """\
-version: 1
-deployment: t
-layers:
-  input:
-    rules:
-      - monitor: harmful-request
-        config: {tier: probe}
-        action: flag
-        threshold: {target_fpr: 0.01}
-"""
 
 
 @pytest.mark.slow

@@ -9,6 +9,19 @@ import pytest
 
 from swisscheese.learned.causal_lm import CausalLM, LocalModelError, load_causal_lm
 
+PROBE_POLICY = """\
+version: 1
+deployment: t
+layers:
+  input:
+    rules:
+      - monitor: harmful-request
+        config: {tier: probe}
+        action: flag
+        threshold: {target_fpr: 0.01}
+"""
+"""An input layer with one rule, the harmful-request probe, flagging at its 1% threshold."""
+
 
 def require_local_model() -> CausalLM:
     try:

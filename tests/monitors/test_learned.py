@@ -10,6 +10,7 @@ import pytest
 from swisscheese import Guard, Stage
 from swisscheese.config import PolicyError, parse_policy
 from tests.helpers.late import make_embedding_late
+from tests.helpers.local_model import PROBE_POLICY, require_local_model
 
 POLICY = """\
 version: 1
@@ -318,22 +319,7 @@ def test_indirect_injection_passes_a_readme_and_finds_what_is_planted_in_it() ->
     assert [verdict(h) for h in README_HIJACKS] == ["block"] * len(README_HIJACKS)
 
 
-PROBE_POLICY = """\
-version: 1
-deployment: t
-layers:
-  input:
-    rules:
-      - monitor: harmful-request
-        config: {tier: probe}
-        action: flag
-        threshold: {target_fpr: 0.01}
-"""
-
-
 def test_the_probe_tier_reads_the_local_model_in_a_policy() -> None:
-    from tests.helpers.local_model import require_local_model
-
     require_local_model()
     guard = Guard(parse_policy(PROBE_POLICY, "probe.yaml"))
 
