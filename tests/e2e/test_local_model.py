@@ -109,8 +109,24 @@ def test_a_prompt_the_probe_screened_is_read_once(local: LocalUpstream) -> None:
                 prompt = embedded[0]
                 assert prompt > 20
                 assert embedded[1:] == [1] * (len(embedded) - 1), embedded
+            assert len(local.prefills) == 0
+
+            # After an operator's system prompt the user's message is not how the prompt
+            # begins: the model reads its whole prompt itself.
+            embedded.clear()
+            messages: list[ChatCompletionMessageParam] = [
+                {"role": "system", "content": "You answer questions about gardening."},
+                {"role": "user", "content": question},
+            ]
+            reply = client.chat.completions.create(
+                model="local", messages=messages, max_tokens=4, temperature=0
+            )
+            assert reply.choices[0].message.content
+            whole = local.tokenizer.apply_chat_template(
+                messages, add_generation_prompt=True, return_dict=True
+            )
+            assert len(whole["input_ids"]) in embedded
             client.close()
     finally:
         hook.remove()
         guard.close()
-    assert len(local.prefills) == 0

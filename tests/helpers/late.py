@@ -16,8 +16,8 @@ from swisscheese.monitors.learned import EmbeddingMonitor
 def make_embedding_late(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
     score = EmbeddingMonitor.score
 
-    def late(self: EmbeddingMonitor, text: str) -> list[Prediction]:
+    def late(self: EmbeddingMonitor, text: str, *, from_user: bool = False) -> list[Prediction]:
         time.sleep(seconds)
-        return score(self, text)
+        return score(self, text, from_user=from_user)
 
     monkeypatch.setattr(EmbeddingMonitor, "score", late)

@@ -72,10 +72,11 @@ def test_a_prompt_read_for_generation_keeps_its_cache_and_reads_the_same(
     lm.prefills.enabled = True
     try:
         kept = len(lm.prefills)
-        batched = reader.read([text, "Hi"])[0]
-        reader.read([long])  # clipped: not the prompt the model would be asked
-        assert len(lm.prefills) == kept  # neither keeps anything
-        alone = reader.read([text])[0]
+        batched = reader.read([text, "Hi"], keep_cache=True)[0]
+        reader.read([long], keep_cache=True)  # clipped: not the prompt the model would be asked
+        reader.read([text])  # not a user's message
+        assert len(lm.prefills) == kept  # none of these keeps anything
+        alone = reader.read([text], keep_cache=True)[0]
         cache = lm.prefills.take(reader._ids(text))
     finally:
         lm.prefills.enabled = enabled

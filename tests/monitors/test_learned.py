@@ -403,9 +403,9 @@ def test_a_cascade_runs_the_slow_member_only_on_what_the_fast_one_finds_suspect(
     encoded: list[str] = []
     score = EmbeddingMonitor.score
 
-    def counted(self: EmbeddingMonitor, text: str) -> list[Prediction]:
+    def counted(self: EmbeddingMonitor, text: str, *, from_user: bool = False) -> list[Prediction]:
         encoded.append(text)
-        return score(self, text)
+        return score(self, text, from_user=from_user)
 
     monkeypatch.setattr(EmbeddingMonitor, "score", counted)
     ordinary = "Can you suggest a name for my bakery? It sells sourdough and cinnamon buns."

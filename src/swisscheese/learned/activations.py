@@ -63,13 +63,17 @@ class ActivationReader:
             ids = ids["input_ids"]
         return [int(i) for i in ids]
 
-    def read(self, texts: list[str], *, batch: int = 16) -> NDArray[np.float32]:
-        """One vector per text: the hidden state after ``layer`` at the last prompt token."""
+    def read(
+        self, texts: list[str], *, batch: int = 16, keep_cache: bool = False
+    ) -> NDArray[np.float32]:
+        """One vector per text: the hidden state after ``layer`` at the last prompt token.
+        ``keep_cache``: one text, a user's message the model may be asked next; its cache is
+        kept for that generation when something generates with the model."""
         if not texts:
             return np.zeros((0, self.dim), np.float32)
         encoded = [self._ids(t) for t in texts]
         # A clipped prompt is not the one the model would be asked: its cache is of no use.
-        keep = self._lm.prefills.enabled and len(encoded) == 1
+        keep = keep_cache and self._lm.prefills.enabled and len(encoded) == 1
         if keep and 1 < len(encoded[0]) <= MAX_PROMPT_TOKENS:
             return self._read_keeping_cache(encoded[0])
         return self._read_batches([ids[-MAX_PROMPT_TOKENS:] for ids in encoded], batch)

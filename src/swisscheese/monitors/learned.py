@@ -166,13 +166,17 @@ class LearnedMonitor(_Learned, Inline):
 class _Threaded(_Learned):
     """A tier whose features cost a network's forward pass: scored in a worker thread."""
 
-    def score(self, text: str) -> list[Prediction]:
+    def score(self, text: str, *, from_user: bool = False) -> list[Prediction]:
+        """``from_user``: the text is a user's message, which a model may be asked next."""
         raise NotImplementedError
 
     async def inspect(self, content: Content, ctx: Context) -> list[Finding]:
         if not content.text.strip():
             return []
-        return self._findings(await asyncio.to_thread(self.score, self.text_of(content)))
+        from_user = content.role == "user"
+        return self._findings(
+            await asyncio.to_thread(self.score, self.text_of(content), from_user=from_user)
+        )
 
 
 class EmbeddingMonitor(_Threaded):
@@ -193,7 +197,7 @@ class EmbeddingMonitor(_Threaded):
         except EmbeddingError as exc:
             raise ValueError(f"{name} (embedding tier): {exc}") from exc
 
-    def score(self, text: str) -> list[Prediction]:
+    def score(self, text: str, *, from_user: bool = False) -> list[Prediction]:
         vectors, _ = self.encoder.encode_windows([text])
         return self.model.predict_vectors(vectors)
 
@@ -220,8 +224,10 @@ class ProbeMonitor(_Threaded):
         except LocalModelError as exc:
             raise ValueError(f"{name} (probe tier): {exc}") from exc
 
-    def score(self, text: str) -> list[Prediction]:
-        return self.model.predict_vectors(self.reader.read([text]))
+    def score(self, text: str, *, from_user: bool = False) -> list[Prediction]:
+        # A user's message read alone is how the local model's prompt begins: its cache may
+        # spare the model's prefill (kept only when something generates with the model).
+        return self.model.predict_vectors(self.reader.read([text], keep_cache=from_user))
 
 
 _MEMBERS: dict[Tier, type[_Learned]] = {
@@ -332,9 +338,9 @@ class EnsembleMonitor:
         return _threshold_for_fpr(self.ensemble.thresholds, fpr)
 
     @staticmethod
-    async def _member(member: _Learned, text: str) -> Prediction:
+    async def _member(member: _Learned, text: str, from_user: bool) -> Prediction:
         if isinstance(member, _Threaded):
-            return best(await asyncio.to_thread(member.score, text))
+            return best(await asyncio.to_thread(member.score, text, from_user=from_user))
         return predict_text(member.model, text)
 
     async def inspect(self, content: Content, ctx: Context) -> list[Finding]:
@@ -348,7 +354,7 @@ class EnsembleMonitor:
             if by_tier["fast"].score < self.cascade_below:
                 return []
         rest = [m for m in self.members if m.tier not in by_tier]
-        late = await self._score_members(rest, text, by_tier)
+        late = await self._score_members(rest, text, content.role == "user", by_tier)
         details: dict[str, Any] = {
             "tier": "ensemble",
             "members": {tier: round(p.score, 4) for tier, p in by_tier.items()},
@@ -366,18 +372,20 @@ class EnsembleMonitor:
         return [Finding(self.name, top.category, top.score, (), details)]
 
     async def _score_members(
-        self, members: list[_Learned], text: str, into: dict[str, Prediction]
+        self, members: list[_Learned], text: str, from_user: bool, into: dict[str, Prediction]
     ) -> dict[str, str]:
         """Score ``members`` concurrently into ``into``; the tiers left out, and why (none
         without a member timeout)."""
         if self.member_timeout_ms is None:
-            predictions = await asyncio.gather(*(self._member(m, text) for m in members))
+            predictions = await asyncio.gather(*(self._member(m, text, from_user) for m in members))
             into.update((m.tier, p) for m, p in zip(members, predictions, strict=True))
             return {}
         # Each pass runs in the caller's context, as asyncio.to_thread would run it.
         waiting = {
             asyncio.wrap_future(
-                self._pools[m.tier].submit(copy_context().run, cast(_Threaded, m).score, text)
+                self._pools[m.tier].submit(
+                    copy_context().run, partial(cast(_Threaded, m).score, text, from_user=from_user)
+                )
             ): m.tier
             for m in members
         }
