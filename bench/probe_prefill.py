@@ -37,6 +37,7 @@ layers:
         config: {tier: probe}
         action: flag
         threshold: {target_fpr: 0.01}
+        timeout_ms: 60000
 """
 MODES = ("model alone", "prompt read twice", "prompt read once")
 

@@ -19,8 +19,11 @@ layers:
         config: {tier: probe}
         action: flag
         threshold: {target_fpr: 0.01}
+        timeout_ms: 60000
 """
-"""An input layer with one rule, the harmful-request probe, flagging at its 1% threshold."""
+"""An input layer with one rule, the harmful-request probe, flagging at its 1% threshold; with
+a deadline no busy test machine reaches (the layer's default, 1 s, is about two forward passes
+over a kilobyte of prompt on two cores)."""
 
 
 def require_local_model() -> CausalLM:
