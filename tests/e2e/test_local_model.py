@@ -105,6 +105,11 @@ def test_a_prompt_the_probe_screened_is_read_once(local: LocalUpstream) -> None:
                         model="local", messages=[asked], max_tokens=10, temperature=0
                     )
                     answer = reply.choices[0].message.content or ""
+                    # The client is told, as OpenAI tells of its prompt caching.
+                    assert reply.usage is not None
+                    assert reply.usage.prompt_tokens_details is not None
+                    cached = reply.usage.prompt_tokens_details.cached_tokens
+                    assert cached == reply.usage.prompt_tokens - 1
                 assert answer.strip() == expected.strip()
                 prompt = embedded[0]
                 assert prompt > 20
@@ -122,6 +127,9 @@ def test_a_prompt_the_probe_screened_is_read_once(local: LocalUpstream) -> None:
                 model="local", messages=messages, max_tokens=4, temperature=0
             )
             assert reply.choices[0].message.content
+            assert reply.usage is not None
+            assert reply.usage.prompt_tokens_details is not None
+            assert reply.usage.prompt_tokens_details.cached_tokens == 0
             whole = local.tokenizer.apply_chat_template(
                 messages, add_generation_prompt=True, return_dict=True
             )

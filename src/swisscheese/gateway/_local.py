@@ -16,6 +16,7 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,16 @@ from swisscheese.provenance.watermark import Watermark
 __all__ = ["LocalModelError", "LocalUpstream", "default_model_path"]
 
 DEFAULT_MAX_TOKENS = 128
+
+
+@dataclass(frozen=True)
+class _Generated:
+    text: str
+    prompt_tokens: int
+    cached_tokens: int
+    """Of the prompt's tokens, those read from the probe's cache (``CausalLM.prefills``)."""
+    completion_tokens: int
+    hit_limit: bool
 
 
 class LocalUpstream:
@@ -87,18 +98,24 @@ class LocalUpstream:
             settings["logits_processor"] = self._processors
         return settings
 
-    def _generate(self, body: dict[str, Any], streamer: Any = None) -> tuple[str, int, int, bool]:
+    def _generate(self, body: dict[str, Any], streamer: Any = None) -> _Generated:
         ids = self._prompt(body)
         settings = self._settings(body)
         cache = self.prefills.take(ids[0].tolist())
+        cached = 0
         if cache is not None:
             settings[self._cache_keyword] = cache
+            cached = int(cache.get_seq_length())
         with self._lock, self._torch.inference_mode():
             out = self.model.generate(ids, streamer=streamer, **settings)
         new = out[0, ids.shape[1] :]
-        text = str(self.tokenizer.decode(new, skip_special_tokens=True))
-        hit_limit = bool(len(new) >= settings["max_new_tokens"])
-        return text, int(ids.shape[1]), len(new), hit_limit
+        return _Generated(
+            text=str(self.tokenizer.decode(new, skip_special_tokens=True)),
+            prompt_tokens=int(ids.shape[1]),
+            cached_tokens=cached,
+            completion_tokens=len(new),
+            hit_limit=bool(len(new) >= settings["max_new_tokens"]),
+        )
 
     # -- the upstream interface -----------------------------------------------------------------
 
@@ -111,9 +128,7 @@ class LocalUpstream:
 
     async def chat(self, body: dict[str, Any]) -> dict[str, Any]:
         try:
-            text, prompt_tokens, completion_tokens, hit_limit = await asyncio.to_thread(
-                self._generate, body
-            )
+            done = await asyncio.to_thread(self._generate, body)
         except Exception as exc:
             raise ApiError(502, f"the local model failed: {exc}") from exc
         return {
@@ -122,14 +137,16 @@ class LocalUpstream:
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": text},
-                    "finish_reason": "length" if hit_limit else "stop",
+                    "message": {"role": "assistant", "content": done.text},
+                    "finish_reason": "length" if done.hit_limit else "stop",
                 }
             ],
             "usage": {
-                "prompt_tokens": prompt_tokens,
-                "completion_tokens": completion_tokens,
-                "total_tokens": prompt_tokens + completion_tokens,
+                "prompt_tokens": done.prompt_tokens,
+                "completion_tokens": done.completion_tokens,
+                "total_tokens": done.prompt_tokens + done.completion_tokens,
+                # As OpenAI reports its prompt caching: tokens the model did not read again.
+                "prompt_tokens_details": {"cached_tokens": done.cached_tokens},
             },
         }
 
@@ -152,10 +169,10 @@ class LocalUpstream:
             if piece:
                 yield {**envelope, "choices": [{"index": 0, "delta": {"content": piece}}]}
         try:
-            _, _, _, hit_limit = await job
+            done = await job
         except Exception as exc:
             raise ApiError(502, f"the local model failed: {exc}") from exc
-        finish = "length" if hit_limit else "stop"
+        finish = "length" if done.hit_limit else "stop"
         yield {**envelope, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]}
 
     async def models(self) -> dict[str, Any]:
