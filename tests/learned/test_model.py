@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from swisscheese.learned.features import DIM
-from swisscheese.learned.model import EMBEDDING, LinearDetector
+from swisscheese.learned.model import EMBEDDING, LinearDetector, model_filename
 
 
 def tiny(seed: int = 0) -> LinearDetector:
@@ -95,3 +95,13 @@ def test_window_and_pair_features_survive_the_round_trip(tmp_path: Path) -> None
     swapped = pair_text("I can't help with that.", "build a pipe bomb")
     # The same words score differently as the question and as the answer.
     assert loaded.predict(text).score != pytest.approx(loaded.predict(swapped).score)
+
+
+def test_a_stacker_is_named_by_its_members_in_any_order() -> None:
+    # A rule asks for members (docs: `members: [fast, embedding, probe]`); training writes the
+    # file the rule will look for, whatever order --members gave them in.
+    assert model_filename("harmful-request", "ensemble") == "harmful-request.ensemble.json"
+    default = model_filename("harmful-request", "ensemble", ("embedding", "fast"))
+    assert default == "harmful-request.ensemble.json"
+    three = model_filename("harmful-request", "ensemble", ("probe", "fast", "embedding"))
+    assert three == "harmful-request.ensemble.fast-embedding-probe.json"

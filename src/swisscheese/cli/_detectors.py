@@ -102,7 +102,8 @@ def train_command(
         typer.Option(
             help="--tier ensemble: the tiers it stacks, comma-separated; their models must "
             "already be in --out. It always cross-validates (the stacker is fitted on "
-            "out-of-fold scores)."
+            "out-of-fold scores). Written as DETECTOR.ensemble.json for fast,embedding, "
+            "else as DETECTOR.ensemble.TIERS.json (DETECTOR.ensemble.fast-embedding-probe.json)."
         ),
     ] = "fast,embedding",
 ) -> None:

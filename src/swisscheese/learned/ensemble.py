@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from swisscheese.learned.model import model_filename
+from swisscheese.learned.model import MEMBER_TIERS, model_filename
 
 __all__ = [
     "MEMBER_TIERS",
@@ -30,7 +30,6 @@ __all__ = [
     "sigmoid",
 ]
 
-MEMBER_TIERS = ("fast", "embedding", "probe")
 SCHEMA = "swisscheese.ensemble/1"
 _EPS = 1e-7
 

@@ -9,6 +9,7 @@ probe tier's hidden states of the local model (a dot product with a 576-vector).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,9 +23,11 @@ from swisscheese.learned.features import DIM, featurize, featurize_pair
 
 __all__ = [
     "EMBEDDING",
+    "ENSEMBLE_MEMBERS",
     "FAST",
     "FAST_PAIRS",
     "FEATURE_DIMS",
+    "MEMBER_TIERS",
     "PROBE",
     "TIER_OF",
     "LinearDetector",
@@ -44,10 +47,21 @@ TIER_OF = {FAST: "fast", FAST_PAIRS: "fast", EMBEDDING: "embedding", PROBE: "pro
 _FEATURIZERS = {FAST: featurize, FAST_PAIRS: featurize_pair}
 
 
-def model_filename(detector: str, tier: str) -> str:
+MEMBER_TIERS = ("fast", "embedding", "probe")
+"""The tiers an ensemble can stack, in the order its file name lists them."""
+ENSEMBLE_MEMBERS = ("fast", "embedding")
+"""The tiers a detector's ensemble stacks unless told otherwise."""
+
+
+def model_filename(detector: str, tier: str, members: Sequence[str] | None = None) -> str:
     """``injection.npz`` for the fast tier, ``injection.embedding.npz`` for the embedding tier,
-    ``injection.ensemble.json`` for the stacker over tiers, ``indirect-injection.sentences.json``
-    for the sentence reader."""
+    ``injection.ensemble.json`` for the stacker over ``ENSEMBLE_MEMBERS`` (for other
+    ``members``, ``injection.ensemble.fast-embedding-probe.json``),
+    ``indirect-injection.sentences.json`` for the sentence reader."""
+    if tier == "ensemble" and members is not None:
+        named = sorted(members, key=lambda t: MEMBER_TIERS.index(t) if t in MEMBER_TIERS else 9)
+        if tuple(named) != ENSEMBLE_MEMBERS:
+            return f"{detector}.ensemble.{'-'.join(named)}.json"
     if tier in ("ensemble", "sentences"):
         return f"{detector}.{tier}.json"
     return f"{detector}.npz" if tier == "fast" else f"{detector}.{tier}.npz"

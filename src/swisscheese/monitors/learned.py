@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import copy_context
 from dataclasses import dataclass
@@ -32,7 +32,13 @@ from swisscheese.learned.activations import ActivationReader
 from swisscheese.learned.causal_lm import LocalModelError
 from swisscheese.learned.embedding import EmbeddingError, Encoder
 from swisscheese.learned.ensemble import Ensemble, on_scale_of
-from swisscheese.learned.model import TIER_OF, LinearDetector, Prediction, model_filename
+from swisscheese.learned.model import (
+    ENSEMBLE_MEMBERS,
+    TIER_OF,
+    LinearDetector,
+    Prediction,
+    model_filename,
+)
 from swisscheese.learned.predict import (
     best,
     combine,
@@ -77,6 +83,12 @@ class LearnedConfig(MonitorConfig):
     """A model trained by ``swisscheese train`` (its .npz file, or for the ensemble and the
     sentence reader its .json file, with the models it pins beside it); default: the shipped
     one."""
+    members: tuple[MemberTier, ...] | None = None
+    """Ensemble tier: which shipped stacker, by the tiers it stacks; default ``[fast,
+    embedding]``. ``harmful-request`` also ships ``[fast, embedding, probe]`` (needs
+    ``[local]``; ranks better at low false-positive rates, and costs the probe's forward pass,
+    almost nothing when the gateway serves the local model: docs/detectors.md). With ``model``,
+    the stacker's members must be these."""
     min_score: float = Field(default=0.1, ge=0.0, le=1.0)
     """Scores below this are not reported (so a rule threshold below it acts as this value)."""
     cascade_below: float = Field(default=0.0, ge=0.0, le=1.0)
@@ -95,9 +107,9 @@ class LearnedConfig(MonitorConfig):
     awaited."""
 
 
-def shipped_model(name: str, tier: Tier = "fast") -> Path:
+def shipped_model(name: str, tier: Tier = "fast", members: Sequence[str] | None = None) -> Path:
     models = resources.files("swisscheese.monitors") / "models"
-    return Path(str(models / model_filename(name, tier)))
+    return Path(str(models / model_filename(name, tier, members)))
 
 
 def load_detector(name: str, tier: MemberTier, path: Path | None) -> LinearDetector:
@@ -237,10 +249,18 @@ _MEMBERS: dict[Tier, type[_Learned]] = {
 }
 
 
-def open_ensemble(name: str, path: Path | None) -> tuple[Ensemble, Path]:
-    """The stacker, once its member files beside it are checked to be the ones it was fitted
-    for."""
-    path = path or shipped_model(name, "ensemble")
+def open_ensemble(
+    name: str, path: Path | None, members: Sequence[str] | None = None
+) -> tuple[Ensemble, Path]:
+    """The stacker (the shipped one over ``members`` unless ``path`` names one), once its member
+    files beside it are checked to be the ones it was fitted for."""
+    shipped = shipped_model(name, "ensemble", members)
+    if path is None and not shipped.is_file():
+        raise ValueError(
+            f"{name} ships no ensemble of {', '.join(members or ENSEMBLE_MEMBERS)} "
+            f"(train one: swisscheese train {name} --tier ensemble --members ...)"
+        )
+    path = path or shipped
     try:
         ensemble = Ensemble.load(path)
         ensemble.check_members(path)
@@ -248,17 +268,23 @@ def open_ensemble(name: str, path: Path | None) -> tuple[Ensemble, Path]:
         raise ValueError(f"cannot load the {name} ensemble from {path}: {exc}") from exc
     if ensemble.detector != name:
         raise ValueError(f"{path}: an ensemble of {ensemble.detector}, not of {name}")
+    if members is not None and set(members) != set(ensemble.members):
+        raise ValueError(
+            f"{path}: an ensemble of {', '.join(ensemble.members)}, not of {', '.join(members)}"
+        )
     return ensemble, path
 
 
-def load_ensemble(name: str, path: Path | None) -> tuple[Ensemble, dict[str, LinearDetector]]:
+def load_ensemble(
+    name: str, path: Path | None, members: Sequence[str] | None = None
+) -> tuple[Ensemble, dict[str, LinearDetector]]:
     """The stacker and its member models."""
-    ensemble, path = open_ensemble(name, path)
-    members = {
+    ensemble, path = open_ensemble(name, path, members)
+    models = {
         tier: load_detector(name, cast(MemberTier, tier), ensemble.member_path(path, tier))
         for tier in ensemble.members
     }
-    return ensemble, members
+    return ensemble, models
 
 
 @dataclass(frozen=True)
@@ -277,15 +303,17 @@ def sentence_scorer(monitor: SentenceMonitor) -> Scorer:
     )
 
 
-def load_scorer(name: str, tier: Tier, path: Path | None = None) -> Scorer:
-    """Any tier of a detector, the ensemble included, as a batch scorer."""
+def load_scorer(
+    name: str, tier: Tier, path: Path | None = None, members: Sequence[str] | None = None
+) -> Scorer:
+    """Any tier of a detector, the ensemble (over ``members``) included, as a batch scorer."""
     if tier == "sentences":
         return sentence_scorer(
             SentenceMonitor(name, frozenset(), LearnedConfig(tier=tier, model=path))
         )
     if tier == "ensemble":
-        ensemble, members = load_ensemble(name, path)
-        return Scorer(partial(predict_ensemble, ensemble, members), ensemble.thresholds)
+        ensemble, models = load_ensemble(name, path, members)
+        return Scorer(partial(predict_ensemble, ensemble, models), ensemble.thresholds)
     detector = load_detector(name, tier, path)
     return Scorer(partial(predict_many, detector), detector.thresholds)
 
@@ -309,7 +337,7 @@ class EnsembleMonitor:
         self.min_score = config.min_score
         self.cascade_below = config.cascade_below
         self.member_timeout_ms = config.member_timeout_ms
-        self.ensemble, path = open_ensemble(name, config.model)
+        self.ensemble, path = open_ensemble(name, config.model, config.members)
         for option in ("cascade_below", "member_timeout_ms"):
             if getattr(config, option) and "fast" not in self.ensemble.members:
                 raise ValueError(f"{name}: {option} needs an ensemble with a fast member")
@@ -464,8 +492,9 @@ _TIERS: dict[Tier, Callable[[str, frozenset[Stage], LearnedConfig, bool], Monito
 
 def _register(d: DetectorSpec) -> None:
     def build(config: LearnedConfig) -> Monitor:
-        if config.cascade_below and config.tier != "ensemble":
-            raise ValueError(f"{d.name}: cascade_below is for the ensemble tier")
+        for option in ("cascade_below", "members"):
+            if getattr(config, option) and config.tier != "ensemble":
+                raise ValueError(f"{d.name}: {option} is for the ensemble tier")
         return _TIERS[config.tier](d.name, frozenset(d.stages), config, d.reads_request)
 
     monitor(

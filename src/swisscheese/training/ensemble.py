@@ -333,7 +333,7 @@ def train_ensemble(
         thresholds=measured.ensemble.model_thresholds(),
         meta={"metrics": metrics, "items": len(ds.examples), "seed": seed},
     )
-    path = out_dir / model_filename(ds.detector, "ensemble")
+    path = out_dir / model_filename(ds.detector, "ensemble", tiers)
     model.save(path)
     stem = path.name.removesuffix(".json")
     (out_dir / f"{stem}.data-card.json").write_text(json.dumps(data_card, indent=2) + "\n")
