@@ -1,7 +1,8 @@
 """Latency of one learned detector's tiers as a policy rule runs them: each tier alone, the
 ensemble (its members concurrently) and the ensemble with its cascade (`cascade_below: 0.2`:
-the slower members only on what the fast one finds suspect), through the Guard, on the same
-~1 KB prompts (mostly ordinary traffic, a minority of attacks), one run, side by side.
+the slower members only on what the fast one finds suspect), and where the detector ships one,
+the ensemble with the probe as a third member (`ensemble3`, `cascade3`), through the Guard, on
+the same ~1 KB prompts (mostly ordinary traffic, a minority of attacks), one run, side by side.
 
     .venv/bin/python bench/tiers.py [--detector harmful-request] [--n 200]
 
@@ -34,6 +35,7 @@ layers:
         config: {config}
         action: flag
         threshold: {{target_fpr: 0.01}}
+        timeout_ms: 60000
 """
 
 
@@ -44,6 +46,9 @@ CONFIGS = {
     "probe": "{tier: probe}",
     "ensemble": "{tier: ensemble}",
     "cascade": "{tier: ensemble, cascade_below: 0.2}",
+    # harmful-request only: the stacker with the probe as a third member.
+    "ensemble3": "{tier: ensemble, members: [fast, embedding, probe]}",
+    "cascade3": "{tier: ensemble, members: [fast, embedding, probe], cascade_below: 0.2}",
 }
 
 
