@@ -73,7 +73,7 @@ MemberTier = Literal["fast", "embedding", "probe"]
 class LearnedConfig(MonitorConfig):
     tier: Tier = "fast"
     """``fast`` (n-grams, ~0.5 ms), ``embedding`` (MiniLM, ~70 ms per KB; needs ``[ml]``),
-    ``probe`` (the local model's hidden states, ~0.5 s per KB on two cores, ~50 ms extra when
+    ``probe`` (the local model's hidden states, ~0.5 s per KB on two cores, ~80 ms extra when
     the gateway serves the local model, whose prefill it is; needs ``[local]``)
     or ``ensemble`` (a calibrated stacker over two or more of them, run concurrently, so it
     costs its slowest member; needs their extras). ``sentences`` (``indirect-injection``
