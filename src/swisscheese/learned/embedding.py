@@ -14,6 +14,7 @@ import hashlib
 import os
 import threading
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,8 +23,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from swisscheese.common import package_file
-from swisscheese.config.settings import Settings
 from swisscheese.core.errors import SwisscheeseError
+from swisscheese.learned.cache import CACHE_ENV, cache_dir
 
 __all__ = [
     "DIM",
@@ -44,7 +45,6 @@ WINDOW_TOKENS = 256
 STRIDE_TOKENS = 192
 MAX_WINDOWS = 8
 """Bounds the cost of a huge input: the first and last windows are kept."""
-CACHE_ENV = "SWISSCHEESE_CACHE_DIR"
 
 
 class EmbeddingError(SwisscheeseError, RuntimeError):
@@ -61,13 +61,6 @@ def model_dir() -> Path:
     if not (path / "model.safetensors").is_file():
         raise EmbeddingError(f"{path}: the {DISTRIBUTION} package has no model.safetensors")
     return path
-
-
-def cache_dir() -> Path:
-    root = Settings().cache_dir or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "swisscheese"
-    )
-    return Path(root)
 
 
 def _weights_digest(model: Path) -> str:
@@ -210,26 +203,32 @@ class Encoder:
         return _Windowed(ids, mask, np.asarray(owner, dtype=np.int64))
 
     def encode_windows(
-        self, texts: list[str], *, batch: int = 32, limit: int = MAX_WINDOWS
+        self, texts: list[str], *, batch: int = 32, limit: int = MAX_WINDOWS, workers: int = 1
     ) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
         """Embeddings of the windows of every text (at most ``limit`` each: the first ones and
-        the last), and which text each window belongs to."""
+        the last), and which text each window belongs to. ``workers`` batches run at once, one
+        core each (training reads thousands of texts; a request reads its own on one core)."""
         if not texts:
             return np.zeros((0, DIM), np.float32), np.zeros(0, np.int64)
-        chunks: list[NDArray[np.float32]] = []
-        owners: list[NDArray[np.int64]] = []
         # Texts sorted by length share a batch with texts of like length: less padding.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        for start in range(0, len(order), batch):
-            picked = order[start : start + batch]
+        batches = [order[start : start + batch] for start in range(0, len(order), batch)]
+
+        def run(picked: list[int]) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
             w = self._windows([texts[i] for i in picked], limit)
             out = self._session.run(["embedding"], {"input_ids": w.ids, "attention_mask": w.mask})
-            chunks.append(np.asarray(out[0], dtype=np.float32))
-            owners.append(np.asarray(picked, dtype=np.int64)[w.owner])
-        return np.concatenate(chunks), np.concatenate(owners)
+            return np.asarray(out[0], dtype=np.float32), np.asarray(picked, np.int64)[w.owner]
 
-    def encode(self, texts: list[str]) -> NDArray[np.float32]:
+        if workers > 1 and len(batches) > 1:
+            # onnxruntime runs a session from several threads at once, without the GIL.
+            with ThreadPoolExecutor(min(workers, len(batches))) as pool:
+                done = list(pool.map(run, batches))
+        else:
+            done = [run(picked) for picked in batches]
+        return np.concatenate([v for v, _ in done]), np.concatenate([o for _, o in done])
+
+    def encode(self, texts: list[str], *, workers: int = 1) -> NDArray[np.float32]:
         """One embedding per text, of its first window (how training data is read)."""
-        vectors, owner = self.encode_windows(texts, limit=1)
+        vectors, owner = self.encode_windows(texts, limit=1, workers=workers)
         ordered: NDArray[np.float32] = vectors[np.argsort(owner, kind="stable")]
         return ordered

@@ -3,6 +3,7 @@ the highest window wins. The embedding tier batches texts through the encoder.""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 
 from swisscheese.learned.ensemble import Ensemble
@@ -58,7 +59,7 @@ def predict_many(model: LinearDetector, texts: list[str]) -> list[Prediction]:
         return model.predict_vectors(ActivationReader.shared().read(texts))
     from swisscheese.learned.embedding import Encoder
 
-    vectors, owner = Encoder.shared().encode_windows(texts)
+    vectors, owner = Encoder.shared().encode_windows(texts, workers=os.cpu_count() or 1)
     per_text: list[list[Prediction]] = [[] for _ in texts]
     for prediction, i in zip(model.predict_vectors(vectors), owner, strict=True):
         per_text[int(i)].append(prediction)

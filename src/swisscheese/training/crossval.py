@@ -67,6 +67,7 @@ __all__ = [
     "alone_and_in_layer",
     "cross_validate",
     "document_max",
+    "mutated_per_group",
     "per_copy",
     "real_benign",
     "real_benign_documents",
@@ -405,8 +406,23 @@ def _kth_highest(logits: np.ndarray, rate: float) -> float:
     return float(ordered[min(int(np.floor(rate * len(ordered))), len(ordered) - 1)])
 
 
-def cross_validate(ds: Dataset, *, seed: int = 0, c: float | None = None) -> CrossValidation:
-    """Leave-one-source-out cross-validation of ``ds`` (see the module docstring)."""
+def mutated_per_group(tiers: tuple[str, ...], asked: int | None = None) -> int:
+    """Held-out attacks per set to copy through each mutator: ``asked``, else the default of
+    the slowest of ``tiers``."""
+    if asked is not None:
+        if asked < 0:
+            raise ValueError(f"mutated copies per held-out set must be 0 or more, not {asked}")
+        return asked
+    return min(MUTATED_PER_GROUP.get(t, 10) for t in tiers)
+
+
+def cross_validate(
+    ds: Dataset, *, seed: int = 0, c: float | None = None, mutated_attacks: int | None = None
+) -> CrossValidation:
+    """Leave-one-source-out cross-validation of ``ds`` (see the module docstring);
+    ``mutated_attacks`` held-out attacks per set are copied through each mutator (default
+    ``MUTATED_PER_GROUP``)."""
+    per_group = mutated_per_group((ds.tier,), mutated_attacks)
     c = c if c is not None else regularisation(ds.detector, ds.tier)
     x = ds.matrix()
     y = ds.labels
@@ -419,7 +435,9 @@ def cross_validate(ds: Dataset, *, seed: int = 0, c: float | None = None) -> Cro
     for rows, head in zip(folds, heads, strict=True):
         if head is None or ds.detector in PAIR_DETECTORS:
             continue  # mutators disguise requests, not request/response pairs
-        copies = mutated_copies(ds, rows, rng, MUTATED_PER_GROUP.get(ds.tier, 10))
+        copies = mutated_copies(ds, rows, rng, per_group)
+        if not copies:
+            continue
         scored = head.score(_features(texts_of(copies), ds.features))
         for copy, scores in zip(copies, per_copy(copies, scored), strict=True):
             mutated.setdefault(copy.mutator, []).append(alone_and_in_layer(copy, scores))

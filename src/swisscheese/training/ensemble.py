@@ -29,7 +29,6 @@ import numpy as np
 from swisscheese.learned.ensemble import Ensemble, check_tiers, digest
 from swisscheese.learned.model import model_filename
 from swisscheese.training.crossval import (
-    MUTATED_PER_GROUP,
     CrossValidation,
     MutatedCopy,
     alarming_curve,
@@ -39,6 +38,7 @@ from swisscheese.training.crossval import (
     fpr_thresholds,
     group_folds,
     mutated_copies,
+    mutated_per_group,
     out_of_fold,
     per_copy,
     random_folds,
@@ -129,8 +129,12 @@ class MemberLogits:
         return out
 
 
-def member_logits(ds: Dataset, tiers: tuple[str, ...], *, seed: int = 0) -> MemberLogits:
-    """Out-of-fold logits of every member tier over ``ds``'s items (see the module docstring)."""
+def member_logits(
+    ds: Dataset, tiers: tuple[str, ...], *, seed: int = 0, mutated_attacks: int | None = None
+) -> MemberLogits:
+    """Out-of-fold logits of every member tier over ``ds``'s items (see the module docstring);
+    ``mutated_attacks`` held-out attacks per set are copied through each mutator (default:
+    the slowest member's ``MUTATED_PER_GROUP``)."""
     y, weights = ds.labels, ds.weights
     groups = np.array([group_of(ex.source) for ex in ds.examples])
     _, folds = group_folds(groups)
@@ -138,7 +142,7 @@ def member_logits(ds: Dataset, tiers: tuple[str, ...], *, seed: int = 0) -> Memb
     scored = np.ones(len(y), dtype=bool)
     by_random = np.zeros((len(y), len(tiers)))
     rng = random.Random(seed)
-    per_group = min(MUTATED_PER_GROUP.get(t, 10) for t in tiers)
+    per_group = mutated_per_group(tiers, mutated_attacks)
     copies = [
         [] if ds.detector in PAIR_DETECTORS else mutated_copies(ds, rows, rng, per_group)
         for rows in folds
@@ -305,7 +309,12 @@ def stack(ds: Dataset, logits: MemberLogits) -> StackedReport:
 
 
 def train_ensemble(
-    ds: Dataset, out_dir: Path, tiers: tuple[str, ...], *, seed: int = 0
+    ds: Dataset,
+    out_dir: Path,
+    tiers: tuple[str, ...],
+    *,
+    seed: int = 0,
+    mutated_attacks: int | None = None,
 ) -> tuple[Path, StackedReport]:
     """Fit and measure the stacker over ``tiers`` and write it, with its cards, beside the
     member models it pins (which must already be in ``out_dir``)."""
@@ -317,7 +326,7 @@ def train_ensemble(
             f"the ensemble pins its members, and {', '.join(missing)} is missing: train "
             f"those tiers into {out_dir} first (swisscheese train {ds.detector} --tier TIER)"
         )
-    measured = stack(ds, member_logits(ds, tiers, seed=seed))
+    measured = stack(ds, member_logits(ds, tiers, seed=seed, mutated_attacks=mutated_attacks))
     metrics: dict[str, Any] = {
         "cross_validation": measured.ensemble.summary(),
         "members_alone": {t: cv.summary() for t, cv in measured.members.items()},

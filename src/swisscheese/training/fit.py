@@ -7,6 +7,7 @@ versions give the same model. Needs the ``[train]`` extra (scikit-learn, scipy).
 from __future__ import annotations
 
 import json
+import os
 import random
 from collections import Counter
 from dataclasses import dataclass, field
@@ -84,7 +85,7 @@ def _features(texts: list[str], features: str) -> Any:
     if features == EMBEDDING:
         from swisscheese.learned.embedding import Encoder
 
-        return Encoder.shared().encode(texts)
+        return Encoder.shared().encode(texts, workers=os.cpu_count() or 1)
     if features == PROBE:
         from swisscheese.learned.activations import ActivationReader
 
