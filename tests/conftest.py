@@ -27,6 +27,16 @@ def guard() -> Iterator[Guard]:
     g.close()
 
 
+@pytest.fixture(scope="session")
+def ray_local() -> Iterator[None]:
+    """One local Ray runtime for every test that runs work on Ray (starting one takes about ten
+    seconds); the library uses a runtime that is already up, as it would a user's."""
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    yield
+    ray.shutdown()
+
+
 POSTGRES_ENV = "SWISSCHEESE_TEST_POSTGRES"
 
 

@@ -126,17 +126,14 @@ def test_a_rerun_after_a_kill_redoes_only_unfinished_shards_with_identical_bytes
     assert curate(config).resumed == 1  # only the parquet shard is still current
 
 
+@pytest.mark.usefixtures("ray_local")
 def test_ray_and_the_process_pool_write_the_same_bytes(tmp_path: Path, recorder: Recorder) -> None:
-    pytest.importorskip("ray")
     src = corpus(tmp_path)
     results = {}
     for name, ray in (("pool", None), ("ray", "local")):
         config = CurateConfig(str(src), tmp_path / name, workers=2, ray=ray)
         finish(curate(config), config, recorder, "tester")
         results[name] = outputs(tmp_path / name)
-    import ray as ray_module
-
-    ray_module.shutdown()
     assert results["pool"] == results["ray"]
 
 

@@ -168,8 +168,8 @@ def test_same_results_in_one_process_and_in_a_pool(results: dict[str, Any]) -> N
 
 @pytest.mark.slow
 @pytest.mark.timeout(300)
+@pytest.mark.usefixtures("ray_local")
 def test_same_results_as_ray_tasks_in_local_mode(results: dict[str, Any]) -> None:
-    pytest.importorskip("ray")
     on_ray = evaluate(EvalConfig(k=10, seed=0), ATTACKS, BENIGN, workers=2, ray_address="local")
     assert volatile(on_ray) == volatile(results)
     assert on_ray["config"]["ray"] == "local"
