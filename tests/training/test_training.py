@@ -15,11 +15,11 @@ from swisscheese.learned.model import LinearDetector
 from swisscheese.learned.trained import TrainedTexts, trained_path
 from swisscheese.training.fit import train
 from swisscheese.training.leakage import DevIndex, LeakageError, fingerprint
-from swisscheese.training.sources import load_source
+from tests.helpers.training_data import examples
 
 
 def test_training_data_comes_from_packages_and_the_project() -> None:
-    data = load_source("injection", seed=0)
+    data = examples("injection")
     sources = {e.source.split(" ")[0] for e in data}
     assert {
         "pyrit:jailbreak-templates",
@@ -47,13 +47,13 @@ def test_fingerprints_ignore_case_spacing_and_punctuation() -> None:
 def test_agentdojo_documents_are_never_training_data() -> None:
     # AgentDojo is the agents' benchmark (bench/agentdojo.py).
     for detector in ("indirect-injection", "injection"):
-        assert not any("agentdojo" in e.source for e in load_source(detector, 0))
+        assert not any("agentdojo" in e.source for e in examples(detector))
 
 
 def test_training_refuses_when_a_held_out_item_is_in_the_data(tmp_path: Path) -> None:
     held_out = tmp_path / "test-split"
     held_out.mkdir()
-    leaked = next(e.text for e in load_source("harmful-request", 0) if e.label == 1)
+    leaked = next(e.text for e in examples("harmful-request") if e.label == 1)
     (held_out / "items.csv").write_text(f'goal\n"{leaked.upper()}  "\n', encoding="utf-8")
     assert DevIndex.build(held_out).leaked([leaked])
     with pytest.raises(LeakageError, match="refusing to train"):

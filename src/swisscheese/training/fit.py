@@ -27,9 +27,9 @@ from swisscheese.learned.model import (
     model_filename,
 )
 from swisscheese.learned.specs import DETECTOR_SPECS
-from swisscheese.learned.trained import TrainedTexts, trained_path
+from swisscheese.learned.trained import TrainedTexts, canonical, trained_path
 from swisscheese.training.devdata import DEV_LICENSES, DevData
-from swisscheese.training.leakage import DevIndex, LeakageError, fingerprint
+from swisscheese.training.leakage import DevIndex, LeakageError
 from swisscheese.training.sources import (
     LICENSES,
     Example,
@@ -205,10 +205,12 @@ def prepare(
     if tier not in TIERS:
         raise ValueError(f"unknown tier {tier!r} (known: {', '.join(TIERS)})")
     examples = load_source(detector, seed, DevData(dev_root) if dev_root else None, tier=tier)
+    # Each text reduced once: the leakage checks below ask several questions of it.
+    forms = {ex.text: canonical(ex.text) for ex in examples}
     # One copy of each text (a positive label wins over a negative one).
     unique: dict[str, Example] = {}
     for ex in sorted(examples, key=lambda e: -e.label):
-        unique.setdefault(fingerprint(ex.text), ex)
+        unique.setdefault(forms[ex.text], ex)
     skipped = SKIPPED_BY_TIER.get(tier, ())
     data = [ex for ex in unique.values() if not any(word in ex.source for word in skipped)]
     random.Random(seed).shuffle(data)
@@ -219,12 +221,12 @@ def prepare(
         if decontaminate:
             kept = []
             for ex in data:
-                if index.leaked([ex.text]) or index.near_duplicate(ex.text):
+                if index.holds(forms[ex.text]) or index.resembles(forms[ex.text]):
                     removed[ex.source] += 1
                 else:
                     kept.append(ex)
             data = kept
-        leaked = index.leaked(ex.text for ex in data)
+        leaked = [ex.text for ex in data if index.holds(forms[ex.text])]
         if leaked:
             raise LeakageError(
                 f"{len(leaked)} training item(s) are in the held-out data, e.g. "

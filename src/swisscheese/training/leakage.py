@@ -32,16 +32,20 @@ class LeakageError(SwisscheeseError, RuntimeError):
 
 
 def fingerprint(text: str) -> str:
-    return hashlib.sha256(canonical(text).encode()).hexdigest()
+    return _digest(canonical(text))
 
 
-def _countable(text: str) -> bool:
+def _digest(form: str) -> str:
+    return hashlib.sha256(form.encode()).hexdigest()
+
+
+def _countable(form: str) -> bool:
     """Items of fewer than four words ("hi", "thanks!") coincide by chance, not by leakage."""
-    return len(canonical(text).split()) >= 4
+    return len(form.split()) >= 4
 
 
-def _shingles(text: str) -> set[int]:
-    words = canonical(text).split()
+def _shingles(form: str) -> set[int]:
+    words = form.split()
     return {hash(" ".join(words[i : i + SHINGLE])) for i in range(max(len(words) - SHINGLE + 1, 0))}
 
 
@@ -85,14 +89,25 @@ class DevIndex:
                 continue
             files += 1
             for text in _texts(path):
-                if _countable(text):
-                    hashes.add(fingerprint(text))
-                    shingles |= _shingles(text)
+                form = canonical(text)
+                if _countable(form):
+                    hashes.add(_digest(form))
+                    shingles |= _shingles(form)
         return cls(hashes, shingles, files)
 
-    def near_duplicate(self, text: str) -> bool:
-        own = _shingles(text)
+    # The ``form`` methods take a text's canonical form (``learned.trained.canonical``), for
+    # callers that reduce each text once and ask several questions of it.
+    def holds(self, form: str) -> bool:
+        """The held-out data has the item whose canonical form is ``form``."""
+        return _countable(form) and _digest(form) in self.hashes
+
+    def resembles(self, form: str) -> bool:
+        """Half or more of the item's 8-word shingles are in the held-out data."""
+        own = _shingles(form)
         return bool(own) and len(own & self.shingles) * 2 >= len(own)
 
+    def near_duplicate(self, text: str) -> bool:
+        return self.resembles(canonical(text))
+
     def leaked(self, texts: Iterable[str]) -> list[str]:
-        return [t for t in texts if _countable(t) and fingerprint(t) in self.hashes]
+        return [t for t in texts if self.holds(canonical(t))]
