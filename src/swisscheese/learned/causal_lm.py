@@ -188,7 +188,7 @@ def keep_converted(tokenizer: Any, model: Any, directory: Path) -> None:
         model.generation_config.save_pretrained(str(partial))
         tokenizer.save_pretrained(str(partial))
         os.replace(partial, directory)
-    except OSError as exc:
+    except Exception as exc:  # keeping a copy is a saving, never a reason to fail the load
         if not directory.is_dir():  # else another process kept its copy first
             log.warning("cannot keep the converted model in %s: %s", directory, exc)
     finally:
