@@ -157,7 +157,7 @@ def test_train_cross_validates_and_writes_the_figures_into_the_cards(tmp_path: P
             str(out),
             "--no-dev",
             "--sample",
-            "800",
+            "400",
             "--cross-validate",
         ],
     )
@@ -200,7 +200,7 @@ def test_an_ensemble_needs_its_members_trained_first(tmp_path: Path) -> None:
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_train_an_ensemble_over_the_tiers_trained_beside_it(tmp_path: Path) -> None:
-    common = ["harmful-request", "--out", str(tmp_path), "--no-dev", "--sample", "600"]
+    common = ["harmful-request", "--out", str(tmp_path), "--no-dev", "--sample", "400"]
     for tier in ("fast", "embedding"):
         result = runner.invoke(app, ["train", *common, "--tier", tier])
         assert result.exit_code == 0, result.stderr
