@@ -5,7 +5,7 @@ prefill generation needs; ``Prefills`` hands it on, so a screened prompt is read
 
 Needs the ``[local]`` extra (torch, transformers, gguf). Nothing is downloaded. Converting the
 GGUF file takes transformers about half a minute on two cores; the converted weights (~520 MB)
-are kept in the cache directory, so later processes load in a couple of seconds.
+are kept in the cache directory, from which a later process loads them in a few seconds.
 """
 
 from __future__ import annotations
