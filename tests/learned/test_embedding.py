@@ -71,6 +71,17 @@ def test_long_texts_are_read_in_bounded_windows(encoder: Encoder, words: int) ->
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
 
 
+def test_several_cores_give_the_same_vectors_in_the_same_order(encoder: Encoder) -> None:
+    # Batches run side by side in training; each text must still get its own windows.
+    texts = [("Summarise the attached report, please. " * 60)[: 40 + 97 * i] for i in range(24)]
+    one = encoder.encode_windows(texts, batch=4)
+    two = encoder.encode_windows(texts, batch=4, workers=2)
+    assert np.array_equal(one[0], two[0])
+    assert np.array_equal(one[1], two[1])
+    assert len(set(one[1].tolist())) == len(texts)
+    assert np.array_equal(encoder.encode(texts), encoder.encode(texts, workers=2))
+
+
 def test_a_missing_package_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     def missing(name: str) -> metadata.Distribution:
         raise metadata.PackageNotFoundError(name)
