@@ -106,8 +106,5 @@ class DevIndex:
         own = _shingles(form)
         return bool(own) and len(own & self.shingles) * 2 >= len(own)
 
-    def near_duplicate(self, text: str) -> bool:
-        return self.resembles(canonical(text))
-
     def leaked(self, texts: Iterable[str]) -> list[str]:
         return [t for t in texts if self.holds(canonical(t))]
