@@ -31,8 +31,12 @@ lint: $(BIN)/swisscheese
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 
+# Two workers (the machine has two cores; most tests wait on servers and subprocesses), then
+# the few that must have the machine to themselves.
+TEST_WORKERS ?= 2
 test: lint
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile -m "not serial"
+	$(BIN)/pytest -q -m serial
 
 bench: $(BIN)/swisscheese
 	$(BIN)/python bench/guard_overhead.py

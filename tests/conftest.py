@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import atexit
+import functools
 import os
 import shutil
 import tempfile
@@ -41,14 +42,35 @@ POSTGRES_ENV = "SWISSCHEESE_TEST_POSTGRES"
 
 
 def postgres_url() -> str | None:
-    """The test server's URL; in CI (CI=true) a missing server fails instead of skipping."""
+    """The test server's URL; in CI (CI=true) a missing server fails instead of skipping. Each
+    xdist worker gets a database of its own on that server, since the tests reset its tables."""
     url = os.environ.get(POSTGRES_ENV)
     if url:
-        return url
+        worker = os.environ.get("PYTEST_XDIST_WORKER")
+        return _worker_database(url, worker) if worker else url
     if os.environ.get("CI") == "true":
         pytest.fail(f"CI needs PostgreSQL: set {POSTGRES_ENV} (see .ci/postgres.sh)")
     pytest.skip(f"PostgreSQL tests need {POSTGRES_ENV} (see .ci/postgres.sh)")
     return None
+
+
+@functools.cache
+def _worker_database(url: str, worker: str) -> str:
+    """``url`` with its database name suffixed by the worker's id, created if it is missing."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from swisscheese.store import resolve_url
+
+    base = make_url(resolve_url(url))
+    name = f"{base.database}_{worker}"
+    engine = create_engine(base, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
+        if exists.first() is None:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return make_url(url).set(database=name).render_as_string(hide_password=False)
 
 
 def reset_postgres(url: str) -> None:

@@ -307,6 +307,8 @@ def _restart_postgres() -> None:
     subprocess.run([*command, "restart"], check=True, stdout=subprocess.DEVNULL, timeout=60)
 
 
+# It restarts the server every other test on it uses: nothing else may run meanwhile.
+@pytest.mark.serial
 def test_postgresql_restarted_under_load_loses_no_record(tmp_path: Path) -> None:
     url = postgres_url()
     assert url is not None

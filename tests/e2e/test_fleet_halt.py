@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from swisscheese.recorder import Recorder
 from tests.conftest import postgres_url, reset_postgres
@@ -39,6 +40,8 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+# A promise about time, measured on a machine that runs nothing else.
+@pytest.mark.serial
 def test_a_halt_reaches_every_replica_within_a_second_and_cuts_streams(tmp_path: Path) -> None:
     db = postgres_url()
     assert db is not None

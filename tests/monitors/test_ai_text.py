@@ -21,6 +21,7 @@ layers:
       - monitor: ai-text
         action: flag
         threshold: 0.5
+        timeout_ms: 60000
 """
 
 
