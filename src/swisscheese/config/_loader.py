@@ -6,11 +6,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from swisscheese.common import yamls
 from swisscheese.config._schema import Policy
 from swisscheese.core.errors import SwisscheeseError
 
@@ -106,8 +107,7 @@ def parse_document(
     """A YAML document validated against ``schema``, with the line of every key; each problem
     (bad YAML, a duplicate key, a value against the schema) is an ``error`` naming its line."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data: Any = yaml.safe_load(text)
+        node, data = yamls.compose_and_load(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None

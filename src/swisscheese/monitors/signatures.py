@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import ahocorasick
-import yaml
 
+from swisscheese.common import yamls
 from swisscheese.core import Content, Context, Finding, Span, Stage
 from swisscheese.core.errors import SwisscheeseError
 from swisscheese.monitors._framing import described, own_delimiter, own_label
@@ -233,9 +233,9 @@ def load_catalogue(config: SignaturesConfig) -> list[dict[str, Any]]:
     entries: list[dict[str, Any]] = []
     if config.builtin:
         text = resources.files("swisscheese.monitors").joinpath("data/signatures.yaml")
-        entries.extend(yaml.safe_load(text.read_text(encoding="utf-8")))
+        entries.extend(yamls.load(text.read_text(encoding="utf-8")))
     for path in config.files:
-        loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or []
+        loaded = yamls.load(Path(path).read_text(encoding="utf-8")) or []
         if not isinstance(loaded, list):
             raise SignatureSyntaxError(f"{path}: expected a list of signatures")
         entries.extend(loaded)
