@@ -25,7 +25,7 @@ from typing import Any
 
 from swisscheese.common import package_file
 from swisscheese.core.errors import SwisscheeseError
-from swisscheese.learned.cache import cache_dir
+from swisscheese.learned.cache import cache_dir, one_maker
 
 __all__ = [
     "PREFILL_SCOPE",
@@ -214,13 +214,14 @@ def load_causal_lm(path: Path | None = None) -> CausalLM:
             ) from None
         kept = converted_dir(path)
         pair = load_converted(kept) if kept is not None else None
-        if pair is None:
-            try:
-                pair = _load_pretrained(*_pretrained_args(path))
-            except Exception as exc:
-                raise LocalModelError(f"{path}: cannot load the model: {exc}") from exc
-            if kept is not None:
-                keep_converted(*pair, kept)
+        if kept is None:
+            pair = _load_pretrained_or_fail(path)
+        elif pair is None:
+            with one_maker(kept):  # a process starting meanwhile waits, then loads the copy
+                pair = load_converted(kept)  # kept by another process while this one waited
+                if pair is None:
+                    pair = _load_pretrained_or_fail(path)
+                    keep_converted(*pair, kept)
         tokenizer, model = pair
         if getattr(tokenizer, "chat_template", None) is None:
             raise LocalModelError(f"{path}: the model has no chat template")
@@ -233,6 +234,13 @@ def load_causal_lm(path: Path | None = None) -> CausalLM:
         )
         _loaded[path] = loaded
         return loaded
+
+
+def _load_pretrained_or_fail(path: Path) -> tuple[Any, Any]:
+    try:
+        return _load_pretrained(*_pretrained_args(path))
+    except Exception as exc:
+        raise LocalModelError(f"{path}: cannot load the model: {exc}") from exc
 
 
 def _cache_keyword() -> str:
