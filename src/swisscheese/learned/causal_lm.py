@@ -213,16 +213,10 @@ def load_causal_lm(path: Path | None = None) -> CausalLM:
                 f"accelerate): {exc}"
             ) from None
         kept = converted_dir(path)
-        pair = load_converted(kept) if kept is not None else None
         if kept is None:
-            pair = _load_pretrained_or_fail(path)
-        elif pair is None:
-            with one_maker(kept):  # a process starting meanwhile waits, then loads the copy
-                pair = load_converted(kept)  # kept by another process while this one waited
-                if pair is None:
-                    pair = _load_pretrained_or_fail(path)
-                    keep_converted(*pair, kept)
-        tokenizer, model = pair
+            tokenizer, model = _load_pretrained_or_fail(path)
+        else:
+            tokenizer, model = load_converted(kept) or _convert_once(path, kept)
         if getattr(tokenizer, "chat_template", None) is None:
             raise LocalModelError(f"{path}: the model has no chat template")
         loaded = CausalLM(
@@ -241,6 +235,17 @@ def _load_pretrained_or_fail(path: Path) -> tuple[Any, Any]:
         return _load_pretrained(*_pretrained_args(path))
     except Exception as exc:
         raise LocalModelError(f"{path}: cannot load the model: {exc}") from exc
+
+
+def _convert_once(path: Path, kept: Path) -> tuple[Any, Any]:
+    """Convert the GGUF file and keep the copy; a process that starts meanwhile waits for this
+    one, then loads the copy instead of converting too."""
+    with one_maker(kept):
+        pair = load_converted(kept)  # kept by another process while this one waited
+        if pair is None:
+            pair = _load_pretrained_or_fail(path)
+            keep_converted(*pair, kept)
+        return pair
 
 
 def _cache_keyword() -> str:
