@@ -15,11 +15,12 @@ import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
-
-import aiohttp
+from typing import TYPE_CHECKING, Any
 
 from swisscheese.core.errors import SwisscheeseError
+
+if TYPE_CHECKING:
+    import aiohttp
 
 MAX_ANSWER_BYTES = 8 << 20
 
@@ -60,6 +61,8 @@ class ChatEndpoint:
         pooled: bool = True,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        import aiohttp  # here, not at import: processes that never call an endpoint skip it
+
         self.headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self.timeout = aiohttp.ClientTimeout(total=timeout, connect=min(10.0, timeout))
         self.max_answer_bytes = max_answer_bytes
@@ -67,6 +70,8 @@ class ChatEndpoint:
         self._session: aiohttp.ClientSession | None = None
 
     def _new_session(self) -> aiohttp.ClientSession:
+        import aiohttp
+
         return aiohttp.ClientSession(
             headers=self.headers, timeout=self.timeout, connector=aiohttp.TCPConnector(limit=256)
         )
@@ -153,6 +158,8 @@ class ChatEndpoint:
 @contextmanager
 def _network_errors() -> Iterator[None]:
     """aiohttp's failures as the errors to report: a timeout 504, anything else 502."""
+    import aiohttp
+
     try:
         yield
     except TimeoutError:
