@@ -17,21 +17,19 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import anyio
-import httpx
 from mcp import Client, StdioServerParameters
 
 ROOT = Path(__file__).parents[1]
-sys.path.insert(0, str(ROOT))  # the tests' MCP server and port helper
+sys.path.insert(0, str(ROOT))  # the tests' MCP server and gateway process
 
+from tests.helpers.fleet import gateway_process  # noqa: E402
 from tests.helpers.mcp_server import initial_state  # noqa: E402
-from tests.helpers.servers import free_port  # noqa: E402
 
 
 async def first_list(command: list[str]) -> float:
@@ -44,27 +42,10 @@ async def first_list(command: list[str]) -> float:
     return elapsed
 
 
-def gateway_ready(db: str) -> float:
-    port = free_port()
-    command = [
-        sys.executable, "-m", "swisscheese", "serve", "--no-auth", "--port", str(port),
-        "--upstream", "http://127.0.0.1:9/v1", "--db", db,
-    ]  # fmt: skip
+def gateway_ready(db: str, log: Path) -> float:
     started = time.perf_counter()
-    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    return time.perf_counter() - started
-            except httpx.TransportError:
-                pass
-            if server.poll() is not None:
-                raise RuntimeError("swisscheese serve exited before it was ready")
-            time.sleep(0.01)
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    with gateway_process("http://127.0.0.1:9/v1", db, log, step=0.01):
+        return time.perf_counter() - started
 
 
 def show(name: str, times: list[float]) -> None:
@@ -84,13 +65,13 @@ def main() -> None:
             "-m", "swisscheese", "mcp-proxy", "--db", f"{tmp}/proxy.db",
             "--pins", f"{tmp}/pins.json", "--", sys.executable, *server,
         ]  # fmt: skip
-        db = f"{tmp}/gateway.db"
+        db, log = f"{tmp}/gateway.db", Path(tmp) / "serve.log"
         # The first starts create the logs' schemas and the pins: later starts open them.
         anyio.run(first_list, proxy)
-        gateway_ready(db)
+        gateway_ready(db, log)
         gateway, direct, proxied = [], [], []
         for _ in range(args.runs):
-            gateway.append(gateway_ready(db))
+            gateway.append(gateway_ready(db, log))
             direct.append(anyio.run(first_list, server))
             proxied.append(anyio.run(first_list, proxy))
     print(f"runs: {args.runs} of each, alternating")

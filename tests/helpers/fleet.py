@@ -16,9 +16,10 @@ from tests.helpers.servers import free_port
 
 @contextmanager
 def gateway_process(
-    upstream: str, db: str, log: Path, *extra: str, timeout: float = 60
+    upstream: str, db: str, log: Path, *extra: str, timeout: float = 60, step: float = 0.1
 ) -> Iterator[str]:
-    """One `swisscheese serve --no-auth` on a free port; yields its base URL."""
+    """One `swisscheese serve --no-auth` on a free port; yields its base URL once its
+    /healthz answers (asked every ``step`` seconds)."""
     port = free_port()
     command = [
         sys.executable, "-m", "swisscheese", "serve", "--no-auth", "--port", str(port),
@@ -38,7 +39,7 @@ def gateway_process(
                         raise RuntimeError(
                             f"the gateway did not start: {log.read_text()}"
                         ) from None
-                    time.sleep(0.1)
+                    time.sleep(step)
             yield url
         finally:
             process.terminate()
