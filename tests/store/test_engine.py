@@ -5,18 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from alembic import command
-from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, text
 
 from swisscheese.store import Database, _engine
-
-
-def alembic_config() -> Config:
-    config = Config()
-    config.set_main_option("script_location", str(Path(_engine.__file__).parent / "migrations"))
-    return config
 
 
 def version(url: str) -> list[str]:
@@ -28,7 +20,8 @@ def version(url: str) -> list[str]:
 
 
 def test_the_known_head_is_alembics_newest_migration() -> None:
-    assert ScriptDirectory.from_config(alembic_config()).get_current_head() == _engine.SCHEMA_HEAD
+    head = ScriptDirectory.from_config(_engine.alembic_config()).get_current_head()
+    assert head == _engine.SCHEMA_HEAD
 
 
 def test_an_up_to_date_store_opens_without_migrating(
@@ -48,11 +41,7 @@ def test_an_up_to_date_store_opens_without_migrating(
 def test_a_store_behind_the_newest_migration_is_upgraded_on_open(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'log.db'}"
     engine = create_engine(url)
-    config = alembic_config()
-    with engine.connect() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "0005")
-        connection.commit()
+    _engine.migrate(engine, "0005")
     engine.dispose()
     assert version(url) == ["0005"]
     Database(url).close()

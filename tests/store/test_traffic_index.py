@@ -10,8 +10,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from alembic import command
-from alembic.config import Config
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import create_engine
@@ -158,12 +156,8 @@ def test_recorded_verdicts_are_listed_with_their_monitors(tmp_path: Path) -> Non
 def test_the_migration_lists_verdicts_recorded_before_it(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/old.db"
     engine = create_engine(url)
-    config = Config()
-    config.set_main_option("script_location", str(Path(_engine.__file__).parent / "migrations"))
+    _engine.migrate(engine, "0005")
     with engine.connect() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "0005")
-        connection.commit()
         old = [verdict(i, "a", "input", "block", ["signatures"]) for i in range(3)]
         for i, e in enumerate(old):
             connection.exec_driver_sql(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
@@ -12,6 +12,9 @@ from sqlalchemy.sql import Insert
 
 from swisscheese.config.settings import Settings
 from swisscheese.core.errors import SwisscheeseError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 DB_ENV = "SWISSCHEESE_DB"
 DEFAULT_DB = Path(".swisscheese") / "swisscheese.db"
@@ -112,16 +115,23 @@ def at_head(engine: Engine) -> bool:
     return list(versions) == [SCHEMA_HEAD]
 
 
-def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest revision (Alembic, one migration tree for both)."""
-    from alembic import command
+def alembic_config() -> Config:
+    """Alembic's configuration of the store's migrations (one tree for both dialects)."""
     from alembic.config import Config
 
     config = Config()
     config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    return config
+
+
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema to ``revision``, by default the newest."""
+    from alembic import command
+
+    config = alembic_config()
     with engine.connect() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        command.upgrade(config, revision)
         connection.commit()
 
 
