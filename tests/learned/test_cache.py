@@ -6,22 +6,21 @@ import subprocess
 import sys
 from pathlib import Path
 
-from swisscheese.learned.cache import one_maker
+from swisscheese.learned.cache import made_once
 
 MAKER = """
 import sys, time
 from pathlib import Path
-from swisscheese.learned.cache import one_maker
+from swisscheese.learned.cache import made_once
 
 entry = Path(sys.argv[1])
-print("waiting", flush=True)
-with one_maker(entry):
-    if entry.exists():
-        print("used")
-    else:
-        time.sleep(1.0)  # a slow conversion
-        entry.write_text(sys.argv[2])
-        print("made")
+
+def make():
+    time.sleep(1.0)  # a slow conversion
+    entry.write_text(sys.argv[2])
+    return "made"
+
+print(made_once(entry, lambda: "used" if entry.exists() else None, make))
 """
 
 
@@ -44,7 +43,5 @@ def test_a_cache_that_cannot_hold_a_lock_still_lets_the_entry_be_made(tmp_path: 
     blocked = tmp_path / "file"
     blocked.write_text("")  # the entry's folder would have to be a file: no lock file there
     entry = blocked / "model"
-    with one_maker(entry):
-        made = True
-    assert made
+    assert made_once(entry, lambda: None, lambda: "made") == "made"
     assert not entry.exists()

@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 from swisscheese.config.settings import Settings
 
-__all__ = ["CACHE_ENV", "cache_dir", "one_maker"]
+__all__ = ["CACHE_ENV", "cache_dir", "made_once"]
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 CACHE_ENV = "SWISSCHEESE_CACHE_DIR"
 
@@ -27,13 +30,24 @@ def cache_dir() -> Path:
     return Path(root)
 
 
+def made_once(entry: Path, find: Callable[[], T | None], make: Callable[[], T]) -> T:
+    """The cache entry ``find`` finds, else the one ``make`` makes. Processes that start together
+    (a gateway's workers, replicas on one host) make it once: the first makes it under a lock,
+    the others wait for it and then find it, instead of each spending the time and the cores on
+    its own copy. An entry already there is found without the lock."""
+    found = find()
+    if found is not None:
+        return found
+    with _one_maker(entry):
+        found = find()  # made by another process while this one waited
+        return found if found is not None else make()
+
+
 @contextmanager
-def one_maker(entry: Path) -> Iterator[None]:
-    """Held while this process makes ``entry``: processes that start together (a gateway's
-    workers, replicas on one host) wait for the first to make it and then load it, instead of
-    each spending the time and the cores on its own copy. An advisory lock on ``ENTRY.lock``;
-    where none can be taken (no ``fcntl``, a read-only cache), each process makes its own, as
-    it would without the lock."""
+def _one_maker(entry: Path) -> Iterator[None]:
+    """An advisory lock on ``ENTRY.lock``, released when the handle closes or the process
+    dies; where none can be taken (no ``fcntl``, a read-only cache), each process makes its
+    own entry, as it would without the lock."""
     try:
         import fcntl
     except ImportError:  # not POSIX
@@ -48,5 +62,5 @@ def one_maker(entry: Path) -> Iterator[None]:
         yield
         return
     with handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)  # released when the handle closes, or the process dies
+        fcntl.flock(handle, fcntl.LOCK_EX)
         yield

@@ -25,7 +25,7 @@ from typing import Any
 
 from swisscheese.common import package_file
 from swisscheese.core.errors import SwisscheeseError
-from swisscheese.learned.cache import cache_dir, one_maker
+from swisscheese.learned.cache import cache_dir, made_once
 
 __all__ = [
     "PREFILL_SCOPE",
@@ -216,7 +216,9 @@ def load_causal_lm(path: Path | None = None) -> CausalLM:
         if kept is None:
             tokenizer, model = _load_pretrained_or_fail(path)
         else:
-            tokenizer, model = load_converted(kept) or _convert_once(path, kept)
+            tokenizer, model = made_once(
+                kept, lambda: load_converted(kept), lambda: _convert_and_keep(path, kept)
+            )
         if getattr(tokenizer, "chat_template", None) is None:
             raise LocalModelError(f"{path}: the model has no chat template")
         loaded = CausalLM(
@@ -237,15 +239,10 @@ def _load_pretrained_or_fail(path: Path) -> tuple[Any, Any]:
         raise LocalModelError(f"{path}: cannot load the model: {exc}") from exc
 
 
-def _convert_once(path: Path, kept: Path) -> tuple[Any, Any]:
-    """Convert the GGUF file and keep the copy; a process that starts meanwhile waits for this
-    one, then loads the copy instead of converting too."""
-    with one_maker(kept):
-        pair = load_converted(kept)  # kept by another process while this one waited
-        if pair is None:
-            pair = _load_pretrained_or_fail(path)
-            keep_converted(*pair, kept)
-        return pair
+def _convert_and_keep(path: Path, kept: Path) -> tuple[Any, Any]:
+    pair = _load_pretrained_or_fail(path)
+    keep_converted(*pair, kept)
+    return pair
 
 
 def _cache_keyword() -> str:

@@ -24,7 +24,7 @@ from numpy.typing import NDArray
 
 from swisscheese.common import package_file
 from swisscheese.core.errors import SwisscheeseError
-from swisscheese.learned.cache import CACHE_ENV, cache_dir, one_maker
+from swisscheese.learned.cache import CACHE_ENV, cache_dir, made_once
 
 __all__ = [
     "DIM",
@@ -148,11 +148,12 @@ class Encoder:
             ) from None
         source = model_dir()
         if onnx_path is None:
-            onnx_path = cache_dir() / "onnx" / f"all-MiniLM-L6-v2-{_weights_digest(source)}.onnx"
-            if not onnx_path.is_file():
-                with one_maker(onnx_path):
-                    if not onnx_path.is_file():  # another process made it while this one waited
-                        export_onnx(source, onnx_path)
+            cached = cache_dir() / "onnx" / f"all-MiniLM-L6-v2-{_weights_digest(source)}.onnx"
+            onnx_path = made_once(
+                cached,
+                lambda: cached if cached.is_file() else None,
+                lambda: export_onnx(source, cached),
+            )
         self.onnx_path = onnx_path
         tokenizer = Tokenizer.from_file(str(source / "tokenizer.json"))
         tokenizer.no_padding()
