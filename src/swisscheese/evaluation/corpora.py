@@ -29,6 +29,7 @@ from swisscheese.core import Role
 from swisscheese.core.errors import InputError
 from swisscheese.core.jsonl import json_lines
 from swisscheese.evaluation.documents import bipia_items, builtin_document_items
+from swisscheese.evaluation.injection_sets import INJECTION_SETS, injection_set_items
 from swisscheese.evaluation.items import CorpusError, Document, Item
 
 __all__ = [
@@ -314,6 +315,7 @@ CORPORA: dict[str, str] = {
     "swisscheese: instructions planted in them (attacks) or clean and with notes to their "
     "reader (benign), read as tool results",
     **{name: desc for name, (_, desc) in _PACKAGED.items()},
+    **{name: desc for name, (_, desc) in INJECTION_SETS.items()},
     "file:PATH": "a JSONL or CSV file (?column=NAME picks the text column, default 'text')",
     "bipia:DIR": "a copy of BIPIA: its attacks planted in its contexts (attacks) or the clean "
     "contexts (benign), read as tool results (?split=test for the test split)",
@@ -388,6 +390,8 @@ def load_corpus(spec: str, *, attack: bool, seed: int = 0) -> list[Item]:
     base, options = _parse(spec)
     if "split" in options and not base.startswith("bipia:"):
         raise CorpusError(f"{spec}: split applies to bipia: corpora only")
+    if "column" in options and not base.startswith("file:"):
+        raise CorpusError(f"{spec}: column applies to file: corpora only")
     if base.startswith("file:"):
         path = Path(base.removeprefix("file:"))
         rows = _read_file(path, options.get("column", "text"))
@@ -405,9 +409,9 @@ def load_corpus(spec: str, *, attack: bool, seed: int = 0) -> list[Item]:
         items = bipia_items(
             Path(base.removeprefix("bipia:")), attack=attack, split=split, seed=seed
         )
+    elif base in INJECTION_SETS:
+        items = injection_set_items(base, attack=attack)
     elif base in _PACKAGED:
-        if "column" in options:
-            raise CorpusError(f"{spec}: column applies to file: corpora only")
         role: Role = "system" if base in _SENT_AS_SYSTEM else "user"
         rows2 = _PACKAGED[base][0]()
         items = [
