@@ -90,6 +90,40 @@ def test_invisible_characters_threaded_through_an_encoded_payload_do_not_hide_it
     )
 
 
+@given(sentences, st.sampled_from(["", " ", ","]))
+def test_binary_round_trip(sentence: str, sep: str) -> None:
+    bits = sep.join(f"{b:08b}" for b in sentence.encode())
+    assert decodings(f"Shipping notes: {bits}")["binary"] == sentence
+
+
+@given(sentences)
+def test_ascii85_and_base85_round_trip(sentence: str) -> None:
+    adobe = base64.a85encode(sentence.encode(), adobe=True).decode()
+    assert decodings(f"notes: {adobe}")["ascii85"] == sentence
+    rfc1924 = base64.b85encode(sentence.encode()).decode()
+    # Twenty characters at least, and one outside base64's alphabet (else base64 reads it).
+    if len(rfc1924) >= 20 and any(c in rfc1924 for c in "!#$%&()*;<>?@^`{|}~"):
+        assert decodings(f"notes: {rfc1924} end")["base85"] == sentence
+
+
+@given(sentences, st.sampled_from(["\\u{:04x}", "\\U{:08X}", "&#{}", "&#x{:x}"]))
+def test_character_escapes_round_trip(sentence: str, form: str) -> None:
+    escaped = "".join(form.format(ord(c)) + (";" if form.startswith("&") else "") for c in sentence)
+    assert decodings(f"<p>{escaped}</p>")["escapes"] == sentence
+
+
+def test_short_bits_words_and_entities_in_ordinary_text_are_not_decoded() -> None:
+    for text in [
+        "Homework: convert 01001000 01101001 from binary to ASCII text.",
+        "The register reads 0000000011111111 after reset.",
+        "Counterrevolutionaries and internationalization are long words indeed.",
+        "Caf&#233; &amp; cr&#232;me br&#251;l&#233;e",
+        "printf('\\u00e9t\\u00e9');",
+        "git log --format=%H%x09%an%x09%s",
+    ]:
+        assert MONITOR.decode(text) == [], text
+
+
 def test_control_bytes_still_do_not_count_as_text() -> None:
     noise = b"abc" + bytes(range(1, 32)) * 2
     assert "base64" not in decodings(base64.b64encode(noise).decode())

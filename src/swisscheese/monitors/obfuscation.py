@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import binascii
 import codecs
+import html
 import re
 import unicodedata
 import urllib.parse
@@ -42,6 +43,19 @@ _HEX = re.compile(
     r"|(?<![0-9A-Fa-f])[0-9A-Fa-f]{2}(?:[ :,-][0-9A-Fa-f]{2}){7,}(?![0-9A-Fa-f])"
 )
 _URL = re.compile(r"[^\s%]*(?:%[0-9A-Fa-f]{2}[^\s%]*){3,}")
+# Eight-bit groups, together or one space or comma apart: six bytes at least.
+_BINARY = re.compile(r"(?<![01])[01]{8}(?:[ ,]?[01]{8}){5,}(?![01])")
+# Adobe's ASCII85 between its delimiters, and base85 (RFC 1924, Python's b85encode) as one
+# whitespace-delimited token; a token of base64's letters alone is left to base64.
+_ASCII85 = re.compile(r"<~[!-u\s]{10,}?~>")
+_LONG_TOKEN = re.compile(r"(?<!\S)\S{20,}")
+_TOKEN_CLASSES = bytes(ord(" ") if chr(i).isspace() else ord("t") for i in range(256))
+_BASE85 = re.compile(r"[0-9A-Za-z!#$%&()*+\-;<=>?@^_`{|}~]+")
+_NOT_BASE64 = re.compile(r"[!#$%&()*;<>?@^`{|}~]")
+# Character escapes as a program or a web page writes them: \u0049, &#73; or &#x49;.
+_CHAR_ESCAPES = re.compile(
+    r"(?:\\u[0-9A-Fa-f]{4}|\\U[0-9A-Fa-f]{8}){6,}|(?:&#(?:[xX][0-9A-Fa-f]{1,6}|[0-9]{1,7});){6,}"
+)
 # Morse: at least eight letter codes of dots and dashes, letters apart by one space, words by a
 # slash or two or more spaces. (Dots and dashes in prose - "...", "--" - never make eight.)
 _MORSE = re.compile(r"(?<![.\-\w])[.\-]{1,6}(?:(?: {1,3}| ?/ ?)[.\-]{1,6}){7,}(?![.\-\w])")
@@ -88,6 +102,24 @@ def _maybe_encoded(text: str) -> bool:
     if b64.find(b"b" * 12) >= 0 or raw.find(b"\\x") >= 0:
         return True
     return raw.translate(_HEX_CLASSES).find(b"hhshhshh") >= 0
+
+
+_BINARY_CLASSES = _class_table({"01": "b", " ,": "s"})
+
+
+def _maybe_bits(text: str) -> bool:
+    """Whether the text may hold eight-bit groups: sixteen bits in a row or two groups apart."""
+    bits = text.encode("ascii", "replace").translate(_BINARY_CLASSES)
+    return bits.find(b"b" * 16) >= 0 or bits.find(b"bbbbbbbbsbbbbbbbb") >= 0
+
+
+def _maybe_long_token(text: str) -> bool:
+    """Whether the text has a run of twenty characters without a space: a cheap test."""
+    return text.encode("ascii", "replace").translate(_TOKEN_CLASSES).find(b"t" * 20) >= 0
+
+
+def _maybe_escaped(text: str) -> bool:
+    return "\\u" in text or "\\U" in text or "&#" in text
 
 
 _MORSE_CLASSES = _class_table({".-": "m", " /": "s"})
@@ -554,6 +586,7 @@ class ObfuscationMonitor(Inline):
             self._encodings(text, found)
         if _maybe_morse(text):
             self._morse(text, found)
+        self._bits_and_escapes(text, found)
         if "%" in text:
             for m in _URL.finditer(text):
                 # "+" is a space in a query string, not a letter "t" to read as leetspeak.
@@ -606,6 +639,48 @@ class ObfuscationMonitor(Inline):
             plain = _printable_text(raw, min_p)
             if plain is not None and not any(s <= m.start() < e for s, e, _, _ in found):
                 found.append((m.start(), m.end(), "hex", plain))
+
+    def _bits_and_escapes(self, text: str, found: list[tuple[int, int, str, str]]) -> None:
+        min_p = self.config.min_printable
+        if _maybe_bits(text):
+            for m in _BINARY.finditer(text):
+                bits = re.sub(r"[ ,]", "", m.group())
+                raw = int(bits, 2).to_bytes(len(bits) // 8, "big")
+                plain = _printable_text(raw, min_p)
+                if plain is not None:
+                    found.append((m.start(), m.end(), "binary", plain))
+        if "<~" in text:
+            for m in _ASCII85.finditer(text):
+                try:
+                    raw = base64.a85decode(m.group(), adobe=True, ignorechars=b" \t\r\n")
+                except ValueError:
+                    continue
+                plain = _printable_text(raw, min_p)
+                if plain is not None:
+                    found.append((m.start(), m.end(), "ascii85", plain))
+        for m in _LONG_TOKEN.finditer(text) if _maybe_long_token(text) else ():
+            token = m.group()
+            if _BASE85.fullmatch(token) is None or _NOT_BASE64.search(token) is None:
+                continue
+            try:
+                raw = base64.b85decode(token)
+            except ValueError:
+                continue
+            plain = _printable_text(raw, min_p)
+            if plain is not None:
+                found.append((m.start(), m.end(), "base85", plain))
+        if _maybe_escaped(text):
+            for m in _CHAR_ESCAPES.finditer(text):
+                escaped = m.group()
+                if escaped.startswith("&"):
+                    plain = html.unescape(escaped)
+                else:
+                    try:
+                        plain = codecs.decode(escaped, "unicode_escape")
+                    except UnicodeDecodeError:
+                        continue
+                if plain.isprintable():
+                    found.append((m.start(), m.end(), "escapes", plain))
 
     @staticmethod
     def _morse(text: str, found: list[tuple[int, int, str, str]]) -> None:
@@ -682,7 +757,8 @@ class ObfuscationMonitor(Inline):
     categories=("obfuscation",),
     config=ObfuscationConfig,
     description=(
-        "Decodes base64/base32/hex/URL/Morse/ROT13/leetspeak/reversed text, joins spread-out "
+        "Decodes base64/base32/base85/hex/binary/URL/character escapes/Morse/ROT13/leetspeak/"
+        "reversed text, joins spread-out "
         "letters and split strings, and rescans the result"
     ),
 )
