@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import codecs
 import random
 import time
@@ -16,7 +17,7 @@ from swisscheese.monitors.obfuscation import (
     ObfuscationConfig,
     ObfuscationMonitor,
 )
-from tests.helpers.encodings import morse
+from tests.helpers.encodings import braille, invisible_bits, morse, nato, variation_selectors
 
 MONITOR = ObfuscationMonitor(ObfuscationConfig())
 WORDS = [
@@ -100,16 +101,76 @@ def test_binary_round_trip(sentence: str, sep: str) -> None:
 def test_ascii85_and_base85_round_trip(sentence: str) -> None:
     adobe = base64.a85encode(sentence.encode(), adobe=True).decode()
     assert decodings(f"notes: {adobe}")["ascii85"] == sentence
-    rfc1924 = base64.b85encode(sentence.encode()).decode()
-    # Twenty characters at least, and one outside base64's alphabet (else base64 reads it).
-    if len(rfc1924) >= 20 and any(c in rfc1924 for c in "!#$%&()*;<>?@^`{|}~"):
-        assert decodings(f"notes: {rfc1924} end")["base85"] == sentence
+    # Forty characters and more, as for ASCII85 without delimiters below: a shorter token must
+    # also have a digit (the decoder's guard against names in code), and one outside base64's
+    # alphabet (else base64 reads it).
+    plain = f"Please {sentence}, now, and do it quietly."
+    rfc1924 = base64.b85encode(plain.encode()).decode()
+    if any(c in rfc1924 for c in "!#$%&()*;<>?@^`{|}~"):
+        assert decodings(f"notes: {rfc1924} end")["base85"] == plain
 
 
 @given(sentences, st.sampled_from(["\\u{:04x}", "\\U{:08X}", "&#{}", "&#x{:x}"]))
 def test_character_escapes_round_trip(sentence: str, form: str) -> None:
     escaped = "".join(form.format(ord(c)) + (";" if form.startswith("&") else "") for c in sentence)
     assert decodings(f"<p>{escaped}</p>")["escapes"] == sentence
+
+
+@given(sentences)
+def test_ascii85_without_its_delimiters_is_decoded(sentence: str) -> None:
+    # Forty characters and more: under forty the decoder wants a digit among them as well.
+    plain = f"Please {sentence}, now, and do it quietly."
+    encoded = base64.a85encode(plain.encode()).decode()
+    assert plain in decodings(f"data: {encoded} end").values()
+
+
+@given(sentences)
+def test_quoted_printable_round_trip(sentence: str) -> None:
+    every_byte = "".join(f"={b:02X}" for b in sentence.encode())
+    assert decodings(f"Body: {every_byte}")["quoted-printable"] == sentence
+
+
+@given(sentences)
+def test_uuencode_round_trip(sentence: str) -> None:
+    raw = f"{sentence} and then {sentence}".encode()
+    lines = "".join(binascii.b2a_uu(raw[i : i + 45]).decode() for i in range(0, len(raw), 45))
+    assert decodings(f"begin 644 note.txt\n{lines}`\nend\n")["uuencode"] == raw.decode()
+
+
+@given(sentences)
+def test_braille_round_trip(sentence: str) -> None:
+    text = sentence[0].upper() + sentence[1:] + "."
+    assert decodings(f"Read this: {braille(text)}")["braille"] == text
+
+
+@given(sentences, st.sampled_from([" / ", "  ", " | "]))
+def test_nato_alphabet_round_trip(sentence: str, word_gap: str) -> None:
+    assert decodings(f"Spelt out: {nato(sentence, word_gap)}")["nato"] == sentence
+
+
+@given(sentences)
+def test_bytes_hidden_in_variation_selectors_are_read(sentence: str) -> None:
+    assert decodings(f"Look: {variation_selectors(sentence)}!")["variation-selectors"] == sentence
+
+
+@given(
+    sentences, st.sampled_from([("\u2062", "\u2064"), ("\u200b", "\u200c"), ("\u200c", "\u200d")])
+)
+def test_bits_in_two_invisible_characters_are_read(sentence: str, pair: tuple[str, str]) -> None:
+    hidden = invisible_bits(sentence, *pair)
+    assert decodings(f"hi{hidden} there")["invisible-bits"] == sentence
+
+
+def test_emoji_sequences_braille_art_and_nato_words_in_prose_are_not_decoded() -> None:
+    for text in [
+        "Family: \U0001f468\u200d\U0001f469\u200d\U0001f467, and \u2764\ufe0f",
+        "Flag: \U0001f3f4\U000e0067\U000e0062\U000e0065\U000e006e\U000e0067\U000e007f",
+        "Braille dots: \u2801\u2803 are a and b.",
+        "We flew from India to Lima via Quebec, then took the tango class at the Hotel Victor.",
+        "ALL_CAPS_CONSTANT = compute(VALUE_ONE, VALUE_TWO) + OTHER_VALUE_HERE",
+        "self.assertEqual(response.status_code, HTTPStatus.OK)",
+    ]:
+        assert MONITOR.decode(text) == [], text
 
 
 def test_short_bits_words_and_entities_in_ordinary_text_are_not_decoded() -> None:
@@ -150,10 +211,12 @@ def test_a_query_string_is_not_leetspeak_once_decoded() -> None:
     .map(" ".join)
     .filter(lambda s: len(s) >= 12 and s != s[::-1])
 )
-def test_rot13_and_reversed(sentence: str) -> None:
+def test_rot13_atbash_and_reversed(sentence: str) -> None:
     # Whole-text decodings are kept when the result reads as English (common words).
     assert decodings(codecs.encode(sentence, "rot13")).get("rot13") == sentence
     assert decodings(sentence[::-1]).get("reversed") == sentence
+    a_z = "abcdefghijklmnopqrstuvwxyz"
+    assert decodings(sentence.translate(str.maketrans(a_z, a_z[::-1]))).get("atbash") == sentence
 
 
 def _reads_as_english(s: str) -> bool:

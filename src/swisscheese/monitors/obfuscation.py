@@ -1,10 +1,10 @@
 """Decode-and-rescan: find encoded or disguised text and hand the plain text back to the layer.
 
-Besides encodings (base64, hex, ROT13, Morse, ...), three disguises that need no decoding key:
-letters spread out ("w e a p o n"), which the n-gram tier joins itself but an encoder reads as
-single letters; a payload split into string literals and joined by an expression, where no
-piece says anything on its own; and a request at the end of a made-up transcript (many-shot),
-whose compliant answers dilute it.
+Besides encodings (base64, hex, ROT13, Morse, Braille, bytes in invisible characters, ...),
+three disguises that need no decoding key: letters spread out ("w e a p o n"), which the n-gram
+tier joins itself but an encoder reads as single letters; a payload split into string literals
+and joined by an expression, where no piece says anything on its own; and a request at the end
+of a made-up transcript (many-shot), whose compliant answers dilute it.
 
 The monitor itself only decodes. The guard rescans every decoded view with the layer's other
 monitors; what they find there is reported against the span of the encoded segment, and this
@@ -20,6 +20,7 @@ import base64
 import binascii
 import codecs
 import html
+import quopri
 import re
 import unicodedata
 import urllib.parse
@@ -32,6 +33,13 @@ from swisscheese.learned.features import (
     join_spread_letters,
     latin_with_lookalikes,
     normalize,
+)
+from swisscheese.monitors._ciphers import (
+    atbash,
+    braille_runs,
+    invisible_bit_runs,
+    nato_runs,
+    variation_selector_runs,
 )
 from swisscheese.monitors._registry import Inline, MonitorConfig, monitor
 
@@ -51,6 +59,14 @@ _ASCII85 = re.compile(r"<~[!-u\s]{10,}?~>")
 _LONG_TOKEN = re.compile(r"(?<!\S)\S{20,}")
 _TOKEN_CLASSES = bytes(ord(" ") if chr(i).isspace() else ord("t") for i in range(256))
 _BASE85 = re.compile(r"[0-9A-Za-z!#$%&()*+\-;<=>?@^_`{|}~]+")
+_ASCII85_TOKEN = re.compile(r"[!-uz]+")
+_DIGIT = re.compile(r"[0-9]")
+# A uuencoded line: a length character (1-45 bytes), then four characters per three bytes.
+_UU_LINE = re.compile(r"(?m)(?<!\S)[!-M][ -`]{4,84}$")
+_UU_CLASSES = bytes(ord("u") if 0x21 <= i <= 0x60 else ord(" ") for i in range(256))
+# Quoted-printable (MIME): six "=XX" escapes at least inside one run of text.
+_QUOTED_PRINTABLE = re.compile(r"(?<!\S)[^\s=]*(?:=[0-9A-F]{2}[^\s=]*){6,}")
+_QP_ESCAPE = re.compile(r"=[0-9A-F]{2}")
 _NOT_BASE64 = re.compile(r"[!#$%&()*;<>?@^`{|}~]")
 # Character escapes as a program or a web page writes them: \u0049, &#73; or &#x49;.
 _CHAR_ESCAPES = re.compile(
@@ -111,6 +127,17 @@ def _maybe_bits(text: str) -> bool:
     """Whether the text may hold eight-bit groups: sixteen bits in a row or two groups apart."""
     bits = text.encode("ascii", "replace").translate(_BINARY_CLASSES)
     return bits.find(b"b" * 16) >= 0 or bits.find(b"bbbbbbbbsbbbbbbbb") >= 0
+
+
+def _mixed_classes(token: str) -> bool:
+    """Upper- and lower-case letters, and digits unless the token is long: what a base85
+    encoding of text nearly always has (a digit is missing from one in twelve of twenty
+    characters, one in 150 of forty), and a name or call in code rarely has all of."""
+    return (
+        token != token.lower()
+        and token != token.upper()
+        and (len(token) >= 40 or _DIGIT.search(token) is not None)
+    )
 
 
 def _maybe_long_token(text: str) -> bool:
@@ -279,7 +306,12 @@ _SEGMENT = re.compile(r"[^\n:;\"“”.!?]{12,}[.!?]*")
 _CLAUSE = re.compile(r"[^\n:;\"“”]{12,}")
 # The commonest words as ROT13 or reversed text spells them (minus real words such as "be").
 _ENCODED_COMMON = (
-    frozenset({codecs.encode(w, "rot13") for w in _COMMON} | {w[::-1] for w in _COMMON}) - _COMMON
+    frozenset(
+        {codecs.encode(w, "rot13") for w in _COMMON}
+        | {w[::-1] for w in _COMMON}
+        | {atbash(w) for w in _COMMON}
+    )
+    - _COMMON
 )
 
 
@@ -587,6 +619,7 @@ class ObfuscationMonitor(Inline):
         if _maybe_morse(text):
             self._morse(text, found)
         self._bits_and_escapes(text, found)
+        self._ciphers(text, found)
         if "%" in text:
             for m in _URL.finditer(text):
                 # "+" is a space in a query string, not a letter "t" to read as leetspeak.
@@ -660,15 +693,28 @@ class ObfuscationMonitor(Inline):
                     found.append((m.start(), m.end(), "ascii85", plain))
         for m in _LONG_TOKEN.finditer(text) if _maybe_long_token(text) else ():
             token = m.group()
-            if _BASE85.fullmatch(token) is None or _NOT_BASE64.search(token) is None:
+            if _NOT_BASE64.search(token) is None or not _mixed_classes(token):
                 continue
-            try:
-                raw = base64.b85decode(token)
-            except ValueError:
-                continue
-            plain = _printable_text(raw, min_p)
-            if plain is not None:
-                found.append((m.start(), m.end(), "base85", plain))
+            for kind, alphabet, decode in (
+                ("base85", _BASE85, base64.b85decode),
+                ("ascii85", _ASCII85_TOKEN, base64.a85decode),
+            ):
+                if alphabet.fullmatch(token) is None:
+                    continue
+                try:
+                    raw = decode(token)
+                except ValueError:
+                    continue
+                plain = _printable_text(raw, min_p)
+                if plain is not None:
+                    found.append((m.start(), m.end(), kind, plain))
+                    break
+        self._uuencoded(text, found)
+        if "=" in text and len(_QP_ESCAPE.findall(text)) >= 6:
+            for m in _QUOTED_PRINTABLE.finditer(text):
+                plain = _printable_text(quopri.decodestring(m.group().encode()), min_p)
+                if plain is not None:
+                    found.append((m.start(), m.end(), "quoted-printable", plain))
         if _maybe_escaped(text):
             for m in _CHAR_ESCAPES.finditer(text):
                 escaped = m.group()
@@ -681,6 +727,51 @@ class ObfuscationMonitor(Inline):
                         continue
                 if plain.isprintable():
                     found.append((m.start(), m.end(), "escapes", plain))
+
+    def _uuencoded(self, text: str, found: list[tuple[int, int, str, str]]) -> None:
+        """Consecutive uuencoded lines, decoded together."""
+        if text.encode("ascii", "replace").translate(_UU_CLASSES).find(b"u" * 12) < 0:
+            return
+        block: list[re.Match[str]] = []
+        for m in _UU_LINE.finditer(text):
+            line = m.group()
+            size = ord(line[0]) - 32
+            expected = 4 * ((size + 2) // 3)  # trailing padding may have been trimmed
+            if not expected - 3 <= len(line) - 1 <= expected + 1:
+                continue
+            if block and text[block[-1].end() : m.start()].strip():
+                self._uu_block(block, found)
+                block = []
+            block.append(m)
+        if block:
+            self._uu_block(block, found)
+
+    def _uu_block(self, block: list[re.Match[str]], found: list[tuple[int, int, str, str]]) -> None:
+        try:
+            raw = b"".join(binascii.a2b_uu(m.group()) for m in block)
+        except binascii.Error:
+            return
+        plain = _printable_text(raw, self.config.min_printable) if len(raw) >= 6 else None
+        if plain is not None:
+            found.append((block[0].start(), block[-1].end(), "uuencode", plain))
+
+    def _ciphers(self, text: str, found: list[tuple[int, int, str, str]]) -> None:
+        if text.isascii():
+            for start, end, plain in nato_runs(text):
+                found.append((start, end, "nato", plain))
+            return
+        for start, end, cells in braille_runs(text):
+            found.append((start, end, "braille", cells))
+        min_p = self.config.min_printable
+        for kind, runs in (
+            ("variation-selectors", variation_selector_runs),
+            ("invisible-bits", invisible_bit_runs),
+        ):
+            for start, end, raw in runs(text):
+                hidden = _printable_text(raw, min_p)
+                # Of a bit run's two readings, the first that is text.
+                if hidden is not None and not any(s == start for s, _, _, _ in found):
+                    found.append((start, end, kind, hidden))
 
     @staticmethod
     def _morse(text: str, found: list[tuple[int, int, str, str]]) -> None:
@@ -709,6 +800,7 @@ class ObfuscationMonitor(Inline):
             for kind, decoded in (
                 ("rot13", codecs.encode(text, "rot13")),
                 ("reversed", text[::-1]),
+                ("atbash", atbash(text)),
             ):
                 plain = _as_english(decoded, max(0.3, base + 0.2))
                 if plain is not None:
@@ -744,6 +836,7 @@ class ObfuscationMonitor(Inline):
             for kind, decoded in (
                 ("rot13", codecs.encode(segment, "rot13")),
                 ("reversed", segment[::-1]),
+                ("atbash", atbash(segment)),
             ):
                 plain = _as_english(decoded, 0.3)
                 if plain is not None:
@@ -757,9 +850,9 @@ class ObfuscationMonitor(Inline):
     categories=("obfuscation",),
     config=ObfuscationConfig,
     description=(
-        "Decodes base64/base32/base85/hex/binary/URL/character escapes/Morse/ROT13/leetspeak/"
-        "reversed text, joins spread-out "
-        "letters and split strings, and rescans the result"
+        "Decodes base64/32/85, hex, binary, URL, quoted-printable, uuencode, character escapes, "
+        "Morse, Braille, NATO, ROT13, Atbash, leetspeak, reversed text and bytes hidden in "
+        "invisible characters, joins spread-out letters and split strings, and rescans the result"
     ),
 )
 def obfuscation_monitor(config: ObfuscationConfig) -> ObfuscationMonitor:

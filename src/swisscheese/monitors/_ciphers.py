@@ -1,0 +1,132 @@
+"""Writing systems and hiding places a model reads fluently and a text detector does not: Braille
+cells, the NATO spelling alphabet, Atbash, and bytes hidden in invisible characters (variation
+selectors, or two invisible characters standing for bits). Pure functions for the decoder;
+each finds candidate runs and returns (start, end, plain text), or nothing."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+__all__ = ["atbash", "braille_runs", "invisible_bit_runs", "nato_runs", "variation_selector_runs"]
+
+_ATBASH = str.maketrans(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ",
+    "zyxwvutsrqponmlkjihgfedcbaZYXWVUTSRQPONMLKJIHGFEDCBA",
+)
+
+
+def atbash(text: str) -> str:
+    """The alphabet reversed (a <-> z); its own inverse."""
+    return text.translate(_ATBASH)
+
+
+# -- Braille (grade 1, English) ------------------------------------------------------------
+
+_BRAILLE_LETTERS = dict(
+    zip("⠁⠃⠉⠙⠑⠋⠛⠓⠊⠚⠅⠇⠍⠝⠕⠏⠟⠗⠎⠞⠥⠧⠺⠭⠽⠵", "abcdefghijklmnopqrstuvwxyz", strict=True)
+)
+_BRAILLE_MARKS = {"⠲": ".", "⠂": ",", "⠦": "?", "⠖": "!", "⠄": "'", "⠤": "-", "⠌": "/", "⠆": ";"}
+_BRAILLE_CAPITAL = "⠠"
+_BRAILLE_NUMBER = "⠼"
+_DIGITS = dict(zip("abcdefghij", "1234567890", strict=True))
+# Eight cells at least, spaces (or the blank cell) between words allowed.
+_BRAILLE_RUN = re.compile("[⠁-⠿](?:[⠀-⠿ ]*[⠁-⠿]){7,}")
+
+
+def _braille_text(cells: str) -> str:
+    out: list[str] = []
+    capital = number = False
+    for cell in cells:
+        if cell == _BRAILLE_CAPITAL:
+            capital = True
+            continue
+        if cell == _BRAILLE_NUMBER:
+            number = True
+            continue
+        if cell in " ⠀":
+            out.append(" ")
+            number = False
+            continue
+        letter = _BRAILLE_LETTERS.get(cell)
+        if letter is None:
+            out.append(_BRAILLE_MARKS.get(cell, "?"))
+        elif number and letter in _DIGITS:
+            out.append(_DIGITS[letter])
+        else:
+            out.append(letter.upper() if capital else letter)
+        capital = False
+    return "".join(out)
+
+
+def braille_runs(text: str) -> Iterator[tuple[int, int, str]]:
+    if not any("\u2800" <= ch <= "\u28ff" for ch in text):
+        return
+    for m in _BRAILLE_RUN.finditer(text):
+        yield m.start(), m.end(), _braille_text(m.group())
+
+
+# -- NATO spelling alphabet ---------------------------------------------------------------------
+
+_NATO = {
+    "alfa": "a", "alpha": "a", "bravo": "b", "charlie": "c", "delta": "d", "echo": "e",
+    "foxtrot": "f", "golf": "g", "hotel": "h", "india": "i", "juliett": "j", "juliet": "j",
+    "kilo": "k", "lima": "l", "mike": "m", "november": "n", "oscar": "o", "papa": "p",
+    "quebec": "q", "romeo": "r", "sierra": "s", "tango": "t", "uniform": "u", "victor": "v",
+    "whiskey": "w", "whisky": "w", "xray": "x", "x-ray": "x", "yankee": "y", "zulu": "z",
+}  # fmt: skip
+_NATO_WORD = "(?:" + "|".join(sorted(map(re.escape, _NATO), key=len, reverse=True)) + ")"
+# Six code words at least; a slash, a bar or two spaces between them mark a word break.
+_NATO_RUN = re.compile(
+    rf"(?i)(?<![\w-]){_NATO_WORD}(?:(?:[ ,]+|\s*[/|]\s*|\s{{2,}}){_NATO_WORD}){{5,}}(?![\w-])"
+)
+_NATO_GAP = re.compile(r"(?i)\s*[/|]\s*|\s{2,}|[ ,]+")
+# Code words for letters any sentence uses; a run of six code words holds two of them at least.
+_NATO_HINTS = ("echo", "alfa", "alpha", "oscar", "india", "sierra", "tango", "romeo")
+
+
+def nato_runs(text: str) -> Iterator[tuple[int, int, str]]:
+    lowered = text.lower()
+    if sum(lowered.count(hint) for hint in _NATO_HINTS) < 2:
+        return
+    for m in _NATO_RUN.finditer(text):
+        out: list[str] = []
+        pos = 0
+        run = m.group()
+        for gap in _NATO_GAP.finditer(run):
+            out.append(_NATO[run[pos : gap.start()].lower()])
+            if any(mark in gap.group() for mark in ("/", "|", "  ", "\n")):
+                out.append(" ")
+            pos = gap.end()
+        out.append(_NATO[run[pos:].lower()])
+        yield m.start(), m.end(), "".join(out)
+
+
+# -- bytes in invisible characters --------------------------------------------------------------
+
+# Variation selectors 1-16 and 17-256 each stand for one byte (0-15, 16-255).
+_SELECTORS = re.compile("[\ufe00-\ufe0f\U000e0100-\U000e01ef]{6,}")
+# Invisible characters that a run of bits can be written in, two of them standing for 0 and 1.
+_BIT_CHARS = "\u200b\u200c\u200d\u2060\u2061\u2062\u2063\u2064\ufeff"
+_BIT_RUN = re.compile(f"[{_BIT_CHARS}]{{48,}}")
+
+
+def variation_selector_runs(text: str) -> Iterator[tuple[int, int, bytes]]:
+    for m in _SELECTORS.finditer(text):
+        raw = bytes(
+            ord(c) - 0xFE00 if ord(c) <= 0xFE0F else ord(c) - 0xE0100 + 16 for c in m.group()
+        )
+        yield m.start(), m.end(), raw
+
+
+def invisible_bit_runs(text: str) -> Iterator[tuple[int, int, bytes]]:
+    """Runs of exactly two invisible characters, a multiple of eight long: both readings (either
+    character as 0); the caller keeps the one that is text."""
+    for m in _BIT_RUN.finditer(text):
+        run = m.group()
+        symbols = sorted(set(run))
+        if len(symbols) != 2 or len(run) % 8:
+            continue
+        for zero, one in (symbols, symbols[::-1]):
+            bits = run.replace(zero, "0").replace(one, "1")
+            yield m.start(), m.end(), int(bits, 2).to_bytes(len(bits) // 8, "big")
