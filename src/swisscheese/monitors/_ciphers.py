@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-__all__ = ["atbash", "braille_runs", "invisible_bit_runs", "nato_runs", "variation_selector_runs"]
+__all__ = ["atbash", "braille_runs", "hidden_byte_runs", "nato_runs"]
 
 _ATBASH = str.maketrans(
     "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ",
@@ -31,6 +31,7 @@ _BRAILLE_CAPITAL = "⠠"
 _BRAILLE_NUMBER = "⠼"
 _DIGITS = dict(zip("abcdefghij", "1234567890", strict=True))
 # Eight cells at least, spaces (or the blank cell) between words allowed.
+_BRAILLE_CELL = re.compile("[\u2800-\u28ff]")
 _BRAILLE_RUN = re.compile("[⠁-⠿](?:[⠀-⠿ ]*[⠁-⠿]){7,}")
 
 
@@ -60,7 +61,7 @@ def _braille_text(cells: str) -> str:
 
 
 def braille_runs(text: str) -> Iterator[tuple[int, int, str]]:
-    if not any("\u2800" <= ch <= "\u28ff" for ch in text):
+    if _BRAILLE_CELL.search(text) is None:
         return
     for m in _BRAILLE_RUN.finditer(text):
         yield m.start(), m.end(), _braille_text(m.group())
@@ -104,29 +105,33 @@ def nato_runs(text: str) -> Iterator[tuple[int, int, str]]:
 
 # -- bytes in invisible characters --------------------------------------------------------------
 
-# Variation selectors 1-16 and 17-256 each stand for one byte (0-15, 16-255).
-_SELECTORS = re.compile("[\ufe00-\ufe0f\U000e0100-\U000e01ef]{6,}")
-# Invisible characters that a run of bits can be written in, two of them standing for 0 and 1.
+# Variation selectors 1-16 and 17-256 each stand for one byte (0-15, 16-255); or two invisible
+# characters stand for 0 and 1. One scan finds runs of either.
+_SELECTOR_CHARS = "\ufe00-\ufe0f\U000e0100-\U000e01ef"
 _BIT_CHARS = "\u200b\u200c\u200d\u2060\u2061\u2062\u2063\u2064\ufeff"
+_HIDDEN_RUN = re.compile(f"[{_SELECTOR_CHARS}{_BIT_CHARS}]{{6,}}")
+_SELECTOR_RUN = re.compile(f"[{_SELECTOR_CHARS}]{{6,}}")
 _BIT_RUN = re.compile(f"[{_BIT_CHARS}]{{48,}}")
 
 
-def variation_selector_runs(text: str) -> Iterator[tuple[int, int, bytes]]:
-    for m in _SELECTORS.finditer(text):
-        raw = bytes(
-            ord(c) - 0xFE00 if ord(c) <= 0xFE0F else ord(c) - 0xE0100 + 16 for c in m.group()
-        )
-        yield m.start(), m.end(), raw
-
-
-def invisible_bit_runs(text: str) -> Iterator[tuple[int, int, bytes]]:
-    """Runs of exactly two invisible characters, a multiple of eight long: both readings (either
-    character as 0); the caller keeps the one that is text."""
-    for m in _BIT_RUN.finditer(text):
-        run = m.group()
-        symbols = sorted(set(run))
-        if len(symbols) != 2 or len(run) % 8:
-            continue
-        for zero, one in (symbols, symbols[::-1]):
-            bits = run.replace(zero, "0").replace(one, "1")
-            yield m.start(), m.end(), int(bits, 2).to_bytes(len(bits) // 8, "big")
+def hidden_byte_runs(text: str) -> Iterator[tuple[int, int, str, bytes]]:
+    """(start, end, kind, bytes) for each run of variation selectors, and for each run of
+    exactly two invisible characters a multiple of eight long: both readings of its bits
+    (either character as 0; the caller keeps the one that is text)."""
+    # One scan for any hidden run (a single character class is fast); each is then split.
+    for hidden in _HIDDEN_RUN.finditer(text):
+        at = hidden.start()
+        for m in _SELECTOR_RUN.finditer(hidden.group()):
+            raw = bytes(
+                ord(c) - 0xFE00 if ord(c) <= 0xFE0F else ord(c) - 0xE0100 + 16 for c in m.group()
+            )
+            yield at + m.start(), at + m.end(), "variation-selectors", raw
+        for m in _BIT_RUN.finditer(hidden.group()):
+            run = m.group()
+            symbols = sorted(set(run))
+            if len(symbols) != 2 or len(run) % 8:
+                continue
+            for zero, one in (symbols, symbols[::-1]):
+                bits = run.replace(zero, "0").replace(one, "1")
+                raw = int(bits, 2).to_bytes(len(bits) // 8, "big")
+                yield at + m.start(), at + m.end(), "invisible-bits", raw

@@ -34,13 +34,7 @@ from swisscheese.learned.features import (
     latin_with_lookalikes,
     normalize,
 )
-from swisscheese.monitors._ciphers import (
-    atbash,
-    braille_runs,
-    invisible_bit_runs,
-    nato_runs,
-    variation_selector_runs,
-)
+from swisscheese.monitors._ciphers import atbash, braille_runs, hidden_byte_runs, nato_runs
 from swisscheese.monitors._registry import Inline, MonitorConfig, monitor
 
 _BASE64 = re.compile(r"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/_-]{12,}={0,2}(?![A-Za-z0-9+/=_-])")
@@ -123,9 +117,9 @@ def _maybe_encoded(text: str) -> bool:
 _BINARY_CLASSES = _class_table({"01": "b", " ,": "s"})
 
 
-def _maybe_bits(text: str) -> bool:
+def _maybe_bits(raw: bytes) -> bool:
     """Whether the text may hold eight-bit groups: sixteen bits in a row or two groups apart."""
-    bits = text.encode("ascii", "replace").translate(_BINARY_CLASSES)
+    bits = raw.translate(_BINARY_CLASSES)
     return bits.find(b"b" * 16) >= 0 or bits.find(b"bbbbbbbbsbbbbbbbb") >= 0
 
 
@@ -140,13 +134,13 @@ def _mixed_classes(token: str) -> bool:
     )
 
 
-def _maybe_long_token(text: str) -> bool:
+def _maybe_long_token(raw: bytes) -> bool:
     """Whether the text has a run of twenty characters without a space: a cheap test."""
-    return text.encode("ascii", "replace").translate(_TOKEN_CLASSES).find(b"t" * 20) >= 0
+    return raw.translate(_TOKEN_CLASSES).find(b"t" * 20) >= 0
 
 
 def _maybe_escaped(text: str) -> bool:
-    return "\\u" in text or "\\U" in text or "&#" in text
+    return ("\\" in text and ("\\u" in text or "\\U" in text)) or "&#" in text
 
 
 _MORSE_CLASSES = _class_table({".-": "m", " /": "s"})
@@ -675,7 +669,9 @@ class ObfuscationMonitor(Inline):
 
     def _bits_and_escapes(self, text: str, found: list[tuple[int, int, str, str]]) -> None:
         min_p = self.config.min_printable
-        if _maybe_bits(text):
+        # The cheap tests read the text as bytes (other characters as "?"), encoded once.
+        as_bytes = text.encode("ascii", "replace")
+        if _maybe_bits(as_bytes):
             for m in _BINARY.finditer(text):
                 bits = re.sub(r"[ ,]", "", m.group())
                 raw = int(bits, 2).to_bytes(len(bits) // 8, "big")
@@ -691,7 +687,7 @@ class ObfuscationMonitor(Inline):
                 plain = _printable_text(raw, min_p)
                 if plain is not None:
                     found.append((m.start(), m.end(), "ascii85", plain))
-        for m in _LONG_TOKEN.finditer(text) if _maybe_long_token(text) else ():
+        for m in _LONG_TOKEN.finditer(text) if _maybe_long_token(as_bytes) else ():
             token = m.group()
             if _NOT_BASE64.search(token) is None or not _mixed_classes(token):
                 continue
@@ -709,7 +705,7 @@ class ObfuscationMonitor(Inline):
                 if plain is not None:
                     found.append((m.start(), m.end(), kind, plain))
                     break
-        self._uuencoded(text, found)
+        self._uuencoded(text, as_bytes, found)
         if "=" in text and len(_QP_ESCAPE.findall(text)) >= 6:
             for m in _QUOTED_PRINTABLE.finditer(text):
                 plain = _printable_text(quopri.decodestring(m.group().encode()), min_p)
@@ -728,9 +724,11 @@ class ObfuscationMonitor(Inline):
                 if plain.isprintable():
                     found.append((m.start(), m.end(), "escapes", plain))
 
-    def _uuencoded(self, text: str, found: list[tuple[int, int, str, str]]) -> None:
+    def _uuencoded(
+        self, text: str, as_bytes: bytes, found: list[tuple[int, int, str, str]]
+    ) -> None:
         """Consecutive uuencoded lines, decoded together."""
-        if text.encode("ascii", "replace").translate(_UU_CLASSES).find(b"u" * 12) < 0:
+        if as_bytes.translate(_UU_CLASSES).find(b"u" * 12) < 0:
             return
         block: list[re.Match[str]] = []
         for m in _UU_LINE.finditer(text):
@@ -762,16 +760,11 @@ class ObfuscationMonitor(Inline):
             return
         for start, end, cells in braille_runs(text):
             found.append((start, end, "braille", cells))
-        min_p = self.config.min_printable
-        for kind, runs in (
-            ("variation-selectors", variation_selector_runs),
-            ("invisible-bits", invisible_bit_runs),
-        ):
-            for start, end, raw in runs(text):
-                hidden = _printable_text(raw, min_p)
-                # Of a bit run's two readings, the first that is text.
-                if hidden is not None and not any(s == start for s, _, _, _ in found):
-                    found.append((start, end, kind, hidden))
+        for start, end, kind, raw in hidden_byte_runs(text):
+            hidden = _printable_text(raw, self.config.min_printable)
+            # Of a bit run's two readings, the first that is text.
+            if hidden is not None and not any(s == start for s, _, _, _ in found):
+                found.append((start, end, kind, hidden))
 
     @staticmethod
     def _morse(text: str, found: list[tuple[int, int, str, str]]) -> None:
