@@ -10,18 +10,25 @@ from swisscheese.evaluation import injection_sets
 from swisscheese.evaluation.corpora import CorpusError, load_corpus
 from swisscheese.evaluation.harness import EvalConfig, run_items
 from swisscheese.evaluation.injection_sets import BASTION_CANARY, BASTION_TASK
+from swisscheese.evaluation.items import Item
 from swisscheese.evaluation.overlap import training_overlap
 from tests.evaluation.test_corpora import _require
 
 
+def _both_sides(name: str) -> tuple[list[Item], list[Item]]:
+    """The corpus's attacks and benign items, each labelled by the side it was read as."""
+    _require(name)
+    attacks = load_corpus(name, attack=True)
+    benign = load_corpus(name, attack=False)
+    assert all(i.attack for i in attacks)
+    assert not any(i.attack for i in benign)
+    return attacks, benign
+
+
 def test_bastioncorpus_attacks_arrive_by_their_channel_and_its_traps_are_benign() -> None:
-    _require("bastioncorpus")
-    attacks = load_corpus("bastioncorpus", attack=True)
-    traps = load_corpus("bastioncorpus", attack=False)
+    attacks, traps = _both_sides("bastioncorpus")
     assert len(attacks) >= 100
     assert len(traps) >= 50
-    assert all(i.attack for i in attacks)
-    assert not any(i.attack for i in traps)
     fetched = [i for i in attacks if i.document is not None]
     typed = [i for i in attacks if i.document is None]
     assert len(fetched) >= 40
@@ -40,9 +47,7 @@ def test_bastioncorpus_attacks_arrive_by_their_channel_and_its_traps_are_benign(
 
 
 def test_agent_injection_bench_cases_are_tool_results_for_their_task() -> None:
-    _require("agent-injection-bench")
-    attacks = load_corpus("agent-injection-bench", attack=True)
-    controls = load_corpus("agent-injection-bench", attack=False)
+    attacks, controls = _both_sides("agent-injection-bench")
     assert len(attacks) >= 20
     assert len(controls) >= 3
     assert all(i.category.startswith("control.") for i in controls)

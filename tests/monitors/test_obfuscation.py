@@ -7,6 +7,7 @@ import random
 import time
 import urllib.parse
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -159,30 +160,6 @@ def test_bytes_hidden_in_variation_selectors_are_read(sentence: str) -> None:
 def test_bits_in_two_invisible_characters_are_read(sentence: str, pair: tuple[str, str]) -> None:
     hidden = invisible_bits(sentence, *pair)
     assert decodings(f"hi{hidden} there")["invisible-bits"] == sentence
-
-
-def test_emoji_sequences_braille_art_and_nato_words_in_prose_are_not_decoded() -> None:
-    for text in [
-        "Family: \U0001f468\u200d\U0001f469\u200d\U0001f467, and \u2764\ufe0f",
-        "Flag: \U0001f3f4\U000e0067\U000e0062\U000e0065\U000e006e\U000e0067\U000e007f",
-        "Braille dots: \u2801\u2803 are a and b.",
-        "We flew from India to Lima via Quebec, then took the tango class at the Hotel Victor.",
-        "ALL_CAPS_CONSTANT = compute(VALUE_ONE, VALUE_TWO) + OTHER_VALUE_HERE",
-        "self.assertEqual(response.status_code, HTTPStatus.OK)",
-    ]:
-        assert MONITOR.decode(text) == [], text
-
-
-def test_short_bits_words_and_entities_in_ordinary_text_are_not_decoded() -> None:
-    for text in [
-        "Homework: convert 01001000 01101001 from binary to ASCII text.",
-        "The register reads 0000000011111111 after reset.",
-        "Counterrevolutionaries and internationalization are long words indeed.",
-        "Caf&#233; &amp; cr&#232;me br&#251;l&#233;e",
-        "printf('\\u00e9t\\u00e9');",
-        "git log --format=%H%x09%an%x09%s",
-    ]:
-        assert MONITOR.decode(text) == [], text
 
 
 def test_control_bytes_still_do_not_count_as_text() -> None:
@@ -501,14 +478,31 @@ def test_code_that_rot13_or_reverses_into_one_word_is_not_decoded() -> None:
     )
 
 
-def test_ordinary_text_decodes_to_nothing() -> None:
-    for text in [
+@pytest.mark.parametrize(
+    "text",
+    [
         "The deployment uses internationalization and containerization extensively.",
         "sha256 e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
         "Use python3.11 with h264 video on ipv4, version v1.2.3 and utf8.",
         "Meet me at 10:30 near gate B12, seat 14C.",
-    ]:
-        assert MONITOR.decode(text) == [], text
+        # Short runs of bits, long words, entities and escapes in ordinary text and code.
+        "Homework: convert 01001000 01101001 from binary to ASCII text.",
+        "The register reads 0000000011111111 after reset.",
+        "Counterrevolutionaries and internationalization are long words indeed.",
+        "Caf&#233; &amp; cr&#232;me br&#251;l&#233;e",
+        "printf('\\u00e9t\\u00e9');",
+        "git log --format=%H%x09%an%x09%s",
+        # Emoji sequences, a flag, two Braille cells, code words in prose, names in code.
+        "Family: \U0001f468\u200d\U0001f469\u200d\U0001f467, and \u2764\ufe0f",
+        "Flag: \U0001f3f4\U000e0067\U000e0062\U000e0065\U000e006e\U000e0067\U000e007f",
+        "Braille dots: \u2801\u2803 are a and b.",
+        "We flew from India to Lima via Quebec, then took the tango class at the Hotel Victor.",
+        "ALL_CAPS_CONSTANT = compute(VALUE_ONE, VALUE_TWO) + OTHER_VALUE_HERE",
+        "self.assertEqual(response.status_code, HTTPStatus.OK)",
+    ],
+)
+def test_ordinary_text_decodes_to_nothing(text: str) -> None:
+    assert MONITOR.decode(text) == []
 
 
 def test_nested_encodings_keep_the_outer_span() -> None:
