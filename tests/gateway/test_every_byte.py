@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -153,6 +153,35 @@ def test_an_attack_in_any_field_the_model_reads_is_stopped(gw: Gateway, field: s
     # are retrieved content, not input).
     retrieved = field.startswith(("tool ", "function result", "legacy", "response_format"))
     stage = "retrieved" if retrieved else "input"
+    assert f"{stage}=block" in response.headers["x-swisscheese-verdict"]
+    assert gw.script.received == []
+
+
+@pytest.mark.parametrize("where", ["user content", "tool result"])
+@pytest.mark.parametrize("hide", ["variation selectors", "invisible bits", "braille"])
+def test_an_attack_hidden_where_a_reader_sees_nothing_or_dots_is_stopped(
+    gw: Gateway, where: str, hide: str
+) -> None:
+    """An emoji that carries bytes in variation selectors, bits in invisible characters, or
+    Braille cells: a model decodes them when asked, so the gateway reads them too."""
+    from tests.helpers.encodings import braille, invisible_bits, variation_selectors
+
+    hiders: dict[str, Callable[[str], str]] = {
+        "variation selectors": variation_selectors,
+        "invisible bits": invisible_bits,
+        "braille": lambda t: braille(t.lower().replace(",", "")),
+    }
+    hidden = hiders[hide](ATTACK)
+    text = f"Great news \U0001f600 {hidden} see you soon"
+    message = (
+        {"role": "user", "content": text}
+        if where == "user content"
+        else {"role": "tool", "tool_call_id": "c1", "content": text}
+    )
+    response = gw.post(with_message(message))
+    assert response.status_code == 200, response.text
+    assert response.json()["choices"][0]["finish_reason"] == "content_filter"
+    stage = "input" if where == "user content" else "retrieved"
     assert f"{stage}=block" in response.headers["x-swisscheese-verdict"]
     assert gw.script.received == []
 
