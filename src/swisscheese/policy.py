@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from typing import Any
 
 from pydantic import ValidationError
@@ -59,12 +60,28 @@ class CompiledRule:
 
     def reads(self, content: Content) -> bool:
         """Whether the rule applies to ``content`` (at one of its stages)."""
-        return self.rule.in_operator_text or not content.from_operator
+        if not (self.rule.in_operator_text or not content.from_operator):
+            return False
+        if not (self.rule.sources or self.rule.not_sources):
+            return True
+        # Only retrieved content comes from a source; anything else is read as sourceless.
+        source = content.source if content.stage is Stage.RETRIEVED else None
+        return _from_sources(source, self.rule.sources, self.rule.not_sources)
 
     def selects(self, finding: Finding) -> bool:
         if finding.score < self.threshold:
             return False
         return not self.rule.categories or matches_any(finding.category, self.rule.categories)
+
+
+def _from_sources(source: str | None, only: Sequence[str], never: Sequence[str]) -> bool:
+    """Whether a text from ``source`` is one a rule with these patterns reads: a sourceless
+    text only when the rule names no sources to read."""
+    if source is None:
+        return not only
+    if only and not any(fnmatchcase(source, p) for p in only):
+        return False
+    return not any(fnmatchcase(source, p) for p in never)
 
 
 @dataclass(frozen=True, slots=True)

@@ -69,6 +69,19 @@ def test_a_stage_in_two_layers_is_an_error() -> None:
     assert "screened by both 'input' and 'also'" in issues_of(text)[0]
 
 
+def test_sources_are_for_retrieved_content_and_leave_other_digests_alone() -> None:
+    (issue,) = issues_of(GOOD + '        sources: ["fetch_*"]\n')
+    assert "only retrieved content has" in issue
+    assert "p.yaml" in issue
+    empty = GOOD.replace("input:", "retrieved:") + '        not_sources: [" "]\n'
+    assert "non-empty tool name or pattern" in issues_of(empty)[0]
+    retrieved = GOOD.replace("input:", "retrieved:")
+    plain = parse_policy(retrieved).policy.digest
+    # Policies that do not use the fields keep the digest they had before the fields existed.
+    assert plain == parse_policy(retrieved + "        sources: []\n").policy.digest
+    assert plain != parse_policy(retrieved + '        not_sources: ["read_file"]\n').policy.digest
+
+
 def test_yaml_syntax_error_has_a_line() -> None:
     (issue,) = issues_of("version: 1\nlayers: [oops\n")
     assert issue.startswith("p.yaml:3: invalid YAML")

@@ -186,6 +186,48 @@ def test_an_attack_hidden_where_a_reader_sees_nothing_or_dots_is_stopped(
     assert gw.script.received == []
 
 
+BLOCK_BUT_FILE_READS = """\
+version: 1
+deployment: t
+layers:
+  retrieved:
+    rules:
+      - monitor: signatures
+        action: block
+        not_sources: ["read_*"]
+      - monitor: signatures
+        action: flag
+"""
+
+
+@pytest.mark.parametrize(("tool_name", "forwarded"), [("search", False), ("read_file", True)])
+def test_a_tool_result_is_screened_by_the_rules_for_the_tool_that_returned_it(
+    tmp_path: Path, tool_name: str, forwarded: bool
+) -> None:
+    """The source a rule's `not_sources` matches is the name of the call the result answers,
+    as the request's own assistant message gives it."""
+    for gw in run_gateway(tmp_path, BLOCK_BUT_FILE_READS):
+        gw.script.answer = completion({"role": "assistant", "content": "Here is the summary."})
+        fetched = {
+            "role": "assistant",
+            "tool_calls": [
+                {"id": "c9", "type": "function", "function": {"name": tool_name, "arguments": "{}"}}
+            ],
+        }
+        result = {"role": "tool", "tool_call_id": "c9", "content": ATTACK}
+        body = request(messages=[{"role": "user", "content": "look it up"}, fetched, result])
+        response = gw.post(body)
+        assert response.status_code == 200, response.text
+        verdict = response.headers["x-swisscheese-verdict"]
+        if forwarded:
+            assert "retrieved=flag" in verdict
+            assert len(gw.script.received) == 1
+        else:
+            assert "retrieved=block" in verdict
+            assert response.json()["choices"][0]["finish_reason"] == "content_filter"
+            assert gw.script.received == []
+
+
 def test_an_order_about_the_reply_is_refused_in_a_tool_result_not_in_a_tool_definition(
     gw: Gateway,
 ) -> None:

@@ -47,6 +47,13 @@ class Rule(_Strict):
     """Whether the rule reads the operator's own text: system and developer messages, and the
     tool and response-schema definitions read at the retrieved stage. A detector trained on
     fetched documents reads an operator's instructions to the model as injected ones."""
+    sources: tuple[str, ...] = ()
+    """Retrieved content only from these sources: shell-style patterns (``fetch_*``,
+    ``search``) matched against the name of the tool a result came from, as the request or
+    the MCP server gives it; empty: every source."""
+    not_sources: tuple[str, ...] = ()
+    """Retrieved content from any source but these (same patterns): e.g. a blocking rule that
+    leaves a coding agent's file reads to a flagging one. A text with no source is read."""
     config: dict[str, Any] = Field(default_factory=dict)
     """The monitor's own settings (validated against its config schema)."""
     timeout_ms: float | None = Field(default=None, gt=0)
@@ -59,6 +66,13 @@ class Rule(_Strict):
     def _score_range(cls, v: float | FprThreshold) -> float | FprThreshold:
         if isinstance(v, float) and not 0.0 <= v <= 1.0:
             raise ValueError("a score threshold lies in [0, 1]")
+        return v
+
+    @field_validator("sources", "not_sources")
+    @classmethod
+    def _patterns(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        if any(not p.strip() for p in v):
+            raise ValueError("a source pattern is a non-empty tool name or pattern")
         return v
 
     @field_validator("categories")
@@ -189,6 +203,14 @@ class Policy(_Strict):
                         f"rule {i} of layer {name!r} names stages {sorted(extra)} "
                         f"outside the layer's {[s.value for s in stages]}"
                     )
+                if (rule.sources or rule.not_sources) and Stage.RETRIEVED not in (
+                    rule.stages or stages
+                ):
+                    # Only retrieved content has a source: the rule would never read anything.
+                    raise ValueError(
+                        f"rule {i} of layer {name!r} selects sources, which only retrieved "
+                        "content has; put it in the layer that screens the retrieved stage"
+                    )
             on_error = layer.on_error or DEFAULT_ON_ERROR[stages[0]]
             resolved[name] = layer.model_copy(update={"stages": stages, "on_error": on_error})
         object.__setattr__(self, "layers", resolved)
@@ -209,4 +231,9 @@ class Policy(_Strict):
                 del data[optional]  # policies without it keep the digests they always had
         if not data.get("system_prompts"):
             del data["system_prompts"]
+        for layer in data["layers"].values():
+            for rule in layer["rules"]:
+                for optional in ("sources", "not_sources"):
+                    if not rule[optional]:
+                        del rule[optional]
         return digest(data)
