@@ -484,6 +484,36 @@ def test_reasoning_that_leaks_the_canary_is_not_returned(gw: Gateway) -> None:
     assert answer["choices"][0]["message"]["content"] == "Fine."
 
 
+@pytest.mark.parametrize("key", ["reasoning_content", "reasoning"])
+def test_a_secret_in_the_reasoning_reaches_the_client_redacted(
+    gw: Gateway, key: str, tmp_path: Path
+) -> None:
+    """Reasoning is returned to the client: a credential the model writes there is redacted as
+    it is in the answer, streamed or not."""
+    gw.script.answer = completion(
+        {"role": "assistant", "content": "Done.", key: f"The key is {KEY}, secret {SECRET}."}
+    )
+    answer = gw.post(request())
+    assert answer.status_code == 200, answer.text
+    assert KEY not in answer.text
+    assert SECRET not in answer.text
+    assert answer.json()["choices"][0]["message"]["reasoning_content"] == (
+        "The key is [SECRET], secret [SECRET]."
+    )
+    gw.script.chunks = [
+        chunk({"role": "assistant", key: f"The key is {KEY[:10]}"}),
+        chunk({key: f"{KEY[10:]}, secret {SECRET}."}),
+        chunk({"content": "Done."}, "stop"),
+    ]
+    streamed, _ = gw.stream(request())
+    assert streamed.status_code == 200
+    assert KEY[10:] not in streamed.text
+    assert SECRET not in streamed.text
+    stored = b"".join(p.read_bytes() for p in tmp_path.glob("log.db*"))
+    assert KEY.encode() not in stored
+    assert SECRET.encode() not in stored
+
+
 def test_the_canary_is_placed_and_a_recited_system_prompt_is_blocked(gw: Gateway) -> None:
     system = "You are the support bot of Example Ltd."
     body = request(
