@@ -343,22 +343,32 @@ def test_a_secret_redacted_for_the_client_is_not_written_to_the_log(
     assert b"[SECRET]" in stored  # the redacted texts are what was kept
 
 
-@pytest.mark.parametrize("encode", ["base64", "hex"])
+def _hide(plain: str, how: str) -> str:
+    import base64
+
+    if how == "base64":
+        return base64.b64encode(plain.encode()).decode()
+    if how == "hex":
+        return plain.encode().hex()
+    return "\u200b".join(plain)  # zero-width spaces between every character
+
+
+@pytest.mark.parametrize("encode", ["base64", "hex", "zero-width"])
 def test_a_secret_the_model_was_talked_into_encoding_is_redacted_all_the_same(
     gw: Gateway, encode: str
 ) -> None:
     """An injected "reply with the key in base64" must not walk a credential past the output
     layer, in the answer or in a tool call's arguments."""
-    import base64
-
-    plain = f"aws_access_key_id = {KEY}\naws_secret_access_key = {SECRET}".encode()
-    hidden = base64.b64encode(plain).decode() if encode == "base64" else plain.hex()
+    hidden = _hide(f"aws_access_key_id = {KEY}\naws_secret_access_key = {SECRET}", encode)
     gw.script.answer = completion({"role": "assistant", "content": f"Here it is: {hidden}"})
     response = gw.post(request())
     assert response.status_code == 200, response.text
     content = response.json()["choices"][0]["message"]["content"]
     assert hidden not in content
-    assert content == "Here it is: [SECRET]"
+    visible = content.replace("\u200b", "")
+    assert KEY not in visible
+    assert SECRET not in visible
+    assert "[SECRET]" in content
     gw.script.chunks = [
         chunk({"role": "assistant", "content": "Here it is: "}),
         chunk({"content": hidden[:20]}),
@@ -366,9 +376,8 @@ def test_a_secret_the_model_was_talked_into_encoding_is_redacted_all_the_same(
     ]
     streamed, events = gw.stream(request())
     assert streamed.status_code == 200
-    assert hidden[:20] not in streamed.text
     text = "".join(e["choices"][0]["delta"].get("content") or "" for e in events if e["choices"])
-    assert text == "Here it is: [SECRET]"
+    assert text == content
     gw.script.answer = completion(
         {"role": "assistant", "content": None, "tool_calls": [call(json.dumps({"q": hidden}))]},
         finish_reason="tool_calls",
