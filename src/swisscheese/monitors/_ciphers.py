@@ -1,7 +1,8 @@
 """Writing systems and hiding places a model reads fluently and a text detector does not: Braille
 cells, the NATO spelling alphabet, Atbash, and bytes hidden in invisible characters (variation
 selectors, or two invisible characters standing for bits). Pure functions for the decoder;
-each finds candidate runs and returns (start, end, plain text), or nothing."""
+each finds candidate runs and yields where each is and what it reads as (text, or the bytes
+it hides for the decoder to test as text)."""
 
 from __future__ import annotations
 

@@ -612,7 +612,7 @@ class ObfuscationMonitor(Inline):
             self._encodings(text, found)
         if _maybe_morse(text):
             self._morse(text, found)
-        self._bits_and_escapes(text, found)
+        self._other_encodings(text, found)
         self._ciphers(text, found)
         if "%" in text:
             for m in _URL.finditer(text):
@@ -667,7 +667,9 @@ class ObfuscationMonitor(Inline):
             if plain is not None and not any(s <= m.start() < e for s, e, _, _ in found):
                 found.append((m.start(), m.end(), "hex", plain))
 
-    def _bits_and_escapes(self, text: str, found: list[tuple[int, int, str, str]]) -> None:
+    def _other_encodings(self, text: str, found: list[tuple[int, int, str, str]]) -> None:
+        """Binary, ASCII85 and base85, uuencode, quoted-printable and character escapes, each
+        behind a test that costs a byte translation or a substring search."""
         min_p = self.config.min_printable
         # The cheap tests read the text as bytes (other characters as "?"), encoded once.
         as_bytes = text.encode("ascii", "replace")
