@@ -26,11 +26,10 @@ import yaml
 
 from swisscheese.common import package_file
 from swisscheese.core import Role
-from swisscheese.core.errors import InputError
 from swisscheese.core.jsonl import json_lines
 from swisscheese.evaluation.documents import bipia_items, builtin_document_items
 from swisscheese.evaluation.injection_sets import INJECTION_SETS, injection_set_items
-from swisscheese.evaluation.items import CorpusError, Document, Item
+from swisscheese.evaluation.items import CorpusError, Document, Item, json_records
 
 __all__ = [
     "CORPORA",
@@ -345,11 +344,7 @@ def _read_file(path: Path, column: str) -> list[tuple[str, str, int]]:
             if text:
                 out.append((text, row.get("category") or "", reader.line_num))
         return out
-    try:
-        parsed = list(json_lines(raw.splitlines(), str(path)))
-    except InputError as exc:
-        raise CorpusError(str(exc)) from None
-    for n, record in parsed:
+    for n, record in json_records(raw, str(path)):
         if isinstance(record, str):
             out.append((record, "", n))
             continue

@@ -20,9 +20,7 @@ import random
 from pathlib import Path
 from typing import Any
 
-from swisscheese.core.errors import InputError
-from swisscheese.core.jsonl import json_lines
-from swisscheese.evaluation.items import CorpusError, Document, Item
+from swisscheese.evaluation.items import CorpusError, Document, Item, json_records
 
 __all__ = ["bipia_items", "builtin_document_items", "plant"]
 
@@ -101,11 +99,7 @@ def _bipia_contexts(root: Path, kind: str, split: str) -> list[tuple[str, str]]:
     if not path.is_file():
         raise CorpusError(f"{path}: no such file (is {root} a copy of BIPIA?)")
     out = []
-    try:
-        records = list(json_lines(path.read_text(encoding="utf-8").splitlines(), str(path)))
-    except InputError as exc:
-        raise CorpusError(str(exc)) from None
-    for n, record in records:
+    for n, record in json_records(path.read_text(encoding="utf-8"), str(path)):
         if not isinstance(record, dict) or "context" not in record:
             raise CorpusError(f"{path}:{n}: expected an object with a 'context'")
         context = record["context"]

@@ -20,9 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from swisscheese.common import package_file
-from swisscheese.core.errors import InputError
-from swisscheese.core.jsonl import json_lines
-from swisscheese.evaluation.items import CorpusError, Document, Item
+from swisscheese.evaluation.items import CorpusError, Document, Item, json_records
 
 __all__ = ["BASTION_CANARY", "BASTION_TASK", "INJECTION_SETS", "injection_set_items"]
 
@@ -36,10 +34,7 @@ _USERS_OWN = frozenset({"user_input", "user_message"})
 
 def _rows(dist: str, relpath: str, required: tuple[str, ...]) -> list[tuple[int, dict[str, Any]]]:
     path: Path = package_file(dist, relpath, error=CorpusError)
-    try:
-        rows = list(json_lines(path.read_text(encoding="utf-8").splitlines(), str(path)))
-    except InputError as exc:
-        raise CorpusError(str(exc)) from None
+    rows = json_records(path.read_text(encoding="utf-8"), str(path))
     for n, row in rows:
         if not isinstance(row, dict) or any(not isinstance(row.get(k), str) for k in required):
             raise CorpusError(f"{path}:{n}: expected an object with {', '.join(required)}")

@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from swisscheese.core import Role
-from swisscheese.core.errors import SwisscheeseError
+from swisscheese.core.errors import InputError, SwisscheeseError
+from swisscheese.core.jsonl import json_lines
 
-__all__ = ["CorpusError", "Document", "Item"]
+__all__ = ["CorpusError", "Document", "Item", "json_records"]
 
 
 class CorpusError(SwisscheeseError, ValueError):
     """A corpus spec or file that cannot be read; the message names the spec, file and line."""
+
+
+def json_records(text: str, source: str) -> list[tuple[int, Any]]:
+    """(line number, value) for each non-blank JSON line of a corpus file's ``text``; a line
+    that is not JSON is a ``CorpusError`` naming ``source`` and the line."""
+    try:
+        return list(json_lines(text.splitlines(), source))
+    except InputError as exc:
+        raise CorpusError(str(exc)) from None
 
 
 @dataclass(frozen=True, slots=True)
