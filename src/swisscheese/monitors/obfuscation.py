@@ -635,7 +635,6 @@ class ObfuscationMonitor(Inline):
         return found
 
     def _encodings(self, text: str, found: list[tuple[int, int, str, str]]) -> None:
-        min_p = self.config.min_printable
         for m in _BASE64.finditer(text):
             token = m.group()
             stripped = token.rstrip("=")
@@ -644,9 +643,7 @@ class ObfuscationMonitor(Inline):
                 raw = base64.b64decode(padded.replace("-", "+").replace("_", "/"), validate=True)
             except (binascii.Error, ValueError):
                 continue
-            plain = _printable_text(raw, min_p)
-            if plain is not None:
-                found.append((m.start(), m.end(), "base64", plain))
+            self._add_text(found, m.start(), m.end(), "base64", raw)
         for m in _BASE32.finditer(text):
             token = m.group()
             try:
@@ -654,41 +651,34 @@ class ObfuscationMonitor(Inline):
                 raw = base64.b32decode(stripped + "=" * (-len(stripped) % 8))
             except (binascii.Error, ValueError):
                 continue
-            plain = _printable_text(raw, min_p)
-            if plain is not None and not any(s <= m.start() < e for s, e, _, _ in found):
-                found.append((m.start(), m.end(), "base32", plain))
+            if not any(s <= m.start() < e for s, e, _, _ in found):
+                self._add_text(found, m.start(), m.end(), "base32", raw)
         for m in _HEX.finditer(text):
             digits = re.sub(r"\\x|[ :,-]", "", m.group())
             try:
                 raw = bytes.fromhex(digits)
             except ValueError:
                 continue
-            plain = _printable_text(raw, min_p)
-            if plain is not None and not any(s <= m.start() < e for s, e, _, _ in found):
-                found.append((m.start(), m.end(), "hex", plain))
+            if not any(s <= m.start() < e for s, e, _, _ in found):
+                self._add_text(found, m.start(), m.end(), "hex", raw)
 
     def _other_encodings(self, text: str, found: list[tuple[int, int, str, str]]) -> None:
         """Binary, ASCII85 and base85, uuencode, quoted-printable and character escapes, each
         behind a test that costs a byte translation or a substring search."""
-        min_p = self.config.min_printable
         # The cheap tests read the text as bytes (other characters as "?"), encoded once.
         as_bytes = text.encode("ascii", "replace")
         if _maybe_bits(as_bytes):
             for m in _BINARY.finditer(text):
                 bits = re.sub(r"[ ,]", "", m.group())
                 raw = int(bits, 2).to_bytes(len(bits) // 8, "big")
-                plain = _printable_text(raw, min_p)
-                if plain is not None:
-                    found.append((m.start(), m.end(), "binary", plain))
+                self._add_text(found, m.start(), m.end(), "binary", raw)
         if "<~" in text:
             for m in _ASCII85.finditer(text):
                 try:
                     raw = base64.a85decode(m.group(), adobe=True, ignorechars=b" \t\r\n")
                 except ValueError:
                     continue
-                plain = _printable_text(raw, min_p)
-                if plain is not None:
-                    found.append((m.start(), m.end(), "ascii85", plain))
+                self._add_text(found, m.start(), m.end(), "ascii85", raw)
         for m in _LONG_TOKEN.finditer(text) if _maybe_long_token(as_bytes) else ():
             token = m.group()
             if _NOT_BASE64.search(token) is None or not _mixed_classes(token):
@@ -703,16 +693,13 @@ class ObfuscationMonitor(Inline):
                     raw = decode(token)
                 except ValueError:
                     continue
-                plain = _printable_text(raw, min_p)
-                if plain is not None:
-                    found.append((m.start(), m.end(), kind, plain))
+                if self._add_text(found, m.start(), m.end(), kind, raw):
                     break
         self._uuencoded(text, as_bytes, found)
         if "=" in text and len(_QP_ESCAPE.findall(text)) >= 6:
             for m in _QUOTED_PRINTABLE.finditer(text):
-                plain = _printable_text(quopri.decodestring(m.group().encode()), min_p)
-                if plain is not None:
-                    found.append((m.start(), m.end(), "quoted-printable", plain))
+                raw = quopri.decodestring(m.group().encode())
+                self._add_text(found, m.start(), m.end(), "quoted-printable", raw)
         if _maybe_escaped(text):
             for m in _CHAR_ESCAPES.finditer(text):
                 escaped = m.group()
@@ -725,6 +712,15 @@ class ObfuscationMonitor(Inline):
                         continue
                 if plain.isprintable():
                     found.append((m.start(), m.end(), "escapes", plain))
+
+    def _add_text(
+        self, found: list[tuple[int, int, str, str]], start: int, end: int, kind: str, raw: bytes
+    ) -> bool:
+        """Keep a decoding of ``[start, end)`` if its bytes are text; whether it was kept."""
+        plain = _printable_text(raw, self.config.min_printable)
+        if plain is not None:
+            found.append((start, end, kind, plain))
+        return plain is not None
 
     def _uuencoded(
         self, text: str, as_bytes: bytes, found: list[tuple[int, int, str, str]]
@@ -751,9 +747,8 @@ class ObfuscationMonitor(Inline):
             raw = b"".join(binascii.a2b_uu(m.group()) for m in block)
         except binascii.Error:
             return
-        plain = _printable_text(raw, self.config.min_printable) if len(raw) >= 6 else None
-        if plain is not None:
-            found.append((block[0].start(), block[-1].end(), "uuencode", plain))
+        if len(raw) >= 6:
+            self._add_text(found, block[0].start(), block[-1].end(), "uuencode", raw)
 
     def _ciphers(self, text: str, found: list[tuple[int, int, str, str]]) -> None:
         if text.isascii():
@@ -763,10 +758,9 @@ class ObfuscationMonitor(Inline):
         for start, end, cells in braille_runs(text):
             found.append((start, end, "braille", cells))
         for start, end, kind, raw in hidden_byte_runs(text):
-            hidden = _printable_text(raw, self.config.min_printable)
             # Of a bit run's two readings, the first that is text.
-            if hidden is not None and not any(s == start for s, _, _, _ in found):
-                found.append((start, end, kind, hidden))
+            if not any(s == start for s, _, _, _ in found):
+                self._add_text(found, start, end, kind, raw)
 
     @staticmethod
     def _morse(text: str, found: list[tuple[int, int, str, str]]) -> None:
