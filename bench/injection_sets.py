@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from functools import cache
 
 import numpy as np
 
@@ -28,6 +29,7 @@ from swisscheese.monitors.learned import load_scorer
 SETS = ("bastioncorpus", "agent-injection-bench")
 
 
+@cache
 def _languages() -> dict[str, str]:
     """bastioncorpus's rows' languages, by text as the corpus reads it."""
     path = package_file("bastioncorpus", "bastioncorpus/corpus/injections.jsonl")
@@ -36,7 +38,7 @@ def _languages() -> dict[str, str]:
 
 
 def _texts(items: list[Item], *, fetched: bool, english: bool | None = None) -> list[str]:
-    lang = _languages()
+    lang = _languages() if english is not None else {}
     return [
         i.text
         for i in items
@@ -75,10 +77,11 @@ def main() -> None:
     print("rows                         detector           tier      att/ben")
     for tier in args.tiers.split(","):
         for label, english in (("typed", None), ("typed, English", True), ("typed, other", False)):
-            typed = (_texts(attacks, fetched=False, english=english),)
-            _report(
-                label, "injection", tier, *typed, _texts(benign, fetched=False, english=english)
+            typed = (
+                _texts(attacks, fetched=False, english=english),
+                _texts(benign, fetched=False, english=english),
             )
+            _report(label, "injection", tier, *typed)
     fetched = _texts(attacks, fetched=True), _texts(benign, fetched=True)
     for detector, tier in (
         ("indirect-injection", "fast"),

@@ -60,7 +60,7 @@ class CompiledRule:
 
     def reads(self, content: Content) -> bool:
         """Whether the rule applies to ``content`` (at one of its stages)."""
-        if not (self.rule.in_operator_text or not content.from_operator):
+        if content.from_operator and not self.rule.in_operator_text:
             return False
         if not (self.rule.sources or self.rule.not_sources):
             return True
