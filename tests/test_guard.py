@@ -117,11 +117,6 @@ def _uuencoded(text: str) -> str:
     return "".join(binascii.b2a_uu(raw[i : i + 45]).decode() for i in range(0, len(raw), 45))
 
 
-def _atbash(text: str) -> str:
-    a_z = "abcdefghijklmnopqrstuvwxyz"
-    return text.translate(str.maketrans(a_z + a_z.upper(), a_z[::-1] + a_z.upper()[::-1]))
-
-
 def _encoders() -> dict[str, Callable[[str], str]]:
     import base64
 
@@ -137,7 +132,7 @@ def _encoders() -> dict[str, Callable[[str], str]]:
         "quoted-printable": _every_byte_quoted,
         "uuencode": _uuencoded,
         "braille": encodings.braille,
-        "atbash": _atbash,
+        "atbash": encodings.atbash,
         "nato": lambda t: encodings.nato(t.lower().rstrip(".")),
         "variation-selectors": encodings.variation_selectors,
         "invisible-bits": lambda t: "hi" + encodings.invisible_bits(t),

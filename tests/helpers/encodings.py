@@ -54,3 +54,12 @@ def variation_selectors(sentence: str, carrier: str = "\U0001f600") -> str:
 def invisible_bits(sentence: str, zero: str = "\u2062", one: str = "\u2064") -> str:
     """``sentence``'s bits written in two invisible characters."""
     return "".join(one if bit == "1" else zero for b in sentence.encode() for bit in f"{b:08b}")
+
+
+_A_Z = "abcdefghijklmnopqrstuvwxyz"
+_ATBASH = str.maketrans(_A_Z + _A_Z.upper(), _A_Z[::-1] + _A_Z.upper()[::-1])
+
+
+def atbash(sentence: str) -> str:
+    """``sentence`` with the alphabet reversed (a <-> z), written out apart from the decoder's."""
+    return sentence.translate(_ATBASH)
