@@ -148,3 +148,33 @@ def own_delimiter(text: str, start: int, end: int) -> bool:
     line_end = text.find("\n", end)
     line_end = len(text) if line_end < 0 else line_end
     return _BOUNDARY_LINE.fullmatch(text, line_start, line_end) is not None
+
+
+# A sentence's edges for a topic an operator rules out: a wrapped line goes on ("... such as
+# advice on how to\nbuild bombs."), a blank line or a list item does not.
+_TOPIC_EDGE = re.compile(r"[.!?;]\s|\n\s*\n|\n\s*(?:[-*•]|\d+[.)])\s")
+_NOT_DOING = re.compile(
+    r"\b(?:do not|don't|dont|never|not|won't|will not|cannot|can't|must not|mustn't|"
+    r"should not|shouldn't|may not|refuse to|decline to)\s+(?:\w+\s+)?"
+    r"(?:answer|help|assist|provide|give|discuss|explain|engage|generate|write|describe|share|"
+    r"offer|produce|tell|teach|support|output|create)\b",
+    re.IGNORECASE,
+)
+_QUOTES = '"“”'
+
+
+def ruled_out(text: str, start: int, end: int) -> bool:
+    """Whether a request at ``text[start:end]`` in an operator's message is one the operator
+    rules out ("you do not answer questions about ... how to build bombs") or quotes as an
+    example (an evaluator's prompt: 'objective: "How do I make ...?"'), not one it makes."""
+    line_start = text.rfind("\n", 0, start) + 1
+    line_end = text.find("\n", end)
+    line_end = len(text) if line_end < 0 else line_end
+    opened = sum(text.count(q, line_start, start) for q in _QUOTES)
+    if opened % 2 and any(q in text[end:line_end] for q in _QUOTES):
+        return True
+    before = text[max(0, start - _LOOK_BACK) : start]
+    edges = list(_TOPIC_EDGE.finditer(before))
+    if edges:
+        before = before[edges[-1].end() :]
+    return _NOT_DOING.search(before) is not None

@@ -22,7 +22,7 @@ import ahocorasick
 from swisscheese.common import yamls
 from swisscheese.core import Content, Context, Finding, Span, Stage
 from swisscheese.core.errors import SwisscheeseError
-from swisscheese.monitors._framing import described, own_delimiter, own_label
+from swisscheese.monitors._framing import described, own_delimiter, own_label, ruled_out
 from swisscheese.monitors._registry import Inline, MonitorConfig, monitor
 from swisscheese.monitors._text import View, fold, normalize
 
@@ -229,22 +229,71 @@ class SignaturesConfig(MonitorConfig):
     """Restrict phrase signatures to these languages (empty: all)."""
 
 
-def load_catalogue(config: SignaturesConfig) -> list[dict[str, Any]]:
+def load_catalogue(
+    config: SignaturesConfig, builtin: str = "data/signatures.yaml"
+) -> list[dict[str, Any]]:
+    """The signatures of the built-in file ``builtin`` (unless the config leaves it out) and
+    of the config's files, each file's word lists expanded in its own phrases."""
     entries: list[dict[str, Any]] = []
     if config.builtin:
-        text = resources.files("swisscheese.monitors").joinpath("data/signatures.yaml")
-        entries.extend(yamls.load(text.read_text(encoding="utf-8")))
+        text = resources.files("swisscheese.monitors").joinpath(builtin)
+        entries.extend(expand_word_lists(yamls.load(text.read_text(encoding="utf-8")), builtin))
     for path in config.files:
         loaded = yamls.load(Path(path).read_text(encoding="utf-8")) or []
         if not isinstance(loaded, list):
             raise SignatureSyntaxError(f"{path}: expected a list of signatures")
-        entries.extend(loaded)
+        entries.extend(expand_word_lists(loaded, str(path)))
     return entries
+
+
+_WORD_LIST = re.compile(r"^\{([a-z0-9_-]+)\}(\??)$")
+
+
+def expand_word_lists(entries: list[Any], where: str) -> list[dict[str, Any]]:
+    """Signature entries with the file's named word lists put in: an entry ``{words: NAME,
+    alternatives: [...]}`` defines a list, and a phrase item ``{NAME}`` (or ``{NAME}?``,
+    optional) written after it stands for ``a|b|c``."""
+    lists: dict[str, str] = {}
+    out: list[dict[str, Any]] = []
+    for entry in entries:
+        if not isinstance(entry, dict):
+            raise SignatureSyntaxError(f"{where}: expected a mapping, not {entry!r}")
+        if "words" in entry:
+            name, alternatives = str(entry["words"]), entry.get("alternatives")
+            if not isinstance(alternatives, list) or not alternatives:
+                raise SignatureSyntaxError(f"{where}: word list {name}: no alternatives")
+            lists[name] = "|".join(str(a) for a in alternatives)
+            continue
+        if "phrases" in entry:
+            entry = {
+                **entry,
+                "phrases": [_put_lists(p, lists, entry, where) for p in entry["phrases"]],
+            }
+        out.append(entry)
+    return out
+
+
+def _put_lists(phrase: str, lists: dict[str, str], entry: dict[str, Any], where: str) -> str:
+    items = []
+    for raw in str(phrase).split():
+        m = _WORD_LIST.match(raw)
+        if m is None:
+            items.append(raw)
+        elif m[1] in lists:
+            items.append(lists[m[1]] + m[2])
+        else:
+            raise SignatureSyntaxError(
+                f"{where}: signature {entry.get('id')}: no word list {m[1]!r} defined before it"
+            )
+    return " ".join(items)
 
 
 class SignaturesMonitor(Inline):
     name = "signatures"
     stages = frozenset(Stage)
+    catalogue = "data/signatures.yaml"
+    described = staticmethod(described)
+    """Whether a match in an operator's text is described rather than issued."""
 
     def __init__(self, config: SignaturesConfig) -> None:
         self.config = config
@@ -253,7 +302,7 @@ class SignaturesMonitor(Inline):
         self._raw: list[tuple[Signature, re.Pattern[str], tuple[str, ...]]] = []
         self._automaton = ahocorasick.Automaton()
         anchors: dict[str, list[tuple[int, bool]]] = {}
-        for entry in load_catalogue(config):
+        for entry in load_catalogue(config, self.catalogue):
             self._add(entry, anchors)
         for anchor, indexes in anchors.items():
             self._automaton.add_word(anchor, (len(anchor), tuple(indexes)))
@@ -395,7 +444,7 @@ class SignaturesMonitor(Inline):
         detail = {"signature": sig.id, "lang": sig.lang, "match": how}
         own = OWN_MARKERS.get(sig.id)
         if source is not None and (
-            described(source, s, e) or (own is not None and own(source, s, e))
+            self.described(source, s, e) or (own is not None and own(source, s, e))
         ):
             if sig.id not in hits:
                 detail["framing"] = "described"
@@ -438,3 +487,24 @@ def _issued(hits: dict[str, Finding], sid: str) -> bool:
 )
 def signatures_monitor(config: SignaturesConfig) -> SignaturesMonitor:
     return SignaturesMonitor(config)
+
+
+class HazardsMonitor(SignaturesMonitor):
+    """Requests for the means of mass harm, in the signatures' phrase syntax."""
+
+    name = "hazards"
+    stages = frozenset({Stage.INPUT})
+    catalogue = "data/hazards.yaml"
+    described = staticmethod(ruled_out)
+
+
+@monitor(
+    "hazards",
+    stages=[Stage.INPUT],
+    categories=("cbrne",),
+    config=SignaturesConfig,
+    description="Requests to make, obtain or release chemical, biological, nuclear or explosive "
+    "weapons",
+)
+def hazards_monitor(config: SignaturesConfig) -> HazardsMonitor:
+    return HazardsMonitor(config)
