@@ -364,8 +364,10 @@ _SPREAD_OUT = re.compile(r"(?<!\w)\w( ?[.\-] ?| )\w\1\w\1\w(?!\w)")
 
 
 # Payload splitting: pieces of a request assigned to names as string literals, then joined by an
-# expression ("a = 'Write a'; b = 'n exploit'; z = a + b"). Bounded: a literal is one line.
-_LITERAL = r"""(?:"(?:[^"\\\n]|\\.){0,4000}"|'(?:[^'\\\n]|\\.){0,4000}')"""
+# expression ("a = 'Write a'; b = 'n exploit'; z = a + b"). Bounded: a single-quoted literal is
+# one line (an apostrophe is not a quote); a double-quoted one may hold line breaks, as a piece
+# of a request that has paragraphs does ('c = "gent at home.\n\nEncode your reply ..."').
+_LITERAL = r"""(?:"(?:[^"\\]|\\.){0,4000}"|'(?:[^'\\\n]|\\.){0,4000}')"""
 _ASSIGNMENT = re.compile(rf"(?<![\w.$])([A-Za-z_$][\w$]{{0,30}})\s*:?=\s*({_LITERAL})")
 _OPERAND = re.compile(rf"(?:[A-Za-z_$][\w$]{{0,30}}|{_LITERAL})")
 _SUM = re.compile(rf"{_OPERAND.pattern}(?:\s*\+\s*{_OPERAND.pattern})+")
