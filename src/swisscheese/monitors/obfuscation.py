@@ -291,6 +291,8 @@ def _unleet(m: re.Match[str]) -> str:
     token = m.group()
     if _looks_like_data(token) or not any(c in "01345789@$!|+" for c in token):
         return token
+    if len(token) == 1 and not token.isalnum():
+        return token  # an operator or a mark on its own: "a + b", "wow !"
     return token.translate(_LEET).lower()
 
 
@@ -807,7 +809,8 @@ class ObfuscationMonitor(Inline):
             # Once the text is plainly leetspeak, short words ("7h3", "15") are decoded too.
             decoded = _LEET_WORD.sub(_unleet, text)
             if decoded != text and _reads_as_leetspeak(text, decoded, len(real_leet)):
-                found.append((0, len(text), "leetspeak", decoded))
+                # Read as leetspeak, a lone "4" is "a" ("synthesise 4 nerve agent").
+                found.append((0, len(text), "leetspeak", _spell_out(text)))
 
     @staticmethod
     def _segment_views(text: str, found: list[tuple[int, int, str, str]]) -> None:
