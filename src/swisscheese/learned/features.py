@@ -111,6 +111,13 @@ def latin_with_lookalikes(text: str) -> bool:
     return other_script * 4 <= outside_ascii
 
 
+def fold_lookalikes(text: str) -> str:
+    """Case-folded ``text`` with every Cyrillic or Greek lookalike read as the Latin letter it
+    mimics, whole words of them too ("ріре"): for text taken for Latin in disguise
+    (``latin_with_lookalikes``), never for text in those scripts."""
+    return text.casefold().translate(_LOOKALIKES)
+
+
 def join_spread_letters(text: str) -> str:
     """``text`` with letters spread out with one separator ("i g n o r e", "i.g.n.o.r.e")
     joined into words."""

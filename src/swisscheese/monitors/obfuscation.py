@@ -29,6 +29,7 @@ from collections.abc import Callable, Sequence
 from swisscheese.core import Content, Context, Finding, Span, Stage
 from swisscheese.core.roles import Decoded as Decoded
 from swisscheese.learned.features import (
+    fold_lookalikes,
     has_lookalike_words,
     join_spread_letters,
     latin_with_lookalikes,
@@ -512,9 +513,12 @@ def _as_english(decoded: str, at_least: float) -> str | None:
     # and other languages reach here whole), and done in full only once that reads as English.
     undisguised: list[Callable[[str], str]] = [_spell_out] if _maybe_leet(head) else []
     # Lookalike letters (Cyrillic "а" for "a") pass through ROT13 as they are: they were
-    # letters of the plain text, and fold to them once the Latin ones are decoded.
-    if spread or latin_with_lookalikes(head):
+    # letters of the plain text, and fold to them once the Latin ones are decoded, words made
+    # of them alone too ("а ріре bоmb").
+    if spread:
         undisguised.append(normalize)
+    if latin_with_lookalikes(head):
+        undisguised.append(lambda text: normalize(fold_lookalikes(text)))
     for undisguise in undisguised:
         if _reads_as_english(undisguise(head), at_least):
             return undisguise(decoded)
