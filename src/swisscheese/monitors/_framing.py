@@ -165,8 +165,10 @@ _QUOTES = '"“”'
 
 def ruled_out(text: str, start: int, end: int) -> bool:
     """Whether a request at ``text[start:end]`` in an operator's message is one the operator
-    rules out ("you do not answer questions about ... how to build bombs") or quotes as an
-    example (an evaluator's prompt: 'objective: "How do I make ...?"'), not one it makes."""
+    rules out ("you do not answer questions about ... how to build bombs"), puts as a user's
+    ask ("if a user asks for something outside your domain (e.g., writing malware)") or quotes
+    as an example (an evaluator's prompt: 'objective: "How do I make ...?"'), not one it
+    makes."""
     line_start = text.rfind("\n", 0, start) + 1
     line_end = text.find("\n", end)
     line_end = len(text) if line_end < 0 else line_end
@@ -177,4 +179,4 @@ def ruled_out(text: str, start: int, end: int) -> bool:
     edges = list(_TOPIC_EDGE.finditer(before))
     if edges:
         before = before[edges[-1].end() :]
-    return _NOT_DOING.search(before) is not None
+    return any(p.search(before) for p in (_NOT_DOING, _CONDITION, _EXAMPLE))

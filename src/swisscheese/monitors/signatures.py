@@ -52,6 +52,8 @@ class _Item:
     stems: tuple[bool, ...]
     optional: bool
     gap_before: int
+    negative: bool = False
+    """``!a|b``: the next word is none of these (the phrase ends before it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,8 +96,11 @@ def parse_phrase(phrase: str) -> list[_Item]:
                 raise SignatureSyntaxError(f"phrase starts with a gap: {phrase!r}")
             gap = max(gap, _GAPS[raw])
             continue
-        optional = raw.endswith("?") and len(raw) > 1
-        body = raw[:-1] if optional else raw
+        negative = raw.startswith("!") and len(raw) > 1
+        optional = raw.endswith("?") and len(raw) > 1 and not negative
+        body = raw[1:] if negative else raw[:-1] if optional else raw
+        if negative and (not items or gap):
+            raise SignatureSyntaxError(f"a negative item follows a word, not a gap: {phrase!r}")
         alternatives: list[str] = []
         stems: list[bool] = []
         for alt in body.split("|"):
@@ -107,7 +112,7 @@ def parse_phrase(phrase: str) -> list[_Item]:
             stems.append(stem)
         if optional and not items:
             raise SignatureSyntaxError(f"phrase starts with an optional item: {phrase!r}")
-        items.append(_Item(tuple(alternatives), tuple(stems), optional, gap))
+        items.append(_Item(tuple(alternatives), tuple(stems), optional, gap, negative))
         gap = 0
     if gap:
         raise SignatureSyntaxError(f"phrase ends with a gap: {phrase!r}")
@@ -145,6 +150,9 @@ def compile_phrase(phrase: str, *, cjk: bool) -> tuple[re.Pattern[str], re.Patte
         if i == 0:
             token.append(t)
             compact.append(c)
+        elif item.negative:
+            token.append(f"(?! +{t}(?![^ ]))")
+            compact.append(f"(?!{c})")
         elif item.optional:
             token.append(f"(?:{sep}{t})?")
             compact.append(f"(?:{csep}{c})?")
@@ -178,7 +186,11 @@ def _anchors(phrase: str) -> tuple[bool, tuple[tuple[str, bool], ...]]:
     item (one of which must occur), each with whether it must end a word (a stem need not)."""
     items = parse_phrase(phrase)
     leading = _selectivity(items[0]) >= _LEADING_ANCHOR
-    best = items[0] if leading else max((i for i in items if not i.optional), key=_selectivity)
+    best = (
+        items[0]
+        if leading
+        else max((i for i in items if not (i.optional or i.negative)), key=_selectivity)
+    )
     # The first word only: the token view may hold several spaces where the text had
     # punctuation, and the squeezed view none at all.
     return leading, tuple(
@@ -246,7 +258,7 @@ def load_catalogue(
     return entries
 
 
-_WORD_LIST = re.compile(r"^\{([a-z0-9_-]+)\}(\??)$")
+_WORD_LIST = re.compile(r"^(!?)\{([a-z0-9_-]+)\}(\??)$")
 
 
 def expand_word_lists(entries: list[Any], where: str) -> list[dict[str, Any]]:
@@ -279,11 +291,11 @@ def _put_lists(phrase: str, lists: dict[str, str], entry: dict[str, Any], where:
         m = _WORD_LIST.match(raw)
         if m is None:
             items.append(raw)
-        elif m[1] in lists:
-            items.append(lists[m[1]] + m[2])
+        elif m[2] in lists:
+            items.append(m[1] + lists[m[2]] + m[3])
         else:
             raise SignatureSyntaxError(
-                f"{where}: signature {entry.get('id')}: no word list {m[1]!r} defined before it"
+                f"{where}: signature {entry.get('id')}: no word list {m[2]!r} defined before it"
             )
     return " ".join(items)
 
@@ -501,10 +513,10 @@ class HazardsMonitor(SignaturesMonitor):
 @monitor(
     "hazards",
     stages=[Stage.INPUT],
-    categories=("cbrne",),
+    categories=("cbrne", "cyber"),
     config=SignaturesConfig,
     description="Requests to make, obtain or release chemical, biological, nuclear or explosive "
-    "weapons",
+    "weapons, or to write or plant malicious software",
 )
 def hazards_monitor(config: SignaturesConfig) -> HazardsMonitor:
     return HazardsMonitor(config)
