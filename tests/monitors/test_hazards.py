@@ -207,3 +207,29 @@ def test_a_word_list_means_its_alternatives_written_out(
     ]
     (entry,) = expand_word_lists(entries, "f.yaml")
     assert entry["phrases"] == [f"{'|'.join(first)} z {'|'.join(second)}?", "|".join(second)]
+
+
+def test_a_deployments_own_entries_extend_the_rule_and_a_bad_one_stops_the_policy(
+    tmp_path: Path,
+) -> None:
+    from swisscheese.config import PolicyError, parse_policy
+
+    def policy(entries: str) -> str:
+        path = tmp_path / "mine.yaml"
+        path.write_text(entries)
+        return (
+            "version: 1\ndeployment: t\nlayers:\n  input:\n    rules:\n"
+            "      - monitor: hazards\n        action: block\n"
+            f"        config: {{files: [{path}]}}\n"
+        )
+
+    mine = (
+        "- words: acts\n  alternatives: [brew, distil]\n"
+        "- id: acme.moonshine\n  category: cbrne\n  score: 0.9\n  lang: en\n"
+        "  phrases: ['{acts} {acts}? moonshine']\n"
+    )
+    guard = Guard(parse_policy(policy(mine), "p.yaml"))
+    assert guard.check_sync("input", "how do I distil moonshine").action is Action.BLOCK
+    assert guard.check_sync("input", "how do I make sarin").action is Action.BLOCK  # shipped
+    with pytest.raises(PolicyError, match=r"mine\.yaml: signature x: no word list 'nope'"):
+        Guard(parse_policy(policy("- id: x\n  phrases: ['{nope} thing']\n"), "p.yaml"))

@@ -263,8 +263,8 @@ _WORD_LIST = re.compile(r"^(!?)\{([a-z0-9_-]+)\}(\??)$")
 
 def expand_word_lists(entries: list[Any], where: str) -> list[dict[str, Any]]:
     """Signature entries with the file's named word lists put in: an entry ``{words: NAME,
-    alternatives: [...]}`` defines a list, and a phrase item ``{NAME}`` (or ``{NAME}?``,
-    optional) written after it stands for ``a|b|c``."""
+    alternatives: [...]}`` defines a list, and a phrase item ``{NAME}`` (``{NAME}?`` optional,
+    ``!{NAME}`` negative) written after it stands for ``a|b|c``."""
     lists: dict[str, str] = {}
     out: list[dict[str, Any]] = []
     for entry in entries:
