@@ -81,7 +81,8 @@ def main() -> None:
         f"{'set':34s} {'side':7s} {'items':>6s} {'blocked':>8s}  worded as "
         + "   ".join(f"{c}: blocked / items" for c in CATEGORIES)
     )
-    for (source, label), (texts, role) in sorted(sets(dev).items(), key=lambda kv: kv[0][::-1]):
+    read = sets(dev)
+    for (source, label), (texts, role) in sorted(read.items(), key=lambda kv: kv[0][::-1]):
         hits = [blocked(t, role) for t in texts]
         worded = {c: [h for t, h in zip(texts, hits, strict=True) if hazard_of(t) == c]
                   for c in CATEGORIES}  # fmt: skip
@@ -94,7 +95,7 @@ def main() -> None:
             for text, hit in zip(texts, hits, strict=True):
                 if (hit and not label) or (label and not hit and hazard_of(text) in CATEGORIES):
                     print(f"    {'blocked' if hit else 'missed'}: {text[:160]!r}")
-    chars = sum(len(t) for (texts, _) in sets(dev).values() for t in texts)
+    chars = sum(len(t) for (texts, _) in read.values() for t in texts)
     print(
         f"cost: median {statistics.median(times):.1f} µs per text, "
         f"p99 {statistics.quantiles(times, n=100)[98]:.1f} µs, "
