@@ -242,14 +242,14 @@ class SignaturesConfig(MonitorConfig):
 
 
 def load_catalogue(
-    config: SignaturesConfig, builtin: str = "data/signatures.yaml"
+    config: SignaturesConfig, builtin: tuple[str, ...] = ("data/signatures.yaml",)
 ) -> list[dict[str, Any]]:
-    """The signatures of the built-in file ``builtin`` (unless the config leaves it out) and
-    of the config's files, each file's word lists expanded in its own phrases."""
+    """The signatures of the built-in files ``builtin`` (unless the config leaves them out)
+    and of the config's files, each file's word lists expanded in its own phrases."""
     entries: list[dict[str, Any]] = []
-    if config.builtin:
-        text = resources.files("swisscheese.monitors").joinpath(builtin)
-        entries.extend(expand_word_lists(yamls.load(text.read_text(encoding="utf-8")), builtin))
+    for name in builtin if config.builtin else ():
+        text = resources.files("swisscheese.monitors").joinpath(name).read_text(encoding="utf-8")
+        entries.extend(expand_word_lists(yamls.load(text), name))
     for path in config.files:
         loaded = yamls.load(Path(path).read_text(encoding="utf-8")) or []
         if not isinstance(loaded, list):
@@ -303,7 +303,7 @@ def _put_lists(phrase: str, lists: dict[str, str], entry: dict[str, Any], where:
 class SignaturesMonitor(Inline):
     name = "signatures"
     stages = frozenset(Stage)
-    catalogue = "data/signatures.yaml"
+    catalogue: tuple[str, ...] = ("data/signatures.yaml",)
     described = staticmethod(described)
     """Whether a match in an operator's text is described rather than issued."""
 
@@ -502,21 +502,35 @@ def signatures_monitor(config: SignaturesConfig) -> SignaturesMonitor:
 
 
 class HazardsMonitor(SignaturesMonitor):
-    """Requests for the means of mass harm, in the signatures' phrase syntax."""
+    """Requests for the means of mass harm (``hazards.yaml``) and for help committing crimes,
+    hurting people or oneself (``crimes.yaml``), in the signatures' phrase syntax."""
 
     name = "hazards"
     stages = frozenset({Stage.INPUT})
-    catalogue = "data/hazards.yaml"
+    catalogue = ("data/hazards.yaml", "data/crimes.yaml")
     described = staticmethod(ruled_out)
 
 
 @monitor(
     "hazards",
     stages=[Stage.INPUT],
-    categories=("cbrne", "cyber"),
+    categories=(
+        "cbrne",
+        "cyber",
+        "violent_crimes",
+        "non_violent_crimes",
+        "sex_crimes",
+        "cse",
+        "self_harm",
+        "hate",
+        "privacy",
+        "elections",
+        "ip",
+    ),
     config=SignaturesConfig,
-    description="Requests to make, obtain or release chemical, biological, nuclear or explosive "
-    "weapons, or to write or plant malicious software",
+    description="Requests to make or release weapons of mass harm, write malware, or commit "
+    "crimes: violence, self-harm methods, sexual crimes, fraud, stalking, hate, election "
+    "interference, piracy",
 )
 def hazards_monitor(config: SignaturesConfig) -> HazardsMonitor:
     return HazardsMonitor(config)
