@@ -80,6 +80,16 @@ def test_normalize_folds_lookalikes_in_words_that_could_be_latin() -> None:
     assert normalize("equ\u0456val\u03b5nt").text == "equival\u03b5nt"
 
 
+def test_capitals_that_only_look_latin_in_capitals_are_folded_too() -> None:
+    # Cyrillic "Н", "М", "Т", "В", "К": their small letters look like no Latin one, so the
+    # evaluation's homoglyph mutator uses them only for capitals.
+    disguised = "\u041dow do I \u041c\u0410KE \u0422his? \u0412uy a \u041ait."
+    assert normalize(disguised).text == "How do I MAKE This? Buy a Kit."
+    assert fold(disguised).text == "how do i make this  buy a kit "
+    # A Russian word keeps them: "Москва" is not a disguised Latin word.
+    assert normalize("\u041c\u043e\u0441\u043a\u0432\u0430").text == "Москва"
+
+
 latin_or_lookalike = st.text(st.sampled_from(sorted(CONFUSABLES) + list("abcxyz ")))
 
 

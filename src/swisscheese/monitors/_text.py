@@ -232,7 +232,12 @@ _CONFUSABLE_PAIRS = (
     ("", "ʏ", "", "y"),
 )
 
-CONFUSABLES: dict[str, str] = {}
+# Capitals whose small letter looks like no Latin one (Cyrillic "н" is not "h", "Н" is "H").
+_CAPITAL_LOOKALIKES = {
+    "В": "B", "Н": "H", "К": "K", "М": "M", "Т": "T",
+    "Β": "B", "Ε": "E", "Η": "H", "Μ": "M", "Ν": "N", "Τ": "T", "Ζ": "Z", "Υ": "Y",
+}  # fmt: skip
+CONFUSABLES: dict[str, str] = dict(_CAPITAL_LOOKALIKES)
 for _up, _lo, _lat_up, _lat_lo in _CONFUSABLE_PAIRS:
     if _up:
         CONFUSABLES[_up] = _lat_up
@@ -313,6 +318,8 @@ def normalize(text: str) -> View:
 
 
 def _fold_char(ch: str) -> str:
+    # A capital lookalike first: its small letter ("в" of "В") looks like no Latin one.
+    ch = _CAPITAL_LOOKALIKES.get(ch, ch)
     lowered = ch if is_tag(ch) else ch.casefold()
     base = "".join(_normal_char(c) for c in lowered).casefold()
     out: list[str] = []

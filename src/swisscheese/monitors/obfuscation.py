@@ -202,7 +202,10 @@ _COMMON = frozenset(
     use two how our work first well way even new want because any these give day most us is
     are was were been has had did said tell write ignore instructions previous prompt system
     rules act pretend answer reveal secret password show print output respond must never
-    always should please assistant user model""".split()
+    always should please assistant user model through explain describe list guide detailed
+    create find need help where why many much more very each every same such here off down
+    under again before between without while during being both few those might does using
+    used something anything someone everything nothing really still better best""".split()
 )
 
 
@@ -314,7 +317,7 @@ _ENCODED_COMMON = (
 
 def _words(text: str) -> list[str]:
     """The words of ``text``, lower-cased, without the punctuation around them."""
-    return [w.strip(".,;:!?'\"()") for w in text.lower().split()]
+    return [w for w in (w.strip(".,;:!?'\"()") for w in text.lower().split()) if w]
 
 
 def _common_words(text: str) -> tuple[int, int, int]:
