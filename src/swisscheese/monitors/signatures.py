@@ -40,6 +40,9 @@ OWN_MARKERS: dict[str, Callable[[str, int, int], bool]] = {
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
 # Four or more single-character tokens in a row: words spelled out to dodge filters.
 _SPLIT_WORDS = re.compile(r" [^ ] [^ ] [^ ] [^ ] ")
+# Or words run together, the way letters spread out with single spaces read once joined
+# ("howtolaunderonemilliondollars"): the longest common English words have about 20 letters.
+_RUN_TOGETHER = re.compile(r"[a-z]{24}")
 
 
 class SignatureSyntaxError(SwisscheeseError, ValueError):
@@ -176,6 +179,15 @@ def _selectivity(item: _Item) -> int:
     return min(0 if (w := a.split(" ")[0]) in _STOP else len(w) for a in item.alternatives)
 
 
+def _key_word(literal: str) -> str:
+    """The word of a (multi-word) literal to look for: its longest, which any match holds."""
+    return max(literal.split(" "), key=lambda w: 0 if w in _STOP else len(w))
+
+
+def _inner_selectivity(item: _Item) -> int:
+    return min(0 if (w := _key_word(a)) in _STOP else len(w) for a in item.alternatives)
+
+
 # A first item at least this selective anchors the phrase at its own start (a match attempt
 # where the anchor occurs, instead of a search around it).
 _LEADING_ANCHOR = 4
@@ -185,16 +197,22 @@ def _anchors(phrase: str) -> tuple[bool, tuple[tuple[str, bool], ...]]:
     """Whether the anchor is the phrase's first item, and the alternatives of the anchoring
     item (one of which must occur), each with whether it must end a word (a stem need not)."""
     items = parse_phrase(phrase)
-    leading = _selectivity(items[0]) >= _LEADING_ANCHOR
-    best = (
-        items[0]
-        if leading
-        else max((i for i in items if not (i.optional or i.negative)), key=_selectivity)
+    if _selectivity(items[0]) >= _LEADING_ANCHOR:
+        # The first word only: the token view may hold several spaces where the text had
+        # punctuation, and the squeezed view none at all.
+        return True, tuple(
+            (a.split(" ")[0], not stem and " " not in a)
+            for a, stem in zip(items[0].alternatives, items[0].stems, strict=True)
+        )
+    # Elsewhere the phrase is searched for around its anchor, so any word of an alternative
+    # will do: the longest ("how to" by "how", "a pump and dump" by "pump", not by "a").
+    # Of equally selective items, the one with fewer words to look for.
+    best = max(
+        (i for i in items if not (i.optional or i.negative)),
+        key=lambda i: (_inner_selectivity(i), -len(i.alternatives)),
     )
-    # The first word only: the token view may hold several spaces where the text had
-    # punctuation, and the squeezed view none at all.
-    return leading, tuple(
-        (a.split(" ")[0], not stem and " " not in a)
+    return False, tuple(
+        (_key_word(a), not stem and " " not in a)
         for a, stem in zip(best.alternatives, best.stems, strict=True)
     )
 
@@ -368,7 +386,7 @@ class SignaturesMonitor(Inline):
         source = text if operator else None
         view = fold(text)
         self._match_view(view, view.text, None, hits, source, content)
-        if _SPLIT_WORDS.search(f" {view.text} "):
+        if _SPLIT_WORDS.search(f" {view.text} ") or _RUN_TOGETHER.search(view.text):
             positions = [i for i, ch in enumerate(view.text) if ch != " "]
             squeezed = "".join(view.text[i] for i in positions)
             self._match_view(view, squeezed, positions, hits, source, content)
