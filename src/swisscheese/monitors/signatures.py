@@ -42,6 +42,8 @@ _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
 _SPLIT_WORDS = re.compile(r" [^ ] [^ ] [^ ] [^ ] ")
 # Or words run together, the way letters spread out with single spaces read once joined
 # ("howtolaunderonemilliondollars"): the longest common English words have about 20 letters.
+# Read in the text as written, where a name in code has capitals or underscores between its
+# words ("UnsupportedFieldAttributeWarning").
 _RUN_TOGETHER = re.compile(r"[a-z]{24}")
 
 
@@ -386,7 +388,7 @@ class SignaturesMonitor(Inline):
         source = text if operator else None
         view = fold(text)
         self._match_view(view, view.text, None, hits, source, content)
-        if _SPLIT_WORDS.search(f" {view.text} ") or _RUN_TOGETHER.search(view.text):
+        if _SPLIT_WORDS.search(f" {view.text} ") or _RUN_TOGETHER.search(text):
             positions = [i for i, ch in enumerate(view.text) if ch != " "]
             squeezed = "".join(view.text[i] for i in positions)
             self._match_view(view, squeezed, positions, hits, source, content)
