@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -234,3 +235,38 @@ def test_words_run_together_are_read_but_names_in_code_are_not() -> None:
         "    refuse_to_build(NeverReturnsAnythingUsefulException)\n"
     )
     assert not any(f.score >= 0.5 for f in MONITOR.inspect_sync(Content(code, "user"), Context()))
+
+
+VOCAB = ["how", "to", "a", "the", "make", "making", "bomb", "kill", "my", "boss", "in", "game"]
+alternative = st.lists(st.sampled_from(VOCAB), min_size=1, max_size=2).map("_".join)
+
+
+@st.composite
+def phrases(draw: st.DrawFn) -> str:
+    items = []
+    for i in range(draw(st.integers(2, 4))):
+        body = "|".join(draw(st.lists(alternative, min_size=1, max_size=3, unique=True)))
+        mark = draw(st.sampled_from(["", "", "?", "*"])) if i else ""
+        if mark == "*":
+            body = "|".join(a + "*" for a in body.split("|"))
+            mark = ""
+        if i and draw(st.booleans()):
+            items.append("~")
+        items.append(body + mark)
+    return " ".join(items)
+
+
+@given(phrases(), st.lists(st.sampled_from(VOCAB), min_size=1, max_size=14).map(" ".join))
+def test_a_phrase_is_found_wherever_its_pattern_matches(phrase: str, text: str) -> None:
+    """The anchor words and the words a phrase needs only decide where to look: whichever
+    items they are taken from, a text is matched exactly where the phrase's pattern matches."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "one.yaml"
+        path.write_text(
+            f"- id: t.one\n  category: injection\n  score: 0.9\n  lang: en\n"
+            f"  phrases: ['{phrase}']\n"
+        )
+        monitor = SignaturesMonitor(SignaturesConfig(files=(path,), builtin=False))
+    token, _ = compile_phrase(phrase, cjk=False)
+    found = bool(monitor.inspect_sync(Content(text), Context()))
+    assert found == bool(token.search(text)), (phrase, text)

@@ -85,6 +85,7 @@ class _Compiled:
     token: re.Pattern[str]
     compact: re.Pattern[str]
     leading: bool  # its anchor is its first word: try a match where the anchor starts
+    needs: int  # bits of the other items one of whose words must occur before it is tried
 
 
 def _fold_literal(word: str) -> str:
@@ -190,33 +191,48 @@ def _inner_selectivity(item: _Item) -> int:
     return min(0 if (w := _key_word(a)) in _STOP else len(w) for a in item.alternatives)
 
 
+def _most_selective(items: list[_Item]) -> _Item:
+    # Of equally selective items, the one with fewer words to look for.
+    return max(items, key=lambda i: (_inner_selectivity(i), -len(i.alternatives)))
+
+
 # A first item at least this selective anchors the phrase at its own start (a match attempt
 # where the anchor occurs, instead of a search around it).
 _LEADING_ANCHOR = 4
 
+Words = tuple[tuple[str, bool], ...]
 
-def _anchors(phrase: str) -> tuple[bool, tuple[tuple[str, bool], ...]]:
-    """Whether the anchor is the phrase's first item, and the alternatives of the anchoring
-    item (one of which must occur), each with whether it must end a word (a stem need not)."""
+
+def _words_of(item: _Item, key: Callable[[str], str]) -> Words:
+    """The word to look for of each alternative, with whether it must end a word (a stem
+    need not, nor a word inside a multi-word alternative)."""
+    return tuple(
+        (key(a), not stem and " " not in a)
+        for a, stem in zip(item.alternatives, item.stems, strict=True)
+    )
+
+
+def _anchors(phrase: str) -> tuple[bool, Words, tuple[Words, ...]]:
+    """Whether the anchor is the phrase's first item; the words of the anchoring item (one of
+    which must occur); and those of each other item the phrase needs (one of each must occur
+    too), where every alternative has a word that is no stop word."""
     items = parse_phrase(phrase)
+    needed = [i for i in items if not (i.optional or i.negative)]
     if _selectivity(items[0]) >= _LEADING_ANCHOR:
         # The first word only: the token view may hold several spaces where the text had
         # punctuation, and the squeezed view none at all.
-        return True, tuple(
-            (a.split(" ")[0], not stem and " " not in a)
-            for a, stem in zip(items[0].alternatives, items[0].stems, strict=True)
-        )
-    # Elsewhere the phrase is searched for around its anchor, so any word of an alternative
-    # will do: the longest ("how to" by "how", "a pump and dump" by "pump", not by "a").
-    # Of equally selective items, the one with fewer words to look for.
-    best = max(
-        (i for i in items if not (i.optional or i.negative)),
-        key=lambda i: (_inner_selectivity(i), -len(i.alternatives)),
-    )
-    return False, tuple(
-        (_key_word(a), not stem and " " not in a)
-        for a, stem in zip(best.alternatives, best.stems, strict=True)
-    )
+        best, leading = items[0], True
+        words = _words_of(best, lambda a: a.split(" ")[0])
+    else:
+        # Elsewhere the phrase is searched for around its anchor, so any word of an
+        # alternative will do: the longest ("how to" by "how", "a pump and dump" by "pump").
+        best, leading = _most_selective(needed), False
+        words = _words_of(best, _key_word)
+    # One more item, the next most selective, if its words are rare enough to be worth a look
+    # up for every occurrence (more, and the look-ups cost what the searches they spare do).
+    rest = [i for i in needed if i is not best and _inner_selectivity(i) >= _LEADING_ANCHOR]
+    others = (_words_of(_most_selective(rest), _key_word),) if rest else ()
+    return leading, words, others
 
 
 # How far from its anchor a phrase may start or end: a phrase is a handful of words and gaps.
@@ -333,7 +349,9 @@ class SignaturesMonitor(Inline):
         # Raw regexes with their cues: lower-case substrings one of which must occur.
         self._raw: list[tuple[Signature, re.Pattern[str], tuple[str, ...]]] = []
         self._automaton = ahocorasick.Automaton()
-        anchors: dict[str, list[tuple[int, bool]]] = {}
+        # Each word to look for, with the phrases it is for: (phrase, whole word, item bit),
+        # bit 0 for the anchoring item.
+        anchors: dict[str, list[tuple[int, bool, int]]] = {}
         for entry in load_catalogue(config, self.catalogue):
             self._add(entry, anchors)
         for anchor, indexes in anchors.items():
@@ -342,7 +360,7 @@ class SignaturesMonitor(Inline):
             self._automaton.make_automaton()
         self._has_anchors = bool(anchors)
 
-    def _add(self, entry: dict[str, Any], anchors: dict[str, list[tuple[int, bool]]]) -> None:
+    def _add(self, entry: dict[str, Any], anchors: dict[str, list[tuple[int, bool, int]]]) -> None:
         sid = str(entry["id"])
         category = str(entry["category"])
         score = float(entry["score"])
@@ -360,7 +378,7 @@ class SignaturesMonitor(Inline):
         for phrase in entry["phrases"]:
             cjk = bool(_CJK.search(phrase))
             token, compact = compile_phrase(phrase, cjk=cjk)
-            leading, anchor_words = _anchors(phrase)
+            leading, anchor_words, others = _anchors(phrase)
             index = len(self._phrases)
             self._phrases.append(
                 _Compiled(
@@ -368,10 +386,12 @@ class SignaturesMonitor(Inline):
                     token,
                     compact,
                     leading,
+                    (1 << (len(others) + 1)) - 2,
                 )
             )
-            for anchor, whole_word in anchor_words:
-                anchors.setdefault(anchor, []).append((index, whole_word and not cjk))
+            for bit, words in enumerate((anchor_words, *others)):
+                for word, whole_word in words:
+                    anchors.setdefault(word, []).append((index, whole_word and not cjk, bit))
 
     @property
     def signatures(self) -> list[Signature]:
@@ -420,7 +440,8 @@ class SignaturesMonitor(Inline):
         candidates: dict[int, list[int]] = {}
         squeezed = positions is not None
         n = len(text)
-        for end, (length, indexes) in self._automaton.iter(text):
+        seen: dict[int, int] = {}  # the other items of each phrase whose words occur
+        for end, (length, entries) in self._automaton.iter(text):
             start = end - length + 1
             if (
                 not squeezed
@@ -430,16 +451,21 @@ class SignaturesMonitor(Inline):
             ):
                 continue  # inside a word: "aim" in "claim"
             ends_word = end + 1 >= n or text[end + 1] == " "
-            for index, whole_word in indexes:
+            for index, whole_word, bit in entries:
                 if whole_word and not squeezed and not ends_word:
                     continue
-                candidates.setdefault(index, []).append(
-                    start if self._phrases[index].leading else end
-                )
+                if bit:
+                    seen[index] = seen.get(index, 0) | 1 << bit
+                else:
+                    candidates.setdefault(index, []).append(
+                        start if self._phrases[index].leading else end
+                    )
         how = "split" if positions is not None else "phrase"
         for index in sorted(candidates):
             compiled = self._phrases[index]
             sig = compiled.signature
+            if seen.get(index, 0) & compiled.needs != compiled.needs:
+                continue  # a word the phrase needs is missing: "kill" without a victim
             if not sig.applies_to(content) or _issued(hits, sig.id):
                 continue
             pattern = compiled.compact if positions is not None else compiled.token
