@@ -182,13 +182,31 @@ def _selectivity(item: _Item) -> int:
     return min(0 if (w := a.split(" ")[0]) in _STOP else len(w) for a in item.alternatives)
 
 
+# Words too frequent to look for where an item has a rarer one: every occurrence costs a
+# look-up ("from", "into", "plan").
+_FREQUENT = frozenset(
+    """i we us our they them their he she his her him its can could would should might may must
+    need want have has had get got make made take use used go going come give tell say from
+    into over out up down off about after before than then there here when where how why who
+    one two some more most other such only also just like well way new now good first last time
+    day work plan text notes story turn check mail party part place people thing things help
+    show find know think see look keep let put end start run set try ask call""".split()
+)
+
+
+def _rarity(word: str) -> int:
+    """How few texts a word is likely to be in: its length, a frequent word counting as two
+    letters and a stop word as none."""
+    return 0 if word in _STOP else min(2, len(word)) if word in _FREQUENT else len(word)
+
+
 def _key_word(literal: str) -> str:
-    """The word of a (multi-word) literal to look for: its longest, which any match holds."""
-    return max(literal.split(" "), key=lambda w: 0 if w in _STOP else len(w))
+    """The word of a (multi-word) literal to look for, which any match holds: its rarest."""
+    return max(literal.split(" "), key=_rarity)
 
 
 def _inner_selectivity(item: _Item) -> int:
-    return min(0 if (w := _key_word(a)) in _STOP else len(w) for a in item.alternatives)
+    return min(_rarity(_key_word(a)) for a in item.alternatives)
 
 
 def _most_selective(items: list[_Item]) -> _Item:
@@ -408,7 +426,9 @@ class SignaturesMonitor(Inline):
         source = text if operator else None
         view = fold(text)
         self._match_view(view, view.text, None, hits, source, content)
-        if _SPLIT_WORDS.search(f" {view.text} ") or _RUN_TOGETHER.search(text):
+        if _SPLIT_WORDS.search(f" {view.text} ") or (
+            max(map(len, view.text.split()), default=0) >= 24 and _RUN_TOGETHER.search(text)
+        ):
             positions = [i for i, ch in enumerate(view.text) if ch != " "]
             squeezed = "".join(view.text[i] for i in positions)
             self._match_view(view, squeezed, positions, hits, source, content)
