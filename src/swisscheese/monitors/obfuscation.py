@@ -295,6 +295,19 @@ def _unleet(m: re.Match[str]) -> str:
     token = m.group()
     if _looks_like_data(token) or not any(c in "01345789@$!|+" for c in token):
         return token
+    return _unleet_token(token)
+
+
+def _unleet_whole(m: re.Match[str]) -> str:
+    """In a text already read as leetspeak, a word that happens to be hexadecimal ("d373c73d",
+    "detected") is spelt out too; only long runs of digits stay numbers."""
+    token = m.group()
+    if (token.isdigit() and len(token) >= 5) or not any(c in "01345789@$!|+" for c in token):
+        return token
+    return _unleet_token(token)
+
+
+def _unleet_token(token: str) -> str:
     if len(token) == 1 and not token.isalnum():
         return token  # an operator or a mark on its own: "a + b", "wow !"
     return token.translate(_LEET).lower()
@@ -529,7 +542,7 @@ def _as_english(decoded: str, at_least: float) -> str | None:
 
 
 def _spell_out(text: str) -> str:
-    return _LEET_ANY.sub(_unleet, text)
+    return _LEET_ANY.sub(_unleet_whole, text)
 
 
 def _maybe_spread(text: str) -> bool:
