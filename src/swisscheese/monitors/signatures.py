@@ -312,13 +312,14 @@ def load_catalogue(
     return entries
 
 
-_WORD_LIST = re.compile(r"^(!?)\{([a-z0-9_-]+)\}(\??)$")
+_WORD_LIST = re.compile(r"\{([a-z0-9_-]+)\}")
 
 
 def expand_word_lists(entries: list[Any], where: str) -> list[dict[str, Any]]:
     """Signature entries with the file's named word lists put in: an entry ``{words: NAME,
-    alternatives: [...]}`` defines a list, and a phrase item ``{NAME}`` (``{NAME}?`` optional,
-    ``!{NAME}`` negative) written after it stands for ``a|b|c``."""
+    alternatives: [...]}`` defines a list, and ``{NAME}`` written after it, as a phrase item
+    (``{NAME}?`` optional, ``!{NAME}`` negative) or as one of an item's alternatives
+    (``{NAME}|her|him``), stands for ``a|b|c``."""
     lists: dict[str, str] = {}
     out: list[dict[str, Any]] = []
     for entry in entries:
@@ -340,18 +341,14 @@ def expand_word_lists(entries: list[Any], where: str) -> list[dict[str, Any]]:
 
 
 def _put_lists(phrase: str, lists: dict[str, str], entry: dict[str, Any], where: str) -> str:
-    items = []
-    for raw in str(phrase).split():
-        m = _WORD_LIST.match(raw)
-        if m is None:
-            items.append(raw)
-        elif m[2] in lists:
-            items.append(m[1] + lists[m[2]] + m[3])
-        else:
+    def put(m: re.Match[str]) -> str:
+        if m[1] not in lists:
             raise SignatureSyntaxError(
-                f"{where}: signature {entry.get('id')}: no word list {m[2]!r} defined before it"
+                f"{where}: signature {entry.get('id')}: no word list {m[1]!r} defined before it"
             )
-    return " ".join(items)
+        return lists[m[1]]
+
+    return _WORD_LIST.sub(put, str(phrase))
 
 
 class SignaturesMonitor(Inline):
@@ -591,12 +588,13 @@ class HazardsMonitor(SignaturesMonitor):
         "hate",
         "privacy",
         "elections",
+        "defamation",
         "ip",
     ),
     config=SignaturesConfig,
     description="Requests to make or release weapons of mass harm, write malware, or commit "
     "crimes: violence, self-harm methods, sexual crimes, fraud, stalking, hate, election "
-    "interference, piracy",
+    "interference, defamation, piracy",
 )
 def hazards_monitor(config: SignaturesConfig) -> HazardsMonitor:
     return HazardsMonitor(config)
