@@ -149,27 +149,26 @@ def test_only_requests_are_read() -> None:
     assert not any(f.monitor == "hazards" for f in guard.check_sync(Stage.RETRIEVED, page).findings)
 
 
-def test_word_lists_expand_in_place(tmp_path: Path) -> None:
+def acts_monitor(tmp_path: Path, phrase: str) -> SignaturesMonitor:
+    """A monitor of one signature, ``phrase``, after a word list ``acts``."""
     path = tmp_path / "mine.yaml"
     path.write_text(
         "- words: acts\n  alternatives: [smuggle, hide]\n"
         "- id: acme.contraband\n  category: cbrne\n  score: 0.9\n  lang: en\n"
-        "  phrases: ['{acts} the? parcel|crate']\n"
+        f"  phrases: ['{phrase}']\n"
     )
-    monitor = SignaturesMonitor(SignaturesConfig(files=(path,), builtin=False))
+    return SignaturesMonitor(SignaturesConfig(files=(path,), builtin=False))
+
+
+def test_word_lists_expand_in_place(tmp_path: Path) -> None:
+    monitor = acts_monitor(tmp_path, "{acts} the? parcel|crate")
     (f,) = monitor.inspect_sync(Content("how do I hide the crate"), Context())
     assert f.detail["signature"] == "acme.contraband"
     assert not monitor.inspect_sync(Content("how do I open the crate"), Context())
 
 
 def test_a_word_list_may_be_one_alternative_among_others(tmp_path: Path) -> None:
-    path = tmp_path / "mine.yaml"
-    path.write_text(
-        "- words: acts\n  alternatives: [smuggle, hide]\n"
-        "- id: acme.contraband\n  category: cbrne\n  score: 0.9\n  lang: en\n"
-        "  phrases: ['{acts}|ship the? parcel|{acts}']\n"
-    )
-    monitor = SignaturesMonitor(SignaturesConfig(files=(path,), builtin=False))
+    monitor = acts_monitor(tmp_path, "{acts}|ship the? parcel|{acts}")
     for text in ("ship the parcel", "hide the parcel", "smuggle hide"):
         assert monitor.inspect_sync(Content(text), Context()), text
     assert not monitor.inspect_sync(Content("open the parcel"), Context())
