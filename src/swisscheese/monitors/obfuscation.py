@@ -291,9 +291,13 @@ def _common_set(text: str) -> set[str]:
     return {w for w in _words(text) if len(w) > 1 and w in _COMMON}
 
 
+# What stands for a letter in leetspeak.
+_LEET_SIGNS = frozenset("01345789@$!|+")
+
+
 def _unleet(m: re.Match[str]) -> str:
     token = m.group()
-    if _looks_like_data(token) or not any(c in "01345789@$!|+" for c in token):
+    if _looks_like_data(token) or _LEET_SIGNS.isdisjoint(token):
         return token
     return _unleet_token(token)
 
@@ -302,7 +306,7 @@ def _unleet_whole(m: re.Match[str]) -> str:
     """In a text already read as leetspeak, a word that happens to be hexadecimal ("d373c73d",
     "detected") is spelt out too; only long runs of digits stay numbers."""
     token = m.group()
-    if (token.isdigit() and len(token) >= 5) or not any(c in "01345789@$!|+" for c in token):
+    if (token.isdigit() and len(token) >= 5) or _LEET_SIGNS.isdisjoint(token):
         return token
     return _unleet_token(token)
 

@@ -210,7 +210,7 @@ def _inner_selectivity(item: _Item) -> int:
 
 
 def _most_selective(items: list[_Item]) -> _Item:
-    # Of equally selective items, the one with fewer words to look for.
+    """Of equally selective items, the one with fewer words to look for."""
     return max(items, key=lambda i: (_inner_selectivity(i), -len(i.alternatives)))
 
 
@@ -232,8 +232,8 @@ def _words_of(item: _Item, key: Callable[[str], str]) -> Words:
 
 def _anchors(phrase: str) -> tuple[bool, Words, tuple[Words, ...]]:
     """Whether the anchor is the phrase's first item; the words of the anchoring item (one of
-    which must occur); and those of each other item the phrase needs (one of each must occur
-    too), where every alternative has a word that is no stop word."""
+    which must occur); and the words of at most one other item the phrase needs, one of which
+    must occur too before the phrase is tried."""
     items = parse_phrase(phrase)
     needed = [i for i in items if not (i.optional or i.negative)]
     if _selectivity(items[0]) >= _LEADING_ANCHOR:
@@ -243,7 +243,7 @@ def _anchors(phrase: str) -> tuple[bool, Words, tuple[Words, ...]]:
         words = _words_of(best, lambda a: a.split(" ")[0])
     else:
         # Elsewhere the phrase is searched for around its anchor, so any word of an
-        # alternative will do: the longest ("how to" by "how", "a pump and dump" by "pump").
+        # alternative will do: the rarest ("how to" by "how", "a pump and dump" by "pump").
         best, leading = _most_selective(needed), False
         words = _words_of(best, _key_word)
     # One more item, the next most selective, if its words are rare enough to be worth a look
