@@ -11,6 +11,7 @@ import pytest
 
 from swisscheese.gateway import build_app
 from swisscheese.provenance import watermark_keys
+from swisscheese.provenance.watermark import KEY_BYTES
 from tests.cli.test_operator_cli import run
 from tests.helpers.local_model import require_local_model
 from tests.helpers.servers import serve
@@ -51,7 +52,7 @@ def test_answers_carry_the_watermark_and_human_text_does_not(
     # A key drawn afresh each run made the answer, and so its score, differ from run to run:
     # now and then a repetitive answer left too few tokens to score (a CI run: 17 of 150,
     # z = 2.66, not found). One fixed key makes the test the same every time.
-    monkeypatch.setattr(watermark_keys, "new_key", lambda: bytes(range(watermark_keys.KEY_BYTES)))
+    monkeypatch.setattr(watermark_keys, "new_key", lambda: bytes(range(KEY_BYTES)))
     assert run("keys", "init-watermark", "--db", db)[0] == 0
     policy = tmp_path / "policy.yaml"
     # Every run draws a key, and at the default delta kgw finds about nine in ten 200-token
