@@ -318,8 +318,9 @@ def normalize(text: str) -> View:
 
 
 def _fold_char(ch: str) -> str:
-    # A capital lookalike first: its small letter ("в" of "В") looks like no Latin one.
-    ch = _CAPITAL_LOOKALIKES.get(ch, ch)
+    # Lookalikes are folded before case: a capital's small letter ("в" of "В") may look like
+    # no Latin one.
+    ch = CONFUSABLES.get(ch, ch)
     lowered = ch if is_tag(ch) else ch.casefold()
     base = "".join(_normal_char(c) for c in lowered).casefold()
     out: list[str] = []
