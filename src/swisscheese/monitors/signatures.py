@@ -85,7 +85,7 @@ class _Compiled:
     token: re.Pattern[str]
     compact: re.Pattern[str]
     leading: bool  # its anchor is its first word: try a match where the anchor starts
-    needs: int  # bits of the other items one of whose words must occur before it is tried
+    needs: bool  # a word of a second item must occur too before it is tried
 
 
 def _fold_literal(word: str) -> str:
@@ -230,10 +230,10 @@ def _words_of(item: _Item, key: Callable[[str], str]) -> Words:
     )
 
 
-def _anchors(phrase: str) -> tuple[bool, Words, tuple[Words, ...]]:
+def _anchors(phrase: str) -> tuple[bool, Words, Words]:
     """Whether the anchor is the phrase's first item; the words of the anchoring item (one of
-    which must occur); and the words of at most one other item the phrase needs, one of which
-    must occur too before the phrase is tried."""
+    which must occur); and the words of another item the phrase needs, one of which must occur
+    too before the phrase is tried (none if no other item is worth it)."""
     items = parse_phrase(phrase)
     needed = [i for i in items if not (i.optional or i.negative)]
     if _selectivity(items[0]) >= _LEADING_ANCHOR:
@@ -249,8 +249,7 @@ def _anchors(phrase: str) -> tuple[bool, Words, tuple[Words, ...]]:
     # One more item, the next most selective, if its words are rare enough to be worth a look
     # up for every occurrence (more, and the look-ups cost what the searches they spare do).
     rest = [i for i in needed if i is not best and _inner_selectivity(i) >= _LEADING_ANCHOR]
-    others = (_words_of(_most_selective(rest), _key_word),) if rest else ()
-    return leading, words, others
+    return leading, words, _words_of(_most_selective(rest), _key_word) if rest else ()
 
 
 # How far from its anchor a phrase may start or end: a phrase is a handful of words and gaps.
@@ -364,9 +363,9 @@ class SignaturesMonitor(Inline):
         # Raw regexes with their cues: lower-case substrings one of which must occur.
         self._raw: list[tuple[Signature, re.Pattern[str], tuple[str, ...]]] = []
         self._automaton = ahocorasick.Automaton()
-        # Each word to look for, with the phrases it is for: (phrase, whole word, item bit),
-        # bit 0 for the anchoring item.
-        anchors: dict[str, list[tuple[int, bool, int]]] = {}
+        # Each word to look for, with the phrases it is for: (phrase, whole word, whether it
+        # is of the anchoring item or of the second one the phrase needs).
+        anchors: dict[str, list[tuple[int, bool, bool]]] = {}
         for entry in load_catalogue(config, self.catalogue):
             self._add(entry, anchors)
         for anchor, indexes in anchors.items():
@@ -375,7 +374,7 @@ class SignaturesMonitor(Inline):
             self._automaton.make_automaton()
         self._has_anchors = bool(anchors)
 
-    def _add(self, entry: dict[str, Any], anchors: dict[str, list[tuple[int, bool, int]]]) -> None:
+    def _add(self, entry: dict[str, Any], anchors: dict[str, list[tuple[int, bool, bool]]]) -> None:
         sid = str(entry["id"])
         category = str(entry["category"])
         score = float(entry["score"])
@@ -393,7 +392,7 @@ class SignaturesMonitor(Inline):
         for phrase in entry["phrases"]:
             cjk = bool(_CJK.search(phrase))
             token, compact = compile_phrase(phrase, cjk=cjk)
-            leading, anchor_words, others = _anchors(phrase)
+            leading, anchor_words, needed_words = _anchors(phrase)
             index = len(self._phrases)
             self._phrases.append(
                 _Compiled(
@@ -401,12 +400,12 @@ class SignaturesMonitor(Inline):
                     token,
                     compact,
                     leading,
-                    (1 << (len(others) + 1)) - 2,
+                    bool(needed_words),
                 )
             )
-            for bit, words in enumerate((anchor_words, *others)):
+            for is_anchor, words in ((True, anchor_words), (False, needed_words)):
                 for word, whole_word in words:
-                    anchors.setdefault(word, []).append((index, whole_word and not cjk, bit))
+                    anchors.setdefault(word, []).append((index, whole_word and not cjk, is_anchor))
 
     @property
     def signatures(self) -> list[Signature]:
@@ -457,7 +456,7 @@ class SignaturesMonitor(Inline):
         candidates: dict[int, list[int]] = {}
         squeezed = positions is not None
         n = len(text)
-        seen: dict[int, int] = {}  # the other items of each phrase whose words occur
+        seen: set[int] = set()  # the phrases whose second needed item occurs
         for end, (length, entries) in self._automaton.iter(text):
             start = end - length + 1
             if (
@@ -468,20 +467,20 @@ class SignaturesMonitor(Inline):
             ):
                 continue  # inside a word: "aim" in "claim"
             ends_word = end + 1 >= n or text[end + 1] == " "
-            for index, whole_word, bit in entries:
+            for index, whole_word, is_anchor in entries:
                 if whole_word and not squeezed and not ends_word:
                     continue
-                if bit:
-                    seen[index] = seen.get(index, 0) | 1 << bit
-                else:
+                if is_anchor:
                     candidates.setdefault(index, []).append(
                         start if self._phrases[index].leading else end
                     )
+                else:
+                    seen.add(index)
         how = "split" if positions is not None else "phrase"
         for index in sorted(candidates):
             compiled = self._phrases[index]
             sig = compiled.signature
-            if seen.get(index, 0) & compiled.needs != compiled.needs:
+            if compiled.needs and index not in seen:
                 continue  # a word the phrase needs is missing: "kill" without a victim
             if not sig.applies_to(content) or _issued(hits, sig.id):
                 continue
