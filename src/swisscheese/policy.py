@@ -23,6 +23,7 @@ from swisscheese.core import (
     Stage,
     canonical_json,
 )
+from swisscheese.core.source_code import is_source_code
 from swisscheese.core.taxonomy import matches_any
 from swisscheese.monitors import (
     REGISTRY,
@@ -58,9 +59,12 @@ class CompiledRule:
     def action(self) -> Action:
         return self.rule.action
 
-    def reads(self, content: Content) -> bool:
-        """Whether the rule applies to ``content`` (at one of its stages)."""
+    def reads(self, content: Content, *, code: bool = False) -> bool:
+        """Whether the rule applies to ``content`` (at one of its stages); ``code``: whether
+        its text is mostly source code (``CompiledLayer.is_code``)."""
         if content.from_operator and not self.rule.in_operator_text:
+            return False
+        if code and not self.rule.in_code:
             return False
         if not (self.rule.sources or self.rule.not_sources):
             return True
@@ -95,6 +99,12 @@ class CompiledLayer:
 
     def rules_for(self, stage: Stage) -> tuple[CompiledRule, ...]:
         return self._by_stage.get(stage, ())
+
+    def is_code(self, content: Content) -> bool:
+        """Whether ``content`` is source code, as far as any rule of the layer asks: the test
+        is run only when a rule skips code."""
+        asks = any(not r.rule.in_code for r in self.rules_for(content.stage))
+        return asks and is_source_code(content.text)
 
     def __post_init__(self) -> None:
         by_stage = {s: tuple(r for r in self.rules if s in r.stages) for s in self.layer.stages}

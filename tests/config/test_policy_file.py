@@ -82,6 +82,16 @@ def test_sources_are_for_retrieved_content_and_leave_other_digests_alone() -> No
     assert plain != parse_policy(retrieved + '        not_sources: ["read_file"]\n').policy.digest
 
 
+def test_only_retrieved_content_may_be_skipped_as_code() -> None:
+    # Anywhere else the sender writes the whole text and could dress a request as code.
+    (issue,) = issues_of(GOOD + "        in_code: false\n")
+    assert "only do for retrieved content" in issue
+    retrieved = GOOD.replace("input:", "retrieved:")
+    plain = parse_policy(retrieved).policy.digest
+    assert plain == parse_policy(retrieved + "        in_code: true\n").policy.digest
+    assert plain != parse_policy(retrieved + "        in_code: false\n").policy.digest
+
+
 def test_yaml_syntax_error_has_a_line() -> None:
     (issue,) = issues_of("version: 1\nlayers: [oops\n")
     assert issue.startswith("p.yaml:3: invalid YAML")

@@ -54,6 +54,11 @@ class Rule(_Strict):
     not_sources: tuple[str, ...] = ()
     """Retrieved content from any source but these (same patterns): e.g. a blocking rule that
     leaves a coding agent's file reads to a flagging one. A text with no source is read."""
+    in_code: bool = True
+    """Whether the rule reads retrieved text that is mostly source code (``core.source_code``):
+    false leaves code, where prompts for an assistant are ordinary, to the layer's other rules.
+    Whoever writes a whole document can make it code, so pair it with ``sources`` that name
+    the tools reading the operator's own files, or keep a rule that reads code too."""
     config: dict[str, Any] = Field(default_factory=dict)
     """The monitor's own settings (validated against its config schema)."""
     timeout_ms: float | None = Field(default=None, gt=0)
@@ -203,13 +208,19 @@ class Policy(_Strict):
                         f"rule {i} of layer {name!r} names stages {sorted(extra)} "
                         f"outside the layer's {[s.value for s in stages]}"
                     )
-                if (rule.sources or rule.not_sources) and Stage.RETRIEVED not in (
-                    rule.stages or stages
-                ):
+                retrieved = Stage.RETRIEVED in (rule.stages or stages)
+                if (rule.sources or rule.not_sources) and not retrieved:
                     # Only retrieved content has a source: the rule would never read anything.
                     raise ValueError(
                         f"rule {i} of layer {name!r} selects sources, which only retrieved "
                         "content has; put it in the layer that screens the retrieved stage"
+                    )
+                if not rule.in_code and not retrieved:
+                    # Elsewhere the sender writes the whole text: skipping code would let
+                    # anyone through who dresses a request as code.
+                    raise ValueError(
+                        f"rule {i} of layer {name!r} skips source code, which it may only do "
+                        "for retrieved content; put it in the layer that screens that stage"
                     )
             on_error = layer.on_error or DEFAULT_ON_ERROR[stages[0]]
             resolved[name] = layer.model_copy(update={"stages": stages, "on_error": on_error})
@@ -236,4 +247,6 @@ class Policy(_Strict):
                 for optional in ("sources", "not_sources"):
                     if not rule[optional]:
                         del rule[optional]
+                if rule["in_code"]:
+                    del rule["in_code"]
         return digest(data)

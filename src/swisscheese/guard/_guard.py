@@ -377,7 +377,8 @@ class Guard:
             unconfigured = self.compiled.policy.unconfigured
             reason = "no layer screens this stage"
             return self._unscreened(stage, None, original, started, unconfigured, reason)
-        rules = tuple(r for r in layer.rules_for(stage) if r.reads(content))
+        code = layer.is_code(content)
+        rules = tuple(r for r in layer.rules_for(stage) if r.reads(content, code=code))
         if not rules:
             unconfigured = self.compiled.policy.unconfigured
             reason = "no rule of the layer applies to this stage"
