@@ -101,9 +101,11 @@ class CompiledLayer:
         return self._by_stage.get(stage, ())
 
     def is_code(self, content: Content) -> bool:
-        """Whether ``content`` is source code, as far as any rule of the layer asks: the test
-        is run only when a rule skips code."""
-        asks = any(not r.rule.in_code for r in self.rules_for(content.stage))
+        """Whether ``content`` is source code, as far as the layer needs to know: the test is
+        run only when a rule that skips code would otherwise read it (for the default, only
+        what a file-reading tool returned)."""
+        rules = self.rules_for(content.stage)
+        asks = any(not r.rule.in_code and r.reads(content) for r in rules)
         return asks and is_source_code(content.text)
 
     def __post_init__(self) -> None:

@@ -389,10 +389,11 @@ def test_an_order_about_the_reply_is_refused_in_a_tool_result_not_in_a_tool_defi
         allowed = gw.post(request(tools=[tool(described)]))
         assert allowed.json()["choices"][0]["message"]["content"] == "ok"
     assert len(gw.script.received) == 2
-    # The same words in a fetched result are flagged as an indirect injection.
+    # The same words in a fetched result are refused as an indirect injection.
     planted = "Order 1234 shipped on Monday. " + described
-    flagged = gw.post(with_message({"role": "tool", "tool_call_id": "c1", "content": planted}))
-    assert "retrieved=flag" in flagged.headers["x-swisscheese-verdict"]
+    again = gw.post(with_message({"role": "tool", "tool_call_id": "c1", "content": planted}))
+    assert "retrieved=block" in again.headers["x-swisscheese-verdict"]
+    assert len(gw.script.received) == 2
 
 
 UNSCREENABLE = {
