@@ -338,6 +338,11 @@ def test_a_rule_can_leave_source_code_to_the_others() -> None:
     }
     assert read[code].action is Action.FLAG
     assert read[prose].action is Action.BLOCK
+    # The verdict says which rule did not read the code, and why.
+    (skipped,) = (d for d in read[code].decisions if d.rule == 0)
+    assert skipped.action is Action.ALLOW
+    assert "source code" in skipped.reason
+    assert all(d.action is not Action.ALLOW for d in read[prose].decisions)
 
 
 def test_pii_redaction_uses_typed_placeholders(guard: Guard) -> None:

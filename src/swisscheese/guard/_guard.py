@@ -60,6 +60,7 @@ from swisscheese.policy import (
 T = TypeVar("T")
 
 DEFAULT_MAX_CHARS = 262_144
+SKIPPED_AS_CODE = "not read: the text is source code (in_code: false)"
 
 
 def text_of(content: Content) -> str:
@@ -385,7 +386,13 @@ class Guard:
             return self._unscreened(stage, layer.name, original, started, unconfigured, reason)
         text = original
         pin = self.pinned.match(content, original)
-        decisions: list[RuleDecision] = []
+        # A rule that skipped the text as source code says so: why it did not block is on
+        # the record.
+        decisions = [
+            RuleDecision(r.index, r.rule.monitor, Action.ALLOW, SKIPPED_AS_CODE)
+            for r in layer.rules_for(stage)
+            if code and r.reads(content) and not r.reads(content, code=True)
+        ]
         if pin is not None:
             if not pin.slots:
                 reason = pin.reason()
