@@ -13,8 +13,10 @@ must only *say* something) cannot be carried out by a scripted agent and are lef
 targeted ASR; how many is printed.
 
 Configurations: ``none`` (undefended), each layer alone (``tool-policy``, ``flow``,
-``detector``: the indirect-injection detector and signatures on tool results) and ``default``
-(all of them). The policies are written from what each tool does (which arguments send money or
+``detector``: the indirect-injection detector and signatures on tool results, blocking at its 1%
+point; ``shipped``: the embedded default policy's retrieved layer as it ships, each result read
+as coming from the tool that returned it) and ``default`` (all of them, the detector as in
+``detector``). The policies are written from what each tool does (which arguments send money or
 data where, which results a third party can write), not fitted to the tasks.
 
 No training data comes from AgentDojo: its suites are this benchmark (until December 2026 the
@@ -51,7 +53,7 @@ from typing import Any
 import yaml
 
 from swisscheese import Guard
-from swisscheese.config import parse_policy
+from swisscheese.config import default_policy, parse_policy
 from swisscheese.core import Action, Content, Stage, ToolCall
 
 warnings.filterwarnings("ignore")
@@ -73,7 +75,7 @@ except ImportError:  # pragma: no cover - a benchmark dependency only
 
 SUITES = ("banking", "slack", "travel", "workspace")
 VERSION = "v1.2.1"
-CONFIGS = ("none", "tool-policy", "flow", "detector", "default")
+CONFIGS = ("none", "tool-policy", "flow", "detector", "shipped", "default")
 
 # Tools whose results only the user or the operator can write (the user's own account data,
 # the clock). Every other tool's result may hold a third party's words; channel names too
@@ -155,6 +157,13 @@ def tool_policy(suite: Any) -> dict[str, Any]:
     return {"unknown": "block", "tools": tools}
 
 
+def shipped_retrieved_rules() -> list[dict[str, Any]]:
+    """The embedded default policy's retrieved layer as it ships (its learned rule blocks at
+    0.1% but for source code from file-reading tools, which it flags)."""
+    layer = default_policy().policy.layers["retrieved"]
+    return [r.model_dump(mode="json", exclude_defaults=True) for r in layer.rules]
+
+
 def policy_for(config: str, suite: Any) -> str:
     tool_call: list[dict[str, Any]] = []
     retrieved: list[dict[str, Any]] = []
@@ -174,6 +183,8 @@ def policy_for(config: str, suite: Any) -> str:
         ]  # fmt: skip
     if config in ("detector", "default"):
         retrieved = DETECTOR_RULES
+    if config == "shipped":
+        retrieved = shipped_retrieved_rules()
     layers: dict[str, Any] = {}
     if tool_call:
         layers["tool_call"] = {"on_error": "block", "rules": tool_call}
@@ -278,7 +289,8 @@ class ObeyingAgent(BasePipelineElement):  # type: ignore[misc]
         value, error = runtime.run_function(env, call.function, call.args, raise_on_error=False)
         text = str(error or tool_result_to_str(value))
         if self.guard is not None and text:
-            seen = self.guard.check_sync(Stage.RETRIEVED, Content(text, "tool", Stage.RETRIEVED))
+            fetched = Content(text, "tool", Stage.RETRIEVED, call.function)
+            seen = self.guard.check_sync(Stage.RETRIEVED, fetched)
             if seen.action.stops:
                 self.tally.withheld += 1
                 text = "[withheld by the retrieved-content policy]"
