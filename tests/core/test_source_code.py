@@ -6,10 +6,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
-from swisscheese.core.source_code import MIN_LINES, counted_lines, is_source_code
+from swisscheese.core.source_code import (
+    LINE_CHARS,
+    MIN_LINES,
+    counted_lines,
+    is_code_line,
+    is_source_code,
+)
 
 ROOT = Path(__file__).parents[2]
 
@@ -94,3 +100,11 @@ def test_prose_wrapped_at_any_width_is_never_code(sentences: list[str], width: i
 def test_too_few_lines_are_never_code(lines: list[str]) -> None:
     assert len(lines) < MIN_LINES
     assert not is_source_code("\n".join(lines))
+
+
+@example("q" + "(" * 300 + " end")  # brackets throughout: the patterns backtrack the most
+@given(st.text(alphabet="(x:=,'\" a", min_size=0, max_size=600))
+def test_a_line_is_judged_by_its_start_so_a_long_line_costs_no_more(line: str) -> None:
+    # Some patterns backtrack over the whole line: unread, a 256 KB line of brackets took a
+    # minute; read to LINE_CHARS, the test stays linear in the text.
+    assert is_code_line(line) == is_code_line(line[:LINE_CHARS])

@@ -7,8 +7,8 @@ at one language's grammar: statements, declarations, comments, calls, assignment
 doctests and fences count as code; prose, JSON members and the inside of multi-line string
 literals (where the prompts are) count as nothing. A text is code when at least half of its
 counted lines are, and it has at least five; a JSON document is data. Whoever writes a whole
-text can make it code, so a rule should skip code only where the text comes from places that
-hold code (the tools that read the operator's files).
+text can make it code, so a rule that skips code should have a stricter one behind it, or read
+only where code comes from (the tools that read the operator's files).
 """
 
 from __future__ import annotations
@@ -60,6 +60,9 @@ _STRING = re.compile(r""""[^"\n]*"|'[^'\n]*'""")
 _JSON_MEMBER = re.compile(r'^\s*"[^"\n]*"\s*:')
 _QUOTES = ('"""', "'''")
 MIN_LINES = 5
+LINE_CHARS = 240
+"""Characters of a line that are read: a line's shape shows in its start, and the cap keeps
+the test linear in the text (some of the patterns backtrack over a whole line)."""
 
 
 def counted_lines(text: str) -> list[str]:
@@ -80,6 +83,7 @@ def counted_lines(text: str) -> list[str]:
 
 
 def is_code_line(line: str) -> bool:
+    line = line[:LINE_CHARS]
     if _JSON_MEMBER.match(line):
         return False
     if _CODE_LINE.search(line):
