@@ -70,8 +70,14 @@ try:
     from agentdojo.functions_runtime import EmptyEnv, Env, FunctionCall, FunctionsRuntime
     from agentdojo.task_suite.load_suites import get_suite
     from agentdojo.types import text_content_block_from_string
-except ImportError:  # pragma: no cover - a benchmark dependency only
-    sys.exit("bench/agentdojo.py needs AgentDojo: pip install agentdojo")
+except ImportError as exc:  # pragma: no cover - a benchmark dependency only
+    # The project's environment holds agentdojo without its dependencies (its suites are data
+    # for the evaluation), which is not enough to run it.
+    sys.exit(
+        f"bench/agentdojo.py needs AgentDojo with its dependencies ({exc}): e.g. python3 -m venv "
+        "/tmp/adenv && /tmp/adenv/bin/pip install agentdojo==0.1.35 && /tmp/adenv/bin/pip "
+        "install -e . && /tmp/adenv/bin/python bench/agentdojo.py"
+    )
 
 SUITES = ("banking", "slack", "travel", "workspace")
 VERSION = "v1.2.1"
