@@ -164,8 +164,8 @@ def tool_policy(suite: Any) -> dict[str, Any]:
 
 
 def shipped_retrieved_rules() -> list[dict[str, Any]]:
-    """The embedded default policy's retrieved layer as it ships (its learned rule blocks at
-    0.1% but for source code from file-reading tools, which it flags)."""
+    """The embedded default policy's retrieved layer as it ships (its learned rules block by
+    where a text comes from and whether it is source code; docs/detectors.md)."""
     layer = default_policy().policy.layers["retrieved"]
     return [r.model_dump(mode="json", exclude_defaults=True) for r in layer.rules]
 

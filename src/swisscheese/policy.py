@@ -59,12 +59,10 @@ class CompiledRule:
     def action(self) -> Action:
         return self.rule.action
 
-    def reads(self, content: Content, *, code: bool = False) -> bool:
-        """Whether the rule applies to ``content`` (at one of its stages); ``code``: whether
-        its text is mostly source code (``CompiledLayer.is_code``)."""
+    def reads(self, content: Content) -> bool:
+        """Whether the rule applies to ``content`` (at one of its stages), whatever its kind
+        of text (``CompiledLayer.reading`` leaves out the rules that skip source code)."""
         if content.from_operator and not self.rule.in_operator_text:
-            return False
-        if code and not self.rule.in_code:
             return False
         if not (self.rule.sources or self.rule.not_sources):
             return True
@@ -100,13 +98,17 @@ class CompiledLayer:
     def rules_for(self, stage: Stage) -> tuple[CompiledRule, ...]:
         return self._by_stage.get(stage, ())
 
-    def is_code(self, content: Content) -> bool:
-        """Whether ``content`` is source code, as far as the layer needs to know: the test is
-        run only when a rule that skips code would otherwise read it (in the default policy,
-        every tool result; about 0.1 ms per KB)."""
-        rules = self.rules_for(content.stage)
-        asks = any(not r.rule.in_code and r.reads(content) for r in rules)
-        return asks and is_source_code(content.text)
+    def reading(
+        self, content: Content
+    ) -> tuple[tuple[CompiledRule, ...], tuple[CompiledRule, ...]]:
+        """The rules that read ``content``, and those that would but skip it as source code.
+        Whether it is code is tested only when a rule that reads it would skip code (in the
+        default policy, every tool result; about 0.1 ms per KB)."""
+        rules = tuple(r for r in self.rules_for(content.stage) if r.reads(content))
+        skipping = tuple(r for r in rules if not r.rule.in_code)
+        if skipping and is_source_code(content.text):
+            return tuple(r for r in rules if r.rule.in_code), skipping
+        return rules, ()
 
     def __post_init__(self) -> None:
         by_stage = {s: tuple(r for r in self.rules if s in r.stages) for s in self.layer.stages}

@@ -378,8 +378,7 @@ class Guard:
             unconfigured = self.compiled.policy.unconfigured
             reason = "no layer screens this stage"
             return self._unscreened(stage, None, original, started, unconfigured, reason)
-        code = layer.is_code(content)
-        rules = tuple(r for r in layer.rules_for(stage) if r.reads(content, code=code))
+        rules, skipped = layer.reading(content)
         if not rules:
             unconfigured = self.compiled.policy.unconfigured
             reason = "no rule of the layer applies to this stage"
@@ -389,9 +388,7 @@ class Guard:
         # A rule that skipped the text as source code says so: why it did not block is on
         # the record.
         decisions = [
-            RuleDecision(r.index, r.rule.monitor, Action.ALLOW, SKIPPED_AS_CODE)
-            for r in layer.rules_for(stage)
-            if code and r.reads(content) and not r.reads(content, code=True)
+            RuleDecision(r.index, r.rule.monitor, Action.ALLOW, SKIPPED_AS_CODE) for r in skipped
         ]
         if pin is not None:
             if not pin.slots:
