@@ -24,7 +24,8 @@ indirect-injection detector used its environment texts as benign carrier documen
 from before then are contaminated). The tool policy and the flow rules use no training data.
 
 The scripted agent replays the ground truth whatever it is shown, so a withheld tool result
-costs it no utility; a model that needed that result would lose it.
+costs it no utility; a model that needed that result would lose it. The ``clean held`` column
+counts that cost: the tool results withheld in the runs without attack, of all read there.
 
 Needs ``pip install agentdojo`` (not a dependency of swisscheese)::
 
@@ -211,6 +212,9 @@ class Tally:
     denied: int = 0
     escalated: int = 0
     withheld: int = 0
+    clean_results: int = 0
+    """Tool results read in the runs without attack, and of those the layer withheld."""
+    clean_withheld: int = 0
     checks_ms: list[float] = field(default_factory=list)
     rules: Counter[str] = field(default_factory=Counter)
     """Why calls were stopped: rule or category, with the tool."""
@@ -297,8 +301,11 @@ class ObeyingAgent(BasePipelineElement):  # type: ignore[misc]
         if self.guard is not None and text:
             fetched = Content(text, "tool", Stage.RETRIEVED, call.function)
             seen = self.guard.check_sync(Stage.RETRIEVED, fetched)
+            clean = self.injection_task is None
+            self.tally.clean_results += clean
             if seen.action.stops:
                 self.tally.withheld += 1
+                self.tally.clean_withheld += clean
                 text = "[withheld by the retrieved-content policy]"
         trace.append(Content(text, "tool", Stage.RETRIEVED, call.function))
         out.append(
@@ -428,7 +435,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     print("note: the shipped detectors were trained without AgentDojo's texts")
     print(
         f"{'config':12} {'suite':10} {'utility':>8} {'util@atk':>9} {'targeted ASR':>13} "
-        f"{'pairs':>6} {'denied':>7} {'escal.':>7} {'withheld':>9} {'check p50':>10}"
+        f"{'pairs':>6} {'denied':>7} {'escal.':>7} {'withheld':>9} {'clean held':>11} "
+        f"{'check p50':>10}"
     )
     rows: list[dict[str, Any]] = []
     started = time.perf_counter()
@@ -437,10 +445,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         for name in suites:
             r = run_suite(name, config, args.quick, args.attack)
             p50 = statistics.median(r.tally.checks_ms) if r.tally.checks_ms else 0.0
+            clean_held = f"{r.tally.clean_withheld}/{r.tally.clean_results}"
             print(
                 f"{config:12} {name:10} {r.utility:8.1%} {r.utility_attacked:9.1%} "
                 f"{r.asr:13.1%} {r.pairs:6d} {r.tally.denied:7d} {r.tally.escalated:7d} "
-                f"{r.tally.withheld:9d} {p50:8.3f}ms",
+                f"{r.tally.withheld:9d} {clean_held:>11} {p50:8.3f}ms",
                 flush=True,
             )
             if args.explain:
@@ -452,16 +461,20 @@ def main(argv: Sequence[str] | None = None) -> None:
                 "utility_under_attack": r.utility_attacked, "targeted_asr": r.asr,
                 "pairs": r.pairs, "injection_tasks_left_out": r.left_out,
                 "denied": r.tally.denied, "escalated": r.tally.escalated,
-                "withheld": r.tally.withheld, "check_p50_ms": p50,
+                "withheld": r.tally.withheld, "clean_results": r.tally.clean_results,
+                "clean_withheld": r.tally.clean_withheld, "check_p50_ms": p50,
             })  # fmt: skip
             totals["pairs"] += r.pairs
             totals["attacked_ok"] += round(r.utility_attacked * r.pairs)
             totals["succeeded"] += round(r.asr * r.pairs)
+            totals["clean_results"] += r.tally.clean_results
+            totals["clean_withheld"] += r.tally.clean_withheld
         if len(suites) > 1:
             pairs = max(1, totals["pairs"])
             print(
                 f"{config:12} {'overall':10} {'':8} {totals['attacked_ok'] / pairs:9.1%} "
-                f"{totals['succeeded'] / pairs:13.1%} {totals['pairs']:6d}"
+                f"{totals['succeeded'] / pairs:13.1%} {totals['pairs']:6d} {'':7} {'':7} {'':9} "
+                f"{str(totals['clean_withheld']) + '/' + str(totals['clean_results']):>11}"
             )
     warm, cold = overhead()
     print(f"check_call, default policy, 20-step trace: p50 {warm:.3f} ms (results labelled), "

@@ -233,8 +233,8 @@ def _summarize_decoded(
             for f in a.findings
             if f.origin == Origin(d.chain, d.span)
         ]
-        if inner:
-            summary = cast(Decoder, decoder.monitor).summarize(d, inner)
+        summary = cast(Decoder, decoder.monitor).summarize(d, inner) if inner else None
+        if summary is not None:
             acc[decoder.key].findings.append(summary)
 
 

@@ -36,6 +36,7 @@ from swisscheese.learned.features import (
     normalize,
 )
 from swisscheese.monitors._ciphers import atbash, braille_runs, hidden_byte_runs, nato_runs
+from swisscheese.monitors._readings import READINGS, markup_text, string_views, unescape
 from swisscheese.monitors._registry import Inline, MonitorConfig, monitor
 
 _BASE64 = re.compile(r"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/_-]{12,}={0,2}(?![A-Za-z0-9+/=_-])")
@@ -404,15 +405,13 @@ _JOIN_WORDS = re.compile(
     re.IGNORECASE,
 )
 _LISTED_NAME = re.compile(r"[A-Za-z_$][\w$]*")
-_ESCAPES = {"n": "\n", "t": "\t", "r": "\r"}
-_ESCAPE = re.compile(r"\\(.)")
 _MAX_ASSIGNMENTS = 64
 _MIN_SPREAD_MERGES = 6
 _WORD_CHARS = re.compile(r"\w+")
 
 
 def _literal_value(literal: str) -> str:
-    return _ESCAPE.sub(lambda m: _ESCAPES.get(m.group(1), m.group(1)), literal[1:-1])
+    return unescape(literal[1:-1])
 
 
 def _maybe_split(text: str) -> bool:
@@ -590,10 +589,14 @@ class ObfuscationMonitor(Inline):
         """Standalone use: report what decodes. In a layer the guard also rescans it."""
         if not self.config.report_all:
             return []
-        return [self.summarize(d, ()) for d in self.decode(content.text)]
+        summaries = (self.summarize(d, ()) for d in self.decode(content.text))
+        return [f for f in summaries if f is not None]
 
-    def summarize(self, decoded: Decoded, inner: Sequence[Finding]) -> Finding:
-        """The obfuscation finding for a decoded view, given what the rescan found in it."""
+    def summarize(self, decoded: Decoded, inner: Sequence[Finding]) -> Finding | None:
+        """The obfuscation finding for a decoded view, given what the rescan found in it; none
+        for a string literal's text read as the model reads it, which disguises nothing."""
+        if READINGS.issuperset(decoded.chain):
+            return None
         score = max((f.score for f in inner), default=0.3)
         return Finding(
             self.name,
@@ -610,7 +613,14 @@ class ObfuscationMonitor(Inline):
     def decode(self, text: str) -> list[Decoded]:
         out: list[Decoded] = []
         self._decode_into(text, None, (), out, [self.config.max_decoded_chars])
-        return out
+        # A segment found in the text is found again inside a view of the whole text (a
+        # base64 blob in a JSON result with escaped lines): read once, by its shortest chain.
+        shortest: dict[str, Decoded] = {}
+        for d in out:
+            kept = shortest.get(d.text)
+            if kept is None or len(d.chain) < len(kept.chain):
+                shortest[d.text] = d
+        return [d for d in out if shortest[d.text] is d]
 
     def _decode_into(
         self,
@@ -660,6 +670,9 @@ class ObfuscationMonitor(Inline):
             if joined is not None:
                 found.append((0, len(text), "spacing", joined))
         self._language_views(text, found)
+        # Last, so that the budget goes to the segments above first.
+        found += string_views(text)
+        found += markup_text(text)
         return found
 
     def _encodings(self, text: str, found: list[tuple[int, int, str, str]]) -> None:

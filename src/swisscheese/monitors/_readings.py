@@ -1,0 +1,158 @@
+"""Serialised text read as its reader reads it: pure functions for the decoder.
+
+A tool hands an agent its results serialised: a JSON document, a Python repr, a web page. The
+model reads the text inside (a string's "\\n" is a line break to it, an HTML page its words
+and its images' alt texts), while a detector reading the raw characters reads the chrome too,
+and the chrome reads as benign: a planted order that a detector catches in a plain document
+scores lower inside a JSON record or a page's markup. Each reading here is a view the guard
+rescans beside the raw text (never instead of it), and none is a disguise, so none is reported
+as obfuscation (``READINGS``).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import sys
+
+__all__ = ["READINGS", "markup_text", "string_views", "unescape"]
+
+READINGS = frozenset({"string-values", "string-escapes", "markup-text"})
+"""The kinds of view that read a serialised text rather than undo a disguise."""
+
+Reading = tuple[int, int, str, str]
+"""Where the read segment starts and ends, the kind of reading, and the text read."""
+
+# -- string literals ------------------------------------------------------------------------
+
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "v": "\v"}
+# A string literal's escapes as JSON, Python and JavaScript write them; any other escaped
+# character stands for itself.
+_ESCAPE = re.compile(r"\\(u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|x[0-9A-Fa-f]{2}|.)")
+# A quoted string on one line, double or single quotes; one followed by a colon is a key.
+_STRING_LITERAL = re.compile(r"\"(?:[^\"\\\n]|\\.)*\"|'(?:[^'\\\n]|\\.)*'")
+_KEY_FOLLOWS = re.compile(r"\s*:")
+# How a JSON document or a Python repr of a dict or list starts (Markdown's "[![badge]" does not).
+_DATA_START = re.compile(r"\s*(?:\{\s*[\"'}]|\[\s*[\[{\"'\d\]-])")
+_MIN_VIEW = 20
+
+
+def _escaped_char(m: re.Match[str]) -> str:
+    escape = m.group(1)
+    if len(escape) == 1:
+        return _ESCAPES.get(escape, escape)
+    code = int(escape[1:], 16)
+    return chr(code) if code <= sys.maxunicode else "\ufffd"
+
+
+def unescape(text: str) -> str:
+    """``text`` with a string literal's backslash escapes read; a UTF-16 surrogate pair
+    (JSON's way to write an emoji) becomes its character, a lone surrogate U+FFFD."""
+    plain = _ESCAPE.sub(_escaped_char, text)
+    if "\\u" in text or "\\U" in text:
+        plain = plain.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return plain
+
+
+def _serialised_prose(line: str) -> bool:
+    """Whether a line holds prose serialised with its line breaks escaped: two of them and
+    four words at least ("\\n".join(rows) in a program is neither)."""
+    return line.count("\\n") >= 2 and line.count(" ") >= 3
+
+
+def string_views(text: str) -> list[Reading]:
+    """A data structure (JSON, a Python repr) read as its string values alone, one to a line,
+    keys and short words (a status, an id) left out: the chrome around them reads to a detector
+    as benign, and a token glued to its quotes is no token to a decoder. Any other text with a
+    line of prose whose line breaks are escaped, read whole with its escapes read."""
+    if _DATA_START.match(text):
+        values = [
+            (m.start(), m.end(), unescape(m.group()[1:-1]))
+            for m in _STRING_LITERAL.finditer(text)
+            if _KEY_FOLLOWS.match(text, m.end()) is None
+        ]
+        # Short words ("ok", an id, a date) are a record's fields, not its text.
+        values = [v for v in values if len(v[2]) >= _MIN_VIEW or " " in v[2].strip()]
+        joined = "\n".join(v[2] for v in values)
+        if len(joined) < _MIN_VIEW:
+            return []
+        return [(values[0][0], values[-1][1], "string-values", joined)]
+    if "\\n" not in text or not any(_serialised_prose(line) for line in text.split("\n")):
+        return []
+    escapes = [m.span() for m in _ESCAPE.finditer(text)]
+    return [(escapes[0][0], escapes[-1][1], "string-escapes", unescape(text))]
+
+
+# -- markup ---------------------------------------------------------------------------------
+
+_TAG = re.compile(r"</?[A-Za-z][\w:-]*(?:\s[^<>]*)?/?>")
+# Markup whose tags are at least this share of the text: a web page, a feed, an XML record (a
+# README with a centred logo is Markdown, read well enough as it is).
+_MIN_MARKUP_SHARE = 0.1
+_MIN_TAGS = 3
+# Attributes whose values a page shows or speaks: image and link texts, tooltips, labels.
+_TEXT_ATTRIBUTES = frozenset(
+    {"alt", "title", "aria-label", "aria-description", "placeholder", "label", "summary"}
+)
+# Elements whose content is program or style, not text (the raw scan still reads it): the tag
+# and everything up to its closing tag. Each match consumes what it reads, so the scan is linear.
+_NOT_TEXT = re.compile(r"<(script|style)\b[^<>]*>(?:[^<]+|<(?!/\1))*", re.IGNORECASE)
+_BLOCK_TAG = re.compile(
+    r"</?(?:address|article|aside|blockquote|br|dd|details|dialog|div|dl|dt|fieldset|"
+    r"figcaption|figure|footer|form|h[1-6]|header|hr|li|main|nav|ol|p|pre|section|summary|"
+    r"table|td|th|title|tr|ul)\b[^<>]*>",
+    re.IGNORECASE,
+)
+# A tag with an attribute whose value a page shows or speaks (image and link texts, tooltips,
+# labels, a page's description): the only tags read one by one.
+_SHOWN = re.compile(
+    r"<([A-Za-z][\w:-]*)\s[^<>]*?\b(?:alt|title|aria-label|aria-description|placeholder|"
+    r"label|summary|content)\s*=[^<>]*>",
+    re.IGNORECASE,
+)
+_TEXT_ATTRIBUTES = frozenset(
+    {"alt", "title", "aria-label", "aria-description", "placeholder", "label", "summary"}
+)
+_ATTRIBUTE = re.compile(r"""([\w:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+))""")
+_SPACES = re.compile(r"[ \t\f\v\r]+")
+# A document type declaration or a processing instruction ("<!DOCTYPE html>", "<?xml ...?>").
+_DECLARATION = re.compile(r"<(?:![A-Za-z]|\?)[^<>]*>")
+
+
+def _shown_attributes(m: re.Match[str]) -> str:
+    values = {
+        a.group(1).lower(): a.group(2) or a.group(3) or a.group(4) or ""
+        for a in _ATTRIBUTE.finditer(m.group())
+    }
+    shown = [v for name, v in values.items() if name in _TEXT_ATTRIBUTES]
+    # A page's description is what a search engine, and a model, reads of it.
+    if m.group(1).lower() == "meta" and ("name" in values or "property" in values):
+        shown.append(values.get("content", ""))
+    return "".join(f"\n{v}\n" for v in shown if v.strip()) or "\n"
+
+
+def _text_of_markup(text: str) -> str:
+    """Text nodes, comments and shown attributes, one block to a line; scripts and styles left
+    out. Whole-text substitutions: only tags with a shown attribute cost a call each."""
+    text = _NOT_TEXT.sub("", text)
+    text = _SHOWN.sub(_shown_attributes, text)
+    text = _BLOCK_TAG.sub("\n", text)
+    text = _DECLARATION.sub("", _TAG.sub("", text))
+    text = text.replace("<!--", "\n").replace("-->", "\n")
+    return html.unescape(text)
+
+
+def markup_text(text: str) -> list[Reading]:
+    """A page's text as a reader of its markup gets it: text nodes, comments and the attributes
+    a page shows (alt, title, aria-label, ...), one block to a line, without tags, scripts and
+    styles. Only for text that is mostly markup."""
+    if text.count("<") < _MIN_TAGS:
+        return []
+    tags = [m.span() for m in _TAG.finditer(text)]
+    if len(tags) < _MIN_TAGS or sum(e - s for s, e in tags) < _MIN_MARKUP_SHARE * len(text):
+        return []
+    lines = (line.strip() for line in _SPACES.sub(" ", _text_of_markup(text)).split("\n"))
+    read = "\n".join(line for line in lines if line)
+    if len(read) < _MIN_VIEW:
+        return []
+    return [(tags[0][0], tags[-1][1], "markup-text", read)]
