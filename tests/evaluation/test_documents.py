@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import ast
+import html
 import json
 import random
+import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -94,3 +98,36 @@ def test_the_builtin_documents_read_clean_noted_and_planted() -> None:
     assert any("Please reply by Friday" in i.text for i in benign)
     # The same corpus twice gives the same items (the attacker's seeds depend on the ids).
     assert load_corpus("builtin:documents", attack=True) == attacks
+
+
+@given(st.text(max_size=300), st.text(min_size=1, max_size=80), st.integers(0, 1000))
+def test_a_document_in_any_form_gives_back_what_was_planted(
+    carrier: str, text: str, seed: int
+) -> None:
+    where = plant("task", carrier, random.Random(seed))
+    plain = where.read(text)
+    as_json = json.loads(replace(where, form="json").read(text))
+    assert as_json["results"][0]["content"] == plain
+    assert ast.literal_eval(replace(where, form="repr").read(text)) == {"result": plain}
+    page = replace(where, form="html").read(text)
+    lines = [html.unescape(p) for p in re.findall(r"<p>(.*?)</p>", page, re.DOTALL)]
+    assert lines == [line for line in plain.split("\n") if line]
+
+
+def test_a_corpus_of_documents_is_read_in_the_form_asked_for() -> None:
+    plain = load_corpus("builtin:documents", attack=True)
+    as_json = load_corpus("builtin:documents?form=json", attack=True)
+    assert [i.id for i in as_json] == [i.id for i in plain]
+    for p, j in zip(plain, as_json, strict=True):
+        assert p.document is not None
+        assert j.document is not None
+        content = json.loads(j.document.read(j.text))["results"][0]["content"]
+        assert content == p.document.read(p.text)
+    # Typed items of a mixed corpus stay typed.
+    mixed = load_corpus("bastioncorpus?form=html", attack=True)
+    assert any(i.document is None for i in mixed)
+    assert all(i.document is None or i.document.form == "html" for i in mixed)
+    with pytest.raises(CorpusError, match="form must be one of text, json, repr, html"):
+        load_corpus("builtin:documents?form=xml", attack=True)
+    with pytest.raises(CorpusError, match="form applies to corpora of documents only"):
+        load_corpus("builtin:attacks?form=json", attack=True)

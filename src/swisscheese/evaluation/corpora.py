@@ -16,6 +16,7 @@ import json
 import random
 import re
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from functools import partial
 from importlib import resources
 from pathlib import Path
@@ -29,7 +30,7 @@ from swisscheese.core import Role
 from swisscheese.core.jsonl import json_lines
 from swisscheese.evaluation.documents import bipia_items, builtin_document_items
 from swisscheese.evaluation.injection_sets import INJECTION_SETS, injection_set_items
-from swisscheese.evaluation.items import CorpusError, Document, Item, json_records
+from swisscheese.evaluation.items import FORMS, CorpusError, Document, Item, json_records
 
 __all__ = [
     "CORPORA",
@@ -420,7 +421,7 @@ def _read_file(path: Path, column: str) -> list[tuple[str, str, int]]:
 def _parse(spec: str) -> tuple[str, dict[str, str]]:
     base, _, query = spec.partition("?")
     options = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
-    unknown = set(options) - {"limit", "column", "split"}
+    unknown = set(options) - {"limit", "column", "split", "form"}
     if unknown:
         raise CorpusError(f"{spec}: unknown option(s) {', '.join(sorted(unknown))}")
     return base, options
@@ -476,7 +477,21 @@ def load_corpus(spec: str, *, attack: bool, seed: int = 0) -> list[Item]:
         raise CorpusError(f"{spec}: unknown corpus (known: {known})")
     if not items:
         raise CorpusError(f"{spec}: the corpus is empty")
+    if "form" in options:
+        items = _in_form(items, options["form"], spec)
     return _sample(items, options.get("limit"), spec, seed)
+
+
+def _in_form(items: list[Item], form: str, spec: str) -> list[Item]:
+    """The corpus's documents as a tool returns them in ``form``; its typed items as they are."""
+    if form not in FORMS:
+        raise CorpusError(f"{spec}: form must be one of {', '.join(FORMS)}")
+    if all(i.document is None for i in items):
+        raise CorpusError(f"{spec}: form applies to corpora of documents only")
+    return [
+        i if i.document is None else replace(i, document=replace(i.document, form=form))
+        for i in items
+    ]
 
 
 def load_corpora(specs: Sequence[str], *, attack: bool, seed: int = 0) -> list[Item]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import html
+import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,7 +12,7 @@ from swisscheese.core import Role
 from swisscheese.core.errors import InputError, SwisscheeseError
 from swisscheese.core.jsonl import json_lines
 
-__all__ = ["CorpusError", "Document", "Item", "json_records"]
+__all__ = ["FORMS", "CorpusError", "Document", "Item", "json_records"]
 
 
 class CorpusError(SwisscheeseError, ValueError):
@@ -25,19 +28,43 @@ def json_records(text: str, source: str) -> list[tuple[int, Any]]:
         raise CorpusError(str(exc)) from None
 
 
+def _as_page(document: str) -> str:
+    paragraphs = "".join(f"<p>{html.escape(line)}</p>" for line in document.split("\n") if line)
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Result</title>'
+        '<link rel="stylesheet" href="/static/site.css"></head><body><nav><a href="/">Home</a> '
+        f'<a href="/search">Search</a></nav><main>{paragraphs}</main><footer>'
+        '<a href="/privacy">Privacy</a></footer></body></html>'
+    )
+
+
+FORMS: dict[str, Callable[[str], str]] = {
+    "text": lambda document: document,
+    "json": lambda document: json.dumps(
+        {"status": "ok", "results": [{"id": 1, "title": "Result", "content": document}]}
+    ),
+    "repr": lambda document: repr({"result": document}),
+    "html": _as_page,
+}
+"""How a tool hands the document over: as it is, as a JSON search result (lines escaped), as a
+Python dict's repr (some agent frameworks' tools), or as a web page (each line a paragraph)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Document:
     """Where an item arrives when nobody types it: inside a document the assistant fetches (a
     tool result) for the user's ``task``. The item's text (or the attacker's mutation of it)
-    is read at offset ``at`` of ``carrier``; a clean document is its item's text alone."""
+    is read at offset ``at`` of ``carrier``; a clean document is its item's text alone. The tool
+    returns it in ``form`` (``FORMS``)."""
 
     task: str
     carrier: str = ""
     at: int = 0
+    form: str = "text"
 
     def read(self, text: str) -> str:
         """The tool result with ``text`` planted in it."""
-        return f"{self.carrier[: self.at]}{text}{self.carrier[self.at :]}"
+        return FORMS[self.form](f"{self.carrier[: self.at]}{text}{self.carrier[self.at :]}")
 
 
 @dataclass(frozen=True, slots=True)
