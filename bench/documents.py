@@ -1,7 +1,7 @@
 """Ordinary documents and source code through the default policy: how often a user who pastes
 them, or an agent that reads them, is stopped.
 
-    .venv/bin/python bench/documents.py [--files N] [--policy FILE]
+    .venv/bin/python bench/documents.py [--files N] [--policy FILE] [--form json|repr|html]
 
 Two sets that no shipped model trained on, both read from the installed Python distributions
 (the red-teaming tools, which quote attacks on purpose, left out):
@@ -13,17 +13,20 @@ Two sets that no shipped model trained on, both read from the installed Python d
 
 Each text goes through the default policy's input layer as a ``user`` message and through its
 retrieved layer as a tool result; the share blocked is printed per layer with what blocked
-(the monitor, and for ``signatures`` the signature). ``bench/detectors.py`` gives the
-``indirect-injection`` detector's own false positives on the READMEs (it is not in the default
-policy).
+(the monitor, and for ``signatures`` the signature), with the p50 milliseconds per KB. With
+``--form`` the retrieved layer reads each text as a tool would return it.
+``bench/detectors.py`` gives the ``indirect-injection`` detector's own false positives on the
+READMEs, alone at its own thresholds.
 """
 
 from __future__ import annotations
 
 import argparse
 import random
+import statistics
 import sys
 import sysconfig
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -33,6 +36,7 @@ from detectors import ATTACK_TOOLS, package_readmes
 from swisscheese import Guard
 from swisscheese.config import default_policy, load_policy
 from swisscheese.core import Action, Content, Role, Stage
+from swisscheese.evaluation.items import FORMS
 
 
 def source_files(n: int, seed: int = 0) -> list[str]:
@@ -50,11 +54,17 @@ def source_files(n: int, seed: int = 0) -> list[str]:
     return out
 
 
-def screen(guard: Guard, texts: list[str], stage: Stage, role: Role) -> tuple[float, Counter[str]]:
+def screen(
+    guard: Guard, texts: list[str], stage: Stage, role: Role
+) -> tuple[float, Counter[str], float]:
+    """The share of ``texts`` blocked, by what, and the p50 milliseconds per KB."""
     stopped = 0
     by: Counter[str] = Counter()
+    per_kb: list[float] = []
     for text in texts:
+        started = time.perf_counter()
         verdict = guard.check_sync(stage, Content(text, role, stage))
+        per_kb.append((time.perf_counter() - started) * 1000 / max(len(text) / 1000, 0.001))
         if verdict.action >= Action.BLOCK:
             stopped += 1
             blocking = {d.monitor for d in verdict.decisions if d.action >= Action.BLOCK}
@@ -63,22 +73,34 @@ def screen(guard: Guard, texts: list[str], stage: Stage, role: Role) -> tuple[fl
                 for f in verdict.findings
                 if f.monitor in blocking
             )
-    return stopped / max(len(texts), 1), by
+    return stopped / max(len(texts), 1), by, statistics.median(per_kb) if per_kb else 0.0
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--files", type=int, default=3_000)
     parser.add_argument("--policy", type=Path, help="a policy file (default: the embedded one)")
+    parser.add_argument(
+        "--form", choices=list(FORMS), default="text",
+        help="how the tool returns each text to the retrieved layer (a JSON search result, a "
+        "Python repr, a web page)",
+    )  # fmt: skip
     args = parser.parse_args()
     guard = Guard(load_policy(args.policy) if args.policy else default_policy())
     sets = {"READMEs": package_readmes(), "source code": source_files(args.files)}
-    print(f"{args.policy or 'default policy'}; share blocked (monitors that blocked)")
+    print(
+        f"{args.policy or 'default policy'}; tool results as {args.form}; share blocked, p50 ms "
+        "per KB (monitors that blocked)"
+    )
     for name, texts in sets.items():
         reads: tuple[tuple[Stage, Role], ...] = ((Stage.INPUT, "user"), (Stage.RETRIEVED, "tool"))
         for stage, role in reads:
-            share, by = screen(guard, texts, stage, role)
-            print(f"  {name:12s} ({len(texts):5d}) {stage.value:9s} {share:.4f}  {dict(by)}")
+            read = texts if stage is Stage.INPUT else [FORMS[args.form](t) for t in texts]
+            share, by, ms = screen(guard, read, stage, role)
+            print(
+                f"  {name:12s} ({len(texts):5d}) {stage.value:9s} {share:.4f} {ms:6.2f} ms/KB  "
+                f"{dict(by)}"
+            )
     guard.close()
 
 
