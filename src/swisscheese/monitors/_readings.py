@@ -97,10 +97,11 @@ _TEXT_ATTRIBUTES = frozenset(
 # Elements whose content is program or style, not text (the raw scan still reads it): the tag
 # and everything up to its closing tag. Each match consumes what it reads, so the scan is linear.
 _NOT_TEXT = re.compile(r"<(script|style)\b[^<>]*>(?:[^<]+|<(?!/\1))*", re.IGNORECASE)
-_BLOCK_TAG = re.compile(
-    r"</?(?:address|article|aside|blockquote|br|dd|details|dialog|div|dl|dt|fieldset|"
-    r"figcaption|figure|footer|form|h[1-6]|header|hr|li|main|nav|ol|p|pre|section|summary|"
-    r"table|td|th|title|tr|ul)\b[^<>]*>",
+# Tags inside a line of text; any other tag (a paragraph, a cell, an XML feed's <title>) ends
+# one.
+_INLINE_TAG = re.compile(
+    r"</?(?:a|abbr|b|bdi|bdo|cite|code|data|del|dfn|em|font|i|ins|kbd|mark|q|s|samp|small|span|"
+    r"strong|sub|sup|time|u|var|wbr)\b[^<>]*>",
     re.IGNORECASE,
 )
 # A tag with an attribute whose value a page shows or speaks (image and link texts, tooltips,
@@ -136,8 +137,8 @@ def _text_of_markup(text: str) -> str:
     out. Whole-text substitutions: only tags with a shown attribute cost a call each."""
     text = _NOT_TEXT.sub("", text)
     text = _SHOWN.sub(_shown_attributes, text)
-    text = _BLOCK_TAG.sub("\n", text)
-    text = _DECLARATION.sub("", _TAG.sub("", text))
+    text = _INLINE_TAG.sub("", text)
+    text = _DECLARATION.sub("", _TAG.sub("\n", text))
     text = text.replace("<!--", "\n").replace("-->", "\n")
     return html.unescape(text)
 
