@@ -3,6 +3,7 @@ an agent fetches (e-mails, notes, JSON results) do not."""
 
 from __future__ import annotations
 
+import html
 import json
 from pathlib import Path
 
@@ -63,6 +64,18 @@ def test_fetched_documents_are_not_code() -> None:
     planted = mail.replace("Thanks,", "```\nrm -rf ~/backups\n```\nThanks,")
     for text in (mail, results, table, planted):
         assert not is_source_code(text), text
+
+
+def test_a_serialised_result_is_judged_by_the_text_it_holds() -> None:
+    module = (ROOT / "src" / "swisscheese" / "policy.py").read_text()
+    mail = "Hi team,\nthe release moved to Thursday.\nCould you check the numbers?\nThanks,\nDana\n"
+    # A file read through an API that returns JSON, a page that shows a program.
+    as_json = json.dumps({"path": "policy.py", "encoding": "utf-8", "content": module})
+    as_page = f"<html><body><h1>policy.py</h1><pre>{html.escape(module)}</pre></body></html>"
+    assert is_source_code(as_json)
+    assert is_source_code(as_page)
+    for prose in (json.dumps({"id": 4, "body": mail * 3}), f"<html><body><p>{mail * 3}</p></html>"):
+        assert not is_source_code(prose), prose
 
 
 # Words that start statements in some language are common in prose too.

@@ -648,6 +648,17 @@ def test_a_pages_paragraphs_are_read_as_written(paragraphs: list[str]) -> None:
     assert decodings(page).get("markup-text") == (read if len(read) >= 20 else None)
 
 
+def test_a_feeds_fields_are_read_one_to_a_line() -> None:
+    feed = (
+        '<?xml version="1.0"?><rss><channel><item><title>Quarterly results</title>'
+        "<description>Revenue <b>rose</b> by 4%, see <a href='/r'>the report</a>."
+        "</description></item></channel></rss>"
+    )
+    assert (
+        decodings(feed)["markup-text"] == "Quarterly results\nRevenue rose by 4%, see the report."
+    )
+
+
 def test_text_with_a_few_tags_is_read_as_it_is() -> None:
     readme = (
         '<p align="center"><img src="logo.png" alt="Logo"></p>\n\n# Widgets\n\n'

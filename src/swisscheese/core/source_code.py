@@ -6,7 +6,8 @@ rule can leave such texts to another rule (``in_code: false``). The test looks a
 at one language's grammar: statements, declarations, comments, calls, assignments, brackets,
 doctests and fences count as code; prose, JSON members and the inside of multi-line string
 literals (where the prompts are) count as nothing. A text is code when at least half of its
-counted lines are, and it has at least five; a JSON document is data. Whoever writes a whole
+counted lines are, and it has at least five; a JSON document is data, judged by the strings it
+holds (``serialised``), and so is a page by its text. Whoever writes a whole
 text can make it code, so a rule that skips code should have a stricter one behind it, or read
 only where code comes from (the tools that read the operator's files).
 """
@@ -15,6 +16,8 @@ from __future__ import annotations
 
 import json
 import re
+
+from swisscheese.core.serialised import readings
 
 # Keywords count only with the syntax around them: prose lines start with "for", "if", "with",
 # "return" or "use" too.
@@ -93,7 +96,12 @@ def is_code_line(line: str) -> bool:
 
 def is_source_code(text: str) -> bool:
     """Whether at least half of the counted lines of ``text`` are code (and there are at
-    least ``MIN_LINES`` of them)."""
+    least ``MIN_LINES`` of them), or of the text it serialises: a file read through an API
+    that returns JSON, or a page that shows a program, is code as its reader reads it."""
+    return _mostly_code(text) or any(_mostly_code(r[3]) for r in readings(text))
+
+
+def _mostly_code(text: str) -> bool:
     lines = counted_lines(text)
     if len(lines) < MIN_LINES or _is_json(text):
         return False

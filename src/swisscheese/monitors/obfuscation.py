@@ -28,6 +28,7 @@ from collections.abc import Callable, Sequence
 
 from swisscheese.core import Content, Context, Finding, Span, Stage
 from swisscheese.core.roles import Decoded as Decoded
+from swisscheese.core.serialised import READINGS, readings, unescape
 from swisscheese.learned.features import (
     fold_lookalikes,
     has_lookalike_words,
@@ -36,7 +37,6 @@ from swisscheese.learned.features import (
     normalize,
 )
 from swisscheese.monitors._ciphers import atbash, braille_runs, hidden_byte_runs, nato_runs
-from swisscheese.monitors._readings import READINGS, markup_text, string_views, unescape
 from swisscheese.monitors._registry import Inline, MonitorConfig, monitor
 
 _BASE64 = re.compile(r"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/_-]{12,}={0,2}(?![A-Za-z0-9+/=_-])")
@@ -671,8 +671,7 @@ class ObfuscationMonitor(Inline):
                 found.append((0, len(text), "spacing", joined))
         self._language_views(text, found)
         # Last, so that the budget goes to the segments above first.
-        found += string_views(text)
-        found += markup_text(text)
+        found += readings(text)
         return found
 
     def _encodings(self, text: str, found: list[tuple[int, int, str, str]]) -> None:

@@ -1,4 +1,5 @@
-"""Serialised text read as its reader reads it: pure functions for the decoder.
+"""Serialised text read as its reader reads it: for the decoder's views, and for the test of
+whether a tool's result is source code (a file read through an API comes back as JSON).
 
 A tool hands an agent its results serialised: a JSON document, a Python repr, a web page. The
 model reads the text inside (a string's "\\n" is a line break to it, an HTML page its words
@@ -15,7 +16,7 @@ import html
 import re
 import sys
 
-__all__ = ["READINGS", "markup_text", "string_views", "unescape"]
+__all__ = ["READINGS", "Reading", "markup_text", "readings", "string_views", "unescape"]
 
 READINGS = frozenset({"string-values", "string-escapes", "markup-text"})
 """The kinds of view that read a serialised text rather than undo a disguise."""
@@ -157,3 +158,8 @@ def markup_text(text: str) -> list[Reading]:
     if len(read) < _MIN_VIEW:
         return []
     return [(tags[0][0], tags[-1][1], "markup-text", read)]
+
+
+def readings(text: str) -> list[Reading]:
+    """Every reading of ``text`` as serialised text (none for text that is not)."""
+    return string_views(text) + markup_text(text)
