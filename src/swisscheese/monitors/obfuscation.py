@@ -216,7 +216,8 @@ class ObfuscationConfig(MonitorConfig):
     max_segments: int = 32
     """Decoded views handed back for rescanning, per input."""
     max_decoded_chars: int = 65536
-    """Total decoded characters per input."""
+    """Total decoded characters per input (readings of serialised text, never longer than the
+    text, are not counted)."""
     min_printable: float = 0.85
     """Share of printable characters a decoding must have to count as text."""
     report_all: bool = False
@@ -633,10 +634,16 @@ class ObfuscationMonitor(Inline):
         if len(chain) >= self.config.max_depth:
             return
         for start, end, kind, plain in self._candidates(text):
-            if len(out) >= self.config.max_segments or budget[0] <= 0:
+            if len(out) >= self.config.max_segments:
                 return
-            plain = plain[: budget[0]]
-            budget[0] -= len(plain)
+            # A reading of serialised text is never longer than the text (which the guard
+            # bounds), so only decodings, which can grow, share the budget: a long JSON result
+            # is read to its end.
+            if kind not in READINGS:
+                if budget[0] <= 0:
+                    continue
+                plain = plain[: budget[0]]
+                budget[0] -= len(plain)
             # A nested decoding keeps the outermost segment as its span: that is what the
             # caller sent, and what a redaction must remove.
             span = parent if parent is not None else Span(start, end)
