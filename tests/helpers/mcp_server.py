@@ -34,6 +34,7 @@ TOOLS: list[dict[str, Any]] = [
     },
     {"name": "get_balance", "description": "The account balance.", "inputSchema": OBJECT},
     {"name": "get_picture", "description": "The user's avatar.", "inputSchema": OBJECT},
+    {"name": "search_mail", "description": "Search the user's mail.", "inputSchema": OBJECT},
 ]
 
 
@@ -64,6 +65,12 @@ def make_server(state_path: Path) -> Server[Any]:
             text = f"sent to {(params.arguments or {}).get('to')}"
         elif params.name == "get_balance":
             text = "Balance: 1000 EUR"
+        elif params.name == "search_mail":
+            # As many servers answer: the records as structured content and as JSON text.
+            found = {"status": "ok", "items": [{"id": 7, "from": "guest", "body": state["inbox"]}]}
+            return types.CallToolResult(
+                content=[types.TextContent(text=json.dumps(found))], structured_content=found
+            )
         elif params.name == "get_picture":
             picture = types.ImageContent(data="iVBORw0KGgo=", mime_type="image/png")
             return types.CallToolResult(content=[picture])
