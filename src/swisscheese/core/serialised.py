@@ -112,9 +112,6 @@ _SHOWN = re.compile(
     r"label|summary|content)\s*=[^<>]*>",
     re.IGNORECASE,
 )
-_TEXT_ATTRIBUTES = frozenset(
-    {"alt", "title", "aria-label", "aria-description", "placeholder", "label", "summary"}
-)
 _ATTRIBUTE = re.compile(r"""([\w:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+))""")
 _SPACES = re.compile(r"[ \t\f\v\r]+")
 # A document type declaration or a processing instruction ("<!DOCTYPE html>", "<?xml ...?>").

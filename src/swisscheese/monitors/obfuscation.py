@@ -595,7 +595,7 @@ class ObfuscationMonitor(Inline):
 
     def summarize(self, decoded: Decoded, inner: Sequence[Finding]) -> Finding | None:
         """The obfuscation finding for a decoded view, given what the rescan found in it; none
-        for a string literal's text read as the model reads it, which disguises nothing."""
+        for serialised text read as the model reads it (``READINGS``), which disguises nothing."""
         if READINGS.issuperset(decoded.chain):
             return None
         score = max((f.score for f in inner), default=0.3)
@@ -677,7 +677,7 @@ class ObfuscationMonitor(Inline):
             if joined is not None:
                 found.append((0, len(text), "spacing", joined))
         self._language_views(text, found)
-        # Last, so that the budget goes to the segments above first.
+        # Serialised text read as its reader reads it (a JSON result's strings, a page's text).
         found += readings(text)
         return found
 
