@@ -30,9 +30,8 @@ _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "v": "\v"}
 # A string literal's escapes as JSON, Python and JavaScript write them; any other escaped
 # character stands for itself.
 _ESCAPE = re.compile(r"\\(u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|x[0-9A-Fa-f]{2}|.)")
-# A quoted string on one line, double or single quotes; one followed by a colon is a key.
+# A quoted string on one line, double or single quotes.
 _STRING_LITERAL = re.compile(r"\"(?:[^\"\\\n]|\\.)*\"|'(?:[^'\\\n]|\\.)*'")
-_KEY_FOLLOWS = re.compile(r"\s*:")
 # How a JSON document or a Python repr of a dict or list starts (Markdown's "[![badge]" does not).
 _DATA_START = re.compile(r"\s*(?:\{\s*[\"'}]|\[\s*[\[{\"'\d\]-])")
 _MIN_VIEW = 20
@@ -62,18 +61,17 @@ def _serialised_prose(line: str) -> bool:
 
 
 def string_views(text: str) -> list[Reading]:
-    """A data structure (JSON, a Python repr) read as its string values alone, one to a line,
-    keys and short words (a status, an id) left out: the chrome around them reads to a detector
+    """A data structure (JSON, a Python repr) read as its strings alone, one to a line, one-word
+    keys and values (a status, an id) left out: the chrome around them reads to a detector
     as benign, and a token glued to its quotes is no token to a decoder. Any other text with a
     line of prose whose line breaks are escaped, read whole with its escapes read."""
     if _DATA_START.match(text):
-        values = [
-            (m.start(), m.end(), unescape(m.group()[1:-1]))
-            for m in _STRING_LITERAL.finditer(text)
-            if _KEY_FOLLOWS.match(text, m.end()) is None
-        ]
-        # Short words ("ok", an id, a date) are a record's fields, not its text.
-        values = [v for v in values if len(v[2]) >= _MIN_VIEW or " " in v[2].strip()]
+        strings = (
+            (m.start(), m.end(), unescape(m.group()[1:-1])) for m in _STRING_LITERAL.finditer(text)
+        )
+        # One short word ("status", "ok", an id, a date) is a record's field, not its text; a
+        # key that reads as text (a hotel's name, a question) is read like a value.
+        values = [v for v in strings if len(v[2]) >= _MIN_VIEW or " " in v[2].strip()]
         joined = "\n".join(v[2] for v in values)
         if len(joined) < _MIN_VIEW:
             return []
