@@ -18,7 +18,7 @@ import sys
 
 __all__ = ["READINGS", "Reading", "markup_text", "readings", "string_views", "unescape"]
 
-READINGS = frozenset({"string-values", "string-escapes", "markup-text"})
+READINGS = frozenset({"string-values", "string-keys", "string-escapes", "markup-text"})
 """The kinds of view that read a serialised text rather than undo a disguise."""
 
 Reading = tuple[int, int, str, str]
@@ -30,8 +30,9 @@ _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "v": "\v"}
 # A string literal's escapes as JSON, Python and JavaScript write them; any other escaped
 # character stands for itself.
 _ESCAPE = re.compile(r"\\(u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|x[0-9A-Fa-f]{2}|.)")
-# A quoted string on one line, double or single quotes.
+# A quoted string on one line, double or single quotes; one followed by a colon is a key.
 _STRING_LITERAL = re.compile(r"\"(?:[^\"\\\n]|\\.)*\"|'(?:[^'\\\n]|\\.)*'")
+_KEY_FOLLOWS = re.compile(r"\s*:")
 # How a JSON document or a Python repr of a dict or list starts (Markdown's "[![badge]" does not).
 _DATA_START = re.compile(r"\s*(?:\{\s*[\"'}]|\[\s*[\[{\"'\d\]-])")
 _MIN_VIEW = 20
@@ -61,21 +62,27 @@ def _serialised_prose(line: str) -> bool:
 
 
 def string_views(text: str) -> list[Reading]:
-    """A data structure (JSON, a Python repr) read as its strings alone, one to a line, one-word
-    keys and values (a status, an id) left out: the chrome around them reads to a detector
-    as benign, and a token glued to its quotes is no token to a decoder. Any other text with a
-    line of prose whose line breaks are escaped, read whole with its escapes read."""
+    """A data structure (JSON, a Python repr) read as its string values alone, one to a line,
+    and its keys that read as text apart; one-word strings (a status, an id) left out: the
+    chrome around them reads to a detector as benign, and a token glued to its quotes is no
+    token to a decoder. Any other text with a line of prose whose line breaks are escaped, read
+    whole with its escapes read."""
     if _DATA_START.match(text):
-        strings = (
-            (m.start(), m.end(), unescape(m.group()[1:-1])) for m in _STRING_LITERAL.finditer(text)
-        )
-        # One short word ("status", "ok", an id, a date) is a record's field, not its text; a
-        # key that reads as text (a hotel's name, a question) is read like a value.
-        values = [v for v in strings if len(v[2]) >= _MIN_VIEW or " " in v[2].strip()]
-        joined = "\n".join(v[2] for v in values)
-        if len(joined) < _MIN_VIEW:
-            return []
-        return [(values[0][0], values[-1][1], "string-values", joined)]
+        keys: list[tuple[int, int, str]] = []
+        values: list[tuple[int, int, str]] = []
+        for m in _STRING_LITERAL.finditer(text):
+            string = unescape(m.group()[1:-1])
+            # One short word ("status", "ok", an id, a date) is a record's field, not its text.
+            if len(string) >= _MIN_VIEW or " " in string.strip():
+                read = keys if _KEY_FOLLOWS.match(text, m.end()) else values
+                read.append((m.start(), m.end(), string))
+        # Keys that read as text (a hotel's name, a question) are read on their own: put
+        # before the values they name, they change how those read to a detector.
+        return [
+            (strings[0][0], strings[-1][1], kind, joined)
+            for kind, strings in (("string-values", values), ("string-keys", keys))
+            if len(joined := "\n".join(v[2] for v in strings)) >= _MIN_VIEW
+        ]
     if "\\n" not in text or not any(_serialised_prose(line) for line in text.split("\n")):
         return []
     escapes = [m.span() for m in _ESCAPE.finditer(text)]
