@@ -15,6 +15,7 @@ from __future__ import annotations
 import html
 import re
 import sys
+from functools import lru_cache
 
 __all__ = ["READINGS", "Reading", "markup_text", "readings", "string_views", "unescape"]
 
@@ -162,6 +163,9 @@ def markup_text(text: str) -> list[Reading]:
     return [(tags[0][0], tags[-1][1], "markup-text", read)]
 
 
-def readings(text: str) -> list[Reading]:
-    """Every reading of ``text`` as serialised text (none for text that is not)."""
-    return string_views(text) + markup_text(text)
+@lru_cache(maxsize=16)
+def readings(text: str) -> tuple[Reading, ...]:
+    """Every reading of ``text`` as serialised text (none for text that is not). Cached: the
+    guard asks for a tool result's readings twice, once to test it for source code and once in
+    the decoder, and a page's markup costs about a millisecond per KB to read."""
+    return (*string_views(text), *markup_text(text))
