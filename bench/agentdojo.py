@@ -416,6 +416,10 @@ def overhead(samples: int = 200) -> tuple[float, float]:
     return statistics.median(warm), statistics.median(cold)
 
 
+def _share(part: int, whole: int) -> str:
+    return f"{part}/{whole}"
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="4 user x 3 injection tasks a suite")
@@ -445,7 +449,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         for name in suites:
             r = run_suite(name, config, args.quick, args.attack)
             p50 = statistics.median(r.tally.checks_ms) if r.tally.checks_ms else 0.0
-            clean_held = f"{r.tally.clean_withheld}/{r.tally.clean_results}"
+            clean_held = _share(r.tally.clean_withheld, r.tally.clean_results)
             print(
                 f"{config:12} {name:10} {r.utility:8.1%} {r.utility_attacked:9.1%} "
                 f"{r.asr:13.1%} {r.pairs:6d} {r.tally.denied:7d} {r.tally.escalated:7d} "
@@ -474,7 +478,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             print(
                 f"{config:12} {'overall':10} {'':8} {totals['attacked_ok'] / pairs:9.1%} "
                 f"{totals['succeeded'] / pairs:13.1%} {totals['pairs']:6d} {'':7} {'':7} {'':9} "
-                f"{str(totals['clean_withheld']) + '/' + str(totals['clean_results']):>11}"
+                f"{_share(totals['clean_withheld'], totals['clean_results']):>11}"
             )
     warm, cold = overhead()
     print(f"check_call, default policy, 20-step trace: p50 {warm:.3f} ms (results labelled), "
