@@ -4,7 +4,9 @@ the highest window wins. The embedding tier batches texts through the encoder.""
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
+from itertools import pairwise
 
 from swisscheese.learned.ensemble import Ensemble
 from swisscheese.learned.features import pair_text
@@ -15,6 +17,7 @@ __all__ = [
     "WINDOW",
     "best",
     "combine",
+    "document_windows",
     "pair_text",
     "predict_ensemble",
     "predict_many",
@@ -33,6 +36,37 @@ def windows(text: str, size: int = WINDOW, stride: int = STRIDE) -> list[str]:
     return [text[i : i + size] for i in range(0, len(text) - size + stride, stride)]
 
 
+# Where a paragraph starts: after a blank line (whitespace on it allowed).
+_PARAGRAPH = re.compile(r"\n[ \t]*\n\s*(?=\S)")
+
+
+def document_windows(text: str, size: int) -> list[str]:
+    """A document in half-overlapping ``size``-character windows, and one more from each
+    paragraph's start: text planted in a document is usually a paragraph of its own, and a
+    window cut mid-sentence reads it with the last lines of the paragraph before (an order's
+    score moved 0.99 -> 0.89 with "always ready to help" before it)."""
+    stride = size // 2
+    cut = windows(text, size, stride)
+    if len(cut) == 1:
+        return cut
+    starts = [m.end() for m in _PARAGRAPH.finditer(text)]
+    extra: list[str] = []
+    last = -size
+    for start, after in pairwise([*starts, len(text)]):
+        # A paragraph of a few characters (a marker, a short heading) is read in the next
+        # one's window; a paragraph within a quarter window of the last one read, in that
+        # one's. At most two windows more per window of the grid, however short the lines.
+        if (
+            start % stride
+            and after - start >= size // 10
+            and start - last >= size // 4
+            and len(text) - start > size // 4
+        ):
+            extra.append(text[start : start + size])
+            last = start
+    return cut + extra
+
+
 def best(predictions: list[Prediction]) -> Prediction:
     return max(predictions, key=lambda p: p.score)
 
@@ -43,7 +77,7 @@ def predict_text(model: LinearDetector, text: str) -> Prediction:
     if model.features == FAST_PAIRS:
         parts = [text]
     elif model.window:
-        parts = windows(text, model.window, model.window // 2)
+        parts = document_windows(text, model.window)
     else:
         parts = windows(text)
     return best([model.predict(w) for w in parts])

@@ -442,11 +442,15 @@ def _model_card(
     tier = card["tier"]
     reading = _READING.get(card["features"], "")
     if card.get("training_window"):
-        served = ", and served," if card.get("window") else ""
+        served = (
+            " Served, it reads those windows and one more from the start of each paragraph."
+            if card.get("window")
+            else ""
+        )
         reading += (
-            f"Trained on{served} {card['training_window']}-character windows of documents "
-            "(half-overlapping). A document scores its highest window, and the FPR thresholds "
-            "count documents: each benign document's highest window.\n"
+            f"Trained on {card['training_window']}-character windows of documents "
+            f"(half-overlapping).{served} A document scores its highest window, and the FPR "
+            "thresholds count documents: each benign document's highest window.\n"
         )
     origin = card["thresholds_from"]
     threshold_text = (

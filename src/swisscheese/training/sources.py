@@ -716,7 +716,10 @@ def document_window(detector: str, tier: str) -> int | None:
 def _windows(docs: list[str], size: int) -> list[list[str]]:
     """The first 3,000 characters of each document, cut into the half-overlapping windows the
     detector reads when served: a planted sentence is then a large share of a window, not a
-    thirtieth of a page, and a document's highest window in training is its score in serving."""
+    thirtieth of a page. Served, the detector also reads a window from each paragraph's start
+    (``document_windows``); trained on those as well, a head learns that a paragraph opening
+    with an order is the document's own (held out, BIPIA's recall at 1% of its clean contexts
+    fell from 0.245 / 0.237 / 0.208 to 0.221 / 0.187 / 0.187 over three seeds)."""
     return [[w for w in windows(d[:3000], size, size // 2) if len(w) >= 80] for d in docs]
 
 
