@@ -40,7 +40,8 @@ the close of a message are where instructions sit, and the cost stays bounded.""
 
 _P = np.uint64(1_000_003)
 _MIX = np.uint64(0x9E3779B97F4A7C15)
-_WS = re.compile(r"\s+")
+_SHIFT = np.uint64(40)
+_LOW_BITS = np.uint64(DIM - 1)
 _WORD = re.compile(r"\w+")
 _CHAR_N = (3, 4, 5)
 # Disjoint salt per feature family, so a word and a 3-gram never share a bucket by design.
@@ -145,7 +146,8 @@ def normalize(text: str) -> str:
         # case was one character ("ῢ"): composed again, both spellings read alike.
         text = unicodedata.normalize("NFKC", text)
     text = undisguise(text)
-    return _WS.sub(" ", text).strip()
+    # str.split's whitespace is exactly the regex's \s, and splitting is faster.
+    return " ".join(text.split())
 
 
 def _clip(text: str) -> str:
@@ -156,22 +158,21 @@ def _clip(text: str) -> str:
 
 
 def _bucket(h: NDArray[np.uint64], salt: int) -> NDArray[np.int64]:
-    with np.errstate(over="ignore"):
-        h = (h + np.uint64(salt)) * _MIX
-    return (h >> np.uint64(40)).astype(np.int64) % DIM
+    # Unsigned arrays wrap around silently (numpy warns only for scalars), so no errstate:
+    # entering one cost more than the arithmetic on a window's few hundred n-grams.
+    return (((h + np.uint64(salt)) * _MIX >> _SHIFT) & _LOW_BITS).astype(np.int64)
 
 
 def _char_grams(codes: NDArray[np.uint64], offset: int) -> list[NDArray[np.int64]]:
     out = []
     h = codes
-    with np.errstate(over="ignore"):
-        # Grow each n-gram's hash from the (n-1)-gram's: h_n[i] = h_{n-1}[i] * P + c[i+n-1].
-        for n in range(2, _CHAR_N[-1] + 1):
-            if len(codes) < n:
-                break
-            h = h[:-1] * _P + codes[n - 1 :]
-            if n in _CHAR_N:
-                out.append(_bucket(h, _SALT[n] + offset))
+    # Grow each n-gram's hash from the (n-1)-gram's: h_n[i] = h_{n-1}[i] * P + c[i+n-1].
+    for n in range(2, _CHAR_N[-1] + 1):
+        if len(codes) < n:
+            break
+        h = h[:-1] * _P + codes[n - 1 :]
+        if n in _CHAR_N:
+            out.append(_bucket(h, _SALT[n] + offset))
     return out
 
 
@@ -179,11 +180,10 @@ def _word_grams(text: str, offset: int) -> list[NDArray[np.int64]]:
     words = _WORD.findall(text)
     if not words:
         return []
-    hashes = np.fromiter((zlib.crc32(w.encode()) for w in words), np.uint64, len(words))
+    hashes = np.fromiter(map(zlib.crc32, map(str.encode, words)), np.uint64, len(words))
     out = [_bucket(hashes, _SALT["w1"] + offset)]
     if len(words) > 1:
-        with np.errstate(over="ignore"):
-            pairs = hashes[:-1] * _P + hashes[1:]
+        pairs = hashes[:-1] * _P + hashes[1:]
         out.append(_bucket(pairs, _SALT["w2"] + offset))
     return out
 
