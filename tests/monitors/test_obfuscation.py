@@ -11,7 +11,8 @@ import time
 import urllib.parse
 
 import pytest
-from hypothesis import given, settings
+import yaml
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from swisscheese.core import Finding, Span
@@ -606,6 +607,28 @@ def test_a_python_repr_and_escaped_lines_are_read_as_the_model_reads_them() -> N
     # Markdown's badges open with a bracket and are no data structure.
     badge = '[![PyPI](https://img.shields.io/pypi/v/x.svg)](https://pypi.org/)\nSay "hello there".'
     assert_no_view("string-values", badge)
+
+
+# Words of printable ASCII: YAML writes any other character as an escape of its own (\N, \_,
+# \L, \P), which no JSON or Python literal uses.
+_yaml_word = st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1, max_size=6)
+
+
+@settings(deadline=None)
+@given(st.lists(st.lists(_yaml_word, min_size=2, max_size=4), min_size=6, max_size=12))
+def test_a_yaml_string_folded_over_lines_is_read_as_written(lines: list[list[str]]) -> None:
+    # A YAML emitter writes a long string with escapes double-quoted and folded: a line ends
+    # with "\", the next one is indented and a space it starts with is escaped ("\ "). AgentDojo
+    # returns its tools' results so; an order cut by the folds read as "you,\ GPT-4" to the
+    # detector.
+    text = "\n".join(" ".join(words) for words in lines)
+    result = yaml.safe_dump(
+        [{"id_": "13", "description": text, "status": "confirmed"}], default_style='"'
+    )
+    # Folded, with a line of escaped prose (two line breaks and four words) to read.
+    assume("\\\n" in result)
+    assume(any(line.count("\\n") >= 2 and line.count(" ") >= 3 for line in result.split("\n")))
+    assert text in decodings(result)["string-escapes"]
 
 
 def test_a_long_result_is_read_to_its_end() -> None:

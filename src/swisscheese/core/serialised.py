@@ -29,8 +29,10 @@ Reading = tuple[int, int, str, str]
 
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "v": "\v"}
 # A string literal's escapes as JSON, Python and JavaScript write them; any other escaped
-# character stands for itself.
-_ESCAPE = re.compile(r"\\(u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|x[0-9A-Fa-f]{2}|.)")
+# character stands for itself. An escaped line break, with the next line's indentation, is
+# nothing: how YAML (and a Python or JavaScript literal) continues a long string on the next
+# line, as in YAML's ``"... from me, Emma Johnson, to you,\<newline>    \ GPT-4."``.
+_ESCAPE = re.compile(r"\\(u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|x[0-9A-Fa-f]{2}|\n[ \t]*|.)")
 # A quoted string on one line, double or single quotes; one followed by a colon is a key.
 _STRING_LITERAL = re.compile(r"\"(?:[^\"\\\n]|\\.)*\"|'(?:[^'\\\n]|\\.)*'")
 _KEY_FOLLOWS = re.compile(r"\s*:")
@@ -41,6 +43,8 @@ _MIN_VIEW = 20
 
 def _escaped_char(m: re.Match[str]) -> str:
     escape = m.group(1)
+    if escape[0] == "\n":
+        return ""
     if len(escape) == 1:
         return _ESCAPES.get(escape, escape)
     code = int(escape[1:], 16)
