@@ -73,7 +73,8 @@ def best(predictions: list[Prediction]) -> Prediction:
 
 def predict_text(model: LinearDetector, text: str) -> Prediction:
     """Fast tier: the best window (a request/response pair is read whole, each side clipped); a
-    model trained on short windows reads them half-overlapping."""
+    model trained on short windows reads them half-overlapping and from each paragraph's start
+    (``document_windows``)."""
     if model.features == FAST_PAIRS:
         parts = [text]
     elif model.window:

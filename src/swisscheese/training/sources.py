@@ -718,8 +718,9 @@ def _windows(docs: list[str], size: int) -> list[list[str]]:
     detector reads when served: a planted sentence is then a large share of a window, not a
     thirtieth of a page. Served, the detector also reads a window from each paragraph's start
     (``document_windows``); trained on those as well, a head learns that a paragraph opening
-    with an order is the document's own (held out, BIPIA's recall at 1% of its clean contexts
-    fell from 0.245 / 0.237 / 0.208 to 0.221 / 0.187 / 0.187 over three seeds)."""
+    with an order is the document's own (held out and served with paragraph windows, BIPIA's
+    recall at 1% of its clean contexts was 0.264 / 0.248 / 0.219 over three seeds trained on
+    the grid, 0.221 / 0.197 / 0.189 trained on both)."""
     return [[w for w in windows(d[:3000], size, size // 2) if len(w) >= 80] for d in docs]
 
 
