@@ -209,6 +209,49 @@ _COMMON = frozenset(
     used something anything someone everything nothing really still better best""".split()
 )
 
+# Frequent words of the other languages written in Latin letters that attacks arrive in (the
+# evaluation's and the injection head's): ROT13 or reversed Italian reads as no English, and
+# its decoding was dropped. Function words, common verbs, and the words of an override; of
+# three letters or more, as English reversed is full of shorter ones ("it" is "ti", "is" "si"),
+# and none that spells a frequent English word encoded ("era" is "are" reversed; below).
+_OTHER_LANGUAGES = tuple(
+    frozenset(w for w in words.split() if len(w) >= 3)
+    for words in (
+        # Spanish
+        """el la los las de del y en que un una es por con para no se lo su sus al como más
+        pero le ya este esta son entre cuando muy sin sobre también me hasta hay donde desde
+        todo todos nos les ni otros eso esto antes yo otro otra tanto mucho nada cual poco ella
+        estar mi mis tu tus te nosotros estoy está están ser soy eres fue era tiene puede hacer
+        dice ahora ignora ignorar instrucciones anteriores sistema reglas responde respuesta
+        revela mensaje contraseña secreto modo desarrollador restricciones cualquier""",
+        # French
+        """le la les de des du un une et en que qui dans pour pas par sur au aux ce cette ces
+        il elle ils nous vous je tu ne se sa son ses leur plus avec tout tous mais ou est sont
+        être avoir fait faire comme très bien aussi peut dit mon ma mes ton ta tes votre vos
+        moi toi lui sans sous entre après avant ignore ignorez oublie oubliez instructions
+        précédentes système règles réponds répondez révèle révélez mot passe secret mode
+        désormais toutes""",
+        # German
+        """der die das den dem des ein eine einen einem und oder zu in im ist sind war nicht
+        mit von für auf an als auch es ich du er sie wir ihr sich mich dich mir dir sein
+        haben hat wird werden kann muss noch nur wie was wenn dann aber so bei nach aus um
+        über vor alle alles keine kein mehr jetzt ab sofort ignoriere vergiss anweisungen
+        vorherigen system regeln zeige antworte passwort geheim modus deine dein richtlinien""",
+        # Italian
+        """il lo la i gli le di del della dei delle un uno una e è in che non per con su da
+        al alla come più ma se mi ti ci si tu io lui lei noi voi loro sono sei era ha hanno
+        questo questa quello tutto tutti tutte anche ora solo molto fare dire ignora dimentica
+        istruzioni precedenti sistema regole rivela rispondi mostra segreto modalità tuo tua
+        tue tuoi parola""",
+        # Portuguese
+        """o a os as de do da dos das um uma e é em no na nos nas que não por para com se ao
+        como mais mas seu sua seus suas ele ela eles nós você vocês eu me te isso isto este
+        esta todo todos toda todas muito agora também ser foi era tem pode fazer diz ignore
+        ignora esqueça instruções anteriores sistema regras responda revele senha segredo
+        modo restrições""",
+    )
+)
+
 
 class ObfuscationConfig(MonitorConfig):
     max_depth: int = 3
@@ -323,15 +366,25 @@ def _unleet_token(token: str) -> str:
 _SEGMENT = re.compile(r"[^\n:;\"“”.!?]{12,}[.!?]*")
 # Lines and clauses only: letters spread out with dots ("J.e.v.g.r") would break sentences.
 _CLAUSE = re.compile(r"[^\n:;\"“”]{12,}")
-# The commonest words as ROT13 or reversed text spells them (minus real words such as "be").
-_ENCODED_COMMON = (
-    frozenset(
-        {codecs.encode(w, "rot13") for w in _COMMON}
-        | {w[::-1] for w in _COMMON}
-        | {atbash(w) for w in _COMMON}
+
+
+def _encodings_of(words: frozenset[str]) -> frozenset[str]:
+    """``words`` as ROT13, reversed text and Atbash spell them."""
+    return frozenset(
+        {codecs.encode(w, "rot13") for w in words}
+        | {w[::-1] for w in words}
+        | {atbash(w) for w in words}
     )
-    - _COMMON
-)
+
+
+_LEXICONS = (_COMMON, *(lexicon - _encodings_of(_COMMON) for lexicon in _OTHER_LANGUAGES))
+_EVERY_COMMON = frozenset().union(*_LEXICONS)
+# Which lexicons hold a word (English is 0): one look-up a word however many languages.
+_LEXICONS_OF = {w: tuple(i for i, lex in enumerate(_LEXICONS) if w in lex) for w in _EVERY_COMMON}
+# The commonest words as ROT13 or reversed text spells them (minus real words such as "be"):
+# the gate before reading a text's segments one by one. Another language's shorter words spell
+# a code's names too often ("vs" is "if", "tes" is "set" reversed).
+_ENCODED_COMMON = _encodings_of(_COMMON | {w for w in _EVERY_COMMON if len(w) >= 4}) - _EVERY_COMMON
 
 
 def _words(text: str) -> list[str]:
@@ -339,25 +392,39 @@ def _words(text: str) -> list[str]:
     return [w for w in (w.strip(".,;:!?'\"()") for w in text.lower().split()) if w]
 
 
-def _common_words(text: str) -> tuple[int, int, int]:
-    """How many of the words of ``text`` are frequent English ones, how many of those have two
-    letters or more, and how many words there are."""
+def _common_words(text: str) -> tuple[int, int, int, bool]:
+    """How many of the words of ``text`` are frequent ones of the language it reads best in
+    (English or one of ``_OTHER_LANGUAGES``), how many of those are evidence (in English, those
+    of two letters or more; in another language, the distinct ones), how many words there are,
+    and whether that language is English."""
     words = _words(text)
-    common = [w for w in words if w in _COMMON]
-    return len(common), sum(1 for w in common if len(w) > 1), len(words)
+    common = [0] * len(_LEXICONS)
+    found: list[set[str]] = [set() for _ in _LEXICONS]
+    longer = 0
+    for w in words:
+        for i in _LEXICONS_OF.get(w, ()):
+            common[i] += 1
+            found[i].add(w)
+            longer += i == 0 and len(w) > 1
+    # In another language, words of three letters or more, and each counted once.
+    best = max(
+        (common[i], longer if i == 0 else len(found[i]), i == 0) for i in range(len(_LEXICONS))
+    )
+    return best[0], best[1], len(words), best[2]
 
 
 def _englishness(text: str) -> float:
-    common, _, words = _common_words(text)
+    common, _, words, _ = _common_words(text)
     return common / words if words else 0.0
 
 
 def _reads_as_english(text: str, at_least: float) -> bool:
-    common, longer, words = _common_words(text)
+    common, longer, words, english = _common_words(text)
     if common < at_least * words:
         return False
-    # A one-letter word ("I", "a") alone is no evidence: short names decode to them too.
-    return longer >= 2 or (longer == 1 and _CODE_SIGNS.search(text) is None)
+    # A one-letter word ("I", "a") alone is no evidence: short names decode to them too; nor is
+    # one word of another language, however often ("run import Run" reversed has "nur" twice).
+    return longer >= 2 or (longer == 1 and english and _CODE_SIGNS.search(text) is None)
 
 
 def _encoded_leet_common(token: str) -> bool:
