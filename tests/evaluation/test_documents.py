@@ -11,6 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -112,6 +113,7 @@ def test_a_document_in_any_form_gives_back_what_was_planted(
     page = replace(where, form="html").read(text)
     lines = [html.unescape(p) for p in re.findall(r"<p>(.*?)</p>", page, re.DOTALL)]
     assert lines == [line for line in plain.split("\n") if line]
+    assert yaml.safe_load(replace(where, form="yaml").read(text))[0]["content"] == plain
 
 
 def test_a_corpus_of_documents_is_read_in_the_form_asked_for() -> None:
@@ -127,7 +129,7 @@ def test_a_corpus_of_documents_is_read_in_the_form_asked_for() -> None:
     mixed = load_corpus("bastioncorpus?form=html", attack=True)
     assert any(i.document is None for i in mixed)
     assert all(i.document is None or i.document.form == "html" for i in mixed)
-    with pytest.raises(CorpusError, match="form must be one of text, json, repr, html"):
+    with pytest.raises(CorpusError, match="form must be one of text, json, repr, html, yaml"):
         load_corpus("builtin:documents?form=xml", attack=True)
     with pytest.raises(CorpusError, match="form applies to corpora of documents only"):
         load_corpus("builtin:attacks?form=json", attack=True)

@@ -609,6 +609,34 @@ def test_a_json_results_string_values_are_read_as_written(
     assert view == (read if len(read) >= 20 else None)
 
 
+@settings(deadline=None)
+@given(
+    st.lists(st.text(min_size=1, max_size=120), min_size=1, max_size=6),
+    st.integers(min_value=20, max_value=120),
+)
+def test_a_yaml_results_scalars_are_read_as_written(values: list[str], width: int) -> None:
+    # Folded over indented lines, quoted, escaped where it must be: read back as the string.
+    record = {f"field{i}": v for i, v in enumerate(values)}
+    text = yaml.safe_dump({"status": "ok", "results": [record]}, width=width, sort_keys=False)
+    read = "\n".join(v for v in values if _read_as_text(v))
+    view = decodings(text).get("string-values")
+    assert view == (read if len(read) >= 20 else None)
+
+
+def test_text_that_is_not_yaml_gets_no_yaml_reading() -> None:
+    # Mail headers scan as a mapping until the body, which does not; a README's key-like lines
+    # come after its title.
+    mail = (
+        "From: ana@example.org\nTo: bo@example.org\nSubject: the Friday meeting\n\n"
+        "Hi Bo,\nthe meeting moved to Friday at 5. Bring the slides, please.\nAna"
+    )
+    readme = (
+        "# tool\n\nUsage: run it with the name of a file.\nNote: it needs Python 3.11 or newer."
+    )
+    assert_no_view("string-values", mail, readme)
+    assert_no_view("string-keys", mail, readme)
+
+
 def test_a_python_repr_and_escaped_lines_are_read_as_the_model_reads_them() -> None:
     review = 'Rating: 4.5\nReviews: it\'s lovely, "quiet" rooms \U0001f600'
     # Keys that read as text are read apart; one-word keys are a record's fields.

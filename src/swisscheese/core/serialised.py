@@ -17,7 +17,17 @@ import re
 import sys
 from functools import lru_cache
 
-__all__ = ["READINGS", "Reading", "markup_text", "readings", "string_views", "unescape"]
+import yaml
+
+__all__ = [
+    "READINGS",
+    "Reading",
+    "markup_text",
+    "readings",
+    "string_views",
+    "unescape",
+    "yaml_views",
+]
 
 READINGS = frozenset({"string-values", "string-keys", "string-escapes", "markup-text"})
 """The kinds of view that read a serialised text rather than undo a disguise."""
@@ -92,6 +102,45 @@ def string_views(text: str) -> list[Reading]:
         return []
     escapes = [m.span() for m in _ESCAPE.finditer(text)]
     return [(escapes[0][0], escapes[-1][1], "string-escapes", unescape(text))]
+
+
+# -- YAML -----------------------------------------------------------------------------------
+
+# A line of a YAML mapping ("key: value", "- key: value"); a YAML document starts with one and
+# has another.
+_YAML_LINE = re.compile(r"^[ \t]*(?:- )?[A-Za-z_][\w .-]{0,63}:(?:[ \t]|$)", re.MULTILINE)
+# libyaml's scanner where it is built in: tokens only, so an alias is never expanded.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def yaml_views(text: str) -> list[Reading]:
+    """A YAML document (AgentDojo's tools, some MCP servers) read as its scalar values, one to
+    a line, and its keys that read as text apart, as ``string_views`` reads JSON: YAML folds a
+    long string over indented lines, doubles a quote inside single quotes ("it''s") and
+    escapes inside double quotes, and the model reads the string. Scanned, never loaded: no
+    alias is expanded and no object built. Text that does not scan as YAML has no view."""
+    first = _YAML_LINE.match(text.lstrip("\n"))
+    if first is None or len(_YAML_LINE.findall(text, 0, 4096)) < 2:
+        return []
+    keys: list[tuple[int, int, str]] = []
+    values: list[tuple[int, int, str]] = []
+    after_key = False
+    try:
+        for token in yaml.scan(text, Loader=_YAML_LOADER):
+            if isinstance(token, yaml.ScalarToken):
+                string = token.value
+                if len(string) >= _MIN_VIEW or " " in string.strip():
+                    span = (token.start_mark.index, token.end_mark.index)
+                    (keys if after_key else values).append((*span, string))
+            after_key = isinstance(token, yaml.KeyToken)
+    except yaml.YAMLError:
+        return []
+    end = len(text)
+    return [
+        (min(strings[0][0], end), min(strings[-1][1], end), kind, joined)
+        for kind, strings in (("string-values", values), ("string-keys", keys))
+        if strings and len(joined := "\n".join(v[2] for v in strings)) >= _MIN_VIEW
+    ]
 
 
 # -- markup ---------------------------------------------------------------------------------
@@ -172,4 +221,4 @@ def readings(text: str) -> tuple[Reading, ...]:
     """Every reading of ``text`` as serialised text (none for text that is not). Cached: the
     guard asks for a tool result's readings twice, once to test it for source code and once in
     the decoder, and a page's markup costs about a millisecond per KB to read."""
-    return (*string_views(text), *markup_text(text))
+    return (*string_views(text), *yaml_views(text), *markup_text(text))

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import yaml
+
 from swisscheese.core import Role
 from swisscheese.core.errors import InputError, SwisscheeseError
 from swisscheese.core.jsonl import json_lines
@@ -45,9 +47,14 @@ FORMS: dict[str, Callable[[str], str]] = {
     ),
     "repr": lambda document: repr({"result": document}),
     "html": _as_page,
+    "yaml": lambda document: yaml.safe_dump(
+        [{"id": 1, "title": "Result", "content": document}], sort_keys=False
+    ),
 }
 """How a tool hands the document over: as it is, as a JSON search result (lines escaped), as a
-Python dict's repr (some agent frameworks' tools), or as a web page (each line a paragraph)."""
+Python dict's repr (some agent frameworks' tools), as a web page (each line a paragraph), or as
+YAML (AgentDojo's tools, some MCP servers: long strings folded over lines, quoted, escaped
+where they must be)."""
 
 
 @dataclass(frozen=True, slots=True)
