@@ -1,7 +1,7 @@
 """Ordinary documents and source code through the default policy: how often a user who pastes
 them, or an agent that reads them, is stopped.
 
-    .venv/bin/python bench/documents.py [--files N] [--policy FILE] [--form json|repr|html]
+    .venv/bin/python bench/documents.py [--files N] [--policy FILE] [--form json|repr|html|yaml]
 
 Two sets that no shipped model trained on, both read from the installed Python distributions
 (the red-teaming tools, which quote attacks on purpose, left out):
