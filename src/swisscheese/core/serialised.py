@@ -119,8 +119,7 @@ def yaml_views(text: str) -> list[Reading]:
     long string over indented lines, doubles a quote inside single quotes ("it''s") and
     escapes inside double quotes, and the model reads the string. Scanned, never loaded: no
     alias is expanded and no object built. Text that does not scan as YAML has no view."""
-    first = _YAML_LINE.match(text.lstrip("\n"))
-    if first is None or len(_YAML_LINE.findall(text, 0, 4096)) < 2:
+    if not _YAML_LINE.match(text.lstrip("\n")) or len(_YAML_LINE.findall(text, 0, 4096)) < 2:
         return []
     keys: list[tuple[int, int, str]] = []
     values: list[tuple[int, int, str]] = []

@@ -413,12 +413,12 @@ def _common_words(text: str) -> tuple[int, int, int, bool]:
     return best[0], best[1], len(words), best[2]
 
 
-def _englishness(text: str) -> float:
+def _language_share(text: str) -> float:
     common, _, words, _ = _common_words(text)
     return common / words if words else 0.0
 
 
-def _reads_as_english(text: str, at_least: float) -> bool:
+def _reads_as_language(text: str, at_least: float) -> bool:
     common, longer, words, english = _common_words(text)
     if common < at_least * words:
         return False
@@ -587,13 +587,14 @@ def _spread_letters_joined(text: str) -> str | None:
     return joined if merged >= _MIN_SPREAD_MERGES else None
 
 
-def _as_english(decoded: str, at_least: float) -> str | None:
-    """``decoded`` if it reads as English; else its undisguised form (leetspeak spelt out,
-    spread-out letters joined) if that does: ROT13 leaves digits and separators alone, so a
-    text disguised before it was encoded decodes to a disguised text."""
+def _as_language(decoded: str, at_least: float) -> str | None:
+    """``decoded`` if it reads as English or another language of ``_LEXICONS``; else its
+    undisguised form (leetspeak spelt out, spread-out letters joined) if that does: ROT13 leaves
+    digits and separators alone, so a text disguised before it was encoded decodes to a
+    disguised text."""
     head = decoded[:_UNDISGUISE_PROBE]
     spread = _SPREAD_OUT.search(head) is not None
-    if _reads_as_english(decoded, at_least):
+    if _reads_as_language(decoded, at_least):
         # Read already, but spread-out words are still hidden from detectors that see words.
         return normalize(decoded) if spread else decoded
     # Undisguising costs more than the word count: it is tried on the start of the text (code
@@ -607,7 +608,7 @@ def _as_english(decoded: str, at_least: float) -> str | None:
     if latin_with_lookalikes(head):
         undisguised.append(lambda text: normalize(fold_lookalikes(text)))
     for undisguise in undisguised:
-        if _reads_as_english(undisguise(head), at_least):
+        if _reads_as_language(undisguise(head), at_least):
             return undisguise(decoded)
     return None
 
@@ -897,7 +898,7 @@ class ObfuscationMonitor(Inline):
         plainly_english = len(text) >= 200 and any(
             cue in f" {text.lower()} " for cue in _ENGLISH_CUES
         )
-        base = 1.0 if plainly_english else _englishness(text)
+        base = 1.0 if plainly_english else _language_share(text)
         whole = len(found)
         if base < 0.3:
             for kind, decoded in (
@@ -905,7 +906,7 @@ class ObfuscationMonitor(Inline):
                 ("reversed", text[::-1]),
                 ("atbash", atbash(text)),
             ):
-                plain = _as_english(decoded, max(0.3, base + 0.2))
+                plain = _as_language(decoded, max(0.3, base + 0.2))
                 if plain is not None:
                     found.append((0, len(text), kind, plain))
         if len(found) == whole:
@@ -934,7 +935,7 @@ class ObfuscationMonitor(Inline):
         for m in segments.finditer(text):
             raw = m.group()
             segment = raw.strip()
-            if len(segment.split()) < 3 or _englishness(segment) >= 0.2:
+            if len(segment.split()) < 3 or _language_share(segment) >= 0.2:
                 continue
             start = m.start() + (len(raw) - len(raw.lstrip()))
             for kind, decoded in (
@@ -942,7 +943,7 @@ class ObfuscationMonitor(Inline):
                 ("reversed", segment[::-1]),
                 ("atbash", atbash(segment)),
             ):
-                plain = _as_english(decoded, 0.3)
+                plain = _as_language(decoded, 0.3)
                 if plain is not None:
                     found.append((start, start + len(segment), kind, plain))
                     break
