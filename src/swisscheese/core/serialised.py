@@ -220,4 +220,6 @@ def readings(text: str) -> tuple[Reading, ...]:
     """Every reading of ``text`` as serialised text (none for text that is not). Cached: the
     guard asks for a tool result's readings twice, once to test it for source code and once in
     the decoder, and a page's markup costs about a millisecond per KB to read."""
-    return (*string_views(text), *yaml_views(text), *markup_text(text))
+    # A YAML document read as its scalars needs no reading of its escapes as well: that one
+    # reads the chrome too, and it is the read the scalars already give.
+    return (*(yaml_views(text) or string_views(text)), *markup_text(text))
