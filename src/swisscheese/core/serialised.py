@@ -76,6 +76,23 @@ def _serialised_prose(line: str) -> bool:
     return line.count("\\n") >= 2 and line.count(" ") >= 3
 
 
+def _reads_as_text(string: str) -> bool:
+    """One short word ("status", "ok", an id, a date) is a record's field, not its text."""
+    return len(string) >= _MIN_VIEW or " " in string.strip()
+
+
+def _record_views(
+    values: list[tuple[int, int, str]], keys: list[tuple[int, int, str]]
+) -> list[Reading]:
+    """A record's values that read as text, one to a line, and its keys that do apart: put
+    before the values they name (a hotel's name, a question), they change how those read."""
+    return [
+        (strings[0][0], strings[-1][1], kind, joined)
+        for kind, strings in (("string-values", values), ("string-keys", keys))
+        if strings and len(joined := "\n".join(v[2] for v in strings)) >= _MIN_VIEW
+    ]
+
+
 def string_views(text: str) -> list[Reading]:
     """A data structure (JSON, a Python repr) read as its string values alone, one to a line,
     and its keys that read as text apart; one-word strings (a status, an id) left out: the
@@ -87,17 +104,10 @@ def string_views(text: str) -> list[Reading]:
         values: list[tuple[int, int, str]] = []
         for m in _STRING_LITERAL.finditer(text):
             string = unescape(m.group()[1:-1])
-            # One short word ("status", "ok", an id, a date) is a record's field, not its text.
-            if len(string) >= _MIN_VIEW or " " in string.strip():
+            if _reads_as_text(string):
                 read = keys if _KEY_FOLLOWS.match(text, m.end()) else values
                 read.append((m.start(), m.end(), string))
-        # Keys that read as text (a hotel's name, a question) are read on their own: put
-        # before the values they name, they change how those read to a detector.
-        return [
-            (strings[0][0], strings[-1][1], kind, joined)
-            for kind, strings in (("string-values", values), ("string-keys", keys))
-            if len(joined := "\n".join(v[2] for v in strings)) >= _MIN_VIEW
-        ]
+        return _record_views(values, keys)
     if "\\n" not in text or not any(_serialised_prose(line) for line in text.split("\n")):
         return []
     escapes = [m.span() for m in _ESCAPE.finditer(text)]
@@ -126,20 +136,13 @@ def yaml_views(text: str) -> list[Reading]:
     after_key = False
     try:
         for token in yaml.scan(text, Loader=_YAML_LOADER):
-            if isinstance(token, yaml.ScalarToken):
-                string = token.value
-                if len(string) >= _MIN_VIEW or " " in string.strip():
-                    span = (token.start_mark.index, token.end_mark.index)
-                    (keys if after_key else values).append((*span, string))
+            if isinstance(token, yaml.ScalarToken) and _reads_as_text(token.value):
+                read = keys if after_key else values
+                read.append((token.start_mark.index, token.end_mark.index, token.value))
             after_key = isinstance(token, yaml.KeyToken)
     except yaml.YAMLError:
         return []
-    end = len(text)
-    return [
-        (min(strings[0][0], end), min(strings[-1][1], end), kind, joined)
-        for kind, strings in (("string-values", values), ("string-keys", keys))
-        if strings and len(joined := "\n".join(v[2] for v in strings)) >= _MIN_VIEW
-    ]
+    return _record_views(values, keys)
 
 
 # -- markup ---------------------------------------------------------------------------------
