@@ -215,37 +215,37 @@ _COMMON = frozenset(
 # three letters or more, as English reversed is full of shorter ones ("it" is "ti", "is" "si"),
 # and none that spells a frequent English word encoded ("era" is "are" reversed; below).
 _OTHER_LANGUAGES = tuple(
-    frozenset(w for w in words.split() if len(w) >= 3)
+    frozenset(words.split())
     for words in (
         # Spanish
-        """el la los las de del y en que un una es por con para no se lo su sus al como más
-        pero le ya este esta son entre cuando muy sin sobre también me hasta hay donde desde
-        todo todos nos les ni otros eso esto antes yo otro otra tanto mucho nada cual poco ella
-        estar mi mis tu tus te nosotros estoy está están ser soy eres fue era tiene puede hacer
+        """los las del que una por con para sus como más
+        pero este esta son entre cuando muy sin sobre también hasta hay donde desde
+        todo todos nos les otros eso esto antes otro otra tanto mucho nada cual poco ella
+        estar mis tus nosotros estoy está están ser soy eres fue era tiene puede hacer
         dice ahora ignora ignorar instrucciones anteriores sistema reglas responde respuesta
         revela mensaje contraseña secreto modo desarrollador restricciones cualquier""",
         # French
-        """le la les de des du un une et en que qui dans pour pas par sur au aux ce cette ces
-        il elle ils nous vous je tu ne se sa son ses leur plus avec tout tous mais ou est sont
-        être avoir fait faire comme très bien aussi peut dit mon ma mes ton ta tes votre vos
+        """les des une que qui dans pour pas par sur aux cette ces
+        elle ils nous vous son ses leur plus avec tout tous mais est sont
+        être avoir fait faire comme très bien aussi peut dit mon mes ton tes votre vos
         moi toi lui sans sous entre après avant ignore ignorez oublie oubliez instructions
         précédentes système règles réponds répondez révèle révélez mot passe secret mode
         désormais toutes""",
         # German
-        """der die das den dem des ein eine einen einem und oder zu in im ist sind war nicht
-        mit von für auf an als auch es ich du er sie wir ihr sich mich dich mir dir sein
-        haben hat wird werden kann muss noch nur wie was wenn dann aber so bei nach aus um
-        über vor alle alles keine kein mehr jetzt ab sofort ignoriere vergiss anweisungen
+        """der die das den dem des ein eine einen einem und oder ist sind war nicht
+        mit von für auf als auch ich sie wir ihr sich mich dich mir dir sein
+        haben hat wird werden kann muss noch nur wie was wenn dann aber bei nach aus
+        über vor alle alles keine kein mehr jetzt sofort ignoriere vergiss anweisungen
         vorherigen system regeln zeige antworte passwort geheim modus deine dein richtlinien""",
         # Italian
-        """il lo la i gli le di del della dei delle un uno una e è in che non per con su da
-        al alla come più ma se mi ti ci si tu io lui lei noi voi loro sono sei era ha hanno
+        """gli del della dei delle uno una che non per con
+        alla come più lui lei noi voi loro sono sei era hanno
         questo questa quello tutto tutti tutte anche ora solo molto fare dire ignora dimentica
         istruzioni precedenti sistema regole rivela rispondi mostra segreto modalità tuo tua
         tue tuoi parola""",
         # Portuguese
-        """o a os as de do da dos das um uma e é em no na nos nas que não por para com se ao
-        como mais mas seu sua seus suas ele ela eles nós você vocês eu me te isso isto este
+        """dos das uma nos nas que não por para com
+        como mais mas seu sua seus suas ele ela eles nós você vocês isso isto este
         esta todo todos toda todas muito agora também ser foi era tem pode fazer diz ignore
         ignora esqueça instruções anteriores sistema regras responda revele senha segredo
         modo restrições""",
