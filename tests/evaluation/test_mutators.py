@@ -55,6 +55,16 @@ def test_character_mutators_keep_the_request_readable_to_a_model() -> None:
     assert [c for c in spaced if c.isalpha()] == list("unlock")
 
 
+@given(st.integers(min_value=0, max_value=10_000))
+def test_typos_keep_each_words_ends_and_leave_short_words_alone(seed: int) -> None:
+    typed = apply("typos", seed=seed)
+    pairs = list(zip(GOAL.split(), typed.split(), strict=True))
+    assert all(a == b for a, b in pairs if len(a) < 5)
+    assert all(a[0] == b[0] and a[-1] == b[-1] for a, b in pairs)
+    # One edit at most: a letter dropped or doubled, or the inner letters reordered.
+    assert all(abs(len(a) - len(b)) <= 1 for a, b in pairs)
+
+
 def test_payload_split_reassembles_to_the_request() -> None:
     text = apply("payload-split")
     heads = {f'{name} = "' for name in "abcd"}

@@ -13,6 +13,7 @@ import base64
 import binascii
 import codecs
 import random
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -125,6 +126,36 @@ def _spacing(text: str, rng: random.Random) -> Mutated:
     return Mutated(" ".join(sep.join(w) if len(w) > 3 else w for w in words))
 
 
+def _misspell(word: str, rng: random.Random) -> str:
+    """One typo inside ``word`` (its first and last letters kept): two letters swapped, one
+    dropped or doubled, or the inner letters shuffled."""
+    inner = list(word[1:-1])
+    at = rng.randrange(len(inner) - 1)
+    kind = rng.randrange(4)
+    if kind == 0:
+        inner[at], inner[at + 1] = inner[at + 1], inner[at]
+    elif kind == 1:
+        del inner[at]
+    elif kind == 2:
+        inner.insert(at, inner[at])
+    else:
+        rng.shuffle(inner)
+    return word[0] + "".join(inner) + word[-1]
+
+
+def _typos(text: str, rng: random.Random) -> Mutated:
+    # The longer words, where keyword filters look and a reader still recognises the word.
+    density = rng.uniform(0.5, 1.0)
+    return Mutated(
+        _LONG_WORD.sub(
+            lambda m: _misspell(m.group(), rng) if rng.random() < density else m.group(), text
+        )
+    )
+
+
+_LONG_WORD = re.compile(r"[A-Za-z]{5,}")
+
+
 def _payload_split(text: str, rng: random.Random) -> Mutated:
     parts = max(2, min(4, len(text) // 12))
     cuts = sorted(rng.sample(range(1, len(text)), parts - 1)) if len(text) > parts else []
@@ -216,6 +247,7 @@ MUTATORS: dict[str, Mutator] = {
         Mutator("homoglyphs", "characters", _homoglyphs),
         Mutator("zero-width", "characters", _zero_width),
         Mutator("spacing", "characters", _spacing),
+        Mutator("typos", "characters", _typos),
         Mutator("payload-split", "splitting", _payload_split),
         Mutator("persona", "framing", _persona),
         Mutator("fiction", "framing", _fiction),
