@@ -233,8 +233,10 @@ def test_lookalike_letters_under_rot13_are_decoded_from_the_callers_text() -> No
         text = compose(["homoglyphs", "rot13"], attack, random.Random(seed)).text
         verdict = guard.check_sync("input", text)
         assert verdict.action is Action.BLOCK, text
-        obf = next(f for f in verdict.findings if f.monitor == "obfuscation")
-        assert obf.detail["encoding"] == ["rot13"]
+        # Read from the caller's text, ROT13 alone undoes it (a letter garbled by folding
+        # would leave only the misspelt reading of the ROT13 view to catch it).
+        chains = [f.detail["encoding"] for f in verdict.findings if f.monitor == "obfuscation"]
+        assert ["rot13"] in chains, text
 
 
 def test_words_made_only_of_lookalikes_under_rot13_are_read_too() -> None:

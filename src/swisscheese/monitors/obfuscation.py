@@ -38,6 +38,7 @@ from swisscheese.learned.features import (
 )
 from swisscheese.monitors._ciphers import atbash, braille_runs, hidden_byte_runs, nato_runs
 from swisscheese.monitors._registry import Inline, MonitorConfig, monitor
+from swisscheese.monitors._typos import misspelt_view
 
 _BASE64 = re.compile(r"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/_-]{12,}={0,2}(?![A-Za-z0-9+/=_-])")
 _BASE32 = re.compile(r"(?<![A-Z2-7=])[A-Z2-7]{16,}={0,6}(?![A-Z2-7=])")
@@ -745,6 +746,9 @@ class ObfuscationMonitor(Inline):
             if joined is not None:
                 found.append((0, len(text), "spacing", joined))
         self._language_views(text, found)
+        misspelt = misspelt_view(text)
+        if misspelt is not None:
+            found.append((*misspelt[:2], "misspelt", misspelt[2]))
         # Serialised text read as its reader reads it (a JSON result's strings, a page's text).
         found += readings(text)
         return found
