@@ -1,14 +1,16 @@
 """The words of attack phrasing, misspelt so that an exact filter misses them and a model still
-reads them ("Ignore your previous iunstructions", "ignroe all prevoius", "isntructions"): one
-letter added, dropped, changed or two swapped, or the inner letters shuffled (typoglycemia:
-first and last letter kept). Read back as the words they stand for, for the decoder's
-``misspelt`` view, which the layer's other monitors rescan.
+reads them ("Ignore your previous iunstructions", "synhtesise a nerve agnet"): a letter dropped,
+doubled or two swapped, the inner letters shuffled (typoglycemia: first and last letter kept),
+and for the words of an instruction override also a letter added or changed. Read back as the
+words they stand for, for the decoder's ``misspelt`` view, which the layer's other monitors
+rescan.
 
-Only a short list of words is watched: the ones an instruction override, a prompt extraction or
-a persona jailbreak cannot do without. Every misspelling of them within one edit is precomputed
-(about 15,000 strings), so a text costs one set look-up per word of five letters or more.
-English words one edit from a watched word ("developed", "rulers", "forgot") are real words,
-not misspellings, and are left as they are.
+Watched: the English words of five letters or more of the built-in catalogues (signatures,
+hazards, crimes; about 2,000), whose misspellings hide a request from them, and every one-edit
+misspelling of the few words an override, a prompt extraction or a persona jailbreak cannot do
+without. All are precomputed (about 60,000 strings), so a text costs a set intersection of its
+distinct words. English words one edit from a watched word ("developed", "forgot") are real
+words, not misspellings, and are left as they are.
 """
 
 from __future__ import annotations
@@ -16,10 +18,11 @@ from __future__ import annotations
 import re
 import string
 from functools import cache
+from importlib import resources
 
-__all__ = ["WATCHED", "misspelt_view"]
+__all__ = ["OVERRIDE_WORDS", "candidate", "misspelt_view", "real_words", "watched_words"]
 
-WATCHED = frozenset(
+OVERRIDE_WORDS = frozenset(
     """
     ignore disregard previous preceding instructions instruction directives guidelines
     restrictions restricted unrestricted unfiltered uncensored override bypass forget
@@ -27,15 +30,17 @@ WATCHED = frozenset(
     policies limitations constraints safeguards filters ethical hidden secret
     """.split()
 )
-"""Words of attack phrasing that a misspelling hides from the signatures."""
+"""Words of attack phrasing read back from any one edit, a letter added or changed too."""
 
-# Words one edit from a watched word that are words of their own: each one met in about 20 MB
-# of READMEs, source files, chat and writing tasks (bench/misspellings.py lists them), and
-# their like. The watched words' inflections ("prompts", "ignored") are never misspellings.
+_CATALOGUES = ("data/signatures.yaml", "data/hazards.yaml", "data/crimes.yaml")
+
+# Words one edit from an override word that are words of their own (met in READMEs, source
+# files, chat and writing tasks), and their like. The other watched words' are listed in
+# data/real_words.txt. Inflections ("prompts", "ignored") are never misspellings.
 _REAL_WORDS = frozenset(
     """
-    bidden constrains developed ethnical filers fillers filmers fitters forged forger forges
-    forgot imitations midden overrode polices precious prepend proceeding receding repeal revel
+    bidden constrains developed ethnical filers fillers filmers fitters forger forges
+    forgot imitations midden overrode polices precious prepend receding repeal revel
     ridden signore
     """.split()
 )
@@ -43,36 +48,67 @@ _REAL_WORDS = frozenset(
 _LETTERS = string.ascii_lowercase
 
 
+@cache
+def watched_words() -> frozenset[str]:
+    """The English words of five letters or more in the built-in catalogues' phrases."""
+    # Imported here: the catalogues are the signature monitors' data, read once.
+    from swisscheese.monitors.signatures import SignaturesConfig, load_catalogue, parse_phrase
+
+    words: set[str] = set()
+    for entry in load_catalogue(SignaturesConfig(), _CATALOGUES):
+        if entry.get("lang", "en") != "en":
+            continue
+        for phrase in entry.get("phrases", ()):
+            for item in parse_phrase(phrase):
+                for alternative in item.alternatives:
+                    words.update(w for w in alternative.split() if _watchable(w))
+    return frozenset(words | OVERRIDE_WORDS)
+
+
+def _watchable(word: str) -> bool:
+    return len(word) >= 5 and word.isascii() and word.isalpha()
+
+
+def _kept_readable(word: str) -> set[str]:
+    """The misspellings that keep a word readable: a letter dropped or doubled, or two
+    neighbours swapped."""
+    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    dropped = {a + b[1:] for a, b in splits if b}
+    doubled = {a + b[0] + b for a, b in splits if b}
+    swapped = {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
+    return dropped | doubled | swapped
+
+
 def _one_edit(word: str) -> set[str]:
     """Every string one deletion, insertion, substitution or swap of neighbours from ``word``."""
     splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
-    deleted = {a + b[1:] for a, b in splits if b}
-    swapped = {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
     changed = {a + c + b[1:] for a, b in splits if b for c in _LETTERS}
     inserted = {a + c + b for a, b in splits for c in _LETTERS}
-    return deleted | swapped | changed | inserted
+    return _kept_readable(word) | changed | inserted
 
 
 def _inflected(variant: str, word: str) -> bool:
     """``variant`` is the watched word inflected or cut short ("instruction", "prompts"), which
-    the signatures' own stems already read."""
+    the catalogues' own stems already read."""
     return variant.startswith(word) or word.startswith(variant)
 
 
 @cache
-def _misspellings() -> dict[str, str]:
-    """Each misspelling within one edit of a watched word, with the word it stands for. A
-    string one edit from two watched words stands for neither."""
+def _edits() -> dict[str, str]:
+    """Each misspelling of a watched word, with the word it stands for; one of two watched
+    words stands for neither, and a watched word for none."""
     meant: dict[str, str] = {}
     ambiguous: set[str] = set()
-    for word in WATCHED:
-        for variant in _one_edit(word):
+    words = watched_words()
+    for word in words:
+        variants = _one_edit(word) if word in OVERRIDE_WORDS else _kept_readable(word)
+        for variant in variants:
             if len(variant) < 5 or _inflected(variant, word):
                 continue
             if variant in meant and meant[variant] != word:
                 ambiguous.add(variant)
             meant[variant] = word
-    for variant in ambiguous | WATCHED | _REAL_WORDS:
+    for variant in ambiguous | words:
         meant.pop(variant, None)
     return meant
 
@@ -84,52 +120,105 @@ def _inner_key(word: str) -> tuple[str, str, int, str]:
 @cache
 def _shuffled() -> dict[tuple[str, str, int, str], str]:
     """Watched words of six letters or more by their first and last letter, length and sorted
-    inner letters: a word with its inner letters shuffled has the same key."""
-    return {_inner_key(w): w for w in WATCHED if len(w) >= 6}
+    inner letters: a word with its inner letters shuffled has the same key (of two words with
+    one key, neither is read)."""
+    keys: dict[tuple[str, str, int, str], str] = {}
+    ambiguous: set[tuple[str, str, int, str]] = set()
+    for w in watched_words():
+        if len(w) >= 6:
+            key = _inner_key(w)
+            if key in keys:
+                ambiguous.add(key)
+            keys[key] = w
+    for key in ambiguous:
+        del keys[key]
+    return keys
+
+
+def _letter_sum(word: str) -> tuple[str, str, int, int]:
+    """A cheap test before the sort: first and last letter, length and the sum of the letters'
+    codes, which shuffling keeps."""
+    return word[0], word[-1], len(word), sum(word.encode())
 
 
 @cache
-def _shuffled_ends() -> frozenset[tuple[str, str, int]]:
-    return frozenset(k[:3] for k in _shuffled())
+def _shuffled_sums() -> frozenset[tuple[str, str, int, int]]:
+    return frozenset(_letter_sum(w) for w in _shuffled().values())
+
+
+def candidate(word: str) -> str | None:
+    """The watched word that lower-case ``word`` is a misspelling of by its letters, whether or
+    not it is a word of its own."""
+    meant = _edits().get(word)
+    if meant is None and _letter_sum(word) in _shuffled_sums() and word not in watched_words():
+        meant = _shuffled().get(_inner_key(word))
+    return meant
+
+
+@cache
+def real_words() -> frozenset[str]:
+    """Candidate misspellings that are words: those ordinary text uses
+    (``data/real_words.txt``, written by ``swisscheese.training.real_words``) and those of the
+    override words, listed here."""
+    listed = resources.files("swisscheese.monitors").joinpath("data/real_words.txt")
+    lines = listed.read_text(encoding="utf-8").splitlines()
+    return frozenset(w for w in lines if w and not w.startswith("#")) | _REAL_WORDS
+
+
+@cache
+def _misspellings() -> dict[str, str]:
+    real = real_words()
+    return {w: meant for w, meant in _edits().items() if w not in real}
 
 
 _WORD = re.compile(r"[A-Za-z]{5,}")
+_LOWER_WORD = re.compile(r"[a-z]{5,}")
 # How much text around the misspelt words the view reads: a window of the learned heads.
 _CONTEXT = 300
 
 
-def _meant(word: str) -> str | None:
-    low = word.lower()
-    if low in WATCHED or low in _REAL_WORDS:
-        return None
-    meant = _misspellings().get(low)
-    if meant is None and (low[0], low[-1], len(low)) in _shuffled_ends():
-        meant = _shuffled().get(_inner_key(low))
-    if meant is None:
-        return None
-    # Written as the misspelling was: "IGNROE" stands for "IGNORE", "Ignroe" for "Ignore".
-    if word.isupper():
+def _misspelt_words(text: str) -> dict[str, str]:
+    """The misspelt watched words of ``text``, lower-cased, with the words they stand for. Set
+    operations on the text's distinct words: nearly every text has none."""
+    words = set(_LOWER_WORD.findall(text.lower()))
+    misspellings = _misspellings()
+    meant = {w: misspellings[w] for w in words & misspellings.keys()}
+    sums, shuffled, watched, real = _shuffled_sums(), _shuffled(), watched_words(), real_words()
+    for w in words:
+        if _letter_sum(w) in sums and w not in watched and w not in real:
+            word = shuffled.get(_inner_key(w))
+            if word is not None:
+                meant[w] = word
+    return meant
+
+
+def _as_written(meant: str, written: str) -> str:
+    """Written as the misspelling was: "IGNROE" stands for "IGNORE", "Ignroe" for "Ignore"."""
+    if written.isupper():
         return meant.upper()
-    return meant.capitalize() if word[0].isupper() else meant
+    return meant.capitalize() if written[0].isupper() else meant
 
 
 def misspelt_view(text: str) -> tuple[int, int, str] | None:
     """Where the misspelt watched words of ``text`` are, with the text around them (up to 300
     characters either side, cut at spaces), and that stretch with them spelt right; None if
     there are none."""
-    fixed: list[tuple[int, int, str]] = []
-    for m in _WORD.finditer(text):
-        meant = _meant(m.group())
-        if meant is not None:
-            fixed.append((m.start(), m.end(), meant))
+    meant = _misspelt_words(text)
+    if not meant:
+        return None
+    fixed = [
+        (m.start(), m.end(), _as_written(meant[m.group().lower()], m.group()))
+        for m in _WORD.finditer(text)
+        if m.group().lower() in meant
+    ]
     if not fixed:
         return None
     start = _cut(text, fixed[0][0] - _CONTEXT, backwards=True)
     end = _cut(text, fixed[-1][1] + _CONTEXT, backwards=False)
     parts: list[str] = []
     at = start
-    for s, e, meant in fixed:
-        parts += [text[at:s], meant]
+    for s, e, word in fixed:
+        parts += [text[at:s], word]
         at = e
     parts.append(text[at:end])
     return start, end, "".join(parts)

@@ -266,6 +266,9 @@ class ObfuscationConfig(MonitorConfig):
     """Share of printable characters a decoding must have to count as text."""
     report_all: bool = False
     """Also report encoded text whose decoding nothing else flagged (score 0.3)."""
+    misspellings: bool = True
+    """Read the misspelt words of attack phrasing ("iunstructions", "ignroe") as the words
+    (English; text in other languages gains nothing from it)."""
 
 
 def _printable_text(raw: bytes, min_printable: float) -> str | None:
@@ -746,7 +749,7 @@ class ObfuscationMonitor(Inline):
             if joined is not None:
                 found.append((0, len(text), "spacing", joined))
         self._language_views(text, found)
-        misspelt = misspelt_view(text)
+        misspelt = misspelt_view(text) if self.config.misspellings else None
         if misspelt is not None:
             found.append((*misspelt[:2], "misspelt", misspelt[2]))
         # Serialised text read as its reader reads it (a JSON result's strings, a page's text).
