@@ -1,6 +1,7 @@
 """Writing systems and hiding places a model reads fluently and a text detector does not: Braille
-cells, the NATO spelling alphabet, Atbash, and bytes hidden in invisible characters (variation
-selectors, or two invisible characters standing for bits). Pure functions for the decoder;
+cells, the NATO spelling alphabet, Atbash, Caesar shifts, text turned upside down, letters
+written twice, and bytes hidden in invisible characters (variation selectors, or two invisible
+characters standing for bits). Pure functions for the decoder;
 each finds candidate runs and yields where each is and what it reads as (text, or the bytes
 it hides for the decoder to test as text)."""
 
@@ -9,7 +10,16 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-__all__ = ["atbash", "braille_runs", "hidden_byte_runs", "nato_runs"]
+__all__ = [
+    "atbash",
+    "braille_runs",
+    "caesar",
+    "caesar_shifts",
+    "hidden_byte_runs",
+    "nato_runs",
+    "undoubled",
+    "upside_down",
+]
 
 _ATBASH = str.maketrans(
     "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ",
@@ -20,6 +30,77 @@ _ATBASH = str.maketrans(
 def atbash(text: str) -> str:
     """The alphabet reversed (a <-> z); its own inverse."""
     return text.translate(_ATBASH)
+
+
+_LOWER = "abcdefghijklmnopqrstuvwxyz"
+
+
+def caesar(text: str, shift: int) -> str:
+    """Every Latin letter moved ``shift`` places on in the alphabet (ROT13 is 13)."""
+    moved = _LOWER[shift % 26 :] + _LOWER[: shift % 26]
+    return text.translate(str.maketrans(_LOWER + _LOWER.upper(), moved + moved.upper()))
+
+
+# Letter frequencies of English text (per cent): a Caesar cipher keeps their shape, shifted.
+_ENGLISH_FREQUENCY = (
+    8.2, 1.5, 2.8, 4.3, 12.7, 2.2, 2.0, 6.1, 7.0, 0.15, 0.77, 4.0, 2.4,
+    6.7, 7.5, 1.9, 0.095, 6.0, 6.3, 9.1, 2.8, 0.98, 2.4, 0.15, 2.0, 0.074,
+)  # fmt: skip
+
+
+def caesar_shifts(text: str, keep: int = 3) -> list[int]:
+    """The ``keep`` shifts likeliest to decode ``text`` if it were a Caesar cipher: those under
+    which its letter counts fit English best (chi-squared); ROT13 and no shift left out, which
+    the decoder reads anyway."""
+    head = text[:2000].lower()
+    counts = [head.count(c) for c in _LOWER]
+    total = sum(counts)
+    if total < 20:
+        return []
+    expected = [f * total / 100 for f in _ENGLISH_FREQUENCY]
+
+    def misfit(shift: int) -> float:
+        # Decoding moves each letter ``shift`` on: plain letter i was cipher letter i - shift.
+        return sum((counts[(i - shift) % 26] - e) ** 2 / e for i, e in enumerate(expected))
+
+    shifts = sorted((s for s in range(1, 26) if s != 13), key=misfit)
+    return shifts[:keep]
+
+
+# Letters turned upside down and what they are turned back (lower case, and the capitals with a
+# turned form of their own). The rest of the alphabet turns into another letter: "d" into "p".
+_TURNED = {
+    "ɐ": "a", "q": "b", "ɔ": "c", "p": "d", "ǝ": "e", "ə": "e", "ɟ": "f", "ƃ": "g", "ɥ": "h",
+    "ᴉ": "i", "ı": "i", "ɾ": "j", "ʞ": "k", "ɯ": "m", "u": "n", "d": "p", "b": "q", "ɹ": "r",
+    "ʇ": "t", "n": "u", "ʌ": "v", "ʍ": "w", "ʎ": "y", "∀": "A", "Ɔ": "C", "Ǝ": "E", "Ⅎ": "F",
+    "⅁": "G", "ſ": "J", "˥": "L", "Ԁ": "P", "∩": "U", "Λ": "V", "⅄": "Y", "ꓕ": "T", "ꓤ": "R",
+    "˙": ".", "¿": "?", "¡": "!", "'": ",", ",": "'", "„": "\"",
+}  # fmt: skip
+_TURN = str.maketrans(_TURNED)
+# Turned letters that no ordinary letter is: three of them, and a text may be upside down.
+_ONLY_TURNED = re.compile("[ɐǝɟƃɥᴉɾʞɯɹʇʌʍʎ∀ƎℲ⅁˥Ԁ⅄]")
+
+
+def upside_down(text: str) -> str | None:
+    """``text`` turned right way up (read from its end, each letter turned back), if it has
+    three or more letters that only a turned letter is; else None."""
+    if len(_ONLY_TURNED.findall(text[:2000], 0, 2000)) < 3:
+        return None
+    return text[::-1].translate(_TURN)
+
+
+_PAIR = re.compile(r"([A-Za-z])\1")
+_LETTER = re.compile(r"[A-Za-z]")
+
+
+def undoubled(text: str) -> str | None:
+    """``text`` with each letter written twice written once ("IIggnnoorree"), if nearly all of
+    its letters are so written; else None."""
+    pairs = len(_PAIR.findall(text))
+    letters = len(_LETTER.findall(text))
+    if letters < 12 or 2 * pairs < 0.9 * letters:
+        return None
+    return _PAIR.sub(r"\1", text)
 
 
 # -- Braille (grade 1, English) ------------------------------------------------------------

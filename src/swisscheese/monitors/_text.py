@@ -230,6 +230,31 @@ _CONFUSABLE_PAIRS = (
     ("", "ɡ", "", "g"),
     ("", "ɩ", "", "i"),
     ("", "ʏ", "", "y"),
+    # Latin small capitals ("ɪɢɴᴏʀᴇ"), which NFKC leaves as they are
+    ("", "ᴀ", "", "a"),
+    ("", "ʙ", "", "b"),
+    ("", "ᴄ", "", "c"),
+    ("", "ᴅ", "", "d"),
+    ("", "ᴇ", "", "e"),
+    ("", "ꜰ", "", "f"),
+    ("", "ɢ", "", "g"),
+    ("", "ʜ", "", "h"),
+    ("", "ɪ", "", "i"),
+    ("", "ᴊ", "", "j"),
+    ("", "ᴋ", "", "k"),
+    ("", "ʟ", "", "l"),
+    ("", "ᴍ", "", "m"),
+    ("", "ɴ", "", "n"),
+    ("", "ᴏ", "", "o"),
+    ("", "ᴘ", "", "p"),
+    ("", "ꞯ", "", "q"),
+    ("", "ʀ", "", "r"),
+    ("", "ꜱ", "", "s"),
+    ("", "ᴛ", "", "t"),
+    ("", "ᴜ", "", "u"),
+    ("", "ᴠ", "", "v"),
+    ("", "ᴡ", "", "w"),
+    ("", "ᴢ", "", "z"),
 )
 
 # Capitals whose small letter looks like no Latin one (Cyrillic "н" is not "h", "Н" is "H").
@@ -266,7 +291,13 @@ def _normal_char(ch: str) -> str:
         return ""
     if ch in CONFUSABLES:
         return ch
+    if _REGIONAL_A <= ord(ch) <= _REGIONAL_A + 25:
+        # Regional indicators, which pair into flags, spell words letter by letter to a model.
+        return chr(ord("A") + ord(ch) - _REGIONAL_A)
     return unicodedata.normalize("NFKC", ch)
+
+
+_REGIONAL_A = 0x1F1E6
 
 
 NORMAL_TABLE = CharTable(_normal_char)

@@ -103,7 +103,7 @@ def _edits() -> dict[str, str]:
     for word in words:
         variants = _one_edit(word) if word in OVERRIDE_WORDS else _kept_readable(word)
         for variant in variants:
-            if len(variant) < 5 or _inflected(variant, word):
+            if len(variant) < 4 or _inflected(variant, word):
                 continue
             if variant in meant and meant[variant] != word:
                 ambiguous.add(variant)
@@ -171,8 +171,8 @@ def _misspellings() -> dict[str, str]:
     return {w: meant for w, meant in _edits().items() if w not in real}
 
 
-_WORD = re.compile(r"[A-Za-z]{5,}")
-_LOWER_WORD = re.compile(r"[a-z]{5,}")
+_WORD = re.compile(r"[A-Za-z]{4,}")
+_LOWER_WORD = re.compile(r"[a-z]{4,}")
 # How much text around the misspelt words the view reads: a window of the learned heads.
 _CONTEXT = 300
 

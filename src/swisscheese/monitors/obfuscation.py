@@ -36,7 +36,16 @@ from swisscheese.learned.features import (
     latin_with_lookalikes,
     normalize,
 )
-from swisscheese.monitors._ciphers import atbash, braille_runs, hidden_byte_runs, nato_runs
+from swisscheese.monitors._ciphers import (
+    atbash,
+    braille_runs,
+    caesar,
+    caesar_shifts,
+    hidden_byte_runs,
+    nato_runs,
+    undoubled,
+    upside_down,
+)
 from swisscheese.monitors._registry import Inline, MonitorConfig, monitor
 from swisscheese.monitors._typos import misspelt_view
 
@@ -389,6 +398,13 @@ _LEXICONS_OF = {w: tuple(i for i, lex in enumerate(_LEXICONS) if w in lex) for w
 # the gate before reading a text's segments one by one. Another language's shorter words spell
 # a code's names too often ("vs" is "if", "tes" is "set" reversed).
 _ENCODED_COMMON = _encodings_of(_COMMON | {w for w in _EVERY_COMMON if len(w) >= 4}) - _EVERY_COMMON
+# The common English words of four letters or more under every other Caesar shift: a hint of a
+# shifted segment (shorter words shift onto real ones too often: "an" onto "bo").
+_CAESAR_COMMON = (
+    frozenset(caesar(w, k) for w in _COMMON if len(w) >= 4 for k in range(1, 26) if k != 13)
+    - _EVERY_COMMON
+    - _ENCODED_COMMON
+)
 
 
 def _words(text: str) -> list[str]:
@@ -635,6 +651,8 @@ def _encoded_hints(text: str, *, spread: bool) -> bool:
     tokens = text.lower().split()
     if sum(map(_ENCODED_COMMON.__contains__, tokens)) >= 2:
         return True  # at C speed: the common case
+    if sum(map(_CAESAR_COMMON.__contains__, tokens)) >= 2:
+        return True
     lookalikes = latin_with_lookalikes(text)
     if not (spread or lookalikes or _maybe_leet(text)):
         return False
@@ -897,7 +915,8 @@ class ObfuscationMonitor(Inline):
             found.append((m.start(), m.end(), "morse", plain))
 
     def _language_views(self, text: str, found: list[tuple[int, int, str, str]]) -> None:
-        """ROT13, reversed text and leetspeak: decodings of the whole text that read better."""
+        """ROT13 and other Caesar shifts, reversed, Atbash, upside-down and doubled text, and
+        leetspeak: decodings of the whole text that read better."""
         if len(text) < 12:
             return
         # Long text with everyday English words in it is plainly not ROT13 or reversed; the
@@ -908,12 +927,16 @@ class ObfuscationMonitor(Inline):
         base = 1.0 if plainly_english else _language_share(text)
         whole = len(found)
         if base < 0.3:
-            for kind, decoded in (
+            decodings = [
                 ("rot13", codecs.encode(text, "rot13")),
                 ("reversed", text[::-1]),
                 ("atbash", atbash(text)),
-            ):
-                plain = _as_language(decoded, max(0.3, base + 0.2))
+                *(("caesar", caesar(text, shift)) for shift in caesar_shifts(text)),
+                ("upside-down", upside_down(text)),
+                ("doubled", undoubled(text)),
+            ]
+            for kind, decoded in decodings:
+                plain = _as_language(decoded, max(0.3, base + 0.2)) if decoded else None
                 if plain is not None:
                     found.append((0, len(text), kind, plain))
         if len(found) == whole:
@@ -949,6 +972,7 @@ class ObfuscationMonitor(Inline):
                 ("rot13", codecs.encode(segment, "rot13")),
                 ("reversed", segment[::-1]),
                 ("atbash", atbash(segment)),
+                *(("caesar", caesar(segment, shift)) for shift in caesar_shifts(segment, 1)),
             ):
                 plain = _as_language(decoded, 0.3)
                 if plain is not None:
@@ -963,8 +987,9 @@ class ObfuscationMonitor(Inline):
     config=ObfuscationConfig,
     description=(
         "Decodes base64/32/85, hex, binary, URL, quoted-printable, uuencode, character escapes, "
-        "Morse, Braille, NATO, ROT13, Atbash, leetspeak, reversed text and bytes hidden in "
-        "invisible characters, joins spread-out letters and split strings, and rescans the result"
+        "Morse, Braille, NATO, ROT13 and other Caesar shifts, Atbash, leetspeak, reversed, "
+        "upside-down and doubled text, misspelt attack words and bytes hidden in invisible "
+        "characters, joins spread-out letters and split strings, and rescans the result"
     ),
 )
 def obfuscation_monitor(config: ObfuscationConfig) -> ObfuscationMonitor:

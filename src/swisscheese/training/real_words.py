@@ -65,7 +65,7 @@ def ordinary_text(source_files: int = 6_000, seed: int = 1) -> Iterator[str]:
     yield from _source_files(source_files, seed)
 
 
-_WORD = re.compile(r"[a-z]{5,}")
+_WORD = re.compile(r"[a-z]{4,}")
 
 
 def derive(texts: Iterator[str], min_count: int = 2) -> list[str]:
