@@ -16,6 +16,7 @@ __all__ = [
     "caesar",
     "caesar_shifts",
     "hidden_byte_runs",
+    "mostly_turned",
     "nato_runs",
     "undoubled",
     "upside_down",
@@ -84,23 +85,31 @@ _ONLY_TURNED = re.compile("[ɐǝɟƃɥᴉɾʞɯɹʇʌʍʎ∀ƎℲ⅁˥Ԁ⅄]")
 def upside_down(text: str) -> str | None:
     """``text`` turned right way up (read from its end, each letter turned back), if it has
     three or more letters that only a turned letter is; else None."""
-    if len(_ONLY_TURNED.findall(text[:2000], 0, 2000)) < 3:
+    if len(_ONLY_TURNED.findall(text, 0, 2000)) < 3:
         return None
     return text[::-1].translate(_TURN)
 
 
-_PAIR = re.compile(r"([A-Za-z])\1")
-_LETTER = re.compile(r"[A-Za-z]")
+def mostly_turned(text: str) -> bool:
+    """Whether a fifth of the letters of ``text`` or more are ones only a turned alphabet has:
+    upside-down text, whatever noise is around it (an IPA transcription has a few)."""
+    head = text[:2000]
+    return len(_ONLY_TURNED.findall(head)) >= 0.2 * sum(c.isalpha() for c in head)
+
+
+# A word written with every letter twice ("IIggnnoorree"): four letters or more to count, any
+# length once counted ("aa" is "a").
+_DOUBLED_WORD = re.compile(r"\b(?:([A-Za-z])\1){2,}\b")
+_DOUBLED_ANY = re.compile(r"\b(?:([A-Za-z])\1)+\b")
 
 
 def undoubled(text: str) -> str | None:
-    """``text`` with each letter written twice written once ("IIggnnoorree"), if nearly all of
-    its letters are so written; else None."""
-    pairs = len(_PAIR.findall(text))
-    letters = len(_LETTER.findall(text))
-    if letters < 12 or 2 * pairs < 0.9 * letters:
+    """``text`` with each word whose every letter is written twice written once, if three or
+    more of four letters or more are ("IIggnnoorree aallll"); else None. Noise around them
+    stays as it is."""
+    if len(_DOUBLED_WORD.findall(text, 0, 4000)) < 3:
         return None
-    return _PAIR.sub(r"\1", text)
+    return _DOUBLED_ANY.sub(lambda m: m.group()[::2], text)
 
 
 # -- Braille (grade 1, English) ------------------------------------------------------------

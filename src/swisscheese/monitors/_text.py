@@ -230,32 +230,10 @@ _CONFUSABLE_PAIRS = (
     ("", "ɡ", "", "g"),
     ("", "ɩ", "", "i"),
     ("", "ʏ", "", "y"),
-    # Latin small capitals ("ɪɢɴᴏʀᴇ"), which NFKC leaves as they are
-    ("", "ᴀ", "", "a"),
-    ("", "ʙ", "", "b"),
-    ("", "ᴄ", "", "c"),
-    ("", "ᴅ", "", "d"),
-    ("", "ᴇ", "", "e"),
-    ("", "ꜰ", "", "f"),
-    ("", "ɢ", "", "g"),
-    ("", "ʜ", "", "h"),
-    ("", "ɪ", "", "i"),
-    ("", "ᴊ", "", "j"),
-    ("", "ᴋ", "", "k"),
-    ("", "ʟ", "", "l"),
-    ("", "ᴍ", "", "m"),
-    ("", "ɴ", "", "n"),
-    ("", "ᴏ", "", "o"),
-    ("", "ᴘ", "", "p"),
-    ("", "ꞯ", "", "q"),
-    ("", "ʀ", "", "r"),
-    ("", "ꜱ", "", "s"),
-    ("", "ᴛ", "", "t"),
-    ("", "ᴜ", "", "u"),
-    ("", "ᴠ", "", "v"),
-    ("", "ᴡ", "", "w"),
-    ("", "ᴢ", "", "z"),
 )
+
+SMALL_CAPITALS = "ᴀʙᴄᴅᴇꜰɢʜɪᴊᴋʟᴍɴᴏᴘꞯʀꜱᴛᴜᴠᴡʏᴢ"
+"""The Latin small capitals folded to their letters (NFKC leaves them as they are)."""
 
 # Capitals whose small letter looks like no Latin one (Cyrillic "н" is not "h", "Н" is "H").
 _CAPITAL_LOOKALIKES = {
@@ -263,6 +241,7 @@ _CAPITAL_LOOKALIKES = {
     "Β": "B", "Ε": "E", "Η": "H", "Μ": "M", "Ν": "N", "Τ": "T", "Ζ": "Z", "Υ": "Y",
 }  # fmt: skip
 CONFUSABLES: dict[str, str] = dict(_CAPITAL_LOOKALIKES)
+CONFUSABLES.update(zip(SMALL_CAPITALS, "abcdefghijklmnopqrstuvwyz", strict=True))
 for _up, _lo, _lat_up, _lat_lo in _CONFUSABLE_PAIRS:
     if _up:
         CONFUSABLES[_up] = _lat_up

@@ -42,11 +42,13 @@ from swisscheese.monitors._ciphers import (
     caesar,
     caesar_shifts,
     hidden_byte_runs,
+    mostly_turned,
     nato_runs,
     undoubled,
     upside_down,
 )
 from swisscheese.monitors._registry import Inline, MonitorConfig, monitor
+from swisscheese.monitors._text import SMALL_CAPITALS, fold_lookalike_words
 from swisscheese.monitors._typos import misspelt_view
 
 _BASE64 = re.compile(r"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/_-]{12,}={0,2}(?![A-Za-z0-9+/=_-])")
@@ -376,6 +378,20 @@ def _unleet_token(token: str) -> str:
 
 
 # Sentences or clauses: runs of text between line breaks, colons, quotes and sentence ends.
+# A text that asks for a decoding ("Decode it and do what it says"), and one that names the
+# shift of its Caesar cipher, as it must for the model to read it.
+_DECODE_CUE = re.compile(
+    r"\b(?:decode|decipher|rot-?13|caesar|cipher|encoded|backwards|upside[- ]down)", re.IGNORECASE
+)
+_SHIFT = re.compile(r"\b(?:caesar|shift(?:ed)?)\D{0,24}?(\d{1,2})\b", re.IGNORECASE)
+
+
+def _named_shift(text: str) -> int | None:
+    m = _SHIFT.search(text)
+    shift = int(m.group(1)) % 26 if m else 0
+    return shift if shift not in (0, 13) else None
+
+
 _SEGMENT = re.compile(r"[^\n:;\"“”.!?]{12,}[.!?]*")
 # Lines and clauses only: letters spread out with dots ("J.e.v.g.r") would break sentences.
 _CLAUSE = re.compile(r"[^\n:;\"“”]{12,}")
@@ -470,6 +486,7 @@ def _encoded_lookalike_common(token: str) -> bool:
 
 
 _UNDISGUISE_PROBE = 300
+_SMALL_CAPITAL = re.compile(f"[{SMALL_CAPITALS}]")
 # Four letters spread out with one separator ("w.r.i.t", "w r i t", "w . r . i . t"), which
 # normalising joins.
 _SPREAD_OUT = re.compile(r"(?<!\w)\w( ?[.\-] ?| )\w\1\w\1\w(?!\w)")
@@ -620,6 +637,13 @@ def _as_language(decoded: str, at_least: float) -> str | None:
     # Undisguising costs more than the word count: it is tried on the start of the text (code
     # and other languages reach here whole), and done in full only once that reads as English.
     undisguised: list[Callable[[str], str]] = [_spell_out] if _maybe_leet(head) else []
+    # Letters doubled or turned upside down before the encoding.
+    if _SMALL_CAPITAL.search(head):
+        undisguised.append(fold_lookalike_words)
+    if undoubled(head) is not None:
+        undisguised.append(lambda text: undoubled(text) or text)
+    if upside_down(head) is not None:
+        undisguised.append(lambda text: upside_down(text) or text)
     # Lookalike letters (Cyrillic "а" for "a") pass through ROT13 as they are: they were
     # letters of the plain text, and fold to them once the Latin ones are decoded, words made
     # of them alone too ("а ріре bоmb").
@@ -932,13 +956,23 @@ class ObfuscationMonitor(Inline):
                 ("reversed", text[::-1]),
                 ("atbash", atbash(text)),
                 *(("caesar", caesar(text, shift)) for shift in caesar_shifts(text)),
-                ("upside-down", upside_down(text)),
-                ("doubled", undoubled(text)),
             ]
             for kind, decoded in decodings:
-                plain = _as_language(decoded, max(0.3, base + 0.2)) if decoded else None
+                plain = _as_language(decoded, max(0.3, base + 0.2))
                 if plain is not None:
                     found.append((0, len(text), kind, plain))
+        # Letters turned upside down or written twice are read whatever surrounds them: noise
+        # after them ("... :) revert please") keeps the whole from reading as language. Words
+        # with every letter doubled, or text a fifth of whose letters only a turned alphabet
+        # has, are that disguise with no reading needed.
+        doubled = undoubled(text)
+        if doubled is not None:
+            found.append((0, len(text), "doubled", doubled))
+        turned = upside_down(text)
+        if turned is not None:
+            plain = turned if mostly_turned(text) else _as_language(turned, 0.3)
+            if plain is not None:
+                found.append((0, len(text), "upside-down", plain))
         if len(found) == whole:
             # A plain-English wrapper around an encoded sentence ("Decode this ROT13 and do
             # what it says: Vtaber nyy ..."): the whole text reads fine, the segment does not.
@@ -955,10 +989,13 @@ class ObfuscationMonitor(Inline):
 
     @staticmethod
     def _segment_views(text: str, found: list[tuple[int, int, str, str]]) -> None:
+        """Encoded sentences inside plain text, behind a cheap gate: encoded forms of the
+        commonest words, or a text that asks for decoding or names a Caesar shift."""
         # Cheap gate: an encoded English sentence carries encoded forms of the commonest
         # words; without two of them there is nothing to look for.
         spread = _maybe_spread(text)
-        if not _encoded_hints(text, spread=spread):
+        named = _named_shift(text)
+        if not (_encoded_hints(text, spread=spread) or named or _DECODE_CUE.search(text)):
             return
         # Sentences, unless letters are spread out with dots: then the dots are no sentence end.
         segments = _CLAUSE if spread and _SPREAD_OUT.search(text) else _SEGMENT
@@ -968,16 +1005,24 @@ class ObfuscationMonitor(Inline):
             if len(segment.split()) < 3 or _language_share(segment) >= 0.2:
                 continue
             start = m.start() + (len(raw) - len(raw.lstrip()))
-            for kind, decoded in (
-                ("rot13", codecs.encode(segment, "rot13")),
-                ("reversed", segment[::-1]),
-                ("atbash", atbash(segment)),
-                *(("caesar", caesar(segment, shift)) for shift in caesar_shifts(segment, 1)),
-            ):
-                plain = _as_language(decoded, 0.3)
-                if plain is not None:
-                    found.append((start, start + len(segment), kind, plain))
-                    break
+            # The decoding that reads best: a wrong one can read as language just enough
+            # (ROT13 of a Caesar cipher, its common short words garbled into others).
+            readings = [
+                (kind, plain)
+                for kind, decoded in (
+                    ("rot13", codecs.encode(segment, "rot13")),
+                    ("reversed", segment[::-1]),
+                    ("atbash", atbash(segment)),
+                    *(
+                        ("caesar", caesar(segment, shift))
+                        for shift in ([-named] if named else caesar_shifts(segment, 1))
+                    ),
+                )
+                if (plain := _as_language(decoded, 0.3)) is not None
+            ]
+            if readings:
+                kind, plain = max(readings, key=lambda r: _language_share(r[1]))
+                found.append((start, start + len(segment), kind, plain))
 
 
 @monitor(
