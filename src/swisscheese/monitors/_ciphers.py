@@ -16,8 +16,8 @@ __all__ = [
     "caesar",
     "caesar_shifts",
     "hidden_byte_runs",
-    "mostly_turned",
     "nato_runs",
+    "turned_run",
     "undoubled",
     "upside_down",
 ]
@@ -90,11 +90,23 @@ def upside_down(text: str) -> str | None:
     return text[::-1].translate(_TURN)
 
 
-def mostly_turned(text: str) -> bool:
-    """Whether a fifth of the letters of ``text`` or more are ones only a turned alphabet has:
-    upside-down text, whatever noise is around it (an IPA transcription has a few)."""
-    head = text[:2000]
-    return len(_ONLY_TURNED.findall(head)) >= 0.2 * sum(c.isalpha() for c in head)
+# From the first turned letter to the last, with the words and punctuation they are part of.
+_TURNED_RUN = re.compile(r"\S*[ɐǝɟƃɥᴉɾʞɯɹʇʌʍʎ∀ƎℲ⅁˥Ԁ⅄](?:.*[ɐǝɟƃɥᴉɾʞɯɹʇʌʍʎ∀ƎℲ⅁˥Ԁ⅄]\S*)?", re.DOTALL)
+
+
+def turned_run(text: str) -> tuple[int, int, str] | None:
+    """Where the upside-down stretch of ``text`` is, and it turned right way up, if a fifth of
+    its letters or more are ones only a turned alphabet has (an IPA transcription has a few);
+    else None. Plain words around it (a request to read it, noise) are left out."""
+    if len(_ONLY_TURNED.findall(text, 0, 2000)) < 3:
+        return None
+    m = _TURNED_RUN.search(text)
+    if m is None:
+        return None
+    run = m.group()
+    if len(_ONLY_TURNED.findall(run)) < 0.2 * sum(c.isalpha() for c in run):
+        return None
+    return m.start(), m.end(), run[::-1].translate(_TURN)
 
 
 # A word written with every letter twice ("IIggnnoorree"): four letters or more to count, any

@@ -42,8 +42,8 @@ from swisscheese.monitors._ciphers import (
     caesar,
     caesar_shifts,
     hidden_byte_runs,
-    mostly_turned,
     nato_runs,
+    turned_run,
     undoubled,
     upside_down,
 )
@@ -961,22 +961,21 @@ class ObfuscationMonitor(Inline):
                 plain = _as_language(decoded, max(0.3, base + 0.2))
                 if plain is not None:
                     found.append((0, len(text), kind, plain))
-        # Letters turned upside down or written twice are read whatever surrounds them: noise
-        # after them ("... :) revert please") keeps the whole from reading as language. Words
-        # with every letter doubled, or text a fifth of whose letters only a turned alphabet
-        # has, are that disguise with no reading needed.
-        doubled = undoubled(text)
-        if doubled is not None:
-            found.append((0, len(text), "doubled", doubled))
-        turned = upside_down(text)
-        if turned is not None:
-            plain = turned if mostly_turned(text) else _as_language(turned, 0.3)
-            if plain is not None:
-                found.append((0, len(text), "upside-down", plain))
         if len(found) == whole:
             # A plain-English wrapper around an encoded sentence ("Decode this ROT13 and do
             # what it says: Vtaber nyy ..."): the whole text reads fine, the segment does not.
             self._segment_views(text, found)
+        # Letters turned upside down or written twice are read whatever surrounds them: noise
+        # after them ("... :) revert please") keeps the whole from reading as language. Words
+        # with every letter doubled, or a stretch a fifth of whose letters only a turned
+        # alphabet has, are that disguise with no reading needed. After the segments, which
+        # read an encoding put over them first.
+        doubled = undoubled(text)
+        if doubled is not None:
+            found.append((0, len(text), "doubled", doubled))
+        turned = turned_run(text)
+        if turned is not None:
+            found.append((*turned[:2], "upside-down", turned[2]))
         if not _maybe_leet(text):
             return
         real_leet = [m.group() for m in _LEET_TOKEN.finditer(text) if _is_leet(text, m)]
@@ -995,8 +994,11 @@ class ObfuscationMonitor(Inline):
         # words; without two of them there is nothing to look for.
         spread = _maybe_spread(text)
         named = _named_shift(text)
-        if not (_encoded_hints(text, spread=spread) or named or _DECODE_CUE.search(text)):
+        asked = named is not None or _DECODE_CUE.search(text) is not None
+        if not (asked or _encoded_hints(text, spread=spread)):
             return
+        # Asked to decode, a short request may read as language with fewer common words.
+        at_least = 0.15 if asked else 0.3
         # Sentences, unless letters are spread out with dots: then the dots are no sentence end.
         segments = _CLAUSE if spread and _SPREAD_OUT.search(text) else _SEGMENT
         for m in segments.finditer(text):
@@ -1018,7 +1020,7 @@ class ObfuscationMonitor(Inline):
                         for shift in ([-named] if named else caesar_shifts(segment, 1))
                     ),
                 )
-                if (plain := _as_language(decoded, 0.3)) is not None
+                if (plain := _as_language(decoded, at_least)) is not None
             ]
             if readings:
                 kind, plain = max(readings, key=lambda r: _language_share(r[1]))
