@@ -39,6 +39,11 @@ MUTATIONS = {
     "spacing": (("spacing",), "spacing"),
     "payload-split": (("payload-split",), "concatenation"),
     "base64": (("base64",), "base64"),
+    "caesar": (("caesar",), "caesar"),
+    "upside-down": (("upside-down",), "upside-down"),
+    "doubled": (("doubled",), "doubled"),
+    "upside-down+rot13": (("upside-down", "rot13"), "rot13"),
+    "typos": (("typos",), "misspelt"),
 }
 
 
