@@ -85,7 +85,7 @@ _ONLY_TURNED = re.compile("[ɐǝɟƃɥᴉɾʞɯɹʇʌʍʎ∀ƎℲ⅁˥Ԁ⅄]")
 def upside_down(text: str) -> str | None:
     """``text`` turned right way up (read from its end, each letter turned back), if it has
     three or more letters that only a turned letter is; else None."""
-    if len(_ONLY_TURNED.findall(text, 0, 2000)) < 3:
+    if text.isascii() or len(_ONLY_TURNED.findall(text, 0, 2000)) < 3:
         return None
     return text[::-1].translate(_TURN)
 
@@ -98,7 +98,7 @@ def turned_run(text: str) -> tuple[int, int, str] | None:
     """Where the upside-down stretch of ``text`` is, and it turned right way up, if a fifth of
     its letters or more are ones only a turned alphabet has (an IPA transcription has a few);
     else None. Plain words around it (a request to read it, noise) are left out."""
-    if len(_ONLY_TURNED.findall(text, 0, 2000)) < 3:
+    if text.isascii() or len(_ONLY_TURNED.findall(text, 0, 2000)) < 3:
         return None
     m = _TURNED_RUN.search(text)
     if m is None:

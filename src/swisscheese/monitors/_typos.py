@@ -119,13 +119,13 @@ def _inner_key(word: str) -> tuple[str, str, int, str]:
 
 @cache
 def _shuffled() -> dict[tuple[str, str, int, str], str]:
-    """Watched words of six letters or more by their first and last letter, length and sorted
+    """Watched words of five letters or more by their first and last letter, length and sorted
     inner letters: a word with its inner letters shuffled has the same key (of two words with
     one key, neither is read)."""
     keys: dict[tuple[str, str, int, str], str] = {}
     ambiguous: set[tuple[str, str, int, str]] = set()
     for w in watched_words():
-        if len(w) >= 6:
+        if len(w) >= 5:
             key = _inner_key(w)
             if key in keys:
                 ambiguous.add(key)
@@ -184,8 +184,10 @@ def _misspelt_words(text: str) -> dict[str, str]:
     misspellings = _misspellings()
     meant = {w: misspellings[w] for w in words & misspellings.keys()}
     sums, shuffled, watched, real = _shuffled_sums(), _shuffled(), watched_words(), real_words()
-    for w in words:
-        if _letter_sum(w) in sums and w not in watched and w not in real:
+    # A word one edit from a watched word is read as that one, not as a shuffle of another.
+    for w in words - meant.keys() - watched - real:
+        # _letter_sum, written out: this loop runs over every distinct word of every text.
+        if (w[0], w[-1], len(w), sum(w.encode())) in sums:
             word = shuffled.get(_inner_key(w))
             if word is not None:
                 meant[w] = word

@@ -380,14 +380,17 @@ def _unleet_token(token: str) -> str:
 # Sentences or clauses: runs of text between line breaks, colons, quotes and sentence ends.
 # A text that asks for a decoding ("Decode it and do what it says"), and one that names the
 # shift of its Caesar cipher, as it must for the model to read it.
-_DECODE_CUE = re.compile(
-    r"\b(?:decode|decipher|rot-?13|caesar|cipher|encoded|backwards|upside[- ]down)", re.IGNORECASE
-)
-_SHIFT = re.compile(r"\b(?:caesar|shift(?:ed)?)\D{0,24}?(\d{1,2})\b", re.IGNORECASE)
+_SHIFT = re.compile(r"\b(?:caesar|shift(?:ed)?)\D{0,24}?(\d{1,2})\b")
 
 
-def _named_shift(text: str) -> int | None:
-    m = _SHIFT.search(text)
+_CUE_WORDS = ("decod", "deciph", "rot13", "rot-13", "caesar", "cipher", "encoded", "backwards")
+
+
+def _named_shift(low: str) -> int | None:
+    """The Caesar shift lower-case ``low`` names, if any."""
+    if "shift" not in low and "caesar" not in low:
+        return None
+    m = _SHIFT.search(low)
     shift = int(m.group(1)) % 26 if m else 0
     return shift if shift not in (0, 13) else None
 
@@ -993,8 +996,9 @@ class ObfuscationMonitor(Inline):
         # Cheap gate: an encoded English sentence carries encoded forms of the commonest
         # words; without two of them there is nothing to look for.
         spread = _maybe_spread(text)
-        named = _named_shift(text)
-        asked = named is not None or _DECODE_CUE.search(text) is not None
+        low = text.lower()
+        named = _named_shift(low)
+        asked = named is not None or any(cue in low for cue in _CUE_WORDS) or "upside" in low
         if not (asked or _encoded_hints(text, spread=spread)):
             return
         # Asked to decode, a short request may read as language with fewer common words.
