@@ -40,7 +40,7 @@ _CATALOGUES = ("data/signatures.yaml", "data/hazards.yaml", "data/crimes.yaml")
 _REAL_WORDS = frozenset(
     """
     bidden constrains developed ethnical filers fillers filmers fitters forger forges
-    forgot imitations midden overrode polices precious prepend receding repeal revel
+    forgot imitations midden overrode precious prepend receding repeal revel
     ridden signore
     """.split()
 )
@@ -50,7 +50,8 @@ _LETTERS = string.ascii_lowercase
 
 @cache
 def watched_words() -> frozenset[str]:
-    """The English words of five letters or more in the built-in catalogues' phrases."""
+    """The English words of five letters or more in the built-in catalogues' phrases; a stem
+    ("scrap*") with the endings it takes in a request ("scrapes", "scraping")."""
     # Imported here: the catalogues are the signature monitors' data, read once.
     from swisscheese.monitors.signatures import SignaturesConfig, load_catalogue, parse_phrase
 
@@ -60,9 +61,13 @@ def watched_words() -> frozenset[str]:
             continue
         for phrase in entry.get("phrases", ()):
             for item in parse_phrase(phrase):
-                for alternative in item.alternatives:
-                    words.update(w for w in alternative.split() if _watchable(w))
+                for alternative, stem in zip(item.alternatives, item.stems, strict=True):
+                    forms = [alternative + end for end in _ENDINGS] if stem else [alternative]
+                    words.update(w for form in forms for w in form.split() if _watchable(w))
     return frozenset(words | OVERRIDE_WORDS)
+
+
+_ENDINGS = ("", "s", "es", "ed", "ing", "er", "ers", "ion", "ions")
 
 
 def _watchable(word: str) -> bool:
