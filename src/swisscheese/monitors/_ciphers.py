@@ -79,7 +79,8 @@ _TURNED = {
 }  # fmt: skip
 _TURN = str.maketrans(_TURNED)
 # Turned letters that no ordinary letter is: three of them, and a text may be upside down.
-_ONLY_TURNED = re.compile("[ɐǝɟƃɥᴉɾʞɯɹʇʌʍʎ∀ƎℲ⅁˥Ԁ⅄]")
+_ONLY_TURNED_LETTERS = "ɐǝɟƃɥᴉɾʞɯɹʇʌʍʎ∀ƎℲ⅁˥Ԁ⅄"
+_ONLY_TURNED = re.compile(f"[{_ONLY_TURNED_LETTERS}]")
 
 
 def upside_down(text: str) -> str | None:
@@ -91,7 +92,9 @@ def upside_down(text: str) -> str | None:
 
 
 # From the first turned letter to the last, with the words and punctuation they are part of.
-_TURNED_RUN = re.compile(r"\S*[ɐǝɟƃɥᴉɾʞɯɹʇʌʍʎ∀ƎℲ⅁˥Ԁ⅄](?:.*[ɐǝɟƃɥᴉɾʞɯɹʇʌʍʎ∀ƎℲ⅁˥Ԁ⅄]\S*)?", re.DOTALL)
+_TURNED_RUN = re.compile(
+    rf"\S*[{_ONLY_TURNED_LETTERS}](?:.*[{_ONLY_TURNED_LETTERS}]\S*)?", re.DOTALL
+)
 
 
 def turned_run(text: str) -> tuple[int, int, str] | None:

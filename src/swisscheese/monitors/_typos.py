@@ -6,11 +6,11 @@ words they stand for, for the decoder's ``misspelt`` view, which the layer's oth
 rescan.
 
 Watched: the English words of five letters or more of the built-in catalogues (signatures,
-hazards, crimes; about 2,000), whose misspellings hide a request from them, and every one-edit
-misspelling of the few words an override, a prompt extraction or a persona jailbreak cannot do
-without. All are precomputed (about 60,000 strings), so a text costs a set intersection of its
-distinct words. English words one edit from a watched word ("developed", "forgot") are real
-words, not misspellings, and are left as they are.
+hazards, crimes; a stem's forms among them: about 3,000), whose misspellings hide a request from
+them, and every one-edit misspelling of the few words an override, a prompt extraction or a
+persona jailbreak cannot do without. All are precomputed (about 75,000 strings), so a text
+costs a set intersection of its distinct words. English words one edit from a watched word
+("developed", "forgot") are real words, not misspellings, and are left as they are.
 """
 
 from __future__ import annotations
@@ -124,17 +124,16 @@ def _inner_key(word: str) -> tuple[str, str, int, str]:
 
 @cache
 def _shuffled() -> dict[tuple[str, str, int, str], str]:
-    """Watched words of five letters or more by their first and last letter, length and sorted
-    inner letters: a word with its inner letters shuffled has the same key (of two words with
-    one key, neither is read)."""
+    """Watched words by their first and last letter, length and sorted inner letters: a word
+    with its inner letters shuffled has the same key (of two words with one key, neither is
+    read)."""
     keys: dict[tuple[str, str, int, str], str] = {}
     ambiguous: set[tuple[str, str, int, str]] = set()
     for w in watched_words():
-        if len(w) >= 5:
-            key = _inner_key(w)
-            if key in keys:
-                ambiguous.add(key)
-            keys[key] = w
+        key = _inner_key(w)
+        if key in keys:
+            ambiguous.add(key)
+        keys[key] = w
     for key in ambiguous:
         del keys[key]
     return keys

@@ -377,13 +377,10 @@ def _unleet_token(token: str) -> str:
     return token.translate(_LEET).lower()
 
 
-# Sentences or clauses: runs of text between line breaks, colons, quotes and sentence ends.
 # A text that asks for a decoding ("Decode it and do what it says"), and one that names the
 # shift of its Caesar cipher, as it must for the model to read it.
-_SHIFT = re.compile(r"\b(?:caesar|shift(?:ed)?)\D{0,24}?(\d{1,2})\b")
-
-
 _CUE_WORDS = ("decod", "deciph", "rot13", "rot-13", "caesar", "cipher", "encoded", "backwards")
+_SHIFT = re.compile(r"\b(?:caesar|shift(?:ed)?)\D{0,24}?(\d{1,2})\b")
 
 
 def _named_shift(low: str) -> int | None:
@@ -395,6 +392,7 @@ def _named_shift(low: str) -> int | None:
     return shift if shift not in (0, 13) else None
 
 
+# Sentences or clauses: runs of text between line breaks, colons, quotes and sentence ends.
 _SEGMENT = re.compile(r"[^\n:;\"“”.!?]{12,}[.!?]*")
 # Lines and clauses only: letters spread out with dots ("J.e.v.g.r") would break sentences.
 _CLAUSE = re.compile(r"[^\n:;\"“”]{12,}")
@@ -640,7 +638,7 @@ def _as_language(decoded: str, at_least: float) -> str | None:
     # Undisguising costs more than the word count: it is tried on the start of the text (code
     # and other languages reach here whole), and done in full only once that reads as English.
     undisguised: list[Callable[[str], str]] = [_spell_out] if _maybe_leet(head) else []
-    # Letters doubled or turned upside down before the encoding.
+    # Small capitals, doubled letters or letters upside down under the encoding.
     if _SMALL_CAPITAL.search(head):
         undisguised.append(fold_lookalike_words)
     if undoubled(head) is not None:
