@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from swisscheese.monitors._typos import OVERRIDE_WORDS, candidate
 from swisscheese.training.real_words import derive
 
 
@@ -13,4 +14,4 @@ def test_a_candidate_misspelling_ordinary_text_uses_twice_is_a_word() -> None:
             "quantum quantum",  # no watched word's misspelling
         ]
     )
-    assert derive(texts, min_count=2) == ["error", "there"]
+    assert derive(texts, candidate, OVERRIDE_WORDS, min_count=2) == ["error", "there"]

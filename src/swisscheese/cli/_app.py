@@ -23,6 +23,7 @@ from swisscheese.cli._log import log_app
 from swisscheese.cli._mcp import register as register_mcp
 from swisscheese.cli._model import model_app
 from swisscheese.cli._provenance import provenance_app
+from swisscheese.cli._real_words import register as register_real_words
 from swisscheese.cli._registry import registry_app
 from swisscheese.cli._report import report_app
 from swisscheese.cli._screen import register as register_screening
@@ -68,6 +69,7 @@ register_mcp(app)
 register_ai_text(app)
 register_console(app)
 register_curate(app)
+register_real_words(app)
 app.add_typer(keys_app, name="keys")
 app.add_typer(log_app, name="log")
 app.add_typer(deployment_app, name="deployment")

@@ -162,7 +162,7 @@ def candidate(word: str) -> str | None:
 @cache
 def real_words() -> frozenset[str]:
     """Candidate misspellings that are words: those ordinary text uses
-    (``data/real_words.txt``, written by ``swisscheese.training.real_words``) and those of the
+    (``data/real_words.txt``, written by ``swisscheese real-words``) and those of the
     override words, listed here."""
     listed = resources.files("swisscheese.monitors").joinpath("data/real_words.txt")
     lines = listed.read_text(encoding="utf-8").splitlines()

@@ -5,30 +5,24 @@ misspelling of a watched word by its letters ("there" is "three" with two letter
 A candidate misspelling counts as a word when ordinary text uses it at least twice: chat,
 writing tasks, the evaluations' documentation and the source files of the installed packages
 (about 40 MB). The installed distributions' READMEs are left out: ``bench/misspellings.py``
-measures on them how often ordinary text still gets a reading. Misspellings of the override
-words are left out too, however common ("promt"): a reading costs a rescan, a missed override
-costs more.
-
-    python -m swisscheese.training.real_words [--min-count 2] [--out FILE]
+measures on them how often ordinary text still gets a reading. The candidates come from the
+reading itself (``swisscheese real-words`` puts the two together and writes the list).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import random
 import re
 import sysconfig
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from swisscheese.monitors import _typos
 from swisscheese.training.sources import _eval_docs, _package_file
 
 __all__ = ["derive", "ordinary_text"]
 
-OUT = Path(_typos.__file__).parent / "data" / "real_words.txt"
 # Packages whose files quote attacks on purpose.
 _ATTACK_TOOLS = {"garak", "pyrit", "bastioncorpus", "agent_injection_bench", "prismguard"}
 
@@ -68,35 +62,21 @@ def ordinary_text(source_files: int = 6_000, seed: int = 1) -> Iterator[str]:
 _WORD = re.compile(r"[a-z]{4,}")
 
 
-def derive(texts: Iterator[str], min_count: int = 2) -> list[str]:
-    """The candidate misspellings of watched words met at least ``min_count`` times in
-    ``texts``, sorted; none of the override words'."""
+def derive(
+    texts: Iterator[str],
+    candidate: Callable[[str], str | None],
+    never: frozenset[str] = frozenset(),
+    min_count: int = 2,
+) -> list[str]:
+    """The words of ``texts`` (lower case, four letters or more) that ``candidate`` reads as a
+    misspelling and that are met at least ``min_count`` times, sorted; none of a word in
+    ``never`` (misspellings of the override words, however common: a reading costs a rescan, a
+    missed override costs more)."""
     counts: Counter[str] = Counter()
     for text in texts:
         counts.update(_WORD.findall(text.lower()))
     return sorted(
         w
         for w, n in counts.items()
-        if n >= min_count
-        and (meant := _typos.candidate(w)) is not None
-        and meant not in _typos.OVERRIDE_WORDS
+        if n >= min_count and (meant := candidate(w)) is not None and meant not in never
     )
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--min-count", type=int, default=2)
-    parser.add_argument("--out", type=Path, default=OUT)
-    args = parser.parse_args()
-    words = derive(ordinary_text(), args.min_count)
-    header = (
-        "# Words one edit from a word the `misspelt` reading watches, met at least "
-        f"{args.min_count} times in ordinary text:\n# written by `python -m "
-        "swisscheese.training.real_words` (its docstring says from what).\n"
-    )
-    args.out.write_text(header + "\n".join(words) + "\n", encoding="utf-8")
-    print(f"{len(words)} words written to {args.out}")
-
-
-if __name__ == "__main__":
-    main()
