@@ -9,29 +9,31 @@ from typing import Annotated
 import typer
 
 from swisscheese.cli._common import out
-from swisscheese.monitors import _typos
-from swisscheese.training.real_words import derive, ordinary_text
-
-SHIPPED = Path(_typos.__file__).parent / "data" / "real_words.txt"
 
 
 def real_words_command(
     out_file: Annotated[
-        Path, typer.Option("--out", help="Where the list goes (default: the shipped one).")
-    ] = SHIPPED,
+        Path | None,
+        typer.Option("--out", help="Where the list goes (default: the shipped one)."),
+    ] = None,
     min_count: Annotated[int, typer.Option(min=1, help="Uses that make a word.")] = 2,
 ) -> None:
     """Count the misspelt reading's candidates in ordinary text from installed packages (chat,
     writing tasks, documentation, source files) and write those met --min-count times or
     more, one to a line."""
+    # Imported here: `swisscheese --help` loads no monitor (and none of their dependencies).
+    from swisscheese.monitors import _typos
+    from swisscheese.training.real_words import derive, ordinary_text
+
+    target = out_file or Path(_typos.__file__).parent / "data" / "real_words.txt"
     words = derive(ordinary_text(), _typos.candidate, _typos.OVERRIDE_WORDS, min_count)
     header = (
         "# Words one edit from a word the `misspelt` reading watches, met at least "
         f"{min_count} times in ordinary text:\n# written by `swisscheese real-words` "
         "(swisscheese.training.real_words says from what).\n"
     )
-    out_file.write_text(header + "\n".join(words) + "\n", encoding="utf-8")
-    out.print(f"{len(words)} words written to {out_file}")
+    target.write_text(header + "\n".join(words) + "\n", encoding="utf-8")
+    out.print(f"{len(words)} words written to {target}")
 
 
 def register(app: typer.Typer) -> None:
