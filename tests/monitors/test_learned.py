@@ -159,8 +159,10 @@ def test_the_embedding_tier_reads_spread_out_letters_joined() -> None:
         verdict = joined.check_sync("input", text)
         assert verdict.action.value == "block"
         found = [f for f in verdict.findings if f.monitor == "harmful-request"]
-        (stopping,) = [f for f in found if f.score >= 0.5]
-        assert stopping.detail["encoding"] == ["spacing"]
+        # The letters joined, and (since session 41) run together as well.
+        stopping = [f for f in found if f.score >= 0.5]
+        assert any(f.detail["encoding"] == ["spacing"] for f in stopping)
+        assert all(f.detail["encoding"] in (["spacing"], ["run-together"]) for f in stopping)
 
 
 def test_a_head_for_the_wrong_tier_is_a_start_up_error() -> None:

@@ -486,6 +486,7 @@ def _encoded_lookalike_common(token: str) -> bool:
     )
 
 
+_NOT_LETTERS = re.compile(r"[\W_]+")
 _UNDISGUISE_PROBE = 300
 _SMALL_CAPITAL = re.compile(f"[{SMALL_CAPITALS}]")
 # Four letters spread out with one separator ("w.r.i.t", "w r i t", "w . r . i . t"), which
@@ -658,6 +659,14 @@ def _as_language(decoded: str, at_least: float) -> str | None:
     return None
 
 
+def _folded_share(text: str) -> float:
+    """The language share of ``text`` read with its lookalike letters folded, as the rescan
+    reads it (a decoding returned with its Cyrillic lookalikes still in it reads as less)."""
+    return _language_share(
+        normalize(fold_lookalikes(text)) if latin_with_lookalikes(text) else text
+    )
+
+
 def _spell_out(text: str) -> str:
     return _LEET_ANY.sub(_unleet_whole, text)
 
@@ -791,6 +800,11 @@ class ObfuscationMonitor(Inline):
             joined = _spread_letters_joined(text)
             if joined is not None:
                 found.append((0, len(text), "spacing", joined))
+                # Spread across pieces joined again ("E x p l a i n h" + "ow to m a k"), the
+                # letters lose the spaces between words ("Explainh ow to makecounterfeitb"):
+                # read them run together too, where the catalogues' phrases match without
+                # spaces.
+                found.append((0, len(text), "run-together", _NOT_LETTERS.sub("", joined)))
         self._language_views(text, found)
         misspelt = misspelt_view(text) if self.config.misspellings else None
         if misspelt is not None:
@@ -1025,7 +1039,7 @@ class ObfuscationMonitor(Inline):
                 if (plain := _as_language(decoded, at_least)) is not None
             ]
             if readings:
-                kind, plain = max(readings, key=lambda r: _language_share(r[1]))
+                kind, plain = max(readings, key=lambda r: _folded_share(r[1]))
                 found.append((start, start + len(segment), kind, plain))
 
 
