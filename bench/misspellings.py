@@ -28,10 +28,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from decoder_views import attack_sample
 from detectors import package_readmes
-from documents import source_files
+from documents import screen, source_files
 from swisscheese import Guard
 from swisscheese.config import default_policy_text, parse_policy
-from swisscheese.core import Action, Content, Role, Stage
+from swisscheese.core import Content, Role, Stage
 from swisscheese.evaluation.mutators import compose
 from swisscheese.monitors import _typos
 
@@ -52,10 +52,7 @@ def guards() -> dict[str, Guard]:
 
 
 def blocked(guard: Guard, texts: list[str], stage: Stage, role: Role) -> float:
-    stopped = sum(
-        guard.check_sync(stage, Content(t, role, stage)).action >= Action.BLOCK for t in texts
-    )
-    return stopped / max(len(texts), 1)
+    return screen(guard, texts, stage, role)[0]
 
 
 def per_kb(seconds: float, text: str) -> float:

@@ -25,7 +25,7 @@ def real_words_command(
     from swisscheese.monitors import _typos
     from swisscheese.training.real_words import derive, ordinary_text
 
-    target = out_file or Path(_typos.__file__).parent / "data" / "real_words.txt"
+    target = out_file or Path(_typos.__file__).parent / _typos.REAL_WORDS_FILE
     words = derive(ordinary_text(), _typos.candidate, _typos.OVERRIDE_WORDS, min_count)
     header = (
         "# Words one edit from a word the `misspelt` reading watches, met at least "

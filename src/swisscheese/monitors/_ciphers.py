@@ -83,12 +83,15 @@ _ONLY_TURNED_LETTERS = "ɐǝɟƃɥᴉɾʞɯɹʇʌʍʎ∀ƎℲ⅁˥Ԁ⅄"
 _ONLY_TURNED = re.compile(f"[{_ONLY_TURNED_LETTERS}]")
 
 
+def _has_turned_letters(text: str) -> bool:
+    """Three or more letters that only a turned alphabet has, in the first 2,000 characters."""
+    return not text.isascii() and len(_ONLY_TURNED.findall(text, 0, 2000)) >= 3
+
+
 def upside_down(text: str) -> str | None:
     """``text`` turned right way up (read from its end, each letter turned back), if it has
     three or more letters that only a turned letter is; else None."""
-    if text.isascii() or len(_ONLY_TURNED.findall(text, 0, 2000)) < 3:
-        return None
-    return text[::-1].translate(_TURN)
+    return text[::-1].translate(_TURN) if _has_turned_letters(text) else None
 
 
 # From the first turned letter to the last, with the words and punctuation they are part of.
@@ -101,7 +104,7 @@ def turned_run(text: str) -> tuple[int, int, str] | None:
     """Where the upside-down stretch of ``text`` is, and it turned right way up, if a fifth of
     its letters or more are ones only a turned alphabet has (an IPA transcription has a few);
     else None. Plain words around it (a request to read it, noise) are left out."""
-    if text.isascii() or len(_ONLY_TURNED.findall(text, 0, 2000)) < 3:
+    if not _has_turned_letters(text):
         return None
     m = _TURNED_RUN.search(text)
     if m is None:

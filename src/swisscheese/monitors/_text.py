@@ -260,6 +260,9 @@ def script_of(ch: str) -> str:
     return name.split(" ", 1)[0]
 
 
+_REGIONAL_A = 0x1F1E6  # REGIONAL INDICATOR SYMBOL LETTER A
+
+
 def _normal_char(ch: str) -> str:
     if is_tag(ch):
         cp = ord(ch) - TAG_BASE
@@ -273,9 +276,6 @@ def _normal_char(ch: str) -> str:
         # Regional indicators, which pair into flags, spell words letter by letter to a model.
         return chr(ord("A") + ord(ch) - _REGIONAL_A)
     return unicodedata.normalize("NFKC", ch)
-
-
-_REGIONAL_A = 0x1F1E6
 
 
 NORMAL_TABLE = CharTable(_normal_char)

@@ -20,7 +20,14 @@ import string
 from functools import cache
 from importlib import resources
 
-__all__ = ["OVERRIDE_WORDS", "candidate", "misspelt_view", "real_words", "watched_words"]
+__all__ = [
+    "OVERRIDE_WORDS",
+    "REAL_WORDS_FILE",
+    "candidate",
+    "misspelt_view",
+    "real_words",
+    "watched_words",
+]
 
 OVERRIDE_WORDS = frozenset(
     """
@@ -33,6 +40,8 @@ OVERRIDE_WORDS = frozenset(
 """Words of attack phrasing read back from any one edit, a letter added or changed too."""
 
 _CATALOGUES = ("data/signatures.yaml", "data/hazards.yaml", "data/crimes.yaml")
+REAL_WORDS_FILE = "data/real_words.txt"
+"""Where, in this package, the real words that ordinary text uses are listed."""
 
 # Words one edit from an override word that are words of their own (met in READMEs, source
 # files, chat and writing tasks), and their like. The other watched words' are listed in
@@ -164,7 +173,7 @@ def real_words() -> frozenset[str]:
     """Candidate misspellings that are words: those ordinary text uses
     (``data/real_words.txt``, written by ``swisscheese real-words``) and those of the
     override words, listed here."""
-    listed = resources.files("swisscheese.monitors").joinpath("data/real_words.txt")
+    listed = resources.files("swisscheese.monitors").joinpath(REAL_WORDS_FILE)
     lines = listed.read_text(encoding="utf-8").splitlines()
     return frozenset(w for w in lines if w and not w.startswith("#")) | _REAL_WORDS
 

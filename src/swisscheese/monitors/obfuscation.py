@@ -379,7 +379,9 @@ def _unleet_token(token: str) -> str:
 
 # A text that asks for a decoding ("Decode it and do what it says"), and one that names the
 # shift of its Caesar cipher, as it must for the model to read it.
-_CUE_WORDS = ("decod", "deciph", "rot13", "rot-13", "caesar", "cipher", "encoded", "backwards")
+_CUE_WORDS = (
+    "decod", "deciph", "rot13", "rot-13", "caesar", "cipher", "encoded", "backwards", "upside",
+)  # fmt: skip
 _SHIFT = re.compile(r"\b(?:caesar|shift(?:ed)?)\D{0,24}?(\d{1,2})\b")
 
 
@@ -1005,12 +1007,10 @@ class ObfuscationMonitor(Inline):
     def _segment_views(text: str, found: list[tuple[int, int, str, str]]) -> None:
         """Encoded sentences inside plain text, behind a cheap gate: encoded forms of the
         commonest words, or a text that asks for decoding or names a Caesar shift."""
-        # Cheap gate: an encoded English sentence carries encoded forms of the commonest
-        # words; without two of them there is nothing to look for.
         spread = _maybe_spread(text)
         low = text.lower()
         named = _named_shift(low)
-        asked = named is not None or any(cue in low for cue in _CUE_WORDS) or "upside" in low
+        asked = named is not None or any(cue in low for cue in _CUE_WORDS)
         if not (asked or _encoded_hints(text, spread=spread)):
             return
         # Asked to decode, a short request may read as language with fewer common words.
