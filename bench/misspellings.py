@@ -98,7 +98,7 @@ def main() -> None:
     layer: dict[str, list[float]] = {"with": [], "without": []}
     for text in readmes:
         started = time.perf_counter()
-        _typos.misspelt_view(text)
+        _typos.misspelt_views(text)
         alone.append(per_kb(time.perf_counter() - started, text))
         for name, guard in both.items():
             started = time.perf_counter()

@@ -10,7 +10,8 @@ hazards, crimes; a stem's forms among them: about 3,000), whose misspellings hid
 them, and every one-edit misspelling of the few words an override, a prompt extraction or a
 persona jailbreak cannot do without. All are precomputed (about 75,000 strings), so a text
 costs a set intersection of its distinct words. English words one edit from a watched word
-("developed", "forgot") are real words, not misspellings, and are left as they are.
+("developed", "forgot") are real words, not misspellings, and are left as they are. A
+misspelling of two watched words ("wite": write, white) is read both ways, in two views.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ __all__ = [
     "OVERRIDE_WORDS",
     "REAL_WORDS_FILE",
     "candidate",
-    "misspelt_view",
+    "misspelt_views",
     "real_words",
     "watched_words",
 ]
@@ -107,24 +108,21 @@ def _inflected(variant: str, word: str) -> bool:
     return variant.startswith(word) or word.startswith(variant)
 
 
+_Meanings = tuple[str, ...]
+
+
 @cache
-def _edits() -> dict[str, str]:
-    """Each misspelling of a watched word, with the word it stands for; one of two watched
-    words stands for neither, and a watched word for none."""
-    meant: dict[str, str] = {}
-    ambiguous: set[str] = set()
+def _edits() -> dict[str, _Meanings]:
+    """Each misspelling of a watched word, with the words it stands for (in alphabetical
+    order); a watched word stands for none."""
+    meant: dict[str, set[str]] = {}
     words = watched_words()
     for word in words:
         variants = _one_edit(word) if word in OVERRIDE_WORDS else _kept_readable(word)
         for variant in variants:
-            if len(variant) < 4 or _inflected(variant, word):
-                continue
-            if variant in meant and meant[variant] != word:
-                ambiguous.add(variant)
-            meant[variant] = word
-    for variant in ambiguous | words:
-        meant.pop(variant, None)
-    return meant
+            if len(variant) >= 4 and not _inflected(variant, word):
+                meant.setdefault(variant, set()).add(word)
+    return {v: tuple(sorted(m)) for v, m in meant.items() if v not in words}
 
 
 def _inner_key(word: str) -> tuple[str, str, int, str]:
@@ -132,20 +130,13 @@ def _inner_key(word: str) -> tuple[str, str, int, str]:
 
 
 @cache
-def _shuffled() -> dict[tuple[str, str, int, str], str]:
+def _shuffled() -> dict[tuple[str, str, int, str], _Meanings]:
     """Watched words by their first and last letter, length and sorted inner letters: a word
-    with its inner letters shuffled has the same key (of two words with one key, neither is
-    read)."""
-    keys: dict[tuple[str, str, int, str], str] = {}
-    ambiguous: set[tuple[str, str, int, str]] = set()
+    with its inner letters shuffled has the same key."""
+    keys: dict[tuple[str, str, int, str], set[str]] = {}
     for w in watched_words():
-        key = _inner_key(w)
-        if key in keys:
-            ambiguous.add(key)
-        keys[key] = w
-    for key in ambiguous:
-        del keys[key]
-    return keys
+        keys.setdefault(_inner_key(w), set()).add(w)
+    return {key: tuple(sorted(words)) for key, words in keys.items()}
 
 
 def _letter_sum(word: str) -> tuple[str, str, int, int]:
@@ -156,16 +147,16 @@ def _letter_sum(word: str) -> tuple[str, str, int, int]:
 
 @cache
 def _shuffled_sums() -> frozenset[tuple[str, str, int, int]]:
-    return frozenset(_letter_sum(w) for w in _shuffled().values())
+    return frozenset(_letter_sum(w) for w in watched_words())
 
 
 def candidate(word: str) -> str | None:
-    """The watched word that lower-case ``word`` is a misspelling of by its letters, whether or
-    not it is a word of its own."""
+    """The first watched word that lower-case ``word`` is a misspelling of by its letters,
+    whether or not it is a word of its own."""
     meant = _edits().get(word)
     if meant is None and _letter_sum(word) in _shuffled_sums() and word not in watched_words():
         meant = _shuffled().get(_inner_key(word))
-    return meant
+    return meant[0] if meant else None
 
 
 @cache
@@ -179,7 +170,7 @@ def real_words() -> frozenset[str]:
 
 
 @cache
-def _misspellings() -> dict[str, str]:
+def _misspellings() -> dict[str, _Meanings]:
     real = real_words()
     return {w: meant for w, meant in _edits().items() if w not in real}
 
@@ -190,7 +181,7 @@ _LOWER_WORD = re.compile(r"[a-z]{4,}")
 _CONTEXT = 300
 
 
-def _misspelt_words(text: str) -> dict[str, str]:
+def _misspelt_words(text: str) -> dict[str, _Meanings]:
     """The misspelt watched words of ``text``, lower-cased, with the words they stand for. Set
     operations on the text's distinct words: nearly every text has none."""
     words = set(_LOWER_WORD.findall(text.lower()))
@@ -201,9 +192,9 @@ def _misspelt_words(text: str) -> dict[str, str]:
     for w in words - meant.keys() - watched - real:
         # _letter_sum, written out: this loop runs over every distinct word of every text.
         if (w[0], w[-1], len(w), sum(w.encode())) in sums:
-            word = shuffled.get(_inner_key(w))
-            if word is not None:
-                meant[w] = word
+            shuffled_from = shuffled.get(_inner_key(w))
+            if shuffled_from is not None:
+                meant[w] = shuffled_from
     return meant
 
 
@@ -214,29 +205,34 @@ def _as_written(meant: str, written: str) -> str:
     return meant.capitalize() if written[0].isupper() else meant
 
 
-def misspelt_view(text: str) -> tuple[int, int, str] | None:
+# A misspelling of three or more watched words is read as its first three.
+_MAX_READINGS = 3
+
+
+def misspelt_views(text: str) -> list[tuple[int, int, str]]:
     """Where the misspelt watched words of ``text`` are, with the text around them (up to 300
-    characters either side, cut at spaces), and that stretch with them spelt right; None if
-    there are none."""
+    characters either side, cut at spaces), and that stretch with them spelt right: one view,
+    or one for each word a misspelling of several stands for (the i-th view reads each such
+    misspelling as its i-th word, or its last); none if there are none."""
     meant = _misspelt_words(text)
-    if not meant:
-        return None
-    fixed = [
-        (m.start(), m.end(), _as_written(meant[m.group().lower()], m.group()))
-        for m in _WORD.finditer(text)
-        if m.group().lower() in meant
+    found = [
+        (m, meant[m.group().lower()]) for m in _WORD.finditer(text) if m.group().lower() in meant
     ]
-    if not fixed:
-        return None
-    start = _cut(text, fixed[0][0] - _CONTEXT, backwards=True)
-    end = _cut(text, fixed[-1][1] + _CONTEXT, backwards=False)
-    parts: list[str] = []
-    at = start
-    for s, e, word in fixed:
-        parts += [text[at:s], word]
-        at = e
-    parts.append(text[at:end])
-    return start, end, "".join(parts)
+    if not found:
+        return []
+    start = _cut(text, found[0][0].start() - _CONTEXT, backwards=True)
+    end = _cut(text, found[-1][0].end() + _CONTEXT, backwards=False)
+    readings = min(_MAX_READINGS, max(len(words) for _, words in found))
+    views = []
+    for i in range(readings):
+        parts: list[str] = []
+        at = start
+        for m, words in found:
+            parts += [text[at : m.start()], _as_written(words[min(i, len(words) - 1)], m.group())]
+            at = m.end()
+        parts.append(text[at:end])
+        views.append((start, end, "".join(parts)))
+    return views
 
 
 def _cut(text: str, at: int, *, backwards: bool) -> int:

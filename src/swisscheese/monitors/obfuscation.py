@@ -49,7 +49,7 @@ from swisscheese.monitors._ciphers import (
 )
 from swisscheese.monitors._registry import Inline, MonitorConfig, monitor
 from swisscheese.monitors._text import SMALL_CAPITALS, fold_lookalike_words
-from swisscheese.monitors._typos import misspelt_view
+from swisscheese.monitors._typos import misspelt_views
 
 _BASE64 = re.compile(r"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/_-]{12,}={0,2}(?![A-Za-z0-9+/=_-])")
 _BASE32 = re.compile(r"(?<![A-Z2-7=])[A-Z2-7]{16,}={0,6}(?![A-Z2-7=])")
@@ -501,7 +501,11 @@ _SPREAD_OUT = re.compile(r"(?<!\w)\w( ?[.\-] ?| )\w\1\w\1\w(?!\w)")
 # one line (an apostrophe is not a quote); a double-quoted one may hold line breaks, as a piece
 # of a request that has paragraphs does ('c = "gent at home.\n\nEncode your reply ..."').
 _LITERAL = r"""(?:"(?:[^"\\]|\\.){0,4000}"|'(?:[^'\\\n]|\\.){0,4000}')"""
-_ASSIGNMENT = re.compile(rf"(?<![\w.$])([A-Za-z_$][\w$]{{0,30}})\s*:?=\s*({_LITERAL})")
+# A name after a dot is an attribute ("self.a = ..."), not a piece, except a dot opening the line:
+# letters spaced out with dots put one before each line's first name (".a = ...").
+_ASSIGNMENT = re.compile(
+    rf"(?:(?<![\w.$])|(?<=^\.))([A-Za-z_$][\w$]{{0,30}})\s*:?=\s*({_LITERAL})", re.MULTILINE
+)
 _OPERAND = re.compile(rf"(?:[A-Za-z_$][\w$]{{0,30}}|{_LITERAL})")
 _SUM = re.compile(rf"{_OPERAND.pattern}(?:\s*\+\s*{_OPERAND.pattern})+")
 # "{a}{b}" (an f-string or str.format) and "${a}${b}" (a JavaScript template).
@@ -808,9 +812,8 @@ class ObfuscationMonitor(Inline):
                 # spaces.
                 found.append((0, len(text), "run-together", _NOT_LETTERS.sub("", joined)))
         self._language_views(text, found)
-        misspelt = misspelt_view(text) if self.config.misspellings else None
-        if misspelt is not None:
-            found.append((*misspelt[:2], "misspelt", misspelt[2]))
+        if self.config.misspellings:
+            found += [(s, e, "misspelt", view) for s, e, view in misspelt_views(text)]
         # Serialised text read as its reader reads it (a JSON result's strings, a page's text).
         found += readings(text)
         return found
