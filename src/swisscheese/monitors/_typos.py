@@ -175,6 +175,12 @@ def _misspellings() -> dict[str, _Meanings]:
     return {w: meant for w, meant in _edits().items() if w not in real}
 
 
+# Words already found to be no shuffle of a watched word: text is mostly the same few thousand
+# words, and a set difference removes them from a text's words at C speed. Bounded, since
+# anyone may send words; past the bound, new words are tested each time.
+_NO_SHUFFLE: set[str] = set()
+_NO_SHUFFLE_LIMIT = 200_000
+
 _WORD = re.compile(r"[A-Za-z]{4,}")
 _LOWER_WORD = re.compile(r"[a-z]{4,}")
 # How much text around the misspelt words the view reads: a window of the learned heads.
@@ -187,14 +193,17 @@ def _misspelt_words(text: str) -> dict[str, _Meanings]:
     words = set(_LOWER_WORD.findall(text.lower()))
     misspellings = _misspellings()
     meant = {w: misspellings[w] for w in words & misspellings.keys()}
-    sums, shuffled, watched, real = _shuffled_sums(), _shuffled(), watched_words(), real_words()
+    sums, shuffled = _shuffled_sums(), _shuffled()
     # A word one edit from a watched word is read as that one, not as a shuffle of another.
-    for w in words - meant.keys() - watched - real:
-        # _letter_sum, written out: this loop runs over every distinct word of every text.
+    for w in words - meant.keys() - watched_words() - real_words() - _NO_SHUFFLE:
+        # _letter_sum, written out: this loop runs over every new word of every text.
+        shuffled_from = None
         if (w[0], w[-1], len(w), sum(w.encode())) in sums:
             shuffled_from = shuffled.get(_inner_key(w))
-            if shuffled_from is not None:
-                meant[w] = shuffled_from
+        if shuffled_from is not None:
+            meant[w] = shuffled_from
+        elif len(_NO_SHUFFLE) < _NO_SHUFFLE_LIMIT:
+            _NO_SHUFFLE.add(w)
     return meant
 
 
@@ -215,6 +224,8 @@ def misspelt_views(text: str) -> list[tuple[int, int, str]]:
     or one for each word a misspelling of several stands for (the i-th view reads each such
     misspelling as its i-th word, or its last); none if there are none."""
     meant = _misspelt_words(text)
+    if not meant:
+        return []
     found = [
         (m, meant[m.group().lower()]) for m in _WORD.finditer(text) if m.group().lower() in meant
     ]
