@@ -1027,16 +1027,20 @@ class ObfuscationMonitor(Inline):
                 continue
             start = m.start() + (len(raw) - len(raw.lstrip()))
             # The decoding that reads best: a wrong one can read as language just enough
-            # (ROT13 of a Caesar cipher, its common short words garbled into others).
+            # (ROT13 of a Caesar cipher, its common short words garbled into others). The
+            # shift the text names comes first, so it wins a tie: in small capitals, which no
+            # shift moves, only the few letters without a small capital were shifted, and
+            # every decoding reads the rest alike.
             readings = [
                 (kind, plain)
                 for kind, decoded in (
+                    *([("caesar", caesar(segment, -named))] if named else []),
                     ("rot13", codecs.encode(segment, "rot13")),
                     ("reversed", segment[::-1]),
                     ("atbash", atbash(segment)),
                     *(
-                        ("caesar", caesar(segment, shift))
-                        for shift in ([-named] if named else caesar_shifts(segment, 1))
+                        ("caesar", caesar(segment, s))
+                        for s in ([] if named else caesar_shifts(segment, 1))
                     ),
                 )
                 if (plain := _as_language(decoded, at_least)) is not None
