@@ -18,15 +18,28 @@ def real_words_command(
     ] = None,
     min_count: Annotated[int, typer.Option(min=1, help="Uses that make a word.")] = 2,
 ) -> None:
-    """Count the misspelt reading's candidates in ordinary text from installed packages (chat,
-    writing tasks, documentation, source files) and write those met --min-count times or
-    more, one to a line."""
+    """Count the misspelt reading's candidates in ordinary text from installed packages
+    (chat, writing tasks and documentation, where a word must also be in pyspellchecker's
+    English word list; source files, where it need not) and write those met --min-count
+    times or more, one to a line."""
     # Imported here: `swisscheese --help` loads no monitor (and none of their dependencies).
     from swisscheese.monitors import _typos
-    from swisscheese.training.real_words import derive, ordinary_text
+    from swisscheese.training.real_words import (
+        derive,
+        english_words,
+        ordinary_code,
+        ordinary_prose,
+    )
 
     target = out_file or Path(_typos.__file__).parent / _typos.REAL_WORDS_FILE
-    words = derive(ordinary_text(), _typos.candidate, _typos.OVERRIDE_WORDS, min_count)
+    words = derive(
+        _typos.candidate,
+        prose=ordinary_prose(),
+        code=ordinary_code(),
+        dictionary=english_words(),
+        never=_typos.OVERRIDE_WORDS,
+        min_count=min_count,
+    )
     header = (
         "# Words one edit from a word the `misspelt` reading watches, met at least "
         f"{min_count} times in ordinary text:\n# written by `swisscheese real-words` "
