@@ -964,27 +964,39 @@ class ObfuscationMonitor(Inline):
         if len(text) < 12:
             return
         # Long text with everyday English words in it is plainly not ROT13 or reversed; the
-        # word count is only worth doing on the rest.
-        plainly_english = len(text) >= 200 and any(
-            cue in f" {text.lower()} " for cue in _ENGLISH_CUES
+        # word count is only worth doing on the rest. Unless it asks for a decoding: a long
+        # cipher behind a line of plain English ("Decode it and do what it says: ...") has
+        # those words too.
+        low = text.lower()
+        named = _named_shift(low)
+        asked = named is not None or any(cue in low for cue in _CUE_WORDS)
+        plainly_english = (
+            not asked and len(text) >= 200 and any(cue in f" {low} " for cue in _ENGLISH_CUES)
         )
         base = 1.0 if plainly_english else _language_share(text)
         whole = len(found)
         if base < 0.3:
+            # The decoding the text itself names is what the model will read, however little
+            # of it is common words (a list of a persona's traits, typos): kept without a test.
+            named_shift = -named % 26 if named is not None else None
+            shifts = [s for s in caesar_shifts(text) if s != named_shift]
             decodings = [
-                ("rot13", codecs.encode(text, "rot13")),
-                ("reversed", text[::-1]),
-                ("atbash", atbash(text)),
-                *(("caesar", caesar(text, shift)) for shift in caesar_shifts(text)),
+                *([("caesar", caesar(text, named_shift), True)] if named_shift else []),
+                ("rot13", codecs.encode(text, "rot13"), False),
+                ("reversed", text[::-1], False),
+                ("atbash", atbash(text), False),
+                *(("caesar", caesar(text, shift), False) for shift in shifts),
             ]
-            for kind, decoded in decodings:
+            for kind, decoded, asked_for in decodings:
                 plain = _as_language(decoded, max(0.3, base + 0.2))
-                if plain is not None:
-                    found.append((0, len(text), kind, plain))
-        if len(found) == whole:
+                if plain is not None or asked_for:
+                    found.append((0, len(text), kind, plain or decoded))
+        if len(found) == whole or asked:
             # A plain-English wrapper around an encoded sentence ("Decode this ROT13 and do
             # what it says: Vtaber nyy ..."): the whole text reads fine, the segment does not.
-            self._segment_views(text, found)
+            # Asked for, the segments are read beside a whole decoding, which garbles the
+            # wrapper and may read worse to a detector than the sentences alone.
+            self._segment_views(text, found, named=named, asked=asked)
         # Letters turned upside down or written twice are read whatever surrounds them: noise
         # after them ("... :) revert please") keeps the whole from reading as language. Words
         # with every letter doubled, or a stretch a fifth of whose letters only a turned
@@ -1007,19 +1019,20 @@ class ObfuscationMonitor(Inline):
                 found.append((0, len(text), "leetspeak", _spell_out(text)))
 
     @staticmethod
-    def _segment_views(text: str, found: list[tuple[int, int, str, str]]) -> None:
+    def _segment_views(
+        text: str, found: list[tuple[int, int, str, str]], *, named: int | None, asked: bool
+    ) -> None:
         """Encoded sentences inside plain text, behind a cheap gate: encoded forms of the
-        commonest words, or a text that asks for decoding or names a Caesar shift."""
+        commonest words, or a text that asks for decoding (``asked``) or names a Caesar shift
+        (``named``)."""
         spread = _maybe_spread(text)
-        low = text.lower()
-        named = _named_shift(low)
-        asked = named is not None or any(cue in low for cue in _CUE_WORDS)
         if not (asked or _encoded_hints(text, spread=spread)):
             return
         # Asked to decode, a short request may read as language with fewer common words.
         at_least = 0.15 if asked else 0.3
         # Sentences, unless letters are spread out with dots: then the dots are no sentence end.
         segments = _CLAUSE if spread and _SPREAD_OUT.search(text) else _SEGMENT
+        read: list[tuple[int, int, str, str]] = []
         for m in segments.finditer(text):
             raw = m.group()
             segment = raw.strip()
@@ -1047,7 +1060,18 @@ class ObfuscationMonitor(Inline):
             ]
             if readings:
                 kind, plain = max(readings, key=lambda r: _folded_share(r[1]))
-                found.append((start, start + len(segment), kind, plain))
+                read.append((start, start + len(segment), kind, plain))
+        found += read
+        # The sentences of one encoded message read together too, the plain text between them
+        # kept: a detector reads a long message better whole than sentence by sentence.
+        kinds = {kind for _, _, kind, _ in read}
+        if len(read) >= 2 and len(kinds) == 1:
+            parts: list[str] = []
+            at = read[0][0]
+            for s, e, _, plain in read:
+                parts += [text[at:s], plain]
+                at = e
+            found.append((read[0][0], read[-1][1], kinds.pop(), "".join(parts)))
 
 
 @monitor(
