@@ -970,15 +970,19 @@ class ObfuscationMonitor(Inline):
         low = text.lower()
         named = _named_shift(low)
         asked = named is not None or any(cue in low for cue in _CUE_WORDS)
+        # Code decodes bytes and shifts bits all the time; only a cipher named is that ask.
+        cipher = "caesar" in low or "cipher" in low
         plainly_english = (
-            not asked and len(text) >= 200 and any(cue in f" {low} " for cue in _ENGLISH_CUES)
+            not (cipher or "rot13" in low)
+            and len(text) >= 200
+            and any(cue in f" {low} " for cue in _ENGLISH_CUES)
         )
         base = 1.0 if plainly_english else _language_share(text)
         whole = len(found)
         if base < 0.3:
             # The decoding the text itself names is what the model will read, however little
             # of it is common words (a list of a persona's traits, typos): kept without a test.
-            named_shift = -named % 26 if named is not None else None
+            named_shift = -named % 26 if named is not None and cipher else None
             shifts = [s for s in caesar_shifts(text) if s != named_shift]
             decodings = [
                 *([("caesar", caesar(text, named_shift), True)] if named_shift else []),
