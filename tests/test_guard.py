@@ -570,12 +570,14 @@ def test_check_many_sync_matches_check_sync(guard: Guard) -> None:
     assert [v.action.value for v in many] == ["allow", "block", "modify"]
 
 
-@pytest.mark.parametrize("mutator", ["typos", "small-capitals", "upside-down", "doubled", "caesar"])
+@pytest.mark.parametrize(
+    "mutator", ["typos", "small-capitals", "upside-down", "doubled", "caesar", "wide-spacing"]
+)
 def test_the_default_blocks_what_each_character_mutator_makes_of_an_attack(
     guard: Guard, mutator: str
 ) -> None:
     # Each of these let both attacks through the default input layer before session 41
-    # (the evaluation's attacker had none of them).
+    # (wide-spacing before session 42; the evaluation's attacker had none of them).
     import random
 
     from swisscheese.evaluation.mutators import compose

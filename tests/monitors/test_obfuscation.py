@@ -524,6 +524,18 @@ def test_spread_out_letters_are_joined(sentence: str, seed: int) -> None:
         assert view == sentence
 
 
+@given(
+    sentences.filter(lambda s: sum(len(w) - 1 for w in s.split() if len(w) > 3) >= 6),
+    st.integers(0, 2**16),
+)
+def test_letters_spread_wider_than_the_words_are_joined_into_the_words(
+    sentence: str, seed: int
+) -> None:
+    # Two spaces or a tab between letters, one between words: each word comes back whole.
+    text = MUTATORS["wide-spacing"].apply(sentence, random.Random(seed)).text
+    assert decodings(text).get("spacing") == sentence, text
+
+
 def test_short_spread_runs_and_initials_are_left_alone() -> None:
     assert_no_view(
         "spacing",

@@ -159,6 +159,12 @@ def _spacing(text: str, rng: random.Random) -> Mutated:
     return Mutated(" ".join(sep.join(w) if len(w) > 3 else w for w in words))
 
 
+def _wide_spacing(text: str, rng: random.Random) -> Mutated:
+    # The letters further apart than the words, so that a single space still ends a word.
+    sep = _pick(rng, ("  ", "   ", "\t"))
+    return Mutated(" ".join(sep.join(w) if len(w) > 3 else w for w in text.split(" ")))
+
+
 def _misspell(word: str, rng: random.Random) -> str:
     """One typo inside ``word`` (its first and last letters kept): two letters swapped, one
     dropped or doubled, or the inner letters shuffled."""
@@ -280,6 +286,7 @@ MUTATORS: dict[str, Mutator] = {
         Mutator("homoglyphs", "characters", _homoglyphs),
         Mutator("zero-width", "characters", _zero_width),
         Mutator("spacing", "characters", _spacing),
+        Mutator("wide-spacing", "characters", _wide_spacing),
         Mutator("typos", "characters", _typos),
         Mutator("small-capitals", "characters", _small_capitals),
         Mutator("upside-down", "characters", _upside_down),

@@ -162,7 +162,7 @@ _SPREAD_CLASSES = _class_table(
     {"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz": "a", ".-": "s"}
 )
 _SPACED_CLASSES = _class_table(
-    {"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_": "a", " .-": "s"}
+    {"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_": "a", " .-\t": "s"}
 )
 # Four word characters with the same one- to three-character separator between them.
 _SPACED_RUNS = (b"asasasa", b"assassassa", b"asssasssasssa")
@@ -622,9 +622,22 @@ def _maybe_spaced(text: str) -> bool:
     return any(classes.find(run) >= 0 for run in _SPACED_RUNS)
 
 
+# Letters spread out with a wider gap than the words ("G  i  v  e s  t  e  p"): the gap between
+# the letters is the separator, and a single space between words ends a run.
+_WIDE_SPACED = re.compile(
+    r"(?<![\w'-])[\w'-](?P<sep> {2,}|\t+)[\w'-](?:(?P=sep)[\w'-]){2,}(?![\w'-])"
+)
+
+
+def _wide_spacing_joined(text: str) -> str:
+    if "  " not in text and "\t" not in text:
+        return text
+    return _WIDE_SPACED.sub(lambda m: m.group().replace(m.group("sep"), ""), text)
+
+
 def _spread_letters_joined(text: str) -> str | None:
     """``text`` with spread-out letters joined, if that joins enough letters to hide words."""
-    joined = join_spread_letters(text)
+    joined = join_spread_letters(_wide_spacing_joined(text))
     if joined == text:
         return None
     # Each letter joined to the one before it is one word fewer: six is two spread words.
