@@ -18,10 +18,10 @@ def real_words_command(
     ] = None,
     min_count: Annotated[int, typer.Option(min=1, help="Uses that make a word.")] = 2,
 ) -> None:
-    """Count the misspelt reading's candidates in ordinary text from installed packages
-    (chat, writing tasks and documentation, where a word must also be in pyspellchecker's
-    English word list; source files, where it need not) and write those met --min-count
-    times or more, one to a line."""
+    """Write the misspelt reading's candidates that are words, one to a line: common English
+    words (pyspellchecker's list), English words met --min-count times in ordinary text from
+    installed packages (chat, writing tasks, documentation, source files), and names source
+    code uses that often."""
     # Imported here: `swisscheese --help` loads no monitor (and none of their dependencies).
     from swisscheese.monitors import _typos
     from swisscheese.training.real_words import (
@@ -41,8 +41,8 @@ def real_words_command(
         min_count=min_count,
     )
     header = (
-        "# Words one edit from a word the `misspelt` reading watches, met at least "
-        f"{min_count} times in ordinary text:\n# written by `swisscheese real-words` "
+        "# Words one edit from a word the `misspelt` reading watches that are English words or "
+        f"names code uses ({min_count} uses\n# or more): written by `swisscheese real-words` "
         "(swisscheese.training.real_words says from what).\n"
     )
     target.write_text(header + "\n".join(words) + "\n", encoding="utf-8")
