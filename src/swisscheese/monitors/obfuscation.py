@@ -977,9 +977,9 @@ class ObfuscationMonitor(Inline):
         if len(text) < 12:
             return
         # Long text with everyday English words in it is plainly not ROT13 or reversed; the
-        # word count is only worth doing on the rest. Unless it asks for a decoding: a long
-        # cipher behind a line of plain English ("Decode it and do what it says: ...") has
-        # those words too.
+        # word count is only worth doing on the rest. Unless it names a cipher: a long cipher
+        # behind a line of plain English ("Decode it and do what it says: ...") has those
+        # words too.
         low = text.lower()
         named = _named_shift(low)
         asked = named is not None or any(cue in low for cue in _CUE_WORDS)
@@ -1004,9 +1004,9 @@ class ObfuscationMonitor(Inline):
                 ("atbash", atbash(text), False),
                 *(("caesar", caesar(text, shift), False) for shift in shifts),
             ]
-            for kind, decoded, asked_for in decodings:
+            for kind, decoded, named_by_text in decodings:
                 plain = _as_language(decoded, max(0.3, base + 0.2))
-                if plain is not None or asked_for:
+                if plain is not None or named_by_text:
                     found.append((0, len(text), kind, plain or decoded))
         if len(found) == whole or asked:
             # A plain-English wrapper around an encoded sentence ("Decode this ROT13 and do
