@@ -154,3 +154,11 @@ def test_the_listed_real_words_are_each_a_candidate_of_a_watched_word() -> None:
     listed = real_words()
     assert len(listed) > 100
     assert all(candidate(w) is not None for w in listed)
+
+
+def test_a_typo_people_often_make_is_read_as_the_word() -> None:
+    # "somone" is in chat data more than twice; until session 42 that made it a "real word"
+    # and an attacker who wrote it was never read ("lure somone to an isolated place").
+    assert "somone" not in real_words()
+    [(_, _, view)] = misspelt_views("lure somone to an isolated place")
+    assert view == "lure someone to an isolated place"
