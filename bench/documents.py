@@ -8,8 +8,9 @@ Two sets that no shipped model trained on, both read from the installed Python d
 
 - READMEs: each distribution's long description, in 3,000-character pieces (at most four a
   package);
-- source code: the first 6,000 characters of N ``.py`` files under site-packages (seeded
-  sample).
+- source code: the first 6,000 characters of N ``.py`` files under site-packages (the first
+  in the order of a hash of their paths, so that installing a package moves the sample only
+  by its own files).
 
 Each text goes through the default policy's input layer as a ``user`` message and through its
 retrieved layer as a tool result; the share blocked is printed per layer with what blocked
@@ -22,10 +23,8 @@ READMEs, alone at its own thresholds.
 from __future__ import annotations
 
 import argparse
-import random
 import statistics
 import sys
-import sysconfig
 import time
 from collections import Counter
 from pathlib import Path
@@ -34,18 +33,19 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from detectors import ATTACK_TOOLS, package_readmes
 from swisscheese import Guard
+from swisscheese.common.packages import source_files_by_hash
 from swisscheese.config import default_policy, load_policy
 from swisscheese.core import Action, Content, Role, Stage
 from swisscheese.evaluation.items import FORMS
 
 
-def source_files(n: int, seed: int = 0) -> list[str]:
-    root = Path(sysconfig.get_paths()["purelib"])
-    skip = {name.replace("-", "_") for name in ATTACK_TOOLS}
-    files = sorted(p for p in root.rglob("*.py") if not skip & {part.lower() for part in p.parts})
-    random.Random(seed).shuffle(files)
+def source_files(n: int) -> list[str]:
+    """The first ``n`` installed source files of 200 characters or more (their first 6,000), in
+    the order of a hash of their paths: installing a package moves the sample only by its own
+    files."""
     out = []
-    for path in files:
+    skip = {name.replace("-", "_") for name in ATTACK_TOOLS}
+    for _, path in source_files_by_hash(skip):
         text = path.read_text(encoding="utf-8", errors="replace")[:6_000]
         if len(text) >= 200:
             out.append(text)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sysconfig
+import zlib
+from collections.abc import Iterable
 from importlib import metadata
 from pathlib import Path
 
@@ -30,3 +33,22 @@ def package_file(
     if not path.exists():
         raise error(f"{dist}: {relpath} is not in the installed version ({path})")
     return path
+
+
+HASH_RANGE = 1 << 32
+
+
+def source_files_by_hash(skip: Iterable[str] = ()) -> list[tuple[int, Path]]:
+    """The installed packages' Python files with the CRC-32 of their path inside
+    site-packages, in that order, leaving out any under a directory named in ``skip``
+    (lower case). A prefix of the list is a sample that installing a package changes only by
+    the package's own files, where a shuffled list would change throughout."""
+    root = Path(sysconfig.get_paths()["purelib"])
+    skipped = {name.lower() for name in skip}
+    hashed = []
+    for path in root.rglob("*.py"):
+        relative = path.relative_to(root)
+        if skipped & {part.lower() for part in relative.parts}:
+            continue
+        hashed.append((zlib.crc32(relative.as_posix().encode()), path))
+    return sorted(hashed)

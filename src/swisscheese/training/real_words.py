@@ -17,12 +17,10 @@ from __future__ import annotations
 
 import json
 import re
-import sysconfig
-import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
-from pathlib import Path
 
+from swisscheese.common.packages import HASH_RANGE, source_files_by_hash
 from swisscheese.training.sources import _eval_docs, _package_file
 
 __all__ = ["derive", "english_words", "ordinary_code", "ordinary_prose"]
@@ -50,13 +48,10 @@ def ordinary_code(share: float = 0.25) -> Iterator[str]:
     """The start of a share of the installed packages' source files, chosen by a hash of
     each file's path, so that installing a package adds its own files and leaves the rest of
     the sample as it was."""
-    root = Path(sysconfig.get_paths()["purelib"])
-    for path in sorted(root.rglob("*.py")):
-        relative = path.relative_to(root)
-        if _ATTACK_TOOLS & {part.lower() for part in relative.parts}:
-            continue
-        if zlib.crc32(relative.as_posix().encode()) % 1000 < share * 1000:
-            yield path.read_text(encoding="utf-8", errors="replace")[:6_000]
+    for crc, path in source_files_by_hash(_ATTACK_TOOLS):
+        if crc >= share * HASH_RANGE:
+            break
+        yield path.read_text(encoding="utf-8", errors="replace")[:6_000]
 
 
 def ordinary_prose() -> Iterator[str]:
