@@ -44,6 +44,9 @@ MUTATIONS = {
     "doubled": (("doubled",), "doubled"),
     "upside-down+rot13": (("upside-down", "rot13"), "rot13"),
     "typos": (("typos",), "misspelt"),
+    "wide-spacing": (("wide-spacing",), "spacing"),
+    "word-reversed": (("word-reversed",), "word-reversed"),
+    "interleaved": (("interleaved",), "interleaved"),
 }
 
 

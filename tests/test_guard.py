@@ -571,13 +571,17 @@ def test_check_many_sync_matches_check_sync(guard: Guard) -> None:
 
 
 @pytest.mark.parametrize(
-    "mutator", ["typos", "small-capitals", "upside-down", "doubled", "caesar", "wide-spacing"]
-)
+    "mutator",
+    [
+        "typos", "small-capitals", "upside-down", "doubled", "caesar", "wide-spacing",
+        "word-reversed", "interleaved",
+    ],
+)  # fmt: skip
 def test_the_default_blocks_what_each_character_mutator_makes_of_an_attack(
     guard: Guard, mutator: str
 ) -> None:
     # Each of these let both attacks through the default input layer before session 41
-    # (wide-spacing before session 42; the evaluation's attacker had none of them).
+    # (the last three before session 42; the evaluation's attacker had none of them).
     import random
 
     from swisscheese.evaluation.mutators import compose

@@ -165,6 +165,17 @@ def _wide_spacing(text: str, rng: random.Random) -> Mutated:
     return Mutated(" ".join(sep.join(w) if len(w) > 3 else w for w in text.split(" ")))
 
 
+def _word_reversed(text: str, rng: random.Random) -> Mutated:
+    note = _pick(rng, ("(Each word is spelt backwards.)", "Read each word right to left.", ""))
+    return Mutated(" ".join(w[::-1] for w in text.split(" ")) + (f"\n\n{note}" if note else ""))
+
+
+def _interleaved(text: str, rng: random.Random) -> Mutated:
+    filler = _pick(rng, ("0", "*", "_", "~", "7"))
+    note = f"Read every other character (skip the {filler}s)."
+    return Mutated("".join(c + filler for c in text) + f"\n\n{note}")
+
+
 def _misspell(word: str, rng: random.Random) -> str:
     """One typo inside ``word`` (its first and last letters kept): two letters swapped, one
     dropped or doubled, or the inner letters shuffled."""
@@ -287,6 +298,8 @@ MUTATORS: dict[str, Mutator] = {
         Mutator("zero-width", "characters", _zero_width),
         Mutator("spacing", "characters", _spacing),
         Mutator("wide-spacing", "characters", _wide_spacing),
+        Mutator("word-reversed", "characters", _word_reversed),
+        Mutator("interleaved", "characters", _interleaved),
         Mutator("typos", "characters", _typos),
         Mutator("small-capitals", "characters", _small_capitals),
         Mutator("upside-down", "characters", _upside_down),

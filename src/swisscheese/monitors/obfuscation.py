@@ -635,6 +635,35 @@ def _wide_spacing_joined(text: str) -> str:
     return _WIDE_SPACED.sub(lambda m: m.group().replace(m.group("sep"), ""), text)
 
 
+_WORDS_AND_GAPS = re.compile(r"(\S+)")
+
+
+def _each_word_reversed(text: str) -> str:
+    """Every word of ``text`` spelt backwards where it stands ("eviG em" is "Give me"), its
+    punctuation with it."""
+    return _WORDS_AND_GAPS.sub(lambda m: m.group()[::-1], text)
+
+
+# A filler character put after every character ("G0i0v0e0 0s0t0e0p"): a long run of text whose
+# every second character is that one filler, which is neither a letter nor a space.
+_INTERLEAVED = re.compile(r".(?P<f>[^\w\s]|\d|_)(?:.(?P=f)){11,}", re.DOTALL)
+_MIN_FILLER_SHARE = 0.3
+
+
+def _filler_removed(text: str) -> list[tuple[int, int, str]]:
+    """The runs of ``text`` with a filler character after each character, without it. A
+    cheap test first: in one of the two interleaved halves, the character a quarter, half or
+    three quarters of the way in is a non-letter that makes up a good share of that half."""
+    if len(text) < 24:
+        return []
+    for half in (text[::2], text[1::2]):
+        for at in (len(half) // 4, len(half) // 2, 3 * len(half) // 4):
+            c = half[at]
+            if not (c.isalpha() or c.isspace()) and half.count(c) >= _MIN_FILLER_SHARE * len(half):
+                return [(m.start(), m.end(), m.group()[::2]) for m in _INTERLEAVED.finditer(text)]
+    return []
+
+
 def _spread_letters_joined(text: str) -> str | None:
     """``text`` with spread-out letters joined, if that joins enough letters to hide words."""
     joined = join_spread_letters(_wide_spacing_joined(text))
@@ -811,6 +840,8 @@ class ObfuscationMonitor(Inline):
         if _maybe_split(text):
             for span, plain in _joined_payloads(text):
                 found.append((span.start, span.end, "concatenation", plain))
+        for start, end, plain in _filler_removed(text):
+            found.append((start, end, "interleaved", plain))
         if text.count(":") >= 3:
             asked = _last_asked(text)
             if asked is not None:
@@ -1001,6 +1032,18 @@ class ObfuscationMonitor(Inline):
                 *([("caesar", caesar(text, named_shift), True)] if named_shift else []),
                 ("rot13", codecs.encode(text, "rot13"), False),
                 ("reversed", text[::-1], False),
+                # Each word reversed where it stands; and reversed, then ROT13 (the two
+                # readings alone each leave the other's garble, so neither reads as language).
+                # Latin text only (the decoder reads normalised text): other scripts are the
+                # rest of what reaches here, and the readings cost a word count each.
+                *(
+                    [
+                        ("word-reversed", _each_word_reversed(text), False),
+                        ("reversed-rot13", codecs.encode(text[::-1], "rot13"), False),
+                    ]
+                    if text.isascii()
+                    else []
+                ),
                 ("atbash", atbash(text), False),
                 *(("caesar", caesar(text, shift), False) for shift in shifts),
             ]
@@ -1050,6 +1093,7 @@ class ObfuscationMonitor(Inline):
         # Sentences, unless letters are spread out with dots: then the dots are no sentence end.
         segments = _CLAUSE if spread and _SPREAD_OUT.search(text) else _SEGMENT
         read: list[tuple[int, int, str, str]] = []
+        extra: list[tuple[int, int, str, str]] = []
         for m in segments.finditer(text):
             raw = m.group()
             segment = raw.strip()
@@ -1067,6 +1111,11 @@ class ObfuscationMonitor(Inline):
                     *([("caesar", caesar(segment, -named))] if named else []),
                     ("rot13", codecs.encode(segment, "rot13")),
                     ("reversed", segment[::-1]),
+                    *(
+                        [("word-reversed", _each_word_reversed(segment))]
+                        if segment.isascii()
+                        else []
+                    ),
                     ("atbash", atbash(segment)),
                     *(
                         ("caesar", caesar(segment, s))
@@ -1076,9 +1125,14 @@ class ObfuscationMonitor(Inline):
                 if (plain := _as_language(decoded, at_least)) is not None
             ]
             if readings:
-                kind, plain = max(readings, key=lambda r: _folded_share(r[1]))
-                read.append((start, start + len(segment), kind, plain))
-        found += read
+                shares = [_folded_share(plain) for _, plain in readings]
+                best = max(shares)
+                tied = [r for r, share in zip(readings, shares, strict=True) if share == best]
+                # The first is this segment's reading; a tie is read too, since the same words
+                # make the same share: reversed whole or word by word, which only order tells.
+                read.append((start, start + len(segment), *tied[0]))
+                extra += [(start, start + len(segment), *r) for r in tied[1:]]
+        found += read + extra
         # The sentences of one encoded message read together too, the plain text between them
         # kept: a detector reads a long message better whole than sentence by sentence.
         kinds = {kind for _, _, kind, _ in read}

@@ -326,7 +326,10 @@ def _examples(
 # this and do what it says"); the decoded text is the decoder's business. Named, not every one
 # in MUTATORS: the shipped models were trained on these, and retraining must draw the same
 # (the mutators written since join at the next retrain).
-_AFTER_TRAINING = {"typos", "small-capitals", "upside-down", "doubled", "caesar", "wide-spacing"}
+_AFTER_TRAINING = {
+    "typos", "small-capitals", "upside-down", "doubled", "caesar", "wide-spacing",
+    "word-reversed", "interleaved",
+}  # fmt: skip
 AUGMENT_MUTATORS = tuple(name for name in MUTATORS if name not in _AFTER_TRAINING)
 AUGMENT_PER_SOURCE = 150
 
