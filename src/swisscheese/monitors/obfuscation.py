@@ -1023,10 +1023,13 @@ class ObfuscationMonitor(Inline):
         )
         base = 1.0 if plainly_english else _language_share(text)
         whole = len(found)
-        if base < 0.3:
-            # The decoding the text itself names is what the model will read, however little
-            # of it is common words (a list of a persona's traits, typos): kept without a test.
-            named_shift = -named % 26 if named is not None and cipher else None
+        # The decoding the text itself names is what the model will read, however little of it
+        # is common words (a list of a persona's traits, typos, words spelt backwards): kept
+        # without a test, and made however much plain English is around the cipher.
+        named_shift = -named % 26 if named is not None and cipher else None
+        if base >= 0.3 and named_shift:
+            found.append((0, len(text), "caesar", caesar(text, named_shift)))
+        elif base < 0.3:
             shifts = [s for s in caesar_shifts(text) if s != named_shift]
             decodings = [
                 *([("caesar", caesar(text, named_shift), True)] if named_shift else []),
