@@ -1051,6 +1051,8 @@ class ObfuscationMonitor(Inline):
                 *(("caesar", caesar(text, shift), False) for shift in shifts),
             ]
             for kind, decoded, named_by_text in decodings:
+                if decoded == text:
+                    continue  # nothing undone (letters spread out, words spelt alike backwards)
                 plain = _as_language(decoded, max(0.3, base + 0.2))
                 if plain is not None or named_by_text:
                     found.append((0, len(text), kind, plain or decoded))
@@ -1125,7 +1127,7 @@ class ObfuscationMonitor(Inline):
                         for s in ([] if named else caesar_shifts(segment, 1))
                     ),
                 )
-                if (plain := _as_language(decoded, at_least)) is not None
+                if decoded != segment and (plain := _as_language(decoded, at_least)) is not None
             ]
             if readings:
                 shares = [_folded_share(plain) for _, plain in readings]
