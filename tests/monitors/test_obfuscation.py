@@ -210,15 +210,16 @@ def test_rot13_atbash_and_reversed(sentence: str) -> None:
     assert decodings(atbash(sentence)).get("atbash") == sentence
 
 
-@given(
-    st.lists(
-        st.sampled_from(sorted(w for w in _COMMON if len(w) >= 4)),
-        min_size=6,
-        max_size=12,
-        unique=True,
-    ).map(" ".join),
-    st.sampled_from([k for k in range(1, 26) if k != 13]),
-)
+# Sentences of the decoder's common words, which a decoding reads as language.
+common_sentences = st.lists(
+    st.sampled_from(sorted(w for w in _COMMON if len(w) >= 4)),
+    min_size=6,
+    max_size=12,
+    unique=True,
+).map(" ".join)
+
+
+@given(common_sentences, st.sampled_from([k for k in range(1, 26) if k != 13]))
 def test_any_caesar_shift_is_read(sentence: str, shift: int) -> None:
     # The shift comes from how the letter counts fit English; a shift that happens to fit
     # better still reads, and the right one is among the three tried.
@@ -536,14 +537,7 @@ def test_letters_spread_wider_than_the_words_are_joined_into_the_words(
     assert decodings(text).get("spacing") == sentence, text
 
 
-@given(
-    st.lists(
-        st.sampled_from(sorted(w for w in _COMMON if len(w) >= 4)),
-        min_size=6,
-        max_size=12,
-        unique=True,
-    ).map(" ".join)
-)
+@given(common_sentences)
 def test_words_spelt_backwards_where_they_stand_are_read(sentence: str) -> None:
     # Each word reversed in place, or the whole reversed then ROT13: each reading alone leaves
     # the other's garble (found probing the default in session 42: both let a nerve-agent
