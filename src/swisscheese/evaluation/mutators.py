@@ -152,17 +152,18 @@ def _zero_width(text: str, rng: random.Random) -> Mutated:
     return Mutated("".join(out))
 
 
-def _spacing(text: str, rng: random.Random) -> Mutated:
-    sep = _pick(rng, (" ", ".", "-", " . "))
-    words = text.split(" ")
+def _spread(text: str, sep: str) -> Mutated:
     # Spread the letters of the longer words: that is where keyword filters look.
-    return Mutated(" ".join(sep.join(w) if len(w) > 3 else w for w in words))
+    return Mutated(" ".join(sep.join(w) if len(w) > 3 else w for w in text.split(" ")))
+
+
+def _spacing(text: str, rng: random.Random) -> Mutated:
+    return _spread(text, _pick(rng, (" ", ".", "-", " . ")))
 
 
 def _wide_spacing(text: str, rng: random.Random) -> Mutated:
     # The letters further apart than the words, so that a single space still ends a word.
-    sep = _pick(rng, ("  ", "   ", "\t"))
-    return Mutated(" ".join(sep.join(w) if len(w) > 3 else w for w in text.split(" ")))
+    return _spread(text, _pick(rng, ("  ", "   ", "\t")))
 
 
 def _word_reversed(text: str, rng: random.Random) -> Mutated:

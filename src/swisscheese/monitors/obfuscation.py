@@ -644,6 +644,29 @@ def _each_word_reversed(text: str) -> str:
     return _WORDS_AND_GAPS.sub(lambda m: m.group()[::-1], text)
 
 
+def _turned_and_shifted(
+    text: str, shifts: Sequence[int], *, reversed_rot13: bool
+) -> list[tuple[str, str]]:
+    """The decodings of ``text`` that turn its letters round or move them: ROT13, reversed,
+    each word reversed where it stands and (with ``reversed_rot13``) reversed, then ROT13,
+    Atbash, and the Caesar ``shifts``. The two word-order readings only of Latin text (the
+    decoder reads normalised text): other scripts are the rest of what reaches here, and each
+    reading costs a word count."""
+    latin = text.isascii()
+    return [
+        ("rot13", codecs.encode(text, "rot13")),
+        ("reversed", text[::-1]),
+        *([("word-reversed", _each_word_reversed(text))] if latin else []),
+        *(
+            [("reversed-rot13", codecs.encode(text[::-1], "rot13"))]
+            if latin and reversed_rot13
+            else []
+        ),
+        ("atbash", atbash(text)),
+        *(("caesar", caesar(text, shift)) for shift in shifts),
+    ]
+
+
 # A filler character put after every character ("G0i0v0e0 0s0t0e0p"): a long run of text whose
 # every second character is that one filler, which is neither a letter nor a space.
 _INTERLEAVED = re.compile(r".(?P<f>[^\w\s]|\d|_)(?:.(?P=f)){11,}", re.DOTALL)
@@ -1031,24 +1054,12 @@ class ObfuscationMonitor(Inline):
             found.append((0, len(text), "caesar", caesar(text, named_shift)))
         elif base < 0.3:
             shifts = [s for s in caesar_shifts(text) if s != named_shift]
-            decodings = [
-                *([("caesar", caesar(text, named_shift), True)] if named_shift else []),
-                ("rot13", codecs.encode(text, "rot13"), False),
-                ("reversed", text[::-1], False),
-                # Each word reversed where it stands; and reversed, then ROT13 (the two
-                # readings alone each leave the other's garble, so neither reads as language).
-                # Latin text only (the decoder reads normalised text): other scripts are the
-                # rest of what reaches here, and the readings cost a word count each.
-                *(
-                    [
-                        ("word-reversed", _each_word_reversed(text), False),
-                        ("reversed-rot13", codecs.encode(text[::-1], "rot13"), False),
-                    ]
-                    if text.isascii()
-                    else []
-                ),
-                ("atbash", atbash(text), False),
-                *(("caesar", caesar(text, shift), False) for shift in shifts),
+            # Reversed, then ROT13, as well: the two readings alone each leave the other's
+            # garble, so neither reads as language.
+            decodings = [("caesar", caesar(text, named_shift), True)] if named_shift else []
+            decodings += [
+                (kind, decoded, False)
+                for kind, decoded in _turned_and_shifted(text, shifts, reversed_rot13=True)
             ]
             for kind, decoded, named_by_text in decodings:
                 if decoded == text:
@@ -1114,17 +1125,10 @@ class ObfuscationMonitor(Inline):
                 (kind, plain)
                 for kind, decoded in (
                     *([("caesar", caesar(segment, -named))] if named else []),
-                    ("rot13", codecs.encode(segment, "rot13")),
-                    ("reversed", segment[::-1]),
-                    *(
-                        [("word-reversed", _each_word_reversed(segment))]
-                        if segment.isascii()
-                        else []
-                    ),
-                    ("atbash", atbash(segment)),
-                    *(
-                        ("caesar", caesar(segment, s))
-                        for s in ([] if named else caesar_shifts(segment, 1))
+                    *_turned_and_shifted(
+                        segment,
+                        [] if named else caesar_shifts(segment, 1),
+                        reversed_rot13=False,
                     ),
                 )
                 if decoded != segment and (plain := _as_language(decoded, at_least)) is not None
