@@ -208,6 +208,15 @@ def test_injection_reads_other_languages_without_flagging_them(guard: Guard) -> 
     ] * len(MULTILINGUAL_BENIGN), benign
 
 
+def test_the_injection_embedding_tier_reads_other_languages_as_it_reads_english() -> None:
+    # The multilingual encoder puts a German or Chinese order beside its English kin; the
+    # English encoder's head, before it, read none of these languages.
+    guard = Guard(parse_policy(EMBEDDING_POLICY, "embedding.yaml"))
+    blocked = [guard.check_sync("input", t).action.value == "block" for t in MULTILINGUAL_ATTACKS]
+    assert sum(blocked) >= 6, blocked
+    assert all(guard.check_sync("input", t).allowed for t in MULTILINGUAL_BENIGN)
+
+
 RETRIEVED_POLICY = """\
 version: 1
 deployment: t

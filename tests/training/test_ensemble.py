@@ -12,7 +12,7 @@ import pytest
 pytest.importorskip("sklearn")
 
 from swisscheese.learned.ensemble import Ensemble
-from swisscheese.learned.model import EMBEDDING
+from swisscheese.learned.model import TIER_OF
 from swisscheese.training import ensemble, fit
 from swisscheese.training.ensemble import (
     calibrate,
@@ -49,7 +49,7 @@ def noise_embedding(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(fit.Dataset, "matrix", matrix)
 
     def features(texts: list[str], kind: str) -> Any:
-        if kind == EMBEDDING:
+        if TIER_OF[kind] == "embedding":
             return np.random.default_rng(1).normal(size=(len(texts), 8))
         return fit._matrix(texts, kind)
 

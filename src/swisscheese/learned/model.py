@@ -1,9 +1,10 @@
 """A shipped linear detector: a calibrated score and a category head over one kind of features.
 
 Three kinds: the fast tier's hashed n-grams (inference is a gather and a sum over the text's
-buckets), the embedding tier's sentence embeddings (a dot product with a 384-vector) and the
-probe tier's hidden states of the local model (a dot product with a 576-vector). Stored as one
-``.npz`` (weights as float16) plus the model card beside it; numpy only at run time.
+buckets), the embedding tier's sentence embeddings (a dot product with a 384-vector from the
+English encoder or a 512-vector from the multilingual one) and the probe tier's hidden states
+of the local model (a dot product with a 576-vector). Stored as one ``.npz`` (weights as
+float16) plus the model card beside it; numpy only at run time.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from swisscheese.learned import embedding
+from swisscheese.learned import embedding, multilingual
 from swisscheese.learned.activations import PROBE_LAYER
 from swisscheese.learned.features import DIM, featurize, featurize_pair
 
@@ -28,6 +29,7 @@ __all__ = [
     "FAST_PAIRS",
     "FEATURE_DIMS",
     "MEMBER_TIERS",
+    "MULTILINGUAL",
     "PROBE",
     "TIER_OF",
     "LinearDetector",
@@ -39,11 +41,25 @@ FAST = "hashed-ngrams/1"
 FAST_PAIRS = "hashed-ngram-pairs/1"
 """Fast-tier features of a request/response pair, the request's n-grams apart."""
 EMBEDDING = embedding.ENCODER_ID
+MULTILINGUAL = multilingual.ENCODER_ID
+"""The embedding tier's other encoder, which reads sixteen languages."""
 PROBE = f"smollm2-135m-instruct/layer-{PROBE_LAYER}/last-prompt-token/1"
 """The local model's hidden state (``activations.ActivationReader``)."""
 PROBE_DIM = 576
-FEATURE_DIMS = {FAST: DIM, FAST_PAIRS: DIM, EMBEDDING: embedding.DIM, PROBE: PROBE_DIM}
-TIER_OF = {FAST: "fast", FAST_PAIRS: "fast", EMBEDDING: "embedding", PROBE: "probe"}
+FEATURE_DIMS = {
+    FAST: DIM,
+    FAST_PAIRS: DIM,
+    EMBEDDING: embedding.DIM,
+    MULTILINGUAL: multilingual.DIM,
+    PROBE: PROBE_DIM,
+}
+TIER_OF = {
+    FAST: "fast",
+    FAST_PAIRS: "fast",
+    EMBEDDING: "embedding",
+    MULTILINGUAL: "embedding",
+    PROBE: "probe",
+}
 _FEATURIZERS = {FAST: featurize, FAST_PAIRS: featurize_pair}
 
 
@@ -90,8 +106,8 @@ class LinearDetector:
     """Score thresholds measured on held-out benign data, e.g. ``{"fpr_1pct": 0.83}``."""
     meta: dict[str, Any] = field(default_factory=dict)
     features: str = FAST
-    """Which features the weights read: ``FAST`` or ``FAST_PAIRS`` (text in) or ``EMBEDDING``
-    (vectors in)."""
+    """Which features the weights read: ``FAST`` or ``FAST_PAIRS`` (text in), ``EMBEDDING`` or
+    ``MULTILINGUAL`` (an encoder's vectors in) or ``PROBE``."""
     window: int | None = None
     """Fast tier: characters per window when trained on short windows; None: the default."""
 

@@ -92,9 +92,9 @@ def predict_many(model: LinearDetector, texts: list[str]) -> list[Prediction]:
         from swisscheese.learned.activations import ActivationReader
 
         return model.predict_vectors(ActivationReader.shared().read(texts))
-    from swisscheese.learned.embedding import Encoder
+    from swisscheese.learned.encoders import encoder_for
 
-    vectors, owner = Encoder.shared().encode_windows(texts, workers=os.cpu_count() or 1)
+    vectors, owner = encoder_for(model.features).encode_windows(texts, workers=os.cpu_count() or 1)
     per_text: list[list[Prediction]] = [[] for _ in texts]
     for prediction, i in zip(model.predict_vectors(vectors), owner, strict=True):
         per_text[int(i)].append(prediction)

@@ -31,6 +31,7 @@ from swisscheese.core import Content, Context, Finding, Monitor, Span, Stage
 from swisscheese.learned.activations import ActivationReader
 from swisscheese.learned.causal_lm import LocalModelError
 from swisscheese.learned.embedding import EmbeddingError, Encoder
+from swisscheese.learned.encoders import encoder_for
 from swisscheese.learned.ensemble import Ensemble, on_scale_of
 from swisscheese.learned.model import (
     ENSEMBLE_MEMBERS,
@@ -192,7 +193,8 @@ class _Threaded(_Learned):
 
 
 class EmbeddingMonitor(_Threaded):
-    """Embedding tier: the encoder runs in a worker thread (ONNX Runtime releases the GIL)."""
+    """Embedding tier: the encoder the head was trained on (English or multilingual) runs in a
+    worker thread (ONNX Runtime and numpy's products release the GIL)."""
 
     tier: MemberTier = "embedding"
 
@@ -205,7 +207,7 @@ class EmbeddingMonitor(_Threaded):
     ) -> None:
         super().__init__(name, stages, config, reads_request)
         try:
-            self.encoder = Encoder.shared()
+            self.encoder = encoder_for(self.model.features)
         except EmbeddingError as exc:
             raise ValueError(f"{name} (embedding tier): {exc}") from exc
 

