@@ -36,6 +36,7 @@ from swisscheese.learned.specs import DETECTOR_SPECS
 from swisscheese.training import injection_sets
 from swisscheese.training.devdata import DevData
 from swisscheese.training.restate import restate
+from swisscheese.training.tables import generated_tables, package_tables
 
 __all__ = ["LICENSES", "Example", "group_of", "hazard_of", "load_source"]
 
@@ -223,6 +224,15 @@ def _eval_docs() -> list[str]:
         if not _ATTACK_DOCS.search(str(path.relative_to(root))) and not _ATTACK_DOCS.search(text):
             docs.append(text)
     return docs
+
+
+def _eval_tables() -> list[str]:
+    """The tables of inspect-evals' documentation and data files, but those of attack, safety
+    and security evaluations."""
+    root = _package_file("inspect-evals", "inspect_evals")
+    return package_tables(
+        root, lambda path, text: bool(_ATTACK_DOCS.search(path) or _ATTACK_DOCS.search(text))
+    )
 
 
 def freshqa_questions() -> list[str]:
@@ -457,6 +467,11 @@ def injection_data(rng: random.Random, dev: DevData | None) -> list[Example]:
         # casual "you" was otherwise only in jailbreaks.
         *_examples(small_talk(rng, 1500), 0, "benign", "swisscheese:smalltalk"),
         *_examples(everyday_requests(rng, 3000), 0, "benign", "swisscheese:everyday"),
+        # Tables: all structure and nothing addressed to anyone, which the multilingual
+        # encoder's head read as attacks while it had none (last: the other sources draw from
+        # the seed as before).
+        *_examples(generated_tables(rng, 600), 0, "benign", "swisscheese:tables"),
+        *_examples(_eval_tables(), 0, "benign", "inspect-evals:tables"),
     ]
     return pos + neg
 
