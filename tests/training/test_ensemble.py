@@ -12,7 +12,14 @@ import pytest
 pytest.importorskip("sklearn")
 
 from swisscheese.learned.ensemble import Ensemble
-from swisscheese.learned.model import TIER_OF
+from swisscheese.learned.model import (
+    EMBEDDING,
+    FAST,
+    FEATURE_DIMS,
+    MULTILINGUAL,
+    TIER_OF,
+    LinearDetector,
+)
 from swisscheese.training import ensemble, fit
 from swisscheese.training.ensemble import (
     calibrate,
@@ -115,12 +122,35 @@ def test_the_report_measures_the_cascade_at_each_gate() -> None:
 
 
 @pytest.mark.usefixtures("noise_embedding")
+def _member(features: str) -> LinearDetector:
+    dim = FEATURE_DIMS[features]
+    return LinearDetector(
+        "injection",
+        np.zeros(dim, np.float32),
+        0.0,
+        (1.0, 0.0),
+        ["injection"],
+        np.zeros((1, dim), np.float32),
+        np.zeros(1, np.float32),
+        features=features,
+    )
+
+
 def test_training_pins_the_member_files_it_was_fitted_for(tmp_path: Path) -> None:
     ds = synthetic_dataset()
     with pytest.raises(ValueError, match=r"injection\.npz.* is missing: train those tiers"):
         train_ensemble(ds, tmp_path, ("fast", "embedding"))
     (tmp_path / "injection.npz").write_bytes(b"fast member")
     (tmp_path / "injection.embedding.npz").write_bytes(b"embedding member")
+    with pytest.raises(ValueError, match="not a fast model the ensemble can pin"):
+        train_ensemble(ds, tmp_path, ("fast", "embedding"))
+    _member(FAST).save(tmp_path / "injection.npz")
+    # An injection head on the English encoder's features, where the stacker re-fits its
+    # embedding member on the multilingual encoder's: it would be served uncalibrated.
+    _member(EMBEDDING).save(tmp_path / "injection.embedding.npz")
+    with pytest.raises(ValueError, match="re-fits its embedding member on use-multilingual"):
+        train_ensemble(ds, tmp_path, ("fast", "embedding"))
+    _member(MULTILINGUAL).save(tmp_path / "injection.embedding.npz")
     path, measured = train_ensemble(ds, tmp_path, ("fast", "embedding"))
     model = Ensemble.load(path)
     model.check_members(path)

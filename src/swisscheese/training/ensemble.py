@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from swisscheese.learned.ensemble import Ensemble, check_tiers, digest
-from swisscheese.learned.model import model_filename
+from swisscheese.learned.model import LinearDetector, model_filename
 from swisscheese.training.crossval import (
     CrossValidation,
     MutatedCopy,
@@ -53,6 +53,7 @@ from swisscheese.training.fit import (
     Dataset,
     _features,
     counts_by_source,
+    features_for,
     prepare,
     regularisation,
 )
@@ -308,6 +309,22 @@ def stack(ds: Dataset, logits: MemberLogits) -> StackedReport:
     return StackedReport(stacked, members, (a, b), cascade)
 
 
+def _check_member_features(detector: str, tier: str, path: Path) -> None:
+    """Raise ValueError unless the member file reads the features the stacker re-fits it on:
+    an embedding head from the other encoder would be served while the stacker was calibrated
+    on this one's scores."""
+    try:
+        features = LinearDetector.load(path).features
+    except (OSError, ValueError, KeyError) as exc:
+        raise ValueError(f"{path}: not a {tier} model the ensemble can pin ({exc})") from exc
+    wanted = features_for(detector, tier)
+    if features != wanted:
+        raise ValueError(
+            f"{path}: a head on {features} features, but the ensemble re-fits its {tier} "
+            f"member on {wanted}: retrain it (swisscheese train {detector} --tier {tier})"
+        )
+
+
 def train_ensemble(
     ds: Dataset,
     out_dir: Path,
@@ -326,6 +343,8 @@ def train_ensemble(
             f"the ensemble pins its members, and {', '.join(missing)} is missing: train "
             f"those tiers into {out_dir} first (swisscheese train {ds.detector} --tier TIER)"
         )
+    for tier, path in paths.items():
+        _check_member_features(ds.detector, tier, path)
     measured = stack(ds, member_logits(ds, tiers, seed=seed, mutated_attacks=mutated_attacks))
     metrics: dict[str, Any] = {
         "cross_validation": measured.ensemble.summary(),
