@@ -14,7 +14,6 @@ import hashlib
 import os
 import threading
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from numpy.typing import NDArray
 
 from swisscheese.common import package_file
 from swisscheese.core.errors import SwisscheeseError
+from swisscheese.learned._encoding import in_batches, window_starts
 from swisscheese.learned.cache import CACHE_ENV, cache_dir, made_once
 
 __all__ = [
@@ -189,12 +189,7 @@ class Encoder:
         owner: list[int] = []
         for i, encoding in enumerate(self._tokenizer.encode_batch(texts, add_special_tokens=False)):
             tokens = encoding.ids
-            starts = list(range(0, max(len(tokens) - body, 0) + 1, STRIDE_TOKENS))
-            if starts[-1] + body < len(tokens):
-                starts.append(len(tokens) - body)
-            if len(starts) > limit:
-                starts = starts[: limit - 1] + starts[-1:] if limit > 1 else starts[:1]
-            for s in starts:
+            for s in window_starts(len(tokens), body, STRIDE_TOKENS, limit):
                 rows.append([self._cls, *tokens[s : s + body], self._sep])
                 owner.append(i)
         width = max(len(r) for r in rows)
@@ -213,21 +208,14 @@ class Encoder:
         core each (training reads thousands of texts; a request reads its own on one core)."""
         if not texts:
             return np.zeros((0, DIM), np.float32), np.zeros(0, np.int64)
-        # Texts sorted by length share a batch with texts of like length: less padding.
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        batches = [order[start : start + batch] for start in range(0, len(order), batch)]
 
         def run(picked: list[int]) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
             w = self._windows([texts[i] for i in picked], limit)
             out = self._session.run(["embedding"], {"input_ids": w.ids, "attention_mask": w.mask})
             return np.asarray(out[0], dtype=np.float32), np.asarray(picked, np.int64)[w.owner]
 
-        if workers > 1 and len(batches) > 1:
-            # onnxruntime runs a session from several threads at once, without the GIL.
-            with ThreadPoolExecutor(min(workers, len(batches))) as pool:
-                done = list(pool.map(run, batches))
-        else:
-            done = [run(picked) for picked in batches]
+        # onnxruntime runs a session from several threads at once, without the GIL.
+        _, done = in_batches([len(t) for t in texts], batch, workers, run)
         return np.concatenate([v for v, _ in done]), np.concatenate([o for _, o in done])
 
     def encode(self, texts: list[str], *, workers: int = 1) -> NDArray[np.float32]:

@@ -11,12 +11,12 @@ are read as overlapping character windows; a detector scores each window and kee
 from __future__ import annotations
 
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from swisscheese.learned._encoding import in_batches, window_starts
 from swisscheese.learned.embedding import EmbeddingError
 
 __all__ = ["DIM", "ENCODER_ID", "MultilingualEncoder", "text_windows", "window_spans"]
@@ -41,13 +41,8 @@ def window_spans(text: str, limit: int = MAX_WINDOWS) -> list[tuple[int, int]]:
     where words are spaced."""
     if len(text) <= WINDOW_CHARS:
         return [(0, len(text))]
-    starts = list(range(0, len(text) - WINDOW_CHARS + 1, STRIDE_CHARS))
-    if starts[-1] + WINDOW_CHARS < len(text):
-        starts.append(len(text) - WINDOW_CHARS)
-    if len(starts) > limit:
-        starts = starts[: limit - 1] + starts[-1:] if limit > 1 else starts[:1]
     spans = []
-    for start in starts:
+    for start in window_starts(len(text), WINDOW_CHARS, STRIDE_CHARS, limit):
         space = text.find(" ", start, start + _SNAP) if start else -1
         spans.append((space + 1 if space >= 0 else start, start + WINDOW_CHARS))
     return spans
@@ -103,18 +98,12 @@ class MultilingualEncoder:
                 owner.append(i)
         if not parts:
             return np.zeros((0, DIM), np.float32), np.zeros(0, np.int64)
-        # Windows of like length share a batch: the package packs a batch's tokens together.
-        order = sorted(range(len(parts)), key=lambda i: len(parts[i]))
-        batches = [order[start : start + batch] for start in range(0, len(order), batch)]
 
         def run(picked: list[int]) -> NDArray[np.float32]:
             return self._run([parts[i] for i in picked])
 
-        if workers > 1 and len(batches) > 1:
-            with ThreadPoolExecutor(min(workers, len(batches))) as pool:
-                done = list(pool.map(run, batches))
-        else:
-            done = [run(picked) for picked in batches]
+        # Windows of like length share a batch: the package packs a batch's tokens together.
+        batches, done = in_batches([len(p) for p in parts], batch, workers, run)
         vectors = np.empty((len(parts), DIM), np.float32)
         vectors[np.concatenate([np.asarray(b, np.int64) for b in batches])] = np.concatenate(done)
         return vectors, np.asarray(owner, np.int64)
