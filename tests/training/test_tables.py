@@ -10,7 +10,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from swisscheese.training.tables import generated_tables, package_tables, render
+from swisscheese.training.tables import csv_tables, generated_tables, markdown_tables, render
 
 _CELL = st.text(
     alphabet=st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="|"),
@@ -56,16 +56,22 @@ def test_generated_tables_are_tables_and_the_seed_repeats_them() -> None:
         assert not any(word in table.lower() for word in ("you", "ignore", "instruction"))
 
 
-def test_package_tables_skip_what_they_are_told_to(tmp_path: Path) -> None:
-    (tmp_path / "scores.md").write_text(
-        "# Results\n\n| Model | Score |\n|---|---|\n| a | 0.5 |\n| b | 0.7 |\n\nprose\n"
-    )
-    (tmp_path / "attack").mkdir()
-    (tmp_path / "attack" / "table.md").write_text("| a | b |\n|---|---|\n| 1 | 2 |\n")
+def test_tables_are_found_in_documents_and_data_files(tmp_path: Path) -> None:
+    doc = "# Results\n\n| Model | Score |\n|---|---|\n| a | 0.5 |\n| b | 0.7 |\n\nprose\n"
+    assert markdown_tables(doc) == ["| Model | Score |\n|---|---|\n| a | 0.5 |\n| b | 0.7 |"]
+    assert markdown_tables("| a | b |\n| 1 | 2 |\n") == []  # two lines: no table
     (tmp_path / "data.csv").write_text("name,notes\nx," + "long " * 40 + "\ny,short\n")
-    found = package_tables(tmp_path, lambda path, text: "attack" in path)
-    assert len(found) == 2
-    markdown = next(t for t in found if "Model" in t)
-    assert markdown.splitlines()[0] == "| Model | Score |"
-    data = next(t for t in found if "name" in t)
-    assert all(len(cell) <= 60 for line in data.splitlines() for cell in line.split(","))
+    (tmp_path / "attack").mkdir()
+    (tmp_path / "attack" / "data.csv").write_text("a,b\n1,2\n3,4\n")
+    found = csv_tables(tmp_path, lambda path, text: "attack" in path)
+    assert len(found) == 1
+    assert "name" in found[0]
+    assert all(len(cell) <= 60 for line in found[0].splitlines() for cell in line.split(","))
+
+
+def test_no_table_comes_from_an_attack_safety_or_security_evaluation() -> None:
+    from swisscheese.training.sources import _ATTACK_DOCS, _eval_tables
+
+    tables = _eval_tables()
+    assert len(tables) > 100
+    assert not any(_ATTACK_DOCS.search(table) for table in tables)

@@ -36,7 +36,7 @@ from swisscheese.learned.specs import DETECTOR_SPECS
 from swisscheese.training import injection_sets
 from swisscheese.training.devdata import DevData
 from swisscheese.training.restate import restate
-from swisscheese.training.tables import generated_tables, package_tables
+from swisscheese.training.tables import csv_tables, generated_tables, markdown_tables
 
 __all__ = ["LICENSES", "Example", "group_of", "hazard_of", "load_source"]
 
@@ -227,10 +227,10 @@ def _eval_docs() -> list[str]:
 
 
 def _eval_tables() -> list[str]:
-    """The tables of inspect-evals' documentation and data files, but those of attack, safety
-    and security evaluations."""
+    """The tables of inspect-evals' documentation (``_eval_docs``) and data files, but those
+    of attack, safety and security evaluations."""
     root = _package_file("inspect-evals", "inspect_evals")
-    return package_tables(
+    return [table for doc in _eval_docs() for table in markdown_tables(doc)] + csv_tables(
         root, lambda path, text: bool(_ATTACK_DOCS.search(path) or _ATTACK_DOCS.search(text))
     )
 

@@ -15,7 +15,7 @@ import random
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-__all__ = ["generated_tables", "package_tables", "render"]
+__all__ = ["csv_tables", "generated_tables", "markdown_tables", "render"]
 
 Cell = Callable[[random.Random, int], str]
 """A column's value in row i."""
@@ -154,27 +154,28 @@ def generated_tables(rng: random.Random, n: int) -> list[str]:
     return out
 
 
-def package_tables(
-    root: Path, skip: Callable[[str, str], bool], rows_per_table: int = 12
-) -> list[str]:
-    """The Markdown tables of the ``.md`` files under ``root`` and the ``.csv`` files' first
-    rows as Markdown, CSV or aligned tables (cut to ``rows_per_table`` rows), leaving out any
-    file for whose relative path and text ``skip`` says so."""
+def markdown_tables(text: str, rows_per_table: int = 12) -> list[str]:
+    """The Markdown tables of ``text`` (three lines or more of pipes), each cut to its header,
+    its rule and ``rows_per_table`` rows."""
+    out = []
+    block: list[str] = []
+    for line in [*text.splitlines(), ""]:
+        stripped = line.strip()
+        if stripped.startswith("|") and stripped.endswith("|") and len(stripped) > 1:
+            block.append(line)
+            continue
+        if len(block) >= 3:
+            out.append("\n".join(block[: rows_per_table + 2]))
+        block = []
+    return out
+
+
+def csv_tables(root: Path, skip: Callable[[str, str], bool], rows_per_table: int = 12) -> list[str]:
+    """The first rows of the ``.csv`` files under ``root`` as Markdown, CSV or aligned tables
+    (cut to ``rows_per_table`` rows), leaving out any file for whose relative path and text
+    ``skip`` says so."""
     out = []
     rng = random.Random(0)
-    for path in sorted(root.rglob("*.md")):
-        text = path.read_text(encoding="utf-8", errors="replace")
-        if skip(str(path.relative_to(root)), text):
-            continue
-        block: list[str] = []
-        for line in [*text.splitlines(), ""]:
-            stripped = line.strip()
-            if stripped.startswith("|") and stripped.endswith("|") and len(stripped) > 1:
-                block.append(line)
-                continue
-            if len(block) >= 3:
-                out.append("\n".join(block[: rows_per_table + 2]))
-            block = []
     for path in sorted(root.rglob("*.csv")):
         text = path.read_text(encoding="utf-8", errors="replace")
         if skip(str(path.relative_to(root)), text):
