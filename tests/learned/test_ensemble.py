@@ -3,6 +3,7 @@ files it was fitted for."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -90,6 +91,32 @@ def test_a_malformed_ensemble_is_refused(
 ) -> None:
     with pytest.raises(ValueError, match=message):
         Ensemble("injection", members, weights, 0.0, {})
+
+
+def test_on_text_in_another_language_only_the_members_that_read_it_count() -> None:
+    model = Ensemble(
+        "injection", ("fast", "embedding"), (1.0, 1.0), -0.5, {}, other_languages=("embedding",)
+    )
+    blind_fast = {"fast": 0.02, "embedding": 0.97}
+    assert model.score(blind_fast) < 0.6
+    # The fast member's weight goes to the reader: the score keeps the scale the one
+    # threshold was measured on (2 x logit(0.97) - 0.5).
+    assert model.score(blind_fast, english=False) == pytest.approx(
+        1 / (1 + math.exp(0.5 - 2 * logit(0.97)))
+    )
+    assert model.score({"fast": 0.99, "embedding": 0.03}, english=False) < 0.01
+    plain = Ensemble("injection", ("fast", "embedding"), (1.0, 1.0), -0.5, {})
+    assert plain.score(blind_fast, english=False) == plain.score(blind_fast)
+
+
+def test_the_members_that_read_other_languages_round_trip(tmp_path: Path) -> None:
+    model, path = _ensemble(tmp_path)
+    gated = Ensemble(**{**model.__dict__, "other_languages": ("embedding",)})
+    gated.save(path)
+    assert Ensemble.load(path).other_languages == ("embedding",)
+    for readers, message in ((("probe",), "not members"), (("embedding",), "no weight")):
+        with pytest.raises(ValueError, match=message):
+            Ensemble("injection", ("fast", "embedding"), (1.0, 0.0), 0.0, {}, {}, {}, readers)
 
 
 def test_a_file_of_another_kind_is_refused(tmp_path: Path) -> None:

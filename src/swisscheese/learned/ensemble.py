@@ -118,6 +118,10 @@ class Ensemble:
     """Tier -> digest of the member model file the stacker was fitted for."""
     thresholds: dict[str, float] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
+    other_languages: tuple[str, ...] = ()
+    """Members that read languages other than English. On text not taken for English
+    (``learned.language``) only they count, with the whole weight: the others' low scores
+    there come from not reading the text. Empty: every member counts on every text."""
 
     def __post_init__(self) -> None:
         check_tiers(self.members)
@@ -126,12 +130,30 @@ class Ensemble:
         if any(not w >= 0.0 for w in self.weights):
             # A negative weight would let an attacker buy a pass by raising one tier's score.
             raise ValueError(f"member weights must be non-negative, got {list(self.weights)}")
+        strangers = set(self.other_languages) - set(self.members)
+        if strangers:
+            raise ValueError(f"other_languages names tiers that are not members: {strangers}")
+        if self.other_languages and not sum(self._readers().values()) > 0.0:
+            raise ValueError("the members that read other languages have no weight")
 
-    def score(self, member_scores: Mapping[str, float]) -> float:
-        """The stacked probability from each member's calibrated score."""
-        z = self.bias + sum(
-            w * logit(member_scores[m]) for m, w in zip(self.members, self.weights, strict=True)
-        )
+    def _readers(self) -> dict[str, float]:
+        return {
+            m: w
+            for m, w in zip(self.members, self.weights, strict=True)
+            if m in self.other_languages
+        }
+
+    def score(self, member_scores: Mapping[str, float], *, english: bool = True) -> float:
+        """The stacked probability from each member's calibrated score; ``english``: whether
+        the text is taken for English (``learned.language.reads_as_english``)."""
+        weights = dict(zip(self.members, self.weights, strict=True))
+        if not english and self.other_languages:
+            readers = self._readers()
+            # The blind members' weight goes to the readers, in proportion to theirs: the
+            # score keeps its scale, so one threshold serves both kinds of text.
+            scale = sum(weights.values()) / sum(readers.values())
+            weights = {m: w * scale for m, w in readers.items()}
+        z = self.bias + sum(w * logit(member_scores[m]) for m, w in weights.items())
         return sigmoid(z)
 
     def member_path(self, ensemble_path: Path, tier: str) -> Path:
@@ -160,6 +182,8 @@ class Ensemble:
             "thresholds": self.thresholds,
             "meta": self.meta,
         }
+        if self.other_languages:
+            body["other_languages"] = list(self.other_languages)
         write_model_json(path, SCHEMA, body)
 
     @classmethod
@@ -173,4 +197,5 @@ class Ensemble:
             member_digests={str(k): str(v) for k, v in body["member_digests"].items()},
             thresholds={str(k): float(v) for k, v in body.get("thresholds", {}).items()},
             meta=dict(body.get("meta", {})),
+            other_languages=tuple(str(m) for m in body.get("other_languages", ())),
         )

@@ -31,6 +31,7 @@ __all__ = [
     "MEMBER_TIERS",
     "MULTILINGUAL",
     "PROBE",
+    "READS_OTHER_LANGUAGES",
     "TIER_OF",
     "LinearDetector",
     "Prediction",
@@ -60,6 +61,8 @@ TIER_OF = {
     MULTILINGUAL: "embedding",
     PROBE: "probe",
 }
+READS_OTHER_LANGUAGES = frozenset({MULTILINGUAL})
+"""Features whose heads read languages other than English (the rest learnt English only)."""
 _FEATURIZERS = {FAST: featurize, FAST_PAIRS: featurize_pair}
 
 

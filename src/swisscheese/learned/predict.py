@@ -10,6 +10,7 @@ from itertools import pairwise
 
 from swisscheese.learned.ensemble import Ensemble
 from swisscheese.learned.features import pair_text
+from swisscheese.learned.language import reads_as_english
 from swisscheese.learned.model import FAST_PAIRS, TIER_OF, LinearDetector, Prediction
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "best",
     "combine",
     "document_windows",
+    "english_for",
     "pair_text",
     "predict_ensemble",
     "predict_many",
@@ -105,10 +107,13 @@ def combine(
     ensemble: Ensemble,
     members: Mapping[str, LinearDetector],
     predictions: Mapping[str, Prediction],
+    *,
+    english: bool = True,
 ) -> Prediction:
-    """The stacked score of one text from its members' predictions; the category from the
-    members that can tell categories apart, the surest first."""
-    score = ensemble.score({tier: p.score for tier, p in predictions.items()})
+    """The stacked score of one text from its members' predictions (``english``: whether the
+    text is taken for English); the category from the members that can tell categories apart,
+    the surest first."""
+    score = ensemble.score({tier: p.score for tier, p in predictions.items()}, english=english)
     categorised = [p for t, p in predictions.items() if len(members[t].categories) > 1]
     return Prediction(score, best(categorised or list(predictions.values())).category)
 
@@ -118,6 +123,17 @@ def predict_ensemble(
 ) -> list[Prediction]:
     per_tier = {tier: predict_many(model, texts) for tier, model in members.items()}
     return [
-        combine(ensemble, members, {tier: p[i] for tier, p in per_tier.items()})
-        for i in range(len(texts))
+        combine(
+            ensemble,
+            members,
+            {tier: p[i] for tier, p in per_tier.items()},
+            english=english_for(ensemble, text),
+        )
+        for i, text in enumerate(texts)
     ]
+
+
+def english_for(ensemble: Ensemble, text: str) -> bool:
+    """Whether ``ensemble`` should take ``text`` for English (only asked when some member
+    reads other languages)."""
+    return not ensemble.other_languages or reads_as_english(text)

@@ -43,6 +43,7 @@ from swisscheese.learned.model import (
 from swisscheese.learned.predict import (
     best,
     combine,
+    english_for,
     pair_text,
     predict_ensemble,
     predict_many,
@@ -377,11 +378,13 @@ class EnsembleMonitor:
         if not content.text.strip():
             return []
         text = self.members[0].text_of(content)
+        english = english_for(self.ensemble, text)
         by_tier: dict[str, Prediction] = {}
         if self.cascade_below or self.member_timeout_ms is not None:
             # The inline member first: most benign text stops here, before any forward pass.
+            # Not text in another language, though: the fast member cannot read it.
             by_tier["fast"] = predict_text(self.models["fast"], text)
-            if by_tier["fast"].score < self.cascade_below:
+            if by_tier["fast"].score < self.cascade_below and english:
                 return []
         rest = [m for m in self.members if m.tier not in by_tier]
         late = await self._score_members(rest, text, content.role == "user", by_tier)
@@ -389,6 +392,9 @@ class EnsembleMonitor:
             "tier": "ensemble",
             "members": {tier: round(p.score, 4) for tier, p in by_tier.items()},
         }
+        if not english:
+            # The trace says why the members' scores do not average to the finding's.
+            details["counted"] = list(self.ensemble.other_languages)
         if late:
             fast = by_tier["fast"]
             score = on_scale_of(
@@ -396,7 +402,7 @@ class EnsembleMonitor:
             )
             details["degraded"] = late
             return [Finding(self.name, fast.category, score, (), details)]
-        top = combine(self.ensemble, self.models, by_tier)
+        top = combine(self.ensemble, self.models, by_tier, english=english)
         if top.score < self.min_score:
             return []
         return [Finding(self.name, top.category, top.score, (), details)]

@@ -20,14 +20,14 @@ import random
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from functools import partial
-from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from swisscheese.learned.ensemble import Ensemble, check_tiers, digest
-from swisscheese.learned.model import LinearDetector, model_filename
+from swisscheese.learned.language import reads_as_english
+from swisscheese.learned.model import READS_OTHER_LANGUAGES, LinearDetector, model_filename
 from swisscheese.training.crossval import (
     CrossValidation,
     MutatedCopy,
@@ -95,6 +95,11 @@ def prepare_ensemble(detector: str, tiers: tuple[str, ...], **options: Any) -> D
     return prepare(detector, tier="embedding" if "embedding" in tiers else tiers[0], **options)
 
 
+Combine = Callable[[np.ndarray, np.ndarray], np.ndarray]
+"""Scores from rows of the members' logits (texts, members) and whether each text is taken for
+English (texts,)."""
+
+
 @dataclass
 class MemberLogits:
     """Each member's out-of-fold logit of every item (columns in ``tiers`` order)."""
@@ -112,21 +117,29 @@ class MemberLogits:
     alarming: list[tuple[np.ndarray, np.ndarray]]
     """Per real harmful set (harmful-request only): its items' and the safe-but-alarming
     prompts' logits, (items, members) each, from members fitted without either."""
+    english: np.ndarray
+    """(n,) bool: the item is taken for English (``learned.language``)."""
+    alarming_english: list[tuple[np.ndarray, np.ndarray]]
+    """``english`` of ``alarming``'s items, in the same shape."""
 
-    def alarming_curve(
-        self, combine: Callable[[np.ndarray], np.ndarray]
-    ) -> list[tuple[float, float]]:
-        return alarming_curve([(combine(h), combine(a)) for h, a in self.alarming])
+    def alarming_curve(self, combine: Combine) -> list[tuple[float, float]]:
+        return alarming_curve(
+            [
+                (combine(h, eh), combine(a, ea))
+                for (h, a), (eh, ea) in zip(self.alarming, self.alarming_english, strict=True)
+            ]
+        )
 
-    def by_mutator(
-        self, combine: Callable[[np.ndarray], np.ndarray]
-    ) -> dict[str, list[tuple[float, float]]]:
+    def by_mutator(self, combine: Combine) -> dict[str, list[tuple[float, float]]]:
         """Per mutator, each copy's score alone and through the layer, its texts' members'
         logits combined by ``combine``."""
         out: dict[str, list[tuple[float, float]]] = {}
         for group in self.mutated:
             for copy, rows in group:
-                out.setdefault(copy.mutator, []).append(alone_and_in_layer(copy, combine(rows)))
+                english = np.array([reads_as_english(t) for t in copy.texts], dtype=bool)
+                out.setdefault(copy.mutator, []).append(
+                    alone_and_in_layer(copy, combine(rows, english))
+                )
         return out
 
 
@@ -180,7 +193,11 @@ def member_logits(
             alarming, alarming_logits(x, y, weights, paired, c=c, seed=seed), strict=True
         ):
             harmful[:, j], alarmed[:, j] = h, a
-    return MemberLogits(tiers, by_source, by_random, scored, mutated, alarming)
+    english = np.array([reads_as_english(ex.text) for ex in ds.examples], dtype=bool)
+    alarming_english = [(english[f.harmful], english[f.alarming]) for f in paired]
+    return MemberLogits(
+        tiers, by_source, by_random, scored, mutated, alarming, english, alarming_english
+    )
 
 
 def calibrate(mean_logits: np.ndarray, y: np.ndarray) -> tuple[float, float]:
@@ -218,10 +235,16 @@ class StackedReport:
     calibration: tuple[float, float]
     cascade: list[CascadePoint] = field(default_factory=list)
     """Empty without a fast member."""
+    other_languages: tuple[str, ...] = ()
 
     def lines(self) -> list[str]:
         a, b = self.calibration
         out = [f"score = sigmoid({a:.3f} x mean of {', '.join(self.members)} log-odds {b:+.3f})"]
+        if self.other_languages:
+            out[0] += (
+                f"; on text not taken for English, the mean of {', '.join(self.other_languages)}"
+                " log-odds alone"
+            )
         for tier, cv in self.members.items():
             out.append(f"{tier} alone: " + _headline(cv))
         out.append("ensemble: " + _headline(self.ensemble))
@@ -241,13 +264,17 @@ def cascade_points(
     attacks: np.ndarray,
     benign: np.ndarray,
     thresholds: dict[str, float],
+    always_run: np.ndarray | None = None,
 ) -> list[CascadePoint]:
     """The cascade at 0 (every member runs) and at each of CASCADE_GATES, from out-of-fold
     scores: ``fast`` the fast member's, ``stacked`` the ensemble's; ``attacks`` and ``benign``
-    select the items each figure is over."""
+    select the items each figure is over; ``always_run`` the items the fast member's score
+    cannot pass (text in another language)."""
     points = []
     for gate in (0.0, *CASCADE_GATES):
         runs = fast >= gate
+        if always_run is not None:
+            runs |= always_run
         recall = {
             name: float(np.mean(((stacked >= t) & runs)[attacks])) for name, t in thresholds.items()
         }
@@ -266,23 +293,46 @@ def _headline(cv: CrossValidation) -> str:
     return text
 
 
-def _member_score(j: int, rows: np.ndarray) -> np.ndarray:
+def _member_score(j: int, rows: np.ndarray, english: np.ndarray) -> np.ndarray:
     """Member ``j``'s calibrated scores, from rows of the members' logits."""
     return sigmoid(rows[:, j])
 
 
-def stack(ds: Dataset, logits: MemberLogits) -> StackedReport:
-    """Calibrate the mean of the members' log-odds and measure it, and each member alone, out
-    of fold."""
+def _member_logit(j: int, rows: np.ndarray, english: np.ndarray) -> np.ndarray:
+    return rows[:, j]
+
+
+@dataclass(frozen=True)
+class _Stacked:
+    """The stacker's log-odds before calibration: the members' mean, or on text not taken
+    for English the mean of the members that read other languages (``readers``; none: every
+    member counts on every text), as ``Ensemble.score`` weighs them."""
+
+    readers: tuple[int, ...]
+
+    def __call__(self, rows: np.ndarray, english: np.ndarray) -> np.ndarray:
+        mean: np.ndarray = rows.mean(axis=-1)
+        if not self.readers:
+            return mean
+        readers: np.ndarray = rows[:, list(self.readers)].mean(axis=-1)
+        return np.where(english, mean, readers)
+
+
+def stack(
+    ds: Dataset, logits: MemberLogits, other_languages: tuple[str, ...] = ()
+) -> StackedReport:
+    """Calibrate the stacked log-odds (``_Stacked``) and measure them, and each member alone,
+    out of fold."""
     y = ds.labels
     usable = logits.scored
-    a, b = calibrate(logits.random.mean(axis=1), y)
+    stacked_logit = _Stacked(tuple(logits.tiers.index(t) for t in other_languages))
+    a, b = calibrate(stacked_logit(logits.random, logits.english), y)
 
-    def score(z: np.ndarray) -> np.ndarray:
-        return sigmoid(a * z.mean(axis=-1) + b)
+    def score(z: np.ndarray, english: np.ndarray) -> np.ndarray:
+        return sigmoid(a * stacked_logit(z, english) + b)
 
-    oof = np.where(usable, score(logits.by_source), 0.0)
-    shipped = fpr_thresholds(real_benign_documents(score(logits.random), ds))
+    oof = np.where(usable, score(logits.by_source, logits.english), 0.0)
+    shipped = fpr_thresholds(real_benign_documents(score(logits.random, logits.english), ds))
     mutated = logits.by_mutator(score)
     members = {}
     for j, tier in enumerate(logits.tiers):
@@ -293,7 +343,7 @@ def stack(ds: Dataset, logits: MemberLogits) -> StackedReport:
             logits.by_mutator(partial(_member_score, j)),
             tier=tier,
         )
-        members[tier].safe_but_alarming_curve = logits.alarming_curve(itemgetter((slice(None), j)))
+        members[tier].safe_but_alarming_curve = logits.alarming_curve(partial(_member_logit, j))
     stacked = report(ds, oof, shipped, mutated, tier="ensemble")
     stacked.safe_but_alarming_curve = logits.alarming_curve(score)
     cascade = []
@@ -305,8 +355,9 @@ def stack(ds: Dataset, logits: MemberLogits) -> StackedReport:
             y == 1,
             real_benign(ds),
             {**shipped, "unseen_1pct": stacked.unseen_source_thresholds["fpr_1pct"]},
+            always_run=~logits.english if other_languages else None,
         )
-    return StackedReport(stacked, members, (a, b), cascade)
+    return StackedReport(stacked, members, (a, b), cascade, other_languages)
 
 
 def _check_member_features(detector: str, tier: str, path: Path) -> None:
@@ -345,13 +396,19 @@ def train_ensemble(
         )
     for tier, path in paths.items():
         _check_member_features(ds.detector, tier, path)
-    measured = stack(ds, member_logits(ds, tiers, seed=seed, mutated_attacks=mutated_attacks))
+    other_languages = tuple(
+        t for t in tiers if features_for(ds.detector, t) in READS_OTHER_LANGUAGES
+    )
+    if len(other_languages) == len(tiers):
+        other_languages = ()  # every member reads every text: no gate
+    logits = member_logits(ds, tiers, seed=seed, mutated_attacks=mutated_attacks)
+    measured = stack(ds, logits, other_languages)
     metrics: dict[str, Any] = {
         "cross_validation": measured.ensemble.summary(),
         "members_alone": {t: cv.summary() for t, cv in measured.members.items()},
         "cascade": [asdict(point) for point in measured.cascade],
     }
-    data_card = _data_card(ds, tiers, seed)
+    data_card = _data_card(ds, tiers, seed, other_languages)
     model = Ensemble(
         detector=ds.detector,
         members=tiers,
@@ -360,6 +417,7 @@ def train_ensemble(
         member_digests={t: digest(p) for t, p in paths.items()},
         thresholds=measured.ensemble.model_thresholds(),
         meta={"metrics": metrics, "items": len(ds.examples), "seed": seed},
+        other_languages=other_languages,
     )
     path = out_dir / model_filename(ds.detector, "ensemble", tiers)
     model.save(path)
@@ -369,8 +427,19 @@ def train_ensemble(
     return path, measured
 
 
-def _data_card(ds: Dataset, tiers: tuple[str, ...], seed: int) -> dict[str, Any]:
+def _data_card(
+    ds: Dataset, tiers: tuple[str, ...], seed: int, other_languages: tuple[str, ...]
+) -> dict[str, Any]:
     y = ds.labels
+    stacker = (
+        "the mean of the members' calibrated log-odds, Platt-scaled on their random-fold "
+        "out-of-fold logits"
+    )
+    if other_languages:
+        stacker += (
+            f"; on text not taken for English (learned.language), the mean of "
+            f"{', '.join(other_languages)} log-odds alone, through the same scaling"
+        )
     return {
         "detector": ds.detector,
         "tier": "ensemble",
@@ -380,10 +449,7 @@ def _data_card(ds: Dataset, tiers: tuple[str, ...], seed: int) -> dict[str, Any]
         "positives": int(y.sum()),
         "negatives": int(len(y) - y.sum()),
         "by_source": counts_by_source(ds.examples),
-        "stacker": (
-            "the mean of the members' calibrated log-odds, Platt-scaled on their random-fold "
-            "out-of-fold logits"
-        ),
+        "stacker": stacker,
         "thresholds_from": (
             "random-fold out-of-fold logits of the real data sets' benign items, each from "
             "members that did not train on it; unseen_sources_* from leave-one-source-out"
@@ -419,5 +485,16 @@ score = sigmoid(bias + sum of weight x logit(member score)), bias {model.bias:.4
 ## Known limits
 - It costs every member's latency (they run concurrently) and inherits their limits.
 - It trusts every member alike, whatever the text: a kind of text none of them saw can still
-  fool every member at once.
+  fool every member at once.{_language_limit(model)}
 """
+
+
+def _language_limit(model: Ensemble) -> str:
+    if not model.other_languages:
+        return ""
+    others = [t for t in model.members if t not in model.other_languages]
+    return f"""
+- On text not taken for English only {", ".join(model.other_languages)} counts, and
+  {", ".join(others)} is not asked to agree; the test is a word count, not a language
+  identifier, and English padded with enough text in another language is read as that
+  language."""
