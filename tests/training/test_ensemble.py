@@ -107,6 +107,40 @@ def test_a_cascade_passes_what_the_fast_member_clears_and_loses_only_what_it_mis
     assert [p.benign_passed for p in gated] == sorted(p.benign_passed for p in gated)
 
 
+def test_on_text_one_member_cannot_read_only_the_other_counts() -> None:
+    # The odd set stands for text in another language: the fast member's logits there are
+    # noise, the multilingual one reads it as it reads the rest.
+    ds = synthetic_dataset()
+    y = ds.labels
+    odd = np.array([ex.source == "attacks:odd" for ex in ds.examples])
+    rng = np.random.default_rng(3)
+
+    def logits() -> np.ndarray:
+        signal = (y * 2 - 1) * 3.0
+        fast = np.where(odd, -3.0 + rng.normal(0, 1, len(y)), signal + rng.normal(0, 1, len(y)))
+        return np.column_stack([fast, signal * 0.7 + rng.normal(0, 1, len(y))])
+
+    by_source = logits()
+    measured = ensemble.MemberLogits(
+        ("fast", "embedding"), by_source, logits(), np.ones(len(y), bool), [], [], ~odd, []
+    )
+    mean = stack(ds, measured)
+    gated = stack(ds, measured, ("embedding",))
+    recall = {
+        name: {g.group: g.recall for g in report.ensemble.groups}["attacks:odd"]
+        for name, report in (("mean", mean), ("gated", gated))
+    }
+    assert recall["mean"] + 0.15 < recall["gated"], recall
+    # Elsewhere both members still count alike.
+    common = {g.group: g.recall for g in gated.ensemble.groups}["attacks:common"]
+    assert common == {g.group: g.recall for g in mean.ensemble.groups}["attacks:common"]
+    assert "on text not taken for English, the mean of embedding" in gated.lines()[0]
+    # And a cascade does not pass the odd set on the fast member's low scores.
+    cascade = {p.gate: p.recall["fpr_1pct"] for p in gated.cascade}
+    assert cascade[0.5] == cascade[0.0]
+    assert {p.gate: p.recall["fpr_1pct"] for p in mean.cascade}[0.5] < cascade[0.5]
+
+
 @pytest.mark.usefixtures("noise_embedding")
 def test_the_report_measures_the_cascade_at_each_gate() -> None:
     ds = synthetic_dataset()

@@ -64,13 +64,15 @@ _UNREAD = re.compile(r"[^\W\d_a-z\u00c0-\u017f]")
 _ACCENTED = re.compile(r"[\u00c0-\u00ff\u0100-\u017f]")
 
 
-def _other_language(words: list[str], letters: int) -> bool:
-    other_script = sum(len(_UNREAD.findall(w)) for w in words)
-    if other_script * 10 >= letters * 3:
+def _other_language(sentence: str, words: list[str], letters: int) -> bool:
+    ascii_only = sentence.isascii()
+    if not ascii_only and len(_UNREAD.findall(sentence)) * 10 >= letters * 3:
         return True
     if len(words) < 3:
         return False
-    other = sum(w in _OTHER or _ACCENTED.search(w) is not None for w in words)
+    other = sum(w in _OTHER for w in words)
+    if not ascii_only:
+        other += sum(w not in _OTHER and _ACCENTED.search(w) is not None for w in words)
     # Two at least: one word is a name or a loan ("Smith et al.", "café") as often as not.
     return other >= 2 and other > sum(w in _ENGLISH for w in words)
 
@@ -83,7 +85,7 @@ def other_language_share(text: str) -> float:
         words = _WORDS.findall(sentence)
         letters = sum(map(len, words))
         total += letters
-        if letters and _other_language(words, letters):
+        if letters and _other_language(sentence, words, letters):
             other += letters
     return other / total if total else 0.0
 
