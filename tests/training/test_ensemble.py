@@ -127,7 +127,7 @@ def test_on_text_one_member_cannot_read_only_the_other_counts() -> None:
     mean = stack(ds, measured)
     gated = stack(ds, measured, ("embedding",))
     recall = {
-        name: {g.group: g.recall for g in report.ensemble.groups}["attacks:odd"]
+        name: {g.group: g.recall or 0.0 for g in report.ensemble.groups}["attacks:odd"]
         for name, report in (("mean", mean), ("gated", gated))
     }
     assert recall["mean"] + 0.15 < recall["gated"], recall
