@@ -36,14 +36,15 @@ _ENGLISH = frozenset(
 # Common short words of the languages the multilingual encoder reads that are written in Latin
 # letters (German, French, Spanish, Italian, Portuguese, Dutch, Polish, Turkish). Words English
 # text also has count for neither side: English words ("a", "as", "do", "no", "in", "me",
-# "son", "come", "van"), abbreviations ("EU", "OS", "e.g.", "AMA") and code ("TODO", "em").
+# "son", "come", "van"), abbreviations ("EU", "OS", "e.g.", "AMA", "Mon") and code ("TODO",
+# "em").
 _OTHER = frozenset(
     """
     der die das und ist sind nicht ich sie es ein eine zu mit den von auf für sich dem des auch
     wie wir ihr bitte alle alles oder aber wenn nur noch dir mir mich dich diese dieser dieses
     wird werden haben kann mein meine dein deine bei nach über unter welche warum wo
     le la les et est pas je tu vous il elle un une du de en que qui dans avec sur ce cette mais
-    ou tous toutes votre moi toi mon mes ton tes sa ses nous leur au aux quel quelle quels
+    ou tous toutes votre moi toi mes ton tes sa ses nous leur au aux quel quelle quels
     el los las y es yo usted una del para con por como pero todas su sus mi te se lo esto esta
     este estos estas aquí
     gli è non io di della che ma tutte tutti tuo tua suo mio mia questo questa queste questi
@@ -81,7 +82,9 @@ def other_language_share(text: str) -> float:
     """Share of ``text``'s letters that are in sentences read as another language than
     English (0 for a text without letters)."""
     total = other = 0
-    for sentence in _SENTENCES.findall(normalize(text[:_READ_CHARS])):
+    # Split before normalising, which joins lines: a table's rows are read one by one.
+    for raw in _SENTENCES.findall(text[:_READ_CHARS]):
+        sentence = normalize(raw)
         words = _WORDS.findall(sentence)
         letters = sum(map(len, words))
         total += letters
