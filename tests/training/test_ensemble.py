@@ -155,7 +155,6 @@ def test_the_report_measures_the_cascade_at_each_gate() -> None:
     assert any(line.startswith("cascade_below 0.2:") for line in measured.lines())
 
 
-@pytest.mark.usefixtures("noise_embedding")
 def _member(features: str) -> LinearDetector:
     dim = FEATURE_DIMS[features]
     return LinearDetector(
@@ -170,6 +169,7 @@ def _member(features: str) -> LinearDetector:
     )
 
 
+@pytest.mark.usefixtures("noise_embedding")
 def test_training_pins_the_member_files_it_was_fitted_for(tmp_path: Path) -> None:
     ds = synthetic_dataset()
     with pytest.raises(ValueError, match=r"injection\.npz.* is missing: train those tiers"):
@@ -196,6 +196,33 @@ def test_training_pins_the_member_files_it_was_fitted_for(tmp_path: Path) -> Non
     card = (tmp_path / "injection.ensemble.model-card.md").read_text()
     assert "fast alone: pooled ROC AUC" in card
     assert "0.1% FPR: score >=" in card
+    # The multilingual member reads what the fast one cannot: the stacker says so.
+    assert model.other_languages == ("embedding",)
+    assert "On text not taken for English only embedding counts" in card
+
+
+@pytest.mark.usefixtures("noise_embedding")
+def test_an_ensemble_follows_the_encoder_its_embedding_member_was_trained_on(
+    tmp_path: Path,
+) -> None:
+    _member(FAST).save(tmp_path / "injection.npz")
+    _member(EMBEDDING).save(tmp_path / "injection.embedding.npz")
+    tiers = ("fast", "embedding")
+    assert ensemble.member_encoder(tmp_path, "injection", tiers) == "english"
+    assert ensemble.member_encoder(tmp_path, "injection", ("fast", "probe")) is None
+    ds = synthetic_dataset()
+    english = fit.Dataset(
+        ds.detector, "embedding", ds.examples, ds.removed, None, None, encoder="english"
+    )
+    with pytest.raises(ValueError, match="--encoder english"):
+        train_ensemble(ds, tmp_path, tiers)  # the detector's default is the other encoder
+    path, _ = train_ensemble(english, tmp_path, tiers)
+    # Two English readers: no member's word counts alone on any text.
+    assert Ensemble.load(path).other_languages == ()
+    with pytest.raises(ValueError, match="unknown encoder 'klingon'"):
+        prepare_ensemble("injection", tiers, encoder="klingon")
+    with pytest.raises(ValueError, match="has none"):
+        prepare_ensemble("harmful-request", ("fast", "probe"), encoder="english")
 
 
 @pytest.mark.parametrize(

@@ -115,6 +115,15 @@ def train_command(
             "else as DETECTOR.ensemble.TIERS.json (DETECTOR.ensemble.fast-embedding-probe.json)."
         ),
     ] = "fast,embedding",
+    encoder: Annotated[
+        str | None,
+        typer.Option(
+            help="--tier embedding: the encoder its head reads, english (all-MiniLM-L6-v2) or "
+            "multilingual (Universal Sentence Encoder multilingual v3); default: the one "
+            "measured best for the detector. --tier ensemble follows the embedding member's "
+            "file in --out."
+        ),
+    ] = None,
 ) -> None:
     """Train a learned detector from data in installed packages, generated data and (when
     present) the development sets; write the model, its data card and its model card."""
@@ -130,8 +139,12 @@ def train_command(
         fail(f"{held_out}: no such directory (--held-out)")
     if dev_root is None and not no_dev and dev != DEFAULT_DEV:
         fail(f"{dev}: no such directory (--dev, or --no-dev)")
+    if encoder is not None and tier not in ("embedding", "ensemble"):
+        fail(f"--encoder chooses the embedding tier's encoder; --tier {tier} has none")
     if tier == "ensemble":
-        _train_ensemble(detector, out_dir, members, seed, dev_root, held_out, sample, mutated)
+        _train_ensemble(
+            detector, out_dir, members, seed, dev_root, held_out, sample, mutated, encoder
+        )
         return
     if tier == "sentences":
         _train_sentences(detector, out_dir, seed, dev_root, sample)
@@ -145,6 +158,7 @@ def train_command(
             dev_root=dev_root,
             held_out_root=held_out,
             sample=sample,
+            encoder=encoder,
         )
         cv = (
             run_cross_validation(data, seed=seed, mutated_attacks=mutated)
@@ -190,14 +204,22 @@ def _train_ensemble(
     held_out: Path | None,
     sample: int | None,
     mutated: int | None,
+    encoder: str | None,
 ) -> None:
-    from swisscheese.training.ensemble import prepare_ensemble, train_ensemble
+    from swisscheese.training.ensemble import member_encoder, prepare_ensemble, train_ensemble
 
     tiers = tuple(t.strip() for t in members.split(",") if t.strip())
     started = time.perf_counter()
     with _training_errors():
         data = prepare_ensemble(
-            detector, tiers, seed=seed, dev_root=dev_root, held_out_root=held_out, sample=sample
+            detector,
+            tiers,
+            seed=seed,
+            dev_root=dev_root,
+            held_out_root=held_out,
+            sample=sample,
+            # The embedding member is re-fitted fold by fold on the encoder its file reads.
+            encoder=encoder or member_encoder(out_dir, detector, tiers),
         )
         path, measured = train_ensemble(data, out_dir, tiers, seed=seed, mutated_attacks=mutated)
     for line in measured.lines():

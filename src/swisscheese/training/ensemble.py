@@ -53,6 +53,7 @@ from swisscheese.training.fit import (
     Dataset,
     _features,
     counts_by_source,
+    encoder_of,
     features_for,
     prepare,
     regularisation,
@@ -88,11 +89,28 @@ def _check_tiers(detector: str, tiers: tuple[str, ...]) -> None:
         )
 
 
-def prepare_ensemble(detector: str, tiers: tuple[str, ...], **options: Any) -> Dataset:
+def prepare_ensemble(
+    detector: str, tiers: tuple[str, ...], *, encoder: str | None = None, **options: Any
+) -> Dataset:
     """The items every member can read (the embedding tier leaves some sources out), prepared
-    as ``fit.prepare`` does."""
+    as ``fit.prepare`` does; ``encoder``: the embedding member's (``fit.ENCODERS``)."""
     _check_tiers(detector, tiers)
-    return prepare(detector, tier="embedding" if "embedding" in tiers else tiers[0], **options)
+    if encoder is not None and "embedding" not in tiers:
+        raise ValueError(f"an encoder is for an embedding member; {', '.join(tiers)} has none")
+    tier = "embedding" if "embedding" in tiers else tiers[0]
+    return prepare(detector, tier=tier, encoder=encoder, **options)
+
+
+def member_encoder(out_dir: Path, detector: str, tiers: tuple[str, ...]) -> str | None:
+    """The encoder of the embedding member's file in ``out_dir`` (None without one, or when
+    it cannot be read: ``train_ensemble`` says why)."""
+    path = out_dir / model_filename(detector, "embedding")
+    if "embedding" not in tiers or not path.is_file():
+        return None
+    try:
+        return encoder_of(LinearDetector.load(path).features)
+    except (OSError, ValueError, KeyError):
+        return None
 
 
 Combine = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -171,7 +189,15 @@ def member_logits(
     ]
     random_split = random_folds(ds.documents, seed)
     for j, tier in enumerate(tiers):
-        member = Dataset(ds.detector, tier, ds.examples, ds.removed, None, ds.dev_root)
+        member = Dataset(
+            ds.detector,
+            tier,
+            ds.examples,
+            ds.removed,
+            None,
+            ds.dev_root,
+            encoder=ds.encoder if tier == "embedding" else None,
+        )
         x, c = member.matrix(), regularisation(ds.detector, tier)
         logits, heads = out_of_fold(
             x, y, weights, folds, c=c, seed=seed, rng=np.random.default_rng(seed)
@@ -360,7 +386,7 @@ def stack(
     return StackedReport(stacked, members, (a, b), cascade, other_languages)
 
 
-def _check_member_features(detector: str, tier: str, path: Path) -> None:
+def _check_member_features(ds: Dataset, tier: str, path: Path) -> None:
     """Raise ValueError unless the member file reads the features the stacker re-fits it on:
     an embedding head from the other encoder would be served while the stacker was calibrated
     on this one's scores."""
@@ -368,11 +394,14 @@ def _check_member_features(detector: str, tier: str, path: Path) -> None:
         features = LinearDetector.load(path).features
     except (OSError, ValueError, KeyError) as exc:
         raise ValueError(f"{path}: not a {tier} model the ensemble can pin ({exc})") from exc
-    wanted = features_for(detector, tier)
+    wanted = features_for(ds.detector, tier, ds.encoder if tier == "embedding" else None)
     if features != wanted:
+        encoder = encoder_of(features)
+        refit = f" or re-fit it on that file's (--encoder {encoder})" if encoder else ""
         raise ValueError(
             f"{path}: a head on {features} features, but the ensemble re-fits its {tier} "
-            f"member on {wanted}: retrain it (swisscheese train {detector} --tier {tier})"
+            f"member on {wanted}: retrain it (swisscheese train {ds.detector} --tier {tier})"
+            f"{refit}"
         )
 
 
@@ -395,9 +424,9 @@ def train_ensemble(
             f"those tiers into {out_dir} first (swisscheese train {ds.detector} --tier TIER)"
         )
     for tier, path in paths.items():
-        _check_member_features(ds.detector, tier, path)
+        _check_member_features(ds, tier, path)
     other_languages = tuple(
-        t for t in tiers if features_for(ds.detector, t) in READS_OTHER_LANGUAGES
+        t for t, p in paths.items() if LinearDetector.load(p).features in READS_OTHER_LANGUAGES
     )
     if len(other_languages) == len(tiers):
         other_languages = ()  # every member reads every text: no gate

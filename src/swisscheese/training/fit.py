@@ -80,12 +80,25 @@ class TrainReport:
     data_card: dict[str, Any]
 
 
-def features_for(detector: str, tier: str) -> str:
+ENCODERS = {"english": EMBEDDING, "multilingual": MULTILINGUAL}
+"""The embedding tier's encoders by the names ``swisscheese train --encoder`` takes."""
+
+
+def features_for(detector: str, tier: str, encoder: str | None = None) -> str:
+    """The features ``detector``'s ``tier`` reads: for the embedding tier, ``encoder``'s
+    vectors (a name in ``ENCODERS``), else those of the encoder measured best for it."""
     if tier == "fast" and detector in PAIR_DETECTORS:
         return FAST_PAIRS
     if tier == "embedding":
+        if encoder is not None:
+            return ENCODERS[encoder]
         return EMBEDDING_ENCODERS.get(detector, EMBEDDING)
     return TIERS[tier]
+
+
+def encoder_of(features: str) -> str | None:
+    """The ``ENCODERS`` name of an embedding head's features (None for other tiers')."""
+    return next((name for name, f in ENCODERS.items() if f == features), None)
 
 
 def _features(texts: list[str], features: str) -> Any:
@@ -153,10 +166,12 @@ class Dataset:
     held_out_root: Path | None
     dev_root: Path | None
     _matrix: Any = field(default=None, repr=False)
+    encoder: str | None = None
+    """The embedding tier's encoder (``ENCODERS``); None: the detector's own."""
 
     @property
     def features(self) -> str:
-        return features_for(self.detector, self.tier)
+        return features_for(self.detector, self.tier, self.encoder)
 
     @property
     def labels(self) -> np.ndarray:
@@ -204,13 +219,19 @@ def prepare(
     held_out_root: Path | None = None,
     decontaminate: bool = True,
     sample: int | None = None,
+    encoder: str | None = None,
 ) -> Dataset:
     """The data for ``detector``: package and generated sources, the development sets when
     ``dev_root`` is given, and nothing from ``held_out_root`` (data never to be trained on,
     such as a benchmark's test split): its items and near-duplicates are removed when
-    ``decontaminate`` is set, and any exact one left makes training refuse (LeakageError)."""
+    ``decontaminate`` is set, and any exact one left makes training refuse (LeakageError).
+    ``encoder`` chooses the embedding tier's encoder (``ENCODERS``)."""
     if tier not in TIERS:
         raise ValueError(f"unknown tier {tier!r} (known: {', '.join(TIERS)})")
+    if encoder is not None and encoder not in ENCODERS:
+        raise ValueError(f"unknown encoder {encoder!r} (known: {', '.join(ENCODERS)})")
+    if encoder is not None and tier != "embedding":
+        raise ValueError(f"an encoder is chosen for the embedding tier, not the {tier} tier")
     examples = load_source(detector, seed, DevData(dev_root) if dev_root else None, tier=tier)
     # Each text reduced once: the leakage checks below ask several questions of it.
     forms = {ex.text: canonical(ex.text) for ex in examples}
@@ -218,7 +239,7 @@ def prepare(
     unique: dict[str, Example] = {}
     for ex in sorted(examples, key=lambda e: -e.label):
         unique.setdefault(forms[ex.text], ex)
-    skipped = SKIPPED_BY_FEATURES.get(features_for(detector, tier), ())
+    skipped = SKIPPED_BY_FEATURES.get(features_for(detector, tier, encoder), ())
     data = [ex for ex in unique.values() if not any(word in ex.source for word in skipped)]
     random.Random(seed).shuffle(data)
 
@@ -241,7 +262,7 @@ def prepare(
             )
     if sample is not None:  # a seeded subset (after the leakage check), for quick runs and tests
         data = random.Random(seed).sample(data, min(sample, len(data)))
-    return Dataset(detector, tier, data, removed, held_out_root, dev_root)
+    return Dataset(detector, tier, data, removed, held_out_root, dev_root, encoder=encoder)
 
 
 @dataclass(frozen=True)
