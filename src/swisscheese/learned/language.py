@@ -4,9 +4,9 @@ An ensemble whose members read different languages needs to know when one of the
 the n-gram and English-encoder heads learnt English, so on a French or Chinese order their
 low score says nothing, and averaging it with the multilingual encoder's finding halves that
 finding. This is a cheap test, not a language identifier: a sentence is taken for another
-language when most of its letters are in another script (or in look-alike letters the
-normaliser does not fold, such as small capitals), or when it has more of the common
-short words of the other languages the multilingual encoder reads than of English's. The text
+language when three tenths of its letters are in another script (or in look-alike letters the
+normaliser does not fold, such as small capitals), or when it has more of the common short
+words of the other languages the multilingual encoder reads than of English's. Each sentence
 is read after the fast tier's normalisation, so English in leetspeak, lookalike letters or
 spread-out letters still reads as English; text with neither kind of evidence (code, tables,
 ciphers, a few words) counts as English, which keeps every member's word on it.

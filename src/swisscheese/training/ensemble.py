@@ -4,7 +4,8 @@ Every member tier is re-fitted fold by fold on the same items, so each item has 
 every member that did not train on it, twice over: with its whole source held out (leave one
 source out) and with a random fifth held out. The ensemble scores a text by the mean of its
 members' calibrated log-odds, recalibrated (Platt) on the random-fold logits: the members are
-trusted equally. Weights fitted to the out-of-fold logits did worse on sources held out than
+trusted equally, except that on text not taken for English only the members that read other
+languages count (``Ensemble.other_languages``). Weights fitted to the out-of-fold logits did worse on sources held out than
 equal ones, whichever fold they were fitted on (docs/detectors.md has the figures): on random
 folds they favour the n-gram tier, which remembers its training sources, and on held-out
 sources the tier that best tells one source from another, which is not the tier that tells a
