@@ -91,10 +91,14 @@ COMPLIANCE = (
 REFUSAL = "I'm sorry, but I can't help with that. It could seriously hurt people."
 
 
-def test_harmful_output_reads_the_request_from_the_trace() -> None:
+@pytest.mark.parametrize("tier", ["fast", "embedding"])
+def test_harmful_output_reads_the_request_from_the_trace(tier: str) -> None:
     from swisscheese import Content
 
-    guard = Guard(parse_policy(OUTPUT_POLICY, "output.yaml"))
+    policy = OUTPUT_POLICY.replace(
+        "action: flag", f"action: flag\n        config: {{tier: {tier}}}"
+    )
+    guard = Guard(parse_policy(policy, "output.yaml"))
 
     def score(response: str) -> float:
         asked = (Content(PIPE_BOMB),)

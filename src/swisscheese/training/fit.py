@@ -63,8 +63,9 @@ DEFAULT_C = 4.0
 C_BY_DETECTOR = {("injection", "fast"): 8.0, ("harmful-request", "probe"): 0.05}
 # The encoder each detector's embedding tier reads with; unlisted: the English all-MiniLM-L6-v2.
 # Held out by source, the multilingual encoder's `injection` head matches the English one's on
-# English sets and reads the six other languages of the grammar (docs/detectors.md).
-EMBEDDING_ENCODERS = {"injection": MULTILINGUAL}
+# English sets and reads the six other languages of the grammar; its `harmful-output` head
+# ranks held-out sets far better (pooled AUC 0.865 against 0.565; docs/detectors.md).
+EMBEDDING_ENCODERS = {"injection": MULTILINGUAL, "harmful-output": MULTILINGUAL}
 # all-MiniLM-L6-v2 was trained on English: text in other languages lands in one corner of its
 # space whatever it says, and training on it cost the English recall (measured: in-the-wild
 # jailbreaks recall at 1% FPR 81% -> 73%). Its heads leave those sources out.
