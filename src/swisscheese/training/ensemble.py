@@ -9,10 +9,10 @@ languages count (``Ensemble.other_languages``). Weights fitted to the out-of-fol
 worse on sources held out than equal ones, whichever fold they were fitted on (docs/detectors.md
 has the figures): on random folds they favour the n-gram tier, which remembers its training
 sources, and on held-out sources the tier that best tells one source from another, which is not
-the tier that tells a harmful request from a safe one on the same topic. The figures are leave-
-one-source-out like every tier's: a source's items are scored from members that never saw it.
-The members themselves are the tiers' model files already in the output directory, pinned by
-digest.
+the tier that tells a harmful request from a safe one on the same topic. The figures are
+leave-one-source-out like every tier's: a source's items are scored from members that never saw
+it. The members themselves are the tiers' model files already in the output directory, pinned
+by digest.
 """
 
 from __future__ import annotations
