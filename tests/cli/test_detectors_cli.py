@@ -254,8 +254,14 @@ def test_the_sentence_reader_needs_its_fast_head_trained_first(tmp_path: Path) -
 
 
 @pytest.mark.timeout(600)
-def test_train_a_sentence_reader_beside_its_head_and_score_with_it(tmp_path: Path) -> None:
-    common = ["indirect-injection", "--out", str(tmp_path), "--no-dev", "--sample", "105"]
+@pytest.mark.parametrize("encoder", ["english", "multilingual"])
+def test_train_a_sentence_reader_beside_its_head_and_score_with_it(
+    tmp_path: Path, encoder: str
+) -> None:
+    common = [
+        "indirect-injection",
+        *("--out", str(tmp_path), "--no-dev", "--sample", "105", "--encoder", encoder),
+    ]
     head = tmp_path / "indirect-injection.npz"
     (tmp_path / "indirect-injection.npz").write_bytes(
         Path(__file__)
@@ -270,6 +276,7 @@ def test_train_a_sentence_reader_beside_its_head_and_score_with_it(tmp_path: Pat
     body = json.loads(model.read_text())
     assert body["meta"]["documents"] == 105
     assert set(body["thresholds"]) == {"fpr_1pct", "fpr_0_1pct"}
+    assert body["encoder"].startswith({"english": "all-MiniLM", "multilingual": "use-"}[encoder])
     (tmp_path / "in.jsonl").write_text(
         json.dumps({"context": "Minutes of the May meeting. Budget approved. What is 7 x 8?"})
         + "\n"

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from swisscheese.learned.model import LinearDetector
+from swisscheese.learned.model import EMBEDDING, LinearDetector
 from swisscheese.learned.sentences import (
     CHUNK_CHARS,
     MAX_CHUNKS,
@@ -167,6 +167,11 @@ def test_the_reader_file_round_trips_and_pins_its_head(tmp_path: Path) -> None:
     reader.save(path)
     assert SentenceReader.load(path) == reader
     assert reader.load_head(path).name == "indirect-injection"
+    # A reader written before the encoder was a choice related with the English one.
+    body = json.loads(path.read_text())
+    del body["encoder"]
+    path.write_text(json.dumps(body))
+    assert SentenceReader.load(path).encoder == EMBEDDING
     head.write_bytes(head.read_bytes() + b"\0")
     with pytest.raises(ValueError, match="changed after the tier was fitted"):
         reader.load_head(path)

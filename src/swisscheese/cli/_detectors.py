@@ -121,7 +121,8 @@ def train_command(
             help="--tier embedding: the encoder its head reads, english (all-MiniLM-L6-v2) or "
             "multilingual (Universal Sentence Encoder multilingual v3); default: the one "
             "measured best for the detector. --tier ensemble follows the embedding member's "
-            "file in --out."
+            "file in --out. --tier sentences: the encoder that relates sentences (default "
+            "english)."
         ),
     ] = None,
 ) -> None:
@@ -139,7 +140,7 @@ def train_command(
         fail(f"{held_out}: no such directory (--held-out)")
     if dev_root is None and not no_dev and dev != DEFAULT_DEV:
         fail(f"{dev}: no such directory (--dev, or --no-dev)")
-    if encoder is not None and tier not in ("embedding", "ensemble"):
+    if encoder is not None and tier not in ("embedding", "ensemble", "sentences"):
         fail(f"--encoder chooses the embedding tier's encoder; --tier {tier} has none")
     if tier == "ensemble":
         _train_ensemble(
@@ -147,7 +148,7 @@ def train_command(
         )
         return
     if tier == "sentences":
-        _train_sentences(detector, out_dir, seed, dev_root, sample)
+        _train_sentences(detector, out_dir, seed, dev_root, sample, encoder)
         return
     started = time.perf_counter()
     with _training_errors():
@@ -233,11 +234,17 @@ def _train_ensemble(
 
 
 def _train_sentences(
-    detector: str, out_dir: Path, seed: int, dev_root: Path | None, sample: int | None
+    detector: str,
+    out_dir: Path,
+    seed: int,
+    dev_root: Path | None,
+    sample: int | None,
+    encoder: str | None,
 ) -> None:
-    from swisscheese.learned.embedding import Encoder
+    from swisscheese.learned.encoders import encoder_for
     from swisscheese.learned.model import model_filename
     from swisscheese.training.devdata import DevData
+    from swisscheese.training.fit import ENCODERS
     from swisscheese.training.sentences import documents, fit_reader
 
     if DETECTOR_SPECS[detector].window is None:
@@ -253,7 +260,17 @@ def _train_sentences(
         # Three documents (clean, noted, planted) per carrier document, five carriers.
         per_carrier = max(sample // 15, 2) if sample else 150
         docs = documents(seed, DevData(dev_root) if dev_root else None, per_carrier=per_carrier)
-        reader = fit_reader(docs, head, Encoder.shared().encode, detector=detector, seed=seed)
+        if encoder is not None and encoder not in ENCODERS:
+            raise ValueError(f"unknown encoder {encoder!r} (known: {', '.join(ENCODERS)})")
+        features = ENCODERS[encoder or "english"]
+        reader = fit_reader(
+            docs,
+            head,
+            encoder_for(features).encode,
+            detector=detector,
+            seed=seed,
+            encoder=features,
+        )
     path = out_dir / model_filename(detector, "sentences")
     reader.save(path)
     chosen = reader.meta["by_weight"][str(reader.weight)]

@@ -33,7 +33,7 @@ from swisscheese.learned.ensemble import (
     sigmoid,
     write_model_json,
 )
-from swisscheese.learned.model import LinearDetector, model_filename
+from swisscheese.learned.model import EMBEDDING, LinearDetector, model_filename
 
 __all__ = [
     "CHUNK_CHARS",
@@ -215,6 +215,9 @@ class SentenceReader:
     head_digest: str
     thresholds: dict[str, float] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
+    encoder: str = EMBEDDING
+    """The features of the encoder that relates sentences (``model.EMBEDDING`` or
+    ``model.MULTILINGUAL``): the weight and calibration were fitted on its cosines."""
 
     def probability(self, strongest: float) -> float:
         if strongest == -math.inf:
@@ -258,6 +261,7 @@ class SentenceReader:
             "candidates": self.candidates,
             "calibration": list(self.calibration),
             "head_digest": self.head_digest,
+            "encoder": self.encoder,
             "thresholds": self.thresholds,
             "meta": self.meta,
         }
@@ -275,4 +279,6 @@ class SentenceReader:
             head_digest=str(body["head_digest"]),
             thresholds={str(k): float(v) for k, v in body.get("thresholds", {}).items()},
             meta=dict(body.get("meta", {})),
+            # Readers written before the choice related with the English encoder.
+            encoder=str(body.get("encoder", EMBEDDING)),
         )

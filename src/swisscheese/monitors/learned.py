@@ -30,7 +30,7 @@ from pydantic import Field
 from swisscheese.core import Content, Context, Finding, Monitor, Span, Stage
 from swisscheese.learned.activations import ActivationReader
 from swisscheese.learned.causal_lm import LocalModelError
-from swisscheese.learned.embedding import EmbeddingError, Encoder
+from swisscheese.learned.embedding import EmbeddingError
 from swisscheese.learned.encoders import encoder_for
 from swisscheese.learned.ensemble import Ensemble, on_scale_of
 from swisscheese.learned.model import (
@@ -466,7 +466,7 @@ class SentenceMonitor:
         self.floor = self.reader.instruction_floor(self.min_score)
         self.category = DETECTOR_SPECS[name].categories[0]
         try:
-            self.encoder = Encoder.shared()
+            self.encoder = encoder_for(self.reader.encoder)
         except EmbeddingError as exc:
             raise ValueError(f"{name} (sentences tier): {exc}") from exc
 

@@ -27,7 +27,7 @@ import numpy as np
 
 from swisscheese.evaluation.metrics import recall_at_fpr
 from swisscheese.learned.ensemble import digest
-from swisscheese.learned.model import LinearDetector, model_filename
+from swisscheese.learned.model import EMBEDDING, LinearDetector, model_filename
 from swisscheese.learned.sentences import Encode, Reading, SentenceReader, read
 from swisscheese.training.crossval import fpr_thresholds
 from swisscheese.training.devdata import DevData
@@ -88,9 +88,16 @@ def documents(seed: int, dev: DevData | None, *, per_carrier: int = 150) -> Sent
 
 
 def fit_reader(
-    docs: SentenceDocuments, head_path: Path, encode: Encode, *, detector: str, seed: int = 0
+    docs: SentenceDocuments,
+    head_path: Path,
+    encode: Encode,
+    *,
+    detector: str,
+    seed: int = 0,
+    encoder: str = EMBEDDING,
 ) -> SentenceReader:
-    """Read every document once, choose the weight, calibrate, measure the thresholds."""
+    """Read every document once, choose the weight, calibrate, measure the thresholds;
+    ``encode`` is the encoder whose features are ``encoder``."""
     from sklearn.linear_model import LogisticRegression
 
     head = LinearDetector.load(head_path)
@@ -117,6 +124,7 @@ def fit_reader(
         candidates=CANDIDATES,
         calibration=calibration,
         head_digest=digest(head_path),
+        encoder=encoder,
     )
     probabilities = np.array([reader.probability(v) for v in e])
     thresholds = fpr_thresholds(probabilities[y == 0])
