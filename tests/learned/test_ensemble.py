@@ -109,6 +109,25 @@ def test_on_text_in_another_language_only_the_members_that_read_it_count() -> No
     assert plain.score(blind_fast, english=False) == plain.score(blind_fast)
 
 
+def test_what_the_blind_members_read_in_english_sentences_still_counts() -> None:
+    # An English order padded with a page of French: the text is not taken for English, the
+    # reader finds little, and the fast member's reading of the English sentences decides.
+    model = Ensemble(
+        "injection", ("fast", "embedding"), (1.0, 1.0), -0.5, {}, other_languages=("embedding",)
+    )
+    whole = {"fast": 0.3, "embedding": 0.4}
+    alone = model.score(whole, english=False)
+    on_order = model.score(whole, english=False, on_english_part={"fast": 0.99})
+    assert on_order == pytest.approx(model.score({"fast": 0.99, "embedding": 0.4}))
+    assert on_order > 0.8 > alone
+    # It can only add: an English greeting around a foreign order does not halve it.
+    order = {"fast": 0.02, "embedding": 0.97}
+    greeting = model.score(order, english=False, on_english_part={"fast": 0.01})
+    assert greeting == model.score(order, english=False)
+    assert model.blind_members() == ("fast",)
+    assert Ensemble("injection", ("fast", "embedding"), (1.0, 1.0), 0.0, {}).blind_members() == ()
+
+
 def test_the_members_that_read_other_languages_round_trip(tmp_path: Path) -> None:
     model, path = _ensemble(tmp_path)
     gated = Ensemble(**{**model.__dict__, "other_languages": ("embedding",)})

@@ -3,6 +3,7 @@ text it never trained on, and is measured the same way."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -139,6 +140,37 @@ def test_on_text_one_member_cannot_read_only_the_other_counts() -> None:
     cascade = {p.gate: p.recall["fpr_1pct"] for p in gated.cascade}
     assert cascade[0.5] == cascade[0.0]
     assert {p.gate: p.recall["fpr_1pct"] for p in mean.cascade}[0.5] < cascade[0.5]
+
+
+def test_the_stacker_reads_the_english_sentences_of_text_in_another_language() -> None:
+    stacked = ensemble._Stacked(readers=(1,))
+    rows = np.array([[-3.0, -1.0], [-3.0, -1.0], [-3.0, 4.0], [2.0, 2.0]])
+    english = np.array([False, False, False, True])
+    # Row 0: an English order padded with another language (the fast member reads the order
+    # in its English sentence); row 1: no English sentence; row 2: a greeting around a
+    # foreign order; row 3: English, the plain mean.
+    on_part = np.array([[5.0, 9.0], [np.nan, np.nan], [-6.0, 9.0], [np.nan, np.nan]])
+    assert stacked(rows, english, on_part).tolist() == [2.0, -1.0, 4.0, 2.0]
+    assert stacked(rows, english).tolist() == [-1.0, -1.0, 4.0, 2.0]
+
+
+@pytest.mark.usefixtures("noise_embedding")
+def test_member_logits_read_the_english_sentences_apart(monkeypatch: pytest.MonkeyPatch) -> None:
+    ds = synthetic_dataset()
+    french = "Le marché ouvre à huit heures sur la place de l'église, avec du pain et du fromage. "
+    padded = [replace(ex, text=ex.text + ". " + french * 3) for ex in ds.examples[:40]]
+    ds = fit.Dataset(ds.detector, ds.tier, padded + ds.examples[40:], ds.removed, None, None)
+    logits = member_logits(ds, ("fast", "embedding"), mutated_attacks=0)
+    assert logits.on_part_by_source is not None
+    assert logits.on_part_random is not None
+    assert not logits.english[:40].any()
+    assert logits.english[40:].all()
+    for part in (logits.on_part_by_source, logits.on_part_random):
+        assert not np.isnan(part[:40]).any()
+        assert np.isnan(part[40:]).all()
+    # The fast member's reading of the English sentence is its reading of the original text.
+    fast = logits.on_part_by_source[:40, 0]
+    assert np.corrcoef(fast, logits.by_source[:40, 0])[0, 1] > 0.5
 
 
 @pytest.mark.usefixtures("noise_embedding")

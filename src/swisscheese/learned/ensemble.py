@@ -136,25 +136,44 @@ class Ensemble:
         if self.other_languages and not sum(self._readers().values()) > 0.0:
             raise ValueError("the members that read other languages have no weight")
 
-    def _readers(self) -> dict[str, float]:
-        return {
-            m: w
-            for m, w in zip(self.members, self.weights, strict=True)
-            if m in self.other_languages
-        }
+    def _weights(self) -> dict[str, float]:
+        return dict(zip(self.members, self.weights, strict=True))
 
-    def score(self, member_scores: Mapping[str, float], *, english: bool = True) -> float:
-        """The stacked probability from each member's calibrated score; ``english``: whether
-        the text is taken for English (``learned.language.reads_as_english``)."""
-        weights = dict(zip(self.members, self.weights, strict=True))
-        if not english and self.other_languages:
-            readers = self._readers()
-            # The blind members' weight goes to the readers, in proportion to theirs: the
-            # score keeps its scale, so one threshold serves both kinds of text.
-            scale = sum(weights.values()) / sum(readers.values())
-            weights = {m: w * scale for m, w in readers.items()}
-        z = self.bias + sum(w * logit(member_scores[m]) for m, w in weights.items())
+    def _readers(self) -> dict[str, float]:
+        return {m: w for m, w in self._weights().items() if m in self.other_languages}
+
+    def score(
+        self,
+        member_scores: Mapping[str, float],
+        *,
+        english: bool = True,
+        on_english_part: Mapping[str, float] | None = None,
+    ) -> float:
+        """The stacked probability from each member's calibrated score. ``english``: whether
+        the text is taken for English (``learned.language``); if not, ``on_english_part``
+        holds the other members' scores on its sentences in English, if it has any."""
+        if english or not self.other_languages:
+            return sigmoid(self._z(member_scores, self._weights()))
+        readers = self._readers()
+        # The blind members' weight goes to the readers, in proportion to theirs: the score
+        # keeps its scale, so one threshold serves both kinds of text.
+        scale = sum(self.weights) / sum(readers.values())
+        z = self._z(member_scores, {m: w * scale for m, w in readers.items()})
+        if on_english_part:
+            # What the blind members read in the English sentences still counts: text in
+            # another language added to an English order must not silence them.
+            part = {**member_scores, **on_english_part}
+            z = max(z, self._z(part, self._weights()))
         return sigmoid(z)
+
+    def blind_members(self) -> tuple[str, ...]:
+        """The members that read English only (none when no member reads other languages)."""
+        if not self.other_languages:
+            return ()
+        return tuple(m for m in self.members if m not in self.other_languages)
+
+    def _z(self, scores: Mapping[str, float], weights: Mapping[str, float]) -> float:
+        return self.bias + sum(w * logit(scores[m]) for m, w in weights.items())
 
     def member_path(self, ensemble_path: Path, tier: str) -> Path:
         return ensemble_path.parent / model_filename(self.detector, tier)

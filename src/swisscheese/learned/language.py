@@ -15,10 +15,17 @@ ciphers, a few words) counts as English, which keeps every member's word on it.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from swisscheese.learned.features import normalize
 
-__all__ = ["OTHER_LANGUAGE_SHARE", "other_language_share", "reads_as_english"]
+__all__ = [
+    "OTHER_LANGUAGE_SHARE",
+    "Languages",
+    "other_language_share",
+    "read_languages",
+    "reads_as_english",
+]
 
 OTHER_LANGUAGE_SHARE = 1 / 3
 """Share of a text's letters, in sentences read as another language, from which the text as a
@@ -78,10 +85,26 @@ def _other_language(sentence: str, words: list[str], letters: int) -> bool:
     return other >= 2 and other > sum(w in _ENGLISH for w in words)
 
 
-def other_language_share(text: str) -> float:
-    """Share of ``text``'s letters that are in sentences read as another language than
-    English (0 for a text without letters)."""
+@dataclass(frozen=True)
+class Languages:
+    """How much of a text is in another language than English, and the rest."""
+
+    other_share: float
+    """Share of the text's letters in sentences read as another language."""
+    english_part: str
+    """The text's sentences not read as another language, one per line ("" without any)."""
+
+    @property
+    def english(self) -> bool:
+        """Whether the text is taken for English as a whole."""
+        return self.other_share < OTHER_LANGUAGE_SHARE
+
+
+def read_languages(text: str) -> Languages:
+    """``text``'s sentences sorted into English and other languages (only its first
+    ``_READ_CHARS`` characters are read)."""
     total = other = 0
+    english: list[str] = []
     # Split before normalising, which joins lines: a table's rows are read one by one.
     for raw in _SENTENCES.findall(text[:_READ_CHARS]):
         sentence = normalize(raw)
@@ -90,10 +113,18 @@ def other_language_share(text: str) -> float:
         total += letters
         if letters and _other_language(sentence, words, letters):
             other += letters
-    return other / total if total else 0.0
+        elif letters:
+            english.append(raw.strip())
+    return Languages(other / total if total else 0.0, "\n".join(english))
+
+
+def other_language_share(text: str) -> float:
+    """Share of ``text``'s letters that are in sentences read as another language than
+    English (0 for a text without letters)."""
+    return read_languages(text).other_share
 
 
 def reads_as_english(text: str) -> bool:
     """Whether ``text`` is taken for English: less than ``OTHER_LANGUAGE_SHARE`` of its letters
     are in sentences in another language."""
-    return other_language_share(text) < OTHER_LANGUAGE_SHARE
+    return read_languages(text).english

@@ -10,7 +10,7 @@ from itertools import pairwise
 
 from swisscheese.learned.ensemble import Ensemble
 from swisscheese.learned.features import pair_text
-from swisscheese.learned.language import reads_as_english
+from swisscheese.learned.language import Languages, read_languages
 from swisscheese.learned.model import FAST_PAIRS, TIER_OF, LinearDetector, Prediction
 
 __all__ = [
@@ -19,7 +19,7 @@ __all__ = [
     "best",
     "combine",
     "document_windows",
-    "english_for",
+    "languages_for",
     "pair_text",
     "predict_ensemble",
     "predict_many",
@@ -109,11 +109,16 @@ def combine(
     predictions: Mapping[str, Prediction],
     *,
     english: bool = True,
+    on_english_part: Mapping[str, Prediction] | None = None,
 ) -> Prediction:
-    """The stacked score of one text from its members' predictions (``english``: whether the
-    text is taken for English); the category from the members that can tell categories apart,
-    the surest first."""
-    score = ensemble.score({tier: p.score for tier, p in predictions.items()}, english=english)
+    """The stacked score of one text from its members' predictions (``english`` and
+    ``on_english_part`` as ``Ensemble.score`` takes them); the category from the members that
+    can tell categories apart, the surest first."""
+    score = ensemble.score(
+        {tier: p.score for tier, p in predictions.items()},
+        english=english,
+        on_english_part={t: p.score for t, p in (on_english_part or {}).items()} or None,
+    )
     categorised = [p for t, p in predictions.items() if len(members[t].categories) > 1]
     return Prediction(score, best(categorised or list(predictions.values())).category)
 
@@ -122,18 +127,30 @@ def predict_ensemble(
     ensemble: Ensemble, members: Mapping[str, LinearDetector], texts: list[str]
 ) -> list[Prediction]:
     per_tier = {tier: predict_many(model, texts) for tier, model in members.items()}
+    languages = [languages_for(ensemble, text) for text in texts]
+    # The members that read English only, again on the English sentences of the other texts.
+    parts = {i: lang.english_part for i, lang in enumerate(languages) if not lang.english}
+    parts = {i: part for i, part in parts.items() if part}
+    on_parts = {
+        tier: dict(zip(parts, predict_many(members[tier], list(parts.values())), strict=True))
+        for tier in ensemble.blind_members()
+    }
     return [
         combine(
             ensemble,
             members,
             {tier: p[i] for tier, p in per_tier.items()},
-            english=english_for(ensemble, text),
+            english=languages[i].english,
+            on_english_part={t: p[i] for t, p in on_parts.items()} if i in parts else None,
         )
-        for i, text in enumerate(texts)
+        for i in range(len(texts))
     ]
 
 
-def english_for(ensemble: Ensemble, text: str) -> bool:
-    """Whether ``ensemble`` should take ``text`` for English (only asked when some member
-    reads other languages)."""
-    return not ensemble.other_languages or reads_as_english(text)
+_ENGLISH = Languages(0.0, "")
+
+
+def languages_for(ensemble: Ensemble, text: str) -> Languages:
+    """How ``ensemble`` should read ``text``'s languages: as English, unread, unless some
+    member reads other languages."""
+    return read_languages(text) if ensemble.other_languages else _ENGLISH

@@ -43,7 +43,7 @@ from swisscheese.learned.model import (
 from swisscheese.learned.predict import (
     best,
     combine,
-    english_for,
+    languages_for,
     pair_text,
     predict_ensemble,
     predict_many,
@@ -378,23 +378,28 @@ class EnsembleMonitor:
         if not content.text.strip():
             return []
         text = self.members[0].text_of(content)
-        english = english_for(self.ensemble, text)
+        languages = languages_for(self.ensemble, text)
         by_tier: dict[str, Prediction] = {}
         if self.cascade_below or self.member_timeout_ms is not None:
             # The inline member first: most benign text stops here, before any forward pass.
             # Not text in another language, though: the fast member cannot read it.
             by_tier["fast"] = predict_text(self.models["fast"], text)
-            if by_tier["fast"].score < self.cascade_below and english:
+            if by_tier["fast"].score < self.cascade_below and languages.english:
                 return []
+        from_user = content.role == "user"
         rest = [m for m in self.members if m.tier not in by_tier]
-        late = await self._score_members(rest, text, content.role == "user", by_tier)
+        late = await self._score_members(rest, text, from_user, by_tier)
+        on_part: dict[str, Prediction] = {}
+        if not languages.english and languages.english_part:
+            late |= await self._score_blind(languages.english_part, from_user, on_part)
         details: dict[str, Any] = {
             "tier": "ensemble",
             "members": {tier: round(p.score, 4) for tier, p in by_tier.items()},
         }
-        if not english:
+        if not languages.english:
             # The trace says why the members' scores do not average to the finding's.
             details["counted"] = list(self.ensemble.other_languages)
+            details["on_english_part"] = {t: round(p.score, 4) for t, p in on_part.items()}
         if late:
             fast = by_tier["fast"]
             score = on_scale_of(
@@ -402,10 +407,27 @@ class EnsembleMonitor:
             )
             details["degraded"] = late
             return [Finding(self.name, fast.category, score, (), details)]
-        top = combine(self.ensemble, self.models, by_tier, english=english)
+        top = combine(
+            self.ensemble,
+            self.models,
+            by_tier,
+            english=languages.english,
+            on_english_part=on_part or None,
+        )
         if top.score < self.min_score:
             return []
         return [Finding(self.name, top.category, top.score, (), details)]
+
+    async def _score_blind(
+        self, part: str, from_user: bool, into: dict[str, Prediction]
+    ) -> dict[str, str]:
+        """The members that read English only, on a text's English sentences (``part``)."""
+        blind = [m for m in self.members if m.tier in self.ensemble.blind_members()]
+        for member in blind:
+            if not isinstance(member, _Threaded):
+                into[member.tier] = predict_text(member.model, part)
+        threaded: list[_Learned] = [m for m in blind if isinstance(m, _Threaded)]
+        return await self._score_members(threaded, part, from_user, into) if threaded else {}
 
     async def _score_members(
         self, members: list[_Learned], text: str, from_user: bool, into: dict[str, Prediction]

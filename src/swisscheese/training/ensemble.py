@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from swisscheese.learned.ensemble import Ensemble, check_tiers, digest
-from swisscheese.learned.language import reads_as_english
+from swisscheese.learned.language import read_languages, reads_as_english
 from swisscheese.learned.model import READS_OTHER_LANGUAGES, LinearDetector, model_filename
 from swisscheese.training.crossval import (
     CrossValidation,
@@ -115,9 +115,10 @@ def member_encoder(out_dir: Path, detector: str, tiers: tuple[str, ...]) -> str 
         return None
 
 
-Combine = Callable[[np.ndarray, np.ndarray], np.ndarray]
-"""Scores from rows of the members' logits (texts, members) and whether each text is taken for
-English (texts,)."""
+Combine = Callable[[np.ndarray, np.ndarray, np.ndarray | None], np.ndarray]
+"""Scores from rows of the members' logits (texts, members), whether each text is taken for
+English (texts,), and the members' logits of each text's English sentences (texts, members;
+NaN where a text has none to read apart), or None."""
 
 
 @dataclass
@@ -141,11 +142,16 @@ class MemberLogits:
     """(n,) bool: the item is taken for English (``learned.language``)."""
     alarming_english: list[tuple[np.ndarray, np.ndarray]]
     """``english`` of ``alarming``'s items, in the same shape."""
+    on_part_by_source: np.ndarray | None = None
+    """(n, members): each member's logit of the item's English sentences, for items not
+    taken for English that have some (NaN elsewhere); from the same heads as ``by_source``."""
+    on_part_random: np.ndarray | None = None
+    """The same from the heads of ``random``."""
 
     def alarming_curve(self, combine: Combine) -> list[tuple[float, float]]:
         return alarming_curve(
             [
-                (combine(h, eh), combine(a, ea))
+                (combine(h, eh, None), combine(a, ea, None))
                 for (h, a), (eh, ea) in zip(self.alarming, self.alarming_english, strict=True)
             ]
         )
@@ -157,8 +163,10 @@ class MemberLogits:
         for group in self.mutated:
             for copy, rows in group:
                 english = np.array([reads_as_english(t) for t in copy.texts], dtype=bool)
+                # Copies are not read again in parts: a mutator disguises all of a text, so
+                # one taken for another language has no English sentence left to read.
                 out.setdefault(copy.mutator, []).append(
-                    alone_and_in_layer(copy, combine(rows, english))
+                    alone_and_in_layer(copy, combine(rows, english, None))
                 )
         return out
 
@@ -190,6 +198,17 @@ def member_logits(
         for f in paired
     ]
     random_split = random_folds(ds.documents, seed)
+    languages = [read_languages(ex.text) for ex in ds.examples]
+    english = np.array([lang.english for lang in languages], dtype=bool)
+    # Items mostly in another language that have English sentences: each member reads those
+    # too, for the stacker's "what the blind members read in English" (Ensemble.score).
+    part_rows = np.array(
+        [i for i, lang in enumerate(languages) if not lang.english and lang.english_part],
+        dtype=np.int64,
+    )
+    part_texts = [languages[i].english_part for i in part_rows]
+    on_part_by_source = np.full((len(y), len(tiers)), np.nan)
+    on_part_random = np.full((len(y), len(tiers)), np.nan)
     for j, tier in enumerate(tiers):
         member = Dataset(
             ds.detector,
@@ -216,15 +235,33 @@ def member_logits(
                     out, per_copy(group_copies, logits_), strict=True
                 ):
                     rows_of_copy[:, j] = values
-        by_random[:, j], _ = out_of_fold(x, y, weights, random_split, c=c, seed=seed)
+        by_random[:, j], random_heads = out_of_fold(x, y, weights, random_split, c=c, seed=seed)
+        if len(part_rows):
+            x_part = _features(part_texts, member.features)
+            for out_, folds_, heads_ in (
+                (on_part_by_source, folds, heads),
+                (on_part_random, random_split, random_heads),
+            ):
+                for rows, head in zip(folds_, heads_, strict=True):
+                    which = np.flatnonzero(np.isin(part_rows, rows))
+                    if head is not None and len(which):
+                        out_[part_rows[which], j] = head.logit(x_part[which])
         for (harmful, alarmed), (h, a) in zip(
             alarming, alarming_logits(x, y, weights, paired, c=c, seed=seed), strict=True
         ):
             harmful[:, j], alarmed[:, j] = h, a
-    english = np.array([reads_as_english(ex.text) for ex in ds.examples], dtype=bool)
     alarming_english = [(english[f.harmful], english[f.alarming]) for f in paired]
     return MemberLogits(
-        tiers, by_source, by_random, scored, mutated, alarming, english, alarming_english
+        tiers,
+        by_source,
+        by_random,
+        scored,
+        mutated,
+        alarming,
+        english,
+        alarming_english,
+        on_part_by_source,
+        on_part_random,
     )
 
 
@@ -271,7 +308,8 @@ class StackedReport:
         if self.other_languages:
             out[0] += (
                 f"; on text not taken for English, the mean of {', '.join(self.other_languages)}"
-                " log-odds alone"
+                " log-odds alone, or where higher the mean with the other members' log-odds of "
+                "its English sentences"
             )
         for tier, cv in self.members.items():
             out.append(f"{tier} alone: " + _headline(cv))
@@ -321,29 +359,41 @@ def _headline(cv: CrossValidation) -> str:
     return text
 
 
-def _member_score(j: int, rows: np.ndarray, english: np.ndarray) -> np.ndarray:
+def _member_score(
+    j: int, rows: np.ndarray, english: np.ndarray, on_part: np.ndarray | None
+) -> np.ndarray:
     """Member ``j``'s calibrated scores, from rows of the members' logits."""
     return sigmoid(rows[:, j])
 
 
-def _member_logit(j: int, rows: np.ndarray, english: np.ndarray) -> np.ndarray:
+def _member_logit(
+    j: int, rows: np.ndarray, english: np.ndarray, on_part: np.ndarray | None
+) -> np.ndarray:
     return rows[:, j]
 
 
 @dataclass(frozen=True)
 class _Stacked:
-    """The stacker's log-odds before calibration: the members' mean, or on text not taken
-    for English the mean of the members that read other languages (``readers``; none: every
-    member counts on every text), as ``Ensemble.score`` weighs them."""
+    """The stacker's log-odds before calibration, as ``Ensemble.score`` weighs them: the
+    members' mean; on text not taken for English the mean of the members that read other
+    languages (``readers``; none: every member counts on every text), or, where higher, the
+    mean with the other members' logits of its English sentences."""
 
     readers: tuple[int, ...]
 
-    def __call__(self, rows: np.ndarray, english: np.ndarray) -> np.ndarray:
+    def __call__(
+        self, rows: np.ndarray, english: np.ndarray, on_part: np.ndarray | None = None
+    ) -> np.ndarray:
         mean: np.ndarray = rows.mean(axis=-1)
         if not self.readers:
             return mean
-        readers: np.ndarray = rows[:, list(self.readers)].mean(axis=-1)
-        return np.where(english, mean, readers)
+        gated: np.ndarray = rows[:, list(self.readers)].mean(axis=-1)
+        if on_part is not None:
+            mixed = on_part.copy()
+            mixed[:, list(self.readers)] = rows[:, list(self.readers)]
+            # NaN (no English sentences) leaves the readers' mean.
+            gated = np.fmax(gated, mixed.mean(axis=-1))
+        return np.where(english, mean, gated)
 
 
 def stack(
@@ -354,13 +404,15 @@ def stack(
     y = ds.labels
     usable = logits.scored
     stacked_logit = _Stacked(tuple(logits.tiers.index(t) for t in other_languages))
-    a, b = calibrate(stacked_logit(logits.random, logits.english), y)
+    a, b = calibrate(stacked_logit(logits.random, logits.english, logits.on_part_random), y)
 
-    def score(z: np.ndarray, english: np.ndarray) -> np.ndarray:
-        return sigmoid(a * stacked_logit(z, english) + b)
+    def score(z: np.ndarray, english: np.ndarray, on_part: np.ndarray | None) -> np.ndarray:
+        return sigmoid(a * stacked_logit(z, english, on_part) + b)
 
-    oof = np.where(usable, score(logits.by_source, logits.english), 0.0)
-    shipped = fpr_thresholds(real_benign_documents(score(logits.random, logits.english), ds))
+    oof = np.where(usable, score(logits.by_source, logits.english, logits.on_part_by_source), 0.0)
+    shipped = fpr_thresholds(
+        real_benign_documents(score(logits.random, logits.english, logits.on_part_random), ds)
+    )
     mutated = logits.by_mutator(score)
     members = {}
     for j, tier in enumerate(logits.tiers):
@@ -469,7 +521,8 @@ def _data_card(
     if other_languages:
         stacker += (
             f"; on text not taken for English (learned.language), the mean of "
-            f"{', '.join(other_languages)} log-odds alone, through the same scaling"
+            f"{', '.join(other_languages)} log-odds alone, or where higher the mean with the "
+            "other members' log-odds of its English sentences, through the same scaling"
         )
     return {
         "detector": ds.detector,
@@ -526,6 +579,5 @@ def _language_limit(model: Ensemble) -> str:
     others = [t for t in model.members if t not in model.other_languages]
     return f"""
 - On text not taken for English only {", ".join(model.other_languages)} counts, and
-  {", ".join(others)} is not asked to agree; the test is a word count, not a language
-  identifier, and English padded with enough text in another language is read as that
-  language."""
+  {", ".join(others)} only for what it reads in the text's English sentences (where that
+  scores higher); the test is a word count, not a language identifier."""
