@@ -562,6 +562,27 @@ def test_the_injection_ensemble_takes_the_encoders_word_on_other_languages() -> 
     assert all(guard.check_sync("input", t).allowed for t in MULTILINGUAL_BENIGN)
 
 
+# Written for this test: a market-day notice in French.
+FRENCH_NOTICE = (
+    "Le marché du samedi ouvre à huit heures sur la place de l'église. On y trouve des légumes "
+    "de saison, du fromage de la ferme voisine et du pain cuit le matin même. "
+)
+
+
+def test_a_page_in_another_language_does_not_silence_the_fast_member() -> None:
+    # Mostly French, so only the encoder's score counts on the whole; the fast member still
+    # reads the English order, and its reading of it decides.
+    # (The encoder alone scores this 0.07: the notice dilutes its window.)
+    guard = Guard(parse_policy(INJECTION_ENSEMBLE_POLICY.replace("0.001", "0.01"), "e.yaml"))
+    verdict = guard.check_sync("input", ZED + "\n\n" + FRENCH_NOTICE)
+    assert verdict.action.value == "block"
+    (found,) = verdict.findings
+    assert found.detail["counted"] == ["embedding"]
+    assert found.detail["members"]["embedding"] < 0.2
+    assert found.detail["on_english_part"]["fast"] > 0.99
+    assert guard.check_sync("input", FRENCH_NOTICE * 4).allowed
+
+
 def test_a_cascade_does_not_pass_text_the_fast_member_cannot_read(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
