@@ -5,9 +5,10 @@ every member that did not train on it, twice over: with its whole source held ou
 source out) and with a random fifth held out. The ensemble scores a text by the mean of its
 members' calibrated log-odds, recalibrated (Platt) on the random-fold logits: the members are
 trusted equally, except that on text not taken for English only the members that read other
-languages count (``Ensemble.other_languages``). Weights fitted to the out-of-fold logits did
-worse on sources held out than equal ones, whichever fold they were fitted on (docs/detectors.md
-has the figures): on random folds they favour the n-gram tier, which remembers its training
+languages count (``Ensemble.other_languages``; the others only for what they read in its English
+sentences, where that scores higher). Weights fitted to the out-of-fold logits did worse on
+sources held out than equal ones, whichever fold they were fitted on (docs/detectors.md has the
+figures): on random folds they favour the n-gram tier, which remembers its training
 sources, and on held-out sources the tier that best tells one source from another, which is not
 the tier that tells a harmful request from a safe one on the same topic. The figures are
 leave-one-source-out like every tier's: a source's items are scored from members that never saw
