@@ -244,7 +244,7 @@ def _train_sentences(
     from swisscheese.learned.encoders import encoder_for
     from swisscheese.learned.model import model_filename
     from swisscheese.training.devdata import DevData
-    from swisscheese.training.fit import ENCODERS
+    from swisscheese.training.fit import encoder_features
     from swisscheese.training.sentences import documents, fit_reader
 
     if DETECTOR_SPECS[detector].window is None:
@@ -260,9 +260,7 @@ def _train_sentences(
         # Three documents (clean, noted, planted) per carrier document, five carriers.
         per_carrier = max(sample // 15, 2) if sample else 150
         docs = documents(seed, DevData(dev_root) if dev_root else None, per_carrier=per_carrier)
-        if encoder is not None and encoder not in ENCODERS:
-            raise ValueError(f"unknown encoder {encoder!r} (known: {', '.join(ENCODERS)})")
-        features = ENCODERS[encoder or "english"]
+        features = encoder_features(encoder or "english")
         reader = fit_reader(
             docs,
             head,

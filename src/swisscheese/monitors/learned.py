@@ -356,6 +356,8 @@ class EnsembleMonitor:
             for tier in self.ensemble.members
         ]
         self.models: dict[str, LinearDetector] = {m.tier: m.model for m in self.members}
+        blind = self.ensemble.blind_members()
+        self._blind = [m for m in self.members if m.tier in blind]
         # Under a member timeout each slower member has workers of its own, as many as the
         # machine has cores (more only contend), so a pass that comes too late can be dropped
         # from their queue before it costs anything.
@@ -422,11 +424,10 @@ class EnsembleMonitor:
         self, part: str, from_user: bool, into: dict[str, Prediction]
     ) -> dict[str, str]:
         """The members that read English only, on a text's English sentences (``part``)."""
-        blind = [m for m in self.members if m.tier in self.ensemble.blind_members()]
-        for member in blind:
+        for member in self._blind:
             if not isinstance(member, _Threaded):
                 into[member.tier] = predict_text(member.model, part)
-        threaded: list[_Learned] = [m for m in blind if isinstance(m, _Threaded)]
+        threaded: list[_Learned] = [m for m in self._blind if isinstance(m, _Threaded)]
         return await self._score_members(threaded, part, from_user, into) if threaded else {}
 
     async def _score_members(

@@ -441,10 +441,10 @@ def stack(
     return StackedReport(stacked, members, (a, b), cascade, other_languages)
 
 
-def _check_member_features(ds: Dataset, tier: str, path: Path) -> None:
-    """Raise ValueError unless the member file reads the features the stacker re-fits it on:
-    an embedding head from the other encoder would be served while the stacker was calibrated
-    on this one's scores."""
+def _check_member_features(ds: Dataset, tier: str, path: Path) -> str:
+    """The features the member file reads; ValueError unless they are those the stacker
+    re-fits it on: an embedding head from the other encoder would be served while the stacker
+    was calibrated on this one's scores."""
     try:
         features = LinearDetector.load(path).features
     except (OSError, ValueError, KeyError) as exc:
@@ -458,6 +458,7 @@ def _check_member_features(ds: Dataset, tier: str, path: Path) -> None:
             f"member on {wanted}: retrain it (swisscheese train {ds.detector} --tier {tier})"
             f"{refit}"
         )
+    return features
 
 
 def train_ensemble(
@@ -478,11 +479,8 @@ def train_ensemble(
             f"the ensemble pins its members, and {', '.join(missing)} is missing: train "
             f"those tiers into {out_dir} first (swisscheese train {ds.detector} --tier TIER)"
         )
-    for tier, path in paths.items():
-        _check_member_features(ds, tier, path)
-    other_languages = tuple(
-        t for t, p in paths.items() if LinearDetector.load(p).features in READS_OTHER_LANGUAGES
-    )
+    features = {tier: _check_member_features(ds, tier, path) for tier, path in paths.items()}
+    other_languages = tuple(t for t, f in features.items() if f in READS_OTHER_LANGUAGES)
     if len(other_languages) == len(tiers):
         other_languages = ()  # every member reads every text: no gate
     logits = member_logits(ds, tiers, seed=seed, mutated_attacks=mutated_attacks)

@@ -85,6 +85,14 @@ ENCODERS = {"english": EMBEDDING, "multilingual": MULTILINGUAL}
 """The embedding tier's encoders by the names ``swisscheese train --encoder`` takes."""
 
 
+def encoder_features(encoder: str) -> str:
+    """The features of the encoder ``swisscheese train --encoder`` names (ValueError for a
+    name it does not know)."""
+    if encoder not in ENCODERS:
+        raise ValueError(f"unknown encoder {encoder!r} (known: {', '.join(ENCODERS)})")
+    return ENCODERS[encoder]
+
+
 def features_for(detector: str, tier: str, encoder: str | None = None) -> str:
     """The features ``detector``'s ``tier`` reads: for the embedding tier, ``encoder``'s
     vectors (a name in ``ENCODERS``), else those of the encoder measured best for it."""
@@ -92,7 +100,7 @@ def features_for(detector: str, tier: str, encoder: str | None = None) -> str:
         return FAST_PAIRS
     if tier == "embedding":
         if encoder is not None:
-            return ENCODERS[encoder]
+            return encoder_features(encoder)
         return EMBEDDING_ENCODERS.get(detector, EMBEDDING)
     return TIERS[tier]
 
@@ -103,7 +111,7 @@ def encoder_of(features: str) -> str | None:
 
 
 def _features(texts: list[str], features: str) -> Any:
-    if features in (EMBEDDING, MULTILINGUAL):
+    if features in ENCODERS.values():
         from swisscheese.learned.encoders import encoder_for
 
         return encoder_for(features).encode(texts, workers=os.cpu_count() or 1)
@@ -229,8 +237,8 @@ def prepare(
     ``encoder`` chooses the embedding tier's encoder (``ENCODERS``)."""
     if tier not in TIERS:
         raise ValueError(f"unknown tier {tier!r} (known: {', '.join(TIERS)})")
-    if encoder is not None and encoder not in ENCODERS:
-        raise ValueError(f"unknown encoder {encoder!r} (known: {', '.join(ENCODERS)})")
+    if encoder is not None:
+        encoder_features(encoder)
     if encoder is not None and tier != "embedding":
         raise ValueError(f"an encoder is chosen for the embedding tier, not the {tier} tier")
     examples = load_source(detector, seed, DevData(dev_root) if dev_root else None, tier=tier)
