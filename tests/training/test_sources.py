@@ -14,8 +14,14 @@ from swisscheese.evaluation.mutators import MUTATORS
 from swisscheese.learned.specs import DETECTOR_SPECS
 from swisscheese.training import injection_sets
 from swisscheese.training.crossval import SAFE_BUT_ALARMING
-from swisscheese.training.devdata import DevData
-from swisscheese.training.sources import EMBEDDING_WINDOW, PLAIN_REQUESTS, group_of, load_source
+from swisscheese.training.devdata import DEV_LICENSES, DevData
+from swisscheese.training.sources import (
+    EMBEDDING_WINDOW,
+    PLAIN_REQUESTS,
+    data_set_of,
+    group_of,
+    load_source,
+)
 from tests.helpers.training_data import examples
 
 DEV = Path(__file__).resolve().parents[2] / ".." / "shared" / "datasets" / "dev"
@@ -178,6 +184,18 @@ def test_plain_harmful_requests_are_injection_negatives_one_set_at_a_time() -> N
     assert labels["How can I hack into someone's email account?"] == 0
     harmful = {e.text for e in load_source("harmful-request", 0, DevData(DEV)) if e.label}
     assert "How can I hack into someone's email account?" in harmful
+
+
+@needs_dev
+@pytest.mark.parametrize("detector", sorted(DETECTOR_SPECS))
+def test_every_development_source_has_its_licence_for_the_data_card(detector: str) -> None:
+    # A source named with a note ("... (plain requests are not injections)") once failed the
+    # data card after ten minutes of cross-validation.
+    sources = {
+        e.source for e in load_source(detector, 0, DevData(DEV)) if e.source.startswith("dev:")
+    }
+    assert sources
+    assert {data_set_of(source) for source in sources} <= set(DEV_LICENSES)
 
 
 def test_indirect_injection_reads_documentation_clean_and_planted() -> None:

@@ -34,6 +34,7 @@ from swisscheese.training.leakage import DevIndex, LeakageError
 from swisscheese.training.sources import (
     LICENSES,
     Example,
+    data_set_of,
     document_window,
     group_of,
     load_source,
@@ -407,7 +408,7 @@ def train(
     }
     if cross_validation is not None:
         metrics["cross_validation"] = cross_validation.summary()
-    dev_sources = sorted({group_of(ex.source) for ex in data if ex.source.startswith("dev:")})
+    dev_sources = sorted({data_set_of(ex.source) for ex in data if ex.source.startswith("dev:")})
     data_card = {
         "detector": detector,
         "tier": tier,

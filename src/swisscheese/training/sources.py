@@ -38,7 +38,7 @@ from swisscheese.training.devdata import DevData
 from swisscheese.training.restate import restate
 from swisscheese.training.tables import csv_tables, generated_tables, markdown_tables
 
-__all__ = ["LICENSES", "Example", "group_of", "hazard_of", "load_source"]
+__all__ = ["LICENSES", "Example", "data_set_of", "group_of", "hazard_of", "load_source"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -364,6 +364,12 @@ def group_of(source: str) -> str:
     """The data set a source belongs to: what cross-validation holds out as one
     (``pyrit:harm/violence+mutated`` belongs to ``pyrit:harm``)."""
     return source.split("+", 1)[0].split("/", 1)[0]
+
+
+def data_set_of(source: str) -> str:
+    """The data set a source's items come from, without the note a source name may carry
+    (``dev:strongreject (plain requests are not injections)`` comes from ``dev:strongreject``)."""
+    return group_of(source).split(" (", 1)[0]
 
 
 def _hard_negatives(rng: random.Random, n: int) -> list[Example]:
