@@ -2,6 +2,7 @@
 as the operator's costs in attacks caught.
 
     .venv/bin/python bench/system_prompts.py [--datasets ../shared/datasets/dev] [--generated N]
+                                             [--policy FILE]
 
 Benign: system prompts written by others for their own models (b3's applications, PyRIT's
 scorer prompts, inspect-evals' task prompts) and the project's generated ones, each sent as a
@@ -26,6 +27,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from swisscheese import Guard
+from swisscheese.config import default_policy, load_policy
 from swisscheese.core import Action, Content, Stage
 from swisscheese.training import injection_sets
 from swisscheese.training.sources import _Grammar
@@ -73,8 +75,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--datasets", type=Path, default=Path("../shared/datasets/dev"))
     parser.add_argument("--generated", type=int, default=2000)
+    parser.add_argument("--policy", type=Path, help="a policy file (default: the embedded one)")
     args = parser.parse_args()
-    guard = Guard()
+    guard = Guard(load_policy(args.policy) if args.policy else default_policy())
     header = "| set | blocked (user / system) | signatures | injection |\n|---|---|---|---|"
     sections = {
         "Operators' system prompts": {
@@ -86,7 +89,7 @@ def main() -> None:
         "Attacks": attacks(args.datasets),
     }
     for title, sets in sections.items():
-        print(f"\n{title}, blocked by the default input layer:\n\n{header}")
+        print(f"\n{title}, blocked by {args.policy or 'the default'} input layer:\n\n{header}")
         for name, texts in sets.items():
             user, system = (blocked_by(guard, texts, role) for role in ("user", "system"))
             print(row(name, len(texts), user, system))
