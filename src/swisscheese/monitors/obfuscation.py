@@ -648,17 +648,20 @@ def _turned_and_shifted(
     text: str, shifts: Sequence[int], *, reversed_rot13: bool
 ) -> list[tuple[str, str]]:
     """The decodings of ``text`` that turn its letters round or move them: ROT13, reversed,
-    each word reversed where it stands and (with ``reversed_rot13``) reversed, then ROT13,
-    Atbash, and the Caesar ``shifts``. The two word-order readings only of Latin text (the
-    decoder reads normalised text): other scripts are the rest of what reaches here, and each
-    reading costs a word count."""
+    each word reversed where it stands and (with ``reversed_rot13``) reversed, or each word
+    reversed, then ROT13, Atbash, and the Caesar ``shifts``. The word-order readings only of
+    Latin text (the decoder reads normalised text): other scripts are the rest of what reaches
+    here, and each reading costs a word count."""
     latin = text.isascii()
     return [
         ("rot13", codecs.encode(text, "rot13")),
         ("reversed", text[::-1]),
         *([("word-reversed", _each_word_reversed(text))] if latin else []),
         *(
-            [("reversed-rot13", codecs.encode(text[::-1], "rot13"))]
+            [
+                ("reversed-rot13", codecs.encode(text[::-1], "rot13")),
+                ("word-reversed-rot13", codecs.encode(_each_word_reversed(text), "rot13")),
+            ]
             if latin and reversed_rot13
             else []
         ),
@@ -1128,7 +1131,9 @@ class ObfuscationMonitor(Inline):
                     *_turned_and_shifted(
                         segment,
                         [] if named else caesar_shifts(segment, 1),
-                        reversed_rot13=False,
+                        # Two disguises at once only where the text asks for decoding: each
+                        # costs a word count, and the wrapper that asks is plain English.
+                        reversed_rot13=asked,
                     ),
                 )
                 if decoded != segment and (plain := _as_language(decoded, at_least)) is not None
