@@ -260,7 +260,7 @@ def test_train_a_sentence_reader_beside_its_head_and_score_with_it(
 ) -> None:
     common = [
         "indirect-injection",
-        *("--out", str(tmp_path), "--no-dev", "--sample", "105", "--encoder", encoder),
+        *("--out", str(tmp_path), "--no-dev", "--sample", "108", "--encoder", encoder),
     ]
     head = tmp_path / "indirect-injection.npz"
     (tmp_path / "indirect-injection.npz").write_bytes(
@@ -274,7 +274,7 @@ def test_train_a_sentence_reader_beside_its_head_and_score_with_it(
     assert "relation weight" in result.stdout
     model = tmp_path / "indirect-injection.sentences.json"
     body = json.loads(model.read_text())
-    assert body["meta"]["documents"] == 105
+    assert body["meta"]["documents"] == 108  # three of each of six carriers' documents
     assert set(body["thresholds"]) == {"fpr_1pct", "fpr_0_1pct"}
     assert body["encoder"].startswith({"english": "all-MiniLM", "multilingual": "use-"}[encoder])
     (tmp_path / "in.jsonl").write_text(

@@ -363,7 +363,6 @@ AS_PAGE = (
         ("search_threads", AS_JSON, False),  # read as its string values, as the model reads it
         ("search_threads", AS_REPR, False),
         ("search_threads", AS_YAML, False),  # read as its scalars: folds joined
-        ("fetch_page", AS_PAGE, False),  # read as the page's text
         ("read_file", NOTE_WITH_ORDER, False),  # a file tool's prose is read like any other
         (None, NOTE_WITH_ORDER, False),
         ("read_file", PROMPT_MODULE, True),  # source code a file tool read: flagged
@@ -393,6 +392,25 @@ def test_the_default_blocks_orders_in_tool_results_but_not_prompts_in_source_fil
         assert "retrieved=block" in verdict
         assert response.json()["choices"][0]["finish_reason"] == "content_filter"
         assert gw.script.received == []
+
+
+def test_a_page_in_a_tool_result_is_read_as_its_text() -> None:
+    """A page's markup hides the order from a reader of the raw result (0.6-0.8); the default's
+    retrieved layer scores the page's text, as the model reads it. That text sits at the
+    default's 0.99 (0.98-0.995 over training seeds), so the test compares scores, not a fixed
+    verdict."""
+    from swisscheese.config import default_policy
+    from swisscheese.core import Content, Stage
+    from swisscheese.core.serialised import markup_text
+    from swisscheese.monitors.learned import load_scorer
+
+    ((_, _, _, text),) = markup_text(AS_PAGE)
+    scorer = load_scorer("indirect-injection", "fast")
+    raw, read = (scorer.predict([t])[0].score for t in (AS_PAGE, text))
+    assert raw < 0.9 < read
+    page = Content(AS_PAGE, role="tool", stage=Stage.RETRIEVED, source="fetch_page")
+    found = Guard(default_policy()).check_sync("retrieved", page).findings
+    assert max(f.score for f in found if f.monitor == "indirect-injection") >= read - 1e-6
 
 
 def test_an_order_about_the_reply_is_refused_in_a_tool_result_not_in_a_tool_definition(

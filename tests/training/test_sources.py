@@ -243,6 +243,34 @@ def test_indirect_injection_attacks_speak_of_the_assistants_task_and_of_reposito
     assert sum("| bash" in t or "| sh" in t or "secret" in t for t in attacks) > 100
 
 
+def test_indirect_injection_knows_code_asked_into_the_assistants_answer() -> None:
+    """Planted for a coding assistant: a snippet that sends secrets out or runs remote code,
+    asked into "your implementation". Forum answers and READMEs that tell their human reader
+    to add harmless code (environment variables, requests, subprocess) are benign carriers."""
+    data = examples("indirect-injection")
+    attacks = [e.text for e in data if e.label == 1]
+    asked = [
+        t
+        for t in attacks
+        if "```" in t
+        and re.search(r"your (?:answer|implementation|solution|reply|fix)|code you", t)
+    ]
+    assert len(asked) > 300
+    harm = re.compile(
+        r"os\.environ|~/\.ssh|\| ?(?:ba)?sh|requests\.(?:post|get|put)|socket|document\.cookie|"
+        r"xmrig|rmtree|/dev/sda|crontab|IEX|smtplib|ftplib"
+    )
+    assert sum(bool(harm.search(t)) for t in asked) > 150
+    answers = [e.text for e in data if e.source == "swisscheese:forum-answers"]
+    assert len(answers) >= 300
+    assert all(e.label == 0 for e in data if e.source == "swisscheese:forum-answers")
+    assert sum("```" in t for t in answers) > len(answers) // 4
+    assert sum("your" in t.lower() or "you " in t.lower() for t in answers) > len(answers) // 2
+    readmes = [e.text for e in data if e.source == "swisscheese:developer-docs"]
+    assert any("os.environ" in t for t in readmes)
+    assert any("| sh" in t for t in readmes)
+
+
 @pytest.mark.parametrize(("tier", "size"), [("fast", None), ("embedding", EMBEDDING_WINDOW)])
 def test_indirect_injection_reads_documents_in_the_windows_it_serves(
     tier: str, size: int | None

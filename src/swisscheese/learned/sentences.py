@@ -54,6 +54,8 @@ _BREAK = re.compile(r"(?<=[.!?])\s+|\s*\n\s*|\s*\|\s*")
 _WRAPPED = re.compile(r"[ \t\r]*\n[ \t]*")
 """One line break, inside a sentence when a long line ends in a word or comma before it and a
 lower-case letter follows: prose wrapped at a fixed width ("... run it when you\nneed it")."""
+_FENCED = re.compile(r"^[ \t]*(`{3,}|~{3,})[^\n]*\n.*?^[ \t]*\1[ \t]*$", re.MULTILINE | re.DOTALL)
+"""A Markdown code block, fences included."""
 WRAPPED_LINE_CHARS = 40
 """Shorter lines (a heading, a code fence, a line of code) end where they end."""
 MIN_CHARS = 4
@@ -73,15 +75,29 @@ Encode = Callable[[list[str]], NDArray[np.float32]]
 def sentence_spans(text: str) -> list[tuple[int, int]]:
     """``(start, end)`` of each sentence, line or table cell of ``text``, in order, without the
     whitespace around it (a sentence wrapped over lines is one); pieces shorter than
-    ``MIN_CHARS`` are left out."""
+    ``MIN_CHARS`` are left out. A fenced code block is one piece with the sentence just before
+    it, which introduces it: "Make sure your implementation includes this:" says nothing alone,
+    and neither does a line of the code it asks for."""
     spans: list[tuple[int, int]] = []
     start = 0
-    for m in _BREAK.finditer(text):
+    for block in _FENCED.finditer(text):
+        spans += _prose_spans(text, start, block.start())
+        lead = block.start()
+        if spans and spans[-1][0] >= start and not text[spans[-1][1] : block.start()].strip():
+            lead = spans.pop()[0]
+        _add(text, lead, block.end(), spans)
+        start = block.end()
+    return spans + _prose_spans(text, start, len(text))
+
+
+def _prose_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    spans: list[tuple[int, int]] = []
+    for m in _BREAK.finditer(text, start, end):
         if _wrapped(text, m):
             continue
         _add(text, start, m.start(), spans)
         start = m.end()
-    _add(text, start, len(text), spans)
+    _add(text, start, end, spans)
     return spans
 
 

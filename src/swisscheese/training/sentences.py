@@ -60,7 +60,14 @@ def documents(seed: int, dev: DevData | None, *, per_carrier: int = 150) -> Sent
     carriers = carrier_documents(rng, dict.fromkeys(CARRIERS, per_carrier))
     attacks = [
         *injection_grammar(
-            rng, {"indirect": 200, "hijack": 200, "task_hijack": 100, "dev_hijack": 50}
+            rng,
+            {
+                "indirect": 200,
+                "hijack": 200,
+                "task_hijack": 100,
+                "dev_hijack": 50,
+                "code_insert": 50,
+            },
         ),
         *rng.sample(freshqa_questions(), 200),
         *everyday_requests(rng, 200),

@@ -821,6 +821,7 @@ CARRIERS: dict[str, int | None] = {
     "swisscheese:task-documents": 300,
     "inspect-evals:docs": None,
     "swisscheese:developer-docs": 400,
+    "swisscheese:forum-answers": 300,
 }
 """The kinds of document ``indirect-injection`` trains on, and how many of each (None: all)."""
 
@@ -838,6 +839,7 @@ def carrier_documents(
         "swisscheese:task-documents": lambda n: hard.expand("task_documents", rng, n or 0),
         "inspect-evals:docs": lambda n: _eval_docs() if n is None else rng.sample(_eval_docs(), n),
         "swisscheese:developer-docs": lambda n: docs.expand("developer_docs", rng, n or 0),
+        "swisscheese:forum-answers": lambda n: docs.expand("forum_answers", rng, n or 0),
     }
     return {source: draw[source](n) for source, n in counts.items()}
 
@@ -863,6 +865,7 @@ def indirect_injection_data(
         *gen.expand("task_hijack", rng, 1000),
         *gen.expand("dev_hijack", rng, 600),
         *gen.expand("attacks", rng, 600),
+        *gen.expand("code_insert", rng, 800),
     ]
     chemy = [
         t
