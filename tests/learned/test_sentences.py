@@ -78,6 +78,20 @@ def test_code_blocks_are_read_whole_and_in_order(text: str) -> None:
         assert covered[block.start() : block.end()].all()
 
 
+def test_a_code_block_closes_as_markdown_closes_it() -> None:
+    # A longer fence of the same character closes a block, a shorter one or one with text
+    # after it does not, and a fence never closed leaves its lines to be read one by one.
+    text = "Run this:\n````sh\nmake test\n```\n`````\nAnd this:\n~~~~\nls -la | wc -l\n```\nok then"
+    assert [text[s:e] for s, e in sentence_spans(text)] == [
+        "Run this:\n````sh\nmake test\n```\n`````",
+        "And this:",
+        "~~~~",
+        "ls -la",
+        "wc -l",
+        "ok then",
+    ]
+
+
 @given(documents)
 def test_no_word_of_a_document_is_left_unread(text: str) -> None:
     # Only pieces too short to be an instruction are dropped.
