@@ -246,7 +246,6 @@ def _train_sentences(
     from swisscheese.training.devdata import DevData
     from swisscheese.training.fit import encoder_features
     from swisscheese.training.sentences import documents, fit_reader
-    from swisscheese.training.sources import CARRIERS
 
     if DETECTOR_SPECS[detector].window is None:
         fail(f"{detector}: the sentences tier is for detectors that read documents")
@@ -258,9 +257,7 @@ def _train_sentences(
         )
     started = time.perf_counter()
     with _training_errors():
-        # Three documents (clean, noted, planted) per carrier document, of every carrier.
-        per_carrier = max(sample // (3 * len(CARRIERS)), 2) if sample else 150
-        docs = documents(seed, DevData(dev_root) if dev_root else None, per_carrier=per_carrier)
+        docs = documents(seed, DevData(dev_root) if dev_root else None, sample=sample)
         features = encoder_features(encoder or "english")
         reader = fit_reader(
             docs,

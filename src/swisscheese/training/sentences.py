@@ -55,7 +55,11 @@ class SentenceDocuments:
     sources: list[str]
 
 
-def documents(seed: int, dev: DevData | None, *, per_carrier: int = 150) -> SentenceDocuments:
+def documents(seed: int, dev: DevData | None, *, sample: int | None = None) -> SentenceDocuments:
+    """Every carrier document three times (clean, with a note to its reader, with a planted
+    instruction), 150 of each carrier, or as many as make about ``sample`` documents; with
+    ``dev``, BIPIA's clean contexts too."""
+    per_carrier = max(sample // (3 * len(CARRIERS)), 2) if sample else 150
     rng = random.Random(f"{seed}:sentences")
     carriers = carrier_documents(rng, dict.fromkeys(CARRIERS, per_carrier))
     attacks = [
