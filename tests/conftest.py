@@ -8,6 +8,7 @@ import tempfile
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
 
 from swisscheese import Guard
 
@@ -19,6 +20,11 @@ if "SWISSCHEESE_CACHE_DIR" not in os.environ:
     _session_cache = tempfile.mkdtemp(prefix="swisscheese-cache-")
     os.environ["SWISSCHEESE_CACHE_DIR"] = _session_cache
     atexit.register(shutil.rmtree, _session_cache, ignore_errors=True)
+
+# Properties, not timings: hypothesis' per-example deadline (200 ms) failed properties that hold
+# whenever the machine was busy (two trainings beside the suite). Speed is the benchmarks' job.
+settings.register_profile("swisscheese", deadline=None)
+settings.load_profile("swisscheese")
 
 
 @pytest.fixture(scope="session")
