@@ -16,6 +16,7 @@ from swisscheese.learned.specs import DETECTOR_SPECS
 from swisscheese.training import injection_sets
 from swisscheese.training.crossval import SAFE_BUT_ALARMING
 from swisscheese.training.devdata import DEV_LICENSES, DevData
+from swisscheese.training.fit import features_for, trains_on
 from swisscheese.training.sources import (
     EMBEDDING_WINDOW,
     PLAIN_REQUESTS,
@@ -85,6 +86,9 @@ def test_a_programs_translated_interface_is_benign_for_injection() -> None:
     assert not [e.text for e in interface if re.search(r"%\(\w+\)|%[sd]\b", e.text)]
     for letters in (r"[\u0400-\u04ff]", r"[\u0600-\u06ff]", r"[\u3040-\u30ff]", r"[\u0900-\u097f]"):
         assert any(re.search(letters, e.text) for e in interface), letters
+    # Read by the multilingual encoder's head; the fast head gains nothing from them.
+    assert trains_on(features_for("injection", "embedding"), "django:translations")
+    assert not trains_on(features_for("injection", "fast"), "django:translations")
 
 
 def test_a_grammars_benign_twins_are_held_out_with_its_attacks() -> None:

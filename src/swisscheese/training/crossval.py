@@ -212,13 +212,15 @@ def out_of_fold(
     c: float,
     seed: int,
     rng: np.random.Generator | None = None,
+    trains: np.ndarray | None = None,
 ) -> tuple[np.ndarray, list[Head | None]]:
     """Calibrated logits of every item in a fold, from a head fitted on the other folds (90%
-    fit, 10% Platt); a fold whose complement lacks a class keeps 0 and gets no head."""
+    fit, 10% Platt); a fold whose complement lacks a class keeps 0 and gets no head.
+    ``trains``: which items a head may fit on (default all); every item is scored."""
     logits = np.zeros(len(y))
     heads: list[Head | None] = []
     for part in folds:
-        rest = np.setdiff1d(np.arange(len(y)), part)
+        rest = _trainable(np.setdiff1d(np.arange(len(y)), part), trains)
         if len(set(y[rest])) != 2:
             heads.append(None)
             continue
@@ -226,6 +228,10 @@ def out_of_fold(
         logits[part] = head.logit(x[part])
         heads.append(head)
     return logits, heads
+
+
+def _trainable(rows: np.ndarray, trains: np.ndarray | None) -> np.ndarray:
+    return rows if trains is None else rows[trains[rows]]
 
 
 def _fit_on(
@@ -374,12 +380,14 @@ def alarming_logits(
     *,
     c: float,
     seed: int,
+    trains: np.ndarray | None = None,
 ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Per fold, (harmful logits, safe-but-alarming logits) from a head fitted on the rest."""
+    """Per fold, (harmful logits, safe-but-alarming logits) from a head fitted on the rest (of
+    the items in ``trains``, when given)."""
     rng = np.random.default_rng(seed)
     out = []
     for fold in folds:
-        rest = np.setdiff1d(np.arange(len(y)), fold.held_out)
+        rest = _trainable(np.setdiff1d(np.arange(len(y)), fold.held_out), trains)
         head = _fit_on(x, y, weights, rest, c=c, seed=seed, rng=rng)
         out.append((head.logit(x[fold.harmful]), head.logit(x[fold.alarming])))
     return out

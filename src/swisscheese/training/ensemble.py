@@ -60,6 +60,7 @@ from swisscheese.training.fit import (
     features_for,
     prepare,
     regularisation,
+    trains_on,
 )
 from swisscheese.training.sources import document_window, group_of
 
@@ -221,8 +222,9 @@ def member_logits(
             encoder=ds.encoder if tier == "embedding" else None,
         )
         x, c = member.matrix(), regularisation(ds.detector, tier)
+        trains = np.array([trains_on(member.features, ex.source) for ex in ds.examples])
         logits, heads = out_of_fold(
-            x, y, weights, folds, c=c, seed=seed, rng=np.random.default_rng(seed)
+            x, y, weights, folds, c=c, seed=seed, rng=np.random.default_rng(seed), trains=trains
         )
         by_source[:, j] = logits
         for rows, head, group_copies, out in zip(folds, heads, copies, mutated, strict=True):
@@ -236,7 +238,9 @@ def member_logits(
                     out, per_copy(group_copies, logits_), strict=True
                 ):
                     rows_of_copy[:, j] = values
-        by_random[:, j], random_heads = out_of_fold(x, y, weights, random_split, c=c, seed=seed)
+        by_random[:, j], random_heads = out_of_fold(
+            x, y, weights, random_split, c=c, seed=seed, trains=trains
+        )
         if len(part_rows):
             x_part = _features(part_texts, member.features)
             for out_, folds_, heads_ in (
@@ -248,7 +252,9 @@ def member_logits(
                     if head is not None and len(which):
                         out_[part_rows[which], j] = head.logit(x_part[which])
         for (harmful, alarmed), (h, a) in zip(
-            alarming, alarming_logits(x, y, weights, paired, c=c, seed=seed), strict=True
+            alarming,
+            alarming_logits(x, y, weights, paired, c=c, seed=seed, trains=trains),
+            strict=True,
         ):
             harmful[:, j], alarmed[:, j] = h, a
     alarming_english = [(english[f.harmful], english[f.alarming]) for f in paired]

@@ -70,7 +70,18 @@ EMBEDDING_ENCODERS = {"injection": MULTILINGUAL, "harmful-output": MULTILINGUAL}
 # all-MiniLM-L6-v2 was trained on English: text in other languages lands in one corner of its
 # space whatever it says, and training on it cost the English recall (measured: in-the-wild
 # jailbreaks recall at 1% FPR 81% -> 73%). Its heads leave those sources out.
-SKIPPED_BY_FEATURES = {EMBEDDING: ("multilingual",)}
+# The fast head gains nothing from a program's translated interface held out (recall at 1% of
+# unseen benign 0.433 -> 0.429; the multilingual encoder's head 0.290 -> 0.341), and retrained
+# with it scored PyRIT's scorer prompts, operators' text, over the default's threshold.
+SKIPPED_BY_FEATURES = {EMBEDDING: ("multilingual",), FAST: ("django:",)}
+
+
+def trains_on(features: str, source: str) -> bool:
+    """Whether heads over ``features`` train on ``source`` (an ensemble's members read the same
+    items; each trains on those its own tier trains on, and scores them all)."""
+    return not any(word in source for word in SKIPPED_BY_FEATURES.get(features, ()))
+
+
 # Benign sources kept out of training and used only to set the FPR thresholds.
 THRESHOLD_SOURCES = frozenset({"inspect-evals:tau2"})
 
@@ -249,8 +260,8 @@ def prepare(
     unique: dict[str, Example] = {}
     for ex in sorted(examples, key=lambda e: -e.label):
         unique.setdefault(forms[ex.text], ex)
-    skipped = SKIPPED_BY_FEATURES.get(features_for(detector, tier, encoder), ())
-    data = [ex for ex in unique.values() if not any(word in ex.source for word in skipped)]
+    features = features_for(detector, tier, encoder)
+    data = [ex for ex in unique.values() if trains_on(features, ex.source)]
     random.Random(seed).shuffle(data)
 
     removed: Counter[str] = Counter()
