@@ -105,8 +105,9 @@ class LearnedConfig(MonitorConfig):
     thresholds); its pass is dropped if it has not started. Such a decision is always reported,
     whatever its score, with ``degraded`` naming the members left out and why. Set it below
     the rule's ``timeout_ms``: on a busy machine a text is then screened as the fast tier
-    screens it rather than refused or passed by the rule's ``on_error``. Unset: every member is
-    awaited."""
+    screens it rather than refused or passed by the rule's ``on_error``. Not on text in another
+    language, which the fast member cannot read: there every member is awaited. Unset: every
+    member is awaited."""
 
 
 def shipped_model(name: str, tier: Tier = "fast", members: Sequence[str] | None = None) -> Path:
@@ -390,10 +391,13 @@ class EnsembleMonitor:
                 return []
         from_user = content.role == "user"
         rest = [m for m in self.members if m.tier not in by_tier]
-        late = await self._score_members(rest, text, from_user, by_tier)
+        # Text the fast member cannot read waits for the others: deciding on its word would
+        # pass anything not written in English whenever the machine is busy.
+        timeout_ms = self.member_timeout_ms if languages.english else None
+        late = await self._score_members(rest, text, from_user, by_tier, timeout_ms)
         on_part: dict[str, Prediction] = {}
         if not languages.english and languages.english_part:
-            late |= await self._score_blind(languages.english_part, from_user, on_part)
+            await self._score_blind(languages.english_part, from_user, on_part)
         details: dict[str, Any] = {
             "tier": "ensemble",
             "members": {tier: round(p.score, 4) for tier, p in by_tier.items()},
@@ -420,22 +424,26 @@ class EnsembleMonitor:
             return []
         return [Finding(self.name, top.category, top.score, (), details)]
 
-    async def _score_blind(
-        self, part: str, from_user: bool, into: dict[str, Prediction]
-    ) -> dict[str, str]:
+    async def _score_blind(self, part: str, from_user: bool, into: dict[str, Prediction]) -> None:
         """The members that read English only, on a text's English sentences (``part``)."""
         for member in self._blind:
             if not isinstance(member, _Threaded):
                 into[member.tier] = predict_text(member.model, part)
         threaded: list[_Learned] = [m for m in self._blind if isinstance(m, _Threaded)]
-        return await self._score_members(threaded, part, from_user, into) if threaded else {}
+        if threaded:
+            await self._score_members(threaded, part, from_user, into, None)
 
     async def _score_members(
-        self, members: list[_Learned], text: str, from_user: bool, into: dict[str, Prediction]
+        self,
+        members: list[_Learned],
+        text: str,
+        from_user: bool,
+        into: dict[str, Prediction],
+        timeout_ms: int | None,
     ) -> dict[str, str]:
         """Score ``members`` concurrently into ``into``; the tiers left out, and why (none
-        without a member timeout)."""
-        if self.member_timeout_ms is None:
+        without a timeout)."""
+        if timeout_ms is None:
             predictions = await asyncio.gather(*(self._member(m, text, from_user) for m in members))
             into.update((m.tier, p) for m, p in zip(members, predictions, strict=True))
             return {}
@@ -448,13 +456,13 @@ class EnsembleMonitor:
             ): m.tier
             for m in members
         }
-        done, late = await asyncio.wait(waiting, timeout=self.member_timeout_ms / 1000)
+        done, late = await asyncio.wait(waiting, timeout=timeout_ms / 1000)
         for future in done:
             into[waiting[future]] = best(future.result())
         for future in late:
             # A pass still queued is dropped; one already running finishes unread.
             future.cancel()
-        return {waiting[f]: f"no answer within {self.member_timeout_ms} ms" for f in late}
+        return {waiting[f]: f"no answer within {timeout_ms} ms" for f in late}
 
 
 class SentenceMonitor:
