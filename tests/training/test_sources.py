@@ -76,7 +76,7 @@ def test_small_talk_with_a_bot_in_many_languages_is_benign_for_injection() -> No
 
 
 def test_a_programs_translated_interface_is_benign_for_injection() -> None:
-    # Held out, the shipped ensemble flagged 13% of Django's translated messages at its 1%
+    # The ensemble trained without them flagged 13% of Django's translated messages at its 1%
     # threshold ("Bitte zwei Zahlen eingeben.", "완전한 값을 입력하세요."): instructions to
     # the reader, in languages the rest of the benign text barely has.
     interface = [e for e in examples("injection") if e.source == "django:translations"]

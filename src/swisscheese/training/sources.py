@@ -554,8 +554,8 @@ def injection_data(rng: random.Random, dev: DevData | None) -> list[Example]:
         # real benign text in other languages, of which the rest has little.
         *_examples(_chatterbot(rng, 2000), 0, "benign", "chatterbot-corpus"),
         # A program's interface in about a hundred languages: text that tells its reader what
-        # to do ("Enter a valid e-mail address.") and is no order to a model. Held out, the
-        # ensemble flagged 13% of it where 1% of its benign text was meant.
+        # to do ("Enter a valid e-mail address.") and is no order to a model. The ensemble
+        # trained without it flagged 13% of it where 1% of its benign text was meant.
         *_examples(_interface_messages(rng, 3000), 0, "benign", "django:translations"),
     ]
     return pos + neg
