@@ -73,8 +73,18 @@ def test_payload_split_reassembles_to_the_request() -> None:
 
 
 def test_framings_wrap_the_request() -> None:
-    for name in ("persona", "fiction", "language", "many-shot", "suffix-noise"):
+    for name in ("persona", "fiction", "language", "many-shot", "suffix-noise", "padding"):
         assert GOAL in apply(name), name
+
+
+def test_padding_puts_the_goal_among_ordinary_requests() -> None:
+    forms = set()
+    for seed in range(20):
+        text = apply("padding", GOAL, seed)
+        others = text.replace(GOAL, "\0").split("\0")
+        assert sum(len(o.strip()) for o in others) > 100  # two to four requests around it
+        forms.add("\n\n" in text)
+    assert forms == {True, False}  # as paragraphs of their own, and in one paragraph with it
 
 
 def test_compose_applies_in_order_and_keeps_the_reply_encoding() -> None:

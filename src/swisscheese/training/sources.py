@@ -385,7 +385,7 @@ def _examples(
 # (the mutators written since join at the next retrain).
 _AFTER_TRAINING = {
     "typos", "small-capitals", "upside-down", "doubled", "caesar", "wide-spacing",
-    "word-reversed", "interleaved",
+    "word-reversed", "interleaved", "padding",
 }  # fmt: skip
 AUGMENT_MUTATORS = tuple(name for name in MUTATORS if name not in _AFTER_TRAINING)
 AUGMENT_PER_SOURCE = 150
