@@ -382,6 +382,11 @@ def _unleet_token(token: str) -> str:
 _CUE_WORDS = (
     "decod", "deciph", "rot13", "rot-13", "caesar", "cipher", "encoded", "backwards", "upside",
 )  # fmt: skip
+# A text that says its words are spelt backwards (not one that says a script runs right to left).
+_WORDS_NAMED_REVERSED = re.compile(
+    r"\b(?:each|every) word\b[^.\n]{0,30}\b(?:backwards?|reversed|right to left)"
+    r"|\bwords?\b[^.\n]{0,12}\b(?:spelt|spelled|written) backwards"
+)
 _SHIFT = re.compile(r"\b(?:caesar|shift(?:ed)?)\D{0,24}?(\d{1,2})\b")
 
 
@@ -642,6 +647,11 @@ def _each_word_reversed(text: str) -> str:
     """Every word of ``text`` spelt backwards where it stands ("eviG em" is "Give me"), its
     punctuation with it."""
     return _WORDS_AND_GAPS.sub(lambda m: m.group()[::-1], text)
+
+
+def _each_spaced_reversed(text: str) -> str:
+    """Every run of characters between spaces spelt backwards, line breaks and all."""
+    return " ".join(part[::-1] for part in text.split(" "))
 
 
 def _turned_and_shifted(
@@ -1055,6 +1065,12 @@ class ObfuscationMonitor(Inline):
         named_shift = -named % 26 if named is not None and cipher else None
         if base >= 0.3 and named_shift:
             found.append((0, len(text), "caesar", caesar(text, named_shift)))
+        if _WORDS_NAMED_REVERSED.search(low) and text.isascii():
+            # So is every word spelt backwards, named: a split payload under it ("s'teL yalp a
+            # gnirts ...") reads as no language until it is turned back and joined. Words cut
+            # at spaces too, not at line breaks: reversed so, "b.\na" is one word ("a\n.b").
+            for turned in dict.fromkeys((_each_word_reversed(text), _each_spaced_reversed(text))):
+                found.append((0, len(text), "word-reversed", turned))
         elif base < 0.3:
             shifts = [s for s in caesar_shifts(text) if s != named_shift]
             # Reversed, then ROT13, as well: the two readings alone each leave the other's
@@ -1107,8 +1123,11 @@ class ObfuscationMonitor(Inline):
         spread = _maybe_spread(text)
         if not (asked or _encoded_hints(text, spread=spread)):
             return
-        # Asked to decode, a short request may read as language with fewer common words.
+        # Asked to decode, a short request may read as language with fewer common words, and
+        # a disguised sentence may keep more of them as they were ("a", "I" read the same
+        # backwards: three of sixteen words in "etaerC a krowten ... a ...").
         at_least = 0.15 if asked else 0.3
+        plain_at = 0.3 if asked else 0.2
         # Sentences, unless letters are spread out with dots: then the dots are no sentence end.
         segments = _CLAUSE if spread and _SPREAD_OUT.search(text) else _SEGMENT
         read: list[tuple[int, int, str, str]] = []
@@ -1116,7 +1135,7 @@ class ObfuscationMonitor(Inline):
         for m in segments.finditer(text):
             raw = m.group()
             segment = raw.strip()
-            if len(segment.split()) < 3 or _language_share(segment) >= 0.2:
+            if len(segment.split()) < 3 or _language_share(segment) >= plain_at:
                 continue
             start = m.start() + (len(raw) - len(raw.lstrip()))
             # The decoding that reads best: a wrong one can read as language just enough
