@@ -1069,9 +1069,9 @@ class ObfuscationMonitor(Inline):
             # So is every word spelt backwards, named: a split payload under it ("s'teL yalp a
             # gnirts ...") reads as no language until it is turned back and joined. Words cut
             # at spaces too, not at line breaks: reversed so, "b.\na" is one word ("a\n.b").
-            for turned in dict.fromkeys((_each_word_reversed(text), _each_spaced_reversed(text))):
-                found.append((0, len(text), "word-reversed", turned))
-        elif base < 0.3:
+            for reading in dict.fromkeys((_each_word_reversed(text), _each_spaced_reversed(text))):
+                found.append((0, len(text), "word-reversed", reading))
+        if base < 0.3:
             shifts = [s for s in caesar_shifts(text) if s != named_shift]
             # Reversed, then ROT13, as well: the two readings alone each leave the other's
             # garble, so neither reads as language.
