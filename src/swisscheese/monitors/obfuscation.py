@@ -1065,12 +1065,15 @@ class ObfuscationMonitor(Inline):
         named_shift = -named % 26 if named is not None and cipher else None
         if base >= 0.3 and named_shift:
             found.append((0, len(text), "caesar", caesar(text, named_shift)))
+        named_reversed: tuple[str, ...] = ()
         if _WORDS_NAMED_REVERSED.search(low) and text.isascii():
             # So is every word spelt backwards, named: a split payload under it ("s'teL yalp a
             # gnirts ...") reads as no language until it is turned back and joined. Words cut
             # at spaces too, not at line breaks: reversed so, "b.\na" is one word ("a\n.b").
-            for reading in dict.fromkeys((_each_word_reversed(text), _each_spaced_reversed(text))):
-                found.append((0, len(text), "word-reversed", reading))
+            named_reversed = tuple(
+                dict.fromkeys((_each_word_reversed(text), _each_spaced_reversed(text)))
+            )
+            found += [(0, len(text), "word-reversed", reading) for reading in named_reversed]
         if base < 0.3:
             shifts = [s for s in caesar_shifts(text) if s != named_shift]
             # Reversed, then ROT13, as well: the two readings alone each leave the other's
@@ -1084,6 +1087,8 @@ class ObfuscationMonitor(Inline):
                 if decoded == text:
                     continue  # nothing undone (letters spread out, words spelt alike backwards)
                 plain = _as_language(decoded, max(0.3, base + 0.2))
+                if kind == "word-reversed" and (plain or decoded) in named_reversed:
+                    continue  # read above, whole: the same view would be decoded twice
                 if plain is not None or named_by_text:
                     found.append((0, len(text), kind, plain or decoded))
         if len(found) == whole or asked:
