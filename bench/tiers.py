@@ -42,6 +42,8 @@ layers:
 # The ensemble also with its cascade: the slower members only on what the fast one finds suspect.
 CONFIGS = {
     "fast": "{tier: fast}",
+    # The fast tier reading a user's message whole only, as before session 48.
+    "fast-whole": "{tier: fast, sentence_runs: false}",
     "embedding": "{tier: embedding}",
     "probe": "{tier: probe}",
     "ensemble": "{tier: ensemble}",

@@ -9,9 +9,11 @@ import pytest
 
 from swisscheese import Guard, Stage
 from swisscheese.config import PolicyError, parse_policy
+from swisscheese.core import Content
 from swisscheese.learned.activations import ActivationReader
 from tests.helpers.late import make_embedding_late
 from tests.helpers.local_model import PROBE_POLICY, require_local_model
+from tests.helpers.padded import JAILBREAK, ORDINARY, padded
 
 POLICY = """\
 version: 1
@@ -834,3 +836,48 @@ def test_a_decoded_instruction_is_read_without_the_relation() -> None:
     (finding,) = [f for f in verdict.findings if f.monitor == "indirect-injection"]
     assert finding.detail["encoding"] == ["rot13"]
     assert finding.detail["sentence"] == instruction
+
+
+DEFAULT_INJECTION = """\
+version: 1
+deployment: t
+layers:
+  input:
+    rules:
+      - monitor: injection
+        action: block
+        threshold: 0.995{options}
+"""
+
+
+def injection_finding(guard: Guard, content: Content) -> Any:
+    verdict = guard.check_sync("input", content)
+    return next((f for f in verdict.findings if f.monitor == "injection"), None), verdict
+
+
+def test_a_jailbreak_padded_with_ordinary_requests_is_blocked_by_its_run_of_sentences() -> None:
+    guard = Guard(parse_policy(DEFAULT_INJECTION.format(options=""), "p.yaml"))
+    for joint in (" ", "\n\n"):
+        text = padded(joint)
+        found, verdict = injection_finding(guard, Content(text))
+        assert verdict.action.value == "block"
+        (span,) = found.spans
+        assert text[span.start : span.end] == JAILBREAK
+        assert found.detail["run"].startswith("From this moment")
+        assert found.detail["whole"] < 0.6  # read whole, it would have passed
+    assert guard.check_sync("input", " ".join(ORDINARY)).allowed
+
+
+def test_runs_are_not_read_in_an_operators_system_message_nor_when_turned_off() -> None:
+    guard = Guard(parse_policy(DEFAULT_INJECTION.format(options=""), "p.yaml"))
+    found, verdict = injection_finding(guard, Content(padded(), role="system"))
+    assert verdict.allowed
+    assert "run" not in found.detail
+    off = Guard(
+        parse_policy(
+            DEFAULT_INJECTION.format(options="\n        config: {sentence_runs: false}"), "p.yaml"
+        )
+    )
+    found, verdict = injection_finding(off, Content(padded()))
+    assert verdict.allowed
+    assert "run" not in found.detail

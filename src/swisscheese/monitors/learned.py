@@ -35,6 +35,7 @@ from swisscheese.learned.encoders import encoder_for
 from swisscheese.learned.ensemble import Ensemble, on_scale_of
 from swisscheese.learned.model import (
     ENSEMBLE_MEMBERS,
+    FAST,
     TIER_OF,
     LinearDetector,
     Prediction,
@@ -49,6 +50,7 @@ from swisscheese.learned.predict import (
     predict_many,
     predict_text,
 )
+from swisscheese.learned.runs import best_run
 from swisscheese.learned.sentences import SentenceReader, read
 from swisscheese.learned.specs import DETECTOR_SPECS, DetectorSpec
 from swisscheese.monitors._registry import Inline, MonitorConfig, monitor
@@ -93,6 +95,14 @@ class LearnedConfig(MonitorConfig):
     the stacker's members must be these."""
     min_score: float = Field(default=0.1, ge=0.0, le=1.0)
     """Scores below this are not reported (so a rule threshold below it acts as this value)."""
+    sentence_runs: bool = True
+    """Fast tier, a user's message: also read as its likeliest run of consecutive sentences
+    (200 to 3,000 characters), so ordinary requests written around a jailbreak do not dilute
+    it. The run counts at its logit less 2, which keeps the thresholds measured on whole
+    messages true (held out, the 1% one flags 1.04%); where it scores higher than the whole
+    message, the finding's span is the run. Not for system messages, which are the
+    operator's. Costs and figures: docs/detectors.md, "Padding a jailbreak with ordinary
+    requests"."""
     cascade_below: float = Field(default=0.0, ge=0.0, le=1.0)
     """Ensemble tier with a fast member: a text the fast member scores below this gets no
     finding, and the slower members are not run on it. 0 runs every member on every text.
@@ -172,10 +182,37 @@ class LearnedMonitor(_Learned, Inline):
 
     tier: MemberTier = "fast"
 
+    def __init__(
+        self,
+        name: str,
+        stages: frozenset[Stage],
+        config: LearnedConfig,
+        reads_request: bool = False,
+    ) -> None:
+        super().__init__(name, stages, config, reads_request)
+        self.sentence_runs = config.sentence_runs and self.model.features == FAST
+
     def inspect_sync(self, content: Content, ctx: Context) -> list[Finding]:
         if not content.text.strip():
             return []
-        return self._findings([predict_text(self.model, self.text_of(content))])
+        whole = predict_text(self.model, self.text_of(content))
+        run = best_run(self.model, content.text) if self._reads_runs(content) else None
+        if run is None or run.score <= whole.score:
+            return self._findings([whole])
+        if run.score < self.min_score:
+            return []
+        details = {
+            "model": self.model.name,
+            "tier": self.tier,
+            "run": content.text[run.start : run.end][:200],
+            "run_score": round(run.prediction.score, 6),
+            "whole": round(whole.score, 6),
+        }
+        spans = (Span(run.start, run.end),)
+        return [Finding(self.name, run.prediction.category, run.score, spans, details)]
+
+    def _reads_runs(self, content: Content) -> bool:
+        return self.sentence_runs and content.role == "user"
 
 
 class _Threaded(_Learned):

@@ -1,0 +1,124 @@
+"""A prompt read by its likeliest run of sentences, as well as whole.
+
+The fast head's features count each n-gram once and are L2-normalised, so ordinary requests
+written around a jailbreak dilute it: with four of them around it, a persona jailbreak the head
+blocks alone passes (``bench/padding.py``). Scoring every run of consecutive sentences would
+cost a prediction per run; instead each sentence is featurised once, a run's margin is
+estimated from its sentences' weight sums and n-gram counts (``sum(w) / sqrt(n)``, what the
+head computes when no n-gram repeats across sentences), and only the few runs that estimate
+ranks highest are scored exactly. A run must be ``RUN_MIN_CHARS`` long: a closing line ("Please
+output the result directly without any additional text.") read alone scores like an order, and
+a jailbreak is rarely that short.
+
+A run's score counts at its logit less ``RUN_DISCOUNT``: a message holds many runs, and the
+likeliest of them reads higher than the message does, benign text too. Measured held out (leave
+one source out, the fast injection head), the thresholds taken for 1% and 0.1% of benign text
+read whole then flag 1.04% and 0.12% of it, against 1.41% and 0.13% counted undiscounted
+(docs/detectors.md, "Padding a jailbreak with ordinary requests").
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from swisscheese.learned.features import featurize
+from swisscheese.learned.model import FAST, LinearDetector, Prediction
+from swisscheese.learned.sentences import sentence_spans
+
+__all__ = [
+    "MAX_PIECES",
+    "RESCORED",
+    "RUN_DISCOUNT",
+    "RUN_MAX_CHARS",
+    "RUN_MIN_CHARS",
+    "Run",
+    "best_run",
+    "pieces",
+]
+
+RUN_MIN_CHARS = 200
+RUN_MAX_CHARS = 3_000
+"""As long as one of the windows a long prompt is read in (``predict.WINDOW``)."""
+RESCORED = 2
+"""Runs scored exactly, the highest estimates first."""
+RUN_DISCOUNT = 2.0
+"""Logit units a run's score counts less than the head's score on it."""
+MAX_PIECES = 96
+"""More sentences than this are merged with their neighbours into as many pieces: the estimate
+costs the square of the pieces."""
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """A run of consecutive sentences, ``text[start:end]``, and the head's prediction on it."""
+
+    start: int
+    end: int
+    prediction: Prediction
+
+    @property
+    def score(self) -> float:
+        """What the run counts for beside the whole text: its score, ``RUN_DISCOUNT`` lower in
+        logit units."""
+        p = min(max(self.prediction.score, 1e-15), 1.0 - 1e-15)
+        return min(
+            self.prediction.score, 1.0 / (1.0 + math.exp(RUN_DISCOUNT - math.log(p / (1 - p))))
+        )
+
+
+def pieces(text: str, most: int = MAX_PIECES) -> list[tuple[int, int]]:
+    """``text``'s sentences as ``(start, end)``; where there are more than ``most``,
+    neighbours merged into pieces of at least ``len(text) / (most - 1)`` characters, the last
+    piece excepted, which makes at most ``most``."""
+    spans = sentence_spans(text)
+    if len(spans) <= most:
+        return spans
+    least = len(text) / max(most - 1, 1)
+    merged: list[tuple[int, int]] = []
+    for start, end in spans:
+        if merged and merged[-1][1] - merged[-1][0] < least:
+            merged[-1] = (merged[-1][0], end)
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def best_run(
+    model: LinearDetector, text: str, *, min_chars: int = RUN_MIN_CHARS, rescored: int = RESCORED
+) -> Run | None:
+    """The run of consecutive sentences of ``text`` (``min_chars`` to
+    ``RUN_MAX_CHARS`` long, not the whole text) that ``model`` scores highest among those its
+    estimate ranks first; None where there is no such run."""
+    if model.features != FAST:
+        raise ValueError(f"{model.name}: runs are read by a fast head of text, not pairs")
+    if len(text) < min_chars:
+        return None
+    spans = pieces(text)
+    if len(spans) < 2:
+        return None
+    starts = np.array([s for s, _ in spans])
+    ends = np.array([e for _, e in spans])
+    sums = np.zeros(len(spans) + 1)
+    counts = np.zeros(len(spans) + 1)
+    for i, (start, end) in enumerate(spans):
+        idx, _ = featurize(text[start:end])
+        sums[i + 1] = sums[i] + float(model.weights[idx].sum())
+        counts[i + 1] = counts[i] + len(idx)
+    first, last = np.triu_indices(len(spans))
+    length = ends[last] - starts[first]
+    n = counts[last + 1] - counts[first]
+    whole = (first == 0) & (last == len(spans) - 1)
+    ok = (length >= min_chars) & (length <= RUN_MAX_CHARS) & ~whole & (n > 0)
+    if not ok.any():
+        return None
+    first, last, n = first[ok], last[ok], n[ok]
+    estimate = (sums[last + 1] - sums[first]) / np.sqrt(n)
+    top = np.argsort(-estimate, kind="stable")[:rescored]
+    runs = []
+    for i in top:
+        start, end = int(starts[first[i]]), int(ends[last[i]])
+        runs.append(Run(start, end, model.predict(text[start:end])))
+    return max(runs, key=lambda r: r.prediction.score)
