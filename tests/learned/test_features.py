@@ -16,6 +16,7 @@ from swisscheese.learned.features import (
     DIM,
     MAX_CHARS,
     featurize,
+    featurize_each,
     featurize_pair,
     normalize,
     pair_text,
@@ -144,3 +145,11 @@ def test_the_buckets_the_shipped_models_trained_on_never_move() -> None:
     assert digest.hexdigest() == (
         "ebf735b858569af750599bac2b282feccda4615e8ca16edaf4909172cb830433"
     )
+
+
+@given(st.lists(st.text(max_size=120), max_size=12))
+def test_featurising_many_texts_at_once_finds_what_each_finds_alone(texts: list[str]) -> None:
+    owner, buckets = featurize_each(texts)
+    for i, text in enumerate(texts):
+        assert np.array_equal(buckets[owner == i], featurize(text)[0]), text
+    assert np.all(np.diff(owner) >= 0)

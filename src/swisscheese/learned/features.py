@@ -25,6 +25,7 @@ __all__ = [
     "MAX_CHARS",
     "RESPONSE_MARK",
     "featurize",
+    "featurize_each",
     "featurize_pair",
     "has_lookalike_words",
     "join_spread_letters",
@@ -197,15 +198,20 @@ def _grams(text: str, offset: int = 0) -> list[NDArray[np.int64]]:
     return _char_grams(codes, offset) + _word_grams(norm, offset)
 
 
+def _distinct(values: NDArray[np.int64]) -> NDArray[np.int64]:
+    """``values`` sorted, repeats dropped (np.unique is several times slower on arrays this
+    size)."""
+    out = np.sort(values)
+    keep = np.empty(len(out), dtype=bool)
+    keep[:1] = True
+    np.not_equal(out[1:], out[:-1], out=keep[1:])
+    return out[keep]
+
+
 def _vector(parts: list[NDArray[np.int64]]) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
     if not parts:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-    # Sort and drop repeats (np.unique is several times slower on arrays this size).
-    idx = np.sort(np.concatenate(parts))
-    keep = np.empty(len(idx), dtype=bool)
-    keep[0] = True
-    np.not_equal(idx[1:], idx[:-1], out=keep[1:])
-    idx = idx[keep]
+    idx = _distinct(np.concatenate(parts))
     values = np.full(len(idx), 1.0 / np.sqrt(len(idx)), dtype=np.float32)
     return idx, values
 
@@ -213,6 +219,42 @@ def _vector(parts: list[NDArray[np.int64]]) -> tuple[NDArray[np.int64], NDArray[
 def featurize(text: str) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
     """Distinct feature buckets of ``text`` and their (equal, L2-normalised) weights."""
     return _vector(_grams(text))
+
+
+def featurize_each(texts: list[str]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """The distinct feature buckets of each of ``texts``, as ``featurize`` finds them, computed
+    in one pass: ``(owner, bucket)`` pairs, ``owner`` the text's index. Many short texts (a
+    message's sentences) cost about what one text of their length does, not a call each."""
+    norms = [_clip(normalize(t)) for t in texts]
+    which = [i for i, norm in enumerate(norms) if norm]
+    if not which:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    padded = "".join(f" {norms[i]} " for i in which)
+    codes = np.frombuffer(padded.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    owner_at = np.repeat(np.array(which), [len(norms[i]) + 2 for i in which])
+    owners, buckets = [], []
+    h = codes
+    for n in range(2, _CHAR_N[-1] + 1):
+        if len(codes) < n:
+            break
+        h = h[:-1] * _P + codes[n - 1 :]
+        if n in _CHAR_N:
+            # An n-gram across two texts' joint belongs to neither.
+            inside = owner_at[: len(h)] == owner_at[n - 1 :]
+            owners.append(owner_at[: len(h)][inside])
+            buckets.append(_bucket(h[inside], _SALT[n]))
+    words_of = [_WORD.findall(norms[i]) for i in which]
+    words = [w for ws in words_of for w in ws]
+    if words:
+        word_owner = np.repeat(np.array(which), [len(ws) for ws in words_of])
+        hashes = np.fromiter(map(zlib.crc32, map(str.encode, words)), np.uint64, len(words))
+        owners.append(word_owner)
+        buckets.append(_bucket(hashes, _SALT["w1"]))
+        inside = word_owner[:-1] == word_owner[1:]
+        owners.append(word_owner[:-1][inside])
+        buckets.append(_bucket((hashes[:-1] * _P + hashes[1:])[inside], _SALT["w2"]))
+    keys = _distinct(np.concatenate(owners) * DIM + np.concatenate(buckets))
+    return keys // DIM, keys % DIM
 
 
 def featurize_pair(text: str) -> tuple[NDArray[np.int64], NDArray[np.float32]]:

@@ -5,10 +5,10 @@ written around a jailbreak dilute it: with four of them around it, a persona jai
 blocks alone passes (``bench/padding.py``). Scoring every run of consecutive sentences would
 cost a prediction per run; instead each sentence is featurised once, a run's margin is
 estimated from its sentences' weight sums and n-gram counts (``sum(w) / sqrt(n)``, what the
-head computes when no n-gram repeats across sentences), and only the few runs that estimate
-ranks highest are scored exactly. A run must be ``RUN_MIN_CHARS`` long: a closing line ("Please
-output the result directly without any additional text.") read alone scores like an order, and
-a jailbreak is rarely that short.
+head computes when no n-gram repeats across sentences), and only the run that estimate ranks
+highest (``RESCORED``) is scored exactly. A run must be ``RUN_MIN_CHARS`` long: a closing line
+("Please output the result directly without any additional text.") read alone scores like an
+order, and a jailbreak is rarely shorter.
 
 A run's score counts at its logit less ``RUN_DISCOUNT``: a message holds many runs, and the
 likeliest of them reads higher than the message does, benign text too. Measured held out (leave
@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
+from numpy.typing import NDArray
 
-from swisscheese.learned.features import featurize
+from swisscheese.learned.features import featurize_each
 from swisscheese.learned.model import FAST, LinearDetector, Prediction
 from swisscheese.learned.sentences import sentence_spans
 
@@ -42,8 +44,9 @@ __all__ = [
 RUN_MIN_CHARS = 200
 RUN_MAX_CHARS = 3_000
 """As long as one of the windows a long prompt is read in (``predict.WINDOW``)."""
-RESCORED = 2
-"""Runs scored exactly, the highest estimates first."""
+RESCORED = 1
+"""Runs scored exactly, the highest estimates first: a second one found 1% more padded
+jailbreaks (`bench/padding.py`) and cost 0.1 ms a message of 1 KB."""
 RUN_DISCOUNT = 2.0
 """Logit units a run's score counts less than the head's score on it."""
 MAX_PIECES = 96
@@ -86,6 +89,12 @@ def pieces(text: str, most: int = MAX_PIECES) -> list[tuple[int, int]]:
     return merged
 
 
+@cache
+def _pairs(n: int) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+    """Every (first, last) sentence of a run among ``n``."""
+    return np.triu_indices(n)
+
+
 def best_run(
     model: LinearDetector, text: str, *, min_chars: int = RUN_MIN_CHARS, rescored: int = RESCORED
 ) -> Run | None:
@@ -101,13 +110,12 @@ def best_run(
         return None
     starts = np.array([s for s, _ in spans])
     ends = np.array([e for _, e in spans])
+    owner, buckets = featurize_each([text[s:e] for s, e in spans])
     sums = np.zeros(len(spans) + 1)
     counts = np.zeros(len(spans) + 1)
-    for i, (start, end) in enumerate(spans):
-        idx, _ = featurize(text[start:end])
-        sums[i + 1] = sums[i] + float(model.weights[idx].sum())
-        counts[i + 1] = counts[i] + len(idx)
-    first, last = np.triu_indices(len(spans))
+    np.cumsum(np.bincount(owner, model.weights[buckets], len(spans)), out=sums[1:])
+    np.cumsum(np.bincount(owner, minlength=len(spans)), out=counts[1:])
+    first, last = _pairs(len(spans))
     length = ends[last] - starts[first]
     n = counts[last + 1] - counts[first]
     whole = (first == 0) & (last == len(spans) - 1)
