@@ -20,6 +20,7 @@ from swisscheese.config import parse_policy
 from swisscheese.gateway import HttpUpstream, create_app
 from swisscheese.recorder import Recorder
 from swisscheese.store import LogStore
+from tests.helpers.padded import ORDINARY, padded
 from tests.helpers.scripted import Script, chunk, completion, make_scripted
 from tests.helpers.servers import serve
 from tests.helpers.upstream import KEY
@@ -212,6 +213,29 @@ def test_a_request_for_weapons_never_reaches_the_model(gw: Gateway, body: dict[s
     assert response.json()["choices"][0]["finish_reason"] == "content_filter"
     assert "input=block" in response.headers["x-swisscheese-verdict"]
     assert gw.script.received == []
+
+
+@pytest.mark.parametrize(
+    "content",
+    [padded(), [{"type": "text", "text": padded("\n\n")}]],
+    ids=["one paragraph", "a text part of paragraphs"],
+)
+def test_a_jailbreak_among_ordinary_requests_never_reaches_the_model(
+    gw: Gateway, content: Any
+) -> None:
+    """Read whole, the ordinary requests dilute the jailbreak under the default's threshold;
+    its run of sentences is read alone."""
+    response = gw.post(request(messages=[{"role": "user", "content": content}]))
+    assert response.status_code == 200, response.text
+    assert response.json()["choices"][0]["finish_reason"] == "content_filter"
+    assert "input=block" in response.headers["x-swisscheese-verdict"]
+    assert gw.script.received == []
+    gw.script.answer = completion({"role": "assistant", "content": "Here are some ideas."})
+    ordinary = " ".join(ORDINARY)
+    response = gw.post(request(messages=[{"role": "user", "content": ordinary}]))
+    assert response.json()["choices"][0]["finish_reason"] == "stop"
+    (sent,) = gw.script.received
+    assert sent["messages"][-1]["content"] == ordinary
 
 
 def test_an_operator_ruling_weapons_out_and_a_question_about_them_reach_the_model(

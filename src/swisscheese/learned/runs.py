@@ -13,7 +13,7 @@ order, and a jailbreak is rarely shorter.
 A run's score counts at its logit less ``RUN_DISCOUNT``: a message holds many runs, and the
 likeliest of them reads higher than the message does, benign text too. Measured held out (leave
 one source out, the fast injection head), the thresholds taken for 1% and 0.1% of benign text
-read whole then flag 1.04% and 0.12% of it, against 1.41% and 0.13% counted undiscounted
+read whole then flag 1.04% and 0.12% of it, against 1.42% and 0.13% counted undiscounted
 (docs/detectors.md, "Padding a jailbreak with ordinary requests").
 """
 
@@ -45,8 +45,8 @@ RUN_MIN_CHARS = 200
 RUN_MAX_CHARS = 3_000
 """As long as one of the windows a long prompt is read in (``predict.WINDOW``)."""
 RESCORED = 1
-"""Runs scored exactly, the highest estimates first: a second one found 1% more padded
-jailbreaks (`bench/padding.py`) and cost 0.1 ms a message of 1 KB."""
+"""Runs scored exactly, the highest estimates first: a second one found 0.5-1% more padded
+jailbreaks (``bench/padding.py``) for 0.1 ms more on a message of 1 KB."""
 RUN_DISCOUNT = 2.0
 """Logit units a run's score counts less than the head's score on it."""
 MAX_PIECES = 96
