@@ -838,16 +838,10 @@ def test_a_decoded_instruction_is_read_without_the_relation() -> None:
     assert finding.detail["sentence"] == instruction
 
 
-DEFAULT_INJECTION = """\
-version: 1
-deployment: t
-layers:
-  input:
-    rules:
-      - monitor: injection
-        action: block
-        threshold: 0.995{options}
-"""
+# The default policy's injection rule, alone.
+DEFAULT_INJECTION = POLICY.split("      - monitor: harmful-request")[0].replace(
+    "{target_fpr: 0.001}", "0.995{options}"
+)
 
 
 def injection_finding(guard: Guard, content: Content) -> Any:

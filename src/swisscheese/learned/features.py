@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 import unicodedata
 import zlib
+from collections.abc import Iterator
 
 import numpy as np
 from numpy.typing import NDArray
@@ -164,8 +165,9 @@ def _bucket(h: NDArray[np.uint64], salt: int) -> NDArray[np.int64]:
     return (((h + np.uint64(salt)) * _MIX >> _SHIFT) & _LOW_BITS).astype(np.int64)
 
 
-def _char_grams(codes: NDArray[np.uint64], offset: int) -> list[NDArray[np.int64]]:
-    out = []
+def _char_hashes(codes: NDArray[np.uint64]) -> Iterator[tuple[int, NDArray[np.uint64]]]:
+    """``(n, hashes)`` of the character n-grams of ``codes`` for each n of ``_CHAR_N``, the
+    hash at ``i`` that of the n-gram starting there."""
     h = codes
     # Grow each n-gram's hash from the (n-1)-gram's: h_n[i] = h_{n-1}[i] * P + c[i+n-1].
     for n in range(2, _CHAR_N[-1] + 1):
@@ -173,8 +175,11 @@ def _char_grams(codes: NDArray[np.uint64], offset: int) -> list[NDArray[np.int64
             break
         h = h[:-1] * _P + codes[n - 1 :]
         if n in _CHAR_N:
-            out.append(_bucket(h, _SALT[n] + offset))
-    return out
+            yield n, h
+
+
+def _char_grams(codes: NDArray[np.uint64], offset: int) -> list[NDArray[np.int64]]:
+    return [_bucket(h, _SALT[n] + offset) for n, h in _char_hashes(codes)]
 
 
 def _word_grams(text: str, offset: int) -> list[NDArray[np.int64]]:
@@ -233,16 +238,11 @@ def featurize_each(texts: list[str]) -> tuple[NDArray[np.int64], NDArray[np.int6
     codes = np.frombuffer(padded.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
     owner_at = np.repeat(np.array(which), [len(norms[i]) + 2 for i in which])
     owners, buckets = [], []
-    h = codes
-    for n in range(2, _CHAR_N[-1] + 1):
-        if len(codes) < n:
-            break
-        h = h[:-1] * _P + codes[n - 1 :]
-        if n in _CHAR_N:
-            # An n-gram across two texts' joint belongs to neither.
-            inside = owner_at[: len(h)] == owner_at[n - 1 :]
-            owners.append(owner_at[: len(h)][inside])
-            buckets.append(_bucket(h[inside], _SALT[n]))
+    for n, h in _char_hashes(codes):
+        # An n-gram across two texts' joint belongs to neither.
+        inside = owner_at[: len(h)] == owner_at[n - 1 :]
+        owners.append(owner_at[: len(h)][inside])
+        buckets.append(_bucket(h[inside], _SALT[n]))
     words_of = [_WORD.findall(norms[i]) for i in which]
     words = [w for ws in words_of for w in ws]
     if words:

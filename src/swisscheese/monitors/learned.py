@@ -157,6 +157,8 @@ class _Learned:
         self.reads_request = reads_request
         self.min_score = config.min_score
         self.model = load_detector(name, self.tier, config.model)
+        # Only a fast head of text reads runs; the option is moot for the other tiers.
+        self.sentence_runs = config.sentence_runs and self.model.features == FAST
 
     def text_of(self, content: Content) -> str:
         """The text to score; a response detector reads it after the request it answers (the
@@ -181,16 +183,6 @@ class LearnedMonitor(_Learned, Inline):
     """Fast tier: bounded numpy work, run inline by the guard."""
 
     tier: MemberTier = "fast"
-
-    def __init__(
-        self,
-        name: str,
-        stages: frozenset[Stage],
-        config: LearnedConfig,
-        reads_request: bool = False,
-    ) -> None:
-        super().__init__(name, stages, config, reads_request)
-        self.sentence_runs = config.sentence_runs and self.model.features == FAST
 
     def inspect_sync(self, content: Content, ctx: Context) -> list[Finding]:
         if not content.text.strip():
