@@ -46,17 +46,18 @@ def test_a_jailbreak_among_ordinary_requests_is_read_as_the_run_it_is(
 def test_ordinary_requests_give_no_alarming_run(head: LinearDetector) -> None:
     run = best_run(head, " ".join(ORDINARY * 2))
     assert run is not None
-    assert run.prediction.score < 0.01
+    assert run.prediction.score < 0.05  # the 1% threshold is 0.81
 
 
 def test_a_run_is_never_the_whole_text_nor_shorter_than_the_least_length(
     head: LinearDetector,
 ) -> None:
-    assert best_run(head, JAILBREAK[:150] + ". " + JAILBREAK[150:180]) is None  # too short
+    assert best_run(head, JAILBREAK[: RUN_MIN_CHARS - 1]) is None  # too short
     assert best_run(head, "word " * 60) is None  # one sentence: no run but the whole
-    # Five sentences, none removable without falling under the least length.
-    assert len(JAILBREAK) < 2 * RUN_MIN_CHARS
-    assert best_run(head, JAILBREAK) is None
+    # Two sentences, each shorter than a run: the only run long enough is the whole text.
+    two = ["Thanks, that recipe worked out well.", "Could you suggest a pudding to go with it?"]
+    assert all(len(sentence) < RUN_MIN_CHARS for sentence in two)
+    assert best_run(head, " ".join(two)) is None
     long = " ".join([*ORDINARY * 12, JAILBREAK, *ORDINARY * 12])
     run = best_run(head, long)
     assert run is not None

@@ -97,9 +97,9 @@ class LearnedConfig(MonitorConfig):
     """Scores below this are not reported (so a rule threshold below it acts as this value)."""
     sentence_runs: bool = True
     """Fast tier, a user's message: also read as its likeliest run of consecutive sentences
-    (200 to 3,000 characters), so ordinary requests written around a jailbreak do not dilute
-    it. The run counts at its logit less 2, which keeps the thresholds measured on whole
-    messages true (held out, the 1% one flags 1.04%); where it scores higher than the whole
+    (60 to 3,000 characters), so ordinary requests written around a jailbreak do not dilute
+    it. The run counts at its logit less 2.5, which keeps the thresholds measured on whole
+    messages near true (held out, the 1% one flags 1.10%); where it scores higher than the whole
     message, the finding's span is the run. Not for system messages, which are the
     operator's. Costs and figures: docs/detectors.md, "Padding a jailbreak with ordinary
     requests"."""
