@@ -560,7 +560,10 @@ def test_a_cascade_runs_the_slow_member_only_on_what_the_fast_one_finds_suspect(
     verdict = guard.check_sync("input", ZED)
     assert verdict.action.value == "block"
     assert set(verdict.findings[0].detail["members"]) == {"fast", "embedding"}
-    assert encoded == [ZED]
+    # The message, and its likeliest run of sentences, which the ensemble reads too.
+    assert ZED in encoded
+    assert all(text in ZED for text in encoded)
+    assert len(encoded) <= 2
 
 
 def test_the_injection_ensemble_takes_the_encoders_word_on_other_languages() -> None:
@@ -875,3 +878,22 @@ def test_runs_are_not_read_in_an_operators_system_message_nor_when_turned_off() 
     found, verdict = injection_finding(off, Content(padded()))
     assert verdict.allowed
     assert "run" not in found.detail
+
+
+@pytest.mark.parametrize("cascade", ["", ", cascade_below: 0.2"])
+def test_the_injection_ensemble_reads_a_padded_jailbreak_by_its_run(cascade: str) -> None:
+    # At the 1% threshold the padding carries the jailbreak through a whole reading.
+    policy = INJECTION_ENSEMBLE_POLICY.replace("0.001", "0.01")
+    guard = Guard(
+        parse_policy(policy.replace("{tier: ensemble}", f"{{tier: ensemble{cascade}}}"), "e.yaml")
+    )
+    text = padded()
+    found, verdict = injection_finding(guard, Content(text))
+    assert verdict.action.value == "block"
+    (span,) = found.spans
+    assert text[span.start : span.end] == JAILBREAK
+    assert set(found.detail["members"]) == {"fast", "embedding"}
+    assert found.detail["whole"] is None or found.detail["whole"] < found.score
+    off = policy.replace("{tier: ensemble}", f"{{tier: ensemble, sentence_runs: false{cascade}}}")
+    assert Guard(parse_policy(off, "e.yaml")).check_sync("input", text).allowed
+    assert guard.check_sync("input", Content(text, role="system")).allowed

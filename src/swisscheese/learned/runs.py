@@ -38,6 +38,7 @@ __all__ = [
     "RUN_MIN_CHARS",
     "Run",
     "best_run",
+    "discounted",
     "pieces",
 ]
 
@@ -64,12 +65,15 @@ class Run:
 
     @property
     def score(self) -> float:
-        """What the run counts for beside the whole text: its score, ``RUN_DISCOUNT`` lower in
-        logit units."""
-        p = min(max(self.prediction.score, 1e-15), 1.0 - 1e-15)
-        return min(
-            self.prediction.score, 1.0 / (1.0 + math.exp(RUN_DISCOUNT - math.log(p / (1 - p))))
-        )
+        """What the run counts for beside the whole text (``discounted``)."""
+        return discounted(self.prediction.score)
+
+
+def discounted(score: float) -> float:
+    """What a run scored ``score`` counts for beside the whole text: ``RUN_DISCOUNT`` lower in
+    logit units."""
+    p = min(max(score, 1e-15), 1.0 - 1e-15)
+    return min(score, 1.0 / (1.0 + math.exp(RUN_DISCOUNT - math.log(p / (1 - p)))))
 
 
 def pieces(text: str, most: int = MAX_PIECES) -> list[tuple[int, int]]:

@@ -33,6 +33,7 @@ from swisscheese.learned.causal_lm import LocalModelError
 from swisscheese.learned.embedding import EmbeddingError
 from swisscheese.learned.encoders import encoder_for
 from swisscheese.learned.ensemble import Ensemble, on_scale_of
+from swisscheese.learned.language import Languages
 from swisscheese.learned.model import (
     ENSEMBLE_MEMBERS,
     FAST,
@@ -50,7 +51,7 @@ from swisscheese.learned.predict import (
     predict_many,
     predict_text,
 )
-from swisscheese.learned.runs import best_run
+from swisscheese.learned.runs import best_run, discounted
 from swisscheese.learned.sentences import SentenceReader, read
 from swisscheese.learned.specs import DETECTOR_SPECS, DetectorSpec
 from swisscheese.monitors._registry import Inline, MonitorConfig, monitor
@@ -100,9 +101,10 @@ class LearnedConfig(MonitorConfig):
     (60 to 3,000 characters), so ordinary requests written around a jailbreak do not dilute
     it. The run counts at its logit less 2.5, which keeps the thresholds measured on whole
     messages near true (held out, the 1% one flags 1.10%); where it scores higher than the whole
-    message, the finding's span is the run. Not for system messages, which are the
-    operator's. Costs and figures: docs/detectors.md, "Padding a jailbreak with ordinary
-    requests"."""
+    message, the finding's span is the run. Ensemble tier: its fast member finds the run and
+    every member reads it, a second pass of the slower members. Not for system messages, which
+    are the operator's, nor for text the fast head cannot read. Costs and figures:
+    docs/detectors.md, "Padding a jailbreak with ordinary requests"."""
     cascade_below: float = Field(default=0.0, ge=0.0, le=1.0)
     """Ensemble tier with a fast member: a text the fast member scores below this gets no
     finding, and the slower members are not run on it. 0 runs every member on every text.
@@ -379,13 +381,19 @@ class EnsembleMonitor:
                 name,
                 stages,
                 LearnedConfig(
-                    tier=cast(MemberTier, tier), model=self.ensemble.member_path(path, tier)
+                    tier=cast(MemberTier, tier),
+                    model=self.ensemble.member_path(path, tier),
+                    sentence_runs=config.sentence_runs,
                 ),
                 reads_request,
             )
             for tier in self.ensemble.members
         ]
         self.models: dict[str, LinearDetector] = {m.tier: m.model for m in self.members}
+        # The fast member finds the run; the whole ensemble reads it.
+        self.sentence_runs = any(
+            m.sentence_runs for m in self.members if isinstance(m, LearnedMonitor)
+        )
         blind = self.ensemble.blind_members()
         self._blind = [m for m in self.members if m.tier in blind]
         # Under a member timeout each slower member has workers of its own, as many as the
@@ -411,14 +419,42 @@ class EnsembleMonitor:
             return []
         text = self.members[0].text_of(content)
         languages = languages_for(self.ensemble, text)
+        from_user = content.role == "user"
+        run = None
+        if self.sentence_runs and from_user and languages.english:
+            run = best_run(self.models["fast"], text)
+        if run is None:
+            found = await self._read(text, languages, from_user)
+            return [found] if found else []
+        # The run read as a message of its own, beside the whole: it is not how a prompt to
+        # the local model begins (``from_user`` keeps the probe's cache for that).
+        ran = text[run.start : run.end]
+        found, on_run = await asyncio.gather(
+            self._read(text, languages, from_user),
+            self._read(ran, languages_for(self.ensemble, ran), False),
+        )
+        if on_run is None or discounted(on_run.score) <= (found.score if found else 0.0):
+            return [found] if found else []
+        details = {
+            **on_run.detail,
+            "run": ran[:200],
+            "run_score": round(on_run.score, 6),
+            "whole": round(found.score, 6) if found else None,
+        }
+        score = discounted(on_run.score)
+        if score < self.min_score:
+            return []
+        return [Finding(self.name, on_run.category, score, (Span(run.start, run.end),), details)]
+
+    async def _read(self, text: str, languages: Languages, from_user: bool) -> Finding | None:
+        """The stacked finding on ``text`` (None below ``min_score``)."""
         by_tier: dict[str, Prediction] = {}
         if self.cascade_below or self.member_timeout_ms is not None:
             # The inline member first: most benign text stops here, before any forward pass.
             # Not text in another language, though: the fast member cannot read it.
             by_tier["fast"] = predict_text(self.models["fast"], text)
             if by_tier["fast"].score < self.cascade_below and languages.english:
-                return []
-        from_user = content.role == "user"
+                return None
         rest = [m for m in self.members if m.tier not in by_tier]
         # Text the fast member cannot read waits for the others: deciding on its word would
         # pass anything not written in English whenever the machine is busy.
@@ -441,7 +477,7 @@ class EnsembleMonitor:
                 fast.score, self.models["fast"].thresholds, self.ensemble.thresholds
             )
             details["degraded"] = late
-            return [Finding(self.name, fast.category, score, (), details)]
+            return Finding(self.name, fast.category, score, (), details)
         top = combine(
             self.ensemble,
             self.models,
@@ -450,8 +486,8 @@ class EnsembleMonitor:
             on_english_part=on_part or None,
         )
         if top.score < self.min_score:
-            return []
-        return [Finding(self.name, top.category, top.score, (), details)]
+            return None
+        return Finding(self.name, top.category, top.score, (), details)
 
     async def _score_blind(self, part: str, from_user: bool, into: dict[str, Prediction]) -> None:
         """The members that read English only, on a text's English sentences (``part``)."""
