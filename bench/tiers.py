@@ -42,12 +42,14 @@ layers:
 # The ensemble also with its cascade: the slower members only on what the fast one finds suspect.
 CONFIGS = {
     "fast": "{tier: fast}",
-    # The fast tier reading a user's message whole only, as before session 48.
+    # Reading a user's message whole only, as before session 48 (no run of sentences).
     "fast-whole": "{tier: fast, sentence_runs: false}",
     "embedding": "{tier: embedding}",
     "probe": "{tier: probe}",
     "ensemble": "{tier: ensemble}",
+    "ensemble-whole": "{tier: ensemble, sentence_runs: false}",
     "cascade": "{tier: ensemble, cascade_below: 0.2}",
+    "cascade-whole": "{tier: ensemble, cascade_below: 0.2, sentence_runs: false}",
     # harmful-request only: the stacker with the probe as a third member.
     "ensemble3": "{tier: ensemble, members: [fast, embedding, probe]}",
     "cascade3": "{tier: ensemble, members: [fast, embedding, probe], cascade_below: 0.2}",
@@ -80,11 +82,11 @@ def main() -> None:
     for tier in CONFIGS:
         times = measure(args.detector, tier, prompts)
         if isinstance(times, str):
-            print(f"  {tier:<10} {times}")
+            print(f"  {tier:<14} {times}")
             continue
         ordered = sorted(times)
         print(
-            f"  {tier:<10} p50 {statistics.median(times):8.2f} ms   "
+            f"  {tier:<14} p50 {statistics.median(times):8.2f} ms   "
             f"p95 {ordered[int(0.95 * (len(ordered) - 1))]:8.2f} ms   "
             f"mean {statistics.fmean(times):8.2f} ms"
         )

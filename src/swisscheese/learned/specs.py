@@ -27,6 +27,10 @@ class DetectorSpec:
     input_fields: tuple[str, ...] = ("text",)
     """The JSONL fields ``score`` and ``eval-detector`` read, first present wins."""
     input_help: str = "a string 'text'"
+    sentence_runs: bool = False
+    """Whether a rule of it reads a user's message by its likeliest run of sentences too, unless
+    the rule says (``LearnedConfig.sentence_runs``): on where the run's discount was measured
+    held out (``learned.runs``)."""
 
 
 DETECTOR_SPECS: dict[str, DetectorSpec] = {
@@ -37,6 +41,7 @@ DETECTOR_SPECS: dict[str, DetectorSpec] = {
             (Stage.INPUT, Stage.RETRIEVED, Stage.OUTPUT, Stage.REASONING, Stage.CORPUS),
             ("injection", "jailbreak", "prompt_extraction"),
             "Learned prompt-injection and jailbreak detector (in-package weights)",
+            sentence_runs=True,
         ),
         DetectorSpec(
             "indirect-injection",

@@ -96,15 +96,18 @@ class LearnedConfig(MonitorConfig):
     the stacker's members must be these."""
     min_score: float = Field(default=0.1, ge=0.0, le=1.0)
     """Scores below this are not reported (so a rule threshold below it acts as this value)."""
-    sentence_runs: bool = True
+    sentence_runs: bool | None = None
     """Fast tier, a user's message: also read as its likeliest run of consecutive sentences
     (60 to 3,000 characters), so ordinary requests written around a jailbreak do not dilute
     it. The run counts at its logit less 2.5, which keeps the thresholds measured on whole
     messages near true (held out, the 1% one flags 1.10%); where it scores higher than the whole
     message, the finding's span is the run. Ensemble tier: its fast member finds the run and
     every member reads it, a second pass of the slower members. Not for system messages, which
-    are the operator's, nor for text the fast head cannot read. Costs and figures:
-    docs/detectors.md, "Padding a jailbreak with ordinary requests"."""
+    are the operator's, nor for text the fast head cannot read. Unset: on for ``injection``,
+    where the discount was measured held out; off for ``harmful-request``, whose ordinary
+    requests it flags more (PersistBench's 4.4% -> 7.0% at its 1% threshold, padded harmful
+    requests 2.0% -> 43.3%). Costs and figures: docs/detectors.md, "Padding a jailbreak with
+    ordinary requests"."""
     cascade_below: float = Field(default=0.0, ge=0.0, le=1.0)
     """Ensemble tier with a fast member: a text the fast member scores below this gets no
     finding, and the slower members are not run on it. 0 runs every member on every text.
@@ -160,7 +163,10 @@ class _Learned:
         self.min_score = config.min_score
         self.model = load_detector(name, self.tier, config.model)
         # Only a fast head of text reads runs; the option is moot for the other tiers.
-        self.sentence_runs = config.sentence_runs and self.model.features == FAST
+        runs = config.sentence_runs
+        if runs is None:
+            runs = DETECTOR_SPECS[name].sentence_runs
+        self.sentence_runs = runs and self.model.features == FAST
 
     def text_of(self, content: Content) -> str:
         """The text to score; a response detector reads it after the request it answers (the
@@ -423,6 +429,9 @@ class EnsembleMonitor:
         run = None
         if self.sentence_runs and from_user and languages.english:
             run = best_run(self.models["fast"], text)
+            # The cascade reads the run as the whole: on the fast member's word, as it counts.
+            if run is not None and run.score < self.cascade_below:
+                run = None
         if run is None:
             found = await self._read(text, languages, from_user)
             return [found] if found else []
