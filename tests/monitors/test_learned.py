@@ -922,3 +922,25 @@ def test_harmful_request_reads_runs_of_sentences_only_when_its_rule_asks() -> No
     (found,) = asked.check_sync("input", text).findings
     assert harmful in found.detail["run"]
     assert found.score > whole.score
+
+
+def test_a_rule_reading_runs_takes_the_thresholds_measured_so(tmp_path: Path) -> None:
+    from swisscheese.learned.model import LinearDetector
+    from swisscheese.monitors.learned import shipped_model
+
+    model = LinearDetector.load(shipped_model("injection"))
+    model.thresholds = {**model.thresholds, "runs_fpr_1pct": 0.9, "runs_fpr_0_1pct": 0.999}
+    path = tmp_path / "injection.npz"
+    model.save(path)
+    rule = (
+        "version: 1\ndeployment: t\nlayers:\n  input:\n    rules:\n      - monitor: injection\n"
+        f"        config: {{model: '{path}'%s}}\n        action: block\n"
+        "        threshold: {target_fpr: 0.01}\n"
+    )
+
+    def threshold(options: str) -> float:
+        (compiled,) = Guard(parse_policy(rule % options, "t.yaml")).compiled.layers["input"].rules
+        return compiled.threshold
+
+    assert threshold("") == 0.9
+    assert threshold(", sentence_runs: false") == model.thresholds["fpr_1pct"]

@@ -141,10 +141,16 @@ def load_detector(name: str, tier: MemberTier, path: Path | None) -> LinearDetec
     return model
 
 
-def _threshold_for_fpr(thresholds: dict[str, float], fpr: float) -> float | None:
-    """The score a model was measured to flag ``fpr`` of held-out benign text at."""
+def _threshold_for_fpr(
+    thresholds: dict[str, float], fpr: float, runs: bool = False
+) -> float | None:
+    """The score a model was measured to flag ``fpr`` of held-out benign text at; with
+    ``runs``, read as a rule reading runs of sentences reads it, where the model was measured
+    so (``runs_*``, written by ``swisscheese train --cross-validate``)."""
     key = {0.01: "fpr_1pct", 0.001: "fpr_0_1pct"}.get(fpr)
-    return thresholds.get(key) if key else None
+    if key is None:
+        return None
+    return thresholds.get(f"runs_{key}" if runs else key, thresholds.get(key))
 
 
 class _Learned:
@@ -177,7 +183,7 @@ class _Learned:
         return pair_text(asked[-1] if asked else "", content.text)
 
     def threshold_for_fpr(self, fpr: float) -> float | None:
-        return _threshold_for_fpr(self.model.thresholds, fpr)
+        return _threshold_for_fpr(self.model.thresholds, fpr, self.sentence_runs)
 
     def _findings(self, predictions: list[Prediction]) -> list[Finding]:
         top = best(predictions)

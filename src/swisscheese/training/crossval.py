@@ -48,6 +48,9 @@ import numpy as np
 from swisscheese.evaluation.metrics import recall_at_fpr, roc_auc
 from swisscheese.evaluation.mutators import MUTATORS
 from swisscheese.evaluation.views import layer_views
+from swisscheese.learned.model import FAST
+from swisscheese.learned.runs import best_run
+from swisscheese.learned.specs import DETECTOR_SPECS
 from swisscheese.training.fit import (
     PAIR_DETECTORS,
     Dataset,
@@ -64,13 +67,16 @@ __all__ = [
     "CrossValidation",
     "GroupResult",
     "MutatedCopy",
+    "RunsReading",
     "alone_and_in_layer",
     "cross_validate",
     "document_max",
     "mutated_per_group",
     "per_copy",
+    "reads_runs",
     "real_benign",
     "real_benign_documents",
+    "runs_scores",
     "texts_of",
 ]
 
@@ -100,6 +106,34 @@ class GroupResult:
 
 
 @dataclass
+class RunsReading:
+    """The figures of a detector whose rules read a user's message by its likeliest run of
+    sentences as well as whole (``learned.runs``), measured so: each item's score is the higher
+    of the two, from the same out-of-fold heads."""
+
+    thresholds: dict[str, float]
+    """For the shipped model, from the random folds: what ``target_fpr`` resolves to for a rule
+    reading runs (``runs_*`` in the model's thresholds)."""
+    unseen_source_thresholds: dict[str, float]
+    recall: float
+    """Pooled held-out attack recall at its own unseen-source 1% threshold."""
+    recall_at_0_1pct: float
+    flagged_at_whole_thresholds: dict[str, float]
+    """The share of held-out benign documents flagged at the whole reading's unseen-source
+    thresholds: how far a threshold measured whole drifts when the rule reads runs."""
+
+    def line(self) -> str:
+        return (
+            "read as a rule reads a user's message (whole and by its likeliest run of "
+            f"sentences): recall {self.recall:.3f} at its 1%-FPR threshold "
+            f"{self.unseen_source_thresholds['fpr_1pct']:.4f}, {self.recall_at_0_1pct:.3f} at "
+            f"0.1%; the whole reading's 1% and 0.1% thresholds flag "
+            f"{self.flagged_at_whole_thresholds['fpr_1pct']:.2%} and "
+            f"{self.flagged_at_whole_thresholds['fpr_0_1pct']:.2%} of held-out benign text"
+        )
+
+
+@dataclass
 class CrossValidation:
     detector: str
     tier: str
@@ -114,6 +148,7 @@ class CrossValidation:
     mutators_in_layer: dict[str, float] = field(default_factory=dict)
     """The same copies through a layer's normaliser and decoder (their highest view)."""
     safe_but_alarming_curve: list[tuple[float, float]] = field(default_factory=list)
+    runs: RunsReading | None = None
 
     def lines(self) -> list[str]:
         out = [
@@ -149,6 +184,8 @@ class CrossValidation:
                 "the same through a layer's unicode and obfuscation rules: "
                 + ", ".join(f"{k} {v:.2f}" for k, v in sorted(self.mutators_in_layer.items()))
             )
+        if self.runs is not None:
+            out.append(self.runs.line())
         for flag_rate, recall in self.safe_but_alarming_curve:
             out.append(
                 f"recall {recall:.3f} where {flag_rate:.0%} of safe-but-alarming prompts "
@@ -162,6 +199,7 @@ class CrossValidation:
         return {
             **self.thresholds,
             **{f"unseen_sources_{k}": v for k, v in self.unseen_source_thresholds.items()},
+            **({f"runs_{k}": v for k, v in self.runs.thresholds.items()} if self.runs else {}),
         }
 
     def summary(self) -> dict[str, Any]:
@@ -180,6 +218,7 @@ class CrossValidation:
             "mutators": {k: round(v, 4) for k, v in self.mutators.items()},
             "mutators_in_layer": {k: round(v, 4) for k, v in self.mutators_in_layer.items()},
             "safe_but_alarming_curve": self.safe_but_alarming_curve,
+            **({"runs": vars(self.runs)} if self.runs else {}),
             "lines": self.lines(),
         }
 
@@ -449,13 +488,65 @@ def cross_validate(
         scored = head.score(_features(texts_of(copies), ds.features))
         for copy, scores in zip(copies, per_copy(copies, scored), strict=True):
             mutated.setdefault(copy.mutator, []).append(alone_and_in_layer(copy, scores))
-    random_oof, _ = out_of_fold(x, y, weights, random_folds(ds.documents, seed), c=c, seed=seed)
+    shuffled = random_folds(ds.documents, seed)
+    random_oof, random_heads = out_of_fold(x, y, weights, shuffled, c=c, seed=seed)
     shipped = fpr_thresholds(real_benign_documents(sigmoid(random_oof), ds))
     cv = report(ds, sigmoid(oof), shipped, mutated)
+    if reads_runs(ds):
+        cv.runs = runs_reading(
+            ds,
+            cv,
+            runs_scores(ds, folds, heads, sigmoid(oof)),
+            runs_scores(ds, shuffled, random_heads, sigmoid(random_oof)),
+        )
     cv.safe_but_alarming_curve = alarming_curve(
         alarming_logits(x, y, weights, alarming_folds(ds), c=c, seed=seed)
     )
     return cv
+
+
+def reads_runs(ds: Dataset) -> bool:
+    """Whether rules of this detector read a user's message by runs of sentences by default
+    (a fast head of text, not of documents' windows): its figures are then measured so too."""
+    spec = DETECTOR_SPECS.get(ds.detector)
+    return spec is not None and spec.sentence_runs and ds.features == FAST and not spec.window
+
+
+def runs_scores(
+    ds: Dataset, folds: list[np.ndarray], heads: list[Head | None], whole: np.ndarray
+) -> np.ndarray:
+    """Each attack's and real benign item's score as a rule reading runs gives it: the higher
+    of ``whole`` (its out-of-fold score) and its likeliest run's as ``learned.runs`` counts
+    it, by its fold's head. Other items keep ``whole``."""
+    out = whole.copy()
+    wanted = (ds.labels == 1) | real_benign(ds)
+    for rows, head in zip(folds, heads, strict=True):
+        if head is None:
+            continue
+        model = head.detector(ds.detector)
+        for i in rows[wanted[rows]]:
+            run = best_run(model, ds.examples[i].text)
+            if run is not None:
+                out[i] = max(out[i], run.score)
+    return out
+
+
+def runs_reading(
+    ds: Dataset, cv: CrossValidation, held_out: np.ndarray, shuffled: np.ndarray
+) -> RunsReading:
+    """The figures of the run reading from its held-out-source scores and its random folds'."""
+    benign = real_benign_documents(held_out, ds)
+    unseen = fpr_thresholds(benign)
+    positives = held_out[ds.labels == 1]
+    return RunsReading(
+        thresholds=fpr_thresholds(real_benign_documents(shuffled, ds)),
+        unseen_source_thresholds=unseen,
+        recall=float(np.mean(positives >= unseen["fpr_1pct"])),
+        recall_at_0_1pct=float(np.mean(positives >= unseen["fpr_0_1pct"])),
+        flagged_at_whole_thresholds={
+            k: float(np.mean(benign >= v)) for k, v in cv.unseen_source_thresholds.items()
+        },
+    )
 
 
 def report(

@@ -304,6 +304,18 @@ class Head:
         out: np.ndarray = 1.0 / (1.0 + np.exp(-self.logit(x)))
         return out
 
+    def detector(self, name: str) -> LinearDetector:
+        """The head as a fast detector of text, to read texts as a monitor reads them."""
+        return LinearDetector(
+            name=name,
+            weights=self.weights.astype(np.float32),
+            bias=self.bias,
+            calibration=(self.a, self.b),
+            categories=[name],
+            category_weights=np.zeros((1, len(self.weights)), dtype=np.float32),
+            category_bias=np.zeros(1, dtype=np.float32),
+        )
+
 
 def fit_head(
     x: Any,
