@@ -899,17 +899,8 @@ def test_the_injection_ensemble_reads_a_padded_jailbreak_by_its_run(cascade: str
     assert guard.check_sync("input", Content(text, role="system")).allowed
 
 
-HARMFUL_FAST = """\
-version: 1
-deployment: t
-layers:
-  input:
-    rules:
-      - monitor: harmful-request
-        config: {tier: fast, min_score: 0.0%s}
-        action: flag
-        threshold: {target_fpr: 0.01}
-"""
+# The harmful-request rule at its 1% threshold, its fast tier reporting every score.
+HARMFUL_FAST = PROBE_POLICY.replace("{tier: probe}", "{tier: fast, min_score: 0.0%s}")
 
 
 def test_harmful_request_reads_runs_of_sentences_only_when_its_rule_asks() -> None:
