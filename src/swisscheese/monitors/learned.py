@@ -77,13 +77,14 @@ MemberTier = Literal["fast", "embedding", "probe"]
 
 class LearnedConfig(MonitorConfig):
     tier: Tier = "fast"
-    """``fast`` (n-grams, ~0.5 ms), ``embedding`` (MiniLM, ~70 ms per KB; needs ``[ml]``),
-    ``probe`` (the local model's hidden states, ~0.5 s per KB on two cores, ~80 ms extra when
-    the gateway serves the local model, whose prefill it is; needs ``[local]``)
-    or ``ensemble`` (a calibrated stacker over two or more of them, run concurrently, so it
-    costs its slowest member; needs their extras). ``sentences`` (``indirect-injection``
-    only; needs ``[ml]``): instructions to the assistant that have nothing to do with the
-    document they stand in. Figures: ``bench/tiers.py``, ``docs/detectors.md``."""
+    """``fast`` (n-grams, ~0.5 ms; ~0.9 ms for 1 KB read by its runs of sentences too),
+    ``embedding`` (MiniLM, ~70 ms per KB; needs ``[ml]``), ``probe`` (the local model's hidden
+    states, ~0.5 s per KB on two cores, ~80 ms extra when the gateway serves the local model,
+    whose prefill it is; needs ``[local]``) or ``ensemble`` (a calibrated stacker over two or
+    more of them, run concurrently, so it costs its slowest member; needs their extras).
+    ``sentences`` (``indirect-injection`` only; needs ``[ml]``): instructions to the assistant
+    that have nothing to do with the document they stand in. Figures: ``bench/tiers.py``,
+    ``docs/detectors.md``."""
     model: Path | None = None
     """A model trained by ``swisscheese train`` (its .npz file, or for the ensemble and the
     sentence reader its .json file, with the models it pins beside it); default: the shipped
