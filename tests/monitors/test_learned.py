@@ -640,6 +640,11 @@ def test_a_late_member_leaves_the_decision_to_the_fast_one(monkeypatch: pytest.M
     (low,) = ordinary.findings
     assert set(low.detail["degraded"]) == {"embedding"}
     assert low.score < 0.5
+    # So is a longer one, read by its runs of sentences too.
+    ordinary = guard.check_sync("input", " ".join(ORDINARY))
+    assert ordinary.allowed
+    (low,) = ordinary.findings
+    assert set(low.detail["degraded"]) == {"embedding"}
 
 
 def test_a_late_encoder_is_waited_for_on_text_the_fast_member_cannot_read(

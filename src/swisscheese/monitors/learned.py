@@ -205,10 +205,8 @@ class LearnedMonitor(_Learned, Inline):
             return []
         whole = predict_text(self.model, self.text_of(content))
         run = best_run(self.model, content.text) if self._reads_runs(content) else None
-        if run is None or run.score <= whole.score:
+        if run is None or run.score <= whole.score or run.score < self.min_score:
             return self._findings([whole])
-        if run.score < self.min_score:
-            return []
         details = {
             "model": self.model.name,
             "tier": self.tier,
@@ -448,9 +446,12 @@ class EnsembleMonitor:
         ran = text[run.start : run.end]
         found, on_run = await asyncio.gather(
             self._read(text, languages, from_user),
-            self._read(ran, languages_for(self.ensemble, ran), False),
+            self._read(ran, languages_for(self.ensemble, ran), False, fast=run.prediction),
         )
-        if on_run is None or discounted(on_run.score) <= (found.score if found else 0.0):
+        score = discounted(on_run.score) if on_run else 0.0
+        # The whole reading stands unless the run counts for more: a degraded one is reported
+        # whatever its score.
+        if on_run is None or score <= (found.score if found else 0.0) or score < self.min_score:
             return [found] if found else []
         details = {
             **on_run.detail,
@@ -458,18 +459,19 @@ class EnsembleMonitor:
             "run_score": round(on_run.score, 6),
             "whole": round(found.score, 6) if found else None,
         }
-        score = discounted(on_run.score)
-        if score < self.min_score:
-            return []
         return [Finding(self.name, on_run.category, score, (Span(run.start, run.end),), details)]
 
-    async def _read(self, text: str, languages: Languages, from_user: bool) -> Finding | None:
-        """The stacked finding on ``text`` (None below ``min_score``)."""
-        by_tier: dict[str, Prediction] = {}
+    async def _read(
+        self, text: str, languages: Languages, from_user: bool, fast: Prediction | None = None
+    ) -> Finding | None:
+        """The stacked finding on ``text`` (None below ``min_score``, unless degraded);
+        ``fast``: the fast member's prediction on it, where already made."""
+        by_tier: dict[str, Prediction] = {"fast": fast} if fast else {}
         if self.cascade_below or self.member_timeout_ms is not None:
             # The inline member first: most benign text stops here, before any forward pass.
             # Not text in another language, though: the fast member cannot read it.
-            by_tier["fast"] = predict_text(self.models["fast"], text)
+            if "fast" not in by_tier:
+                by_tier["fast"] = predict_text(self.models["fast"], text)
             if by_tier["fast"].score < self.cascade_below and languages.english:
                 return None
         rest = [m for m in self.members if m.tier not in by_tier]
