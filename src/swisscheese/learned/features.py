@@ -182,14 +182,19 @@ def _char_grams(codes: NDArray[np.uint64], offset: int) -> list[NDArray[np.int64
     return [_bucket(h, _SALT[n] + offset) for n, h in _char_hashes(codes)]
 
 
+def _word_hashes(words: list[str]) -> tuple[NDArray[np.uint64], NDArray[np.uint64]]:
+    """The hashes of ``words`` and of each word with the next."""
+    hashes = np.fromiter(map(zlib.crc32, map(str.encode, words)), np.uint64, len(words))
+    return hashes, hashes[:-1] * _P + hashes[1:]
+
+
 def _word_grams(text: str, offset: int) -> list[NDArray[np.int64]]:
     words = _WORD.findall(text)
     if not words:
         return []
-    hashes = np.fromiter(map(zlib.crc32, map(str.encode, words)), np.uint64, len(words))
+    hashes, pairs = _word_hashes(words)
     out = [_bucket(hashes, _SALT["w1"] + offset)]
     if len(words) > 1:
-        pairs = hashes[:-1] * _P + hashes[1:]
         out.append(_bucket(pairs, _SALT["w2"] + offset))
     return out
 
@@ -247,12 +252,12 @@ def featurize_each(texts: list[str]) -> tuple[NDArray[np.int64], NDArray[np.int6
     words = [w for ws in words_of for w in ws]
     if words:
         word_owner = np.repeat(np.array(which), [len(ws) for ws in words_of])
-        hashes = np.fromiter(map(zlib.crc32, map(str.encode, words)), np.uint64, len(words))
+        hashes, pairs = _word_hashes(words)
         owners.append(word_owner)
         buckets.append(_bucket(hashes, _SALT["w1"]))
         inside = word_owner[:-1] == word_owner[1:]
         owners.append(word_owner[:-1][inside])
-        buckets.append(_bucket((hashes[:-1] * _P + hashes[1:])[inside], _SALT["w2"]))
+        buckets.append(_bucket(pairs[inside], _SALT["w2"]))
     keys = _distinct(np.concatenate(owners) * DIM + np.concatenate(buckets))
     return keys // DIM, keys % DIM
 

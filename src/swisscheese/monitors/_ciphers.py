@@ -63,8 +63,6 @@ def caesar_shifts(text: str, keep: int = 3) -> list[int]:
     total = sum(counts)
     if total < 20:
         return []
-    if total < FEW_LETTERS:
-        keep = 24
     expected = [f * total / 100 for f in _ENGLISH_FREQUENCY]
 
     def misfit(shift: int) -> float:
@@ -72,7 +70,7 @@ def caesar_shifts(text: str, keep: int = 3) -> list[int]:
         return sum((counts[(i - shift) % 26] - e) ** 2 / e for i, e in enumerate(expected))
 
     shifts = sorted((s for s in range(1, 26) if s != 13), key=misfit)
-    return shifts[:keep]
+    return shifts if total < FEW_LETTERS else shifts[:keep]
 
 
 # Letters turned upside down and what they are turned back (lower case, and the capitals with a
