@@ -18,6 +18,7 @@ from swisscheese.learned.runs import (
     RUN_MIN_CHARS,
     Run,
     best_run,
+    discounted,
     pieces,
 )
 from swisscheese.learned.sentences import sentence_spans
@@ -94,11 +95,16 @@ def test_pieces_cover_every_sentence_in_order_and_are_never_more_than_asked(
         assert any(s <= start and end <= e for s, e in cut)
 
 
-@given(st.floats(min_value=0.0, max_value=1.0))
-def test_a_run_counts_below_its_own_score_by_the_discount_in_logit_units(p: float) -> None:
-    counted = Run(0, 1, Prediction(p, "injection")).score
-    assert 0.0 <= counted <= p
-    if 1e-9 < p < 1 - 1e-9:
-        assert math.log(counted / (1 - counted)) == pytest.approx(
-            math.log(p / (1 - p)) - RUN_DISCOUNT
-        )
+@given(st.floats(min_value=0.0, max_value=1.0), st.floats(min_value=0.0, max_value=5.0))
+def test_a_run_counts_below_its_own_score_by_the_discount_in_logit_units(
+    p: float, by: float
+) -> None:
+    for counted, discount in (
+        (Run(0, 1, Prediction(p, "injection")).score, RUN_DISCOUNT),
+        (discounted(p, by), by),
+    ):
+        assert 0.0 <= counted <= p
+        if 1e-9 < p < 1 - 1e-9:
+            assert math.log(counted / (1 - counted)) == pytest.approx(
+                math.log(p / (1 - p)) - discount
+            )

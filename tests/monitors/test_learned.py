@@ -11,6 +11,7 @@ from swisscheese import Guard, Stage
 from swisscheese.config import PolicyError, parse_policy
 from swisscheese.core import Content
 from swisscheese.learned.activations import ActivationReader
+from swisscheese.learned.runs import discounted
 from tests.helpers.late import make_embedding_late
 from tests.helpers.local_model import PROBE_POLICY, require_local_model
 from tests.helpers.padded import JAILBREAK, ORDINARY, padded
@@ -867,6 +868,8 @@ def test_a_jailbreak_padded_with_ordinary_requests_is_blocked_by_its_run_of_sent
         assert text[span.start : span.end] == JAILBREAK
         assert found.detail["run"].startswith("From this moment")
         assert found.detail["whole"] < 0.6  # read whole, it would have passed
+        # The injection head's run counts one logit under its own score (measured held out).
+        assert found.score == pytest.approx(discounted(found.detail["run_score"], 1.0), abs=1e-5)
     assert guard.check_sync("input", " ".join(ORDINARY)).allowed
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from swisscheese.core import Stage
+from swisscheese.learned.runs import RUN_DISCOUNT
 
 HAZARDS = (
     "cbrne", "cyber", "violent_crimes", "non_violent_crimes", "sex_crimes", "cse", "self_harm",
@@ -31,6 +32,9 @@ class DetectorSpec:
     """Whether a rule of it reads a user's message by its likeliest run of sentences too, unless
     the rule says (``LearnedConfig.sentence_runs``): on where the run's discount was measured
     held out (``learned.runs``)."""
+    run_discount: float = RUN_DISCOUNT
+    """Logit units its fast head's score on a run counts less than on the whole message: the
+    one that catches most at equal false positives, held out, where that was measured."""
 
 
 DETECTOR_SPECS: dict[str, DetectorSpec] = {
@@ -42,6 +46,7 @@ DETECTOR_SPECS: dict[str, DetectorSpec] = {
             ("injection", "jailbreak", "prompt_extraction"),
             "Learned prompt-injection and jailbreak detector (in-package weights)",
             sentence_runs=True,
+            run_discount=1.0,
         ),
         DetectorSpec(
             "indirect-injection",

@@ -100,8 +100,8 @@ class LearnedConfig(MonitorConfig):
     sentence_runs: bool | None = None
     """Fast tier, a user's message: also read as its likeliest run of consecutive sentences
     (60 to 3,000 characters), so ordinary requests written around a jailbreak do not dilute
-    it. The run counts at its logit less 2.5, which keeps the thresholds measured on whole
-    messages near true (held out, the 1% one flags 1.10%); ``target_fpr`` takes thresholds
+    it. The run counts at its logit less the detector's discount (``DetectorSpec.run_discount``:
+    1 for ``injection``; an ensemble's stacked score 2.5); ``target_fpr`` takes thresholds
     measured reading runs where the model has them (the shipped ``injection`` head does).
     Where the run scores higher than the whole message, the finding's span is the run.
     Ensemble tier: its fast member finds the run and every member reads it, a second pass of
@@ -175,6 +175,7 @@ class _Learned:
         if runs is None:
             runs = DETECTOR_SPECS[name].sentence_runs
         self.sentence_runs = runs and self.model.features == FAST
+        self.run_discount = DETECTOR_SPECS[name].run_discount
 
     def text_of(self, content: Content) -> str:
         """The text to score; a response detector reads it after the request it answers (the
@@ -204,7 +205,11 @@ class LearnedMonitor(_Learned, Inline):
         if not content.text.strip():
             return []
         whole = predict_text(self.model, self.text_of(content))
-        run = best_run(self.model, content.text) if self._reads_runs(content) else None
+        run = (
+            best_run(self.model, content.text, discount=self.run_discount)
+            if self._reads_runs(content)
+            else None
+        )
         if run is None or run.score <= whole.score or run.score < self.min_score:
             return self._findings([whole])
         details = {
@@ -448,6 +453,7 @@ class EnsembleMonitor:
             self._read(text, languages, from_user),
             self._read(ran, languages_for(self.ensemble, ran), False, fast=run.prediction),
         )
+        # RUN_DISCOUNT: the fast head's smaller one, tried here, flagged more benign text.
         score = discounted(on_run.score) if on_run else 0.0
         # The whole reading stands unless the run counts for more: a degraded one is reported
         # whatever its score.

@@ -520,12 +520,13 @@ def runs_scores(
     it, by its fold's head. Other items keep ``whole``."""
     out = whole.copy()
     wanted = (ds.labels == 1) | real_benign(ds)
+    discount = DETECTOR_SPECS[ds.detector].run_discount
     for rows, head in zip(folds, heads, strict=True):
         if head is None:
             continue
         model = head.detector(ds.detector)
         for i in rows[wanted[rows]]:
-            run = best_run(model, ds.examples[i].text)
+            run = best_run(model, ds.examples[i].text, discount=discount)
             if run is not None:
                 out[i] = max(out[i], run.score)
     return out
