@@ -229,6 +229,16 @@ def test_a_detector_whose_rules_read_runs_is_measured_as_they_read() -> None:
     assert cross_validate(harmful_request_dataset(), mutated_attacks=0).runs is None
 
 
+def test_mutated_copies_are_measured_as_a_rule_reading_runs_reads_them_too() -> None:
+    cv = cross_validate(synthetic_dataset(), mutated_attacks=2)
+    assert cv.runs is not None
+    # The same copies, both readings: padding is the mutator the run reading answers.
+    assert cv.runs.mutators.keys() == cv.mutators.keys() == cv.runs.mutators_in_layer.keys()
+    assert "padding" in cv.runs.mutators
+    assert any(line.startswith("so read, recall on mutated") for line in cv.lines())
+    assert cv.summary()["runs"]["mutators"] == cv.runs.mutators
+
+
 def test_an_order_among_ordinary_sentences_scores_as_its_run_does() -> None:
     ds = synthetic_dataset()
     rows = np.arange(len(ds.examples))

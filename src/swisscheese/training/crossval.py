@@ -11,6 +11,8 @@ item therefore gets an out-of-fold score, and every figure below comes from thos
 - per mutator: recall on mutated copies of held-out attacks (fresh mutations, never trained on),
   the detector alone and through a layer's ``unicode`` and ``obfuscation`` rules (the copy's
   highest score over the normalised text and every decoded view, as a policy scores it);
+- for a detector whose rules read a user's message by its likeliest run of sentences too
+  (``learned.runs``): the same figures so read (``RunsReading``), with their own thresholds;
 - for harmful requests: recall where 5% of safe-but-alarming prompts are flagged, and the curve.
   Each real harmful set is held out together with the safe-but-alarming sets, and one head
   scores both: the threshold and the recall come from the same head. (Until 2026-12-02 the curve
@@ -48,7 +50,7 @@ import numpy as np
 from swisscheese.evaluation.metrics import recall_at_fpr, roc_auc
 from swisscheese.evaluation.mutators import MUTATORS
 from swisscheese.evaluation.views import layer_views
-from swisscheese.learned.model import FAST
+from swisscheese.learned.model import FAST, LinearDetector
 from swisscheese.learned.runs import best_run
 from swisscheese.learned.specs import DETECTOR_SPECS
 from swisscheese.training.fit import (
@@ -121,16 +123,34 @@ class RunsReading:
     flagged_at_whole_thresholds: dict[str, float]
     """The share of held-out benign documents flagged at the whole reading's unseen-source
     thresholds: how far a threshold measured whole drifts when the rule reads runs."""
+    mutators: dict[str, float] = field(default_factory=dict)
+    """Recall on the mutated held-out attacks (``CrossValidation.mutators``' copies) so read,
+    at its own unseen-source 1% threshold, the detector alone."""
+    mutators_in_layer: dict[str, float] = field(default_factory=dict)
 
-    def line(self) -> str:
-        return (
+    def lines(self) -> list[str]:
+        out = [
             "read as a rule reads a user's message (whole and by its likeliest run of "
             f"sentences): recall {self.recall:.3f} at its 1%-FPR threshold "
             f"{self.unseen_source_thresholds['fpr_1pct']:.4f}, {self.recall_at_0_1pct:.3f} at "
             f"0.1%; the whole reading's 1% and 0.1% thresholds flag "
             f"{self.flagged_at_whole_thresholds['fpr_1pct']:.2%} and "
             f"{self.flagged_at_whole_thresholds['fpr_0_1pct']:.2%} of held-out benign text"
-        )
+        ]
+        if self.mutators:
+            out += _mutator_lines(self.mutators, self.mutators_in_layer, "so read, ")
+        return out
+
+
+def _mutator_lines(
+    alone: dict[str, float], in_layer: dict[str, float], read: str = ""
+) -> list[str]:
+    return [
+        f"{read}recall on mutated held-out attacks: "
+        + ", ".join(f"{k} {v:.2f}" for k, v in sorted(alone.items())),
+        "the same through a layer's unicode and obfuscation rules: "
+        + ", ".join(f"{k} {v:.2f}" for k, v in sorted(in_layer.items())),
+    ]
 
 
 @dataclass
@@ -176,16 +196,9 @@ class CrossValidation:
                 )
             out.append(" ".join(parts))
         if self.mutators:
-            out.append(
-                "recall on mutated held-out attacks: "
-                + ", ".join(f"{k} {v:.2f}" for k, v in sorted(self.mutators.items()))
-            )
-            out.append(
-                "the same through a layer's unicode and obfuscation rules: "
-                + ", ".join(f"{k} {v:.2f}" for k, v in sorted(self.mutators_in_layer.items()))
-            )
+            out += _mutator_lines(self.mutators, self.mutators_in_layer)
         if self.runs is not None:
-            out.append(self.runs.line())
+            out += self.runs.lines()
         for flag_rate, recall in self.safe_but_alarming_curve:
             out.append(
                 f"recall {recall:.3f} where {flag_rate:.0%} of safe-but-alarming prompts "
@@ -477,7 +490,9 @@ def cross_validate(
     groups = np.array([group_of(ex.source) for ex in ds.examples])
     _, folds = group_folds(groups)
     oof, heads = out_of_fold(x, y, weights, folds, c=c, seed=seed, rng=np.random.default_rng(seed))
+    runs = reads_runs(ds)
     mutated: dict[str, list[tuple[float, float]]] = {}
+    mutated_runs: dict[str, list[tuple[float, float]]] = {}
     rng = random.Random(seed)
     for rows, head in zip(folds, heads, strict=True):
         if head is None or ds.detector in PAIR_DETECTORS:
@@ -485,19 +500,25 @@ def cross_validate(
         copies = mutated_copies(ds, rows, rng, per_group)
         if not copies:
             continue
-        scored = head.score(_features(texts_of(copies), ds.features))
+        texts = texts_of(copies)
+        scored = head.score(_features(texts, ds.features))
         for copy, scores in zip(copies, per_copy(copies, scored), strict=True):
             mutated.setdefault(copy.mutator, []).append(alone_and_in_layer(copy, scores))
+        if runs:
+            with_runs = _with_runs(head.detector(ds.detector), texts, scored)
+            for copy, scores in zip(copies, per_copy(copies, with_runs), strict=True):
+                mutated_runs.setdefault(copy.mutator, []).append(alone_and_in_layer(copy, scores))
     shuffled = random_folds(ds.documents, seed)
     random_oof, random_heads = out_of_fold(x, y, weights, shuffled, c=c, seed=seed)
     shipped = fpr_thresholds(real_benign_documents(sigmoid(random_oof), ds))
     cv = report(ds, sigmoid(oof), shipped, mutated)
-    if reads_runs(ds):
+    if runs:
         cv.runs = runs_reading(
             ds,
             cv,
             runs_scores(ds, folds, heads, sigmoid(oof)),
             runs_scores(ds, shuffled, random_heads, sigmoid(random_oof)),
+            mutated_runs,
         )
     cv.safe_but_alarming_curve = alarming_curve(
         alarming_logits(x, y, weights, alarming_folds(ds), c=c, seed=seed)
@@ -520,25 +541,40 @@ def runs_scores(
     it, by its fold's head. Other items keep ``whole``."""
     out = whole.copy()
     wanted = (ds.labels == 1) | real_benign(ds)
-    discount = DETECTOR_SPECS[ds.detector].run_discount
     for rows, head in zip(folds, heads, strict=True):
         if head is None:
             continue
-        model = head.detector(ds.detector)
-        for i in rows[wanted[rows]]:
-            run = best_run(model, ds.examples[i].text, discount=discount)
-            if run is not None:
-                out[i] = max(out[i], run.score)
+        read = rows[wanted[rows]]
+        texts = [ds.examples[i].text for i in read]
+        out[read] = _with_runs(head.detector(ds.detector), texts, whole[read])
+    return out
+
+
+def _with_runs(model: LinearDetector, texts: list[str], whole: np.ndarray) -> np.ndarray:
+    """Each text's score as a rule reading runs gives it: the higher of ``whole`` and its
+    likeliest run's as the detector's rules count it."""
+    discount = DETECTOR_SPECS[model.name].run_discount
+    out = whole.copy()
+    for i, text in enumerate(texts):
+        run = best_run(model, text, discount=discount)
+        if run is not None:
+            out[i] = max(out[i], run.score)
     return out
 
 
 def runs_reading(
-    ds: Dataset, cv: CrossValidation, held_out: np.ndarray, shuffled: np.ndarray
+    ds: Dataset,
+    cv: CrossValidation,
+    held_out: np.ndarray,
+    shuffled: np.ndarray,
+    mutated: dict[str, list[tuple[float, float]]] | None = None,
 ) -> RunsReading:
-    """The figures of the run reading from its held-out-source scores and its random folds'."""
+    """The figures of the run reading from its held-out-source scores and its random folds',
+    and ``mutated`` copies' scores so read (alone, through the layer)."""
     benign = real_benign_documents(held_out, ds)
     unseen = fpr_thresholds(benign)
     positives = held_out[ds.labels == 1]
+    alone, in_layer = _mutator_recall(mutated or {}, unseen["fpr_1pct"])
     return RunsReading(
         thresholds=fpr_thresholds(real_benign_documents(shuffled, ds)),
         unseen_source_thresholds=unseen,
@@ -547,6 +583,18 @@ def runs_reading(
         flagged_at_whole_thresholds={
             k: float(np.mean(benign >= v)) for k, v in cv.unseen_source_thresholds.items()
         },
+        mutators=alone,
+        mutators_in_layer=in_layer,
+    )
+
+
+def _mutator_recall(
+    mutated: dict[str, list[tuple[float, float]]], threshold: float
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Recall per mutator at ``threshold``: alone, and through the layer."""
+    return (
+        {name: float(np.mean(np.array(s)[:, 0] >= threshold)) for name, s in mutated.items()},
+        {name: float(np.mean(np.array(s)[:, 1] >= threshold)) for name, s in mutated.items()},
     )
 
 
@@ -589,14 +637,14 @@ def report(
             result.own_recall_at_1pct = recall_at_fpr(pos, neg, 0.01)
         results.append(result)
     positives = oof[y == 1]
-    cv = CrossValidation(
+    alone, in_layer = _mutator_recall(mutated, threshold)
+    return CrossValidation(
         ds.detector,
         tier or ds.tier,
         shipped,
         unseen,
         results,
-        {name: float(np.mean(np.array(s)[:, 0] >= threshold)) for name, s in mutated.items()},
+        alone,
         {"auc": roc_auc(positives, benign), "recall": float(np.mean(positives >= threshold))},
-        {name: float(np.mean(np.array(s)[:, 1] >= threshold)) for name, s in mutated.items()},
+        in_layer,
     )
-    return cv
