@@ -567,14 +567,14 @@ def runs_reading(
     cv: CrossValidation,
     held_out: np.ndarray,
     shuffled: np.ndarray,
-    mutated: dict[str, list[tuple[float, float]]] | None = None,
+    mutated: dict[str, list[tuple[float, float]]],
 ) -> RunsReading:
     """The figures of the run reading from its held-out-source scores and its random folds',
     and ``mutated`` copies' scores so read (alone, through the layer)."""
     benign = real_benign_documents(held_out, ds)
     unseen = fpr_thresholds(benign)
     positives = held_out[ds.labels == 1]
-    alone, in_layer = _mutator_recall(mutated or {}, unseen["fpr_1pct"])
+    alone, in_layer = _mutator_recall(mutated, unseen["fpr_1pct"])
     return RunsReading(
         thresholds=fpr_thresholds(real_benign_documents(shuffled, ds)),
         unseen_source_thresholds=unseen,
