@@ -16,7 +16,9 @@ against the whole; what a rule flags is set by its threshold, so a detector's di
 by recall at equal false positives, measured held out (``DetectorSpec.run_discount``): for the
 fast injection head 1 logit (padded jailbreaks caught where 0.2% of benign text is flagged
 0.223 -> 0.289 against 2.5, unpadded ones 0.257 -> 0.259; docs/detectors.md, "Padding a
-jailbreak with ordinary requests"). ``RUN_DISCOUNT`` is for the rest.
+jailbreak with ordinary requests"), and for the fast harmful-request head too (padded harmful
+requests where 1% is flagged 0.112 -> 0.168, unpadded ones 0.144 -> 0.158).
+``RUN_DISCOUNT`` is for the rest.
 """
 
 from __future__ import annotations

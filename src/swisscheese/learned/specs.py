@@ -62,6 +62,8 @@ DETECTOR_SPECS: dict[str, DetectorSpec] = {
             (Stage.INPUT, Stage.CORPUS),
             HAZARDS,
             "Learned harmful-request detector by hazard category",
+            sentence_runs=True,
+            run_discount=1.0,
         ),
         DetectorSpec(
             "harmful-output",

@@ -101,15 +101,14 @@ class LearnedConfig(MonitorConfig):
     """Fast tier, a user's message: also read as its likeliest run of consecutive sentences
     (60 to 3,000 characters), so ordinary requests written around a jailbreak do not dilute
     it. The run counts at its logit less the detector's discount (``DetectorSpec.run_discount``:
-    1 for ``injection``; an ensemble's stacked score 2.5); ``target_fpr`` takes thresholds
-    measured reading runs where the model has them (the shipped ``injection`` head does).
+    1 for ``injection`` and ``harmful-request``; an ensemble's stacked score 2.5); ``target_fpr``
+    takes thresholds measured reading runs where the model has them (both shipped heads do).
     Where the run scores higher than the whole message, the finding's span is the run.
     Ensemble tier: its fast member finds the run and every member reads it, a second pass of
     the slower members. Not for system messages, which are the operator's, nor for text the
-    fast head cannot read. Unset: on for ``injection``, where the discount was measured held
-    out; off for ``harmful-request``, whose ordinary requests it flags more (PersistBench's
-    4.4% -> 7.0% at its 1% threshold, padded harmful requests 2.0% -> 43.3%). Costs and
-    figures: docs/detectors.md, "Padding a jailbreak with ordinary requests"."""
+    fast head cannot read. Unset: on for ``injection`` and ``harmful-request``, where the
+    discount was measured held out (off for the others). Costs and figures: docs/detectors.md,
+    "Padding a jailbreak with ordinary requests"."""
     cascade_below: float = Field(default=0.0, ge=0.0, le=1.0)
     """Ensemble tier with a fast member: a text the fast member scores below this gets no
     finding, and the slower members are not run on it. 0 runs every member on every text.
