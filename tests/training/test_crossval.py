@@ -22,6 +22,7 @@ from swisscheese.training.crossval import (
     fpr_thresholds,
     out_of_fold,
     random_folds,
+    reads_runs,
     real_benign,
     runs_scores,
 )
@@ -226,7 +227,12 @@ def test_a_detector_whose_rules_read_runs_is_measured_as_they_read() -> None:
     assert cv.model_thresholds()["runs_fpr_0_1pct"] == cv.runs.thresholds["fpr_0_1pct"]
     assert any("likeliest run of sentences" in line for line in cv.lines())
     assert "runs" in cv.summary()
-    assert cross_validate(harmful_request_dataset(), mutated_attacks=0).runs is None
+    # Since session 50 harmful-request's rules read runs too; the others' do not.
+    assert cross_validate(harmful_request_dataset(), mutated_attacks=0).runs is not None
+    plain = synthetic_dataset()
+    for detector in ("indirect-injection", "harmful-output"):
+        assert not reads_runs(Dataset(detector, "fast", plain.examples, Counter(), None, None))
+    assert not reads_runs(Dataset("injection", "embedding", plain.examples, Counter(), None, None))
 
 
 def test_mutated_copies_are_measured_as_a_rule_reading_runs_reads_them_too() -> None:
