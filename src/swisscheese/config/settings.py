@@ -64,7 +64,8 @@ class Settings(BaseSettings):
     """Derive the canary token from this secret, so every replica agrees on it."""
     cache_dir: Path | None = None
     """Where learned tiers keep what is slow to make: the embedding tier's ONNX export, the local
-    model converted from its GGUF file (default ~/.cache/swisscheese)."""
+    model converted from its GGUF file, training's encoder and probe vectors of its texts
+    (default ~/.cache/swisscheese)."""
     test_postgres: str | None = None
     """Tests only: the PostgreSQL server the store tests run against."""
 

@@ -123,6 +123,14 @@ def encoder_of(features: str) -> str | None:
 
 
 def _features(texts: list[str], features: str) -> Any:
+    if features in ENCODERS.values() or features == PROBE:
+        from swisscheese.training.feature_cache import default_cache
+
+        return default_cache().vectors(features, texts, lambda todo: _dense(todo, features))
+    return _matrix(texts, features)
+
+
+def _dense(texts: list[str], features: str) -> Any:
     if features in ENCODERS.values():
         from swisscheese.learned.encoders import encoder_for
 
@@ -131,7 +139,7 @@ def _features(texts: list[str], features: str) -> Any:
         from swisscheese.learned.activations import ActivationReader
 
         return ActivationReader.shared().read(texts)
-    return _matrix(texts, features)
+    raise ValueError(f"{features!r} are not dense features")
 
 
 def _matrix(texts: list[str], features: str) -> Any:
