@@ -29,6 +29,7 @@ from swisscheese.learned.cache import cache_dir
 __all__ = ["FeatureCache", "default_cache"]
 
 _CHUNK = 500  # digests per lookup: under SQLite's bound-parameter limit
+_BATCH = 1024  # texts computed and kept at a time
 
 
 def _digest(text: str) -> bytes:
@@ -61,23 +62,26 @@ class FeatureCache:
         texts: list[str],
         compute: Callable[[list[str]], NDArray[np.float32]],
     ) -> NDArray[np.float32]:
-        """One row per text: those kept under ``features``, the others from ``compute`` (called
-        once, on each missing text once) and kept from now on."""
+        """One row per text: those kept under ``features``, the others from ``compute`` and kept
+        from now on. Missing texts are computed once each, a batch at a time, and each batch is
+        kept as it is made: a command stopped after forty minutes resumes after forty minutes."""
         if not texts:
             return np.asarray(compute([]), dtype=np.float32)
         digests = [_digest(t) for t in texts]
         with closing(self._connect()) as db:
             found = self._found(db, features, list(set(digests)))
             missing = {d: t for d, t in zip(digests, texts, strict=True) if d not in found}
-            if missing:
-                made = np.asarray(compute(list(missing.values())), dtype=np.float32)
-                rows = list(zip(missing, made, strict=True))
+            # Shortest first: a batch of like lengths is what the models batch best.
+            todo = sorted(missing, key=lambda d: len(missing[d]))
+            for start in range(0, len(todo), _BATCH):
+                batch = todo[start : start + _BATCH]
+                made = np.asarray(compute([missing[d] for d in batch]), dtype=np.float32)
                 with db:
                     db.executemany(
                         "INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)",
-                        [(features, d, v.tobytes()) for d, v in rows],
+                        [(features, d, v.tobytes()) for d, v in zip(batch, made, strict=True)],
                     )
-                found.update(rows)
+                found.update(zip(batch, made, strict=True))
         return np.stack([found[d] for d in digests])
 
     @staticmethod
