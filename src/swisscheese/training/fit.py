@@ -30,6 +30,7 @@ from swisscheese.learned.model import (
 from swisscheese.learned.specs import DETECTOR_SPECS
 from swisscheese.learned.trained import TrainedTexts, canonical, trained_path
 from swisscheese.training.devdata import DEV_LICENSES, DevData
+from swisscheese.training.feature_cache import default_cache
 from swisscheese.training.leakage import DevIndex, LeakageError
 from swisscheese.training.sources import (
     LICENSES,
@@ -124,8 +125,6 @@ def encoder_of(features: str) -> str | None:
 
 def _features(texts: list[str], features: str) -> Any:
     if features in ENCODERS.values() or features == PROBE:
-        from swisscheese.training.feature_cache import default_cache
-
         return default_cache().vectors(features, texts, lambda todo: _dense(todo, features))
     return _matrix(texts, features)
 
