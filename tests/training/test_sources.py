@@ -163,6 +163,16 @@ def test_ordinary_requests_are_benign_for_the_harmful_request_detector() -> None
         assert topic in texts
 
 
+def test_requests_for_advice_and_ideas_are_benign_for_harmful_request() -> None:
+    """Public harmful requests open "What are some ways to ..." far more often than benign ones."""
+    data = [e for e in examples("harmful-request") if e.source == "swisscheese:advice"]
+    assert len(data) >= 1400
+    assert {e.label for e in data} == {0}
+    openings = {" ".join(e.text.split()[:3]) for e in data}
+    assert {"What are some", "What are the", "Can you give"} <= openings
+    assert not [e for e in examples("injection") if e.source == "swisscheese:advice"]
+
+
 def test_advice_questions_are_not_harmful_requests() -> None:
     """Do-Not-Answer marks personal advice, loaded opinions and rumours as questions to answer
     with care; only its harmful intents are harmful requests."""

