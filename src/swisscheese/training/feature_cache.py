@@ -64,7 +64,7 @@ class FeatureCache:
     ) -> NDArray[np.float32]:
         """One row per text: those kept under ``features``, the others from ``compute`` and kept
         from now on. Missing texts are computed once each, a batch at a time, and each batch is
-        kept as it is made: a command stopped after forty minutes resumes after forty minutes."""
+        kept as it is made: a command stopped part way resumes where it stopped."""
         if not texts:
             return np.asarray(compute([]), dtype=np.float32)
         digests = [_digest(t) for t in texts]
