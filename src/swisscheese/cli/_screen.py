@@ -266,6 +266,14 @@ def init(
         "swisscheese.yaml"
     ),
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+    opt_in: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--opt-in",
+            help="Also write the rules the default leaves off because they need an extra "
+            "(repeatable): harmful-requests (torch: the [ml] and [local] extras).",
+        ),
+    ] = None,
 ) -> None:
     """Write the commented default policy to PATH."""
     from swisscheese.config import default_policy_text
@@ -273,7 +281,11 @@ def init(
     if path.exists() and not force:
         fail(f"{path} exists; use --force to overwrite")
     try:
-        path.write_text(default_policy_text(), encoding="utf-8")
+        text = default_policy_text(opt_in or ())
+    except ValueError as exc:
+        fail(str(exc))
+    try:
+        path.write_text(text, encoding="utf-8")
     except OSError as exc:
         fail(f"{path}: cannot write: {exc.strerror}")
     out.print(f"wrote {path}", highlight=False)

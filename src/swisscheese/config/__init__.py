@@ -9,6 +9,7 @@ from swisscheese.config._loader import default_policy as default_policy
 from swisscheese.config._loader import default_policy_text as default_policy_text
 from swisscheese.config._loader import line_of as line_of
 from swisscheese.config._loader import load_policy as load_policy
+from swisscheese.config._loader import opt_ins as opt_ins
 from swisscheese.config._loader import parse_document as parse_document
 from swisscheese.config._loader import parse_policy as parse_policy
 from swisscheese.config._loader import read_document as read_document
@@ -40,6 +41,7 @@ __all__ = [
     "default_policy_text",
     "line_of",
     "load_policy",
+    "opt_ins",
     "parse_document",
     "parse_policy",
     "read_document",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -162,11 +163,41 @@ def load_policy(path: str | Path) -> LoadedPolicy:
     return parse_policy(read_document(path, PolicyError), str(path))
 
 
-def default_policy_text() -> str:
-    """The commented default policy that ``swisscheese init`` writes."""
-    ref = resources.files("swisscheese.config").joinpath("default_policy.yaml")
-    return ref.read_text(encoding="utf-8")
+_OPT_IN = re.compile(
+    r"^(?P<indent>[ ]*)# opt-in (?P<name>[a-z0-9-]+):.*\n(?:(?P=indent)#.*\n)*", re.M
+)
+"""Where an opt-in's rules go: its comment in the default policy (with the comment lines that
+continue it), replaced by the rules at the comment's indentation."""
 
 
-def default_policy() -> LoadedPolicy:
-    return parse_policy(default_policy_text(), "<default policy>")
+def opt_ins() -> tuple[str, ...]:
+    """The names ``default_policy_text`` takes: rules the default leaves off because they need
+    an extra the base install lacks."""
+    return tuple(m["name"] for m in _OPT_IN.finditer(_config_text("default_policy.yaml")))
+
+
+def default_policy_text(opt_in: Iterable[str] = ()) -> str:
+    """The commented default policy that ``swisscheese init`` writes, with the rules of each
+    named opt-in in place."""
+    wanted = set(opt_in)
+    text = _config_text("default_policy.yaml")
+    if unknown := wanted - set(opt_ins()):
+        raise ValueError(
+            f"no opt-in named {', '.join(sorted(unknown))}; choose from {', '.join(opt_ins())}"
+        )
+
+    def rules(found: re.Match[str]) -> str:
+        if found["name"] not in wanted:
+            return found[0]
+        fragment = _config_text(f"opt_in/{found['name']}.yaml")
+        return "".join(found["indent"] + line for line in fragment.splitlines(keepends=True))
+
+    return _OPT_IN.sub(rules, text)
+
+
+def _config_text(name: str) -> str:
+    return resources.files("swisscheese.config").joinpath(name).read_text(encoding="utf-8")
+
+
+def default_policy(opt_in: Iterable[str] = ()) -> LoadedPolicy:
+    return parse_policy(default_policy_text(opt_in), "<default policy>")
