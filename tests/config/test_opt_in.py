@@ -53,7 +53,8 @@ def test_an_opt_in_adds_its_rules_in_place_and_changes_nothing_else() -> None:
         k: v for k, v in base.layers.items() if k != "input"
     }
     # Still a file to read and edit: the rule comes with the why of its threshold.
-    assert "harmful-request's fast, embedding and probe tiers" in default_policy_text(["harmful-requests"])
+    text = default_policy_text(["harmful-requests"])
+    assert "harmful-request's fast, embedding and probe tiers" in text
 
 
 def test_an_unknown_opt_in_is_an_error_naming_the_choices() -> None:
