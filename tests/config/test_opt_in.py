@@ -43,8 +43,8 @@ def test_an_opt_in_adds_its_rules_in_place_and_changes_nothing_else() -> None:
     ]
     monitors = [r.monitor for r in opted.layers["input"].rules]
     # After the injection rule, before the rules that rewrite the text.
-    assert monitors.index("injection") < monitors.index("harmful-request") < monitors.index(
-        "secrets"
+    assert (
+        monitors.index("injection") < monitors.index("harmful-request") < monitors.index("secrets")
     )
     assert [r for r in opted.layers["input"].rules if r not in added] == list(
         base.layers["input"].rules
