@@ -52,6 +52,7 @@ def test_an_opt_in_adds_its_rules_in_place_and_changes_nothing_else() -> None:
     assert {k: v for k, v in opted.layers.items() if k != "input"} == {
         k: v for k, v in base.layers.items() if k != "input"
     }
+    assert default_policy(["harmful-requests"]).source == "<default policy + harmful-requests>"
     # Still a file to read and edit: the rule comes with the why of its threshold.
     text = default_policy_text(["harmful-requests"])
     assert "harmful-request's fast, embedding and probe tiers" in text

@@ -200,4 +200,6 @@ def _config_text(name: str) -> str:
 
 
 def default_policy(opt_in: Iterable[str] = ()) -> LoadedPolicy:
-    return parse_policy(default_policy_text(opt_in), "<default policy>")
+    names = sorted(set(opt_in))
+    source = f"<default policy + {', '.join(names)}>" if names else "<default policy>"
+    return parse_policy(default_policy_text(names), source)
