@@ -51,7 +51,7 @@ from swisscheese.learned.predict import (
     predict_many,
     predict_text,
 )
-from swisscheese.learned.runs import best_run, discounted
+from swisscheese.learned.runs import RUN_DISCOUNT, best_run, discounted
 from swisscheese.learned.sentences import SentenceReader, read
 from swisscheese.learned.specs import DETECTOR_SPECS, DetectorSpec
 from swisscheese.monitors._registry import Inline, MonitorConfig, monitor
@@ -109,6 +109,12 @@ class LearnedConfig(MonitorConfig):
     fast head cannot read. Unset: on for ``injection`` and ``harmful-request``, where the
     discount was measured held out (off for the others). Costs and figures: docs/detectors.md,
     "Padding a jailbreak with ordinary requests"."""
+    run_discount: float | None = Field(default=None, ge=0.0, le=10.0)
+    """Logit units a run of sentences counts less than the whole message; unset: the
+    detector's measured one for the fast tier (``DetectorSpec.run_discount``), 2.5 for an
+    ensemble's stacked score. ``target_fpr`` thresholds were measured with the default: give a
+    threshold of your own with another. The ``harmful-requests`` opt-in reads runs at 1
+    (docs/detectors.md, "An opt-in harmful-request rule")."""
     cascade_below: float = Field(default=0.0, ge=0.0, le=1.0)
     """Ensemble tier with a fast member: a text the fast member scores below this gets no
     finding, and the slower members are not run on it. 0 runs every member on every text.
@@ -174,7 +180,11 @@ class _Learned:
         if runs is None:
             runs = DETECTOR_SPECS[name].sentence_runs
         self.sentence_runs = runs and self.model.features == FAST
-        self.run_discount = DETECTOR_SPECS[name].run_discount
+        self.run_discount = (
+            DETECTOR_SPECS[name].run_discount
+            if config.run_discount is None
+            else config.run_discount
+        )
 
     def text_of(self, content: Content) -> str:
         """The text to score; a response detector reads it after the request it answers (the
@@ -388,6 +398,7 @@ class EnsembleMonitor:
         self.min_score = config.min_score
         self.cascade_below = config.cascade_below
         self.member_timeout_ms = config.member_timeout_ms
+        self.run_discount = RUN_DISCOUNT if config.run_discount is None else config.run_discount
         self.ensemble, path = open_ensemble(name, config.model, config.members)
         for option in ("cascade_below", "member_timeout_ms"):
             if getattr(config, option) and "fast" not in self.ensemble.members:
@@ -438,7 +449,7 @@ class EnsembleMonitor:
         from_user = content.role == "user"
         run = None
         if self.sentence_runs and from_user and languages.english:
-            run = best_run(self.models["fast"], text)
+            run = best_run(self.models["fast"], text, discount=self.run_discount)
             # The cascade reads the run as the whole: on the fast member's word, as it counts.
             if run is not None and run.score < self.cascade_below:
                 run = None
@@ -452,8 +463,9 @@ class EnsembleMonitor:
             self._read(text, languages, from_user),
             self._read(ran, languages_for(self.ensemble, ran), False, fast=run.prediction),
         )
-        # RUN_DISCOUNT: the fast head's smaller one, tried here, flagged more benign text.
-        score = discounted(on_run.score) if on_run else 0.0
+        # By default RUN_DISCOUNT: the fast head's smaller one, tried on the two-member
+        # stacker at its own thresholds, flagged more benign text.
+        score = discounted(on_run.score, self.run_discount) if on_run else 0.0
         # The whole reading stands unless the run counts for more: a degraded one is reported
         # whatever its score.
         if on_run is None or score <= (found.score if found else 0.0) or score < self.min_score:
