@@ -270,6 +270,7 @@ def init(
         list[str] | None,
         typer.Option(
             "--opt-in",
+            metavar="NAME",
             help="Also write the rules the default leaves off because they need an extra "
             "(repeatable): harmful-requests (torch: the [ml] and [local] extras).",
         ),
