@@ -173,7 +173,11 @@ continue it), replaced by the rules at the comment's indentation."""
 def opt_ins() -> tuple[str, ...]:
     """The names ``default_policy_text`` takes: rules the default leaves off because they need
     an extra the base install lacks."""
-    return tuple(m["name"] for m in _OPT_IN.finditer(_config_text("default_policy.yaml")))
+    return _opt_ins_in(_config_text("default_policy.yaml"))
+
+
+def _opt_ins_in(text: str) -> tuple[str, ...]:
+    return tuple(m["name"] for m in _OPT_IN.finditer(text))
 
 
 def default_policy_text(opt_in: Iterable[str] = ()) -> str:
@@ -181,9 +185,12 @@ def default_policy_text(opt_in: Iterable[str] = ()) -> str:
     named opt-in in place."""
     wanted = set(opt_in)
     text = _config_text("default_policy.yaml")
-    if unknown := wanted - set(opt_ins()):
+    if not wanted:
+        return text
+    known = _opt_ins_in(text)
+    if unknown := wanted - set(known):
         raise ValueError(
-            f"no opt-in named {', '.join(sorted(unknown))}; choose from {', '.join(opt_ins())}"
+            f"no opt-in named {', '.join(sorted(unknown))}; choose from {', '.join(known)}"
         )
 
     def rules(found: re.Match[str]) -> str:
