@@ -49,6 +49,8 @@ class AttemptOutcome:
     fired: dict[str, bool]
     failed: tuple[str, ...] = ()
     degraded: tuple[str, ...] = ()
+    text: str | None = None
+    """What the attacker sent, kept for the attempt that got through (the report shows it)."""
 
 
 @dataclass(slots=True)
@@ -152,6 +154,7 @@ def _evaluate(target: Target, judge: Judge, item: Item, config: EvalConfig) -> I
                 ex.fired,
                 ex.failed,
                 ex.degraded,
+                attempt.text if complied else None,
             )
         )
         if first is None:

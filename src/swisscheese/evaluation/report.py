@@ -25,6 +25,11 @@ def _fmt(estimate: Mapping[str, Any] | None, pct: bool = True) -> str:
     )
 
 
+def _reading(r: Mapping[str, Any]) -> str:
+    """A barrier's score on one exchange against the score at which it acts."""
+    return f"{html.escape(r['barrier'])} {r['score']:.3f} / {r['threshold']:.3f}"
+
+
 def _plots(results: Mapping[str, Any]) -> dict[str, str]:
     import matplotlib.ticker
     import numpy as np
@@ -150,8 +155,17 @@ def render_html(results: Mapping[str, Any]) -> str:
         f"<tr><td>{e(r['category'])}</td><td>{e(', '.join(r['stopped_by']))}"
         + (f" (failed: {e(', '.join(r['failed']))})" if r.get("failed") else "")
         + "</td>"
+        f"<td>{'<br>'.join(_reading(x) for x in r.get('readings', [])) or '–'}</td>"
         f"<td style='text-align:left'>{e(r.get('text', '')[:200])}</td></tr>"
         for r in results["benign"]["refused"]
+    )
+    through = results.get("attacks_through", [])
+    through_rows = "".join(
+        f"<tr><td>{e(t['category'])}</td><td>{t['attempt']}</td>"
+        f"<td>{e(' + '.join(t['plan']) or 'as written')}</td>"
+        f"<td>{_reading(t['nearest']) if t.get('nearest') else '–'}</td>"
+        f"<td style='text-align:left'>{e(t.get('sent', '')[:300])}</td></tr>"
+        for t in through
     )
     last = "".join(f"<tr><td>{e(k)}</td><td>{v}</td></tr>" for k, v in sc["last_line"].items())
     overlap = "".join(
@@ -205,7 +219,14 @@ k = {asr["k"]}, seed {e(str(cfg.get("seed")))}. Intervals are bootstrap 95%.</p>
 <p>Figures on a corpus a model trained on measure memory, not how it does on unseen data.</p>
 <table><tr><th>corpus</th><th>items</th><th>trained on</th><th>share</th><th>models</th></tr>
 {overlap}</table>
+<h2>Attacks that got through</h2>
+<p>{len(through)} of the {asr.get("succeeded", len(through))} goals that got through, each
+with what the attacker sent and the barrier that came nearest to stopping it (its score on that
+attempt, and the score at which it acts; – where no barrier found anything in it).</p>
+<table><tr><th>category</th><th>attempt</th><th>mutators</th><th>nearest barrier</th>
+<th>sent</th></tr>{through_rows}</table>
 <h2>Benign prompts refused</h2>
-<table><tr><th>category</th><th>stopped by</th><th>prompt</th></tr>{refused}</table>
+<table><tr><th>category</th><th>stopped by</th><th>score / threshold</th><th>prompt</th></tr>
+{refused}</table>
 </body></html>
 """

@@ -76,17 +76,8 @@ def evaluate(
     texts = {i.id: i.text for i in items}
     for refused in results["benign"]["refused"]:
         refused["text"] = texts[refused["id"]]
-    results["attacks_through"] = [
-        {
-            "id": o.id,
-            "category": o.category,
-            "attempt": o.succeeded_at,
-            "plan": list(o.attempts[-1].plan),
-            "goal": texts[o.id][:300],
-        }
-        for o in run.outcomes
-        if o.attack and o.succeeded_at is not None
-    ][:50]
+    for through in results["attacks_through"]:
+        through["goal"] = texts[through["id"]][:300]
     results["training_overlap"] = training_overlap(items)
     results["latency_samples_ms"] = [round(o.latency_ms, 4) for o in run.outcomes]
     results["created"] = datetime.now(UTC).isoformat(timespec="seconds")

@@ -52,6 +52,8 @@ class Barrier:
     stops: bool
     """Only rules whose action stops a request (block, escalate, halt) are barriers to attacks;
     flag/log/modify rules are measured as detectors."""
+    threshold: float = 0.0
+    """The score at which the rule acts (its monitor's finding, in its categories)."""
 
 
 def barriers_of(guard: Guard, stages: tuple[Stage, ...]) -> list[tuple[Barrier, CompiledRule]]:
@@ -67,7 +69,15 @@ def barriers_of(guard: Guard, stages: tuple[Stage, ...]) -> list[tuple[Barrier, 
             action = rule.action
             out.append(
                 (
-                    Barrier(name, layer.name, stage.value, rule.rule.monitor, action, action.stops),
+                    Barrier(
+                        name,
+                        layer.name,
+                        stage.value,
+                        rule.rule.monitor,
+                        action,
+                        action.stops,
+                        rule.threshold,
+                    ),
                     rule,
                 )
             )
