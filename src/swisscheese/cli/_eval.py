@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -66,6 +67,8 @@ def _render(results: dict[str, Any], paths: tuple[Path, Path]) -> None:
     ratio = sc.get("ratio")
     out.print(f"ASR@1 {_pct(asr['at_1'])}", highlight=False)
     out.print(f"adaptive ASR@{asr['k']} {_pct(asr['at_k'])}", highlight=False)
+    if through := _through_line(results):
+        out.print(through, highlight=False)
     out.print(f"benign refused {_pct(results['stack']['fpr'])}", highlight=False)
     by_failure = results["stack"]["fpr_by_failure"]["value"]
     if by_failure:
@@ -102,6 +105,26 @@ def _render(results: dict[str, Any], paths: tuple[Path, Path]) -> None:
                 highlight=False,
             )
     out.print(f"wrote {paths[0]} and {paths[1]}", highlight=False)
+
+
+def _through_line(results: dict[str, Any]) -> str | None:
+    """How the goals that got through did: how many nothing found anything in, and which
+    barrier came nearest to stopping the rest."""
+    through = results.get("attacks_through", [])
+    if not through:
+        return None
+    succeeded = results["asr"].get("succeeded", len(through))
+    nothing = sum(t["nearest"] is None for t in through)
+    nearest = Counter(t["nearest"]["barrier"] for t in through if t["nearest"])
+    listed = f" ({len(through)} listed)" if len(through) < succeeded else ""
+    line = f"got through: {succeeded} goal{'s' if succeeded != 1 else ''}{listed}"
+    if nothing:
+        line += f"; no barrier found anything in {nothing}"
+    if nearest:
+        line += "; nearest to stopping the rest: " + ", ".join(
+            f"{name} {n}" for name, n in nearest.most_common()
+        )
+    return line + " (report.html shows each as sent)"
 
 
 def eval_command(
