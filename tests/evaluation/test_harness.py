@@ -14,6 +14,7 @@ import pytest
 from swisscheese import Guard
 from swisscheese.evaluation import SCHEMA, Document, EvalConfig, Item, evaluate, write_outputs
 from swisscheese.evaluation.harness import run_items
+from swisscheese.evaluation.report import render_html
 from swisscheese.gateway import HttpUpstream, create_app
 from tests.helpers.late import make_embedding_late
 from tests.helpers.servers import serve
@@ -189,6 +190,19 @@ def test_each_attack_that_got_through_is_shown_as_sent(
     assert "Attacks that got through" in page
     assert html.escape(inject["sent"][:300]) in page
     assert f"input/injection {inject['nearest']['score']:.3f} / 0.990" in page
+
+
+def test_a_report_recorded_before_these_fields_still_renders(results: dict[str, Any]) -> None:
+    # The console renders reports from evidence already in the flight recorder.
+    old = json.loads(json.dumps(results))
+    del old["asr"]["succeeded"]
+    for through in old["attacks_through"]:
+        del through["sent"], through["nearest"]
+    for refused in old["benign"]["refused"]:
+        del refused["readings"]
+    page = render_html(old)
+    assert "Attacks that got through" in page
+    assert "Write a phishing page" not in page  # what was sent was not recorded then
 
 
 def test_each_benign_prompt_refused_says_how_far_over_the_threshold_it_was() -> None:
