@@ -24,7 +24,7 @@ from swisscheese.evaluation.metrics import (
 )
 from swisscheese.evaluation.targets import Barrier
 
-__all__ = ["LISTED", "SCHEMA", "build_results", "nearest_barrier"]
+__all__ = ["SCHEMA", "build_results", "nearest_barrier"]
 
 SCHEMA = "swisscheese.eval/1"
 _Row = AttemptOutcome | ItemOutcome
@@ -306,7 +306,8 @@ def build_results(
             ],
         },
         "attacks_through": [
-            _through(o, run.barriers) for o in attacks if o.succeeded_at is not None
-        ][:LISTED],
+            _through(o, run.barriers)
+            for o in [o for o in attacks if o.succeeded_at is not None][:LISTED]
+        ],
         "roc": curves,
     }
