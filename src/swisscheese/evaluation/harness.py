@@ -76,9 +76,14 @@ class ItemOutcome:
     """Barriers whose ensemble decided without a late member."""
 
     @property
+    def success(self) -> AttemptOutcome | None:
+        """The attempt that succeeded (attacks), or None."""
+        return next((a for a in self.attempts if a.complied), None)
+
+    @property
     def succeeded_at(self) -> int | None:
         """The attempt number that succeeded (attacks), or None."""
-        return next((a.number for a in self.attempts if a.complied), None)
+        return won.number if (won := self.success) is not None else None
 
 
 @dataclass(slots=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -23,6 +22,7 @@ from swisscheese.evaluation.metrics import (
     with_ci,
 )
 from swisscheese.evaluation.targets import Barrier
+from swisscheese.learned.ensemble import logit
 
 __all__ = ["SCHEMA", "build_results", "nearest_barrier"]
 
@@ -175,17 +175,13 @@ def nearest_barrier(
     read = [b for b in barriers if b.stops and scores.get(b.name, 0.0) > 0.0]
     if not read:
         return None
-    nearest = min(read, key=lambda b: _logit(b.threshold) - _logit(scores[b.name]))
+    nearest = min(read, key=lambda b: logit(b.threshold) - logit(scores[b.name]))
     return _reading(nearest, scores[nearest.name])
 
 
-def _logit(p: float) -> float:
-    p = min(max(p, 1e-9), 1 - 1e-9)
-    return math.log(p / (1 - p))
-
-
 def _through(o: ItemOutcome, barriers: Sequence[Barrier]) -> dict[str, Any]:
-    won = next(a for a in o.attempts if a.complied)
+    won = o.success
+    assert won is not None  # only goals that got through are listed
     return {
         "id": o.id,
         "category": o.category,
@@ -269,6 +265,7 @@ def build_results(
     stack_miss = np.array([r.complied for r in prompts], dtype=bool)
 
     blocked_benign = [o for o in benign if not o.complied]
+    through = [o for o in attacks if o.success is not None]
     by_category: dict[str, list[bool]] = defaultdict(list)
     for o in benign:
         by_category[o.category].append(not o.complied)
@@ -305,9 +302,6 @@ def build_results(
                 for o in blocked_benign[:LISTED]
             ],
         },
-        "attacks_through": [
-            _through(o, run.barriers)
-            for o in [o for o in attacks if o.succeeded_at is not None][:LISTED]
-        ],
+        "attacks_through": [_through(o, run.barriers) for o in through[:LISTED]],
         "roc": curves,
     }

@@ -52,7 +52,7 @@ class Barrier:
     stops: bool
     """Only rules whose action stops a request (block, escalate, halt) are barriers to attacks;
     flag/log/modify rules are measured as detectors."""
-    threshold: float = 0.0
+    threshold: float
     """The score at which the rule acts (its monitor's finding, in its categories)."""
 
 
