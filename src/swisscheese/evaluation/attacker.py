@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from swisscheese.evaluation.mutators import MUTATORS, Mutated, compose
 
-__all__ = ["AdaptiveAttacker", "Attempt", "Plan"]
+__all__ = ["PLANS", "AdaptiveAttacker", "Attempt", "Plan"]
 
 Plan = tuple[str, ...]
 
@@ -65,7 +65,8 @@ def _all_plans(max_len: int) -> list[Plan]:
     return plans
 
 
-_PLANS = _all_plans(2)
+PLANS = _all_plans(2)
+"""Every plan of one or two mutators (one per family) the attacker draws from."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +123,7 @@ class AdaptiveAttacker:
                 return options[self._rng.randrange(len(options))]
         weights: list[float] = []
         candidates: list[Plan] = []
-        for plan in _PLANS:
+        for plan in PLANS:
             if plan in self._tried:
                 continue
             w = 1.0

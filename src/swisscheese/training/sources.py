@@ -29,7 +29,8 @@ from swisscheese.evaluation.corpora import (
     airt_objectives,
     donotanswer_questions,
 )
-from swisscheese.evaluation.mutators import MUTATORS
+from swisscheese.evaluation.attacker import PLANS
+from swisscheese.evaluation.mutators import MUTATORS, compose
 from swisscheese.learned.features import pair_text
 from swisscheese.learned.predict import windows
 from swisscheese.learned.specs import DETECTOR_SPECS
@@ -413,6 +414,22 @@ def _augmented(
     return out
 
 
+def _chained(examples: list[Example], rng: random.Random) -> list[Example]:
+    """Copies of up to AUGMENT_PER_SOURCE examples of each source through one of the adaptive
+    attacker's plans (most are two mutators: a framing inside an encoding, padding around a
+    misspelling), in the source's ``+mutated`` source."""
+    by_source: dict[str, list[Example]] = {}
+    for ex in examples:
+        by_source.setdefault(ex.source, []).append(ex)
+    out = []
+    for source, group in sorted(by_source.items()):
+        for ex in rng.sample(group, min(AUGMENT_PER_SOURCE, len(group))):
+            plan = PLANS[rng.randrange(len(PLANS))]
+            text = compose(plan, ex.text, rng).text
+            out.append(Example(text, ex.label, ex.category, f"{source}+mutated"))
+    return out
+
+
 def group_of(source: str) -> str:
     """The data set a source belongs to: what cross-validation holds out as one
     (``pyrit:harm/violence+mutated`` belongs to ``pyrit:harm``)."""
@@ -698,8 +715,10 @@ def harmful_request_data(rng: random.Random, dev: DevData | None) -> list[Exampl
     )
     # Mutated copies of both sides: a disguise, a framing or a reply format ("answer in
     # base64", "write it backwards") is no evidence of harm by itself. Left out of the benign
-    # side, the words of such an ask become evidence of innocence.
-    return pos + neg + _augmented(pos + neg, rng)
+    # side, the words of such an ask become evidence of innocence. Every mutator, and the
+    # attacker's own two-mutator plans: a harmful request inside a story, padded or encoded is
+    # what gets past a head that saw each disguise only alone.
+    return pos + neg + _augmented(pos + neg, rng, tuple(MUTATORS)) + _chained(pos + neg, rng)
 
 
 def _pyrit_scored_responses() -> list[tuple[str, str, float, str]]:
