@@ -18,6 +18,7 @@ from swisscheese.training.crossval import SAFE_BUT_ALARMING
 from swisscheese.training.devdata import DEV_LICENSES, DevData
 from swisscheese.training.fit import features_for, trains_on
 from swisscheese.training.sources import (
+    AUGMENT_PER_SOURCE,
     EMBEDDING_WINDOW,
     PLAIN_REQUESTS,
     data_set_of,
@@ -138,6 +139,20 @@ def test_mutated_copies_carry_their_sources_name() -> None:
     # Both sides are mutated, so a disguise is no evidence of harm by itself.
     assert {e.label for e in data if e.source.endswith("+mutated")} == {0, 1}
     assert "swisscheese:safe-but-alarming+mutated" in mutated
+
+
+def test_harmful_requests_are_copied_through_the_attackers_own_plans_too() -> None:
+    # A head that saw each disguise alone let a request padded inside a story through: each
+    # source has a copy through one mutator and one through one of the attacker's plans.
+    data = examples("harmful-request")
+    originals = Counter(e.source for e in data if not e.source.endswith("+mutated"))
+    copies = Counter(
+        e.source.removesuffix("+mutated") for e in data if e.source.endswith("+mutated")
+    )
+    for source, n in originals.items():
+        assert copies[source] == 2 * min(AUGMENT_PER_SOURCE, n), source
+    texts = {e.text for e in data if not e.source.endswith("+mutated")}
+    assert sum(e.text in texts for e in data if e.source.endswith("+mutated")) < 10
 
 
 def test_asking_for_an_encoded_or_reversed_reply_is_on_both_sides() -> None:

@@ -398,10 +398,10 @@ AUGMENT_MUTATORS = tuple(name for name in MUTATORS if name not in _AFTER_TRAININ
 AUGMENT_PER_SOURCE = 150
 
 
-def _augmented(
-    examples: list[Example], rng: random.Random, names: tuple[str, ...] = AUGMENT_MUTATORS
+def _disguised(
+    examples: list[Example], rng: random.Random, disguise: Callable[[str], str]
 ) -> list[Example]:
-    """Mutated copies of up to AUGMENT_PER_SOURCE examples of each source, in a source of
+    """``disguise``d copies of up to AUGMENT_PER_SOURCE examples of each source, in a source of
     their own (``SOURCE+mutated``) that cross-validation holds out with its original."""
     by_source: dict[str, list[Example]] = {}
     for ex in examples:
@@ -409,25 +409,23 @@ def _augmented(
     out = []
     for source, group in sorted(by_source.items()):
         for ex in rng.sample(group, min(AUGMENT_PER_SOURCE, len(group))):
-            text = MUTATORS[rng.choice(names)].apply(ex.text, rng).text
-            out.append(Example(text, ex.label, ex.category, f"{source}+mutated"))
+            out.append(Example(disguise(ex.text), ex.label, ex.category, f"{source}+mutated"))
     return out
+
+
+def _augmented(
+    examples: list[Example], rng: random.Random, names: tuple[str, ...] = AUGMENT_MUTATORS
+) -> list[Example]:
+    """Copies through one of the mutators ``names``."""
+    return _disguised(examples, rng, lambda text: MUTATORS[rng.choice(names)].apply(text, rng).text)
 
 
 def _chained(examples: list[Example], rng: random.Random) -> list[Example]:
-    """Copies of up to AUGMENT_PER_SOURCE examples of each source through one of the adaptive
-    attacker's plans (most are two mutators: a framing inside an encoding, padding around a
-    misspelling), in the source's ``+mutated`` source."""
-    by_source: dict[str, list[Example]] = {}
-    for ex in examples:
-        by_source.setdefault(ex.source, []).append(ex)
-    out = []
-    for source, group in sorted(by_source.items()):
-        for ex in rng.sample(group, min(AUGMENT_PER_SOURCE, len(group))):
-            plan = PLANS[rng.randrange(len(PLANS))]
-            text = compose(plan, ex.text, rng).text
-            out.append(Example(text, ex.label, ex.category, f"{source}+mutated"))
-    return out
+    """Copies through one of the adaptive attacker's plans (most are two mutators: a framing
+    inside an encoding, padding around a misspelling)."""
+    return _disguised(
+        examples, rng, lambda text: compose(PLANS[rng.randrange(len(PLANS))], text, rng).text
+    )
 
 
 def group_of(source: str) -> str:
