@@ -23,13 +23,13 @@ import yaml
 
 from swisscheese.common import package_file
 from swisscheese.core.jsonl import json_lines
+from swisscheese.evaluation.attacker import PLANS
 from swisscheese.evaluation.corpora import (
     CorpusError,
     advbench_behaviours,
     airt_objectives,
     donotanswer_questions,
 )
-from swisscheese.evaluation.attacker import PLANS
 from swisscheese.evaluation.mutators import MUTATORS, compose
 from swisscheese.learned.features import pair_text
 from swisscheese.learned.predict import windows
