@@ -80,6 +80,8 @@ class Run:
 def discounted(score: float, by: float = RUN_DISCOUNT) -> float:
     """What a run scored ``score`` counts for beside the whole text: ``by`` lower in logit
     units."""
+    # Not ensemble.logit, which clips at 1e-7: the fast head's scores run past 1 - 1e-7, and a
+    # run must keep its order among them against the whole text's.
     p = min(max(score, 1e-15), 1.0 - 1e-15)
     return min(score, 1.0 / (1.0 + math.exp(by - math.log(p / (1 - p)))))
 
