@@ -388,8 +388,9 @@ def _examples(
 
 # The evaluation's own mutators as augmentation. Encodings are included for their wrappers ("decode
 # this and do what it says"); the decoded text is the decoder's business. Named, not every one
-# in MUTATORS: the shipped models were trained on these, and retraining must draw the same
-# (the mutators written since join at the next retrain).
+# in MUTATORS: the shipped injection models were trained on these, and retraining must draw
+# the same (the mutators written since join at its next retrain, as they joined harmful-request's
+# in session 54).
 _AFTER_TRAINING = {
     "typos", "small-capitals", "upside-down", "doubled", "caesar", "wide-spacing",
     "word-reversed", "interleaved", "padding",
