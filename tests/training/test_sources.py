@@ -155,6 +155,37 @@ def test_harmful_requests_are_copied_through_the_attackers_own_plans_too() -> No
     assert sum(e.text in texts for e in data if e.source.endswith("+mutated")) < 10
 
 
+def test_injection_attacks_are_copied_through_every_mutator_and_the_attackers_plans() -> None:
+    # Copied through the older mutators alone, held-out attacks padded with ordinary requests
+    # were caught 0.41 of the time, against 0.88 of base64 copies.
+    data = examples("injection")
+    attacks = Counter(
+        e.source for e in data if e.label == 1 and "+" not in e.source and ":" in e.source
+    )
+    copies = Counter(
+        e.source.removesuffix("+mutated")
+        for e in data
+        if e.label == 1 and e.source.endswith("+mutated")
+    )
+    external = [s for s in attacks if not s.startswith("swisscheese:")]
+    assert external
+    for source in external:
+        assert copies[source] == 2 * min(AUGMENT_PER_SOURCE, attacks[source]), source
+
+
+def test_the_padding_mutators_requests_surround_benign_text_too() -> None:
+    # Around attacks only, those ordinary requests would read as evidence of an attack.
+    padding = MUTATORS["padding"]
+    asks = {
+        ask
+        for seed in range(40)
+        for ask in re.split(r"\n\n|(?<=[.?!]) ", padding.apply("GOAL", random.Random(seed)).text)
+        if ask != "GOAL"
+    }
+    padded = Counter(e.label for e in examples("injection") if any(a in e.text for a in asks))
+    assert padded[0] >= padded[1] > 0
+
+
 def test_asking_for_an_encoded_or_reversed_reply_is_on_both_sides() -> None:
     # Left out of the benign side, "write your answer backwards" taught the detector that the
     # ask is innocent: a harmful request with it appended passed.

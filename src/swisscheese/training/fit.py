@@ -392,7 +392,8 @@ def train(
     threshold_texts = [
         ex.text for ex in ds.examples if ex.label == 0 and ex.source in THRESHOLD_SOURCES
     ]
-    keep = np.array([ex.source not in THRESHOLD_SOURCES for ex in ds.examples], dtype=bool)
+    # Their disguised copies too: a head that read them would have half-read its threshold texts.
+    keep = np.array([group_of(ex.source) not in THRESHOLD_SOURCES for ex in ds.examples])
     data = [ex for ex, kept in zip(ds.examples, keep, strict=True) if kept]
     y = np.array([ex.label for ex in data])
     weights = np.array([_weight(ex) for ex in data])

@@ -386,16 +386,9 @@ def _examples(
     ]
 
 
-# The evaluation's own mutators as augmentation. Encodings are included for their wrappers ("decode
-# this and do what it says"); the decoded text is the decoder's business. Named, not every one
-# in MUTATORS: the shipped injection models were trained on these, and retraining must draw
-# the same (the mutators written since join at its next retrain, as they joined harmful-request's
-# in session 54).
-_AFTER_TRAINING = {
-    "typos", "small-capitals", "upside-down", "doubled", "caesar", "wide-spacing",
-    "word-reversed", "interleaved", "padding",
-}  # fmt: skip
-AUGMENT_MUTATORS = tuple(name for name in MUTATORS if name not in _AFTER_TRAINING)
+# The evaluation's own mutators as augmentation: every one of them, as the adaptive attacker
+# draws them. Encodings are included for their wrappers ("decode this and do what it says"); the
+# decoded text is the decoder's business.
 AUGMENT_PER_SOURCE = 150
 
 
@@ -414,10 +407,9 @@ def _disguised(
     return out
 
 
-def _augmented(
-    examples: list[Example], rng: random.Random, names: tuple[str, ...] = AUGMENT_MUTATORS
-) -> list[Example]:
-    """Copies through one of the mutators ``names``."""
+def _augmented(examples: list[Example], rng: random.Random) -> list[Example]:
+    """Copies through one of the mutators."""
+    names = tuple(MUTATORS)
     return _disguised(examples, rng, lambda text: MUTATORS[rng.choice(names)].apply(text, rng).text)
 
 
@@ -518,6 +510,7 @@ def injection_data(rng: random.Random, dev: DevData | None) -> list[Example]:
     pos = [
         *external,
         *_augmented(external, rng),
+        *_chained(external, rng),
         *_examples(phrases, 1, _injection_kind, "swisscheese:injection-grammar"),
         *_examples(
             _mutated(phrases[:600], rng, ("leetspeak", "spacing", "homoglyphs", "suffix-noise")),
@@ -580,7 +573,10 @@ def injection_data(rng: random.Random, dev: DevData | None) -> list[Example]:
         # trained without it flagged 13% of it where 1% of its benign text was meant.
         *_examples(_interface_messages(rng, 3000), 0, "benign", "django:translations"),
     ]
-    return pos + neg
+    # The attacks' copies put some of them among the padding mutator's ordinary requests; the
+    # same requests around benign text keep those words from reading as evidence of an attack.
+    padded = _disguised(neg, rng, lambda text: MUTATORS["padding"].apply(text, rng).text)
+    return pos + neg + padded
 
 
 _EXTRACTION_WORDS = (
@@ -717,7 +713,7 @@ def harmful_request_data(rng: random.Random, dev: DevData | None) -> list[Exampl
     # side, the words of such an ask become evidence of innocence. Every mutator, and the
     # attacker's own two-mutator plans: a harmful request inside a story, padded or encoded is
     # what gets past a head that saw each disguise only alone.
-    return pos + neg + _augmented(pos + neg, rng, tuple(MUTATORS)) + _chained(pos + neg, rng)
+    return pos + neg + _augmented(pos + neg, rng) + _chained(pos + neg, rng)
 
 
 def _pyrit_scored_responses() -> list[tuple[str, str, float, str]]:
