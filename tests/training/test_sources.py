@@ -50,7 +50,9 @@ def test_operators_system_prompts_are_benign_examples() -> None:
     prompts = [e for e in data if e.source == "inspect-evals:b3-system-prompts"]
     assert len(prompts) >= 10
     assert all(e.label == 0 for e in prompts)
-    families = Counter(e.source for e in data if e.source.startswith("swisscheese:hard-negatives:"))
+    families = Counter(
+        group_of(e.source) for e in data if e.source.startswith("swisscheese:hard-negatives:")
+    )
     assert set(families) == {
         f"swisscheese:hard-negatives:{f}"
         for f in ("system-prompts", "security-teaching", "fiction", "code", "task-documents")

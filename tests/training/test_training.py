@@ -89,10 +89,11 @@ def test_training_refuses_when_a_held_out_item_is_in_the_data(tmp_path: Path) ->
     assert report.data_card["leakage_check"]["exact_matches_after"] == 0
 
 
+@pytest.mark.timeout(300)
 def test_threshold_only_text_is_not_trained_on_even_disguised(tmp_path: Path) -> None:
     # tau2's tasks only set thresholds; a head that read their mutated copies would flag them
     # less than unseen benign text, and its thresholds would be too low.
-    report = train("harmful-request", tmp_path / "m", sample=6000)
+    report = train("harmful-request", tmp_path / "m", sample=3000)
     sources = report.data_card["by_source"]
     assert not [name for name in sources if name.startswith("inspect-evals:tau2")]
     assert report.data_card["thresholds_from"]["items"] > 0
