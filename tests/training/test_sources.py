@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 import re
 from collections import Counter
+from collections.abc import Iterable
 from itertools import pairwise
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from swisscheese.training.sources import (
     AUGMENT_PER_SOURCE,
     EMBEDDING_WINDOW,
     PLAIN_REQUESTS,
+    Example,
     data_set_of,
     group_of,
     load_source,
@@ -143,14 +145,23 @@ def test_mutated_copies_carry_their_sources_name() -> None:
     assert "swisscheese:safe-but-alarming+mutated" in mutated
 
 
+def _originals_and_copies(data: Iterable[Example]) -> tuple[Counter[str], Counter[str]]:
+    """Per source: how many items of its own, and how many disguised copies (``SOURCE+mutated``)."""
+    originals: Counter[str] = Counter()
+    copies: Counter[str] = Counter()
+    for e in data:
+        if e.source.endswith("+mutated"):
+            copies[e.source.removesuffix("+mutated")] += 1
+        else:
+            originals[e.source] += 1
+    return originals, copies
+
+
 def test_harmful_requests_are_copied_through_the_attackers_own_plans_too() -> None:
     # A head that saw each disguise alone let a request padded inside a story through: each
     # source has a copy through one mutator and one through one of the attacker's plans.
     data = examples("harmful-request")
-    originals = Counter(e.source for e in data if not e.source.endswith("+mutated"))
-    copies = Counter(
-        e.source.removesuffix("+mutated") for e in data if e.source.endswith("+mutated")
-    )
+    originals, copies = _originals_and_copies(data)
     for source, n in originals.items():
         assert copies[source] == 2 * min(AUGMENT_PER_SOURCE, n), source
     texts = {e.text for e in data if not e.source.endswith("+mutated")}
@@ -160,15 +171,7 @@ def test_harmful_requests_are_copied_through_the_attackers_own_plans_too() -> No
 def test_injection_attacks_are_copied_through_every_mutator_and_the_attackers_plans() -> None:
     # Copied through the older mutators alone, held-out attacks padded with ordinary requests
     # were caught 0.41 of the time, against 0.88 of base64 copies.
-    data = examples("injection")
-    attacks = Counter(
-        e.source for e in data if e.label == 1 and "+" not in e.source and ":" in e.source
-    )
-    copies = Counter(
-        e.source.removesuffix("+mutated")
-        for e in data
-        if e.label == 1 and e.source.endswith("+mutated")
-    )
+    attacks, copies = _originals_and_copies(e for e in examples("injection") if e.label == 1)
     external = [s for s in attacks if not s.startswith("swisscheese:")]
     assert external
     for source in external:
