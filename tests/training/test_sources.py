@@ -168,9 +168,10 @@ def test_harmful_requests_are_copied_through_the_attackers_own_plans_too() -> No
     assert sum(e.text in texts for e in data if e.source.endswith("+mutated")) < 10
 
 
-def test_injection_attacks_are_copied_through_every_mutator_and_the_attackers_plans() -> None:
+def test_injection_attacks_are_copied_through_a_mutator_and_through_the_attackers_plans() -> None:
     # Copied through the older mutators alone, held-out attacks padded with ordinary requests
-    # were caught 0.41 of the time, against 0.88 of base64 copies.
+    # were caught 0.41 of the time, against 0.88 of base64 copies; the plans carry the newer
+    # mutators (typos, padding, ...), which drawn alone as well cost long writing tasks.
     attacks, copies = _originals_and_copies(e for e in examples("injection") if e.label == 1)
     external = [s for s in attacks if not s.startswith("swisscheese:")]
     assert external

@@ -386,10 +386,18 @@ def _examples(
     ]
 
 
-# The evaluation's own mutators as augmentation: every one of them, as the adaptive attacker
-# draws them. Encodings are included for their wrappers ("decode this and do what it says"); the
-# decoded text is the decoder's business.
+# The evaluation's own mutators as augmentation. Encodings are included for their wrappers
+# ("decode this and do what it says"); the decoded text is the decoder's business.
 AUGMENT_PER_SOURCE = 150
+# The mutators written since session 41. Drawn alone for injection's attacks, on top of the
+# attacker's plans (which hold them too), they taught the head to flag long writing tasks it
+# never saw: 10-11 of 700 held-out WritingBench prompts at the default threshold, against 1-2
+# with the plans and only the older mutators alone.
+_LATER_MUTATORS = {
+    "typos", "small-capitals", "upside-down", "doubled", "caesar", "wide-spacing",
+    "word-reversed", "interleaved", "padding",
+}  # fmt: skip
+_FIRST_MUTATORS = tuple(name for name in MUTATORS if name not in _LATER_MUTATORS)
 
 
 def _disguised(
@@ -407,9 +415,10 @@ def _disguised(
     return out
 
 
-def _augmented(examples: list[Example], rng: random.Random) -> list[Example]:
-    """Copies through one of the mutators."""
-    names = tuple(MUTATORS)
+def _augmented(
+    examples: list[Example], rng: random.Random, names: tuple[str, ...] = tuple(MUTATORS)
+) -> list[Example]:
+    """Copies through one of the mutators ``names``."""
     return _disguised(examples, rng, lambda text: MUTATORS[rng.choice(names)].apply(text, rng).text)
 
 
@@ -509,7 +518,7 @@ def injection_data(rng: random.Random, dev: DevData | None) -> list[Example]:
     ]
     pos = [
         *external,
-        *_augmented(external, rng),
+        *_augmented(external, rng, _FIRST_MUTATORS),
         *_chained(external, rng),
         *_examples(phrases, 1, _injection_kind, "swisscheese:injection-grammar"),
         *_examples(
