@@ -23,10 +23,12 @@ $(BIN)/swisscheese: pyproject.toml
 	@touch $@
 
 # The built-in corpora, and on the benign side also what real users and operators send (ordinary
-# requests no detector trained on; operators' system prompts): the refusals that matter.
+# requests, support tickets, bug reports, agents' tasks and security teams' questions, none of
+# which a detector trained on; operators' system prompts): the refusals that matter.
 run: $(BIN)/swisscheese
 	$(BIN)/swisscheese eval --out out/eval --benign builtin:benign \
-		--benign inspect-evals:persistbench --benign packages:system-prompts
+		--benign inspect-evals:persistbench --benign packages:system-prompts \
+		--benign inspect-evals:workplace --benign inspect-evals:threat-intel
 
 lint: $(BIN)/swisscheese
 	$(BIN)/ruff check src tests bench

