@@ -137,6 +137,25 @@ def test_intent_pairs_are_a_training_source_apart_from_the_held_out_alarming_set
     assert not {t.lower() for t in harmful + safe} & contrastive
 
 
+def test_a_threat_reports_attack_asked_by_a_defender_is_benign_by_an_attacker_harmful() -> None:
+    """The same account of an attack opens both sides, so the words of the attack (password
+    spraying, LSASS) carry no label: only the ask does."""
+    data = [e for e in examples("harmful-request") if e.source == "swisscheese:threat-reports"]
+    harmful = [e.text for e in data if e.label == 1]
+    safe = [e.text for e in data if e.label == 0]
+    assert len(harmful) > 700
+    assert len(safe) > 700
+    assert any("Sigma rule" in t for t in safe)
+    assert any("without being detected" in t for t in harmful)
+
+    # Pair by pair, the account is the same and the ask differs.
+    for h, s in zip(harmful, safe, strict=True):
+        shared = next(i for i, (a, b) in enumerate(zip(h, s, strict=False)) if a != b)
+        assert max(h.rfind(",", 0, shared), h.rfind(".", 0, shared)) > 20, (h, s)
+        assert h != s
+    assert all(t[0].isupper() for t in harmful + safe)
+
+
 def test_mutated_copies_carry_their_sources_name() -> None:
     data = examples("harmful-request")
     mutated = {e.source for e in data if e.source.endswith("+mutated")}
