@@ -107,10 +107,14 @@ def test_a_grammars_benign_twins_are_held_out_with_its_attacks() -> None:
         assert labels[1] > 500, grammar
 
 
+def _harmful_and_safe(source: str) -> tuple[list[str], list[str]]:
+    """``source``'s harmful-request texts, harmful side then safe side, in the order made."""
+    data = [e for e in examples("harmful-request") if e.source == source]
+    return [e.text for e in data if e.label == 1], [e.text for e in data if e.label == 0]
+
+
 def test_contrastive_requests_share_their_topics_and_framings() -> None:
-    data = [e for e in examples("harmful-request") if e.source == "swisscheese:contrastive"]
-    harmful = [e.text for e in data if e.label == 1]
-    safe = [e.text for e in data if e.label == 0]
+    harmful, safe = _harmful_and_safe("swisscheese:contrastive")
     assert len(harmful) > 500
     assert len(safe) > 500
     assert any("kill a Python process" in t for t in safe)
@@ -120,9 +124,7 @@ def test_contrastive_requests_share_their_topics_and_framings() -> None:
 def test_intent_pairs_are_a_training_source_apart_from_the_held_out_alarming_sets() -> None:
     """Harmful and safe requests in the same words at scale, on topics the contrastive set
     (which the safe-but-alarming curve holds out) does not cover, so they train every fold."""
-    data = [e for e in examples("harmful-request") if e.source == "swisscheese:intent-pairs"]
-    harmful = [e.text for e in data if e.label == 1]
-    safe = [e.text for e in data if e.label == 0]
+    harmful, safe = _harmful_and_safe("swisscheese:intent-pairs")
     assert len(harmful) > 1000
     assert len(harmful) == len(safe)
     assert any("open a credit card in my neighbour's name" in t for t in harmful)
@@ -140,9 +142,7 @@ def test_intent_pairs_are_a_training_source_apart_from_the_held_out_alarming_set
 def test_a_threat_reports_attack_asked_by_a_defender_is_benign_by_an_attacker_harmful() -> None:
     """The same account of an attack opens both sides, so the words of the attack (password
     spraying, LSASS) carry no label: only the ask does."""
-    data = [e for e in examples("harmful-request") if e.source == "swisscheese:threat-reports"]
-    harmful = [e.text for e in data if e.label == 1]
-    safe = [e.text for e in data if e.label == 0]
+    harmful, safe = _harmful_and_safe("swisscheese:threat-reports")
     assert len(harmful) > 700
     assert len(safe) > 700
     assert any("Sigma rule" in t for t in safe)
