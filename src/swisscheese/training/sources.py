@@ -661,6 +661,16 @@ def intent_pairs(rng: random.Random) -> tuple[list[str], list[str]]:
     return harmful + claims[0], safe + claims[1]
 
 
+def _upper_first(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _asked(context: str, ask: str) -> str:
+    """``ask`` after ``context``: a sentence of its own after a full stop, the same one after a
+    comma."""
+    return f"{context} {_upper_first(ask) if context.endswith('.') else ask}"
+
+
 def threat_report_pairs(rng: random.Random, n: int) -> tuple[list[str], list[str]]:
     """(harmful, safe): ``n`` accounts of an attack from a threat report, each asked about once
     by someone who wants to repeat it and once by a defender."""
@@ -674,11 +684,13 @@ def threat_report_pairs(rng: random.Random, n: int) -> tuple[list[str], list[str
             technique2=t2,
             sector=rng.choice(data["sectors"]),
         )
-        context = context[0].upper() + context[1:]
-        ask = rng.choice(data["harmful"]).format(target=rng.choice(data["targets"]))
-        harmful.append(f"{context} {ask[0].upper() + ask[1:] if context.endswith('.') else ask}")
-        ask = rng.choice(data["safe"]).format(asset=rng.choice(data["assets"]))
-        safe.append(f"{context} {ask[0].upper() + ask[1:] if context.endswith('.') else ask}")
+        context = _upper_first(context)
+        harmful.append(
+            _asked(context, rng.choice(data["harmful"]).format(target=rng.choice(data["targets"])))
+        )
+        safe.append(
+            _asked(context, rng.choice(data["safe"]).format(asset=rng.choice(data["assets"])))
+        )
     return harmful, safe
 
 
