@@ -29,14 +29,8 @@ from numpy.typing import NDArray
 from swisscheese.evaluation.documents import bipia_items
 from swisscheese.evaluation.metrics import recall_at_fpr
 from swisscheese.learned.causal_lm import CausalLM, load_causal_lm, pad_token_id
-from swisscheese.training.sources import (
-    CARRIERS,
-    carrier_documents,
-    everyday_requests,
-    freshqa_questions,
-    injection_grammar,
-    insert_at_break,
-)
+from swisscheese.training.sentences import planted_texts
+from swisscheese.training.sources import CARRIERS, carrier_documents, insert_at_break
 
 TASKS = (
     "Summarise this document in three sentences.",
@@ -67,21 +61,7 @@ Prompt = tuple[str, str, int, str]
 
 def carrier_prompts(per_carrier: int, seed: int) -> list[Prompt]:
     rng = random.Random(f"{seed}:task-drift")
-    attacks = [
-        *injection_grammar(
-            rng,
-            {
-                "indirect": 200,
-                "hijack": 200,
-                "task_hijack": 100,
-                "dev_hijack": 50,
-                "code_insert": 50,
-            },
-        ),
-        *rng.sample(freshqa_questions(), 200),
-        *everyday_requests(rng, 200),
-    ]
-    notes = injection_grammar(rng, {"reader_notes": 200})
+    attacks, notes = planted_texts(rng)
     out: list[Prompt] = []
     for source, docs in carrier_documents(rng, dict.fromkeys(CARRIERS, per_carrier)).items():
         tasks = CODE_TASKS + TASKS[:6] if source in CODE_CARRIERS else TASKS

@@ -40,7 +40,7 @@ from swisscheese.training.sources import (
     insert_at_break,
 )
 
-__all__ = ["CANDIDATES", "WEIGHTS", "SentenceDocuments", "documents", "fit_reader"]
+__all__ = ["CANDIDATES", "WEIGHTS", "SentenceDocuments", "documents", "fit_reader", "planted_texts"]
 
 WEIGHTS = (0.0, 2.5, 5.0, 10.0, 20.0, 40.0)
 CANDIDATES = 5
@@ -55,13 +55,10 @@ class SentenceDocuments:
     sources: list[str]
 
 
-def documents(seed: int, dev: DevData | None, *, sample: int | None = None) -> SentenceDocuments:
-    """Every carrier document three times (clean, with a note to its reader, with a planted
-    instruction), 150 of each carrier, or as many as make about ``sample`` documents; with
-    ``dev``, BIPIA's clean contexts too."""
-    per_carrier = max(sample // (3 * len(CARRIERS)), 2) if sample else 150
-    rng = random.Random(f"{seed}:sentences")
-    carriers = carrier_documents(rng, dict.fromkeys(CARRIERS, per_carrier))
+def planted_texts(rng: random.Random) -> tuple[list[str], list[str]]:
+    """What the reader's documents have planted in them: instructions to the assistant (the
+    injection grammar's, and plain requests with no cue at all: FreshQA's questions, everyday
+    requests), and notes to their human reader."""
     attacks = [
         *injection_grammar(
             rng,
@@ -76,7 +73,17 @@ def documents(seed: int, dev: DevData | None, *, sample: int | None = None) -> S
         *rng.sample(freshqa_questions(), 200),
         *everyday_requests(rng, 200),
     ]
-    notes = injection_grammar(rng, {"reader_notes": 200})
+    return attacks, injection_grammar(rng, {"reader_notes": 200})
+
+
+def documents(seed: int, dev: DevData | None, *, sample: int | None = None) -> SentenceDocuments:
+    """Every carrier document three times (clean, with a note to its reader, with a planted
+    instruction), 150 of each carrier, or as many as make about ``sample`` documents; with
+    ``dev``, BIPIA's clean contexts too."""
+    per_carrier = max(sample // (3 * len(CARRIERS)), 2) if sample else 150
+    rng = random.Random(f"{seed}:sentences")
+    carriers = carrier_documents(rng, dict.fromkeys(CARRIERS, per_carrier))
+    attacks, notes = planted_texts(rng)
     texts: list[str] = []
     labels: list[int] = []
     names: list[str] = []
