@@ -28,7 +28,8 @@ from numpy.typing import NDArray
 
 from swisscheese.evaluation.documents import bipia_items
 from swisscheese.evaluation.metrics import recall_at_fpr
-from swisscheese.learned.causal_lm import CausalLM, load_causal_lm, pad_token_id
+from swisscheese.learned.activations import last_token_states, prompt_ids
+from swisscheese.learned.causal_lm import CausalLM, load_causal_lm
 from swisscheese.training.sentences import planted_texts
 from swisscheese.training.sources import CARRIERS, carrier_documents, insert_at_break
 
@@ -85,52 +86,25 @@ def bipia_prompts(root: Path, tables: int) -> list[Prompt]:
     return out
 
 
-def last_token_states(
-    lm: CausalLM, messages: list[str], max_tokens: int, batch: int = 8
-) -> NDArray[np.float16]:
-    """Every layer's hidden state at each message's last prompt token: (messages, layers, dim)."""
-    torch: Any = lm.torch
+def clipped_states(lm: CausalLM, messages: list[str], max_tokens: int) -> NDArray[np.float16]:
+    """Every layer's hidden state at each message's last prompt token: (messages, layers, dim).
+    A prompt over ``max_tokens`` keeps its head (the task) and its last ``KEPT_TAIL`` tokens."""
     encoded = []
     for text in messages:
-        ids = lm.tokenizer.apply_chat_template(
-            [{"role": "user", "content": text}], add_generation_prompt=True, tokenize=True
-        )
-        ids = [int(i) for i in (ids["input_ids"] if hasattr(ids, "keys") else ids)]
+        ids = prompt_ids(lm.tokenizer, text)
         if len(ids) > max_tokens:
             ids = ids[: max_tokens - KEPT_TAIL] + ids[-KEPT_TAIL:]
         encoded.append(ids)
-    config = lm.model.config
-    out = np.zeros((len(encoded), config.num_hidden_layers + 1, config.hidden_size), np.float16)
-    pad = pad_token_id(lm.tokenizer)
-    order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
-    with torch.inference_mode():
-        for start in range(0, len(order), batch):
-            picked = order[start : start + batch]
-            width = max(len(encoded[i]) for i in picked)
-            ids = torch.full((len(picked), width), pad, dtype=torch.long)
-            mask = torch.zeros((len(picked), width), dtype=torch.long)
-            for row, i in enumerate(picked):
-                ids[row, width - len(encoded[i]) :] = torch.tensor(encoded[i])
-                mask[row, width - len(encoded[i]) :] = 1
-            hidden = lm.model.base_model(
-                input_ids=ids,
-                attention_mask=mask,
-                position_ids=(mask.cumsum(-1) - 1).clamp(min=0),
-                use_cache=False,
-                output_hidden_states=True,
-            ).hidden_states
-            out[picked] = torch.stack([h[:, -1, :] for h in hidden], 1).float().numpy()
-    return out
+    layers = range(int(lm.model.config.num_hidden_layers) + 1)
+    return last_token_states(lm, encoded, layers, batch=8).astype(np.float16)
 
 
 def features(lm: CausalLM, prompts: list[Prompt], max_tokens: int) -> dict[str, Any]:
     tasks = sorted({task for task, *_ in prompts})
-    alone = last_token_states(lm, tasks, max_tokens)
+    alone = clipped_states(lm, tasks, max_tokens)
     index = {task: i for i, task in enumerate(tasks)}
     return {
-        "full": last_token_states(
-            lm, [f"{t}\n\n---\n{d}\n---" for t, d, *_ in prompts], max_tokens
-        ),
+        "full": clipped_states(lm, [f"{t}\n\n---\n{d}\n---" for t, d, *_ in prompts], max_tokens),
         "task": alone[[index[task] for task, *_ in prompts]],
         "y": np.array([p[2] for p in prompts]),
         "source": np.array([p[3] for p in prompts]),

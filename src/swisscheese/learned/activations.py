@@ -15,14 +15,22 @@ prefill the model needed anyway, and costs almost nothing extra.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from swisscheese.learned.causal_lm import CausalLM, load_causal_lm, pad_token_id
 
-__all__ = ["MAX_PROMPT_TOKENS", "PROBE_LAYER", "ActivationReader"]
+__all__ = [
+    "MAX_PROMPT_TOKENS",
+    "PROBE_LAYER",
+    "ActivationReader",
+    "last_token_states",
+    "prompt_ids",
+]
 
 PROBE_LAYER = 28
 """Of SmolLM2-135M's 30: the best of layers 4-28 (every fourth) in leave-one-source-out
@@ -45,7 +53,6 @@ class ActivationReader:
             raise ValueError(f"layer {layer}: the model has layers 1..{layers}")
         self.layer = layer
         self.dim = int(self._lm.model.config.hidden_size)
-        self._pad = pad_token_id(self._lm.tokenizer)
 
     @classmethod
     def shared(cls, path: Path | None = None) -> ActivationReader:
@@ -55,13 +62,7 @@ class ActivationReader:
             return cls._shared
 
     def _ids(self, text: str) -> list[int]:
-        """The prompt as the model is asked it: the user's message, the assistant's turn open."""
-        ids = self._lm.tokenizer.apply_chat_template(
-            [{"role": "user", "content": text}], add_generation_prompt=True, tokenize=True
-        )
-        if isinstance(ids, dict) or hasattr(ids, "keys"):
-            ids = ids["input_ids"]
-        return [int(i) for i in ids]
+        return prompt_ids(self._lm.tokenizer, text)
 
     def read(
         self, texts: list[str], *, batch: int = 16, keep_cache: bool = False
@@ -91,29 +92,49 @@ class ActivationReader:
         return out.hidden_states[self.layer][:, -1, :].float().numpy()  # type: ignore[no-any-return]
 
     def _read_batches(self, encoded: list[list[int]], batch: int) -> NDArray[np.float32]:
-        torch = self._lm.torch
-        out = np.zeros((len(encoded), self.dim), np.float32)
-        # Prompts of like length share a batch; left padding puts every last token at -1.
-        order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
-        with torch.inference_mode():
-            for start in range(0, len(order), batch):
-                picked = order[start : start + batch]
-                width = max(len(encoded[i]) for i in picked)
-                ids = torch.full((len(picked), width), self._pad, dtype=torch.long)
-                mask = torch.zeros((len(picked), width), dtype=torch.long)
-                for row, i in enumerate(picked):
-                    n = len(encoded[i])
-                    ids[row, width - n :] = torch.tensor(encoded[i])
-                    mask[row, width - n :] = 1
-                positions = (mask.cumsum(-1) - 1).clamp(min=0)
-                # The transformer without its language-model head: the probe needs no logits,
-                # and projecting every position onto the vocabulary is a fifth of the cost.
-                hidden = self._lm.model.base_model(
-                    input_ids=ids,
-                    attention_mask=mask,
-                    position_ids=positions,
-                    use_cache=False,
-                    output_hidden_states=True,
-                ).hidden_states[self.layer]
-                out[picked] = hidden[:, -1, :].float().numpy()
-        return out
+        return last_token_states(self._lm, encoded, (self.layer,), batch)[:, 0, :]
+
+
+def prompt_ids(tokenizer: Any, text: str) -> list[int]:
+    """The prompt as the model is asked it: the user's message, the assistant's turn open."""
+    ids = tokenizer.apply_chat_template(
+        [{"role": "user", "content": text}], add_generation_prompt=True, tokenize=True
+    )
+    if isinstance(ids, dict) or hasattr(ids, "keys"):
+        ids = ids["input_ids"]
+    return [int(i) for i in ids]
+
+
+def last_token_states(
+    lm: CausalLM, encoded: list[list[int]], layers: Sequence[int], batch: int = 16
+) -> NDArray[np.float32]:
+    """The hidden states after each of ``layers`` at each encoded prompt's last token:
+    (prompts, layers, dim)."""
+    torch = lm.torch
+    dim = int(lm.model.config.hidden_size)
+    out = np.zeros((len(encoded), len(layers), dim), np.float32)
+    pad = pad_token_id(lm.tokenizer)
+    # Prompts of like length share a batch; left padding puts every last token at -1.
+    order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
+    with torch.inference_mode():
+        for start in range(0, len(order), batch):
+            picked = order[start : start + batch]
+            width = max(len(encoded[i]) for i in picked)
+            ids = torch.full((len(picked), width), pad, dtype=torch.long)
+            mask = torch.zeros((len(picked), width), dtype=torch.long)
+            for row, i in enumerate(picked):
+                n = len(encoded[i])
+                ids[row, width - n :] = torch.tensor(encoded[i])
+                mask[row, width - n :] = 1
+            positions = (mask.cumsum(-1) - 1).clamp(min=0)
+            # The transformer without its language-model head: a probe needs no logits, and
+            # projecting every position onto the vocabulary is a fifth of the cost.
+            hidden = lm.model.base_model(
+                input_ids=ids,
+                attention_mask=mask,
+                position_ids=positions,
+                use_cache=False,
+                output_hidden_states=True,
+            ).hidden_states
+            out[picked] = torch.stack([hidden[k][:, -1, :] for k in layers], 1).float().numpy()
+    return out
