@@ -30,8 +30,8 @@ from swisscheese.evaluation.documents import bipia_items
 from swisscheese.evaluation.metrics import recall_at_fpr
 from swisscheese.learned.activations import last_token_states, prompt_ids
 from swisscheese.learned.causal_lm import CausalLM, load_causal_lm
-from swisscheese.training.sentences import planted_texts
-from swisscheese.training.sources import CARRIERS, carrier_documents, insert_at_break
+from swisscheese.training.sentences import planted_copies, planted_texts
+from swisscheese.training.sources import CARRIERS, carrier_documents
 
 TASKS = (
     "Summarise this document in three sentences.",
@@ -67,10 +67,8 @@ def carrier_prompts(per_carrier: int, seed: int) -> list[Prompt]:
     for source, docs in carrier_documents(rng, dict.fromkeys(CARRIERS, per_carrier)).items():
         tasks = CODE_TASKS + TASKS[:6] if source in CODE_CARRIERS else TASKS
         for doc in docs:
-            doc = doc[:DOCUMENT_CHARS]
-            noted = insert_at_break(doc, rng.choice(notes), rng)
-            planted = insert_at_break(doc, rng.choice(attacks), rng)
-            for text, label in ((doc, 0), (noted, 0), (planted, 1)):
+            clean, noted, planted = planted_copies(doc[:DOCUMENT_CHARS], attacks, notes, rng)
+            for text, label in ((clean, 0), (noted, 0), (planted, 1)):
                 out.append((rng.choice(tasks), text, label, source))
     return out
 

@@ -40,7 +40,15 @@ from swisscheese.training.sources import (
     insert_at_break,
 )
 
-__all__ = ["CANDIDATES", "WEIGHTS", "SentenceDocuments", "documents", "fit_reader", "planted_texts"]
+__all__ = [
+    "CANDIDATES",
+    "WEIGHTS",
+    "SentenceDocuments",
+    "documents",
+    "fit_reader",
+    "planted_copies",
+    "planted_texts",
+]
 
 WEIGHTS = (0.0, 2.5, 5.0, 10.0, 20.0, 40.0)
 CANDIDATES = 5
@@ -76,6 +84,15 @@ def planted_texts(rng: random.Random) -> tuple[list[str], list[str]]:
     return attacks, injection_grammar(rng, {"reader_notes": 200})
 
 
+def planted_copies(
+    doc: str, attacks: list[str], notes: list[str], rng: random.Random
+) -> tuple[str, str, str]:
+    """``doc`` as it is, with one of ``notes`` to its reader, and with one of ``attacks``
+    planted, each inserted at a break."""
+    noted = insert_at_break(doc, rng.choice(notes), rng)
+    return doc, noted, insert_at_break(doc, rng.choice(attacks), rng)
+
+
 def documents(seed: int, dev: DevData | None, *, sample: int | None = None) -> SentenceDocuments:
     """Every carrier document three times (clean, with a note to its reader, with a planted
     instruction), 150 of each carrier, or as many as make about ``sample`` documents; with
@@ -95,10 +112,10 @@ def documents(seed: int, dev: DevData | None, *, sample: int | None = None) -> S
 
     for source, docs in carriers.items():
         for doc in docs:
-            doc = doc[:DOCUMENT_CHARS]
-            add(doc, 0, source)
-            add(insert_at_break(doc, rng.choice(notes), rng), 0, f"{source}+reader-notes")
-            add(insert_at_break(doc, rng.choice(attacks), rng), 1, f"{source}+planted")
+            clean, noted, planted = planted_copies(doc[:DOCUMENT_CHARS], attacks, notes, rng)
+            add(clean, 0, source)
+            add(noted, 0, f"{source}+reader-notes")
+            add(planted, 1, f"{source}+planted")
     if dev:
         for context in dev.bipia_contexts():
             add(context, 0, "dev:bipia")
