@@ -153,3 +153,12 @@ def test_featurising_many_texts_at_once_finds_what_each_finds_alone(texts: list[
     for i, text in enumerate(texts):
         assert np.array_equal(buckets[owner == i], featurize(text)[0]), text
     assert np.all(np.diff(owner) >= 0)
+
+
+def test_featurising_more_texts_at_once_than_32_bit_keys_hold_keeps_each_apart() -> None:
+    # owner * DIM + bucket passes 2**31 from the 8,193rd text: those keys sort as 64-bit ones.
+    texts = [f"request number {i} of the batch" for i in range(2**31 // DIM + 3)]
+    owner, buckets = featurize_each(texts)
+    for i in (0, 8_191, 8_192, len(texts) - 1):
+        assert np.array_equal(buckets[owner == i], featurize(texts[i])[0])
+    assert np.all(np.diff(owner) >= 0)

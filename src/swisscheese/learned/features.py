@@ -36,6 +36,7 @@ __all__ = [
 ]
 
 DIM = 1 << 18
+_INT32_END = 1 << 31
 MAX_CHARS = 8_000
 """Longer texts are featurised from their first and last MAX_CHARS/2 characters: the opening and
 the close of a message are where instructions sit, and the cost stays bounded."""
@@ -211,11 +212,14 @@ def _grams(text: str, offset: int = 0) -> list[NDArray[np.int64]]:
 def _distinct(values: NDArray[np.int64]) -> NDArray[np.int64]:
     """``values`` sorted, repeats dropped (np.unique is several times slower on arrays this
     size)."""
-    out = np.sort(values)
+    # 32-bit integers sort in half the time of 64-bit ones, and the keys of a message's
+    # sentences (``featurize_each``) fit in 32 bits; a larger key keeps its 64.
+    small = len(values) > 0 and int(values.max()) < _INT32_END
+    out = np.sort(values.astype(np.int32) if small else values)
     keep = np.empty(len(out), dtype=bool)
     keep[:1] = True
     np.not_equal(out[1:], out[:-1], out=keep[1:])
-    return out[keep]
+    return out[keep].astype(np.int64)
 
 
 def _vector(parts: list[NDArray[np.int64]]) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
