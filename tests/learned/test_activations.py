@@ -84,3 +84,48 @@ def test_a_prompt_read_for_generation_keeps_its_cache_and_reads_the_same(
     # Every token but the last, which is the generation's first step.
     assert cache is not None
     assert cache.get_seq_length() == len(reader._ids(text)) - 1
+
+
+def test_a_message_cut_after_each_sentence_reads_as_that_shorter_message_would(
+    reader: ActivationReader,
+) -> None:
+    text = "Could you suggest a vegetarian dinner? How do I pick a lock? Thanks, that is all."
+    ends = [text.index("?") + 1, text.index("lock?") + 5, len(text)]
+    whole, states, read = reader.read_prefixes(text, ends)
+    # The message's own end is the whole reading, not a cut of it.
+    assert read == ends[:2]
+    np.testing.assert_allclose(whole, reader.read([text])[0], rtol=1e-3, atol=1e-3)
+    alone = reader.read([text[:end] for end in read])
+    np.testing.assert_allclose(states, alone, rtol=1e-3, atol=1e-2)
+    assert not np.allclose(states[0], states[1], atol=1e-2)
+
+
+def test_cuts_read_in_batches_and_before_a_long_prompts_clip_are_left_out(
+    reader: ActivationReader,
+) -> None:
+    sentences = [f"Sentence number {i} is here." for i in range(12)]
+    text = " ".join(sentences)
+    ends = [text.index(s) + len(s) for s in sentences]
+    _, states, read = reader.read_prefixes(text, ends)
+    assert read == ends[:-1]
+    assert len(states) == 11  # more than one batch of cuts
+    np.testing.assert_allclose(states[9], reader.read([text[: ends[9]]])[0], rtol=1e-3, atol=1e-2)
+    long = "word " * MAX_PROMPT_TOKENS + text
+    _, states, read = reader.read_prefixes(long, [5, len(long) - len(sentences[-1]) - 1])
+    assert read == [len(long) - len(sentences[-1]) - 1]
+
+
+def test_a_message_read_with_its_cuts_keeps_its_whole_prompts_cache_for_generation(
+    reader: ActivationReader,
+) -> None:
+    lm = load_causal_lm()
+    text = "What should I plant in a shady garden? And when should I plant it?"
+    enabled, lm.prefills.enabled = lm.prefills.enabled, True
+    try:
+        reader.read_prefixes(text, [text.index("?") + 1], keep_cache=True)
+        cache = lm.prefills.take(reader._ids(text))
+    finally:
+        lm.prefills.enabled = enabled
+    # The cuts' batches read copies: the kept cache is the whole prompt's but its last token.
+    assert cache is not None
+    assert cache.get_seq_length() == len(reader._ids(text)) - 1

@@ -14,6 +14,9 @@ prefill the model needed anyway, and costs almost nothing extra.
 
 from __future__ import annotations
 
+import bisect
+import copy
+import functools
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -38,6 +41,10 @@ cross-validation on harmful requests; the middle layers did worse (docs/detector
 MAX_PROMPT_TOKENS = 512
 """Longer prompts are read from their last MAX_PROMPT_TOKENS tokens: the request's end, where the
 ask usually is, stays; the cost stays bounded."""
+
+
+CUTS_PER_BATCH = 8
+"""Cuts of a prompt read in one batch over copies of its cache: each copy is up to ~25 MB."""
 
 
 class ActivationReader:
@@ -79,6 +86,62 @@ class ActivationReader:
             return self._read_keeping_cache(encoded[0])
         return self._read_batches([ids[-MAX_PROMPT_TOKENS:] for ids in encoded], batch)
 
+    def read_prefixes(
+        self, text: str, ends: Sequence[int], *, keep_cache: bool = False
+    ) -> tuple[NDArray[np.float32], NDArray[np.float32], list[int]]:
+        """``text``'s vector as ``read`` gives it, and the vector of each prompt the message
+        cut at one of ``ends`` (character offsets) would make, with the ends read: one pass
+        over the prompt, then the template's closing tokens after each cut, batched over the
+        pass's cache with what follows the cut masked (a few tokens each, not a pass each).
+        A cut inside a token is read at the token's end; cuts before a long prompt's last
+        ``MAX_PROMPT_TOKENS`` tokens, or at its end, are not read."""
+        ids = self._ids(text)
+        cuts = _cut_positions(self._lm.tokenizer, text, ids, ends)
+        start = max(0, len(ids) - MAX_PROMPT_TOKENS)
+        kept = [(end, at - start) for end, at in cuts if at - start > 0]
+        keep = keep_cache and self._lm.prefills.enabled and start == 0 and len(ids) > 1
+        torch, keyword = self._lm.torch, self._lm.cache_keyword
+        with torch.inference_mode():
+            out = self._lm.model.base_model(
+                input_ids=torch.tensor([ids[start:]]), use_cache=True, output_hidden_states=True
+            )
+            whole = out.hidden_states[self.layer][0, -1, :].float().numpy()
+            cache = out[keyword]
+            states = np.zeros((0, self.dim), np.float32)
+            if kept:
+                closing = ids[len(ids) - _closing_length(self._lm.tokenizer) :]
+                states = self._read_cuts(cache, [at for _, at in kept], closing)
+        if keep:
+            cache.crop(-1)  # the last token is generation's first step
+            self._lm.prefills.put(ids, cache)
+        return whole, states, [end for end, _ in kept]
+
+    def _read_cuts(self, cache: Any, cuts: list[int], closing: list[int]) -> NDArray[np.float32]:
+        torch, keyword = self._lm.torch, self._lm.cache_keyword
+        out = []
+        for first in range(0, len(cuts), CUTS_PER_BATCH):
+            batch = cuts[first : first + CUTS_PER_BATCH]
+            width = max(batch)
+            # A copy per batch: cropping and repeating work in place, and the pass's cache
+            # serves the next batch (and the generation, when it is kept for one).
+            rows = copy.deepcopy(cache)
+            rows.crop(width - rows.get_seq_length())  # negative: tokens dropped from its end
+            rows.batch_repeat_interleave(len(batch))
+            mask = torch.ones((len(batch), width + len(closing)), dtype=torch.long)
+            for row, at in enumerate(batch):
+                mask[row, at:width] = 0
+            positions = torch.tensor(batch).unsqueeze(1) + torch.arange(len(closing))
+            hidden = self._lm.model.base_model(
+                input_ids=torch.tensor([closing] * len(batch)),
+                attention_mask=mask,
+                position_ids=positions,
+                use_cache=True,
+                output_hidden_states=True,
+                **{keyword: rows},
+            ).hidden_states
+            out.append(hidden[self.layer][:, -1, :].float().numpy())
+        return np.concatenate(out)
+
     def _read_keeping_cache(self, ids: list[int]) -> NDArray[np.float32]:
         """One whole prompt's vector, its cache kept for the generation that follows."""
         torch, keyword = self._lm.torch, self._lm.cache_keyword
@@ -103,6 +166,39 @@ def prompt_ids(tokenizer: Any, text: str) -> list[int]:
     if isinstance(ids, dict) or hasattr(ids, "keys"):
         ids = ids["input_ids"]
     return [int(i) for i in ids]
+
+
+@functools.cache
+def _closing_length(tokenizer: Any) -> int:
+    """How many tokens the chat template puts after the user's message (its end, the
+    assistant's turn opened)."""
+    mark = "\x00"
+    rendered = tokenizer.apply_chat_template(
+        [{"role": "user", "content": mark}], add_generation_prompt=True, tokenize=False
+    )
+    after = str(rendered).split(mark, 1)[1]
+    return len(tokenizer(after, add_special_tokens=False)["input_ids"])
+
+
+def _cut_positions(
+    tokenizer: Any, text: str, ids: list[int], ends: Sequence[int]
+) -> list[tuple[int, int]]:
+    """``(end, tokens)`` for each cut of ``text`` at a character offset in ``ends``: how many of
+    the prompt's ``ids`` a prompt cut there begins with; none at or past the message's last
+    token, and none at all where the message's tokens do not stand in the prompt as they stand
+    alone (a template that rewrites the message)."""
+    encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    tokens, offsets = list(encoded["input_ids"]), encoded["offset_mapping"]
+    head = len(ids) - _closing_length(tokenizer) - len(tokens)
+    if head < 0 or ids[head : head + len(tokens)] != tokens:
+        return []
+    stops = [stop for _, stop in offsets]
+    cuts = []
+    for end in sorted(set(ends)):
+        inside = bisect.bisect_left(stops, end)  # the token that holds character end - 1
+        if end > 0 and inside < len(tokens) - 1:
+            cuts.append((end, head + inside + 1))
+    return cuts
 
 
 def last_token_states(

@@ -51,7 +51,7 @@ from swisscheese.learned.predict import (
     predict_many,
     predict_text,
 )
-from swisscheese.learned.runs import RUN_DISCOUNT, best_run, discounted
+from swisscheese.learned.runs import RUN_DISCOUNT, best_run, discounted, pieces
 from swisscheese.learned.sentences import SentenceReader, read
 from swisscheese.learned.specs import DETECTOR_SPECS, DetectorSpec
 from swisscheese.monitors._registry import Inline, MonitorConfig, monitor
@@ -73,6 +73,18 @@ __all__ = [
 
 Tier = Literal["fast", "embedding", "probe", "ensemble", "sentences"]
 MemberTier = Literal["fast", "embedding", "probe"]
+
+MAX_CUTS = 24
+"""Sentence ends a user's message is cut at for the probe (``prefix_discount``) at most; a
+longer message's sentences are merged into as many pieces (``runs.pieces``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Cut:
+    """The probe's prediction on the prompt a message cut after ``end`` characters makes."""
+
+    end: int
+    prediction: Prediction
 
 
 class LearnedConfig(MonitorConfig):
@@ -115,6 +127,14 @@ class LearnedConfig(MonitorConfig):
     ensemble's stacked score. ``target_fpr`` thresholds were measured with the default: give a
     threshold of your own with another. The ``harmful-requests`` opt-in reads runs at 1
     (docs/detectors.md, "An opt-in harmful-request rule")."""
+    prefix_discount: float | None = Field(default=None, ge=0.0, le=10.0)
+    """Ensemble tier with a probe member, a user's message in English: the probe also reads the
+    prompt as it would stand if the message ended after each of its sentences (up to
+    ``MAX_CUTS``), from its one pass's cache (a few tokens per cut, not a pass each), and the
+    likeliest such prompt counts at the probe's score less this many logits where that is more
+    than the stacked score of the whole. A request in the middle of ordinary ones reads to the
+    local model as the prompt ending with it does. Unset: off. The ``harmful-requests`` opt-in
+    reads them at 2 (docs/detectors.md, "The probe at each sentence's end")."""
     cascade_below: float = Field(default=0.0, ge=0.0, le=1.0)
     """Ensemble tier with a fast member: a text the fast member scores below this gets no
     finding, and the slower members are not run on it. 0 runs every member on every text.
@@ -302,6 +322,19 @@ class ProbeMonitor(_Threaded):
         # spare the model's prefill (kept only when something generates with the model).
         return self.model.predict_vectors(self.reader.read([text], keep_cache=from_user))
 
+    def score_cuts(
+        self, text: str, ends: Sequence[int], *, from_user: bool = False
+    ) -> tuple[Prediction, Cut | None]:
+        """The whole message's prediction (``score``'s), and the likeliest of the prompts the
+        message cut at ``ends`` would make, with where it was cut; one pass."""
+        whole, states, read = self.reader.read_prefixes(text, ends, keep_cache=from_user)
+        (prediction,) = self.model.predict_vectors(whole[None, :])
+        cuts = self.model.predict_vectors(states)
+        if not cuts:
+            return prediction, None
+        top = max(range(len(cuts)), key=lambda i: cuts[i].score)
+        return prediction, Cut(read[top], cuts[top])
+
 
 _MEMBERS: dict[Tier, type[_Learned]] = {
     "fast": LearnedMonitor,
@@ -403,6 +436,9 @@ class EnsembleMonitor:
         for option in ("cascade_below", "member_timeout_ms"):
             if getattr(config, option) and "fast" not in self.ensemble.members:
                 raise ValueError(f"{name}: {option} needs an ensemble with a fast member")
+        self.prefix_discount = config.prefix_discount
+        if self.prefix_discount is not None and "probe" not in self.ensemble.members:
+            raise ValueError(f"{name}: prefix_discount needs an ensemble with a probe member")
         self.members = [
             _MEMBERS[cast(MemberTier, tier)](
                 name,
@@ -436,10 +472,20 @@ class EnsembleMonitor:
         return _threshold_for_fpr(self.ensemble.thresholds, fpr)
 
     @staticmethod
-    async def _member(member: _Learned, text: str, from_user: bool) -> Prediction:
+    def _pass(
+        member: _Threaded, text: str, from_user: bool, ends: Sequence[int]
+    ) -> tuple[Prediction, Cut | None]:
+        """A slower member's pass (in a worker thread); the probe's reads ``ends`` too."""
+        if ends and isinstance(member, ProbeMonitor):
+            return member.score_cuts(text, ends, from_user=from_user)
+        return best(member.score(text, from_user=from_user)), None
+
+    async def _member(
+        self, member: _Learned, text: str, from_user: bool, ends: Sequence[int]
+    ) -> tuple[Prediction, Cut | None]:
         if isinstance(member, _Threaded):
-            return best(await asyncio.to_thread(member.score, text, from_user=from_user))
-        return predict_text(member.model, text)
+            return await asyncio.to_thread(self._pass, member, text, from_user, ends)
+        return predict_text(member.model, text), None
 
     async def inspect(self, content: Content, ctx: Context) -> list[Finding]:
         if not content.text.strip():
@@ -453,14 +499,17 @@ class EnsembleMonitor:
             # The cascade reads the run as the whole: on the fast member's word, as it counts.
             if run is not None and run.score < self.cascade_below:
                 run = None
+        ends: list[int] = []
+        if self.prefix_discount is not None and from_user and languages.english:
+            ends = [end for _, end in pieces(text, MAX_CUTS)]
         if run is None:
-            found = await self._read(text, languages, from_user)
+            found = await self._read(text, languages, from_user, ends=ends)
             return [found] if found else []
         # The run read as a message of its own, beside the whole: it is not how a prompt to
         # the local model begins (``from_user`` keeps the probe's cache for that).
         ran = text[run.start : run.end]
         found, on_run = await asyncio.gather(
-            self._read(text, languages, from_user),
+            self._read(text, languages, from_user, ends=ends),
             self._read(ran, languages_for(self.ensemble, ran), False, fast=run.prediction),
         )
         # By default RUN_DISCOUNT: the fast head's smaller one, tried on the two-member
@@ -479,10 +528,16 @@ class EnsembleMonitor:
         return [Finding(self.name, on_run.category, score, (Span(run.start, run.end),), details)]
 
     async def _read(
-        self, text: str, languages: Languages, from_user: bool, fast: Prediction | None = None
+        self,
+        text: str,
+        languages: Languages,
+        from_user: bool,
+        fast: Prediction | None = None,
+        ends: Sequence[int] = (),
     ) -> Finding | None:
         """The stacked finding on ``text`` (None below ``min_score``, unless degraded);
-        ``fast``: the fast member's prediction on it, where already made."""
+        ``fast``: the fast member's prediction on it, where already made; ``ends``: where the
+        probe also cuts it (``prefix_discount``)."""
         by_tier: dict[str, Prediction] = {"fast": fast} if fast else {}
         if self.cascade_below or self.member_timeout_ms is not None:
             # The inline member first: most benign text stops here, before any forward pass.
@@ -495,7 +550,8 @@ class EnsembleMonitor:
         # Text the fast member cannot read waits for the others: deciding on its word would
         # pass anything not written in English whenever the machine is busy.
         timeout_ms = self.member_timeout_ms if languages.english else None
-        late = await self._score_members(rest, text, from_user, by_tier, timeout_ms)
+        cuts: list[Cut] = []
+        late = await self._score_members(rest, text, from_user, by_tier, timeout_ms, ends, cuts)
         on_part: dict[str, Prediction] = {}
         if not languages.english and languages.english_part:
             await self._score_blind(languages.english_part, from_user, on_part)
@@ -521,6 +577,18 @@ class EnsembleMonitor:
             english=languages.english,
             on_english_part=on_part or None,
         )
+        if cuts and self.prefix_discount is not None:
+            cut = cuts[0]
+            score = discounted(cut.prediction.score, self.prefix_discount)
+            if score > top.score and score >= self.min_score:
+                details["cut"] = {
+                    "end": cut.end,
+                    "probe": round(cut.prediction.score, 6),
+                    "whole": round(top.score, 6),
+                }
+                return Finding(
+                    self.name, cut.prediction.category, score, (Span(0, cut.end),), details
+                )
         if top.score < self.min_score:
             return None
         return Finding(self.name, top.category, top.score, (), details)
@@ -541,29 +609,40 @@ class EnsembleMonitor:
         from_user: bool,
         into: dict[str, Prediction],
         timeout_ms: int | None,
+        ends: Sequence[int] = (),
+        cuts: list[Cut] | None = None,
     ) -> dict[str, str]:
-        """Score ``members`` concurrently into ``into``; the tiers left out, and why (none
-        without a timeout)."""
+        """Score ``members`` concurrently into ``into`` (the probe's likeliest cut at ``ends``
+        into ``cuts``); the tiers left out, and why (none without a timeout)."""
+        found: list[tuple[str, tuple[Prediction, Cut | None]]] = []
+        late_tiers: dict[str, str] = {}
         if timeout_ms is None:
-            predictions = await asyncio.gather(*(self._member(m, text, from_user) for m in members))
-            into.update((m.tier, p) for m, p in zip(members, predictions, strict=True))
-            return {}
-        # Each pass runs in the caller's context, as asyncio.to_thread would run it.
-        waiting = {
-            asyncio.wrap_future(
-                self._pools[m.tier].submit(
-                    copy_context().run, partial(cast(_Threaded, m).score, text, from_user=from_user)
-                )
-            ): m.tier
-            for m in members
-        }
-        done, late = await asyncio.wait(waiting, timeout=timeout_ms / 1000)
-        for future in done:
-            into[waiting[future]] = best(future.result())
-        for future in late:
-            # A pass still queued is dropped; one already running finishes unread.
-            future.cancel()
-        return {waiting[f]: f"no answer within {timeout_ms} ms" for f in late}
+            passes = await asyncio.gather(
+                *(self._member(m, text, from_user, ends) for m in members)
+            )
+            found = [(m.tier, p) for m, p in zip(members, passes, strict=True)]
+        else:
+            # Each pass runs in the caller's context, as asyncio.to_thread would run it.
+            waiting = {
+                asyncio.wrap_future(
+                    self._pools[m.tier].submit(
+                        copy_context().run,
+                        partial(self._pass, cast(_Threaded, m), text, from_user, ends),
+                    )
+                ): m.tier
+                for m in members
+            }
+            done, late = await asyncio.wait(waiting, timeout=timeout_ms / 1000)
+            found = [(waiting[future], future.result()) for future in done]
+            for future in late:
+                # A pass still queued is dropped; one already running finishes unread.
+                future.cancel()
+            late_tiers = {waiting[f]: f"no answer within {timeout_ms} ms" for f in late}
+        for tier, (prediction, cut) in found:
+            into[tier] = prediction
+            if cut is not None and cuts is not None:
+                cuts.append(cut)
+        return late_tiers
 
 
 class SentenceMonitor:
@@ -635,6 +714,8 @@ def _register(d: DetectorSpec) -> None:
         for option in ("cascade_below", "members"):
             if getattr(config, option) and config.tier != "ensemble":
                 raise ValueError(f"{d.name}: {option} is for the ensemble tier")
+        if config.prefix_discount is not None and config.tier != "ensemble":
+            raise ValueError(f"{d.name}: prefix_discount is for the ensemble tier")
         return _TIERS[config.tier](d.name, frozenset(d.stages), config, d.reads_request)
 
     monitor(
