@@ -1,8 +1,9 @@
 """Latency of one learned detector's tiers as a policy rule runs them: each tier alone, the
 ensemble (its members concurrently) and the ensemble with its cascade (`cascade_below: 0.2`:
 the slower members only on what the fast one finds suspect), and where the detector ships one,
-the ensemble with the probe as a third member (`ensemble3`, `cascade3`), through the Guard, on
-the same ~1 KB prompts (mostly ordinary traffic, a minority of attacks), one run, side by side.
+the ensemble with the probe as a third member (`ensemble3`, `cascade3`; with `-cuts`, the probe
+also reading the message cut after each sentence), through the Guard, on the same ~1 KB prompts
+(mostly ordinary traffic, a minority of attacks), one run, side by side.
 
     .venv/bin/python bench/tiers.py [--detector harmful-request] [--n 200]
 
@@ -53,6 +54,12 @@ CONFIGS = {
     # harmful-request only: the stacker with the probe as a third member.
     "ensemble3": "{tier: ensemble, members: [fast, embedding, probe]}",
     "cascade3": "{tier: ensemble, members: [fast, embedding, probe], cascade_below: 0.2}",
+    # The probe also reading the message cut after each sentence, from its pass's cache.
+    "ensemble3-cuts": "{tier: ensemble, members: [fast, embedding, probe], prefix_discount: 2}",
+    "cascade3-cuts": (
+        "{tier: ensemble, members: [fast, embedding, probe], cascade_below: 0.2, "
+        "prefix_discount: 2}"
+    ),
 }
 
 
