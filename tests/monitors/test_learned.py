@@ -440,6 +440,13 @@ def test_the_probe_tier_reads_the_local_model_in_a_policy() -> None:
 ENSEMBLE_POLICY = PROBE_POLICY.replace("{tier: probe}", "{tier: ensemble, min_score: 0.0}")
 
 
+def refused(policy: str) -> str:
+    """The start-up error a policy gets."""
+    with pytest.raises(PolicyError) as caught:
+        Guard(parse_policy(policy, "bad.yaml"))
+    return str(caught.value)
+
+
 def test_the_ensemble_tier_scores_with_every_member_and_names_their_scores() -> None:
     from swisscheese.learned.ensemble import Ensemble
     from swisscheese.monitors.learned import shipped_model
@@ -481,11 +488,6 @@ def test_a_rule_chooses_the_shipped_ensemble_by_its_members() -> None:
         prefills.enabled = enabled
     assert set(found.detail["members"]) == {"fast", "embedding", "probe"}
     assert found.score > 0.5
-
-    def refused(policy: str) -> str:
-        with pytest.raises(PolicyError) as caught:
-            Guard(parse_policy(policy, "bad.yaml"))
-        return str(caught.value)
 
     # A choice the package cannot serve is a start-up error that says why.
     assert "ships no ensemble of fast, probe" in refused(
@@ -990,11 +992,6 @@ def test_the_probe_reads_a_harmful_request_as_if_the_message_ended_after_it() ->
     (without,) = whole.check_sync("input", text).findings
     assert "cut" not in without.detail
     assert without.score < found.score
-
-    def refused(policy: str) -> str:
-        with pytest.raises(PolicyError) as caught:
-            Guard(parse_policy(policy, "bad.yaml"))
-        return str(caught.value)
 
     assert "prefix_discount needs an ensemble with a probe member" in refused(
         ENSEMBLE_POLICY.replace("min_score: 0.0", "prefix_discount: 2")
