@@ -99,60 +99,61 @@ class ActivationReader:
         cuts = _cut_positions(self._lm.tokenizer, text, ids, ends)
         start = max(0, len(ids) - MAX_PROMPT_TOKENS)
         kept = [(end, at - start) for end, at in cuts if at - start > 0]
-        keep = keep_cache and self._lm.prefills.enabled and start == 0 and len(ids) > 1
-        torch, keyword = self._lm.torch, self._lm.cache_keyword
-        with torch.inference_mode():
-            out = self._lm.model.base_model(
-                input_ids=torch.tensor([ids[start:]]), use_cache=True, output_hidden_states=True
-            )
-            whole = out.hidden_states[self.layer][0, -1, :].float().numpy()
-            cache = out[keyword]
-            states = np.zeros((0, self.dim), np.float32)
-            if kept:
-                closing = ids[len(ids) - _closing_length(self._lm.tokenizer) :]
-                states = self._read_cuts(cache, [at for _, at in kept], closing)
-        if keep:
-            cache.crop(-1)  # the last token is generation's first step
-            self._lm.prefills.put(ids, cache)
+        whole, cache = self._pass(ids[start:])
+        states = np.zeros((0, self.dim), np.float32)
+        if kept:
+            closing = ids[len(ids) - _closing_length(self._lm.tokenizer) :]
+            states = self._read_cuts(cache, [at for _, at in kept], closing)
+        if keep_cache and self._lm.prefills.enabled and start == 0 and len(ids) > 1:
+            self._keep(ids, cache)
         return whole, states, [end for end, _ in kept]
 
     def _read_cuts(self, cache: Any, cuts: list[int], closing: list[int]) -> NDArray[np.float32]:
         torch, keyword = self._lm.torch, self._lm.cache_keyword
         out = []
-        for first in range(0, len(cuts), CUTS_PER_BATCH):
-            batch = cuts[first : first + CUTS_PER_BATCH]
-            width = max(batch)
-            # A copy per batch: cropping and repeating work in place, and the pass's cache
-            # serves the next batch (and the generation, when it is kept for one).
-            rows = copy.deepcopy(cache)
-            rows.crop(width - rows.get_seq_length())  # negative: tokens dropped from its end
-            rows.batch_repeat_interleave(len(batch))
-            mask = torch.ones((len(batch), width + len(closing)), dtype=torch.long)
-            for row, at in enumerate(batch):
-                mask[row, at:width] = 0
-            positions = torch.tensor(batch).unsqueeze(1) + torch.arange(len(closing))
-            hidden = self._lm.model.base_model(
-                input_ids=torch.tensor([closing] * len(batch)),
-                attention_mask=mask,
-                position_ids=positions,
-                use_cache=True,
-                output_hidden_states=True,
-                **{keyword: rows},
-            ).hidden_states
-            out.append(hidden[self.layer][:, -1, :].float().numpy())
+        with torch.inference_mode():
+            for first in range(0, len(cuts), CUTS_PER_BATCH):
+                batch = cuts[first : first + CUTS_PER_BATCH]
+                width = max(batch)
+                # A copy per batch: cropping and repeating work in place, and the pass's cache
+                # serves the next batch (and the generation, when it is kept for one).
+                rows = copy.deepcopy(cache)
+                rows.crop(width - rows.get_seq_length())  # negative: tokens dropped from its end
+                rows.batch_repeat_interleave(len(batch))
+                mask = torch.ones((len(batch), width + len(closing)), dtype=torch.long)
+                for row, at in enumerate(batch):
+                    mask[row, at:width] = 0
+                positions = torch.tensor(batch).unsqueeze(1) + torch.arange(len(closing))
+                hidden = self._lm.model.base_model(
+                    input_ids=torch.tensor([closing] * len(batch)),
+                    attention_mask=mask,
+                    position_ids=positions,
+                    use_cache=True,
+                    output_hidden_states=True,
+                    **{keyword: rows},
+                ).hidden_states
+                out.append(hidden[self.layer][:, -1, :].float().numpy())
         return np.concatenate(out)
 
     def _read_keeping_cache(self, ids: list[int]) -> NDArray[np.float32]:
         """One whole prompt's vector, its cache kept for the generation that follows."""
-        torch, keyword = self._lm.torch, self._lm.cache_keyword
+        whole, cache = self._pass(ids)
+        self._keep(ids, cache)
+        return whole[None, :]
+
+    def _pass(self, ids: list[int]) -> tuple[NDArray[np.float32], Any]:
+        """One prompt's vector and its key/value cache."""
+        torch = self._lm.torch
         with torch.inference_mode():
             out = self._lm.model.base_model(
                 input_ids=torch.tensor([ids]), use_cache=True, output_hidden_states=True
             )
-        cache = out[keyword]
+        whole = out.hidden_states[self.layer][0, -1, :].float().numpy()
+        return whole, out[self._lm.cache_keyword]
+
+    def _keep(self, ids: list[int], cache: Any) -> None:
         cache.crop(-1)  # the last token is generation's first step
         self._lm.prefills.put(ids, cache)
-        return out.hidden_states[self.layer][:, -1, :].float().numpy()  # type: ignore[no-any-return]
 
     def _read_batches(self, encoded: list[list[int]], batch: int) -> NDArray[np.float32]:
         return last_token_states(self._lm, encoded, (self.layer,), batch)[:, 0, :]
