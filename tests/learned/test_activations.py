@@ -100,7 +100,7 @@ def test_a_message_cut_after_each_sentence_reads_as_that_shorter_message_would(
     assert not np.allclose(states[0], states[1], atol=1e-2)
 
 
-def test_cuts_read_in_batches_and_before_a_long_prompts_clip_are_left_out(
+def test_many_cuts_read_in_one_pass_and_before_a_long_prompts_clip_are_left_out(
     reader: ActivationReader,
 ) -> None:
     sentences = [f"Sentence number {i} is here." for i in range(12)]
@@ -108,7 +108,7 @@ def test_cuts_read_in_batches_and_before_a_long_prompts_clip_are_left_out(
     ends = [text.index(s) + len(s) for s in sentences]
     _, states, read = reader.read_prefixes(text, ends)
     assert read == ends[:-1]
-    assert len(states) == 11  # more than one batch of cuts
+    assert len(states) == 11
     np.testing.assert_allclose(states[9], reader.read([text[: ends[9]]])[0], rtol=1e-3, atol=1e-2)
     long = "word " * MAX_PROMPT_TOKENS + text
     _, states, read = reader.read_prefixes(long, [5, len(long) - len(sentences[-1]) - 1])
@@ -126,6 +126,10 @@ def test_a_message_read_with_its_cuts_keeps_its_whole_prompts_cache_for_generati
         cache = lm.prefills.take(reader._ids(text))
     finally:
         lm.prefills.enabled = enabled
-    # The cuts' batches read copies: the kept cache is the whole prompt's but its last token.
+    # The cuts' tokens are cropped off: the kept cache is the whole prompt's but its last token.
     assert cache is not None
     assert cache.get_seq_length() == len(reader._ids(text)) - 1
+    _, fresh = reader._pass(reader._ids(text))
+    for kept, alone in zip(cache.layers, fresh.layers, strict=True):
+        assert lm.torch.equal(kept.keys, alone.keys[..., :-1, :])
+        assert lm.torch.equal(kept.values, alone.values[..., :-1, :])

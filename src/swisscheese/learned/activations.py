@@ -15,7 +15,6 @@ prefill the model needed anyway, and costs almost nothing extra.
 from __future__ import annotations
 
 import bisect
-import copy
 import functools
 import threading
 from collections.abc import Sequence
@@ -41,10 +40,6 @@ cross-validation on harmful requests; the middle layers did worse (docs/detector
 MAX_PROMPT_TOKENS = 512
 """Longer prompts are read from their last MAX_PROMPT_TOKENS tokens: the request's end, where the
 ask usually is, stays; the cost stays bounded."""
-
-
-CUTS_PER_BATCH = 8
-"""Cuts of a prompt read in one batch over copies of its cache: each copy is up to ~25 MB."""
 
 
 class ActivationReader:
@@ -91,8 +86,8 @@ class ActivationReader:
     ) -> tuple[NDArray[np.float32], NDArray[np.float32], list[int]]:
         """``text``'s vector as ``read`` gives it, and the vector of each prompt the message
         cut at one of ``ends`` (character offsets) would make, with the ends read: one pass
-        over the prompt, then the template's closing tokens after each cut, batched over the
-        pass's cache with what follows the cut masked (a few tokens each, not a pass each).
+        over the prompt, then the template's closing tokens after each cut, all in one row over
+        the pass's cache with what follows each cut masked (a few tokens each, not a pass each).
         A cut inside a token is read at the token's end; cuts before a long prompt's last
         ``MAX_PROMPT_TOKENS`` tokens, or at its end, are not read."""
         ids = self._ids(text)
@@ -109,31 +104,35 @@ class ActivationReader:
         return whole, states, [end for end, _ in kept]
 
     def _read_cuts(self, cache: Any, cuts: list[int], closing: list[int]) -> NDArray[np.float32]:
-        torch, keyword = self._lm.torch, self._lm.cache_keyword
-        out = []
+        """The closing tokens after every cut, in one row over the prompt's cache: each cut's
+        tokens see the prompt up to the cut and their own earlier tokens, nothing else (a 4-D
+        mask), at the positions they would have. One pass, not a batch of rows over copies of
+        the cache, which cost about twice as much; the tokens it appends are cropped off, so
+        the cache is the prompt's again for the next use (a generation, when it is kept)."""
+        torch, lm = self._lm.torch, self._lm
+        n, width = len(cuts), len(closing)
+        length = cache.get_seq_length()
+        seen = torch.zeros((n * width, length + n * width), dtype=torch.bool)
+        steps = torch.ones((width, width), dtype=torch.bool).tril()
+        for i, at in enumerate(cuts):
+            rows = slice(i * width, (i + 1) * width)
+            seen[rows, :at] = True
+            seen[rows, length + i * width : length + (i + 1) * width] = steps
+        dtype = lm.model.dtype
+        mask = torch.zeros(seen.shape, dtype=dtype).masked_fill(~seen, torch.finfo(dtype).min)
+        positions = torch.tensor(cuts).unsqueeze(1) + torch.arange(width)
         with torch.inference_mode():
-            for first in range(0, len(cuts), CUTS_PER_BATCH):
-                batch = cuts[first : first + CUTS_PER_BATCH]
-                width = max(batch)
-                # A copy per batch: cropping and repeating work in place, and the pass's cache
-                # serves the next batch (and the generation, when it is kept for one).
-                rows = copy.deepcopy(cache)
-                rows.crop(width - rows.get_seq_length())  # negative: tokens dropped from its end
-                rows.batch_repeat_interleave(len(batch))
-                mask = torch.ones((len(batch), width + len(closing)), dtype=torch.long)
-                for row, at in enumerate(batch):
-                    mask[row, at:width] = 0
-                positions = torch.tensor(batch).unsqueeze(1) + torch.arange(len(closing))
-                hidden = self._lm.model.base_model(
-                    input_ids=torch.tensor([closing] * len(batch)),
-                    attention_mask=mask,
-                    position_ids=positions,
-                    use_cache=True,
-                    output_hidden_states=True,
-                    **{keyword: rows},
-                ).hidden_states
-                out.append(hidden[self.layer][:, -1, :].float().numpy())
-        return np.concatenate(out)
+            hidden = lm.model.base_model(
+                input_ids=torch.tensor([closing * n]),
+                attention_mask=mask[None, None],
+                position_ids=positions.reshape(1, -1),
+                use_cache=True,
+                output_hidden_states=True,
+                **{lm.cache_keyword: cache},
+            ).hidden_states
+        cache.crop(-n * width)
+        states: NDArray[np.float32] = hidden[self.layer][0, width - 1 :: width, :].float().numpy()
+        return states
 
     def _read_keeping_cache(self, ids: list[int]) -> NDArray[np.float32]:
         """One whole prompt's vector, its cache kept for the generation that follows."""
