@@ -130,8 +130,8 @@ class LearnedConfig(MonitorConfig):
     prefix_discount: float | None = Field(default=None, ge=0.0, le=10.0)
     """Ensemble tier with a probe member, a user's message in English: the probe also reads the
     prompt as it would stand if the message ended after each of its sentences (up to
-    ``MAX_CUTS``), from its one pass's cache (a few tokens per cut, not a pass each; a pass
-    over each batch of eight cuts, ~0.3 s more on a kilobyte where the probe runs), and the
+    ``MAX_CUTS``), from its one pass's cache (a few tokens per cut, all in one more pass: ~0.2 s
+    more on a kilobyte where the probe runs), and the
     likeliest such prompt counts at the probe's score less this many logits where that is more
     than the stacked score of the whole. A request in the middle of ordinary ones reads to the
     local model as the prompt ending with it does. Unset: off. The ``harmful-requests`` opt-in
