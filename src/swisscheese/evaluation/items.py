@@ -14,7 +14,10 @@ from swisscheese.core import Role
 from swisscheese.core.errors import InputError, SwisscheeseError
 from swisscheese.core.jsonl import json_lines
 
-__all__ = ["FORMS", "CorpusError", "Document", "Item", "json_records"]
+__all__ = ["DEFAULT_TASK", "FORMS", "CorpusError", "Document", "Item", "json_records"]
+
+DEFAULT_TASK = "Summarise this for me."
+"""The user's task for a fetched document whose corpus gives none."""
 
 
 class CorpusError(SwisscheeseError, ValueError):

@@ -131,11 +131,11 @@ class LearnedConfig(MonitorConfig):
     """Ensemble tier with a probe member, a user's message in English: the probe also reads the
     prompt as it would stand if the message ended after each of its sentences (up to
     ``MAX_CUTS``), from its one pass's cache (a few tokens per cut, all in one more pass: ~0.2 s
-    more on a kilobyte where the probe runs), and the
-    likeliest such prompt counts at the probe's score less this many logits where that is more
-    than the stacked score of the whole. A request in the middle of ordinary ones reads to the
-    local model as the prompt ending with it does. Unset: off. The ``harmful-requests`` opt-in
-    reads them at 2 (docs/detectors.md, "The probe at each sentence's end")."""
+    more on a kilobyte where the probe runs), and the likeliest such prompt counts at the
+    probe's score less this many logits where that is more than the stacked score of the whole.
+    A request in the middle of ordinary ones reads to the local model as the prompt ending with
+    it does. Unset: off. The ``harmful-requests`` opt-in reads them at 2 (docs/detectors.md,
+    "The probe at each sentence's end")."""
     cascade_below: float = Field(default=0.0, ge=0.0, le=1.0)
     """Ensemble tier with a fast member: a text the fast member scores below this gets no
     finding, and the slower members are not run on it. 0 runs every member on every text.
