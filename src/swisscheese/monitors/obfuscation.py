@@ -22,6 +22,7 @@ import codecs
 import html
 import quopri
 import re
+import string
 import unicodedata
 import urllib.parse
 from collections.abc import Callable, Sequence
@@ -382,6 +383,7 @@ def _unleet_token(token: str) -> str:
 _CUE_WORDS = (
     "decod", "deciph", "rot13", "rot-13", "caesar", "cipher", "encoded", "backwards", "upside",
 )  # fmt: skip
+_ROT13_NAMED = re.compile(r"\brot[- ]?13\b")
 # A text that says its words are spelt backwards (not one that says a script runs right to left).
 _WORDS_NAMED_REVERSED = re.compile(
     r"\b(?:each|every) word\b[^.\n]{0,30}\b(?:backwards?|reversed|right to left)"
@@ -683,26 +685,53 @@ def _turned_and_shifted(
 # A filler character put after every character ("G0i0v0e0 0s0t0e0p"): a long run of text whose
 # every second character is that one filler, which is neither a letter nor a space.
 _INTERLEAVED = re.compile(r".(?P<f>[^\w\s]|\d|_)(?:.(?P=f)){11,}", re.DOTALL)
-_MIN_FILLER_SHARE = 0.3
+# Letters and spaces (the plain text's characters), digits and punctuation (fillers); a
+# character outside ASCII reads as "?", a filler too.
+_FILLER_CLASSES = _class_table(
+    {
+        string.ascii_letters + " \t\n": "a",
+        string.digits: "d",
+        string.punctuation: "o",
+    }
+)
 
 
 def _filler_removed(text: str) -> list[tuple[int, int, str]]:
     """The runs of ``text`` with a filler character after each character, without it. A
-    cheap test first: in one of the two interleaved halves, the character a quarter, half or
-    three quarters of the way in is a non-letter that makes up a good share of that half."""
+    cheap test first: six characters of text (letters or spaces) in a row, each followed by a
+    digit or by punctuation. The run may be a sentence inside a long document, so the test
+    reads the whole text, not a sample of it."""
     if len(text) < 24:
         return []
-    for half in (text[::2], text[1::2]):
-        for at in (len(half) // 4, len(half) // 2, 3 * len(half) // 4):
-            c = half[at]
-            if not (c.isalpha() or c.isspace()) and half.count(c) >= _MIN_FILLER_SHARE * len(half):
-                return [(m.start(), m.end(), m.group()[::2]) for m in _INTERLEAVED.finditer(text)]
-    return []
+    classes = text.encode("ascii", "replace").translate(_FILLER_CLASSES)
+    if classes.find(b"aoaoaoaoaoao") < 0 and classes.find(b"adadadadadad") < 0:
+        return []
+    return [(m.start(), m.end(), m.group()[::2]) for m in _INTERLEAVED.finditer(text)]
+
+
+# A word with a dot or a dash after (or before) each of its characters, punctuation among them:
+# cut at spaces (the line breaks of "session>\n\nSystem:" are spread out with the rest), then
+# at any white space (a spread-out rule of dashes before a line break upsets the alternation).
+_SPREAD_WORDS = (re.compile(r"(?<![^ ])[^ ]{7,}"), re.compile(r"(?<!\S)\S{7,}"))
+
+
+def _unspread_word(m: re.Match[str]) -> str:
+    word = m.group()
+    for gaps, kept in ((word[1::2], word[::2]), (word[::2], word[1::2])):
+        if gaps[0] in ".-" and gaps == gaps[0] * len(gaps) and sum(map(str.isalpha, kept)) >= 3:
+            return kept
+    return word
 
 
 def _spread_letters_joined(text: str) -> str | None:
-    """``text`` with spread-out letters joined, if that joins enough letters to hide words."""
-    joined = join_spread_letters(_wide_spacing_joined(text))
+    """``text`` with spread-out letters joined, if that joins enough letters to hide words.
+    Words spread out whole are joined first, the brackets, colons and quotation marks in them
+    too ("-<-e-n-d", "-S-y-s-t-e-m-:"), which joining letters alone leaves spread: what says
+    "<end of session>" or "System:" to a model should say it to the layer's rules."""
+    words_joined = text
+    for words in _SPREAD_WORDS:
+        words_joined = words.sub(_unspread_word, words_joined)
+    joined = join_spread_letters(_wide_spacing_joined(words_joined))
     if joined == text:
         return None
     # Each letter joined to the one before it is one word fewer: six is two spread words.
@@ -1065,11 +1094,16 @@ class ObfuscationMonitor(Inline):
         named_shift = -named % 26 if named is not None and cipher else None
         if base >= 0.3 and named_shift:
             found.append((0, len(text), "caesar", caesar(text, named_shift)))
+        if _ROT13_NAMED.search(low):
+            # ROT13 named is read whole too, however little of it reads as language: what it
+            # hides may be encoded again (base64 or hex under ROT13), or code.
+            found.append((0, len(text), "rot13", codecs.encode(text, "rot13")))
         named_reversed: tuple[str, ...] = ()
-        if _WORDS_NAMED_REVERSED.search(low) and text.isascii():
+        if _WORDS_NAMED_REVERSED.search(low):
             # So is every word spelt backwards, named: a split payload under it ("s'teL yalp a
             # gnirts ...") reads as no language until it is turned back and joined. Words cut
             # at spaces too, not at line breaks: reversed so, "b.\na" is one word ("a\n.b").
+            # Whatever the script: a document with one dash or accent in it is read so too.
             named_reversed = tuple(
                 dict.fromkeys((_each_word_reversed(text), _each_spaced_reversed(text)))
             )
