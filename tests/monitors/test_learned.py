@@ -847,9 +847,10 @@ def test_a_decoded_instruction_is_read_without_the_relation() -> None:
     page = Content(PAGE.format(planted=encoded), role="tool", stage=Stage.RETRIEVED)
     verdict = guard.check_sync("retrieved", page)
     assert verdict.action.value == "block"
-    (finding,) = [f for f in verdict.findings if f.monitor == "indirect-injection"]
-    assert finding.detail["encoding"] == ["rot13"]
-    assert finding.detail["sentence"] == instruction
+    # Read in the sentence decoded alone, and in the page decoded whole (ROT13 named).
+    read = [f for f in verdict.findings if f.monitor == "indirect-injection"]
+    assert all(f.detail["encoding"] == ["rot13"] for f in read)
+    assert instruction in [f.detail["sentence"] for f in read]
 
 
 # The default policy's injection rule, alone.

@@ -88,9 +88,15 @@ _ONLY_TURNED_LETTERS = "ɐǝɟƃɥᴉɾʞɯɹʇʌʍʎ∀ƎℲ⅁˥Ԁ⅄"
 _ONLY_TURNED = re.compile(f"[{_ONLY_TURNED_LETTERS}]")
 
 
+def _at_least(n: int, matches: Iterator[re.Match[str]]) -> bool:
+    """Whether ``matches`` has ``n`` matches, searched no further than the ``n``-th."""
+    return all(next(matches, None) is not None for _ in range(n))
+
+
 def _has_turned_letters(text: str) -> bool:
-    """Three or more letters that only a turned alphabet has, in the first 2,000 characters."""
-    return not text.isascii() and len(_ONLY_TURNED.findall(text, 0, 2000)) >= 3
+    """Three or more letters that only a turned alphabet has, anywhere: a sentence turned
+    upside down may stand at the end of a long document."""
+    return not text.isascii() and _at_least(3, _ONLY_TURNED.finditer(text))
 
 
 def upside_down(text: str) -> str | None:
@@ -130,7 +136,7 @@ def undoubled(text: str) -> str | None:
     """``text`` with each word whose every letter is written twice written once, if three or
     more of four letters or more are ("IIggnnoorree aallll"); else None. Noise around them
     stays as it is."""
-    if len(_DOUBLED_WORD.findall(text, 0, 4000)) < 3:
+    if not _at_least(3, _DOUBLED_WORD.finditer(text)):
         return None
     return _DOUBLED_ANY.sub(lambda m: m.group()[::2], text)
 

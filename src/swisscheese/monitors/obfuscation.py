@@ -816,6 +816,11 @@ def _encoded_hints(text: str, *, spread: bool) -> bool:
     return False
 
 
+# Readings that, done twice, give back the text: ROT13 of a page read whole as ROT13 turns its
+# plain paragraphs back into themselves, a rescan each for nothing.
+_SELF_INVERSE = frozenset({"rot13", "reversed", "word-reversed", "atbash"})
+
+
 class ObfuscationMonitor(Inline):
     name = "obfuscation"
     stages = frozenset(Stage)
@@ -873,6 +878,8 @@ class ObfuscationMonitor(Inline):
         for start, end, kind, plain in self._candidates(text):
             if len(out) >= self.config.max_segments:
                 return
+            if chain and kind == chain[-1] and kind in _SELF_INVERSE:
+                continue  # undoes the reading it is nested in: the text the layer read already
             # A reading of serialised text is never longer than the text (which the guard
             # bounds), so only decodings, which can grow, share the budget: a long JSON result
             # is read to its end.
