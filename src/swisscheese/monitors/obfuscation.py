@@ -630,10 +630,9 @@ def _maybe_spaced(text: str) -> bool:
 
 
 # Letters spread out with a wider gap than the words ("G  i  v  e s  t  e  p"): the gap between
-# the letters is the separator, and a single space between words ends a run.
-_WIDE_SPACED = re.compile(
-    r"(?<![\w'-])[\w'-](?P<sep> {2,}|\t+)[\w'-](?:(?P=sep)[\w'-]){2,}(?![\w'-])"
-)
+# the letters is the separator, and a single space between words ends a run. Punctuation is
+# spread with the letters ("<  e  n  d", "S  y  s  t  e  m  :").
+_WIDE_SPACED = re.compile(r"(?<!\S)\S(?P<sep> {2,}|\t+)\S(?:(?P=sep)\S){2,}(?!\S)")
 
 
 def _wide_spacing_joined(text: str) -> str:
