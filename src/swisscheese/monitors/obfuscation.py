@@ -712,6 +712,8 @@ def _filler_removed(text: str) -> list[tuple[int, int, str]]:
 # cut at spaces (the line breaks of "session>\n\nSystem:" are spread out with the rest), then
 # at any white space (a spread-out rule of dashes before a line break upsets the alternation).
 _SPREAD_WORDS = (re.compile(r"(?<![^ ])[^ ]{7,}"), re.compile(r"(?<!\S)\S{7,}"))
+# Characters four or more with " . " between them, punctuation too ("< . | . i . m").
+_SPACED_DOTS = re.compile(r"(?<!\S)\S(?: \. \S){3,}(?!\S)")
 
 
 def _unspread_word(m: re.Match[str]) -> str:
@@ -725,9 +727,10 @@ def _unspread_word(m: re.Match[str]) -> str:
 def _spread_letters_joined(text: str) -> str | None:
     """``text`` with spread-out letters joined, if that joins enough letters to hide words.
     Words spread out whole are joined first, the brackets, colons and quotation marks in them
-    too ("-<-e-n-d", "-S-y-s-t-e-m-:"), which joining letters alone leaves spread: what says
-    "<end of session>" or "System:" to a model should say it to the layer's rules."""
-    words_joined = text
+    too ("-<-e-n-d", "-S-y-s-t-e-m-:", "< . | . i . m"), which joining letters alone leaves
+    spread: what says "<end of session>" or "System:" to a model should say it to the layer's
+    rules."""
+    words_joined = _SPACED_DOTS.sub(lambda m: m.group().replace(" . ", ""), text)
     for words in _SPREAD_WORDS:
         words_joined = words.sub(_unspread_word, words_joined)
     joined = join_spread_letters(_wide_spacing_joined(words_joined))
