@@ -684,28 +684,35 @@ def _turned_and_shifted(
 # A filler character put after every character ("G0i0v0e0 0s0t0e0p"): a long run of text whose
 # every second character is that one filler, which is neither a letter nor a space.
 _INTERLEAVED = re.compile(r".(?P<f>[^\w\s]|\d|_)(?:.(?P=f)){11,}", re.DOTALL)
-# Letters and spaces (the plain text's characters), digits and punctuation (fillers); a
-# character outside ASCII reads as "?", a filler too.
-_FILLER_CLASSES = _class_table(
-    {
-        string.ascii_letters + " \t\n": "a",
-        string.digits: "d",
-        string.punctuation: "o",
-    }
+# A filler is a digit or punctuation, and the text it is put in may have either too ("1~g~n~0~r~3",
+# "w7-7o7-7r7-7k"): one table reads digits as text and punctuation as filler, the other the
+# other way round. A character outside ASCII reads as "?", punctuation.
+_PUNCTUATION_FILLED = _class_table(
+    {string.ascii_letters + string.digits + " \t\n": "a", string.punctuation: "o"}
 )
+_DIGITS_FILLED = _class_table(
+    {string.ascii_letters + string.punctuation + " \t\n": "a", string.digits: "o"}
+)
+_TABLES_FILLED = (_PUNCTUATION_FILLED, _DIGITS_FILLED)
 
 
 def _filler_removed(text: str) -> list[tuple[int, int, str]]:
     """The runs of ``text`` with a filler character after each character, without it. A
-    cheap test first: six characters of text (letters or spaces) in a row, each followed by a
-    digit or by punctuation. The run may be a sentence inside a long document, so the test
-    reads the whole text, not a sample of it."""
+    cheap test first: six characters of text in a row, each followed by a digit or by
+    punctuation. The run may be a sentence inside a long document, so the test reads the whole
+    text, not a sample of it."""
     if len(text) < 24:
         return []
-    classes = text.encode("ascii", "replace").translate(_FILLER_CLASSES)
-    if classes.find(b"aoaoaoaoaoao") < 0 and classes.find(b"adadadadadad") < 0:
+    raw = text.encode("ascii", "replace")
+    if all(raw.translate(table).find(b"ao" * 6) < 0 for table in _TABLES_FILLED):
         return []
-    return [(m.start(), m.end(), m.group()[::2]) for m in _INTERLEAVED.finditer(text)]
+    found: list[tuple[int, int, str]] = []
+    for m in _INTERLEAVED.finditer(text):
+        plain = m.group()[::2]
+        # Not a rule of dashes or a row of zeros, which match too.
+        if sum(map(str.isalpha, plain)) >= 6:
+            found.append((m.start(), m.end(), plain))
+    return found
 
 
 # A word with a dot or a dash after (or before) each of its characters, punctuation among them:
