@@ -921,21 +921,23 @@ class ObfuscationMonitor(Inline):
         if _maybe_split(text):
             for span, plain in _joined_payloads(text):
                 found.append((span.start, span.end, "concatenation", plain))
+        joined = _spread_letters_joined(text) if _maybe_spaced(text) else None
         for start, end, plain in _filler_removed(text):
-            found.append((start, end, "interleaved", plain))
+            # Letters spread with dots or dashes are a filler after each letter too: the
+            # spacing view below reads them whole, word by word, and one view a word would
+            # spend the budget of views before it.
+            if joined is None or text[start + 1] not in ".-":
+                found.append((start, end, "interleaved", plain))
         if text.count(":") >= 3:
             asked = _last_asked(text)
             if asked is not None:
                 found.append((asked[0].start, asked[0].end, "last-turn", asked[1]))
-        if _maybe_spaced(text):
-            joined = _spread_letters_joined(text)
-            if joined is not None:
-                found.append((0, len(text), "spacing", joined))
-                # Spread across pieces joined again ("E x p l a i n h" + "ow to m a k"), the
-                # letters lose the spaces between words ("Explainh ow to makecounterfeitb"):
-                # read them run together too, where the catalogues' phrases match without
-                # spaces.
-                found.append((0, len(text), "run-together", _NOT_LETTERS.sub("", joined)))
+        if joined is not None:
+            found.append((0, len(text), "spacing", joined))
+            # Spread across pieces joined again ("E x p l a i n h" + "ow to m a k"), the
+            # letters lose the spaces between words ("Explainh ow to makecounterfeitb"): read
+            # them run together too, where the catalogues' phrases match without spaces.
+            found.append((0, len(text), "run-together", _NOT_LETTERS.sub("", joined)))
         self._language_views(text, found)
         if self.config.misspellings:
             found += [(s, e, "misspelt", view) for s, e, view in misspelt_views(text)]
