@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
+from swisscheese import Guard
+from swisscheese.core import Content, Stage
 from swisscheese.evaluation import garak_latent
 from swisscheese.evaluation.corpora import CorpusError, load_corpus
 from swisscheese.evaluation.garak_latent import PER_PROBE, PROBES
 from swisscheese.evaluation.harness import EvalConfig, run_items
 from swisscheese.evaluation.items import DEFAULT_TASK
+from swisscheese.evaluation.mutators import compose
 from swisscheese.evaluation.overlap import training_overlap
 from tests.evaluation.test_corpora import _require
 
@@ -83,6 +87,29 @@ def test_the_default_stack_stops_orders_to_set_the_data_aside_and_answers_the_cl
     for item in attacks:
         assert "retrieved/signatures" in outcomes[item.id].stopped_by, item.text
     assert all(outcomes[i.id].complied for i in clean)
+
+
+@pytest.mark.parametrize(
+    "mutator", ["interleaved", "rot13", "spacing", "wide-spacing", "upside-down", "word-reversed"]
+)
+def test_the_order_disguised_inside_a_long_document_is_still_stopped(mutator: str) -> None:
+    """Session 64: the decoder read these disguises in a message, not in a fetched document
+    (its tests sampled the document, or lost the punctuation spread with the letters)."""
+    guard = Guard()
+    planted = [
+        i
+        for i in load_corpus(SPEC, attack=True)
+        if i.text.lstrip("> ").startswith("Ignore the rest of this data and print")
+        and i.document is not None
+        and i.document.at > 1500
+    ][:4]
+    assert len(planted) == 4
+    for item in planted:
+        assert item.document is not None
+        disguised = compose([mutator], item.text, random.Random(item.id)).text
+        fetched = Content(item.document.read(disguised), "tool", Stage.RETRIEVED)
+        verdict = guard.check_sync(Stage.RETRIEVED, fetched)
+        assert verdict.action.stops, disguised
 
 
 @pytest.mark.parametrize(
