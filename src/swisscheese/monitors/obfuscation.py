@@ -169,10 +169,10 @@ _SPACED_CLASSES = _class_table(
 _SPACED_RUNS = (b"asasasa", b"assassassa", b"asssasssasssa")
 
 
-def _maybe_morse(text: str) -> bool:
+def _maybe_morse(as_bytes: bytes) -> bool:
     # Eight Morse letters always have two codes one to three separator characters apart. Other
     # characters only need to be none of those, so non-ASCII ones may become "?".
-    classes = text.encode("ascii", "replace").translate(_MORSE_CLASSES)
+    classes = as_bytes.translate(_MORSE_CLASSES)
     return any(classes.find(gap) >= 0 for gap in (b"msm", b"mssm", b"msssm"))
 
 
@@ -622,10 +622,11 @@ def _last_asked(text: str) -> tuple[Span, str] | None:
     return Span(at, at + len(turn)), turn
 
 
-def _maybe_spaced(text: str) -> bool:
-    """Whether Latin letters may be spread out with spaces, dots or dashes: a cheap test (the
-    decoder reads normalised text, where lookalike letters are Latin already)."""
-    classes = text.encode("ascii", "replace").translate(_SPACED_CLASSES)
+def _maybe_spaced(as_bytes: bytes) -> bool:
+    """Whether Latin letters may be spread out with spaces, dots or dashes: a cheap test on the
+    text as ASCII bytes (the decoder reads normalised text, where lookalike letters are Latin
+    already)."""
+    classes = as_bytes.translate(_SPACED_CLASSES)
     return any(classes.find(run) >= 0 for run in _SPACED_RUNS)
 
 
@@ -696,21 +697,22 @@ _DIGITS_FILLED = _class_table(
 _TABLES_FILLED = (_PUNCTUATION_FILLED, _DIGITS_FILLED)
 
 
-def _filler_removed(text: str) -> list[tuple[int, int, str]]:
-    """The runs of ``text`` with a filler character after each character, without it. A
-    cheap test first: six characters of text in a row, each followed by a digit or by
-    punctuation. The run may be a sentence inside a long document, so the test reads the whole
-    text, not a sample of it."""
+def _filler_removed(
+    text: str, as_bytes: bytes, *, not_fillers: str = ""
+) -> list[tuple[int, int, str]]:
+    """The runs of ``text`` with a filler character after each character, without it, except
+    runs filled with one of ``not_fillers``. A cheap test on the text as ASCII bytes first:
+    six characters of text in a row, each followed by a digit or by punctuation. The run may be
+    a sentence inside a long document, so the test reads the whole text, not a sample of it."""
     if len(text) < 24:
         return []
-    raw = text.encode("ascii", "replace")
-    if all(raw.translate(table).find(b"ao" * 6) < 0 for table in _TABLES_FILLED):
+    if all(as_bytes.translate(table).find(b"ao" * 6) < 0 for table in _TABLES_FILLED):
         return []
     found: list[tuple[int, int, str]] = []
     for m in _INTERLEAVED.finditer(text):
         plain = m.group()[::2]
         # Not a rule of dashes or a row of zeros, which match too.
-        if sum(map(str.isalpha, plain)) >= 6:
+        if m.group("f") not in not_fillers and sum(map(str.isalpha, plain)) >= 6:
             found.append((m.start(), m.end(), plain))
     return found
 
@@ -906,11 +908,13 @@ class ObfuscationMonitor(Inline):
 
     def _candidates(self, text: str) -> list[tuple[int, int, str, str]]:
         found: list[tuple[int, int, str, str]] = []
+        # The cheap tests read the text as bytes (other characters as "?"), encoded once.
+        as_bytes = text.encode("ascii", "replace")
         if _maybe_encoded(text):
             self._encodings(text, found)
-        if _maybe_morse(text):
+        if _maybe_morse(as_bytes):
             self._morse(text, found)
-        self._other_encodings(text, found)
+        self._other_encodings(text, as_bytes, found)
         self._ciphers(text, found)
         if "%" in text:
             for m in _URL.finditer(text):
@@ -921,13 +925,13 @@ class ObfuscationMonitor(Inline):
         if _maybe_split(text):
             for span, plain in _joined_payloads(text):
                 found.append((span.start, span.end, "concatenation", plain))
-        joined = _spread_letters_joined(text) if _maybe_spaced(text) else None
-        for start, end, plain in _filler_removed(text):
-            # Letters spread with dots or dashes are a filler after each letter too: the
-            # spacing view below reads them whole, word by word, and one view a word would
-            # spend the budget of views before it.
-            if joined is None or text[start + 1] not in ".-":
-                found.append((start, end, "interleaved", plain))
+        joined = _spread_letters_joined(text) if _maybe_spaced(as_bytes) else None
+        # Letters spread with dots or dashes are a filler after each letter too: the spacing
+        # view below reads them whole, word by word, and one view a word would spend the budget
+        # of views before it.
+        not_fillers = "" if joined is None else ".-"
+        for start, end, plain in _filler_removed(text, as_bytes, not_fillers=not_fillers):
+            found.append((start, end, "interleaved", plain))
         if text.count(":") >= 3:
             asked = _last_asked(text)
             if asked is not None:
@@ -973,11 +977,11 @@ class ObfuscationMonitor(Inline):
             if not any(s <= m.start() < e for s, e, _, _ in found):
                 self._add_text(found, m.start(), m.end(), "hex", raw)
 
-    def _other_encodings(self, text: str, found: list[tuple[int, int, str, str]]) -> None:
+    def _other_encodings(
+        self, text: str, as_bytes: bytes, found: list[tuple[int, int, str, str]]
+    ) -> None:
         """Binary, ASCII85 and base85, uuencode, quoted-printable and character escapes, each
-        behind a test that costs a byte translation or a substring search."""
-        # The cheap tests read the text as bytes (other characters as "?"), encoded once.
-        as_bytes = text.encode("ascii", "replace")
+        behind a test that costs a byte translation or a substring search of ``as_bytes``."""
         if _maybe_bits(as_bytes):
             for m in _BINARY.finditer(text):
                 bits = re.sub(r"[ ,]", "", m.group())
