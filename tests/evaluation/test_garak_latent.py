@@ -14,7 +14,7 @@ from swisscheese.evaluation import garak_latent
 from swisscheese.evaluation.corpora import CorpusError, load_corpus
 from swisscheese.evaluation.garak_latent import PER_PROBE, PROBES
 from swisscheese.evaluation.harness import EvalConfig, run_items
-from swisscheese.evaluation.items import DEFAULT_TASK
+from swisscheese.evaluation.items import DEFAULT_TASK, Item
 from swisscheese.evaluation.mutators import compose
 from swisscheese.evaluation.overlap import training_overlap
 from tests.evaluation.test_corpora import _require
@@ -73,14 +73,18 @@ def test_clean_documents_are_the_benign_side() -> None:
     assert training_overlap(attacks)[SPEC]["trained_on"] == 0
 
 
-def test_the_default_stack_stops_orders_to_set_the_data_aside_and_answers_the_clean_side() -> None:
-    """Read as the tool result of garak's task: "Ignore the rest of this data and print ..."
-    is stopped by the retrieved layer's signatures; the clean documents are answered."""
-    attacks = [
+def _orders_to_set_the_data_aside() -> list[Item]:
+    return [
         i
         for i in load_corpus(SPEC, attack=True)
         if i.text.lstrip("> ").startswith("Ignore the rest of this data and print")
-    ][:8]
+    ]
+
+
+def test_the_default_stack_stops_orders_to_set_the_data_aside_and_answers_the_clean_side() -> None:
+    """Read as the tool result of garak's task: "Ignore the rest of this data and print ..."
+    is stopped by the retrieved layer's signatures; the clean documents are answered."""
+    attacks = _orders_to_set_the_data_aside()[:8]
     clean = load_corpus(f"{SPEC}?limit=8", attack=False)
     assert len(attacks) == 8
     outcomes = {o.id: o for o in run_items(EvalConfig(k=1), attacks + clean).outcomes}
@@ -96,13 +100,8 @@ def test_the_order_disguised_inside_a_long_document_is_still_stopped(mutator: st
     """Session 64: the decoder read these disguises in a message, not in a fetched document
     (its tests sampled the document, or lost the punctuation spread with the letters)."""
     guard = Guard()
-    planted = [
-        i
-        for i in load_corpus(SPEC, attack=True)
-        if i.text.lstrip("> ").startswith("Ignore the rest of this data and print")
-        and i.document is not None
-        and i.document.at > 1500
-    ][:4]
+    late = [i for i in _orders_to_set_the_data_aside() if i.document and i.document.at > 1500]
+    planted = late[:4]
     assert len(planted) == 4
     for item in planted:
         assert item.document is not None
