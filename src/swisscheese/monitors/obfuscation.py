@@ -682,6 +682,18 @@ def _turned_and_shifted(
     ]
 
 
+def _named_shift_readings(segment: str, named: int) -> list[tuple[str, str]]:
+    """A segment under the Caesar shift its text names, and under it each word or the whole
+    segment turned round: a sentence spelt backwards before it was shifted reads as no language
+    once shifted back, and a document around it keeps the whole page from reading better."""
+    shifted = caesar(segment, -named)
+    return [
+        ("caesar", shifted),
+        ("word-reversed-caesar", _each_word_reversed(shifted)),
+        ("reversed-caesar", shifted[::-1]),
+    ]
+
+
 # A filler character put after every character ("G0i0v0e0 0s0t0e0p"): a long run of text whose
 # every second character is that one filler, which is neither a letter nor a space.
 _INTERLEAVED = re.compile(r".(?P<f>[^\w\s]|\d|_)(?:.(?P=f)){11,}", re.DOTALL)
@@ -1207,7 +1219,7 @@ class ObfuscationMonitor(Inline):
             readings = [
                 (kind, plain)
                 for kind, decoded in (
-                    *([("caesar", caesar(segment, -named))] if named else []),
+                    *(_named_shift_readings(segment, named) if named else []),
                     *_turned_and_shifted(
                         segment,
                         [] if named else caesar_shifts(segment, 1),
