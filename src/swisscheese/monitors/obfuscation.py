@@ -878,7 +878,7 @@ class ObfuscationMonitor(Inline):
 
     def decode(self, text: str) -> list[Decoded]:
         out: list[Decoded] = []
-        self._decode_into(text, None, (), out, [self.config.max_decoded_chars])
+        self._decode_into(text, None, (), out, [self.config.max_decoded_chars], (text,))
         # A segment found in the text is found again inside a view of the whole text (a
         # base64 blob in a JSON result with escaped lines): read once, by its shortest chain.
         shortest: dict[str, Decoded] = {}
@@ -895,7 +895,10 @@ class ObfuscationMonitor(Inline):
         chain: tuple[str, ...],
         out: list[Decoded],
         budget: list[int],
+        enclosing: tuple[str, ...],
     ) -> None:
+        """The views of ``text`` and, nested, of each view. ``enclosing``: the texts it was read
+        from, the layer's own first, whose every part the layer reads already."""
         if len(chain) >= self.config.max_depth:
             return
         for start, end, kind, plain in self._candidates(text):
@@ -903,6 +906,12 @@ class ObfuscationMonitor(Inline):
                 return
             if chain and kind == chain[-1] and kind in _SELF_INVERSE:
                 continue  # undoes the reading it is nested in: the text the layer read already
+            if chain and kind not in READINGS and any(plain in read for read in enclosing):
+                # A decoding nested in a view that gives back what the layer read already: a
+                # page read whole under a named Caesar shift, then its paragraphs back under
+                # the inverse shift, a rescan each for nothing. (Readings of a text's own parts,
+                # its last turn or its string values, are read for their own sake.)
+                continue
             # A reading of serialised text is never longer than the text (which the guard
             # bounds), so only decodings, which can grow, share the budget: a long JSON result
             # is read to its end.
@@ -916,7 +925,7 @@ class ObfuscationMonitor(Inline):
             span = parent if parent is not None else Span(start, end)
             decoded = Decoded(plain, (*chain, kind), span)
             out.append(decoded)
-            self._decode_into(plain, span, decoded.chain, out, budget)
+            self._decode_into(plain, span, decoded.chain, out, budget, (*enclosing, plain))
 
     def _candidates(self, text: str) -> list[tuple[int, int, str, str]]:
         found: list[tuple[int, int, str, str]] = []
