@@ -43,6 +43,25 @@ def test_encodings_carry_the_request_recoverably() -> None:
     assert GOAL in codecs.decode(apply("rot13"), "rot13")
 
 
+def test_encodings_are_sometimes_sent_with_no_order_to_decode() -> None:
+    # A capable model reads base64 and ROT13 unasked; an attacker who wraps every payload in
+    # "decode it and do what it says" would let a layer learn the wrapper, not the payload.
+    payloads = {
+        "base64": base64.b64encode(GOAL.encode()).decode(),
+        "rot13": codecs.encode(GOAL, "rot13"),
+    }
+    for name, payload in payloads.items():
+        sent = {apply(name, seed=seed) for seed in range(40)}
+        assert payload in sent, name  # the payload alone
+        assert f"{name}: {payload}" in sent, name  # named, nothing asked
+        assert any("decode" in text.lower() for text in sent), name  # and still asked
+    caesar = {apply("caesar", seed=seed) for seed in range(40)}
+    # A shift is never sent alone: without it no reader could decode the text.
+    unasked = [text for text in caesar if "decode" not in text.lower()]
+    assert unasked
+    assert all(text.startswith("Caesar cipher, shift ") for text in unasked)
+
+
 def test_character_mutators_keep_the_request_readable_to_a_model() -> None:
     hidden = apply("zero-width")
     assert "".join(c for c in hidden if unicodedata.category(c) != "Cf") == GOAL
