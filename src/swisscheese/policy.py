@@ -70,10 +70,14 @@ class CompiledRule:
         source = content.source if content.stage is Stage.RETRIEVED else None
         return _from_sources(source, self.rule.sources, self.rule.not_sources)
 
-    def selects(self, finding: Finding) -> bool:
-        if finding.score < self.threshold:
+    def considers(self, finding: Finding) -> bool:
+        """Whether ``finding`` is of the kind the rule reads, whatever its score."""
+        if self.rule.only_disguised and not (finding.origin and finding.origin.disguised):
             return False
         return not self.rule.categories or matches_any(finding.category, self.rule.categories)
+
+    def selects(self, finding: Finding) -> bool:
+        return finding.score >= self.threshold and self.considers(finding)
 
 
 def _from_sources(source: str | None, only: Sequence[str], never: Sequence[str]) -> bool:
@@ -204,12 +208,21 @@ def compile_policy(loaded: LoadedPolicy, registry: Registry = REGISTRY) -> Compi
                     on_error=rule.on_error or layer.on_error or Action.BLOCK,
                 )
             )
+        decoder = next((r.instance for r in compiled if is_decoder(r.instance)), None)
+        if decoder is None:
+            for bound in compiled:
+                if bound.rule.only_disguised:
+                    raise loaded.error(
+                        ("layers", layer_name, "rules", bound.index, "only_disguised"),
+                        f"layer {layer_name!r} decodes nothing, so a rule reading only disguised "
+                        "text would never fire: add an 'obfuscation' rule to the layer",
+                    )
         cl = CompiledLayer(
             layer_name,
             layer,
             tuple(compiled),
             normalizer=next((r.instance for r in compiled if is_normalizer(r.instance)), None),
-            decoder=next((r.instance for r in compiled if is_decoder(r.instance)), None),
+            decoder=decoder,
         )
         layers[layer_name] = cl
         for stage in layer.stages:

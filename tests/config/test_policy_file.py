@@ -92,6 +92,14 @@ def test_only_retrieved_content_may_be_skipped_as_code() -> None:
     assert plain != parse_policy(retrieved + "        in_code: false\n").policy.digest
 
 
+def test_a_rule_for_disguised_text_leaves_older_digests_alone() -> None:
+    # Policies written before the option keep their digests, so their evidence still matches.
+    retrieved = GOOD.replace("input:", "retrieved:")
+    plain = parse_policy(retrieved).policy.digest
+    assert plain == parse_policy(retrieved + "        only_disguised: false\n").policy.digest
+    assert plain != parse_policy(retrieved + "        only_disguised: true\n").policy.digest
+
+
 def test_yaml_syntax_error_has_a_line() -> None:
     (issue,) = issues_of("version: 1\nlayers: [oops\n")
     assert issue.startswith("p.yaml:3: invalid YAML")

@@ -59,6 +59,12 @@ class Rule(_Strict):
     false leaves code, where prompts for an assistant are ordinary, to the layer's other rules.
     Whoever writes a whole document can make it code, so pair it with ``sources`` that name
     the tools reading the operator's own files, or keep a rule that reads code too."""
+    only_disguised: bool = False
+    """Whether the rule reads only what the layer's decoder uncovered under a disguise (base64,
+    ROT13, leetspeak, letters spread out or upside down, ...), not the text as written nor the
+    plain readings of its parts (a JSON result's strings, a page's text, a chat's last turn).
+    Someone hid that text from the reader: uncovered, a lower score is enough to act on. The
+    layer needs an ``obfuscation`` rule, which does the decoding."""
     config: dict[str, Any] = Field(default_factory=dict)
     """The monitor's own settings (validated against its config schema)."""
     timeout_ms: float | None = Field(default=None, gt=0)
@@ -249,4 +255,6 @@ class Policy(_Strict):
                         del rule[optional]
                 if rule["in_code"]:
                     del rule["in_code"]
+                if not rule["only_disguised"]:
+                    del rule["only_disguised"]
         return digest(data)

@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from swisscheese.core.serialised import READINGS
+
 
 class Stage(enum.StrEnum):
     """Where in the life of a request the content is inspected."""
@@ -140,6 +142,16 @@ class Origin:
 
     chain: tuple[str, ...]
     span: Span
+
+    @property
+    def disguised(self) -> bool:
+        """Whether a step of the chain undid a disguise (an encoding, a cipher, spread-out
+        letters), rather than only read a serialised text as its reader does or a part of it
+        (a conversation's last turn)."""
+        return not _PLAIN_VIEWS.issuperset(self.chain)
+
+
+_PLAIN_VIEWS = READINGS | {"last-turn"}
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,7 +30,6 @@ from swisscheese.core import (
     instance_of,
     left_out,
 )
-from swisscheese.core.taxonomy import matches_any
 from swisscheese.evaluation.items import Document
 from swisscheese.evaluation.judges import Reply
 from swisscheese.evaluation.mutators import encode_reply
@@ -266,7 +265,7 @@ def _by_failure(decided: RuleDecision) -> bool:
 
 
 def _rule_score(rule: CompiledRule, verdict: Verdict) -> float:
-    """The rule's evidence on this text: its monitor's top finding in the categories it reads,
+    """The rule's evidence on this text: its monitor's top finding of the kind it reads,
     threshold aside (the ROC analysis sweeps thresholds itself); 1.0 when the monitor failed
     and the rule therefore applied its on_error action."""
     decided = next((d for d in verdict.decisions if d.rule == rule.index), None)
@@ -274,11 +273,8 @@ def _rule_score(rule: CompiledRule, verdict: Verdict) -> float:
         return 1.0 if decided.action.stops else 0.0
     best = 0.0
     for f in verdict.findings:
-        if instance_of(f) != rule.instance.label or f.score <= best:
-            continue
-        if rule.rule.categories and not matches_any(f.category, rule.rule.categories):
-            continue
-        best = f.score
+        if instance_of(f) == rule.instance.label and f.score > best and rule.considers(f):
+            best = f.score
     return best
 
 
