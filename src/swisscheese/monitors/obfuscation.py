@@ -420,10 +420,13 @@ _LEXICONS = (_COMMON, *(lexicon - _encodings_of(_COMMON) for lexicon in _OTHER_L
 _EVERY_COMMON = frozenset().union(*_LEXICONS)
 # Which lexicons hold a word (English is 0): one look-up a word however many languages.
 _LEXICONS_OF = {w: tuple(i for i, lex in enumerate(_LEXICONS) if w in lex) for w in _EVERY_COMMON}
-# The commonest words as ROT13 or reversed text spells them (minus real words such as "be"):
-# the gate before reading a text's segments one by one. Another language's shorter words spell
-# a code's names too often ("vs" is "if", "tes" is "set" reversed).
-_ENCODED_COMMON = _encodings_of(_COMMON | {w for w in _EVERY_COMMON if len(w) >= 4}) - _EVERY_COMMON
+# The commonest words as ROT13 or reversed text spells them, or both at once (minus real words
+# such as "be"): the gate before reading a text's segments one by one. Another language's
+# shorter words spell a code's names too often ("vs" is "if", "tes" is "set" reversed).
+_GATE_WORDS = _COMMON | {w for w in _EVERY_COMMON if len(w) >= 4}
+_ENCODED_COMMON = (
+    _encodings_of(_GATE_WORDS) | {codecs.encode(w[::-1], "rot13") for w in _GATE_WORDS}
+) - _EVERY_COMMON
 # The common English words of four letters or more under every other Caesar shift: a hint of a
 # shifted segment (shorter words shift onto real ones too often: "an" onto "bo").
 _CAESAR_COMMON = (
@@ -656,25 +659,24 @@ def _each_spaced_reversed(text: str) -> str:
     return " ".join(part[::-1] for part in text.split(" "))
 
 
-def _turned_and_shifted(
-    text: str, shifts: Sequence[int], *, reversed_rot13: bool
-) -> list[tuple[str, str]]:
+def _turned_and_shifted(text: str, shifts: Sequence[int]) -> list[tuple[str, str]]:
     """The decodings of ``text`` that turn its letters round or move them: ROT13, reversed,
-    each word reversed where it stands and (with ``reversed_rot13``) reversed, or each word
-    reversed, then ROT13, Atbash, and the Caesar ``shifts``. The word-order readings only of
-    Latin text (the decoder reads normalised text): other scripts are the rest of what reaches
-    here, and each reading costs a word count."""
+    each word reversed where it stands, reversed or each word reversed then ROT13, Atbash, and
+    the Caesar ``shifts``. The word-order readings only of Latin text (the decoder reads
+    normalised text): other scripts are the rest of what reaches here, and each reading costs
+    a word count."""
     latin = text.isascii()
+    turned = [("word-reversed", _each_word_reversed(text))] if latin else []
     return [
         ("rot13", codecs.encode(text, "rot13")),
         ("reversed", text[::-1]),
-        *([("word-reversed", _each_word_reversed(text))] if latin else []),
+        *turned,
         *(
             [
                 ("reversed-rot13", codecs.encode(text[::-1], "rot13")),
-                ("word-reversed-rot13", codecs.encode(_each_word_reversed(text), "rot13")),
+                ("word-reversed-rot13", codecs.encode(turned[0][1], "rot13")),
             ]
-            if latin and reversed_rot13
+            if latin
             else []
         ),
         ("atbash", atbash(text)),
@@ -1157,8 +1159,7 @@ class ObfuscationMonitor(Inline):
             # garble, so neither reads as language.
             decodings = [("caesar", caesar(text, named_shift), True)] if named_shift else []
             decodings += [
-                (kind, decoded, False)
-                for kind, decoded in _turned_and_shifted(text, shifts, reversed_rot13=True)
+                (kind, decoded, False) for kind, decoded in _turned_and_shifted(text, shifts)
             ]
             for kind, decoded, named_by_text in decodings:
                 if decoded == text:
@@ -1229,13 +1230,9 @@ class ObfuscationMonitor(Inline):
                 (kind, plain)
                 for kind, decoded in (
                     *(_named_shift_readings(segment, named) if named else []),
-                    *_turned_and_shifted(
-                        segment,
-                        [] if named else caesar_shifts(segment, 1),
-                        # Two disguises at once only where the text asks for decoding: each
-                        # costs a word count, and the wrapper that asks is plain English.
-                        reversed_rot13=asked,
-                    ),
+                    # Two disguises at once too, asked for or not (a model reads ROT13
+                    # unasked): two word counts more, only for a segment past the gate.
+                    *_turned_and_shifted(segment, [] if named else caesar_shifts(segment, 1)),
                 )
                 if decoded != segment and (plain := _as_language(decoded, at_least)) is not None
             ]
