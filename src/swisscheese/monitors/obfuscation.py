@@ -1185,7 +1185,14 @@ class ObfuscationMonitor(Inline):
             found.append((0, len(text), "doubled", doubled))
         turned = turned_run(text)
         if turned is not None:
-            found.append((*turned[:2], "upside-down", turned[2]))
+            start, end, right_way_up = turned
+            found.append((start, end, "upside-down", right_way_up))
+            # ROT13 put over turned letters moves only those a turned alphabet shares with
+            # Latin ("d" for "p"): undone first, the rest turns back to a sentence, where the
+            # turned reading alone leaves every fourth letter moved and no language.
+            under = turned_run(codecs.encode(text[start:end], "rot13"))
+            if under is not None and _language_share(under[2]) > _language_share(right_way_up):
+                found.append((start, end, "upside-down-rot13", under[2]))
         if not _maybe_leet(text):
             return
         real_leet = [m.group() for m in _LEET_TOKEN.finditer(text) if _is_leet(text, m)]
