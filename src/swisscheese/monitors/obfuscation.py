@@ -667,10 +667,15 @@ def _turned_and_shifted(text: str, shifts: Sequence[int]) -> list[tuple[str, str
     a word count."""
     latin = text.isascii()
     turned = [("word-reversed", _each_word_reversed(text))] if latin else []
+    # Words cut at spaces alone too: a word spelt backwards with a line break inside it
+    # ("etirW\n\n.detceted" is "detected.\n\nWrite") is two words to the cut at any white
+    # space, each turned where it stands, and the sentence's last word lands in the next line.
+    spaced = _each_spaced_reversed(text) if latin and "\n" in text else None
     return [
         ("rot13", codecs.encode(text, "rot13")),
         ("reversed", text[::-1]),
         *turned,
+        *([("word-reversed", spaced)] if spaced and spaced != turned[0][1] else []),
         *(
             [
                 ("reversed-rot13", codecs.encode(text[::-1], "rot13")),
