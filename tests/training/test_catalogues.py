@@ -129,3 +129,5 @@ def test_placeholders_are_filled_as_the_page_shows_them() -> None:
     assert " %s" not in filled
     assert "100% " in filled
     assert fill_placeholders("100 % sure, width: 50%;", rng) == "100 % sure, width: 50%;"
+    # A precision with no digits is a precision of naught (Django's "%(value).s billion").
+    assert "%(" not in fill_placeholders("%(value).s мільярд", rng)

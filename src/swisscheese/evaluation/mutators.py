@@ -71,7 +71,11 @@ def _pick(rng: random.Random, options: Sequence[str]) -> str:
 
 def _encoding(name: str, encode: Callable[[str], str], asks: Sequence[str]) -> Mutator:
     def apply(text: str, rng: random.Random) -> Mutated:
-        return Mutated(_pick(rng, asks).format(payload=encode(text), name=name))
+        payload = encode(text)
+        # An encoding that changes nothing (ROT13 of Chinese), sent alone, is the request as
+        # written: not a disguise, and no copy for training.
+        options = asks if payload != text else [a for a in asks if a != "{payload}"]
+        return Mutated(_pick(rng, options).format(payload=payload, name=name))
 
     return Mutator(name, "encoding", apply)
 

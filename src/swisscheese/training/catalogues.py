@@ -98,7 +98,7 @@ def po_messages(text: str, origin: str = "<po>") -> list[Message]:
     return messages
 
 
-_PLACEHOLDER = re.compile(r"%%|%(?:\(\w+\))?[-+#0]*\d*(?:\.\d+)?[sdfir]|\{\w*\}")
+_PLACEHOLDER = re.compile(r"%%|%(?:\(\w+\))?[-+#0]*\d*(?:\.\d*)?[sdfir]|\{\w*\}")
 _FILLERS = ("Anna", "report.pdf", "admin", "Example Ltd", "2026-12-05", "photos", "Berlin")
 
 

@@ -424,7 +424,14 @@ def _disguised(
     out = []
     for source, group in sorted(by_source.items()):
         for ex in rng.sample(group, min(AUGMENT_PER_SOURCE, len(group))):
-            out.append(Example(disguise(ex.text), ex.label, ex.category, f"{source}+mutated"))
+            # A disguise that changes nothing (small capitals of Chinese) is drawn again, up
+            # to twice: a copy that hides nothing is the original counted twice.
+            text = disguise(ex.text)
+            for _ in range(2):
+                if text != ex.text:
+                    break
+                text = disguise(ex.text)
+            out.append(Example(text, ex.label, ex.category, f"{source}+mutated"))
     return out
 
 
