@@ -17,7 +17,7 @@ import random
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
-from functools import partial
+from functools import cache, partial
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -225,10 +225,8 @@ _NOT_OPERATOR_TASKS = re.compile(
 )
 
 
-def task_system_prompts() -> list[str]:
-    """System prompts of inspect-evals' tasks: module-level string constants named ``*SYSTEM*``
-    of 150 characters or more, as evaluation authors write them for the models they test (roles,
-    task framing, output formats). Attack and red-team tasks are left out."""
+@cache  # parses every module of the package: once per process
+def _task_system_prompts() -> tuple[str, ...]:
     root = _package_file("inspect-evals", "inspect_evals")
     prompts: set[str] = set()
     for path in sorted(root.rglob("*.py")):
@@ -245,7 +243,14 @@ def task_system_prompts() -> list[str]:
             value = node.value.value
             if named and isinstance(value, str) and len(value) >= 150:
                 prompts.add(value.strip())
-    return sorted(prompts)
+    return tuple(sorted(prompts))
+
+
+def task_system_prompts() -> list[str]:
+    """System prompts of inspect-evals' tasks: module-level string constants named ``*SYSTEM*``
+    of 150 characters or more, as evaluation authors write them for the models they test (roles,
+    task framing, output formats). Attack and red-team tasks are left out."""
+    return list(_task_system_prompts())
 
 
 def scorer_system_prompts() -> list[str]:

@@ -245,13 +245,21 @@ def _a_few_turns(turns: Sequence[str], rng: random.Random) -> str:
     return " ".join(turns[start : start + k])
 
 
-def _chitchat(rng: random.Random, n: int) -> list[str]:
+@cache
+def _chitchat_conversations() -> tuple[tuple[str, ...], ...]:
+    """Each conversation's turns (a speaker's messages in a row joined), in the file's order."""
     path = _package_file("chitchat-dataset", "chitchat_dataset/dataset.json")
-    convos = list(json.loads(path.read_text(encoding="utf-8")).values())
+    return tuple(
+        tuple(" ".join(m["text"] for m in group) for group in convo["messages"])
+        for convo in json.loads(path.read_text(encoding="utf-8")).values()
+    )
+
+
+def _chitchat(rng: random.Random, n: int) -> list[str]:
+    convos = list(_chitchat_conversations())
     rng.shuffle(convos)
     out = []
-    for convo in convos:
-        turns = [" ".join(m["text"] for m in group) for group in convo["messages"]]
+    for turns in convos:
         if turns:
             out.append(_a_few_turns(turns, rng))
         if len(out) >= n:
@@ -259,11 +267,17 @@ def _chitchat(rng: random.Random, n: int) -> list[str]:
     return out
 
 
-def _writingbench(rng: random.Random, n: int) -> list[str]:
+@cache
+def _writingbench_queries() -> tuple[str, ...]:
     path = _package_file("inspect-evals", "inspect_evals/writingbench/benchmark_all.jsonl")
-    rows = [row for _, row in json_lines(path.read_text(encoding="utf-8").splitlines(), str(path))]
-    rng.shuffle(rows)
-    return [str(r["query"]) for r in rows[:n]]
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return tuple(str(row["query"]) for _, row in json_lines(lines, str(path)))
+
+
+def _writingbench(rng: random.Random, n: int) -> list[str]:
+    queries = list(_writingbench_queries())
+    rng.shuffle(queries)
+    return queries[:n]
 
 
 # Documentation that is about attacks quotes them: not benign text for an injection detector.
@@ -274,7 +288,8 @@ _ATTACK_DOCS = re.compile(
 )
 
 
-def _eval_docs() -> list[str]:
+@cache
+def _eval_docs() -> tuple[str, ...]:
     """inspect-evals' Markdown documentation (its evaluations' READMEs: install commands, code
     blocks, HTML comments, tables, instructions to the developer reading them), without the
     pages of attack, safety and security evaluations."""
@@ -284,15 +299,19 @@ def _eval_docs() -> list[str]:
         text = path.read_text(encoding="utf-8", errors="replace")
         if not _ATTACK_DOCS.search(str(path.relative_to(root))) and not _ATTACK_DOCS.search(text):
             docs.append(text)
-    return docs
+    return tuple(docs)
 
 
-def _eval_tables() -> list[str]:
+@cache
+def _eval_tables() -> tuple[str, ...]:
     """The tables of inspect-evals' documentation (``_eval_docs``) and data files, but those
     of attack, safety and security evaluations."""
     root = _package_file("inspect-evals", "inspect_evals")
-    return [table for doc in _eval_docs() for table in markdown_tables(doc)] + csv_tables(
-        root, lambda path, text: bool(_ATTACK_DOCS.search(path) or _ATTACK_DOCS.search(text))
+    return (
+        *(table for doc in _eval_docs() for table in markdown_tables(doc)),
+        *csv_tables(
+            root, lambda path, text: bool(_ATTACK_DOCS.search(path) or _ATTACK_DOCS.search(text))
+        ),
     )
 
 
@@ -390,7 +409,7 @@ Loader = Callable[..., list[Example]]
 
 
 def _examples(
-    texts: list[str], label: int, category: str | Callable[[str], str], source: str
+    texts: Sequence[str], label: int, category: str | Callable[[str], str], source: str
 ) -> list[Example]:
     return [
         Example(t, label, category(t) if callable(category) else category, source)
@@ -948,11 +967,12 @@ def carrier_documents(
     drawn in that order."""
     hard = _Grammar("hard_negatives.yaml")
     docs = _Grammar("developer_docs.yaml")
+    eval_docs = _eval_docs()
     draw: dict[str, Callable[[int | None], list[str]]] = {
         "inspect-evals:writingbench": lambda n: _writingbench(rng, n or 0),
         "chitchat-dataset": lambda n: _chitchat(rng, n or 0),
         "swisscheese:task-documents": lambda n: hard.expand("task_documents", rng, n or 0),
-        "inspect-evals:docs": lambda n: _eval_docs() if n is None else rng.sample(_eval_docs(), n),
+        "inspect-evals:docs": lambda n: list(eval_docs) if n is None else rng.sample(eval_docs, n),
         "swisscheese:developer-docs": lambda n: docs.expand("developer_docs", rng, n or 0),
         "swisscheese:forum-answers": lambda n: docs.expand("forum_answers", rng, n or 0),
     }
