@@ -689,6 +689,17 @@ def _turned_and_shifted(text: str, shifts: Sequence[int]) -> list[tuple[str, str
     ]
 
 
+# ROT13 is read by a model unasked, and a ROT13 sentence cut at its colons leaves pieces with
+# few of the commonest words ("Uvqqra pbzcrgrapl cebsvyr sbe nhgbzngrq fperravat flfgrzf:");
+# the other readings of a segment are rarer, and each kept one is a view to score.
+_ROT13_BAR = 0.2
+
+
+def _reading_bar(kind: str, at_least: float) -> float:
+    """The language share a segment's ``kind`` of reading must reach to be kept."""
+    return min(at_least, _ROT13_BAR) if kind == "rot13" else at_least
+
+
 def _named_shift_readings(segment: str, named: int) -> list[tuple[str, str]]:
     """A segment under the Caesar shift its text names, and under it each word or the whole
     segment turned round: a sentence spelt backwards before it was shifted reads as no language
@@ -1246,7 +1257,8 @@ class ObfuscationMonitor(Inline):
                     # unasked): two word counts more, only for a segment past the gate.
                     *_turned_and_shifted(segment, [] if named else caesar_shifts(segment, 1)),
                 )
-                if decoded != segment and (plain := _as_language(decoded, at_least)) is not None
+                if decoded != segment
+                and (plain := _as_language(decoded, _reading_bar(kind, at_least))) is not None
             ]
             if readings:
                 shares = [_folded_share(plain) for _, plain in readings]
