@@ -26,6 +26,7 @@ import string
 import unicodedata
 import urllib.parse
 from collections.abc import Callable, Sequence
+from itertools import pairwise
 
 from swisscheese.core import Content, Context, Finding, Span, Stage
 from swisscheese.core.roles import Decoded as Decoded
@@ -700,6 +701,48 @@ def _reading_bar(kind: str, at_least: float) -> float:
     return min(at_least, _ROT13_BAR) if kind == "rot13" else at_least
 
 
+# Readings that keep a text's lines where they stand, so the lines around an encoded sentence
+# can be undone alike: a chat forged inside a document under ROT13 keeps its speakers' names
+# ("Nffvfgnag:", "Hfre:") on lines too short to be read as sentences of their own.
+_LINEWISE: dict[str, Callable[[str], str]] = {
+    "rot13": lambda text: codecs.encode(text, "rot13"),
+    "atbash": atbash,
+    "word-reversed": _each_word_reversed,
+}
+
+
+def _encoded_block(text: str, start: int, end: int, plain_at: float) -> tuple[int, int]:
+    """``text[start:end]`` widened over what stands next to it on its lines and over the
+    lines above and below, up to a blank line or a piece of plain language (``plain_at`` of the
+    commonest words in three or more)."""
+
+    def plain(piece: str) -> bool:
+        return len(piece.split()) >= 3 and _language_share(piece) >= plain_at
+
+    first, last = start, end
+    line_start = text.rfind("\n", 0, start) + 1
+    if not plain(text[line_start:start]):
+        first = line_start
+        while first > 0:
+            above = text.rfind("\n", 0, first - 1) + 1
+            line = text[above : first - 1]
+            if not line.strip() or plain(line):
+                break
+            first = above
+    line_end = text.find("\n", end)
+    line_end = len(text) if line_end < 0 else line_end
+    if not plain(text[end:line_end]):
+        last = line_end
+        while last < len(text):
+            below = text.find("\n", last + 1)
+            below = len(text) if below < 0 else below
+            line = text[last + 1 : below]
+            if not line.strip() or plain(line):
+                break
+            last = below
+    return first, last
+
+
 def _named_shift_readings(segment: str, named: int) -> list[tuple[str, str]]:
     """A segment under the Caesar shift its text names, and under it each word or the whole
     segment turned round: a sentence spelt backwards before it was shifted reads as no language
@@ -811,6 +854,27 @@ def _as_language(decoded: str, at_least: float) -> str | None:
         if _reads_as_language(undisguise(head), at_least):
             return undisguise(decoded)
     return None
+
+
+# Pairs of the commonest words that English writes in this order and hardly ever the other way
+# round ("of the", never "the of"): they tell a sentence from the same words in reverse.
+_PLAIN_WORD = re.compile(r"[a-z]+")
+_ORDERED_PAIRS = frozenset(
+    tuple(pair.split())
+    for pair in (
+        "of the", "in the", "to the", "on the", "for the", "at the", "by the", "with the",
+        "from the", "and the", "is the", "is a", "of a", "in a", "for a", "with a", "as a",
+        "it is", "this is", "to be", "will be", "i am", "i have", "do not", "you are",
+        "can you", "there is", "there are", "have been", "has been",
+    )
+)  # fmt: skip
+
+
+def _in_word_order(text: str) -> int:
+    """How many more of ``_ORDERED_PAIRS`` ``text`` holds in English order than reversed."""
+    words = _PLAIN_WORD.findall(text.lower())
+    pairs = list(pairwise(words))
+    return sum(p in _ORDERED_PAIRS for p in pairs) - sum(p[::-1] in _ORDERED_PAIRS for p in pairs)
 
 
 def _folded_share(text: str) -> float:
@@ -1236,8 +1300,8 @@ class ObfuscationMonitor(Inline):
         plain_at = 0.3 if asked else 0.2
         # Sentences, unless letters are spread out with dots: then the dots are no sentence end.
         segments = _CLAUSE if spread and _SPREAD_OUT.search(text) else _SEGMENT
-        read: list[tuple[int, int, str, str]] = []
-        extra: list[tuple[int, int, str, str]] = []
+        # Each segment read, with its best readings (several when they tie), best first.
+        read: list[tuple[int, int, list[tuple[str, str]]]] = []
         for m in segments.finditer(text):
             raw = m.group()
             segment = raw.strip()
@@ -1265,20 +1329,37 @@ class ObfuscationMonitor(Inline):
                 best = max(shares)
                 tied = [r for r, share in zip(readings, shares, strict=True) if share == best]
                 # The first is this segment's reading; a tie is read too, since the same words
-                # make the same share: reversed whole or word by word, which only order tells.
-                read.append((start, start + len(segment), *tied[0]))
-                extra += [(start, start + len(segment), *r) for r in tied[1:]]
-        found += read + extra
+                # make the same share: reversed whole or word by word, which only order tells,
+                # so the reading in English word order comes first (stable: else the first).
+                if len(tied) > 1:
+                    tied.sort(key=lambda r: -_in_word_order(r[1]))
+                read.append((start, start + len(segment), tied))
+        if not read:
+            return
+        found += [(s, e, *r[0]) for s, e, r in read]
+        found += [(s, e, kind, plain) for s, e, r in read for kind, plain in r[1:]]
         # The sentences of one encoded message read together too, the plain text between them
-        # kept: a detector reads a long message better whole than sentence by sentence.
-        kinds = {kind for _, _, kind, _ in read}
-        if len(read) >= 2 and len(kinds) == 1:
+        # kept: a detector reads a long message better whole than sentence by sentence. They
+        # are read as one disguise all of them may be under, the one in English word order.
+        by_kind = [{kind: plain for kind, plain in reversed(r)} for _, _, r in read]  # the first
+        common = [kind for kind, _ in read[0][2] if all(kind in r for r in by_kind[1:])]
+        if not common:
+            return
+        kind = max(common, key=lambda k: sum(_in_word_order(r[k]) for r in by_kind))
+        if len(read) >= 2:
             parts: list[str] = []
             at = read[0][0]
-            for s, e, _, plain in read:
-                parts += [text[at:s], plain]
+            for (s, e, _), r in zip(read, by_kind, strict=True):
+                parts += [text[at:s], r[kind]]
                 at = e
-            found.append((read[0][0], read[-1][1], kinds.pop(), "".join(parts)))
+            found.append((read[0][0], read[-1][1], kind, "".join(parts)))
+        if (undo := _LINEWISE.get(kind)) is not None:
+            start, end = read[0][0], read[-1][1]
+            block = _encoded_block(text, start, end, plain_at)
+            if text[block[0] : start].strip() or text[end : block[1]].strip():
+                decoded = _as_language(undo(text[block[0] : block[1]]), at_least)
+                if decoded is not None:
+                    found.append((*block, kind, decoded))
 
 
 @monitor(
