@@ -704,11 +704,19 @@ def _reading_bar(kind: str, at_least: float) -> float:
 # Readings that keep a text's lines where they stand, so the lines around an encoded sentence
 # can be undone alike: a chat forged inside a document under ROT13 keeps its speakers' names
 # ("Nffvfgnag:", "Hfre:") on lines too short to be read as sentences of their own.
-_LINEWISE: dict[str, Callable[[str], str]] = {
-    "rot13": lambda text: codecs.encode(text, "rot13"),
-    "atbash": atbash,
-    "word-reversed": _each_word_reversed,
+_LINEWISE: dict[str, Callable[[str], list[str]]] = {
+    "rot13": lambda text: [codecs.encode(text, "rot13")],
+    "atbash": lambda text: [atbash(text)],
+    # Cut at any white space, and at spaces alone across the lines: "erongI\nNOITCURTSNI" is
+    # "INSTRUCTION\nIgnore" to an attacker who cut at spaces.
+    "word-reversed": lambda text: list(
+        dict.fromkeys([_each_word_reversed(text), _each_spaced_reversed(text)])
+    ),
 }
+# The lines around a message: its sentences read already, so the whole needs the bar of a
+# text asked to be decoded; and a page is not read whole this way.
+_BLOCK_BAR = 0.15
+_BLOCK_LINES = 10
 
 
 def _encoded_block(text: str, start: int, end: int, plain_at: float) -> tuple[int, int]:
@@ -723,7 +731,9 @@ def _encoded_block(text: str, start: int, end: int, plain_at: float) -> tuple[in
     line_start = text.rfind("\n", 0, start) + 1
     if not plain(text[line_start:start]):
         first = line_start
-        while first > 0:
+        for _ in range(_BLOCK_LINES):
+            if first == 0:
+                break
             above = text.rfind("\n", 0, first - 1) + 1
             line = text[above : first - 1]
             if not line.strip() or plain(line):
@@ -733,7 +743,9 @@ def _encoded_block(text: str, start: int, end: int, plain_at: float) -> tuple[in
     line_end = len(text) if line_end < 0 else line_end
     if not plain(text[end:line_end]):
         last = line_end
-        while last < len(text):
+        for _ in range(_BLOCK_LINES):
+            if last >= len(text):
+                break
             below = text.find("\n", last + 1)
             below = len(text) if below < 0 else below
             line = text[last + 1 : below]
@@ -865,7 +877,9 @@ _ORDERED_PAIRS = frozenset(
         "of the", "in the", "to the", "on the", "for the", "at the", "by the", "with the",
         "from the", "and the", "is the", "is a", "of a", "in a", "for a", "with a", "as a",
         "it is", "this is", "to be", "will be", "i am", "i have", "do not", "you are",
-        "can you", "there is", "there are", "have been", "has been",
+        "can you", "there is", "there are", "have been", "has been", "of this", "in this",
+        "to this", "for this", "on this", "of my", "to my", "of your", "to your", "for your",
+        "is not", "are not", "will not", "does not", "want to", "need to", "have to",
     )
 )  # fmt: skip
 
@@ -1357,9 +1371,9 @@ class ObfuscationMonitor(Inline):
             start, end = read[0][0], read[-1][1]
             block = _encoded_block(text, start, end, plain_at)
             if text[block[0] : start].strip() or text[end : block[1]].strip():
-                decoded = _as_language(undo(text[block[0] : block[1]]), at_least)
-                if decoded is not None:
-                    found.append((*block, kind, decoded))
+                for reading in undo(text[block[0] : block[1]]):
+                    if (decoded := _as_language(reading, _BLOCK_BAR)) is not None:
+                        found.append((*block, kind, decoded))
 
 
 @monitor(
