@@ -1355,7 +1355,8 @@ class ObfuscationMonitor(Inline):
         # The sentences of one encoded message read together too, the plain text between them
         # kept: a detector reads a long message better whole than sentence by sentence. They
         # are read as one disguise all of them may be under, the one in English word order.
-        by_kind = [{kind: plain for kind, plain in reversed(r)} for _, _, r in read]  # the first
+        # Each segment's readings by kind (a kind read twice: its better reading).
+        by_kind = [{kind: plain for kind, plain in reversed(r)} for _, _, r in read]
         common = [kind for kind, _ in read[0][2] if all(kind in r for r in by_kind[1:])]
         if not common:
             return
