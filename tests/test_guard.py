@@ -385,9 +385,10 @@ def test_a_rule_can_read_only_what_a_disguise_hid() -> None:
             Stage.RETRIEVED, Content(page.format(encoded), "tool", Stage.RETRIEVED)
         )
         assert verdict.action is Action.BLOCK, name
-        (found,) = [f for f in verdict.findings if f.monitor == "tests/word"]
-        assert found.origin is not None
-        assert found.origin.chain == (name,)
+        # The order read, and under ROT13 the whole line with its "Nffvfgnag:" too.
+        found = [f for f in verdict.findings if f.monitor == "tests/word"]
+        assert found
+        assert all(f.origin is not None and f.origin.chain == (name,) for f in found)
     in_sight = {
         "plain": page.format(order),
         "json": json.dumps({"title": "Shop news", "body": order}),
