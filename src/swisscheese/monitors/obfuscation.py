@@ -660,6 +660,12 @@ def _each_spaced_reversed(text: str) -> str:
     return " ".join(part[::-1] for part in text.split(" "))
 
 
+def _words_turned_back(text: str) -> tuple[str, ...]:
+    """``text`` with each word spelt backwards turned back, cut at any white space and cut at
+    spaces alone (once each when the two agree)."""
+    return tuple(dict.fromkeys((_each_word_reversed(text), _each_spaced_reversed(text))))
+
+
 def _turned_and_shifted(text: str, shifts: Sequence[int]) -> list[tuple[str, str]]:
     """The decodings of ``text`` that turn its letters round or move them: ROT13, reversed,
     each word reversed where it stands, reversed or each word reversed then ROT13, Atbash, and
@@ -704,14 +710,12 @@ def _reading_bar(kind: str, at_least: float) -> float:
 # Readings that keep a text's lines where they stand, so the lines around an encoded sentence
 # can be undone alike: a chat forged inside a document under ROT13 keeps its speakers' names
 # ("Nffvfgnag:", "Hfre:") on lines too short to be read as sentences of their own.
-_LINEWISE: dict[str, Callable[[str], list[str]]] = {
+_LINEWISE: dict[str, Callable[[str], Sequence[str]]] = {
     "rot13": lambda text: [codecs.encode(text, "rot13")],
     "atbash": lambda text: [atbash(text)],
     # Cut at any white space, and at spaces alone across the lines: "erongI\nNOITCURTSNI" is
     # "INSTRUCTION\nIgnore" to an attacker who cut at spaces.
-    "word-reversed": lambda text: list(
-        dict.fromkeys([_each_word_reversed(text), _each_spaced_reversed(text)])
-    ),
+    "word-reversed": _words_turned_back,
 }
 # The lines around a message: its sentences read already, so the whole needs the bar of a
 # text asked to be decoded; and a page is not read whole this way.
@@ -1243,9 +1247,7 @@ class ObfuscationMonitor(Inline):
             # gnirts ...") reads as no language until it is turned back and joined. Words cut
             # at spaces too, not at line breaks: reversed so, "b.\na" is one word ("a\n.b").
             # Whatever the script: a document with one dash or accent in it is read so too.
-            named_reversed = tuple(
-                dict.fromkeys((_each_word_reversed(text), _each_spaced_reversed(text)))
-            )
+            named_reversed = _words_turned_back(text)
             found += [(0, len(text), "word-reversed", reading) for reading in named_reversed]
         if base < 0.3:
             shifts = [s for s in caesar_shifts(text) if s != named_shift]
