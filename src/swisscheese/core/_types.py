@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from swisscheese.core.serialised import READINGS
+from swisscheese.core.serialised import LAST_TURN, READINGS
 
 
 class Stage(enum.StrEnum):
@@ -151,7 +151,7 @@ class Origin:
         return not _PLAIN_VIEWS.issuperset(self.chain)
 
 
-_PLAIN_VIEWS = READINGS | {"last-turn"}
+_PLAIN_VIEWS = READINGS | {LAST_TURN}
 
 
 @dataclass(frozen=True, slots=True)

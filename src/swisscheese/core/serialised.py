@@ -20,6 +20,7 @@ from functools import lru_cache
 import yaml
 
 __all__ = [
+    "LAST_TURN",
     "READINGS",
     "Reading",
     "markup_text",
@@ -31,6 +32,10 @@ __all__ = [
 
 READINGS = frozenset({"string-values", "string-keys", "string-escapes", "markup-text"})
 """The kinds of view that read a serialised text rather than undo a disguise."""
+
+LAST_TURN = "last-turn"
+"""The kind of view that reads a conversation's last turn alone: a part of the text, which
+disguises nothing either."""
 
 Reading = tuple[int, int, str, str]
 """Where the read segment starts and ends, the kind of reading, and the text read."""

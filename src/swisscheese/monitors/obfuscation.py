@@ -30,7 +30,7 @@ from itertools import pairwise
 
 from swisscheese.core import Content, Context, Finding, Span, Stage
 from swisscheese.core.roles import Decoded as Decoded
-from swisscheese.core.serialised import READINGS, readings, unescape
+from swisscheese.core.serialised import LAST_TURN, READINGS, readings, unescape
 from swisscheese.learned.features import (
     fold_lookalikes,
     has_lookalike_words,
@@ -1056,7 +1056,7 @@ class ObfuscationMonitor(Inline):
         if text.count(":") >= 3:
             asked = _last_asked(text)
             if asked is not None:
-                found.append((asked[0].start, asked[0].end, "last-turn", asked[1]))
+                found.append((asked[0].start, asked[0].end, LAST_TURN, asked[1]))
         if joined is not None:
             found.append((0, len(text), "spacing", joined))
             # Spread across pieces joined again ("E x p l a i n h" + "ow to m a k"), the
